@@ -1,0 +1,130 @@
+/*
+ * bocker.h: the engine's public API, the only engine header fsd/ includes.
+ *
+ * The engine is a library that stores images and (later) runs containers on a
+ * btrfs store.  It knows nothing of FUSE: it takes typed arguments, returns
+ * typed state, and reports changes through a callback the caller installs.
+ *
+ * Error convention (crun's, with a caller-owned buffer): a fallible function
+ * returns >= 0 on success or -errno on failure, and fills the struct bk_err
+ * passed last with the errno and a "context: cause" message.
+ */
+#ifndef BOCKER_H
+#define BOCKER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BK_VERSION "0.1.0"
+#define BK_API	   1
+
+/* ---- errors and logging ------------------------------------------------ */
+
+struct bk_err {
+	int code;      /* positive errno, 0 if none */
+	char msg[512]; /* "ctx: ctx: cause", no trailing newline */
+};
+#define BK_ERR_INIT { 0, "" }
+
+/* Set code and message; returns -code. */
+int bk_err_set(struct bk_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Like bk_err_set with code = errno, appending ": strerror(errno)". */
+int bk_err_sys(struct bk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the message with more context; returns -code. */
+int bk_err_wrap(struct bk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum bk_log_level { BK_LOG_ERROR, BK_LOG_WARN, BK_LOG_INFO, BK_LOG_DEBUG };
+typedef void (*bk_log_sink)(enum bk_log_level level, const char *msg);
+/* The daemon decides where the engine's diagnostics go (stderr by default). */
+void bk_log_set_sink(bk_log_sink sink);
+void bk_log(enum bk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- cancellation ------------------------------------------------------ */
+
+/* Long operations poll this between steps and roll back with EINTR when set. */
+struct bk_cancel {
+	atomic_int cancelled;
+};
+
+/* ---- the engine -------------------------------------------------------- */
+
+struct bk_engine;
+
+struct bk_engine_opts {
+	const char *root;      /* state directory, default /var/lib/bockerfs */
+	uint64_t storage_size; /* size of the embedded btrfs image file */
+};
+
+enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER };
+enum bk_change { BK_CHANGE_CREATED, BK_CHANGE_UPDATED, BK_CHANGE_REMOVED };
+/*
+ * Called, from whichever thread made the change and with no engine lock held,
+ * after an object is created, changed or removed.
+ */
+typedef void (*bk_watch_fn)(void *arg, enum bk_obj_kind kind, const char *id,
+			    enum bk_change change);
+
+/*
+ * Lock the state directory (EBUSY "store locked" if another daemon has it),
+ * find or create the btrfs store, remove what a crash left half done, and load
+ * the records.  On failure nothing is left attached or mounted.
+ */
+int bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out,
+		   struct bk_err *err);
+/* Unmount and detach what bk_engine_open attached, release the lock, free. */
+void bk_engine_close(struct bk_engine *e);
+void bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, void *arg);
+/* Rewrite the pid file with the current pid (after the daemon forks into the background). */
+void bk_engine_write_pid(struct bk_engine *e);
+/* Parse a size: "20G", "512M", "4096" (powers of 1024).  0 or -EINVAL. */
+int bk_parse_size(const char *s, uint64_t *out);
+/* Absolute path of the mounted btrfs store (borrowed). */
+const char *bk_engine_store_path(const struct bk_engine *e);
+
+/* ---- images ------------------------------------------------------------ */
+
+#define BK_ID_SIZE 32 /* "img_" / "ps_" + 12 hex, with room to spare */
+
+enum bk_image_state { BK_IMAGE_PULLING, BK_IMAGE_READY };
+
+struct bk_image_info {
+	char id[BK_ID_SIZE];
+	uint64_t serial; /* stable for the daemon's lifetime, never reused */
+	enum bk_image_state state;
+	char *source;	 /* what it came from: a reference or a directory */
+	char *refs;	 /* its names, one per line, may be "" */
+	char *config;	 /* image config JSON, pretty-printed, ends in "\n" */
+	char *root_path; /* absolute path of its read-only filesystem */
+	char created[32];
+	uint64_t size; /* bytes of file data */
+};
+void bk_image_info_free(struct bk_image_info *info);
+
+struct bk_image_entry {
+	char id[BK_ID_SIZE];
+	uint64_t serial;
+	char *source;
+};
+void bk_image_list_free(struct bk_image_entry *list, size_t n);
+
+/*
+ * Copy directory dir (an absolute path) into a new image, named ref if ref is
+ * not NULL.  The image becomes visible only when complete.  id_out gets the
+ * new id.  Errors: ENOENT, ENOTDIR, EINVAL (bad ref), ENOSPC, EINTR.
+ */
+int bk_image_import(struct bk_engine *e, const char *dir, const char *ref,
+		    struct bk_cancel *cancel, char id_out[BK_ID_SIZE], struct bk_err *err);
+/* Remove an image by id or reference.  ENOENT if unknown. */
+int bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err);
+/* Resolve an id or reference ("busybox", "busybox:latest") to an image id. */
+int bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
+		     struct bk_err *err);
+/* Fill info for image id (or serial, if id is NULL).  ENOENT if unknown. */
+int bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_image_info *out,
+		 struct bk_err *err);
+/* All images, oldest first.  Caller frees with bk_image_list_free. */
+int bk_image_list(struct bk_engine *e, struct bk_image_entry **out, size_t *n);
+
+#endif

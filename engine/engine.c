@@ -1,0 +1,113 @@
+/*
+ * Opening and closing the engine: lock, store, records; change callbacks.
+ */
+#include <errno.h>
+#include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+
+#include "engine.h"
+#include "util.h"
+
+int
+bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct bk_err *err)
+{
+	struct bk_engine *e = xcalloc(1, sizeof(*e));
+	int ret;
+
+	e->lock_fd = e->store_fd = e->images_fd = e->containers_fd = e->tmp_fd = -1;
+	e->root = xstrdup(opts->root);
+	e->next_serial = 1;
+	pthread_mutex_init(&e->lock, NULL);
+
+	ret = storage_lock(e->root, &e->lock_fd, err);
+	if (ret < 0)
+		goto fail;
+	ret = storage_open(e->root, opts->storage_size, &e->store_path, &e->store_mounted, err);
+	if (ret < 0)
+		goto fail;
+	ret = store_init(e, err);
+	if (ret < 0)
+		goto fail;
+	ret = image_load_all(e, err);
+	if (ret < 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	bk_engine_close(e);
+	return ret;
+}
+
+void
+bk_engine_close(struct bk_engine *e)
+{
+	if (e == NULL)
+		return;
+	image_free_all(e);
+	store_fini(e);
+	if (e->store_path)
+		storage_close(e->store_path, e->store_mounted);
+	if (e->lock_fd >= 0) {
+		char *pid = xasprintf("%s/bockerfs.pid", e->root);
+
+		unlink(pid);
+		free(pid);
+		close(e->lock_fd);
+	}
+	pthread_mutex_destroy(&e->lock);
+	free(e->store_path);
+	free(e->root);
+	free(e);
+}
+
+void
+bk_engine_write_pid(struct bk_engine *e)
+{
+	struct bk_err err = BK_ERR_INIT;
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	cleanup_close int fd = open(e->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || write_file_atomic(fd, "bockerfs.pid", buf, (size_t)n, &err) < 0)
+		bk_log(BK_LOG_WARN, "pid file: %s", err.msg);
+}
+
+int
+bk_parse_size(const char *s, uint64_t *out)
+{
+	return parse_size(s, out);
+}
+
+void
+bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, void *arg)
+{
+	e->watch = fn;
+	e->watch_arg = arg;
+}
+
+const char *
+bk_engine_store_path(const struct bk_engine *e)
+{
+	return e->store_path;
+}
+
+void
+engine_notify(struct bk_engine *e, enum bk_obj_kind kind, const char *id, enum bk_change change)
+{
+	if (e->watch)
+		e->watch(e->watch_arg, kind, id, change);
+}
+
+int
+engine_new_id(const char *prefix, char out[BK_ID_SIZE])
+{
+	char hex[13];
+	int ret = random_hex(hex, 12);
+
+	if (ret < 0)
+		return ret;
+	snprintf(out, BK_ID_SIZE, "%s%s", prefix, hex);
+	return 0;
+}

@@ -1,0 +1,622 @@
+/*
+ * Images: the in-memory table, its records on disk, import and removal.
+ *
+ * An image is images/<id>/ in the store: image.json (the record) and rootfs
+ * (a read-only subvolume).  Work happens in tmp/<id>/ and is renamed into
+ * images/ only when complete, so an image is either whole or absent after a
+ * crash.  A reference names at most one image; importing under a name already
+ * in use moves the name, as `docker tag` does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "engine.h"
+#include "copy.h"
+#include "ref.h"
+#include "util.h"
+
+#define RECORD_MAX (4u << 20) /* an image.json larger than this is corrupt */
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+static void
+image_free(struct image *img)
+{
+	size_t i;
+
+	if (img == NULL)
+		return;
+	for (i = 0; i < img->nrefs; i++)
+		free(img->refs[i]);
+	free(img->refs);
+	free(img->source);
+	json_decref(img->config);
+	free(img);
+}
+
+void
+image_free_all(struct bk_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nimages; i++)
+		image_free(e->images[i]);
+	free(e->images);
+	e->images = NULL;
+	e->nimages = 0;
+}
+
+static bool
+image_id_valid(const char *id)
+{
+	size_t i;
+
+	if (strncmp(id, "img_", 4) != 0 || strlen(id) != 16)
+		return false;
+	for (i = 4; i < 16; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Borrowed; caller holds e->lock. */
+static struct image *
+find_locked(struct bk_engine *e, const char *id, uint64_t serial, size_t *index)
+{
+	size_t i;
+
+	for (i = 0; i < e->nimages; i++) {
+		struct image *img = e->images[i];
+
+		if (id ? strcmp(img->id, id) == 0 : img->serial == serial) {
+			if (index)
+				*index = i;
+			return img;
+		}
+	}
+	return NULL;
+}
+
+static struct image *
+find_ref_locked(struct bk_engine *e, const char *familiar, size_t *ref_index)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->nimages; i++)
+		for (j = 0; j < e->images[i]->nrefs; j++)
+			if (strcmp(e->images[i]->refs[j], familiar) == 0) {
+				if (ref_index)
+					*ref_index = j;
+				return e->images[i];
+			}
+	return NULL;
+}
+
+static json_t *
+record_json(const struct image *img)
+{
+	json_t *refs = json_array();
+	size_t i;
+
+	for (i = 0; i < img->nrefs; i++)
+		json_array_append_new(refs, json_string(img->refs[i]));
+	return json_pack("{s:s, s:s, s:o, s:s, s:I, s:s, s:O}", "id", img->id, "source",
+			 img->source, "refs", refs, "created", img->created, "size",
+			 (json_int_t)img->size, "state", "ready", "config", img->config);
+}
+
+/* Write img's record into the directory open at dfd, atomically. */
+static int
+record_save(int dfd, const struct image *img, struct bk_err *err)
+{
+	cleanup(json_decrefp) json_t *j = record_json(img);
+	cleanup_free char *text = NULL;
+
+	if (j == NULL)
+		return bk_err_set(err, EIO, "image %s: cannot encode record", img->id);
+	text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if (text == NULL)
+		return bk_err_set(err, ENOMEM, "image %s: cannot encode record", img->id);
+	return write_file_atomic(dfd, "image.json", text, strlen(text), err);
+}
+
+static int
+record_save_in_store(struct bk_engine *e, const struct image *img, struct bk_err *err)
+{
+	cleanup_close int dfd = openat(e->images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return bk_err_sys(err, "image %s", img->id);
+	return record_save(dfd, img, err);
+}
+
+static int
+record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_err *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_free char *text = NULL;
+	cleanup(json_decrefp) json_t *j = NULL;
+	struct image *img = NULL;
+	json_error_t jerr;
+	json_t *refs, *config, *v;
+	const char *source = NULL, *created = NULL, *rid = NULL;
+	json_int_t size = 0;
+	size_t i;
+
+	dfd = openat(e->images_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return bk_err_sys(err, "image %s", id);
+	if (read_file_at(dfd, "image.json", RECORD_MAX, &text, NULL, err) < 0)
+		return bk_err_wrap(err, "image %s", id);
+	j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL)
+		return bk_err_set(err, EBADMSG, "image %s: image.json line %d: %s", id, jerr.line,
+				  jerr.text);
+	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:o, s:s, s:I, s:o}", "id", &rid, "source",
+			   &source, "refs", &refs, "created", &created, "size", &size, "config",
+			   &config) < 0 ||
+	    strcmp(rid, id) != 0 || !json_is_array(refs) || !json_is_object(config))
+		return bk_err_set(err, EBADMSG, "image %s: malformed image.json: %s", id,
+				  jerr.text);
+	img = xcalloc(1, sizeof(*img));
+	memcpy(img->id, id, strnlen(id, sizeof(img->id) - 1)); /* validated: 16 bytes */
+	img->source = xstrdup(source);
+	snprintf(img->created, sizeof(img->created), "%s", created);
+	img->size = (uint64_t)size;
+	img->config = json_incref(config);
+	img->state = BK_IMAGE_READY;
+	img->refs = xcalloc(json_array_size(refs), sizeof(char *));
+	json_array_foreach (refs, i, v)
+		if (json_is_string(v))
+			img->refs[img->nrefs++] = xstrdup(json_string_value(v));
+	*out = img;
+	return 0;
+}
+
+static void
+table_add_locked(struct bk_engine *e, struct image *img)
+{
+	img->serial = e->next_serial++;
+	e->images = xrealloc(e->images, (e->nimages + 1) * sizeof(*e->images));
+	e->images[e->nimages++] = img;
+}
+
+static void
+drop_ref(struct image *img, size_t j)
+{
+	free(img->refs[j]);
+	memmove(&img->refs[j], &img->refs[j + 1], (img->nrefs - j - 1) * sizeof(char *));
+	img->nrefs--;
+}
+
+/*
+ * A crash between writing a new image's record and rewriting the record that
+ * lost the name leaves a name on two images: the newer one keeps it.
+ */
+static void
+dedupe_refs_locked(struct bk_engine *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->nimages; i++) {
+		struct image *img = e->images[i];
+
+		for (j = 0; j < img->nrefs;) {
+			size_t k, l;
+			bool lost = false;
+
+			for (k = 0; k < e->nimages && !lost; k++) {
+				struct image *other = e->images[k];
+
+				if (other == img || strcmp(other->created, img->created) < 0)
+					continue;
+				for (l = 0; l < other->nrefs; l++)
+					if (strcmp(other->refs[l], img->refs[j]) == 0 &&
+					    (strcmp(other->created, img->created) > 0 ||
+					     strcmp(other->id, img->id) > 0))
+						lost = true;
+			}
+			if (lost) {
+				struct bk_err err = BK_ERR_INIT;
+
+				bk_log(BK_LOG_WARN, "image %s: name '%s' is on a newer image", img->id,
+				       img->refs[j]);
+				drop_ref(img, j);
+				if (record_save_in_store(e, img, &err) < 0)
+					bk_log(BK_LOG_WARN, "%s", err.msg);
+				continue;
+			}
+			j++;
+		}
+	}
+}
+
+int
+image_load_all(struct bk_engine *e, struct bk_err *err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd = dup(e->images_fd);
+
+	if (fd < 0)
+		return bk_err_sys(err, "images");
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return bk_err_sys(err, "images");
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct bk_err lerr = BK_ERR_INIT;
+		struct image *img = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (!image_id_valid(de->d_name)) {
+			bk_log(BK_LOG_WARN, "images/%s: not an image id, ignored", de->d_name);
+			continue;
+		}
+		/* Never delete what cannot be read: the operator may repair it. */
+		if (record_load(e, de->d_name, &img, &lerr) < 0) {
+			bk_log(BK_LOG_WARN, "%s (ignored)", lerr.msg);
+			continue;
+		}
+		table_add_locked(e, img);
+	}
+	/* Oldest first, as `docker images` lists them newest first: keep a stable order. */
+	for (size_t i = 1; i < e->nimages; i++)
+		for (size_t k = i; k > 0 && strcmp(e->images[k - 1]->created,
+						   e->images[k]->created) > 0;
+		     k--) {
+			struct image *t = e->images[k];
+
+			e->images[k] = e->images[k - 1];
+			e->images[k - 1] = t;
+		}
+	for (size_t i = 0; i < e->nimages; i++)
+		e->images[i]->serial = i + 1;
+	e->next_serial = e->nimages + 1;
+	dedupe_refs_locked(e);
+	bk_log(BK_LOG_INFO, "loaded %zu image(s)", e->nimages);
+	return 0;
+}
+
+static const char *
+oci_arch(void)
+{
+	static struct utsname u;
+
+	if (uname(&u) < 0)
+		return "amd64";
+	if (strcmp(u.machine, "x86_64") == 0)
+		return "amd64";
+	if (strcmp(u.machine, "aarch64") == 0)
+		return "arm64";
+	if (strncmp(u.machine, "armv7", 5) == 0)
+		return "arm";
+	return u.machine;
+}
+
+/* The config `docker import` would give, plus PATH and a shell if there is one. */
+static json_t *
+import_config(int rootfs_fd, const char *dir, const char *created)
+{
+	json_t *cfg = json_pack("{s:[s]}", "Env", DEFAULT_PATH);
+	struct stat st;
+
+	if (fstatat(rootfs_fd, "bin/sh", &st, 0) == 0 && S_ISREG(st.st_mode))
+		json_object_set_new(cfg, "Cmd", json_pack("[s]", "/bin/sh"));
+	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[]}, s:[{s:s, s:s}]}", "architecture",
+			 oci_arch(), "os", "linux", "created", created, "config", cfg, "rootfs",
+			 "type", "layers", "diff_ids", "history", "created", created, "created_by",
+			 dir);
+}
+
+/* Copy the source directory's own owner, mode and times onto the new root. */
+static int
+copy_root_attrs(int src_fd, int dst_fd, struct bk_err *err)
+{
+	struct stat st;
+	struct timespec ts[2];
+
+	if (fstat(src_fd, &st) < 0)
+		return bk_err_sys(err, "stat source");
+	if (fchown(dst_fd, st.st_uid, st.st_gid) < 0 || fchmod(dst_fd, st.st_mode & 07777) < 0)
+		return bk_err_sys(err, "set root attributes");
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (futimens(dst_fd, ts) < 0)
+		return bk_err_sys(err, "set root times");
+	return 0;
+}
+
+/* Build tmp/<id>/{rootfs,image.json}; on failure the caller removes tmp/<id>. */
+static int
+import_build(struct bk_engine *e, int src_fd, struct image *img, struct bk_cancel *cancel,
+	     struct bk_err *err)
+{
+	cleanup_close int work_fd = -1, rootfs_fd = -1;
+	struct copy_stats stats = { 0 };
+
+	if (mkdirat(e->tmp_fd, img->id, 0700) < 0)
+		return bk_err_sys(err, "mkdir tmp/%s", img->id);
+	work_fd = openat(e->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0)
+		return bk_err_sys(err, "open tmp/%s", img->id);
+	if (store_create_subvolume(work_fd, "rootfs", err) < 0)
+		return -err->code;
+	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0)
+		return bk_err_sys(err, "open rootfs");
+	if (copy_tree(src_fd, rootfs_fd, cancel, &stats, err) < 0)
+		return -err->code;
+	if (copy_root_attrs(src_fd, rootfs_fd, err) < 0)
+		return -err->code;
+	/* Read-only: an image must never change under the containers made from it. */
+	if (store_set_read_only(rootfs_fd, true, err) < 0)
+		return -err->code;
+	img->size = stats.bytes;
+	img->config = import_config(rootfs_fd, img->source, img->created);
+	if (img->config == NULL)
+		return bk_err_set(err, EIO, "cannot encode config");
+	if (cancel && atomic_load(&cancel->cancelled))
+		return bk_err_set(err, EINTR, "interrupted");
+	return record_save(work_fd, img, err);
+}
+
+/* Move the new image into images/ and the table; take its name from others. */
+static int
+import_publish(struct bk_engine *e, struct image *img, struct bk_err *err)
+{
+	char *losers[64];
+	size_t nlosers = 0, i;
+
+	pthread_mutex_lock(&e->lock);
+	if (renameat2(e->tmp_fd, img->id, e->images_fd, img->id, RENAME_NOREPLACE) < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_sys(err, "publish images/%s", img->id);
+	}
+	if (fsync(e->images_fd) < 0)
+		bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
+	for (i = 0; i < img->nrefs; i++) {
+		size_t j;
+		struct image *old = find_ref_locked(e, img->refs[i], &j);
+		struct bk_err werr = BK_ERR_INIT;
+
+		if (old == NULL)
+			continue;
+		drop_ref(old, j);
+		if (record_save_in_store(e, old, &werr) < 0)
+			bk_log(BK_LOG_WARN, "%s", werr.msg);
+		if (nlosers < ARRAY_SIZE(losers))
+			losers[nlosers++] = xstrdup(old->id);
+	}
+	table_add_locked(e, img);
+	pthread_mutex_unlock(&e->lock);
+
+	for (i = 0; i < nlosers; i++) {
+		engine_notify(e, BK_OBJ_IMAGE, losers[i], BK_CHANGE_UPDATED);
+		free(losers[i]);
+	}
+	return 0;
+}
+
+static int
+familiar_name(const char *ref, char *out, size_t size, struct bk_err *err)
+{
+	struct image_ref r;
+	int ret;
+
+	ret = ref_parse(ref, &r, err);
+	if (ret < 0)
+		return ret;
+	ret = ref_format_familiar(&r, out, size);
+	if (ret < 0)
+		return bk_err_set(err, -ret, "reference '%s' too long", ref);
+	return 0;
+}
+
+int
+bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk_cancel *cancel,
+		char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	cleanup_close int src_fd = -1;
+	struct image *img = NULL;
+	char name[512];
+	int ret;
+
+	if (dir[0] != '/')
+		return bk_err_set(err, EINVAL, "import '%s': path must be absolute", dir);
+	if (ref && familiar_name(ref, name, sizeof(name), err) < 0)
+		return bk_err_wrap(err, "import '%s'", dir);
+	src_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src_fd < 0)
+		return bk_err_sys(err, "import '%s'", dir);
+
+	img = xcalloc(1, sizeof(*img));
+	img->source = xstrdup(dir);
+	img->state = BK_IMAGE_READY;
+	time_rfc3339(img->created, sizeof(img->created));
+	if (ref) {
+		img->refs = xcalloc(1, sizeof(char *));
+		img->refs[img->nrefs++] = xstrdup(name);
+	}
+	ret = engine_new_id("img_", img->id);
+	if (ret < 0) {
+		image_free(img);
+		return bk_err_set(err, -ret, "import: cannot make an id");
+	}
+
+	ret = import_build(e, src_fd, img, cancel, err);
+	if (ret == 0)
+		ret = import_publish(e, img, err);
+	if (ret < 0) {
+		struct bk_err cerr = BK_ERR_INIT;
+
+		if (store_rmtree_at(e->tmp_fd, img->id, &cerr) < 0)
+			bk_log(BK_LOG_WARN, "import rollback: %s", cerr.msg);
+		image_free(img);
+		return bk_err_wrap(err, "import '%s'", dir);
+	}
+	snprintf(id_out, BK_ID_SIZE, "%s", img->id);
+	bk_log(BK_LOG_INFO, "imported '%s' as %s", dir, id_out);
+	engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_CREATED);
+	return 0;
+}
+
+static int
+resolve_locked(struct bk_engine *e, const char *name, struct image **out, struct bk_err *err)
+{
+	char familiar[512];
+	struct image *img;
+
+	img = find_locked(e, name, 0, NULL);
+	if (img == NULL && !image_id_valid(name)) {
+		struct bk_err perr = BK_ERR_INIT;
+
+		if (familiar_name(name, familiar, sizeof(familiar), &perr) == 0)
+			img = find_ref_locked(e, familiar, NULL);
+	}
+	if (img == NULL)
+		return bk_err_set(err, ENOENT, "no image named '%s'", name);
+	*out = img;
+	return 0;
+}
+
+int
+bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
+		 struct bk_err *err)
+{
+	struct image *img;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	ret = resolve_locked(e, name, &img, err);
+	if (ret == 0)
+		snprintf(id_out, BK_ID_SIZE, "%s", img->id);
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+int
+bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
+{
+	struct bk_err cerr = BK_ERR_INIT;
+	struct image *img;
+	char trash[BK_ID_SIZE + 8];
+	size_t index = 0;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	ret = resolve_locked(e, name, &img, err);
+	if (ret < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return ret;
+	}
+	find_locked(e, img->id, 0, &index);
+	/* Into tmp/ first: one atomic step, and a crash mid-delete is cleaned at start. */
+	snprintf(trash, sizeof(trash), "%s.rm", img->id);
+	if (renameat(e->images_fd, img->id, e->tmp_fd, trash) < 0) {
+		ret = bk_err_sys(err, "remove image %s", img->id);
+		pthread_mutex_unlock(&e->lock);
+		return ret;
+	}
+	fsync(e->images_fd);
+	memmove(&e->images[index], &e->images[index + 1],
+		(e->nimages - index - 1) * sizeof(*e->images));
+	e->nimages--;
+	pthread_mutex_unlock(&e->lock);
+
+	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "remove image %s: %s (retried at next start)", img->id,
+		       cerr.msg);
+	bk_log(BK_LOG_INFO, "removed image %s", img->id);
+	engine_notify(e, BK_OBJ_IMAGE, img->id, BK_CHANGE_REMOVED);
+	image_free(img);
+	return 0;
+}
+
+static char *
+join_refs(const struct image *img)
+{
+	size_t i, len = 1;
+	char *s, *p;
+
+	for (i = 0; i < img->nrefs; i++)
+		len += strlen(img->refs[i]) + 1;
+	p = s = xmalloc(len);
+	for (i = 0; i < img->nrefs; i++)
+		p += sprintf(p, "%s\n", img->refs[i]);
+	*p = '\0';
+	return s;
+}
+
+int
+bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_image_info *out,
+	     struct bk_err *err)
+{
+	struct image *img;
+	char *cfg;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, serial, NULL);
+	if (img == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no image '%s'", id ? id : "?");
+	}
+	snprintf(out->id, sizeof(out->id), "%s", img->id);
+	out->serial = img->serial;
+	out->state = img->state;
+	out->source = xstrdup(img->source);
+	out->refs = join_refs(img);
+	cfg = json_dumps(img->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	out->config = xasprintf("%s\n", cfg ? cfg : "{}");
+	free(cfg);
+	out->root_path = xasprintf("%s/images/%s/rootfs", e->store_path, img->id);
+	snprintf(out->created, sizeof(out->created), "%s", img->created);
+	out->size = img->size;
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+void
+bk_image_info_free(struct bk_image_info *info)
+{
+	free(info->source);
+	free(info->refs);
+	free(info->config);
+	free(info->root_path);
+	memset(info, 0, sizeof(*info));
+}
+
+int
+bk_image_list(struct bk_engine *e, struct bk_image_entry **out, size_t *n)
+{
+	struct bk_image_entry *list;
+	size_t i;
+
+	pthread_mutex_lock(&e->lock);
+	list = xcalloc(e->nimages, sizeof(*list));
+	for (i = 0; i < e->nimages; i++) {
+		snprintf(list[i].id, sizeof(list[i].id), "%s", e->images[i]->id);
+		list[i].serial = e->images[i]->serial;
+		list[i].source = xstrdup(e->images[i]->source);
+	}
+	*n = e->nimages;
+	pthread_mutex_unlock(&e->lock);
+	*out = list;
+	return 0;
+}
+
+void
+bk_image_list_free(struct bk_image_entry *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i].source);
+	free(list);
+}

@@ -1,0 +1,230 @@
+/*
+ * Allocation, atomic file replacement and other small helpers (util.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "bocker.h"
+#include "util.h"
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t n)
+{
+	void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (ret < 0)
+		abort();
+	return p;
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+write_file_atomic(int dfd, const char *name, const void *data, size_t len, struct bk_err *err)
+{
+	char tmp[NAME_MAX + 1];
+	cleanup_close int fd = -1;
+	int ret;
+
+	ret = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if (ret < 0 || (size_t)ret >= sizeof(tmp))
+		return bk_err_set(err, ENAMETOOLONG, "write %s: name too long", name);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return bk_err_sys(err, "write %s: create temp file", name);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		ret = bk_err_sys(err, "write %s", name);
+		unlinkat(dfd, tmp, 0);
+		return ret;
+	}
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		ret = bk_err_sys(err, "write %s: rename", name);
+		unlinkat(dfd, tmp, 0);
+		return ret;
+	}
+	/* The rename is durable only once the directory itself is synced. */
+	if (fsync(dfd) < 0)
+		return bk_err_sys(err, "write %s: sync directory", name);
+	return 0;
+}
+
+int
+read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len, struct bk_err *err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *buf = NULL;
+	size_t used = 0, cap = 4096;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return bk_err_sys(err, "read %s", name);
+	buf = xmalloc(cap);
+	for (;;) {
+		ssize_t n;
+
+		if (used + 1 >= cap) {
+			if (cap > max)
+				return bk_err_set(err, EFBIG, "read %s: larger than %zu bytes", name,
+						  max);
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + used, cap - used - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return bk_err_sys(err, "read %s", name);
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	if (used > max)
+		return bk_err_set(err, EFBIG, "read %s: larger than %zu bytes", name, max);
+	buf[used] = '\0';
+	if (len)
+		*len = used;
+	*out = take_ptr(buf);
+	return 0;
+}
+
+int
+random_hex(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+	size_t i;
+
+	if (n > 2 * sizeof(raw))
+		return -EINVAL;
+	if (getrandom(raw, (n + 1) / 2, 0) < 0)
+		return -errno;
+	for (i = 0; i < n; i++)
+		out[i] = hex[(raw[i / 2] >> ((i & 1) ? 0 : 4)) & 0xf];
+	out[n] = '\0';
+	return 0;
+}
+
+void
+time_rfc3339(char *out, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	char *end = NULL;
+	double v;
+	uint64_t mult = 1;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mult = 1ULL << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1ULL << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1ULL << 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		mult = 1ULL << 40;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0')
+		return -EINVAL;
+	if (v * (double)mult >= 18446744073709551615.0)
+		return -EINVAL;
+	*out = (uint64_t)(v * (double)mult);
+	return 0;
+}

@@ -1,0 +1,140 @@
+/*
+ * Failures, kept where the tree shows them: the top-level `errors` file (the
+ * last ERRORS_MAX, "TIME PATH OP ERRNAME: message") and each object's `err`
+ * file (its last failure, "TIME OP: message").
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsd.h"
+
+#define ERRORS_MAX 128
+
+struct obj_err {
+	char *path; /* "images", "images/img_x", "containers/ps_x" */
+	char *text;
+	struct obj_err *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char *ring[ERRORS_MAX]; /* protected by lock */
+static size_t ring_next;       /* protected by lock */
+static struct obj_err *objs;   /* protected by lock */
+
+static void
+now(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *
+errname(int code)
+{
+	const char *name = strerrorname_np(code);
+
+	return name ? name : "EIO";
+}
+
+/*
+ * Record a failure of op on path (the file written), attributing it to the
+ * object errpath (whose `err` file shows it).
+ */
+void
+errlog_record(const char *path, const char *errpath, const char *op, const struct bk_err *err)
+{
+	char t[32];
+	char *line = NULL, *text = NULL;
+	struct obj_err *o;
+
+	now(t, sizeof(t));
+	if (asprintf(&line, "%s %s %s %s: %s\n", t, path, op, errname(err->code), err->msg) < 0 ||
+	    asprintf(&text, "%s %s: %s\n", t, op, err->msg) < 0)
+		abort();
+	pthread_mutex_lock(&lock);
+	free(ring[ring_next]);
+	ring[ring_next] = line;
+	ring_next = (ring_next + 1) % ERRORS_MAX;
+	for (o = objs; o; o = o->next)
+		if (strcmp(o->path, errpath) == 0)
+			break;
+	if (o == NULL) {
+		o = calloc(1, sizeof(*o));
+		if (o == NULL || (o->path = strdup(errpath)) == NULL)
+			abort();
+		o->next = objs;
+		objs = o;
+	}
+	free(o->text);
+	o->text = text;
+	pthread_mutex_unlock(&lock);
+}
+
+char *
+errlog_render_all(size_t *len)
+{
+	size_t total = 1, i;
+	char *s, *p;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < ERRORS_MAX; i++)
+		if (ring[i])
+			total += strlen(ring[i]);
+	p = s = malloc(total);
+	if (s == NULL)
+		abort();
+	for (i = 0; i < ERRORS_MAX; i++) {
+		char *line = ring[(ring_next + i) % ERRORS_MAX];
+
+		if (line)
+			p = stpcpy(p, line);
+	}
+	*p = '\0';
+	pthread_mutex_unlock(&lock);
+	*len = (size_t)(p - s);
+	return s;
+}
+
+char *
+errlog_render_obj(const char *errpath, size_t *len)
+{
+	struct obj_err *o;
+	char *s;
+
+	pthread_mutex_lock(&lock);
+	for (o = objs; o; o = o->next)
+		if (strcmp(o->path, errpath) == 0)
+			break;
+	s = strdup(o && o->text ? o->text : "");
+	pthread_mutex_unlock(&lock);
+	if (s == NULL)
+		abort();
+	*len = strlen(s);
+	return s;
+}
+
+/* An object was removed: a new one with the same name starts with no error. */
+void
+errlog_forget_obj(const char *errpath)
+{
+	struct obj_err **pp, *o;
+
+	pthread_mutex_lock(&lock);
+	for (pp = &objs; (o = *pp) != NULL; pp = &o->next)
+		if (strcmp(o->path, errpath) == 0) {
+			*pp = o->next;
+			free(o->path);
+			free(o->text);
+			free(o);
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,261 @@
+/*
+ * bockerfs: the daemon.  Opens the engine on its state directory, mounts the
+ * control tree, and serves it with libfuse's multithreaded low-level loop
+ * until SIGTERM, SIGINT, or an unmount.
+ *
+ *   bockerfs [-f] [--root DIR] [--storage-size SIZE] [MOUNTPOINT]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsd.h"
+
+#define DEFAULT_ROOT	     "/var/lib/bockerfs"
+#define DEFAULT_MOUNTPOINT   "/run/bockerfs"
+#define DEFAULT_STORAGE_SIZE (20ULL << 30)
+#define MAX_THREADS	     64
+
+struct options {
+	bool foreground;
+	const char *root;
+	const char *mountpoint;
+	uint64_t storage_size;
+};
+
+static FILE *log_file;
+
+static void
+log_to_file(enum bk_log_level level, const char *msg)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+	char t[32];
+	struct timespec ts;
+	struct tm tm;
+
+	if (level == BK_LOG_DEBUG && getenv("BOCKERFS_DEBUG") == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(log_file ? log_file : stderr, "%s bockerfs[%ld] %s: %s\n", t, (long)getpid(),
+		names[level], msg);
+	fflush(log_file ? log_file : stderr);
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: bockerfs [-f] [--root DIR] [--storage-size SIZE] [MOUNTPOINT]\n"
+		     "  -f, --foreground      stay in the foreground, log to stderr\n"
+		     "  --root DIR            state and storage directory (default %s)\n"
+		     "  --storage-size SIZE   size of the embedded btrfs image when DIR is not\n"
+		     "                        on btrfs (default 20G, sparse)\n"
+		     "  MOUNTPOINT            where the control tree appears (default %s)\n",
+		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
+}
+
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "storage-size", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->root = DEFAULT_ROOT;
+	o->mountpoint = DEFAULT_MOUNTPOINT;
+	o->storage_size = DEFAULT_STORAGE_SIZE;
+	while ((c = getopt_long(argc, argv, "fhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'r':
+			o->root = optarg;
+			break;
+		case 's':
+			if (bk_parse_size(optarg, &o->storage_size) < 0) {
+				fprintf(stderr, "bockerfs: bad --storage-size '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("bockerfs %s api %d\n", BK_VERSION, BK_API);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc)
+		o->mountpoint = argv[optind++];
+	if (optind < argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (o->root[0] != '/' || o->mountpoint[0] != '/') {
+		fprintf(stderr, "bockerfs: --root and MOUNTPOINT must be absolute paths\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Make the mount point, first detaching a dead mount a killed daemon left there. */
+static int
+prepare_mountpoint(const char *path, dev_t *under_dev)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 && errno == ENOTCONN) {
+		bk_log(BK_LOG_INFO, "detaching the stale mount on '%s'", path);
+		umount2(path, MNT_DETACH);
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		bk_log(BK_LOG_ERROR, "mkdir '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		bk_log(BK_LOG_ERROR, "mount point '%s' is not a directory", path);
+		return -1;
+	}
+	*under_dev = st.st_dev;
+	return 0;
+}
+
+static struct fuse_session *
+mount_tree(struct fsd *fs, const char *argv0)
+{
+	/*
+	 * Root only (no allow_other), permissions checked by the kernel, and
+	 * nothing on the tree can be executed or be a device.
+	 */
+	char *fargv[] = { (char *)argv0, (char *)"-o",
+			  (char *)"fsname=bockerfs,subtype=bockerfs,default_permissions,"
+				  "nosuid,nodev,noexec",
+			  NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	struct fuse_session *se;
+
+	se = fuse_session_new(&args, &fsd_ops, sizeof(fsd_ops), fs);
+	if (se == NULL)
+		return NULL;
+	if (fuse_set_signal_handlers(se) < 0) {
+		fuse_session_destroy(se);
+		return NULL;
+	}
+	if (fuse_session_mount(se, fs->mountpoint) < 0) {
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+		return NULL;
+	}
+	return se;
+}
+
+/* Stop in an order that never leaves a reply or a mount operation hanging. */
+static void
+shutdown_tree(struct fsd *fs)
+{
+	notify_quiesce();
+	work_cancel_all();
+	if (!work_drain(10000) || !notify_stop(2000)) {
+		/* A thread is stuck on the mount; replying later would use freed memory. */
+		bk_log(BK_LOG_WARN, "shutdown: work still running, exiting without cleanup");
+		fuse_session_unmount(fs->se);
+		_exit(1);
+	}
+	fuse_session_unmount(fs->se);
+	fuse_remove_signal_handlers(fs->se);
+	fuse_session_destroy(fs->se);
+	fs->se = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct fsd fs = { 0 };
+	struct bk_engine_opts eopts = { 0 };
+	struct bk_err err = BK_ERR_INIT;
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	bk_log_set_sink(log_to_file);
+	if (geteuid() != 0) {
+		fprintf(stderr, "bockerfs: must run as root\n");
+		return 1;
+	}
+	umask(077);
+	eopts.root = o.root;
+	eopts.storage_size = o.storage_size;
+	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
+		fprintf(stderr, "bockerfs: %s\n", err.msg);
+		return 1;
+	}
+	fs.mountpoint = o.mountpoint;
+	clock_gettime(CLOCK_REALTIME, &fs.started);
+	if (prepare_mountpoint(o.mountpoint, &fs.under_dev) < 0) {
+		bk_engine_close(fs.engine);
+		return 1;
+	}
+	fs.se = mount_tree(&fs, argv[0]);
+	if (fs.se == NULL) {
+		fprintf(stderr, "bockerfs: cannot mount on '%s'\n", o.mountpoint);
+		bk_engine_close(fs.engine);
+		return 1;
+	}
+	if (!o.foreground) {
+		char *path = NULL;
+
+		if (asprintf(&path, "%s/bockerfs.log", o.root) > 0)
+			log_file = fopen(path, "ae");
+		free(path);
+		if (fuse_daemonize(0) < 0) {
+			shutdown_tree(&fs);
+			bk_engine_close(fs.engine);
+			return 1;
+		}
+		bk_engine_write_pid(fs.engine);
+	}
+	bk_engine_set_watch(fs.engine, notify_watch, &fs);
+	if (notify_start(&fs) < 0) {
+		bk_log(BK_LOG_ERROR, "cannot start the notifier thread");
+		shutdown_tree(&fs);
+		bk_engine_close(fs.engine);
+		return 1;
+	}
+	bk_log(BK_LOG_INFO, "serving '%s' (store '%s')", o.mountpoint,
+	       bk_engine_store_path(fs.engine));
+
+	cfg = fuse_loop_cfg_create();
+	/* Few workers are ever busy: slow commands are parked, not waited for. */
+	fuse_loop_cfg_set_max_threads(cfg, MAX_THREADS);
+	ret = fuse_session_loop_mt(fs.se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+
+	bk_log(BK_LOG_INFO, "stopping");
+	shutdown_tree(&fs);
+	bk_engine_close(fs.engine);
+	bk_log(BK_LOG_INFO, "stopped");
+	if (log_file)
+		fclose(log_file);
+	return ret < 0 ? 1 : 0;
+}

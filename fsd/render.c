@@ -1,0 +1,140 @@
+/*
+ * Engine state as file contents.  Each read-only file is rendered once at
+ * open, so one open file always reads one consistent snapshot.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsd.h"
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			abort();
+		if (b->s && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+		if (b->s == NULL)
+			abort();
+	}
+}
+
+static int
+render_images_index(struct fsd *fs, struct sbuf *b)
+{
+	struct bk_image_entry *list = NULL;
+	size_t n = 0, i;
+
+	/* The seed's `bocker images` header, tabs included. */
+	sbuf_printf(b, "IMAGE_ID\t\tSOURCE\n");
+	bk_image_list(fs->engine, &list, &n);
+	for (i = 0; i < n; i++)
+		if (!notify_pending_image(list[i].id))
+			sbuf_printf(b, "%s\t\t%s\n", list[i].id, list[i].source);
+	bk_image_list_free(list, n);
+	return 0;
+}
+
+static int
+render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct sbuf *b)
+{
+	struct bk_image_info info;
+	struct bk_err err = BK_ERR_INIT;
+	char *path, *text;
+	size_t len;
+
+	if (bk_image_get(fs->engine, NULL, serial, &info, &err) < 0)
+		return -ENOENT;
+	switch (kind) {
+	case N_IMG_SOURCE:
+		sbuf_printf(b, "%s\n", info.source);
+		break;
+	case N_IMG_REF:
+		sbuf_printf(b, "%s", info.refs);
+		break;
+	case N_IMG_STATE:
+		sbuf_printf(b, "%s\n", info.state == BK_IMAGE_READY ? "ready" : "pulling");
+		break;
+	case N_IMG_CONFIG:
+		sbuf_printf(b, "%s", info.config);
+		break;
+	case N_IMG_SIZE:
+		sbuf_printf(b, "%llu\n", (unsigned long long)info.size);
+		break;
+	case N_IMG_ERR:
+		path = NULL;
+		(void)!asprintf(&path, "images/%s", info.id);
+		text = path ? errlog_render_obj(path, &len) : NULL;
+		if (text)
+			sbuf_printf(b, "%s", text);
+		free(text);
+		free(path);
+		break;
+	default:
+		break;
+	}
+	bk_image_info_free(&info);
+	return 0;
+}
+
+int
+render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, size_t *len)
+{
+	struct sbuf b = { 0 };
+	char *text;
+	int ret = 0;
+
+	switch (kind) {
+	case N_VERSION:
+		sbuf_printf(&b, "bockerfs %s api %d\n", BK_VERSION, BK_API);
+		break;
+	case N_ERRORS:
+		text = errlog_render_all(len);
+		sbuf_printf(&b, "%s", text);
+		free(text);
+		break;
+	case N_IMAGES_ERR:
+		text = errlog_render_obj("images", len);
+		sbuf_printf(&b, "%s", text);
+		free(text);
+		break;
+	case N_IMAGES_INDEX:
+		ret = render_images_index(fs, &b);
+		break;
+	default:
+		if (node_types[kind].parent == N_IMG) {
+			ret = render_image_file(fs, kind, serial, &b);
+			break;
+		}
+		ret = -EISDIR;
+		break;
+	}
+	if (ret < 0) {
+		free(b.s);
+		return ret;
+	}
+	if (b.s == NULL)
+		sbuf_printf(&b, "%s", "");
+	*out = b.s;
+	*len = b.len;
+	return 0;
+}
