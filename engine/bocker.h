@@ -55,6 +55,10 @@ struct bk_engine;
 struct bk_engine_opts {
 	const char *root;      /* state directory, default /var/lib/bockerfs */
 	uint64_t storage_size; /* size of the embedded btrfs image file */
+	/* Registries (pull): mirrors tried first for Docker Hub, plain-http hosts, credentials. */
+	const char *const *registry_mirrors; /* NULL-terminated, may be NULL */
+	const char *const *insecure_registries; /* "HOST:PORT", NULL-terminated, may be NULL */
+	const char *auth_config; /* docker-style config.json, may be NULL */
 };
 
 enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER };

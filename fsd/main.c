@@ -204,6 +204,18 @@ main(int argc, char **argv)
 		return 1;
 	}
 	umask(077);
+	if (!o.foreground && mkdir(o.root, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "bockerfs: mkdir '%s': %s\n", o.root, strerror(errno));
+		return 1;
+	}
+	if (!o.foreground) {
+		char *path = NULL;
+
+		/* In the background the log file is the only place messages reach. */
+		if (asprintf(&path, "%s/bockerfs.log", o.root) > 0)
+			log_file = fopen(path, "ae");
+		free(path);
+	}
 	eopts.root = o.root;
 	eopts.storage_size = o.storage_size;
 	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
@@ -223,11 +235,6 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (!o.foreground) {
-		char *path = NULL;
-
-		if (asprintf(&path, "%s/bockerfs.log", o.root) > 0)
-			log_file = fopen(path, "ae");
-		free(path);
 		if (fuse_daemonize(0) < 0) {
 			shutdown_tree(&fs);
 			bk_engine_close(fs.engine);
