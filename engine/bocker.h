@@ -13,6 +13,7 @@
 #define BOCKER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,16 +60,25 @@ struct bk_engine_opts {
 	const char *const *registry_mirrors; /* NULL-terminated, may be NULL */
 	const char *const *insecure_registries; /* "HOST:PORT", NULL-terminated, may be NULL */
 	const char *auth_config; /* docker-style config.json, may be NULL */
+	uint64_t log_max;	 /* container logs rotate to log.1 past this (0: default) */
 };
+#define BK_LOG_MAX_DEFAULT (10ULL << 20)
 
 enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER };
-enum bk_change { BK_CHANGE_CREATED, BK_CHANGE_UPDATED, BK_CHANGE_REMOVED };
+/* STATE: a container's state changed (created/running/exited); UPDATED: anything else. */
+enum bk_change { BK_CHANGE_CREATED, BK_CHANGE_UPDATED, BK_CHANGE_STATE, BK_CHANGE_REMOVED };
 /*
  * Called, from whichever thread made the change and with no engine lock held,
  * after an object is created, changed or removed.
  */
 typedef void (*bk_watch_fn)(void *arg, enum bk_obj_kind kind, const char *id,
 			    enum bk_change change);
+/*
+ * Called for every lifecycle event ("create", "start", "exit", "remove",
+ * "import"...), attrs is "" or "k=v k=v".  Same threading rules as bk_watch_fn.
+ */
+typedef void (*bk_event_fn)(void *arg, enum bk_obj_kind kind, const char *id,
+			    const char *action, const char *attrs);
 
 /*
  * Lock the state directory (EBUSY "store locked" if another daemon has it),
@@ -79,7 +89,12 @@ int bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out,
 		   struct bk_err *err);
 /* Unmount and detach what bk_engine_open attached, release the lock, free. */
 void bk_engine_close(struct bk_engine *e);
-void bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, void *arg);
+void bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, bk_event_fn event, void *arg);
+/*
+ * Start the engine's threads (the container monitor) and adopt containers
+ * that kept running while no daemon was there.  Call after any fork.
+ */
+int bk_engine_start(struct bk_engine *e, struct bk_err *err);
 /* Rewrite the pid file with the current pid (after the daemon forks into the background). */
 void bk_engine_write_pid(struct bk_engine *e);
 /* Parse a size: "20G", "512M", "4096" (powers of 1024).  0 or -EINVAL. */
@@ -89,7 +104,7 @@ const char *bk_engine_store_path(const struct bk_engine *e);
 
 /* ---- images ------------------------------------------------------------ */
 
-#define BK_ID_SIZE 32 /* "img_" / "ps_" + 12 hex, with room to spare */
+#define BK_ID_SIZE 72 /* "img_"/"ps_" + 12 hex, or a container name of up to 64 bytes */
 
 enum bk_image_state { BK_IMAGE_PULLING, BK_IMAGE_READY };
 
@@ -130,5 +145,59 @@ int bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk
 		 struct bk_err *err);
 /* All images, oldest first.  Caller frees with bk_image_list_free. */
 int bk_image_list(struct bk_engine *e, struct bk_image_entry **out, size_t *n);
+
+/* ---- containers -------------------------------------------------------- */
+
+enum bk_ctr_state { BK_CTR_CREATED, BK_CTR_RUNNING, BK_CTR_EXITED, BK_CTR_REMOVING };
+const char *bk_ctr_state_name(enum bk_ctr_state state);
+
+enum bk_ctr_field { BK_CTR_IMAGE, BK_CTR_CMD, BK_CTR_ENV };
+
+struct bk_container_info {
+	char id[BK_ID_SIZE];
+	uint64_t serial;
+	enum bk_ctr_state state;
+	char *image;	 /* as named by the user, "" if not set */
+	char *image_id;	 /* "" if not set */
+	char *cmd;	 /* "" = the image's Entrypoint and Cmd */
+	char *env;	 /* KEY=VALUE lines */
+	char *root_path; /* absolute path of its filesystem ("" before the first start) */
+	char created[32], started[32], finished[32];
+	int pid;	/* host pid of its init, 0 when not running */
+	bool exited;	/* exit_code/exit_signal are meaningful */
+	int exit_code;	/* "exit N" */
+	int exit_signal; /* "signal N" when > 0 */
+	bool oomkilled;
+};
+void bk_container_info_free(struct bk_container_info *info);
+
+struct bk_container_entry {
+	char id[BK_ID_SIZE];
+	uint64_t serial;
+	char *cmd; /* what it runs, for the index */
+};
+void bk_container_list_free(struct bk_container_entry *list, size_t n);
+
+/* A new container (state created).  name NULL: a generated ps_<12 hex> id.  EEXIST, EINVAL. */
+int bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
+			struct bk_err *err);
+/* Set image, cmd or env (env: KEY=VALUE lines; append adds to it).  EBUSY once started. */
+int bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field,
+		     const char *value, bool append, struct bk_err *err);
+/* Start it.  EBUSY if running; ENOENT (image gone, command not found) with the reason. */
+int bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err);
+/* SIGTERM, then SIGKILL after timeout_s; returns once it has stopped.  ESRCH if not running. */
+int bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_cancel *cancel,
+		      struct bk_err *err);
+int bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *err);
+/* Remove it; force kills it first.  EBUSY if running and not force. */
+int bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_err *err);
+int bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
+		     struct bk_container_info *out, struct bk_err *err);
+int bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *n);
+/* Open its log (rotated: log.1 when old) for reading; returns an fd or -errno. */
+int bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct bk_err *err);
+/* Parse a signal: "KILL", "SIGKILL", "9".  The number or -EINVAL. */
+int bk_signal_parse(const char *s);
 
 #endif

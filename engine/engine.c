@@ -2,6 +2,7 @@
  * Opening and closing the engine: lock, store, records; change callbacks.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,19 @@
 #include "engine.h"
 #include "util.h"
 
+static void
+boot_id(char *out, size_t size)
+{
+	char *text = NULL;
+
+	out[0] = '\0';
+	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &text, NULL, NULL) == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		snprintf(out, size, "%s", text);
+	}
+	free(text);
+}
+
 int
 bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct bk_err *err)
 {
@@ -17,9 +31,13 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	int ret;
 
 	e->lock_fd = e->store_fd = e->images_fd = e->containers_fd = e->tmp_fd = -1;
+	e->init_fd = e->monitor_epfd = e->monitor_wakefd = -1;
 	e->root = xstrdup(opts->root);
 	e->next_serial = 1;
+	e->log_max = opts->log_max ? opts->log_max : BK_LOG_MAX_DEFAULT;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->ctr_changed, NULL);
+	boot_id(e->boot_id, sizeof(e->boot_id));
 
 	ret = storage_lock(e->root, &e->lock_fd, err);
 	if (ret < 0)
@@ -31,6 +49,12 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	if (ret < 0)
 		goto fail;
 	ret = image_load_all(e, err);
+	if (ret < 0)
+		goto fail;
+	ret = container_load_all(e, err);
+	if (ret < 0)
+		goto fail;
+	ret = spawn_find_init(e, err);
 	if (ret < 0)
 		goto fail;
 	*out = e;
@@ -45,7 +69,11 @@ bk_engine_close(struct bk_engine *e)
 {
 	if (e == NULL)
 		return;
+	monitor_stop(e);
+	container_free_all(e);
 	image_free_all(e);
+	if (e->init_fd >= 0)
+		close(e->init_fd);
 	store_fini(e);
 	if (e->store_path)
 		storage_close(e->store_path, e->store_mounted);
@@ -56,6 +84,7 @@ bk_engine_close(struct bk_engine *e)
 		free(pid);
 		close(e->lock_fd);
 	}
+	pthread_cond_destroy(&e->ctr_changed);
 	pthread_mutex_destroy(&e->lock);
 	free(e->store_path);
 	free(e->root);
@@ -81,10 +110,32 @@ bk_parse_size(const char *s, uint64_t *out)
 }
 
 void
-bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, void *arg)
+bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, bk_event_fn event, void *arg)
 {
 	e->watch = fn;
+	e->event = event;
 	e->watch_arg = arg;
+}
+
+int
+bk_engine_start(struct bk_engine *e, struct bk_err *err)
+{
+	return monitor_start(e, err);
+}
+
+void
+engine_event(struct bk_engine *e, enum bk_obj_kind kind, const char *id, const char *action,
+	     const char *fmt, ...)
+{
+	char attrs[512];
+	va_list ap;
+
+	if (e->event == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(attrs, sizeof(attrs), fmt, ap);
+	va_end(ap);
+	e->event(e->watch_arg, kind, id, action, attrs);
 }
 
 const char *

@@ -22,6 +22,28 @@ struct image {
 	char created[32];
 };
 
+struct container {
+	char id[BK_ID_SIZE];
+	uint64_t serial;
+	enum bk_ctr_state state;
+	char *image;	/* as the user named it, NULL if not set */
+	char image_id[BK_ID_SIZE];
+	char *cmd;	/* NULL: the image's Entrypoint and Cmd */
+	char **env;	/* KEY=VALUE over the image's Env */
+	size_t nenv;
+	char created[32], started[32], finished[32];
+	pid_t pid;	    /* host pid of its init while running */
+	uint64_t pid_start; /* the init's start time (clock ticks), against pid reuse */
+	char boot_id[40];   /* the boot it ran in: after a reboot nothing runs */
+	int pidfd;	    /* -1 when not running */
+	bool exited;
+	int exit_code, exit_signal;
+	bool oomkilled;
+	int kill_sent; /* last signal the daemon sent, for an init that left no exit file */
+	bool busy;     /* a start, stop or remove is under way */
+	bool rootfs_made;
+};
+
 struct bk_engine {
 	char *root;	  /* state directory: lock, pid file, log, storage.img */
 	char *store_path; /* the mounted btrfs filesystem */
@@ -34,8 +56,21 @@ struct bk_engine {
 	size_t nimages;
 	uint64_t next_serial;
 
+	struct container **ctrs; /* protected by lock */
+	size_t nctrs;
+	pthread_cond_t ctr_changed; /* with lock: a container's state changed */
+
 	bk_watch_fn watch;
+	bk_event_fn event;
 	void *watch_arg;
+
+	int init_fd;   /* O_PATH fd of the bockerfs-init binary */
+	int monitor_epfd; /* epoll over running containers' pidfds */
+	int monitor_wakefd; /* eventfd: stop the monitor */
+	pthread_t monitor;
+	bool monitor_running;
+	char boot_id[40];
+	uint64_t log_max; /* rotate container logs past this size */
 };
 
 /* storage.c: the state directory's lock and the btrfs store under it. */
@@ -56,7 +91,53 @@ int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, st
 int image_load_all(struct bk_engine *e, struct bk_err *err);
 void image_free_all(struct bk_engine *e);
 
+/* image.c, for containers */
+int image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], json_t **config,
+		     struct bk_err *err);
+
+/* container.c */
+int container_load_all(struct bk_engine *e, struct bk_err *err);
+void container_free_all(struct bk_engine *e);
+bool container_uses_image_locked(struct bk_engine *e, const char *image_id, char *who,
+				 size_t size);
+struct container *container_find_locked(struct bk_engine *e, const char *id, uint64_t serial);
+int container_save(struct bk_engine *e, const struct container *c, struct bk_err *err);
+/* The init of c has exited (monitor thread): record how, notify. */
+void container_exited(struct bk_engine *e, struct container *c, int wait_code, int wait_status);
+
+/* spawn.c */
+struct spawn_req {
+	const char *rootfs_path;
+	const char *hostname;
+	char **argv;
+	char **envp;
+	const char *cwd;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	uint64_t caps;
+	uint64_t log_max;
+	bool netns;
+	int state_dfd; /* the container's directory in the store */
+};
+int spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid, int *pidfd,
+	       struct bk_err *err);
+int spawn_find_init(struct bk_engine *e, struct bk_err *err);
+uint64_t proc_start_time(pid_t pid);
+
+/* userdb.c: the container's own /etc/passwd and /etc/group. */
+int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
+		   size_t *ngroups, char *home, size_t home_size, struct bk_err *err);
+
+/* monitor.c */
+int monitor_start(struct bk_engine *e, struct bk_err *err);
+void monitor_stop(struct bk_engine *e);
+int monitor_add(struct bk_engine *e, struct container *c);
+
 /* engine.c */
+void engine_event(struct bk_engine *e, enum bk_obj_kind kind, const char *id, const char *action,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void engine_notify(struct bk_engine *e, enum bk_obj_kind kind, const char *id,
 		   enum bk_change change);
 int engine_new_id(const char *prefix, char out[BK_ID_SIZE]);

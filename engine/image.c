@@ -500,6 +500,24 @@ bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 	return ret;
 }
 
+/* The image's id and a copy of its config (caller decrefs).  ENOENT if unknown. */
+int
+image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], json_t **config,
+		 struct bk_err *err)
+{
+	struct image *img;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	ret = resolve_locked(e, name, &img, err);
+	if (ret == 0) {
+		*config = json_deep_copy(img->config);
+		memmove(id_out, img->id, strlen(img->id) + 1);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
 int
 bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 {
@@ -516,6 +534,16 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 		return ret;
 	}
 	find_locked(e, img->id, 0, &index);
+	{
+		char who[BK_ID_SIZE];
+
+		/* As docker: an image a container was made from stays until that container goes. */
+		if (container_uses_image_locked(e, img->id, who, sizeof(who))) {
+			pthread_mutex_unlock(&e->lock);
+			return bk_err_set(err, EBUSY, "image %s is used by container %s", img->id,
+					  who);
+		}
+	}
 	/* Into tmp/ first: one atomic step, and a crash mid-delete is cleaned at start. */
 	snprintf(trash, sizeof(trash), "%s.rm", img->id);
 	if (renameat(e->images_fd, img->id, e->tmp_fd, trash) < 0) {

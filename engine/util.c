@@ -115,23 +115,18 @@ write_file_atomic(int dfd, const char *name, const void *data, size_t len, struc
 }
 
 int
-read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len, struct bk_err *err)
+read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err)
 {
-	cleanup_close int fd = -1;
 	cleanup_free char *buf = NULL;
 	size_t used = 0, cap = 4096;
 
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return bk_err_sys(err, "read %s", name);
 	buf = xmalloc(cap);
 	for (;;) {
 		ssize_t n;
 
 		if (used + 1 >= cap) {
 			if (cap > max)
-				return bk_err_set(err, EFBIG, "read %s: larger than %zu bytes", name,
-						  max);
+				return bk_err_set(err, EFBIG, "larger than %zu bytes", max);
 			cap *= 2;
 			buf = xrealloc(buf, cap);
 		}
@@ -139,18 +134,31 @@ read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len, str
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return bk_err_sys(err, "read %s", name);
+			return bk_err_sys(err, "read");
 		}
 		if (n == 0)
 			break;
 		used += (size_t)n;
 	}
 	if (used > max)
-		return bk_err_set(err, EFBIG, "read %s: larger than %zu bytes", name, max);
+		return bk_err_set(err, EFBIG, "larger than %zu bytes", max);
 	buf[used] = '\0';
 	if (len)
 		*len = used;
 	*out = take_ptr(buf);
+	return 0;
+}
+
+int
+read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len, struct bk_err *err)
+{
+	cleanup_close int fd = -1;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return bk_err_sys(err, "read %s", name);
+	if (read_fd_all(fd, max, out, len, err) < 0)
+		return bk_err_wrap(err, "read %s", name);
 	return 0;
 }
 

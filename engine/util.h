@@ -90,6 +90,8 @@ int write_all(int fd, const void *buf, size_t len);
 int write_file_atomic(int dfd, const char *name, const void *data, size_t len,
 		      struct bk_err *err);
 
+/* Read fd to its end (at most max bytes) into a NUL-terminated buffer. Caller frees. */
+int read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err);
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. Caller frees. */
 int read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len,
 		 struct bk_err *err);

@@ -1,7 +1,13 @@
 /*
- * What each control file does with the commands written to it.  A write's
- * complete lines are checked first (a malformed one fails the write with
- * EINVAL and runs nothing), then run; long commands run through work.c.
+ * What each control file does with the commands written to it:
+ *
+ *	images/import      DIR [REF]
+ *	containers/run     IMAGE [CMD...]
+ *	containers/ID/ctl  start | stop [SECS] | kill [SIG] | restart [SECS] | rm force
+ *
+ * A write's complete lines are all checked first (one malformed line fails
+ * the write with EINVAL and runs nothing), then run in order on a work
+ * thread (work.c), so a slow command blocks its writer and not the daemon.
  * Every failure fails the write with its errno and leaves its text in the
  * object's `err`, in `errors`, and in the reply read on the same open file.
  */
@@ -13,90 +19,247 @@
 #include "fsd.h"
 
 #define LINES_MAX 64
+#define WORDS_MAX 8
 
-struct import_job {
+struct line {
+	char *raw; /* the command line as written */
+	int argc;
+	char *argv[WORDS_MAX];
+	char *words; /* storage for argv */
+};
+
+struct job {
+	enum node_kind file;
+	char ctr_id[BK_ID_SIZE]; /* containers/ID/ctl: the container */
 	size_t n;
-	char *dir[LINES_MAX];
-	char *ref[LINES_MAX];
+	struct line lines[LINES_MAX];
 };
 
 static void
-import_job_free(void *arg)
+job_free(void *arg)
 {
-	struct import_job *job = arg;
+	struct job *job = arg;
 	size_t i;
 
 	for (i = 0; i < job->n; i++) {
-		free(job->dir[i]);
-		free(job->ref[i]);
+		free(job->lines[i].raw);
+		free(job->lines[i].words);
 	}
 	free(job);
 }
 
+/* ---- checking (before anything runs) ----------------------------------- */
+
 static int
-import_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struct bk_err *err)
+parse_int(const char *s, long min, long max, long *out)
 {
-	struct import_job *job = arg;
-	size_t i, len = 0;
-	char *out = calloc(job->n, BK_ID_SIZE + 1);
+	char *end = NULL;
+	long v;
 
-	if (out == NULL)
-		abort();
-	for (i = 0; i < job->n; i++) {
-		char id[BK_ID_SIZE];
-		int ret = bk_image_import(fs->engine, job->dir[i], job->ref[i], cancel, id, err);
-
-		if (ret < 0) {
-			free(out);
-			return ret;
-		}
-		len += (size_t)sprintf(out + len, "%s\n", id);
-	}
-	*reply = out;
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
-/* "DIR [REF]" per line. */
 static int
-import_parse(char **lines, size_t n, struct import_job **out, struct bk_err *err)
+check_import(struct line *l, struct bk_err *err)
 {
-	struct import_job *job = calloc(1, sizeof(*job));
-	size_t i;
-
-	if (job == NULL)
-		abort();
-	for (i = 0; i < n; i++) {
-		char *argv[3];
-		int argc = ctl_split(lines[i], argv, 3, err);
-
-		if (argc < 0)
-			goto fail;
-		if (argc < 1 || argc > 2) {
-			bk_err_set(err, EINVAL, "usage: DIR [REF] (got %d words)", argc);
-			goto fail;
-		}
-		if (argv[0][0] != '/') {
-			bk_err_set(err, EINVAL, "import '%s': path must be absolute", argv[0]);
-			goto fail;
-		}
-		job->dir[job->n] = strdup(argv[0]);
-		job->ref[job->n] = argc == 2 ? strdup(argv[1]) : NULL;
-		job->n++;
-	}
-	*out = job;
+	if (l->argc < 1 || l->argc > 2)
+		return bk_err_set(err, EINVAL, "usage: DIR [REF] (got %d words)", l->argc);
+	if (l->argv[0][0] != '/')
+		return bk_err_set(err, EINVAL, "import '%s': path must be absolute", l->argv[0]);
 	return 0;
-fail:
-	import_job_free(job);
-	return -err->code;
 }
 
+static int
+check_run(struct line *l, struct bk_err *err)
+{
+	if (l->argc < 1)
+		return bk_err_set(err, EINVAL, "usage: IMAGE [CMD...]");
+	return 0;
+}
+
+static int
+check_ctl(struct line *l, struct bk_err *err)
+{
+	const char *verb = l->argc > 0 ? l->argv[0] : "";
+	long v;
+
+	if (strcmp(verb, "start") == 0 && l->argc == 1)
+		return 0;
+	if ((strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0) && l->argc <= 2) {
+		if (l->argc == 2 && parse_int(l->argv[1], 0, 86400, &v) < 0)
+			return bk_err_set(err, EINVAL, "%s: bad timeout '%s' (seconds, 0-86400)",
+					  verb, l->argv[1]);
+		return 0;
+	}
+	if (strcmp(verb, "kill") == 0 && l->argc <= 2) {
+		if (l->argc == 2 && bk_signal_parse(l->argv[1]) < 0)
+			return bk_err_set(err, EINVAL, "kill: unknown signal '%s'", l->argv[1]);
+		return 0;
+	}
+	if (strcmp(verb, "rm") == 0 && l->argc == 2 && strcmp(l->argv[1], "force") == 0)
+		return 0;
+	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 ||
+	    strcmp(verb, "kill") == 0 || strcmp(verb, "restart") == 0 || strcmp(verb, "rm") == 0)
+		return bk_err_set(err, EINVAL, "%s: wrong arguments (start | stop [SECS] | "
+					       "kill [SIG] | restart [SECS] | rm force)",
+				  verb);
+	return bk_err_set(err, EINVAL, "unknown command '%s' (start | stop [SECS] | kill [SIG] | "
+				       "restart [SECS] | rm force)",
+			  verb);
+}
+
+/* ---- running (on a work thread) ---------------------------------------- */
+
+/* Each command that makes something adds its id to the reply, one per line. */
 static void
-fail_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op, const char *errpath,
-	   const struct bk_err *err)
+reply_add(char **reply, const char *id)
+{
+	char *next = NULL;
+
+	if (asprintf(&next, "%s%s\n", *reply ? *reply : "", id) < 0)
+		abort();
+	free(*reply);
+	*reply = next;
+}
+
+static int
+run_import(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
+	   struct bk_err *err)
+{
+	char id[BK_ID_SIZE];
+	int ret = bk_image_import(fs->engine, l->argv[0], l->argc > 1 ? l->argv[1] : NULL, cancel,
+				  id, err);
+
+	if (ret == 0)
+		reply_add(reply, id);
+	return ret;
+}
+
+/* The command of "IMAGE CMD...": everything after the image word, as written. */
+static const char *
+rest_after_first_word(const char *raw)
+{
+	const char *p = raw + strspn(raw, " \t");
+
+	p += strcspn(p, " \t");
+	return p + strspn(p, " \t");
+}
+
+static int
+run_run(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
+	struct bk_err *err)
+{
+	char image_id[BK_ID_SIZE], id[BK_ID_SIZE];
+	const char *cmd = rest_after_first_word(l->raw);
+	int ret;
+
+	(void)cancel;
+	/* An unknown image fails before any container exists, as `docker run` does. */
+	ret = bk_image_resolve(fs->engine, l->argv[0], image_id, err);
+	if (ret < 0)
+		return ret;
+	ret = bk_container_create(fs->engine, NULL, id, err);
+	if (ret < 0)
+		return ret;
+	ret = bk_container_set(fs->engine, id, BK_CTR_IMAGE, l->argv[0], false, err);
+	if (ret == 0 && *cmd)
+		ret = bk_container_set(fs->engine, id, BK_CTR_CMD, cmd, false, err);
+	if (ret == 0)
+		ret = bk_container_start(fs->engine, id, err);
+	/* Like docker, a container that failed to start stays (created) for inspection. */
+	reply_add(reply, id);
+	return ret;
+}
+
+static int
+run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel, char **reply,
+	struct bk_err *err)
+{
+	const char *verb = l->argv[0];
+	long secs = 10;
+	int ret;
+
+	(void)reply;
+	if (l->argc == 2 && (strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0))
+		parse_int(l->argv[1], 0, 86400, &secs);
+	if (strcmp(verb, "start") == 0)
+		return bk_container_start(fs->engine, id, err);
+	if (strcmp(verb, "stop") == 0)
+		return bk_container_stop(fs->engine, id, (int)secs, cancel, err);
+	if (strcmp(verb, "kill") == 0)
+		return bk_container_kill(fs->engine, id,
+					 l->argc == 2 ? bk_signal_parse(l->argv[1]) : 9, err);
+	if (strcmp(verb, "restart") == 0) {
+		ret = bk_container_stop(fs->engine, id, (int)secs, cancel, err);
+		if (ret < 0 && ret != -ESRCH)
+			return ret;
+		return bk_container_start(fs->engine, id, err);
+	}
+	return bk_container_remove(fs->engine, id, true, err);
+}
+
+static int
+job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struct bk_err *err)
+{
+	struct job *job = arg;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < job->n && ret == 0; i++) {
+		struct line *l = &job->lines[i];
+
+		if (cancel && atomic_load(&cancel->cancelled))
+			return bk_err_set(err, EINTR, "interrupted");
+		switch (job->file) {
+		case N_IMAGES_IMPORT:
+			ret = run_import(fs, l, cancel, reply, err);
+			break;
+		case N_CTRS_RUN:
+			ret = run_run(fs, l, cancel, reply, err);
+			break;
+		default:
+			ret = run_ctl(fs, job->ctr_id, l, cancel, reply, err);
+			break;
+		}
+	}
+	return ret;
+}
+
+/* ---- the write ---------------------------------------------------------- */
+
+static const char *
+op_name(enum node_kind file, const char *first_word)
+{
+	if (file == N_IMAGES_IMPORT)
+		return "import";
+	if (file == N_CTRS_RUN)
+		return "run";
+	return first_word && *first_word ? first_word : "ctl";
+}
+
+/* "images", "containers" or "containers/ID": whose `err` shows a failure. */
+static void
+err_owner(struct fsd *fs, struct ofile *of, char *buf, size_t size)
+{
+	if (obj_path(of->kind, of->serial, fs, buf, size) < 0)
+		snprintf(buf, size, "%s", "containers");
+}
+
+void
+control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
+	     const struct bk_err *err)
 {
 	char *path = tree_path(fs, ino_make(of->kind, of->serial));
+	char owner[BK_ID_SIZE + 16];
 
-	errlog_record(path ? path : "?", errpath, op, err);
+	err_owner(fs, of, owner, sizeof(owner));
+	errlog_record(path ? path : "?", owner, op, err);
 	free(path);
 	free(of->reply);
 	of->reply = NULL;
@@ -107,60 +270,103 @@ fail_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op, con
 	fuse_reply_err(req, err->code);
 }
 
+static int
+check_line(struct job *job, struct line *l, struct bk_err *err)
+{
+	l->words = strdup(l->raw);
+	if (l->words == NULL)
+		abort();
+	if (job->file == N_CTRS_RUN) {
+		/* Only the image is a word; the command is the rest of the line as written. */
+		char *p = l->words + strspn(l->words, " \t");
+
+		if (ctl_check_text(l->raw, false, err) < 0)
+			return -err->code;
+		p[strcspn(p, " \t\r")] = '\0';
+		l->argv[0] = p;
+		l->argc = *p ? 1 : 0;
+		return check_run(l, err);
+	}
+	l->argc = ctl_split(l->words, l->argv, WORDS_MAX, err);
+	if (l->argc < 0)
+		return l->argc;
+	switch (job->file) {
+	case N_IMAGES_IMPORT:
+		return check_import(l, err);
+	case N_CTRS_RUN:
+		return check_run(l, err);
+	default:
+		return check_ctl(l, err);
+	}
+}
+
 /*
  * Handle a write (or, with at_close, a flush) on a control file: exactly one
- * reply to req, now or when the command finishes.
+ * reply to req, now or when the commands finish.
  */
-int
+void
 control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
 	      bool at_close)
 {
 	struct bk_err err = BK_ERR_INIT;
-	char *lines[LINES_MAX];
-	struct import_job *job = NULL;
-	size_t n = 0, i;
-	size_t reply_size = at_close ? (size_t)-1 : size;
-	char *line;
+	struct job *job = calloc(1, sizeof(*job));
+	char owner[BK_ID_SIZE + 16];
+	const char *op = NULL;
+	char *raw;
+	size_t i;
 
+	if (job == NULL)
+		abort();
+	job->file = of->kind;
 	pthread_mutex_lock(&of->lock);
 	if (of->busy) {
 		pthread_mutex_unlock(&of->lock);
-		bk_err_set(&err, EBUSY, "a command is still running on this open file");
+		job_free(job);
 		fuse_reply_err(req, EBUSY);
-		return 0;
+		return;
 	}
 	if (buf && ctl_append(of, buf, size, &err) < 0)
 		goto fail;
-	while (n < LINES_MAX && (line = ctl_next_line(of, at_close)) != NULL)
-		lines[n++] = line;
-	if (n == LINES_MAX && of->in_len > 0) {
+	while (job->n < LINES_MAX && (raw = ctl_next_line(of, at_close)) != NULL)
+		job->lines[job->n++].raw = raw;
+	if (job->n == LINES_MAX && of->in_len > 0) {
 		bk_err_set(&err, EINVAL, "more than %d commands in one write", LINES_MAX);
 		goto fail;
 	}
-	if (n == 0) {
+	if (job->n == 0) {
 		/* Not a whole command yet: keep it for the next write or the close. */
 		pthread_mutex_unlock(&of->lock);
+		job_free(job);
 		if (at_close)
 			fuse_reply_err(req, 0);
 		else
 			fuse_reply_write(req, size);
-		return 0;
+		return;
 	}
-	if (import_parse(lines, n, &job, &err) < 0)
-		goto fail;
-	for (i = 0; i < n; i++)
-		free(lines[i]);
+	for (i = 0; i < job->n; i++)
+		if (check_line(job, &job->lines[i], &err) < 0) {
+			op = op_name(job->file, job->lines[i].argc > 0 ? job->lines[i].argv[0] : "");
+			goto fail;
+		}
+	if (job->file == N_CTR_CTL) {
+		struct bk_container_info info;
+
+		if (bk_container_get(fs->engine, NULL, of->serial, &info, &err) < 0)
+			goto fail;
+		snprintf(job->ctr_id, sizeof(job->ctr_id), "%s", info.id);
+		bk_container_info_free(&info);
+	}
 	of->busy = true;
 	pthread_mutex_unlock(&of->lock);
-	work_start(fs, req, of, reply_size, "import", "images", import_run, job, import_job_free);
-	return 0;
+	err_owner(fs, of, owner, sizeof(owner));
+	work_start(fs, req, of, at_close ? (size_t)-1 : size,
+		   op_name(job->file, job->lines[0].argv[0]), owner, job_run, job, job_free);
+	return;
 fail:
-	for (i = 0; i < n; i++)
-		free(lines[i]);
 	free(of->in);
 	of->in = NULL;
 	of->in_len = 0;
-	fail_write(fs, req, of, "import", "images", &err);
+	control_fail(fs, req, of, op ? op : op_name(job->file, NULL), &err);
 	pthread_mutex_unlock(&of->lock);
-	return 0;
+	job_free(job);
 }

@@ -97,6 +97,25 @@ utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* Text a control file accepts: UTF-8 with no control bytes but tab (and newline if allowed). */
+int
+ctl_check_text(const char *s, bool newlines, struct bk_err *err)
+{
+	size_t len = strlen(s), i = 0, n;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (((c < 0x20 && c != '\t' && !(newlines && c == '\n')) || c == 0x7f))
+			return bk_err_set(err, EINVAL, "invalid byte 0x%02x at offset %zu", c, i);
+		n = utf8_len((const unsigned char *)s + i);
+		if (n == 0)
+			return bk_err_set(err, EINVAL, "invalid UTF-8 at offset %zu", i);
+		i += n;
+	}
+	return 0;
+}
+
 /*
  * Check line (UTF-8, no control characters but tab) and split it in place
  * into at most max words separated by blanks.  Returns the word count.
@@ -104,23 +123,16 @@ utf8_len(const unsigned char *s)
 int
 ctl_split(char *line, char **argv, int max, struct bk_err *err)
 {
-	size_t len = strlen(line), i = 0, n;
-	int argc = 0;
+	size_t len = strlen(line);
+	int argc = 0, ret;
 	char *p;
 
 	/* A trailing '\r' from a client that ends lines with CRLF. */
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
-	while (i < len) {
-		unsigned char c = (unsigned char)line[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return bk_err_set(err, EINVAL, "invalid byte 0x%02x at offset %zu", c, i);
-		n = utf8_len((const unsigned char *)line + i);
-		if (n == 0)
-			return bk_err_set(err, EINVAL, "invalid UTF-8 at offset %zu", i);
-		i += n;
-	}
+	ret = ctl_check_text(line, false, err);
+	if (ret < 0)
+		return ret;
 	for (p = line;;) {
 		p += strspn(p, " \t");
 		if (*p == '\0')

@@ -9,6 +9,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -24,6 +25,7 @@ enum node_kind {
 	N_ROOT,
 	N_VERSION,
 	N_ERRORS,
+	N_EVENTS,
 	N_IMAGES,
 	N_IMAGES_INDEX,
 	N_IMAGES_IMPORT,
@@ -37,11 +39,27 @@ enum node_kind {
 	N_IMG_ROOT,
 	N_IMG_ERR,
 	N_CTRS,
+	N_CTRS_INDEX,
+	N_CTRS_CLONE,
+	N_CTRS_RUN,
+	N_CTRS_ERR,
+	N_CTR,
+	N_CTR_CTL,
+	N_CTR_IMAGE,
+	N_CTR_CMD,
+	N_CTR_ENV,
+	N_CTR_STATE,
+	N_CTR_STATUS,
+	N_CTR_WAIT,
+	N_CTR_LOG,
+	N_CTR_PID,
+	N_CTR_ROOT,
+	N_CTR_ERR,
 	N_NET,
 	N_KIND_MAX
 };
 
-#define INO_SHIFT 56
+#define INO_SHIFT	56
 #define INO_SERIAL_MASK ((1ULL << INO_SHIFT) - 1)
 
 static inline fuse_ino_t
@@ -64,28 +82,56 @@ ino_serial(fuse_ino_t ino)
 	return ino == FUSE_ROOT_ID ? 0 : ino & INO_SERIAL_MASK;
 }
 
+/* How a file's reads and writes behave. */
+enum node_io {
+	IO_DIR,
+	IO_LINK,
+	IO_TEXT,    /* read-only, rendered once at open */
+	IO_CONTROL, /* writes are commands; a read gives the reply to the last one */
+	IO_CONFIG,  /* a value: writes replace it (O_APPEND: add), reads show it */
+	IO_CLONE,   /* the first read allocates a container and gives its id */
+	IO_WAIT,    /* the first read blocks until the container stops */
+	IO_EVENTS,  /* a never-ending stream of lifecycle events */
+	IO_LOG,     /* the container's output, read from the store */
+};
+
 /* How a node behaves; one row per kind (acme's Dirtab). */
 struct node_type {
 	const char *name;      /* fixed name, NULL for per-object directories */
 	enum node_kind parent; /* the directory it appears in */
-	mode_t mode;	       /* S_IFDIR|0700, S_IFREG|0400 (read) / 0600 (control), S_IFLNK */
-	bool control;	       /* writes are commands; reads give the per-open reply */
+	mode_t mode;	       /* S_IFDIR|0700, S_IFREG|0400 (read) / 0600 (write), S_IFLNK */
+	enum node_io io;
 };
 extern const struct node_type node_types[N_KIND_MAX];
 
-/* Per-open state (fi->fh). */
+/* Per-open state (fi->fh).  Parked requests hold a reference. */
 struct ofile {
 	enum node_kind kind;
 	uint64_t serial;
+	atomic_int refs;
 	pthread_mutex_t lock;
-	char *data; /* read-only files: content rendered at open */
+	char *data; /* content rendered at open (IO_TEXT) or produced by the first read */
 	size_t len;
-	char *in; /* control files: bytes of a command not yet ended by '\n' */
+	bool produced; /* IO_CLONE / IO_WAIT: data holds the answer */
+	char *in;      /* control/config files: bytes written and not yet consumed */
 	size_t in_len;
 	char *reply; /* control files: what a read returns after a write */
 	size_t reply_len, reply_pos;
-	bool busy; /* a long command is running on this open file */
+	bool busy;	    /* a long command is running on this open file */
+	bool append;	    /* opened with O_APPEND */
+	bool trunc;	    /* opened with O_TRUNC and nothing written yet */
+	bool nonblock;	    /* O_NONBLOCK */
+	int log_fd;	    /* IO_LOG */
+	uint64_t cursor;    /* IO_EVENTS: next event sequence number */
+	struct fuse_pollhandle *ph; /* IO_EVENTS: the latest poll handle */
 };
+void ofile_put(struct ofile *of);
+static inline struct ofile *
+ofile_get(struct ofile *of)
+{
+	atomic_fetch_add(&of->refs, 1);
+	return of;
+}
 
 struct fsd {
 	struct bk_engine *engine;
@@ -95,9 +141,13 @@ struct fsd {
 	struct timespec started;
 };
 
+/* An object path for errors and notifications: "images/ID", "containers/ID". */
+int obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf, size_t size);
+
 /* tree.c */
 enum node_kind tree_child_kind(enum node_kind parent, const char *name);
 bool image_visible(struct fsd *fs, const char *id, uint64_t *serial);
+bool container_visible(struct fsd *fs, const char *id, uint64_t *serial);
 int tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st);
 char *tree_path(struct fsd *fs, fuse_ino_t ino);
 char *tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *len);
@@ -123,10 +173,12 @@ void notify_mkdir(const char *path);
 void notify_rmdir(const char *path);
 void notify_touch(const char *path);
 void notify_call(void (*fn)(void *), void *arg);
-bool notify_pending_image(const char *id);
-/* Set around a handler's own removal of an object: the kernel reports that one. */
-void notify_handler_removing(bool on);
+bool notify_pending(const char *path);
+/* Set around a handler's own mkdir/rmdir of an object: the kernel reports that one. */
+void notify_in_handler(bool on);
 void notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change change);
+void notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *action,
+		  const char *attrs);
 
 /* work.c: long commands on their own threads, replying when done. */
 typedef int (*work_fn)(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply,
@@ -141,9 +193,31 @@ bool work_drain(int timeout_ms);
 int ctl_append(struct ofile *of, const char *buf, size_t size, struct bk_err *err);
 char *ctl_next_line(struct ofile *of, bool all);
 int ctl_split(char *line, char **argv, int max, struct bk_err *err);
+int ctl_check_text(const char *s, bool newlines, struct bk_err *err);
 
 /* control.c: what each control file does with a command line. */
-int control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
+void control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
+		   bool at_close);
+void control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
+		  const struct bk_err *err);
+/* config.c: image, cmd and env. */
+void config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
 		  bool at_close);
+/* clone.c: reading containers/clone. */
+void clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+
+/* waitq.c: readers of containers/ID/wait, parked until the container stops. */
+void waitq_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+void waitq_wake(struct fsd *fs, const char *id, bool removed);
+
+/* events.c: the events stream. */
+void events_open(struct ofile *of);
+void events_read(fuse_req_t req, struct ofile *of, size_t size);
+void events_poll(fuse_req_t req, struct ofile *of, struct fuse_pollhandle *ph);
+void events_push(const char *kind, const char *id, const char *action, const char *attrs);
+void events_release(struct ofile *of);
+
+/* reply.c: answering a read from a buffer. */
+void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t off, size_t size);
 
 #endif

@@ -29,6 +29,7 @@ struct options {
 	const char *root;
 	const char *mountpoint;
 	uint64_t storage_size;
+	uint64_t log_max;
 };
 
 static FILE *log_file;
@@ -54,11 +55,14 @@ log_to_file(enum bk_log_level level, const char *msg)
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: bockerfs [-f] [--root DIR] [--storage-size SIZE] [MOUNTPOINT]\n"
+	fprintf(out, "usage: bockerfs [-f] [--root DIR] [--storage-size SIZE] [--log-max-size SIZE]\n"
+		     "                [MOUNTPOINT]\n"
 		     "  -f, --foreground      stay in the foreground, log to stderr\n"
 		     "  --root DIR            state and storage directory (default %s)\n"
 		     "  --storage-size SIZE   size of the embedded btrfs image when DIR is not\n"
 		     "                        on btrfs (default 20G, sparse)\n"
+		     "  --log-max-size SIZE   rotate a container's log to log.1 past SIZE\n"
+		     "                        (default 10M)\n"
 		     "  MOUNTPOINT            where the control tree appears (default %s)\n",
 		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
 }
@@ -70,6 +74,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "storage-size", required_argument, NULL, 's' },
+		{ "log-max-size", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +95,13 @@ parse_args(int argc, char **argv, struct options *o)
 		case 's':
 			if (bk_parse_size(optarg, &o->storage_size) < 0) {
 				fprintf(stderr, "bockerfs: bad --storage-size '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'l':
+			if (bk_parse_size(optarg, &o->log_max) < 0 || o->log_max < 4096) {
+				fprintf(stderr, "bockerfs: bad --log-max-size '%s' (at least 4K)\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -218,6 +230,7 @@ main(int argc, char **argv)
 	}
 	eopts.root = o.root;
 	eopts.storage_size = o.storage_size;
+	eopts.log_max = o.log_max;
 	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
 		fprintf(stderr, "bockerfs: %s\n", err.msg);
 		return 1;
@@ -242,9 +255,15 @@ main(int argc, char **argv)
 		}
 		bk_engine_write_pid(fs.engine);
 	}
-	bk_engine_set_watch(fs.engine, notify_watch, &fs);
+	bk_engine_set_watch(fs.engine, notify_watch, notify_event, &fs);
 	if (notify_start(&fs) < 0) {
 		bk_log(BK_LOG_ERROR, "cannot start the notifier thread");
+		shutdown_tree(&fs);
+		bk_engine_close(fs.engine);
+		return 1;
+	}
+	if (bk_engine_start(fs.engine, &err) < 0) {
+		bk_log(BK_LOG_ERROR, "%s", err.msg);
 		shutdown_tree(&fs);
 		bk_engine_close(fs.engine);
 		return 1;

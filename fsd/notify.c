@@ -37,7 +37,7 @@ struct item {
 };
 
 struct pending {
-	char id[BK_ID_SIZE];
+	char path[BK_ID_SIZE + 48]; /* "images/ID", "containers/ID" */
 	struct pending *next;
 };
 
@@ -51,8 +51,8 @@ static pthread_t thread;
 static pid_t self_tid;
 static struct fsd *fsd;
 
-/* Set while a handler itself removes an object: the kernel reports that one. */
-static __thread bool in_handler_remove;
+/* Set while a handler itself makes or removes an object: the kernel reports that one. */
+static __thread bool in_handler;
 
 bool
 notify_is_self(fuse_req_t req)
@@ -103,26 +103,26 @@ notify_call(void (*fn)(void *), void *arg)
 }
 
 bool
-notify_pending_image(const char *id)
+notify_pending(const char *path)
 {
 	struct pending *p;
 	bool found = false;
 
 	pthread_mutex_lock(&lock);
 	for (p = pending; p && !found; p = p->next)
-		found = strcmp(p->id, id) == 0;
+		found = strcmp(p->path, path) == 0;
 	pthread_mutex_unlock(&lock);
 	return found;
 }
 
 static void
-pending_add(const char *id)
+pending_add(const char *path)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
 	if (p == NULL)
 		abort();
-	snprintf(p->id, sizeof(p->id), "%s", id);
+	snprintf(p->path, sizeof(p->path), "%s", path);
 	pthread_mutex_lock(&lock);
 	p->next = pending;
 	pending = p;
@@ -130,13 +130,13 @@ pending_add(const char *id)
 }
 
 static void
-pending_drop(const char *id)
+pending_drop(const char *path)
 {
 	struct pending **pp, *p;
 
 	pthread_mutex_lock(&lock);
 	for (pp = &pending; (p = *pp) != NULL; pp = &p->next)
-		if (strcmp(p->id, id) == 0) {
+		if (strcmp(p->path, path) == 0) {
 			*pp = p->next;
 			free(p);
 			break;
@@ -145,36 +145,59 @@ pending_drop(const char *id)
 }
 
 void
-notify_handler_removing(bool on)
+notify_in_handler(bool on)
 {
-	in_handler_remove = on;
+	in_handler = on;
 }
 
-/* Engine change callback: turn object changes into VFS operations on the tree. */
+/*
+ * Engine change callback: turn object changes into VFS operations on the
+ * tree.  A new object stays hidden (pending) until the notifier's mkdir has
+ * announced it, so that watchers see IN_CREATE before anyone can use it.
+ */
 void
 notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change change)
 {
-	char path[64];
+	struct fsd *fs = arg;
+	const char *dir = kind == BK_OBJ_IMAGE ? "images" : "containers";
+	char path[BK_ID_SIZE + 32], index[32];
 
-	(void)arg;
-	if (kind != BK_OBJ_IMAGE)
-		return;
-	snprintf(path, sizeof(path), "images/%s", id);
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	snprintf(index, sizeof(index), "%s/index", dir);
 	switch (change) {
 	case BK_CHANGE_CREATED:
-		pending_add(id);
-		notify_mkdir(path);
-		notify_touch("images/index");
+		if (!in_handler) {
+			pending_add(path);
+			notify_mkdir(path);
+		}
+		notify_touch(index);
 		break;
 	case BK_CHANGE_REMOVED:
 		errlog_forget_obj(path);
-		if (!in_handler_remove)
+		if (!in_handler)
 			notify_rmdir(path);
-		notify_touch("images/index");
+		notify_touch(index);
+		if (kind == BK_OBJ_CONTAINER)
+			waitq_wake(fs, id, true);
+		break;
+	case BK_CHANGE_STATE:
+		if (kind == BK_OBJ_CONTAINER) {
+			snprintf(path, sizeof(path), "%s/%s/state", dir, id);
+			notify_touch(path);
+			waitq_wake(fs, id, false);
+		}
 		break;
 	case BK_CHANGE_UPDATED:
 		break;
 	}
+}
+
+void
+notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *action,
+	     const char *attrs)
+{
+	(void)arg;
+	events_push(kind == BK_OBJ_IMAGE ? "image" : "container", id, action, attrs);
 }
 
 /* The mount root, checked to be our FUSE mount and not the directory under it. */
@@ -205,8 +228,7 @@ run_item(int root_fd, struct item *it)
 	case I_MKDIR:
 		if (root_fd >= 0 && mkdirat(root_fd, it->path, 0700) < 0 && errno != EEXIST)
 			bk_log(BK_LOG_DEBUG, "notify mkdir %s: %s", it->path, strerror(errno));
-		if (strncmp(it->path, "images/", 7) == 0)
-			pending_drop(it->path + 7);
+		pending_drop(it->path);
 		break;
 	case I_RMDIR:
 		if (root_fd >= 0 && unlinkat(root_fd, it->path, AT_REMOVEDIR) < 0 &&

@@ -5,11 +5,13 @@
  * by itself reach inotify through the notifier (notify.c).
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fsd.h"
 
@@ -28,7 +30,9 @@ timeout_of(enum node_kind kind)
 {
 	enum node_kind parent = node_types[kind].parent;
 
-	return (kind == N_IMG || parent == N_IMG) ? DYNAMIC_TIMEOUT : STATIC_TIMEOUT;
+	if (kind == N_IMG || parent == N_IMG || kind == N_CTR || parent == N_CTR)
+		return kind == N_CTR_LOG ? 0.0 : DYNAMIC_TIMEOUT;
+	return STATIC_TIMEOUT;
 }
 
 static void
@@ -70,6 +74,10 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_entry(req, ino_make(N_IMG, serial));
 		return;
 	}
+	if (pkind == N_CTRS && container_visible(fsd_of(req), name, &serial)) {
+		reply_entry(req, ino_make(N_CTR, serial));
+		return;
+	}
 	fuse_reply_err(req, ENOENT);
 }
 
@@ -95,7 +103,8 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	(void)fi;
 	/* Truncation to 0 is what `>` does; it means nothing to a control file. */
 	if (to_set == FUSE_SET_ATTR_SIZE && attr->st_size == 0 &&
-	    (node_types[kind].control || notify_is_self(req))) {
+	    (node_types[kind].io == IO_CONTROL || node_types[kind].io == IO_CONFIG ||
+	     notify_is_self(req))) {
 		op_getattr(req, ino, NULL);
 		return;
 	}
@@ -105,19 +114,39 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 static void
 op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct bk_image_info info;
 	struct bk_err err = BK_ERR_INIT;
+	struct fsd *fs = fsd_of(req);
 
-	if (ino_kind(ino) != N_IMG_ROOT) {
-		fuse_reply_err(req, EINVAL);
+	if (ino_kind(ino) == N_IMG_ROOT) {
+		struct bk_image_info info;
+
+		if (bk_image_get(fs->engine, NULL, ino_serial(ino), &info, &err) < 0) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		fuse_reply_readlink(req, info.root_path);
+		bk_image_info_free(&info);
 		return;
 	}
-	if (bk_image_get(fsd_of(req)->engine, NULL, ino_serial(ino), &info, &err) < 0) {
-		fuse_reply_err(req, ENOENT);
+	if (ino_kind(ino) == N_CTR_ROOT) {
+		struct bk_container_info info;
+		char *path = NULL;
+
+		if (bk_container_get(fs->engine, NULL, ino_serial(ino), &info, &err) < 0) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		/* Before the first start there is no filesystem yet: a dangling link. */
+		if (info.root_path[0] == '\0' &&
+		    asprintf(&path, "%s/containers/%s/rootfs", bk_engine_store_path(fs->engine),
+			     info.id) < 0)
+			path = NULL;
+		fuse_reply_readlink(req, path ? path : info.root_path);
+		free(path);
+		bk_container_info_free(&info);
 		return;
 	}
-	fuse_reply_readlink(req, info.root_path);
-	bk_image_info_free(&info);
+	fuse_reply_err(req, EINVAL);
 }
 
 struct dirh {
@@ -170,20 +199,12 @@ op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
-ofile_free(struct ofile *of)
-{
-	pthread_mutex_destroy(&of->lock);
-	free(of->data);
-	free(of->in);
-	free(of->reply);
-	free(of);
-}
-
-static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum node_kind kind = ino_kind(ino);
+	enum node_io io = node_types[kind].io;
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct bk_err err = BK_ERR_INIT;
 	struct stat st;
 	struct ofile *of;
 	int ret;
@@ -193,11 +214,11 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	if (S_ISDIR(st.st_mode)) {
+	if (io == IO_DIR) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if (writing && !node_types[kind].control && !notify_is_self(req)) {
+	if (writing && io != IO_CONTROL && io != IO_CONFIG && !notify_is_self(req)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -207,31 +228,49 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_init(&of->lock, NULL);
+	atomic_init(&of->refs, 1);
 	of->kind = kind;
 	of->serial = ino_serial(ino);
-	if (!node_types[kind].control && !writing) {
+	of->log_fd = -1;
+	of->append = (fi->flags & O_APPEND) != 0;
+	of->trunc = (fi->flags & O_TRUNC) != 0;
+	of->nonblock = (fi->flags & O_NONBLOCK) != 0;
+	ret = 0;
+	if ((io == IO_TEXT || io == IO_CONFIG) && !writing)
 		ret = render_file(fsd_of(req), kind, of->serial, &of->data, &of->len);
-		if (ret < 0) {
-			ofile_free(of);
-			fuse_reply_err(req, -ret);
-			return;
-		}
+	else if (io == IO_LOG)
+		ret = of->log_fd = bk_container_open_log(fsd_of(req)->engine, of->serial, false, &err);
+	else if (io == IO_EVENTS)
+		events_open(of);
+	if (ret < 0) {
+		ofile_put(of);
+		fuse_reply_err(req, -ret);
+		return;
 	}
 	/* Contents change behind the page cache's back: always ask us. */
 	fi->direct_io = 1;
-	if (node_types[kind].control)
+	if (io == IO_CONTROL || io == IO_EVENTS)
 		fi->nonseekable = 1;
 	fi->fh = (uintptr_t)of;
 	fuse_reply_open(req, fi);
 }
 
 static void
-reply_slice(fuse_req_t req, const char *buf, size_t len, size_t off, size_t size)
+read_log(fuse_req_t req, struct ofile *of, size_t size, off_t off)
 {
-	if (buf == NULL || off >= len)
-		fuse_reply_buf(req, NULL, 0);
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pread(of->log_fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
 	else
-		fuse_reply_buf(req, buf + off, len - off < size ? len - off : size);
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 static void
@@ -240,17 +279,33 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (!node_types[of->kind].control) {
+	switch (node_types[of->kind].io) {
+	case IO_CONTROL:
+		/* The reply to the last command, whatever the offset. */
+		pthread_mutex_lock(&of->lock);
+		reply_slice(req, of->reply, of->reply_len, of->reply_pos, size);
+		if (of->reply && of->reply_pos < of->reply_len)
+			of->reply_pos += of->reply_len - of->reply_pos < size
+						 ? of->reply_len - of->reply_pos
+						 : size;
+		pthread_mutex_unlock(&of->lock);
+		break;
+	case IO_CLONE:
+		clone_read(fsd_of(req), req, of, size, off);
+		break;
+	case IO_WAIT:
+		waitq_read(fsd_of(req), req, of, size, off);
+		break;
+	case IO_EVENTS:
+		events_read(req, of, size);
+		break;
+	case IO_LOG:
+		read_log(req, of, size, off);
+		break;
+	default:
 		reply_slice(req, of->data, of->len, (size_t)off, size);
-		return;
+		break;
 	}
-	/* A control file reads back the reply to its last command, whatever the offset. */
-	pthread_mutex_lock(&of->lock);
-	reply_slice(req, of->reply, of->reply_len, of->reply_pos, size);
-	if (of->reply && of->reply_pos < of->reply_len)
-		of->reply_pos += of->reply_len - of->reply_pos < size ? of->reply_len - of->reply_pos
-								       : size;
-	pthread_mutex_unlock(&of->lock);
 }
 
 static void
@@ -262,26 +317,42 @@ op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	(void)ino;
 	(void)off;
 	/* The notifier's writes exist only to raise IN_MODIFY. */
-	if (notify_is_self(req) && !node_types[of->kind].control) {
+	if (notify_is_self(req)) {
 		fuse_reply_write(req, size);
 		return;
 	}
-	if (!node_types[of->kind].control) {
+	switch (node_types[of->kind].io) {
+	case IO_CONTROL:
+		control_write(fsd_of(req), req, of, buf, size, false);
+		break;
+	case IO_CONFIG:
+		config_write(fsd_of(req), req, of, buf, size, false);
+		break;
+	default:
 		fuse_reply_err(req, EACCES);
-		return;
+		break;
 	}
-	control_write(fsd_of(req), req, of, buf, size, false);
 }
 
 static void
 op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+	enum node_io io = node_types[of->kind].io;
 
 	(void)ino;
+	if (notify_is_self(req)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	/* A last command without its newline runs at close; its errno is close()'s. */
-	if (node_types[of->kind].control && of->in_len > 0 && !notify_is_self(req)) {
+	if (io == IO_CONTROL && of->in_len > 0) {
 		control_write(fsd_of(req), req, of, NULL, 0, true);
+		return;
+	}
+	/* `: > env` (opened with O_TRUNC, nothing written) clears the value. */
+	if (io == IO_CONFIG && of->trunc) {
+		config_write(fsd_of(req), req, of, NULL, 0, true);
 		return;
 	}
 	fuse_reply_err(req, 0);
@@ -290,28 +361,81 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	ofile_free((struct ofile *)(uintptr_t)fi->fh);
+	if (node_types[of->kind].io == IO_EVENTS)
+		events_release(of);
+	ofile_put(of);
 	fuse_reply_err(req, 0);
+}
+
+static void
+op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (node_types[of->kind].io == IO_EVENTS) {
+		events_poll(req, of, ph);
+		return;
+	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	/* Everything else is always readable, as regular files are. */
+	fuse_reply_poll(req, POLLIN | POLLRDNORM);
 }
 
 static void
 op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct bk_image_info info;
+	struct fsd *fs = fsd_of(req);
 	struct bk_err err = BK_ERR_INIT;
+	enum node_kind pkind = ino_kind(parent);
+	char id[BK_ID_SIZE], path[BK_ID_SIZE + 16];
+	uint64_t serial = 0;
+	int ret;
 
 	(void)mode;
-	/* The notifier announcing a new image (see notify.c). */
-	if (notify_is_self(req) && ino_kind(parent) == N_IMAGES &&
-	    bk_image_get(fsd_of(req)->engine, name, 0, &info, &err) == 0) {
-		fuse_ino_t ino = ino_make(N_IMG, info.serial);
+	/* The notifier announcing a new object (see notify.c). */
+	if (notify_is_self(req)) {
+		struct bk_image_info ii;
+		struct bk_container_info ci;
 
-		bk_image_info_free(&info);
-		reply_entry(req, ino);
+		if (pkind == N_IMAGES && bk_image_get(fs->engine, name, 0, &ii, &err) == 0) {
+			serial = ii.serial;
+			bk_image_info_free(&ii);
+			reply_entry(req, ino_make(N_IMG, serial));
+			return;
+		}
+		if (pkind == N_CTRS && bk_container_get(fs->engine, name, 0, &ci, &err) == 0) {
+			serial = ci.serial;
+			bk_container_info_free(&ci);
+			reply_entry(req, ino_make(N_CTR, serial));
+			return;
+		}
+		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fuse_reply_err(req, EACCES);
+	if (pkind != N_CTRS) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	/* mkdir containers/NAME: a named container, as `docker create --name`. */
+	notify_in_handler(true);
+	ret = bk_container_create(fs->engine, name, id, &err);
+	notify_in_handler(false);
+	if (ret < 0) {
+		snprintf(path, sizeof(path), "/containers/%.64s", name);
+		errlog_record(path, "containers", "mkdir", &err);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	if (!container_visible(fs, id, &serial)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	reply_entry(req, ino_make(N_CTR, serial));
 }
 
 static void
@@ -319,32 +443,38 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fsd *fs = fsd_of(req);
 	struct bk_err err = BK_ERR_INIT;
-	char path[128];
+	enum node_kind pkind = ino_kind(parent);
+	char path[BK_ID_SIZE + 16];
+	const char *dir;
 	int ret;
 
-	if (ino_kind(parent) != N_IMAGES) {
-		fuse_reply_err(req, tree_child_kind(ino_kind(parent), name) ? EACCES : ENOENT);
+	if (pkind != N_IMAGES && pkind != N_CTRS) {
+		fuse_reply_err(req, tree_child_kind(pkind, name) ? EACCES : ENOENT);
 		return;
 	}
 	if (notify_is_self(req)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (tree_child_kind(N_IMAGES, name) != N_NONE) {
+	if (tree_child_kind(pkind, name) != N_NONE) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	if (!image_visible(fs, name, NULL)) {
-		bk_err_set(&err, ENOENT, "no image '%s'", name);
-		ret = -ENOENT;
-	} else {
-		notify_handler_removing(true);
+	dir = pkind == N_IMAGES ? "images" : "containers";
+	notify_in_handler(true);
+	if (pkind == N_IMAGES && !image_visible(fs, name, NULL))
+		ret = bk_err_set(&err, ENOENT, "no image '%s'", name);
+	else if (pkind == N_CTRS && !container_visible(fs, name, NULL))
+		ret = bk_err_set(&err, ENOENT, "no container '%s'", name);
+	else if (pkind == N_IMAGES)
 		ret = bk_image_remove(fs->engine, name, &err);
-		notify_handler_removing(false);
-	}
+	else
+		ret = bk_container_remove(fs->engine, name, false, &err);
+	notify_in_handler(false);
 	if (ret < 0) {
-		snprintf(path, sizeof(path), "/images/%s", name);
-		errlog_record(path, "images", "rmdir", &err);
+		snprintf(path, sizeof(path), "/%s/%.64s", dir, name);
+		/* An unknown name's failure belongs to the directory; others to the object. */
+		errlog_record(path, ret == -ENOENT ? dir : path + 1, "rmdir", &err);
 	}
 	fuse_reply_err(req, ret < 0 ? -ret : 0);
 }
@@ -422,4 +552,5 @@ const struct fuse_lowlevel_ops fsd_ops = {
 	.readdir = op_readdir,
 	.releasedir = op_releasedir,
 	.create = op_create,
+	.poll = op_poll,
 };

@@ -47,10 +47,101 @@ render_images_index(struct fsd *fs, struct sbuf *b)
 	/* The seed's `bocker images` header, tabs included. */
 	sbuf_printf(b, "IMAGE_ID\t\tSOURCE\n");
 	bk_image_list(fs->engine, &list, &n);
-	for (i = 0; i < n; i++)
-		if (!notify_pending_image(list[i].id))
+	for (i = 0; i < n; i++) {
+		char path[BK_ID_SIZE + 16];
+
+		snprintf(path, sizeof(path), "images/%s", list[i].id);
+		if (!notify_pending(path))
 			sbuf_printf(b, "%s\t\t%s\n", list[i].id, list[i].source);
+	}
 	bk_image_list_free(list, n);
+	return 0;
+}
+
+static int
+render_containers_index(struct fsd *fs, struct sbuf *b)
+{
+	struct bk_container_entry *list = NULL;
+	size_t n = 0, i;
+
+	/* The seed's `bocker ps` header. */
+	sbuf_printf(b, "CONTAINER_ID\t\tCOMMAND\n");
+	bk_container_list(fs->engine, &list, &n);
+	for (i = 0; i < n; i++) {
+		char path[BK_ID_SIZE + 16];
+		char *p;
+
+		snprintf(path, sizeof(path), "containers/%s", list[i].id);
+		if (notify_pending(path))
+			continue;
+		/* One line per container, whatever its command holds. */
+		for (p = list[i].cmd; *p; p++)
+			if (*p == '\n' || *p == '\t')
+				*p = ' ';
+		sbuf_printf(b, "%s\t\t%s\n", list[i].id, list[i].cmd);
+	}
+	bk_container_list_free(list, n);
+	return 0;
+}
+
+static void
+render_exit(struct sbuf *b, const struct bk_container_info *info)
+{
+	if (!info->exited)
+		sbuf_printf(b, "-");
+	else
+		sbuf_printf(b, "%d", info->exit_code);
+}
+
+static int
+render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct sbuf *b)
+{
+	struct bk_container_info info;
+	struct bk_err err = BK_ERR_INIT;
+	char path[BK_ID_SIZE + 16];
+	char *text;
+	size_t len;
+
+	if (bk_container_get(fs->engine, NULL, serial, &info, &err) < 0)
+		return -ENOENT;
+	switch (kind) {
+	case N_CTR_IMAGE:
+		if (info.image[0])
+			sbuf_printf(b, "%s\n", info.image);
+		break;
+	case N_CTR_CMD:
+		if (info.cmd[0])
+			sbuf_printf(b, "%s\n", info.cmd);
+		break;
+	case N_CTR_ENV:
+		sbuf_printf(b, "%s", info.env);
+		break;
+	case N_CTR_STATE:
+		sbuf_printf(b, "%s\n", bk_ctr_state_name(info.state));
+		break;
+	case N_CTR_PID:
+		sbuf_printf(b, "%d\n", info.pid);
+		break;
+	case N_CTR_STATUS:
+		sbuf_printf(b, "state %s\npid %d\nexit ", bk_ctr_state_name(info.state), info.pid);
+		render_exit(b, &info);
+		sbuf_printf(b, "\nsignal %d\nstarted %s\nfinished %s\nimage %s\nimage_id %s\n"
+			       "ip -\noomkilled %d\ncreated %s\n",
+			    info.exit_signal, info.started[0] ? info.started : "-",
+			    info.finished[0] ? info.finished : "-", info.image[0] ? info.image : "-",
+			    info.image_id[0] ? info.image_id : "-", info.oomkilled ? 1 : 0,
+			    info.created);
+		break;
+	case N_CTR_ERR:
+		snprintf(path, sizeof(path), "containers/%s", info.id);
+		text = errlog_render_obj(path, &len);
+		sbuf_printf(b, "%s", text);
+		free(text);
+		break;
+	default:
+		break;
+	}
+	bk_container_info_free(&info);
 	return 0;
 }
 
@@ -82,7 +173,8 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 		break;
 	case N_IMG_ERR:
 		path = NULL;
-		(void)!asprintf(&path, "images/%s", info.id);
+		if (asprintf(&path, "images/%s", info.id) < 0)
+			path = NULL;
 		text = path ? errlog_render_obj(path, &len) : NULL;
 		if (text)
 			sbuf_printf(b, "%s", text);
@@ -120,9 +212,21 @@ render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, si
 	case N_IMAGES_INDEX:
 		ret = render_images_index(fs, &b);
 		break;
+	case N_CTRS_ERR:
+		text = errlog_render_obj("containers", len);
+		sbuf_printf(&b, "%s", text);
+		free(text);
+		break;
+	case N_CTRS_INDEX:
+		ret = render_containers_index(fs, &b);
+		break;
 	default:
 		if (node_types[kind].parent == N_IMG) {
 			ret = render_image_file(fs, kind, serial, &b);
+			break;
+		}
+		if (node_types[kind].parent == N_CTR) {
+			ret = render_container_file(fs, kind, serial, &b);
 			break;
 		}
 		ret = -EISDIR;

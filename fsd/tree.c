@@ -3,36 +3,56 @@
  * inode numbers, and directory listings.
  */
 #include <errno.h>
-#include <string.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fsd.h"
 
 #define DIR_MODE  (S_IFDIR | 0700)
 #define RO_MODE	  (S_IFREG | 0400)
-#define CTL_MODE  (S_IFREG | 0600)
+#define RW_MODE	  (S_IFREG | 0600)
 #define LINK_MODE (S_IFLNK | 0777)
 
 const struct node_type node_types[N_KIND_MAX] = {
-	[N_ROOT] = { "", N_NONE, DIR_MODE, false },
-	[N_VERSION] = { "version", N_ROOT, RO_MODE, false },
-	[N_ERRORS] = { "errors", N_ROOT, RO_MODE, false },
-	[N_IMAGES] = { "images", N_ROOT, DIR_MODE, false },
-	[N_CTRS] = { "containers", N_ROOT, DIR_MODE, false },
-	[N_NET] = { "net", N_ROOT, DIR_MODE, false },
-	[N_IMAGES_INDEX] = { "index", N_IMAGES, RO_MODE, false },
-	[N_IMAGES_IMPORT] = { "import", N_IMAGES, CTL_MODE, true },
-	[N_IMAGES_ERR] = { "err", N_IMAGES, RO_MODE, false },
-	[N_IMG] = { NULL, N_IMAGES, DIR_MODE, false },
-	[N_IMG_SOURCE] = { "source", N_IMG, RO_MODE, false },
-	[N_IMG_REF] = { "ref", N_IMG, RO_MODE, false },
-	[N_IMG_STATE] = { "state", N_IMG, RO_MODE, false },
-	[N_IMG_CONFIG] = { "config", N_IMG, RO_MODE, false },
-	[N_IMG_SIZE] = { "size", N_IMG, RO_MODE, false },
-	[N_IMG_ROOT] = { "root", N_IMG, LINK_MODE, false },
-	[N_IMG_ERR] = { "err", N_IMG, RO_MODE, false },
+	[N_ROOT] = { "", N_NONE, DIR_MODE, IO_DIR },
+	[N_VERSION] = { "version", N_ROOT, RO_MODE, IO_TEXT },
+	[N_ERRORS] = { "errors", N_ROOT, RO_MODE, IO_TEXT },
+	[N_EVENTS] = { "events", N_ROOT, RO_MODE, IO_EVENTS },
+	[N_IMAGES] = { "images", N_ROOT, DIR_MODE, IO_DIR },
+	[N_CTRS] = { "containers", N_ROOT, DIR_MODE, IO_DIR },
+	[N_NET] = { "net", N_ROOT, DIR_MODE, IO_DIR },
+
+	[N_IMAGES_INDEX] = { "index", N_IMAGES, RO_MODE, IO_TEXT },
+	[N_IMAGES_IMPORT] = { "import", N_IMAGES, RW_MODE, IO_CONTROL },
+	[N_IMAGES_ERR] = { "err", N_IMAGES, RO_MODE, IO_TEXT },
+	[N_IMG] = { NULL, N_IMAGES, DIR_MODE, IO_DIR },
+	[N_IMG_SOURCE] = { "source", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_REF] = { "ref", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_STATE] = { "state", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_CONFIG] = { "config", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_SIZE] = { "size", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_ROOT] = { "root", N_IMG, LINK_MODE, IO_LINK },
+	[N_IMG_ERR] = { "err", N_IMG, RO_MODE, IO_TEXT },
+
+	[N_CTRS_INDEX] = { "index", N_CTRS, RO_MODE, IO_TEXT },
+	[N_CTRS_CLONE] = { "clone", N_CTRS, RO_MODE, IO_CLONE },
+	[N_CTRS_RUN] = { "run", N_CTRS, RW_MODE, IO_CONTROL },
+	[N_CTRS_ERR] = { "err", N_CTRS, RO_MODE, IO_TEXT },
+	[N_CTR] = { NULL, N_CTRS, DIR_MODE, IO_DIR },
+	[N_CTR_CTL] = { "ctl", N_CTR, RW_MODE, IO_CONTROL },
+	[N_CTR_IMAGE] = { "image", N_CTR, RW_MODE, IO_CONFIG },
+	[N_CTR_CMD] = { "cmd", N_CTR, RW_MODE, IO_CONFIG },
+	[N_CTR_ENV] = { "env", N_CTR, RW_MODE, IO_CONFIG },
+	[N_CTR_STATE] = { "state", N_CTR, RO_MODE, IO_TEXT },
+	[N_CTR_STATUS] = { "status", N_CTR, RO_MODE, IO_TEXT },
+	[N_CTR_WAIT] = { "wait", N_CTR, RO_MODE, IO_WAIT },
+	[N_CTR_LOG] = { "log", N_CTR, RO_MODE, IO_LOG },
+	[N_CTR_PID] = { "pid", N_CTR, RO_MODE, IO_TEXT },
+	[N_CTR_ROOT] = { "root", N_CTR, LINK_MODE, IO_LINK },
+	[N_CTR_ERR] = { "err", N_CTR, RO_MODE, IO_TEXT },
 };
 
 /* The fixed child of parent called name, or N_NONE. */
@@ -54,8 +74,10 @@ image_visible(struct fsd *fs, const char *id, uint64_t *serial)
 {
 	struct bk_image_info info;
 	struct bk_err err = BK_ERR_INIT;
+	char path[BK_ID_SIZE + 16];
 
-	if (strncmp(id, "img_", 4) != 0 || notify_pending_image(id))
+	snprintf(path, sizeof(path), "images/%s", id);
+	if (strncmp(id, "img_", 4) != 0 || notify_pending(path))
 		return false;
 	if (bk_image_get(fs->engine, id, 0, &info, &err) < 0)
 		return false;
@@ -65,40 +87,107 @@ image_visible(struct fsd *fs, const char *id, uint64_t *serial)
 	return true;
 }
 
-static bool
-object_exists(struct fsd *fs, enum node_kind kind, uint64_t serial, size_t *link_len)
+bool
+container_visible(struct fsd *fs, const char *id, uint64_t *serial)
 {
-	struct bk_image_info info;
+	struct bk_container_info info;
+	struct bk_err err = BK_ERR_INIT;
+	char path[BK_ID_SIZE + 16];
+
+	snprintf(path, sizeof(path), "containers/%s", id);
+	if (notify_pending(path))
+		return false;
+	if (bk_container_get(fs->engine, id, 0, &info, &err) < 0)
+		return false;
+	if (serial)
+		*serial = info.serial;
+	bk_container_info_free(&info);
+	return true;
+}
+
+/* The object a per-object node belongs to: its kind of directory, or N_NONE. */
+static enum node_kind
+object_dir(enum node_kind kind)
+{
+	if (kind == N_IMG || node_types[kind].parent == N_IMG)
+		return N_IMG;
+	if (kind == N_CTR || node_types[kind].parent == N_CTR)
+		return N_CTR;
+	return N_NONE;
+}
+
+/* "images/ID" or "containers/ID" for the object serial belongs to; -ENOENT if gone. */
+int
+obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf, size_t size)
+{
 	struct bk_err err = BK_ERR_INIT;
 
-	if (node_types[kind].parent != N_IMG && kind != N_IMG)
-		return true;
-	if (bk_image_get(fs->engine, NULL, serial, &info, &err) < 0)
-		return false;
-	if (link_len)
-		*link_len = strlen(info.root_path);
-	bk_image_info_free(&info);
-	return true;
+	switch (object_dir(kind)) {
+	case N_IMG: {
+		struct bk_image_info info;
+
+		if (bk_image_get(fs->engine, NULL, serial, &info, &err) < 0)
+			return -ENOENT;
+		snprintf(buf, size, "images/%s", info.id);
+		bk_image_info_free(&info);
+		return 0;
+	}
+	case N_CTR: {
+		struct bk_container_info info;
+
+		if (bk_container_get(fs->engine, NULL, serial, &info, &err) < 0)
+			return -ENOENT;
+		snprintf(buf, size, "containers/%s", info.id);
+		bk_container_info_free(&info);
+		return 0;
+	}
+	default:
+		if (kind == N_ROOT)
+			snprintf(buf, size, "%s", "");
+		else if (node_types[kind].parent == N_ROOT)
+			snprintf(buf, size, "%s", node_types[kind].name);
+		else
+			snprintf(buf, size, "%s", node_types[node_types[kind].parent].name);
+		return 0;
+	}
+}
+
+static off_t
+log_size(struct fsd *fs, uint64_t serial)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct stat st;
+	int fd = bk_container_open_log(fs->engine, serial, false, &err);
+	off_t size = 0;
+
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			size = st.st_size;
+		close(fd);
+	}
+	return size;
 }
 
 int
 tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st)
 {
 	enum node_kind kind = ino_kind(ino);
-	size_t link_len = 0;
+	char path[BK_ID_SIZE + 16];
 
 	if (kind <= N_NONE || kind >= N_KIND_MAX)
 		return -ENOENT;
-	if (!object_exists(fs, kind, ino_serial(ino), &link_len))
+	if (object_dir(kind) != N_NONE && obj_path(kind, ino_serial(ino), fs, path, sizeof(path)) < 0)
 		return -ENOENT;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = node_types[kind].mode;
 	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
-	st->st_uid = 0;
-	st->st_gid = 0;
-	/* Sizes are unknown until read, as in /proc: readers read to EOF. */
-	st->st_size = S_ISLNK(st->st_mode) ? (off_t)link_len : 0;
+	/* Sizes are unknown until read, as in /proc: readers read to EOF.  The log has
+	 * a real size, so that `tail -f` (which polls it) follows it. */
+	if (kind == N_CTR_LOG)
+		st->st_size = log_size(fs, ino_serial(ino));
+	else if (S_ISLNK(st->st_mode))
+		st->st_size = 1;
 	st->st_atim = st->st_mtim = st->st_ctim = fs->started;
 	return 0;
 }
@@ -107,28 +196,26 @@ tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st)
 char *
 tree_path(struct fsd *fs, fuse_ino_t ino)
 {
-	enum node_kind kind = ino_kind(ino), parent;
-	struct bk_image_info info;
-	struct bk_err err = BK_ERR_INIT;
+	enum node_kind kind = ino_kind(ino);
+	char obj[BK_ID_SIZE + 16];
 	char *path = NULL;
 
 	if (kind == N_ROOT)
 		return strdup("/");
-	parent = node_types[kind].parent;
-	if (kind == N_IMG || parent == N_IMG) {
-		if (bk_image_get(fs->engine, NULL, ino_serial(ino), &info, &err) < 0)
-			return strdup("/images/?");
-		if (kind == N_IMG)
-			(void)!asprintf(&path, "/images/%s", info.id);
+	if (object_dir(kind) != N_NONE) {
+		if (obj_path(kind, ino_serial(ino), fs, obj, sizeof(obj)) < 0)
+			return strdup("/?");
+		if (kind == N_IMG || kind == N_CTR)
+			(void)!asprintf(&path, "/%s", obj);
 		else
-			(void)!asprintf(&path, "/images/%s/%s", info.id, node_types[kind].name);
-		bk_image_info_free(&info);
+			(void)!asprintf(&path, "/%s/%s", obj, node_types[kind].name);
 		return path;
 	}
-	if (parent == N_ROOT)
+	if (node_types[kind].parent == N_ROOT)
 		(void)!asprintf(&path, "/%s", node_types[kind].name);
 	else
-		(void)!asprintf(&path, "/%s/%s", node_types[parent].name, node_types[kind].name);
+		(void)!asprintf(&path, "/%s/%s", node_types[node_types[kind].parent].name,
+				node_types[kind].name);
 	return path;
 }
 
@@ -154,6 +241,38 @@ dirbuf_add(struct dirbuf *b, const char *name, fuse_ino_t ino, mode_t mode)
 	b->len += need;
 }
 
+static void
+list_images(struct fsd *fs, struct dirbuf *b)
+{
+	struct bk_image_entry *list = NULL;
+	size_t n = 0, i;
+	char path[BK_ID_SIZE + 16];
+
+	bk_image_list(fs->engine, &list, &n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "images/%s", list[i].id);
+		if (!notify_pending(path))
+			dirbuf_add(b, list[i].id, ino_make(N_IMG, list[i].serial), DIR_MODE);
+	}
+	bk_image_list_free(list, n);
+}
+
+static void
+list_containers(struct fsd *fs, struct dirbuf *b)
+{
+	struct bk_container_entry *list = NULL;
+	size_t n = 0, i;
+	char path[BK_ID_SIZE + 16];
+
+	bk_container_list(fs->engine, &list, &n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "containers/%s", list[i].id);
+		if (!notify_pending(path))
+			dirbuf_add(b, list[i].id, ino_make(N_CTR, list[i].serial), DIR_MODE);
+	}
+	bk_container_list_free(list, n);
+}
+
 /* The whole listing of directory ino, as fuse_add_direntry records.  NULL: not a dir. */
 char *
 tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *len)
@@ -163,26 +282,19 @@ tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *l
 	int k;
 
 	(void)size;
-	if (kind <= N_NONE || kind >= N_KIND_MAX || !S_ISDIR(node_types[kind].mode))
+	if (kind <= N_NONE || kind >= N_KIND_MAX || node_types[kind].io != IO_DIR)
 		return NULL;
 	dirbuf_add(&b, ".", ino, DIR_MODE);
 	dirbuf_add(&b, "..", FUSE_ROOT_ID, DIR_MODE);
 	for (k = N_ROOT + 1; k < N_KIND_MAX; k++)
 		if (node_types[k].parent == kind && node_types[k].name)
-			dirbuf_add(&b, node_types[k].name, ino_make((enum node_kind)k,
-								    ino_serial(ino)),
+			dirbuf_add(&b, node_types[k].name,
+				   ino_make((enum node_kind)k, ino_serial(ino)),
 				   node_types[k].mode);
-	if (kind == N_IMAGES) {
-		struct bk_image_entry *list = NULL;
-		size_t n = 0, i;
-
-		bk_image_list(fs->engine, &list, &n);
-		for (i = 0; i < n; i++)
-			if (!notify_pending_image(list[i].id))
-				dirbuf_add(&b, list[i].id, ino_make(N_IMG, list[i].serial),
-					   DIR_MODE);
-		bk_image_list_free(list, n);
-	}
+	if (kind == N_IMAGES)
+		list_images(fs, &b);
+	else if (kind == N_CTRS)
+		list_containers(fs, &b);
 	*len = b.len;
 	return b.buf ? b.buf : calloc(1, 1);
 }

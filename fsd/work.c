@@ -22,6 +22,7 @@ struct work {
 	size_t reply_size; /* (size_t)-1: the request is a flush */
 	char op[32];	   /* for the error record: "import" */
 	char errpath[96];  /* whose `err` file shows a failure: "images" */
+	char *path;	   /* the file written, for `errors` */
 	work_fn fn;
 	void *arg;
 	void (*arg_free)(void *);
@@ -34,16 +35,21 @@ struct work {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
-static unsigned in_flight; /* protected by lock */
+static unsigned in_flight;	  /* protected by lock */
 static struct work *running_list; /* protected by lock */
 
+
+/* Found by pointer and request in the running list: w may already be gone. */
 static void
 on_interrupt(fuse_req_t req, void *data)
 {
-	struct work *w = data;
+	struct work *w;
 
-	(void)req;
-	atomic_store(&w->cancel.cancelled, 1);
+	pthread_mutex_lock(&lock);
+	for (w = running_list; w; w = w->next)
+		if (w == data && w->req == req)
+			atomic_store(&w->cancel.cancelled, 1);
+	pthread_mutex_unlock(&lock);
 }
 
 static void
@@ -55,10 +61,7 @@ finish(void *data)
 	pthread_mutex_lock(&of->lock);
 	free(of->reply);
 	if (w->ret < 0) {
-		char *path = tree_path(w->fs, ino_make(of->kind, of->serial));
-
-		errlog_record(path ? path : "?", w->errpath, w->op, &w->err);
-		free(path);
+		errlog_record(w->path ? w->path : "?", w->errpath, w->op, &w->err);
 		of->reply = NULL;
 		(void)!asprintf(&of->reply, "error: %s\n", w->err.msg);
 		free(w->reply);
@@ -78,6 +81,8 @@ finish(void *data)
 		fuse_reply_write(w->req, w->reply_size);
 	if (w->arg_free)
 		w->arg_free(w->arg);
+	ofile_put(of);
+	free(w->path);
 	pthread_mutex_lock(&lock);
 	for (struct work **pp = &running_list; *pp; pp = &(*pp)->next)
 		if (*pp == w) {
@@ -116,7 +121,9 @@ work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, 
 		abort();
 	w->fs = fs;
 	w->req = req;
-	w->of = of;
+	w->of = ofile_get(of);
+	/* Now: after an `rm force` the file's path can no longer be found. */
+	w->path = tree_path(fs, ino_make(of->kind, of->serial));
 	w->reply_size = reply_size;
 	snprintf(w->op, sizeof(w->op), "%s", op);
 	snprintf(w->errpath, sizeof(w->errpath), "%s", errpath);

@@ -1,0 +1,499 @@
+/*
+ * bockerfs-init: PID 1 of every bockerfs container.
+ *
+ * The daemon clones it into new pid, mount, uts, ipc (and net) namespaces
+ * and execs "bockerfs-init PLANFD SYNCFD DIRFD" with an empty environment:
+ *
+ *   PLANFD  a memfd with the plan (plan.h), read once and closed
+ *   SYNCFD  a SOCK_SEQPACKET socket to the daemon: it sends "go"; init
+ *           answers "ok" once the workload has exec'd, or
+ *           "err STEP ERRNO MESSAGE" and exits 127
+ *   DIRFD   the container's state directory: bind= sources, "log" (the
+ *           workload's stdout and stderr, rotated to "log.1" at log_max)
+ *           and "exit" ("exit N" or "signal N"), written atomically
+ *
+ * After "ok" init is the container's monitor, so the container does not
+ * depend on the daemon: it copies output to the log, forwards signals to
+ * the workload, reaps orphans like tini, and when the workload ends writes
+ * the exit file and exits with its status, which kills the namespace.  The
+ * loop runs on one 16 KiB static buffer and no heap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "plan.h"
+#include "proc.h"
+#include "setup.h"
+
+#define EXIT_SETUP 127 /* the workload never ran */
+
+/* The plan lives in its own mapping, returned to the kernel once the workload runs. */
+struct plan_arena {
+	struct init_plan plan;
+	char *vec[PLAN_VEC_SLOTS];
+	char buf[PLAN_MAX_BYTES + 1]; /* one more byte, to see a plan that is too large */
+};
+
+struct monitor {
+	pid_t child; /* the workload */
+	int dirfd;
+	int sfd;  /* signalfd of every forwarded signal and SIGCHLD */
+	int logr; /* read end of the workload's stdout and stderr; -1 at EOF */
+	int logfd;
+	uint64_t log_max;
+	uint64_t log_size;
+};
+
+static char iobuf[16384];
+
+static void
+reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	/* The daemon's threads block some signals and libfuse ignores SIGPIPE; exec keeps both. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL); /* EINVAL for KILL, STOP, libc's own */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static bool
+parse_fd(const char *s, int *fd)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
+		return false;
+	*fd = (int)v;
+	return true;
+}
+
+/*
+ * Keep exactly the daemon's three fds, above 2 and CLOEXEC, with /dev/null
+ * on 0, 1 and 2 so that no fd of ours is ever mistaken for stdio.
+ */
+static int
+own_fds(int fds[3])
+{
+	unsigned int lo = 3;
+	int i, j, t, sorted[3], null;
+
+	for (i = 0; i < 3; i++) {
+		if (fcntl(fds[i], F_GETFD) < 0)
+			return -1;
+		if (fds[i] < 3 && (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
+			return -1;
+		if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0)
+			return -1;
+		sorted[i] = fds[i];
+	}
+	for (i = 0; i < 3; i++) {
+		for (j = i + 1; j < 3; j++) {
+			if (sorted[j] < sorted[i]) {
+				t = sorted[i];
+				sorted[i] = sorted[j];
+				sorted[j] = t;
+			}
+		}
+	}
+	if (sorted[0] == sorted[1] || sorted[1] == sorted[2])
+		return -1;
+	for (i = 0; i < 3; lo = (unsigned int)sorted[i++] + 1) {
+		if ((unsigned int)sorted[i] > lo)
+			close_range(lo, (unsigned int)sorted[i] - 1, 0);
+	}
+	close_range(lo, ~0U, 0);
+	null = open("/dev/null", O_RDWR);
+	if (null < 0)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (null != i && dup2(null, i) < 0)
+			return -1;
+	}
+	if (null > 2)
+		close(null);
+	return 0;
+}
+
+static int
+read_plan(int planfd, struct plan_arena *a, struct init_err *err)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof(a->buf)) {
+		n = pread(planfd, a->buf + len, sizeof(a->buf) - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return init_fail_sys(err, "plan", "read the plan");
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return plan_parse(a->buf, len, a->vec, PLAN_VEC_SLOTS, &a->plan, err);
+}
+
+static bool
+wait_go(int syncfd)
+{
+	char buf[8];
+	ssize_t n;
+
+	do
+		n = recv(syncfd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	return n == 2 && memcmp(buf, "go", 2) == 0;
+}
+
+/* One datagram; MSG_NOSIGNAL because a daemon that went away must not kill init. */
+static void
+send_msg(int syncfd, const char *msg, size_t len)
+{
+	while (send(syncfd, msg, len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+static void
+send_err(int syncfd, const struct init_err *err)
+{
+	char line[16 + sizeof(err->step) + sizeof(err->msg)];
+	int n = snprintf(line, sizeof(line), "err %s %d %s", err->step, err->code, err->msg);
+	int i;
+
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	/* One line whatever a path in the message held. */
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	}
+	send_msg(syncfd, line, (size_t)n);
+}
+
+/* Faults must still kill init; SIGKILL and SIGSTOP cannot be blocked. */
+static void
+forwarded_signals(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGTRAP);
+	sigdelset(set, SIGSYS);
+	sigdelset(set, SIGABRT);
+}
+
+/*
+ * The kernel drops a signal sent to a namespace's PID 1 that has no
+ * handler, unless it is blocked: then it waits in the signalfd.  Blocked
+ * before fork, so nothing is lost while the workload starts.
+ */
+static int
+open_signalfd(struct monitor *m, struct init_err *err)
+{
+	sigset_t set;
+
+	forwarded_signals(&set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return init_fail_sys(err, "signals", "block signals");
+	m->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (m->sfd < 0)
+		return init_fail_sys(err, "signals", "signalfd");
+	return 0;
+}
+
+static int
+open_log(struct monitor *m)
+{
+	struct stat st;
+
+	m->logfd = openat(m->dirfd, "log", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			  0600);
+	m->log_size = 0;
+	if (m->logfd < 0)
+		return -1;
+	if (fstat(m->logfd, &st) == 0)
+		m->log_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* The write end goes to the workload; only the read end is non-blocking. */
+static int
+open_log_pipe(struct monitor *m, int *logw, struct init_err *err)
+{
+	int p[2];
+
+	if (open_log(m) < 0)
+		return init_fail_sys(err, "log", "open the log");
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return init_fail_sys(err, "log", "log pipe");
+	m->logr = p[0];
+	*logw = p[1];
+	if (fcntl(m->logr, F_SETFL, O_NONBLOCK) < 0)
+		return init_fail_sys(err, "log", "log pipe");
+	return 0;
+}
+
+static int
+start(struct monitor *m, const struct init_plan *plan, struct init_err *err)
+{
+	cleanup_close int logw = -1;
+	int ret;
+
+	/* The daemon has moved init into the container's cgroup by the time it says go. */
+	if (plan->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		return init_fail_sys(err, "cgroupns", "unshare the cgroup namespace");
+	ret = setup_container(plan, m->dirfd, err);
+	if (ret == 0)
+		ret = open_signalfd(m, err);
+	if (ret == 0)
+		ret = open_log_pipe(m, &logw, err);
+	if (ret == 0)
+		ret = m->child = proc_start(plan, logw, err);
+	return ret < 0 ? ret : 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+rotate_log(struct monitor *m)
+{
+	renameat(m->dirfd, "log", m->dirfd, "log.1");
+	if (m->logfd >= 0)
+		close(m->logfd);
+	open_log(m);
+}
+
+/* How much of n bytes fits in the current log file (all of it if rotation failed). */
+static size_t
+log_room(const struct monitor *m, size_t n)
+{
+	if (m->log_max == 0 || m->log_size >= m->log_max || m->log_max - m->log_size >= n)
+		return n;
+	return (size_t)(m->log_max - m->log_size);
+}
+
+/*
+ * Keep each log file within log_max.  A write that fails (disk full) loses
+ * that output: the workload must never block on a log init cannot write.
+ */
+static void
+log_write(struct monitor *m, const char *p, size_t n)
+{
+	size_t chunk;
+
+	while (n > 0) {
+		if (m->logfd < 0)
+			open_log(m);
+		if (m->logfd >= 0 && m->log_max > 0 && m->log_size >= m->log_max)
+			rotate_log(m);
+		chunk = log_room(m, n);
+		if (m->logfd >= 0)
+			write_all(m->logfd, p, chunk);
+		m->log_size += chunk;
+		p += chunk;
+		n -= chunk;
+	}
+}
+
+/* One read of the log pipe: > 0 copied, 0 at EOF, -1 with errno (EAGAIN: empty for now). */
+static ssize_t
+pump_log(struct monitor *m)
+{
+	ssize_t n;
+
+	do
+		n = read(m->logr, iobuf, sizeof(iobuf));
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		log_write(m, iobuf, (size_t)n);
+	return n;
+}
+
+/*
+ * What the workload wrote before it died.  Its children may still hold the
+ * pipe and keep writing, so take at most what the pipe can hold and stop
+ * when it would block.
+ */
+static void
+drain_log(struct monitor *m)
+{
+	int cap = m->logr >= 0 ? fcntl(m->logr, F_GETPIPE_SZ) : 0;
+	long left = cap > 0 ? cap : (long)sizeof(iobuf);
+	ssize_t n;
+
+	while (m->logr >= 0 && left > 0 && (n = pump_log(m)) > 0)
+		left -= n;
+}
+
+/* exit or signal, as "exit N\n" or "signal N\n": temp file, fsync, rename, fsync the directory. */
+static void
+write_exit_file(int dirfd, const char *line, size_t len)
+{
+	int fd = openat(dirfd, ".exit.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			0644);
+
+	if (fd < 0)
+		return;
+	if (write_all(fd, line, len) < 0 || fsync(fd) < 0) {
+		close(fd);
+		unlinkat(dirfd, ".exit.tmp", 0);
+		return;
+	}
+	close(fd);
+	if (renameat(dirfd, ".exit.tmp", dirfd, "exit") == 0)
+		fsync(dirfd);
+}
+
+static void __attribute__((noreturn))
+finish(struct monitor *m, int status)
+{
+	char line[32];
+	int code, n;
+
+	drain_log(m);
+	if (WIFSIGNALED(status)) {
+		n = snprintf(line, sizeof(line), "signal %d\n", WTERMSIG(status));
+		code = 128 + WTERMSIG(status);
+	} else {
+		n = snprintf(line, sizeof(line), "exit %d\n", WEXITSTATUS(status));
+		code = WEXITSTATUS(status);
+	}
+	write_exit_file(m->dirfd, line, (size_t)n);
+	if (m->logfd >= 0)
+		fsync(m->logfd);
+	/* Leaving PID 1 kills whatever is left in the namespace. */
+	_exit(code);
+}
+
+/* Reap every child, orphans included, as tini does; the workload's end is ours. */
+static void
+reap(struct monitor *m)
+{
+	int status;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return;
+		if (pid == m->child)
+			finish(m, status);
+	}
+}
+
+static void
+handle_signals(struct monitor *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap(m);
+		else
+			kill(m->child, (int)si.ssi_signo);
+	}
+}
+
+static void __attribute__((noreturn))
+monitor_loop(struct monitor *m)
+{
+	struct pollfd pfd[2] = { { m->sfd, POLLIN, 0 }, { m->logr, POLLIN, 0 } };
+	ssize_t n;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents != 0) {
+			n = pump_log(m);
+			/* EOF: every writer is gone; -1 here also means no more output is coming. */
+			if (n == 0 || (n < 0 && errno != EAGAIN)) {
+				close(m->logr);
+				m->logr = pfd[1].fd = -1;
+			}
+		}
+		if (pfd[0].revents != 0)
+			handle_signals(m);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct init_err err = { "", 0, "" };
+	struct monitor m = { .child = -1, .sfd = -1, .logr = -1, .logfd = -1 };
+	struct plan_arena *a;
+	int fds[3], ret;
+
+	/* Before anything else: the container must never open /proc/1/{fd,exe,mem} (CVE-2019-5736). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return 1;
+	reset_signals();
+	prctl(PR_SET_NAME, "init", 0, 0, 0);
+	if (argc != 4 || !parse_fd(argv[1], &fds[0]) || !parse_fd(argv[2], &fds[1]) ||
+	    !parse_fd(argv[3], &fds[2]) || own_fds(fds) < 0)
+		return 1;
+	m.dirfd = fds[2];
+	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		ret = init_fail_sys(&err, "plan", "map the plan");
+	else
+		ret = read_plan(fds[0], a, &err);
+	close(fds[0]);
+	if (!wait_go(fds[1]))
+		return 1;
+	if (ret == 0)
+		ret = start(&m, &a->plan, &err);
+	if (ret < 0) {
+		send_err(fds[1], &err);
+		return EXIT_SETUP;
+	}
+	m.log_max = a->plan.log_max;
+	munmap(a, sizeof(*a));
+	send_msg(fds[1], "ok", 2);
+	close(fds[1]);
+	monitor_loop(&m);
+}

@@ -1,0 +1,505 @@
+/*
+ * Mounts of bockerfs-init.  init starts in a private copy of the host's
+ * mount namespace; it builds the container's /proc, /sys and /dev and the
+ * bind-mounted state files under the rootfs, pivots into it, detaches the
+ * host's tree (and with it the daemon's FUSE mount), and masks what Docker
+ * masks.
+ *
+ * The image is untrusted: its /proc or /etc/hosts may be a symlink to a
+ * host path (CVE-2021-30465, CVE-2023-27561).  So every target is resolved
+ * once with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) under an fd of
+ * the rootfs, and mounted through /proc/self/fd/N, never by name.  No
+ * container process exists yet, so nothing can swap a path behind us.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+#include "setup.h"
+
+#define RESOLVE_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+#define FD_PATH_SIZE 32
+
+/* The read-only that MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC would give, recursively. */
+#define ATTR_LOCKED_RO \
+	(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+struct fs_mount {
+	const char *step;
+	const char *path;
+	const char *type;
+	unsigned long flags;
+	const char *data;
+};
+
+static int
+sys_openat2(int dfd, const char *path, int flags, mode_t mode, uint64_t resolve)
+{
+	struct open_how how = { .flags = (uint64_t)flags, .mode = mode, .resolve = resolve };
+
+	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+}
+
+static int
+sys_pivot_root(const char *new_root, const char *put_old)
+{
+	return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+static const char *
+fd_path(int fd, char *buf)
+{
+	snprintf(buf, FD_PATH_SIZE, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+static int
+mount_on(const char *src, int fd, const char *type, unsigned long flags, const char *data)
+{
+	char target[FD_PATH_SIZE];
+
+	return mount(src, fd_path(fd, target), type, flags, data);
+}
+
+/* An O_PATH fd of path (in the container's view) under rootfd, or -1 with errno. */
+static int
+open_in_root(int rootfd, const char *path, int flags, uint64_t resolve)
+{
+	return sys_openat2(rootfd, path, O_PATH | O_CLOEXEC | flags, 0, RESOLVE_ROOT | resolve);
+}
+
+/*
+ * The directory path under rootfd, created with its missing parents (0755).
+ * Each prefix is resolved from rootfd again, so a symlinked component stays
+ * inside the root.  Returns an O_PATH fd or -1 with errno.
+ */
+static int
+make_dir(int rootfd, const char *path, uint64_t resolve)
+{
+	cleanup_close int cur = open_in_root(rootfd, path, O_DIRECTORY, resolve);
+	char prefix[PATH_MAX];
+	size_t len = strlen(path), start, end;
+	int next;
+
+	if (cur >= 0 || errno != ENOENT)
+		return take_fd(cur);
+	if (len >= sizeof(prefix)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	cur = open_in_root(rootfd, "/", O_DIRECTORY, 0);
+	for (start = 0; cur >= 0 && start < len; start = end) {
+		while (path[start] == '/')
+			start++;
+		for (end = start; end < len && path[end] != '/'; end++)
+			;
+		if (end == start)
+			break;
+		memcpy(prefix, path, end);
+		prefix[end] = '\0';
+		next = open_in_root(rootfd, prefix, O_DIRECTORY, resolve);
+		if (next < 0 && errno == ENOENT) {
+			if (mkdirat(cur, prefix + start, 0755) < 0 && errno != EEXIST)
+				return -1;
+			next = open_in_root(rootfd, prefix, O_DIRECTORY, resolve);
+		}
+		if (next < 0)
+			return -1;
+		close(cur);
+		cur = next;
+	}
+	return take_fd(cur);
+}
+
+/*
+ * The regular file path under rootfd, created empty (0644, parents 0755)
+ * when missing.  Returns an O_PATH fd or -1 with errno (EINVAL if it exists
+ * but is not a regular file).
+ */
+static int
+make_file(int rootfd, const char *path)
+{
+	cleanup_close int fd = open_in_root(rootfd, path, 0, 0);
+	cleanup_close int parent = -1;
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (fd < 0 && errno == ENOENT && slash != NULL && (size_t)(slash - path) < sizeof(dir)) {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		parent = make_dir(rootfd, dir[0] != '\0' ? dir : "/", 0);
+		if (parent < 0)
+			return -1;
+		/* O_NONBLOCK: a FIFO planted where the file goes must not hang init. */
+		fd = sys_openat2(rootfd, path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644,
+				 RESOLVE_ROOT);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		fd = open_in_root(rootfd, path, 0, 0);
+	}
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return take_fd(fd);
+}
+
+/*
+ * Make the mount on top of path read-only, nosuid, nodev, noexec, with
+ * everything mounted below it.  mount_setattr() rather than MS_REMOUNT,
+ * which would leave submounts (a host /sys's cgroup and fusectl mounts)
+ * writable.
+ */
+static int
+lock_readonly(int rootfd, const char *path)
+{
+	struct mount_attr attr = { .attr_set = ATTR_LOCKED_RO };
+	cleanup_close int fd = open_in_root(rootfd, path, 0, RESOLVE_NO_SYMLINKS);
+
+	if (fd < 0)
+		return -1;
+	return mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr));
+}
+
+static int
+mount_fs(int rootfd, const struct fs_mount *m, struct init_err *err)
+{
+	/* No symlink at all: /proc -> / would otherwise cover the container's own root. */
+	cleanup_close int fd = make_dir(rootfd, m->path, RESOLVE_NO_SYMLINKS);
+
+	if (fd < 0)
+		return init_fail_sys(err, m->step, "mount point '%s'", m->path);
+	if (mount_on(m->type, fd, m->type, m->flags, m->data) < 0)
+		return init_fail_sys(err, m->step, "mount %s on '%s'", m->type, m->path);
+	return 0;
+}
+
+/*
+ * Without its own network namespace the container may not mount sysfs
+ * (EPERM, or EBUSY), so it sees the host's /sys, read-only down to the
+ * last submount.
+ */
+static int
+mount_sys(int rootfd, struct init_err *err)
+{
+	static const struct fs_mount sys = { "mount-sys", "/sys", "sysfs",
+					     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL };
+	cleanup_close int fd = -1;
+	int ret = mount_fs(rootfd, &sys, err);
+
+	if (ret == 0 || (err->code != EPERM && err->code != EBUSY))
+		return ret;
+	fd = open_in_root(rootfd, "/sys", O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return init_fail_sys(err, "mount-sys", "mount point '/sys'");
+	if (mount_on("/sys", fd, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return init_fail_sys(err, "mount-sys", "bind the host's /sys");
+	if (lock_readonly(rootfd, "/sys") < 0)
+		return init_fail_sys(err, "mount-sys", "make the host's /sys read-only");
+	return 0;
+}
+
+/*
+ * An empty file in the container's /dev with the host's node bound on it:
+ * the device works although the tmpfs is nodev, so a node the container
+ * makes with mknod there stays inert.
+ */
+static int
+bind_dev_node(int devfd, const char *name, struct init_err *err)
+{
+	cleanup_close int fd = openat(devfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	char src[32];
+
+	if (fd < 0)
+		return init_fail_sys(err, "mount-dev", "create '/dev/%s'", name);
+	snprintf(src, sizeof(src), "/dev/%s", name);
+	if (mount_on(src, fd, NULL, MS_BIND, NULL) < 0)
+		return init_fail_sys(err, "mount-dev", "bind the host's '%s'", src);
+	return 0;
+}
+
+static int
+populate_dev(int devfd, struct init_err *err)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	static const char *const links[][2] = {
+		{ "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+		{ "ptmx", "pts/ptmx" },	       { "core", "/proc/kcore" },
+	};
+	static const struct fs_mount mounts[] = {
+		{ "mount-devpts", "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620,gid=5" },
+		{ "mount-shm", "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=1777,size=65536k" },
+		{ "mount-mqueue", "/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+	};
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		ret = bind_dev_node(devfd, nodes[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (symlinkat(links[i][1], devfd, links[i][0]) < 0)
+			return init_fail_sys(err, "mount-dev", "symlink '/dev/%s'", links[i][0]);
+	}
+	/* Relative to the new tmpfs, which only init has written to. */
+	for (i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		ret = mount_fs(devfd, &mounts[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int
+mount_dev(int rootfd, struct init_err *err)
+{
+	static const struct fs_mount dev = { "mount-dev", "/dev", "tmpfs",
+					     MS_NOSUID | MS_NOEXEC | MS_NODEV,
+					     "mode=755,size=65536k" };
+	cleanup_close int devfd = -1;
+	int ret = mount_fs(rootfd, &dev, err);
+
+	if (ret < 0)
+		return ret;
+	devfd = open_in_root(rootfd, "/dev", O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (devfd < 0)
+		return init_fail_sys(err, "mount-dev", "open the new '/dev'");
+	return populate_dev(devfd, err);
+}
+
+/*
+ * The daemon opened the state directory in its own mount namespace, and
+ * mount(2) refuses to bind from a mount outside ours (EINVAL).  So open the
+ * same directory again here, by the name the kernel gives the fd, and make
+ * sure it is the same inode.  The host store is the daemon's, not the
+ * image's, so the name is trusted to that extent.
+ */
+static int
+reopen_state_dir(int dirfd, struct init_err *err)
+{
+	cleanup_close int fd = -1;
+	char link[FD_PATH_SIZE], path[PATH_MAX];
+	struct stat want, got;
+	ssize_t n = readlink(fd_path(dirfd, link), path, sizeof(path) - 1);
+
+	if (n < 0 || fstat(dirfd, &want) < 0)
+		return init_fail_sys(err, "bind", "find the state directory");
+	path[n] = '\0';
+	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &got) < 0)
+		return init_fail_sys(err, "bind", "open the state directory '%s'", path);
+	if (got.st_dev != want.st_dev || got.st_ino != want.st_ino)
+		return init_fail(err, "bind", EXDEV, "'%s' is not the state directory", path);
+	return take_fd(fd);
+}
+
+/* A file the daemon wrote (hosts, hostname, resolv.conf) onto its place in the container. */
+static int
+bind_file(int rootfd, int statefd, const struct init_bind *b, struct init_err *err)
+{
+	cleanup_close int src = openat(statefd, b->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int dst = -1;
+	char src_path[FD_PATH_SIZE];
+	struct stat st;
+
+	if (src < 0)
+		return init_fail_sys(err, "bind", "open '%s' in the state directory", b->name);
+	if (fstat(src, &st) < 0)
+		return init_fail_sys(err, "bind", "stat '%s'", b->name);
+	if (!S_ISREG(st.st_mode))
+		return init_fail(err, "bind", EINVAL, "'%s' is not a regular file", b->name);
+	dst = make_file(rootfd, b->path);
+	if (dst < 0)
+		return init_fail_sys(err, "bind", "bind target '%s'", b->path);
+	if (mount_on(fd_path(src, src_path), dst, NULL, MS_BIND, NULL) < 0)
+		return init_fail_sys(err, "bind", "bind '%s' on '%s'", b->name, b->path);
+	return 0;
+}
+
+/* pivot_root(".", ".") stacks the old root on the new one; detaching it drops every host mount. */
+static int
+pivot(int rootfd, const char *rootfs, struct init_err *err)
+{
+	if (fchdir(rootfd) < 0)
+		return init_fail_sys(err, "pivot_root", "chdir '%s'", rootfs);
+	if (sys_pivot_root(".", ".") < 0)
+		return init_fail_sys(err, "pivot_root", "pivot_root to '%s'", rootfs);
+	if (umount2(".", MNT_DETACH) < 0)
+		return init_fail_sys(err, "pivot_root", "detach the old root");
+	if (chdir("/") < 0)
+		return init_fail_sys(err, "pivot_root", "chdir '/'");
+	return 0;
+}
+
+/*
+ * runc's verifyDevNull (CVE-2025-31133): what we bind over masked paths
+ * must be the null device itself, not whatever /dev/null names.
+ */
+static int
+open_dev_null(int rootfd, struct init_err *err)
+{
+	cleanup_close int fd = open_in_root(rootfd, "/dev/null", 0, RESOLVE_NO_SYMLINKS);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return init_fail_sys(err, "mask", "open '/dev/null'");
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		return init_fail(err, "mask", EINVAL, "'/dev/null' is not the null device");
+	return take_fd(fd);
+}
+
+/* A file gets /dev/null bound on it, a directory an empty tmpfs; both read-only. */
+static int
+mask_path(int rootfd, int nullfd, const char *path, struct init_err *err)
+{
+	cleanup_close int fd = open_in_root(rootfd, path, 0, RESOLVE_NO_SYMLINKS);
+	char null_path[FD_PATH_SIZE];
+	struct stat st;
+	int ret;
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return init_fail_sys(err, "mask", "open '%s'", path);
+	if (S_ISDIR(st.st_mode))
+		ret = mount_on("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			       NULL);
+	else
+		ret = mount_on(fd_path(nullfd, null_path), fd, NULL, MS_BIND, NULL);
+	if (ret < 0 || lock_readonly(rootfd, path) < 0)
+		return init_fail_sys(err, "mask", "mask '%s'", path);
+	return 0;
+}
+
+/* Bound onto itself so that it can be made read-only alone. */
+static int
+readonly_path(int rootfd, const char *path, struct init_err *err)
+{
+	cleanup_close int fd = open_in_root(rootfd, path, 0, RESOLVE_NO_SYMLINKS);
+	char self[FD_PATH_SIZE];
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || mount_on(fd_path(fd, self), fd, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    lock_readonly(rootfd, path) < 0)
+		return init_fail_sys(err, "readonly", "make '%s' read-only", path);
+	return 0;
+}
+
+/*
+ * Docker's defaults (moby oci/defaults.go), done after the pivot so that
+ * they land on the container's own /proc and /sys.  Paths this kernel does
+ * not have are skipped.
+ */
+static int
+mask_paths(int rootfd, struct init_err *err)
+{
+	static const char *const masked[] = {
+		"/proc/kcore",	     "/proc/keys",	"/proc/latency_stats",
+		"/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/acpi",	     "/proc/scsi",	"/sys/firmware",
+		"/sys/devices/virtual/powercap",
+	};
+	static const char *const readonly[] = {
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	};
+	cleanup_close int nullfd = open_dev_null(rootfd, err);
+	size_t i;
+	int ret = nullfd < 0 ? nullfd : 0;
+
+	for (i = 0; ret == 0 && i < sizeof(masked) / sizeof(masked[0]); i++)
+		ret = mask_path(rootfd, nullfd, masked[i], err);
+	for (i = 0; ret == 0 && i < sizeof(readonly) / sizeof(readonly[0]); i++)
+		ret = readonly_path(rootfd, readonly[i], err);
+	return ret;
+}
+
+static int
+lo_up(struct init_err *err)
+{
+	cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return init_fail_sys(err, "lo", "get the flags of 'lo'");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return init_fail_sys(err, "lo", "bring 'lo' up");
+	return 0;
+}
+
+static int
+build_root(const struct init_plan *plan, int rootfd, int dirfd, struct init_err *err)
+{
+	static const struct fs_mount proc = { "mount-proc", "/proc", "proc",
+					      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL };
+	cleanup_close int statefd = -1;
+	size_t i;
+	int ret;
+
+	ret = mount_fs(rootfd, &proc, err);
+	if (ret == 0)
+		ret = mount_sys(rootfd, err);
+	if (ret == 0)
+		ret = mount_dev(rootfd, err);
+	if (ret == 0 && plan->nbinds > 0)
+		ret = statefd = reopen_state_dir(dirfd, err);
+	for (i = 0; ret >= 0 && i < plan->nbinds; i++)
+		ret = bind_file(rootfd, statefd, &plan->binds[i], err);
+	if (ret > 0)
+		ret = 0;
+	if (ret == 0)
+		ret = pivot(rootfd, plan->rootfs, err);
+	if (ret == 0)
+		ret = mask_paths(rootfd, err);
+	return ret;
+}
+
+int
+setup_container(const struct init_plan *plan, int dirfd, struct init_err *err)
+{
+	cleanup_close int rootfd = -1;
+	int ret;
+
+	/* On a host where / is shared, pivot_root fails and our mounts would leak back. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return init_fail_sys(err, "mount-private", "make '/' private");
+	/* pivot_root needs the new root to be a mount point. */
+	if (mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return init_fail_sys(err, "mount-rootfs", "bind '%s'", plan->rootfs);
+	rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return init_fail_sys(err, "mount-rootfs", "open '%s'", plan->rootfs);
+	ret = build_root(plan, rootfd, dirfd, err);
+	if (ret < 0)
+		return ret;
+	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+		return init_fail_sys(err, "hostname", "sethostname '%s'", plan->hostname);
+	if (plan->netns)
+		return lo_up(err);
+	return 0;
+}

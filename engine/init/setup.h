@@ -1,0 +1,18 @@
+/*
+ * The container's file system view and identity: mounts, pivot_root,
+ * masked and read-only paths, hostname, loopback.
+ */
+#ifndef BK_INIT_SETUP_H
+#define BK_INIT_SETUP_H
+
+#include "plan.h"
+
+/*
+ * Build the container's root from plan->rootfs and pivot into it, taking
+ * the bind= sources from dirfd (which stays open).  Then set the hostname
+ * and, with plan->netns, bring lo up.  Returns 0 or -errno with err filled;
+ * on failure the mount namespace is half built and init must exit.
+ */
+int setup_container(const struct init_plan *plan, int dirfd, struct init_err *err);
+
+#endif

@@ -1,0 +1,956 @@
+/*
+ * Layer extraction: libarchive reads, this file writes.
+ *
+ * Two archive objects are chained so that one pass over the bytes does
+ * everything: the outer one only decompresses (the "raw" format behind the
+ * one filter the media type names), the inner one parses tar from what the
+ * outer yields, and the bytes in between are hashed into the diff id.
+ *
+ * Writing is not left to archive_write_disk: it resolves paths against the
+ * process's working directory (one for all threads, and pulls run several
+ * layers at once), and its SECURE_SYMLINKS check refuses every symlink in a
+ * path, which real images need (merged-/usr "lib -> usr/lib").  Instead each
+ * parent directory is opened with openat2(RESOLVE_IN_ROOT) on the layer root,
+ * so a symlink resolves as it would inside the container and can never lead
+ * out; the entry itself is then made with *at() calls on that directory fd,
+ * with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW, and its metadata set through an fd
+ * on what was just made.  This is the split security.md §1.1 recommends:
+ * libarchive's own path checks have had gaps (issues #743-#746).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <linux/openat2.h>
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "bocker.h"
+#include "layer.h"
+#include "util.h"
+
+#define WH_PREFIX     ".wh."
+#define WH_OPAQUE     ".wh..wh..opq"
+#define WH_META	      ".wh..wh."
+#define XATTR_MAX     (64u << 10)
+#define RMTREE_DEPTH  4096
+
+static int
+sys_openat2(int dfd, const char *path, int flags, uint64_t resolve)
+{
+	struct open_how how = { .flags = (uint64_t)flags, .resolve = resolve };
+
+	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+}
+
+#define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+
+/* ---- a set of paths: what this layer made, for opaque whiteouts -------- */
+
+struct pathset {
+	char **slot;
+	size_t cap, n;
+};
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static bool
+pathset_has(const struct pathset *ps, const char *s)
+{
+	size_t i;
+
+	if (ps->cap == 0)
+		return false;
+	for (i = hash_str(s) & (ps->cap - 1); ps->slot[i]; i = (i + 1) & (ps->cap - 1))
+		if (strcmp(ps->slot[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void
+pathset_put_owned(struct pathset *ps, char *s)
+{
+	size_t i;
+
+	for (i = hash_str(s) & (ps->cap - 1); ps->slot[i]; i = (i + 1) & (ps->cap - 1))
+		if (strcmp(ps->slot[i], s) == 0) {
+			free(s);
+			return;
+		}
+	ps->slot[i] = s;
+	ps->n++;
+}
+
+static void
+pathset_add(struct pathset *ps, const char *s)
+{
+	if (2 * (ps->n + 1) > ps->cap) {
+		struct pathset bigger = { NULL, ps->cap ? 2 * ps->cap : 1024, 0 };
+
+		bigger.slot = xcalloc(bigger.cap, sizeof(char *));
+		for (size_t i = 0; i < ps->cap; i++)
+			if (ps->slot[i])
+				pathset_put_owned(&bigger, ps->slot[i]);
+		free(ps->slot);
+		*ps = bigger;
+	}
+	if (!pathset_has(ps, s))
+		pathset_put_owned(ps, xstrdup(s));
+}
+
+/* Add path and its ancestors: an opaque whiteout must keep the directories leading to it. */
+static void
+pathset_add_tree(struct pathset *ps, const char *path)
+{
+	cleanup_free char *p = xstrdup(path);
+	char *slash;
+
+	for (;;) {
+		if (pathset_has(ps, p))
+			return;
+		pathset_add(ps, p);
+		slash = strrchr(p, '/');
+		if (slash == NULL)
+			return;
+		*slash = '\0';
+	}
+}
+
+static void
+pathset_free(struct pathset *ps)
+{
+	for (size_t i = 0; i < ps->cap; i++)
+		free(ps->slot[i]);
+	free(ps->slot);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* ---- the extraction state ---------------------------------------------- */
+
+struct dirtime {
+	char *path;
+	struct timespec ts[2];
+};
+
+struct xtract {
+	int root;
+	bool as_root; /* euid 0: owners and device nodes are applied */
+	struct archive *outer, *inner;
+	const struct layer_reader *src;
+	struct bk_err src_err; /* the reader's failure, kept from libarchive's message */
+	bool src_failed;
+	struct digest diff;
+	struct layer_stats st;
+	struct bk_cancel *cancel;
+	struct pathset seen;
+	struct dirtime *dirs;
+	size_t ndirs, capdirs;
+	/* the last parent directory opened, reused while entries stay in it */
+	char *cache_path;
+	int cache_fd;
+	char *buf; /* file data staging for the sparse-aware writer */
+};
+
+static void
+cache_drop(struct xtract *x)
+{
+	if (x->cache_fd >= 0)
+		close(x->cache_fd);
+	x->cache_fd = -1;
+	free(x->cache_path);
+	x->cache_path = NULL;
+}
+
+static bool
+cancelled(const struct xtract *x)
+{
+	return x->cancel && atomic_load(&x->cancel->cancelled);
+}
+
+/*
+ * Normalise a tar path: no leading "/", no "." or empty components.  A ".."
+ * component is refused rather than clamped: no image builder emits one, so
+ * it only ever means an attack.  "" is the layer root.  Caller frees.
+ */
+static int
+clean_path(const char *in, char **out, struct bk_err *err)
+{
+	size_t len = strlen(in), n = 0;
+	char *res = xmalloc(len + 1);
+	const char *p = in;
+
+	if (len >= PATH_MAX) {
+		free(res);
+		return bk_err_set(err, EBADMSG, "entry name of %zu bytes is too long", len);
+	}
+	while (*p) {
+		const char *c = p;
+		size_t clen;
+
+		while (*p && *p != '/')
+			p++;
+		clen = (size_t)(p - c);
+		while (*p == '/')
+			p++;
+		if (clen == 0 || (clen == 1 && c[0] == '.'))
+			continue;
+		if (clen == 2 && c[0] == '.' && c[1] == '.') {
+			free(res);
+			return bk_err_set(err, EBADMSG, "entry '%.200s' escapes the layer root", in);
+		}
+		if (clen > NAME_MAX) {
+			free(res);
+			return bk_err_set(err, EBADMSG, "entry '%.200s': component too long", in);
+		}
+		if (n)
+			res[n++] = '/';
+		memcpy(res + n, c, clen);
+		n += clen;
+	}
+	res[n] = '\0';
+	*out = res;
+	return 0;
+}
+
+/* Split "a/b/c" into "a/b" and "c" in place; *parent is "" for "c". */
+static void
+split_path(char *path, const char **parent, const char **base)
+{
+	char *slash = strrchr(path, '/');
+
+	if (slash == NULL) {
+		*parent = "";
+		*base = path;
+		return;
+	}
+	*slash = '\0';
+	*parent = path;
+	*base = slash + 1;
+}
+
+/*
+ * An O_PATH fd on directory rel inside the root ("" is the root), symlinks
+ * resolved as if the root were "/".  With create, missing directories are
+ * made (0755) and remembered as this layer's.  Returns the fd, or -errno.
+ */
+static int
+open_in_root(struct xtract *x, const char *rel, bool create, struct bk_err *err)
+{
+	cleanup_free char *walk = NULL;
+	cleanup_close int pfd = -1;
+	char *p;
+	int fd;
+
+	fd = sys_openat2(x->root, *rel ? rel : ".", O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+	if (fd >= 0 || errno != ENOENT || !create) {
+		if (fd < 0 && errno == ENOTDIR)
+			return bk_err_set(err, EBADMSG, "'%.200s' is not a directory", rel);
+		if (fd < 0 && errno != ENOENT)
+			return bk_err_sys(err, "open '%.200s'", rel);
+		return fd < 0 ? -ENOENT : fd;
+	}
+	/* Component by component, each resolved from the root again. */
+	walk = xstrdup(rel);
+	pfd = sys_openat2(x->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+	if (pfd < 0)
+		return bk_err_sys(err, "open layer root");
+	for (p = walk;; ) {
+		char *slash = strchr(p, '/');
+		const char *name;
+		int nfd;
+
+		if (slash)
+			*slash = '\0';
+		name = strrchr(walk, '/') ? strrchr(walk, '/') + 1 : walk;
+		nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+		if (nfd < 0 && errno == ENOENT) {
+			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
+				return bk_err_sys(err, "mkdir '%.200s'", walk);
+			pathset_add(&x->seen, walk);
+			nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC,
+					  IN_ROOT);
+		}
+		if (nfd < 0) {
+			if (errno == ENOTDIR)
+				return bk_err_set(err, EBADMSG, "'%.200s' is not a directory", walk);
+			/* A dangling symlink: its target is not followed to make directories. */
+			if (errno == ENOENT)
+				return bk_err_set(err, EBADMSG,
+						  "'%.200s' is a symlink to a missing directory", walk);
+			return bk_err_sys(err, "open '%.200s'", walk);
+		}
+		close(pfd);
+		pfd = nfd;
+		if (slash == NULL)
+			break;
+		*slash = '/';
+		p = slash + 1;
+	}
+	return take_fd(pfd);
+}
+
+/* The parent directory of an entry, through the one-entry cache; borrowed fd. */
+static int
+parent_fd(struct xtract *x, const char *parent, struct bk_err *err)
+{
+	int fd;
+
+	if (x->cache_path && strcmp(x->cache_path, parent) == 0)
+		return x->cache_fd;
+	cache_drop(x);
+	fd = open_in_root(x, parent, true, err);
+	if (fd < 0)
+		return fd;
+	x->cache_fd = fd;
+	x->cache_path = xstrdup(parent);
+	return fd;
+}
+
+/* Remove dfd/name, whatever it is, never following a symlink. */
+static int
+remove_tree(int dfd, const char *name, int depth, struct bk_err *err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return bk_err_sys(err, "remove '%.200s'", name);
+	if (depth > RMTREE_DEPTH)
+		return bk_err_set(err, EBADMSG, "remove '%.200s': too deep", name);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bk_err_sys(err, "open '%.200s'", name);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return bk_err_sys(err, "open '%.200s'", name);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (remove_tree(dirfd(d), de->d_name, depth + 1, err) < 0)
+			return -err->code;
+	}
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return bk_err_sys(err, "rmdir '%.200s'", name);
+	return 0;
+}
+
+/*
+ * Opaque directory: remove from rel everything this layer did not make,
+ * descending into the directories it did make (their lower content is
+ * hidden too).
+ */
+static int
+opaque_dir(struct xtract *x, int dfd, const char *rel, int depth, struct bk_err *err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (depth > RMTREE_DEPTH)
+		return bk_err_set(err, EBADMSG, "opaque '%.200s': too deep", rel);
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return bk_err_sys(err, "open '%.200s'", rel);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return bk_err_sys(err, "open '%.200s'", rel);
+	}
+	while ((de = readdir(d)) != NULL) {
+		cleanup_free char *child = NULL;
+		cleanup_close int cfd = -1;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		child = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		if (!pathset_has(&x->seen, child)) {
+			if (remove_tree(dirfd(d), de->d_name, 0, err) < 0)
+				return -err->code;
+			continue;
+		}
+		cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			continue; /* not a directory: this layer's own file */
+		if (opaque_dir(x, cfd, child, depth + 1, err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+static int
+apply_whiteout(struct xtract *x, const char *parent, const char *base, const char *orig,
+	       struct bk_err *err)
+{
+	cleanup_free char *full = NULL;
+	cleanup_close int dfd = -1;
+	const char *name = base + strlen(WH_PREFIX);
+
+	cache_drop(x); /* whatever is removed may be a cached directory */
+	if (strcmp(base, WH_OPAQUE) == 0) {
+		cleanup_close int rfd = -1;
+
+		dfd = open_in_root(x, parent, false, err);
+		if (dfd == -ENOENT)
+			return 0;
+		if (dfd < 0)
+			return dfd;
+		rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rfd < 0)
+			return bk_err_sys(err, "open '%.200s'", parent);
+		return opaque_dir(x, rfd, parent, 0, err);
+	}
+	/* aufs bookkeeping (".wh..wh.plnk" and the like): nothing to apply. */
+	if (strncmp(base, WH_META, strlen(WH_META)) == 0)
+		return 0;
+	if (*name == '\0' || !strcmp(name, ".") || !strcmp(name, ".."))
+		return bk_err_set(err, EBADMSG, "invalid whiteout '%.200s'", orig);
+	full = *parent ? xasprintf("%s/%s", parent, name) : xstrdup(name);
+	/* A whiteout hides lower layers only, never what its own layer made. */
+	if (pathset_has(&x->seen, full))
+		return 0;
+	dfd = open_in_root(x, parent, false, err);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	return remove_tree(dfd, name, 0, err);
+}
+
+/* ---- metadata ---------------------------------------------------------- */
+
+static int
+set_xattrs(int fd, struct archive_entry *ae, const char *path, struct bk_err *err)
+{
+	const char *name;
+	const void *value;
+	size_t size;
+
+	archive_entry_xattr_reset(ae);
+	while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
+		/* ACLs ride in system.*; they are not part of the OCI layer format. */
+		if (strncmp(name, "user.", 5) && strncmp(name, "security.", 9) &&
+		    strncmp(name, "trusted.", 8))
+			continue;
+		if (size > XATTR_MAX)
+			return bk_err_set(err, EBADMSG, "'%.200s': xattr %s too large", path, name);
+		if (fsetxattr(fd, name, value, size, 0) < 0) {
+			if (errno == ENOTSUP || (errno == EPERM && strncmp(name, "user.", 5))) {
+				bk_log(BK_LOG_DEBUG, "layer: '%s': xattr %s not kept: %s", path,
+				       name, strerror(errno));
+				continue;
+			}
+			return bk_err_sys(err, "'%.200s': set xattr %s", path, name);
+		}
+	}
+	return 0;
+}
+
+static void
+entry_times(struct archive_entry *ae, struct timespec ts[2])
+{
+	ts[0].tv_sec = archive_entry_atime(ae);
+	ts[0].tv_nsec = archive_entry_atime_nsec(ae);
+	if (!archive_entry_atime_is_set(ae))
+		ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = archive_entry_mtime(ae);
+	ts[1].tv_nsec = archive_entry_mtime_nsec(ae);
+	if (!archive_entry_mtime_is_set(ae))
+		ts[1].tv_nsec = UTIME_OMIT;
+	if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec != UTIME_OMIT)
+		ts[0] = ts[1];
+}
+
+/* Owner, then mode (chown clears setuid), then xattrs, on an fd of the new object. */
+static int
+set_meta_fd(struct xtract *x, int fd, struct archive_entry *ae, const char *path,
+	    struct bk_err *err)
+{
+	if (x->as_root && fchown(fd, (uid_t)archive_entry_uid(ae), (gid_t)archive_entry_gid(ae)) < 0)
+		return bk_err_sys(err, "'%.200s': chown", path);
+	if (fchmod(fd, archive_entry_perm(ae) & 07777) < 0)
+		return bk_err_sys(err, "'%.200s': chmod", path);
+	return set_xattrs(fd, ae, path, err);
+}
+
+static void
+defer_dir_time(struct xtract *x, const char *path, struct archive_entry *ae)
+{
+	if (x->ndirs == x->capdirs) {
+		x->capdirs = x->capdirs ? 2 * x->capdirs : 256;
+		x->dirs = xrealloc(x->dirs, x->capdirs * sizeof(*x->dirs));
+	}
+	x->dirs[x->ndirs].path = xstrdup(path);
+	entry_times(ae, x->dirs[x->ndirs].ts);
+	x->ndirs++;
+}
+
+/* Directory times last: making their children changed them. */
+static void
+apply_dir_times(struct xtract *x)
+{
+	for (size_t i = x->ndirs; i-- > 0;) {
+		struct dirtime *dt = &x->dirs[i];
+		int fd = sys_openat2(x->root, *dt->path ? dt->path : ".",
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, IN_ROOT);
+
+		/* Gone or replaced by a symlink later in the layer: nothing to set. */
+		if (fd >= 0) {
+			futimens(fd, dt->ts);
+			close(fd);
+		}
+	}
+}
+
+/* ---- entry types ------------------------------------------------------- */
+
+static int
+write_data(struct xtract *x, int fd, struct archive_entry *ae, const char *path,
+	   struct bk_err *err)
+{
+	off_t end = 0;
+	unsigned blocks = 0;
+
+	for (;;) {
+		const void *buf;
+		size_t size;
+		la_int64_t off;
+		int r = archive_read_data_block(x->inner, &buf, &size, &off);
+
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return -1; /* the caller reports the archive error */
+		if ((++blocks & 63) == 0 && cancelled(x))
+			return bk_err_set(err, EINTR, "interrupted");
+		if (off != end && lseek(fd, off, SEEK_SET) < 0)
+			return bk_err_sys(err, "'%.200s': seek", path);
+		if (write_all(fd, buf, size) < 0)
+			return bk_err_sys(err, "write '%.200s'", path);
+		end = off + (off_t)size;
+		x->st.file_bytes += size;
+	}
+	/* A sparse file's trailing hole has no data block. */
+	if (archive_entry_size(ae) > end && ftruncate(fd, archive_entry_size(ae)) < 0)
+		return bk_err_sys(err, "'%.200s': truncate", path);
+	return 0;
+}
+
+static int
+make_file(struct xtract *x, int pfd, const char *base, struct archive_entry *ae, const char *path,
+	  struct bk_err *err)
+{
+	cleanup_close int fd = -1;
+	struct timespec ts[2];
+	int ret;
+
+	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return bk_err_sys(err, "create '%.200s'", path);
+	ret = write_data(x, fd, ae, path, err);
+	if (ret < 0)
+		return ret;
+	ret = set_meta_fd(x, fd, ae, path, err);
+	if (ret < 0)
+		return ret;
+	entry_times(ae, ts);
+	if (futimens(fd, ts) < 0)
+		return bk_err_sys(err, "'%.200s': set times", path);
+	return 0;
+}
+
+static int
+make_dir(struct xtract *x, int dfd, const char *base, struct archive_entry *ae, const char *path,
+	 struct bk_err *err)
+{
+	cleanup_close int fd = -1;
+
+	if (base && mkdirat(dfd, base, 0700) < 0 && errno != EEXIST)
+		return bk_err_sys(err, "mkdir '%.200s'", path);
+	fd = openat(dfd, base ? base : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bk_err_sys(err, "open '%.200s'", path);
+	if (set_meta_fd(x, fd, ae, path, err) < 0)
+		return -err->code;
+	defer_dir_time(x, path, ae);
+	return 0;
+}
+
+static int
+make_symlink(struct xtract *x, int pfd, const char *base, struct archive_entry *ae,
+	     const char *path, struct bk_err *err)
+{
+	const char *target = archive_entry_symlink(ae);
+	struct timespec ts[2];
+
+	if (target == NULL || *target == '\0' || strlen(target) >= PATH_MAX)
+		return bk_err_set(err, EBADMSG, "symlink '%.200s': bad target", path);
+	if (symlinkat(target, pfd, base) < 0)
+		return bk_err_sys(err, "symlink '%.200s'", path);
+	if (x->as_root && fchownat(pfd, base, (uid_t)archive_entry_uid(ae),
+				   (gid_t)archive_entry_gid(ae), AT_SYMLINK_NOFOLLOW) < 0)
+		return bk_err_sys(err, "'%.200s': chown", path);
+	entry_times(ae, ts);
+	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return bk_err_sys(err, "'%.200s': set times", path);
+	return 0;
+}
+
+static int
+make_node(struct xtract *x, int pfd, const char *base, struct archive_entry *ae, const char *path,
+	  struct bk_err *err)
+{
+	cleanup_close int fd = -1;
+	mode_t type = archive_entry_filetype(ae);
+	struct timespec ts[2];
+
+	if (type != AE_IFIFO && !x->as_root) {
+		bk_log(BK_LOG_DEBUG, "layer: device '%s' skipped: not root", path);
+		return 0;
+	}
+	if (mknodat(pfd, base, type | 0600,
+		    makedev(archive_entry_rdevmajor(ae), archive_entry_rdevminor(ae))) < 0)
+		return bk_err_sys(err, "mknod '%.200s'", path);
+	fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bk_err_sys(err, "open '%.200s'", path);
+	if (x->as_root && fchownat(fd, "", (uid_t)archive_entry_uid(ae),
+				   (gid_t)archive_entry_gid(ae), AT_EMPTY_PATH) < 0)
+		return bk_err_sys(err, "'%.200s': chown", path);
+	/* Just made by mknodat, so not a symlink: following is harmless here. */
+	if (fchmodat(pfd, base, archive_entry_perm(ae) & 07777, 0) < 0)
+		return bk_err_sys(err, "'%.200s': chmod", path);
+	entry_times(ae, ts);
+	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return bk_err_sys(err, "'%.200s': set times", path);
+	return 0;
+}
+
+/* A hardlink to a file already inside the root; linkat never follows a symlink target. */
+static int
+make_hardlink(struct xtract *x, int pfd, const char *base, const char *target_in,
+	      const char *path, struct bk_err *err)
+{
+	cleanup_free char *target = NULL;
+	cleanup_close int tfd = -1;
+	const char *tparent, *tbase;
+
+	if (clean_path(target_in, &target, err) < 0)
+		return bk_err_wrap(err, "hardlink '%.200s'", path);
+	if (*target == '\0')
+		return bk_err_set(err, EBADMSG, "hardlink '%.200s' to the layer root", path);
+	split_path(target, &tparent, &tbase);
+	tfd = open_in_root(x, tparent, false, err);
+	if (tfd < 0)
+		return tfd == -ENOENT ? bk_err_set(err, EBADMSG, "hardlink '%.200s': target "
+								 "'%.200s' missing",
+						   path, target_in)
+				      : tfd;
+	if (linkat(tfd, tbase, pfd, base, 0) < 0) {
+		if (errno == ENOENT || errno == EPERM || errno == EXDEV)
+			return bk_err_set(err, EBADMSG, "hardlink '%.200s' to '%.200s': %s", path,
+					  target_in, strerror(errno));
+		return bk_err_sys(err, "hardlink '%.200s'", path);
+	}
+	return 0;
+}
+
+/* Clear the way for a new entry: an existing directory stays for a directory. */
+static int
+clear_existing(struct xtract *x, int pfd, const char *base, mode_t type, bool *keep_dir,
+	       struct bk_err *err)
+{
+	struct stat st;
+
+	*keep_dir = false;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return bk_err_sys(err, "stat '%.200s'", base);
+	}
+	if (S_ISDIR(st.st_mode) && type == AE_IFDIR) {
+		*keep_dir = true;
+		return 0;
+	}
+	/* The cache holds pfd itself, which is above what goes: it stays valid. */
+	(void)x;
+	return remove_tree(pfd, base, 0, err);
+}
+
+static bool
+is_overlay_whiteout(struct archive_entry *ae)
+{
+	return archive_entry_filetype(ae) == AE_IFCHR && archive_entry_rdevmajor(ae) == 0 &&
+	       archive_entry_rdevminor(ae) == 0 && archive_entry_hardlink(ae) == NULL;
+}
+
+static int
+apply_entry(struct xtract *x, struct archive_entry *ae, struct bk_err *err)
+{
+	const char *orig = archive_entry_pathname(ae), *parent, *base, *link;
+	cleanup_free char *path = NULL, *full = NULL;
+	mode_t type = archive_entry_filetype(ae);
+	bool keep_dir;
+	int pfd, ret;
+
+	if (orig == NULL)
+		return bk_err_set(err, EBADMSG, "entry without a name");
+	if (clean_path(orig, &path, err) < 0)
+		return -err->code;
+	link = archive_entry_hardlink(ae);
+	if (*path == '\0') {
+		if (type != AE_IFDIR || link)
+			return bk_err_set(err, EBADMSG, "entry '%.200s' would replace the layer root",
+					  orig);
+		return make_dir(x, x->root, NULL, ae, "", err);
+	}
+	full = xstrdup(path);
+	split_path(path, &parent, &base);
+	if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+		return apply_whiteout(x, parent, base, orig, err);
+	if (is_overlay_whiteout(ae)) {
+		char wh[NAME_MAX + 8];
+
+		snprintf(wh, sizeof(wh), WH_PREFIX "%s", base);
+		return apply_whiteout(x, parent, wh, orig, err);
+	}
+	if (type == AE_IFSOCK)
+		return 0;
+	pfd = parent_fd(x, parent, err);
+	if (pfd < 0)
+		return pfd;
+	/* A hardlink to itself would otherwise delete its own target first. */
+	if (link) {
+		cleanup_free char *t = NULL;
+
+		if (clean_path(link, &t, err) < 0)
+			return -err->code;
+		if (strcmp(t, full) == 0)
+			return 0;
+	}
+	ret = clear_existing(x, pfd, base, link ? AE_IFREG : type, &keep_dir, err);
+	if (ret < 0)
+		return ret;
+	if (link)
+		ret = make_hardlink(x, pfd, base, link, full, err);
+	else if (type == AE_IFREG)
+		ret = make_file(x, pfd, base, ae, full, err);
+	else if (type == AE_IFDIR)
+		ret = make_dir(x, pfd, base, ae, full, err);
+	else if (type == AE_IFLNK)
+		ret = make_symlink(x, pfd, base, ae, full, err);
+	else if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO)
+		ret = make_node(x, pfd, base, ae, full, err);
+	else
+		ret = bk_err_set(err, EBADMSG, "entry '%.200s': unsupported type 0%o", orig,
+				 (unsigned)type);
+	if (ret < 0)
+		return ret;
+	pathset_add_tree(&x->seen, full);
+	return 0;
+}
+
+/* ---- the two archives -------------------------------------------------- */
+
+static la_ssize_t
+outer_read(struct archive *a, void *arg, const void **buf)
+{
+	struct xtract *x = arg;
+	ssize_t n;
+
+	if (cancelled(x)) {
+		bk_err_set(&x->src_err, EINTR, "interrupted");
+		x->src_failed = true;
+		archive_set_error(a, EINTR, "interrupted");
+		return -1;
+	}
+	n = x->src->read(x->src->arg, buf, &x->src_err);
+	if (n < 0) {
+		x->src_failed = true;
+		archive_set_error(a, (int)-n, "%s", x->src_err.msg);
+		return -1;
+	}
+	return n;
+}
+
+/* The tar parser's input: decompressed bytes, hashed on the way into the diff id. */
+static la_ssize_t
+inner_read(struct archive *a, void *arg, const void **buf)
+{
+	struct xtract *x = arg;
+	const void *b;
+	size_t size;
+	la_int64_t off;
+	int r = archive_read_data_block(x->outer, &b, &size, &off);
+
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r < ARCHIVE_WARN) {
+		archive_set_error(a, EIO, "%s", archive_error_string(x->outer));
+		return -1;
+	}
+	x->st.tar_bytes += size;
+	if (x->st.tar_bytes > LAYER_TAR_MAX) {
+		bk_err_set(&x->src_err, EFBIG, "layer expands beyond %llu bytes",
+			   (unsigned long long)LAYER_TAR_MAX);
+		x->src_failed = true;
+		archive_set_error(a, EFBIG, "too large");
+		return -1;
+	}
+	digest_update(&x->diff, b, size);
+	*buf = b;
+	return (la_ssize_t)size;
+}
+
+/* A libarchive failure: the reader's own error if it caused it, else a corrupt layer. */
+static int
+archive_fail(struct xtract *x, struct archive *a, struct bk_err *err)
+{
+	if (x->src_failed) {
+		*err = x->src_err;
+		return -err->code;
+	}
+	return bk_err_set(err, EBADMSG, "corrupt layer: %s",
+			  archive_error_string(a) ? archive_error_string(a) : "unknown error");
+}
+
+static int
+open_outer(struct xtract *x, enum layer_comp comp, struct bk_err *err)
+{
+	struct archive_entry *ae;
+	int r = ARCHIVE_OK, want = ARCHIVE_FILTER_NONE;
+
+	x->outer = archive_read_new();
+	if (x->outer == NULL)
+		abort();
+	/* Only the filter the media type names, and only built in: never an external program. */
+	if (comp == LAYER_GZIP) {
+		r = archive_read_support_filter_gzip(x->outer);
+		want = ARCHIVE_FILTER_GZIP;
+	} else if (comp == LAYER_ZSTD) {
+		r = archive_read_support_filter_zstd(x->outer);
+		want = ARCHIVE_FILTER_ZSTD;
+	}
+	if (r != ARCHIVE_OK)
+		return bk_err_set(err, EPROTO, "no built-in %s decompressor in libarchive",
+				  comp == LAYER_GZIP ? "gzip" : "zstd");
+	archive_read_support_format_raw(x->outer);
+	if (archive_read_open2(x->outer, x, NULL, outer_read, NULL, NULL) != ARCHIVE_OK)
+		return archive_fail(x, x->outer, err);
+	r = archive_read_next_header(x->outer, &ae);
+	if (r == ARCHIVE_EOF)
+		return bk_err_set(err, EBADMSG, "empty layer");
+	if (r < ARCHIVE_WARN)
+		return archive_fail(x, x->outer, err);
+	if (archive_filter_code(x->outer, 0) != want)
+		return bk_err_set(err, EBADMSG, "layer is not %s as its media type says",
+				  comp == LAYER_GZIP ? "gzip" : comp == LAYER_ZSTD ? "zstd" : "plain tar");
+	return 0;
+}
+
+static int
+extract_entries(struct xtract *x, struct bk_err *err)
+{
+	struct archive_entry *ae;
+	int r;
+
+	x->inner = archive_read_new();
+	if (x->inner == NULL)
+		abort();
+	archive_read_support_format_tar(x->inner);
+	if (archive_read_open2(x->inner, x, NULL, inner_read, NULL, NULL) != ARCHIVE_OK)
+		return archive_fail(x, x->inner, err);
+	for (;;) {
+		r = archive_read_next_header(x->inner, &ae);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN)
+			return archive_fail(x, x->inner, err);
+		if (cancelled(x))
+			return bk_err_set(err, EINTR, "interrupted");
+		if (++x->st.entries > LAYER_ENTRIES_MAX)
+			return bk_err_set(err, EFBIG, "layer has more than %u entries",
+					  LAYER_ENTRIES_MAX);
+		if (apply_entry(x, ae, err) < 0) {
+			if (err->code == 0)
+				return archive_fail(x, x->inner, err);
+			return -err->code;
+		}
+	}
+}
+
+/* Hash the tar's tail padding, then read the source to its end. */
+static int
+drain(struct xtract *x, struct bk_err *err)
+{
+	const void *b;
+	size_t size;
+	la_int64_t off;
+	int r;
+
+	while ((r = archive_read_data_block(x->outer, &b, &size, &off)) == ARCHIVE_OK) {
+		x->st.tar_bytes += size;
+		digest_update(&x->diff, b, size);
+	}
+	if (r != ARCHIVE_EOF)
+		return archive_fail(x, x->outer, err);
+	for (;;) {
+		ssize_t n = x->src->read(x->src->arg, &b, err);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return 0;
+	}
+}
+
+int
+layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
+	      struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
+	      struct bk_err *err)
+{
+	struct xtract x = { .root = root_dfd, .src = src, .cancel = cancel, .cache_fd = -1 };
+	int ret;
+
+	x.as_root = geteuid() == 0;
+	digest_init(&x.diff);
+	ret = open_outer(&x, comp, err);
+	if (ret == 0)
+		ret = extract_entries(&x, err);
+	if (ret == 0)
+		ret = drain(&x, err);
+	if (ret == 0) {
+		apply_dir_times(&x);
+		digest_final(&x.diff, diff_id);
+	}
+	digest_free(&x.diff);
+	if (x.inner)
+		archive_read_free(x.inner);
+	if (x.outer)
+		archive_read_free(x.outer);
+	cache_drop(&x);
+	pathset_free(&x.seen);
+	for (size_t i = 0; i < x.ndirs; i++)
+		free(x.dirs[i].path);
+	free(x.dirs);
+	if (stats)
+		*stats = x.st;
+	return ret;
+}

@@ -1,0 +1,264 @@
+/*
+ * Starting a container's init.  The daemon is multithreaded, so between
+ * clone3() and execveat() the child makes raw system calls only; everything
+ * the init needs is prepared here first and handed over as a plan in a memfd
+ * (see engine/init/plan.h for its format).  The init does the mounts, the
+ * pivot_root and the exec itself, and answers on a socket: "ok", or
+ * "err STEP ERRNO MESSAGE".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+#include "util.h"
+
+#define START_TIMEOUT_MS 30000
+
+/* The init binary lives next to the daemon (or where BOCKERFS_INIT says). */
+int
+spawn_find_init(struct bk_engine *e, struct bk_err *err)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	const char *env = getenv("BOCKERFS_INIT");
+	struct stat st;
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		snprintf(path, sizeof(path), "%s", env);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			return bk_err_sys(err, "find bockerfs-init: readlink /proc/self/exe");
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(path, sizeof(path), "%s/bockerfs-init", self);
+	}
+	e->init_fd = open(path, O_PATH | O_CLOEXEC);
+	if (e->init_fd < 0)
+		return bk_err_sys(err, "open the container init '%s'", path);
+	/* It runs as root in every container: only root may be able to change it. */
+	if (fstat(e->init_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022)) {
+		close(e->init_fd);
+		e->init_fd = -1;
+		return bk_err_set(err, EPERM, "container init '%s' must be a root-owned file "
+					      "that only root can write", path);
+	}
+	return 0;
+}
+
+/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), 0 if gone. */
+uint64_t
+proc_start_time(pid_t pid)
+{
+	char path[64];
+	cleanup_free char *text = NULL;
+	unsigned long long start = 0;
+	char *p;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file_at(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
+		return 0;
+	/* The command name may hold spaces and parentheses: skip past the last ')'. */
+	p = strrchr(text, ')');
+	if (p == NULL)
+		return 0;
+	for (i = 2; i < 22 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+struct plan {
+	char *buf;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+plan_add(struct plan *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (p->len + (size_t)n + 1 > p->cap) {
+		p->cap = (p->len + (size_t)n + 1) * 2;
+		p->buf = xrealloc(p->buf, p->cap);
+	}
+	va_start(ap, fmt);
+	vsnprintf(p->buf + p->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	p->len += (size_t)n + 1; /* keep the NUL: it separates entries */
+}
+
+static int
+plan_memfd(const struct spawn_req *req, struct bk_err *err)
+{
+	struct plan p = { 0 };
+	cleanup_close int fd = -1;
+	size_t i;
+	int ret;
+
+	plan_add(&p, "rootfs=%s", req->rootfs_path);
+	plan_add(&p, "hostname=%s", req->hostname);
+	plan_add(&p, "cwd=%s", req->cwd);
+	plan_add(&p, "uid=%u", (unsigned)req->uid);
+	plan_add(&p, "gid=%u", (unsigned)req->gid);
+	{
+		char groups[64 * 12] = "";
+		size_t used = 0;
+
+		for (i = 0; i < req->ngroups && used < sizeof(groups) - 12; i++)
+			used += (size_t)snprintf(groups + used, sizeof(groups) - used, "%s%u",
+						 i ? "," : "", (unsigned)req->groups[i]);
+		plan_add(&p, "groups=%s", groups);
+	}
+	for (i = 0; req->argv[i]; i++)
+		plan_add(&p, "arg=%s", req->argv[i]);
+	for (i = 0; req->envp[i]; i++)
+		plan_add(&p, "env=%s", req->envp[i]);
+	plan_add(&p, "caps=0x%llx", (unsigned long long)req->caps);
+	plan_add(&p, "log_max=%llu", (unsigned long long)req->log_max);
+	plan_add(&p, "netns=%d", req->netns ? 1 : 0);
+	plan_add(&p, "cgroupns=0");
+	plan_add(&p, "bind=hosts:/etc/hosts");
+	plan_add(&p, "bind=hostname:/etc/hostname");
+	plan_add(&p, "bind=resolv.conf:/etc/resolv.conf");
+	plan_add(&p, "stdin=null");
+
+	fd = memfd_create("bockerfs-plan", MFD_CLOEXEC);
+	if (fd < 0) {
+		free(p.buf);
+		return bk_err_sys(err, "memfd for the plan");
+	}
+	ret = write_all(fd, p.buf, p.len);
+	free(p.buf);
+	if (ret < 0)
+		return bk_err_sys(err, "write the plan");
+	return take_fd(fd);
+}
+
+/* The child side: raw system calls only (we are a copy of a multithreaded process). */
+static void __attribute__((noreturn))
+child_exec(int init_fd, char **argv, const int *keep, int nkeep)
+{
+	static char *const envp[] = { NULL };
+	sigset_t none;
+	int i;
+
+	sigemptyset(&none);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(long));
+	for (i = 0; i < nkeep; i++)
+		syscall(SYS_fcntl, keep[i], F_SETFD, 0);
+	syscall(SYS_execveat, init_fd, "", argv, envp, AT_EMPTY_PATH);
+	syscall(SYS_exit_group, 127);
+	__builtin_unreachable();
+}
+
+/* Parse "err STEP ERRNO MESSAGE" from the init. */
+static int
+init_error(const char *msg, struct bk_err *err)
+{
+	char step[32] = "";
+	int code = 0, off = 0;
+
+	if (sscanf(msg, "err %31s %d %n", step, &code, &off) < 2 || code <= 0)
+		return bk_err_set(err, EIO, "container init: %s", msg);
+	return bk_err_set(err, code, "%s", msg + off);
+}
+
+static void
+reap(int pidfd)
+{
+	siginfo_t si;
+
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+}
+
+int
+spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int *pidfd_out,
+	   struct bk_err *err)
+{
+	cleanup_close int plan_fd = -1, sync_fd = -1, child_fd = -1;
+	struct clone_args ca = { 0 };
+	char a1[16], a2[16], a3[16];
+	char *argv[] = { (char *)"bockerfs-init", a1, a2, a3, NULL };
+	struct pollfd pfd;
+	char msg[1024];
+	int sv[2], keep[3], pidfd = -1;
+	ssize_t n;
+	long pid;
+
+	plan_fd = plan_memfd(req, err);
+	if (plan_fd < 0)
+		return plan_fd;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return bk_err_sys(err, "socketpair");
+	sync_fd = sv[0];
+	child_fd = sv[1];
+	snprintf(a1, sizeof(a1), "%d", plan_fd);
+	snprintf(a2, sizeof(a2), "%d", child_fd);
+	snprintf(a3, sizeof(a3), "%d", req->state_dfd);
+	keep[0] = plan_fd;
+	keep[1] = child_fd;
+	keep[2] = req->state_dfd;
+
+	ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
+		   (req->netns ? CLONE_NEWNET : 0);
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	ca.exit_signal = SIGCHLD;
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0)
+		return bk_err_sys(err, "clone3");
+	if (pid == 0)
+		child_exec(e->init_fd, argv, keep, 3);
+
+	close(take_fd(child_fd));
+	/* Later: cgroup and network setup happen here, before the init may go on. */
+	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) < 0) {
+		bk_err_sys(err, "start: talk to the container init");
+		goto fail;
+	}
+	pfd.fd = sync_fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, START_TIMEOUT_MS) <= 0) {
+		bk_err_set(err, ETIMEDOUT, "start: the container init did not answer");
+		goto fail;
+	}
+	n = recv(sync_fd, msg, sizeof(msg) - 1, 0);
+	if (n <= 0) {
+		bk_err_set(err, EIO, "start: the container init exited before it was ready");
+		goto fail;
+	}
+	msg[n] = '\0';
+	if (strcmp(msg, "ok") != 0) {
+		init_error(msg, err);
+		goto fail;
+	}
+	*pid_out = (pid_t)pid;
+	*pidfd_out = pidfd;
+	return 0;
+fail:
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	reap(pidfd);
+	close(pidfd);
+	return -err->code;
+}

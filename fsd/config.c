@@ -1,0 +1,92 @@
+/*
+ * A container's image, cmd and env files: values, not commands.  What one
+ * open file has written so far is the new value, applied (and checked) by
+ * every write, so `echo busybox > image` fails at the write with ENOENT when
+ * there is no such image.  Opened with O_APPEND, env lines are added rather
+ * than replacing the set; opened with O_TRUNC and closed without a write,
+ * the value is cleared.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsd.h"
+
+static enum bk_ctr_field
+field_of(enum node_kind kind)
+{
+	return kind == N_CTR_IMAGE ? BK_CTR_IMAGE : kind == N_CTR_CMD ? BK_CTR_CMD : BK_CTR_ENV;
+}
+
+static const char *
+field_name(enum node_kind kind)
+{
+	return node_types[kind].name;
+}
+
+/* The value written so far, without the final newline(s). */
+static char *
+value_of(struct ofile *of)
+{
+	size_t n = of->in_len;
+	char *v;
+
+	while (n > 0 && (of->in[n - 1] == '\n' || of->in[n - 1] == '\r'))
+		n--;
+	v = strndup(of->in ? of->in : "", n);
+	if (v == NULL)
+		abort();
+	return v;
+}
+
+static int
+check_value(enum node_kind kind, const char *v, struct bk_err *err)
+{
+	if (kind == N_CTR_IMAGE && strchr(v, '\n'))
+		return bk_err_set(err, EINVAL, "image: one name on one line");
+	return ctl_check_text(v, kind != N_CTR_IMAGE, err);
+}
+
+void
+config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
+	     bool at_close)
+{
+	struct bk_container_info info;
+	struct bk_err err = BK_ERR_INIT;
+	char *value = NULL;
+	int ret;
+
+	pthread_mutex_lock(&of->lock);
+	if (buf && ctl_append(of, buf, size, &err) < 0)
+		goto fail;
+	of->trunc = false;
+	value = value_of(of);
+	if (check_value(of->kind, value, &err) < 0)
+		goto fail;
+	if (bk_container_get(fs->engine, NULL, of->serial, &info, &err) < 0)
+		goto fail;
+	ret = bk_container_set(fs->engine, info.id, field_of(of->kind), value, of->append, &err);
+	bk_container_info_free(&info);
+	if (ret < 0)
+		goto fail;
+	/* Appending: each write adds its own lines once. */
+	if (of->append) {
+		free(of->in);
+		of->in = NULL;
+		of->in_len = 0;
+	}
+	pthread_mutex_unlock(&of->lock);
+	free(value);
+	if (at_close)
+		fuse_reply_err(req, 0);
+	else
+		fuse_reply_write(req, size);
+	return;
+fail:
+	free(value);
+	free(of->in);
+	of->in = NULL;
+	of->in_len = 0;
+	control_fail(fs, req, of, field_name(of->kind), &err);
+	pthread_mutex_unlock(&of->lock);
+}

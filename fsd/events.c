@@ -1,0 +1,197 @@
+/*
+ * The `events` file: a stream of lifecycle events from the moment it is
+ * opened ("TIME KIND ID ACTION [k=v ...]").  A read with nothing new is
+ * parked and answered when the next event arrives, so a hundred `cat events`
+ * cost no thread each; poll() reports POLLIN when events are waiting.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsd.h"
+
+#define RING 1024
+
+struct reader {
+	fuse_req_t req;
+	struct ofile *of;
+	size_t size;
+	struct reader *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char *ring[RING];     /* protected by lock: event seq lives at ring[seq % RING] */
+static uint64_t next_seq;    /* protected by lock */
+static struct reader *parked; /* protected by lock */
+static struct ofile *pollers[256]; /* protected by lock: open files that asked poll() */
+
+void
+events_open(struct ofile *of)
+{
+	pthread_mutex_lock(&lock);
+	of->cursor = next_seq;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Lines from of->cursor on, at most size bytes (but at least one line). Lock held. */
+static char *
+take_locked(struct ofile *of, size_t size, size_t *len)
+{
+	size_t used = 0;
+	char *buf = NULL;
+
+	if (next_seq - of->cursor > RING)
+		of->cursor = next_seq - RING; /* a slow reader loses the oldest */
+	while (of->cursor < next_seq) {
+		const char *line = ring[of->cursor % RING];
+		size_t n = strlen(line);
+
+		if (used > 0 && used + n > size)
+			break;
+		buf = realloc(buf, used + n + 1);
+		if (buf == NULL)
+			abort();
+		memcpy(buf + used, line, n);
+		used += n;
+		of->cursor++;
+	}
+	*len = used < size ? used : size;
+	return buf;
+}
+
+static void
+on_interrupt(fuse_req_t req, void *data)
+{
+	struct reader **pp, *r;
+
+	pthread_mutex_lock(&lock);
+	for (pp = &parked; (r = *pp) != NULL; pp = &r->next)
+		if (r == data && r->req == req) {
+			*pp = r->next;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	if (r == NULL)
+		return;
+	fuse_reply_err(req, EINTR);
+	ofile_put(r->of);
+	free(r);
+}
+
+void
+events_read(fuse_req_t req, struct ofile *of, size_t size)
+{
+	struct reader *r;
+	size_t len;
+	char *buf;
+
+	pthread_mutex_lock(&lock);
+	if (of->cursor < next_seq) {
+		buf = take_locked(of, size, &len);
+		pthread_mutex_unlock(&lock);
+		fuse_reply_buf(req, buf, len);
+		free(buf);
+		return;
+	}
+	if (of->nonblock) {
+		pthread_mutex_unlock(&lock);
+		fuse_reply_err(req, EAGAIN);
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		abort();
+	r->req = req;
+	r->of = ofile_get(of);
+	r->size = size;
+	r->next = parked;
+	parked = r;
+	pthread_mutex_unlock(&lock);
+	/* Ctrl-C on a parked read: answered EINTR (maybe at once, inside this call). */
+	fuse_req_interrupt_func(req, on_interrupt, r);
+}
+
+void
+events_poll(fuse_req_t req, struct ofile *of, struct fuse_pollhandle *ph)
+{
+	unsigned revents;
+	size_t i, slot = (sizeof(pollers) / sizeof(pollers[0]));
+
+	pthread_mutex_lock(&lock);
+	if (ph) {
+		if (of->ph)
+			fuse_pollhandle_destroy(of->ph);
+		of->ph = ph;
+		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) && slot == (sizeof(pollers) / sizeof(pollers[0])); i++)
+			if (pollers[i] == of)
+				slot = i;
+		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) && slot == (sizeof(pollers) / sizeof(pollers[0])); i++)
+			if (pollers[i] == NULL) {
+				pollers[i] = ofile_get(of);
+				slot = i;
+			}
+	}
+	revents = of->cursor < next_seq ? POLLIN | POLLRDNORM : 0;
+	pthread_mutex_unlock(&lock);
+	fuse_reply_poll(req, revents);
+}
+
+void
+events_release(struct ofile *of)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])); i++)
+		if (pollers[i] == of) {
+			pollers[i] = NULL;
+			atomic_fetch_sub(&of->refs, 1); /* the caller holds another */
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+void
+events_push(const char *kind, const char *id, const char *action, const char *attrs)
+{
+	struct reader *ready, *r;
+	struct timespec ts;
+	struct tm tm;
+	char t[32];
+	char *line = NULL;
+	size_t i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (asprintf(&line, "%s.%09ldZ %s %s %s%s%s\n", t, ts.tv_nsec, kind, id, action,
+		     attrs && *attrs ? " " : "", attrs ? attrs : "") < 0)
+		abort();
+
+	pthread_mutex_lock(&lock);
+	free(ring[next_seq % RING]);
+	ring[next_seq % RING] = line;
+	next_seq++;
+	ready = parked;
+	parked = NULL;
+	for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])); i++)
+		if (pollers[i] && pollers[i]->ph) {
+			fuse_lowlevel_notify_poll(pollers[i]->ph);
+			fuse_pollhandle_destroy(pollers[i]->ph);
+			pollers[i]->ph = NULL;
+		}
+	/* Answer every parked reader; each takes what is new for it. */
+	while ((r = ready) != NULL) {
+		size_t len;
+		char *buf = take_locked(r->of, r->size, &len);
+
+		ready = r->next;
+		fuse_reply_buf(r->req, buf, len);
+		free(buf);
+		ofile_put(r->of);
+		free(r);
+	}
+	pthread_mutex_unlock(&lock);
+}
