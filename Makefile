@@ -74,6 +74,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfsd.a $(BUILD)/libbocker.a tests/un
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iengine -Ifsd -Itests/unit $(LDSAN) -o $@ $< \
 		$(BUILD)/libfsd.a $(BUILD)/libbocker.a $(PKG_LIBS)
 
+# The init's plan parser is pure and links on its own (engine/init is not in libbocker.a).
+$(BUILD)/tests/test_init_plan: tests/unit/test_init_plan.c engine/init/plan.c engine/init/err.c \
+		engine/init/plan.h engine/init/init.h tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -Iengine/init -Itests/unit $(LDSAN) -o $@ $< engine/init/plan.c \
+		engine/init/err.c
+
 # Unit tests (C, TAP) for parsers and pure logic.
 check: all $(UNIT_BIN)
 	prove -v $(UNIT_BIN)

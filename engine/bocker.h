@@ -146,6 +146,25 @@ int bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk
 /* All images, oldest first.  Caller frees with bk_image_list_free. */
 int bk_image_list(struct bk_engine *e, struct bk_image_entry **out, size_t *n);
 
+/* Pull progress, called from the pull's threads (one call per chunk received). */
+struct bk_pull_progress {
+	void (*layer)(void *arg, const char *digest, uint64_t done, uint64_t total);
+	void *arg;
+};
+/*
+ * Pull ref ("busybox", "localhost:5000/x/y:t", "name@sha256:...", optionally
+ * followed by " os/arch[/variant]") from its registry into a new image named
+ * ref; id_out gets its id.  Layers already in the store are not downloaded
+ * again.  Errors: EINVAL bad reference, ENOENT unknown repository or tag,
+ * EACCES denied, ECONNREFUSED/EHOSTUNREACH/ETIMEDOUT registry unreachable,
+ * EBADMSG digest mismatch or corrupt data, EPROTO unsupported media type or
+ * schema 1, EFBIG over a size cap, ENOSPC, EINTR when cancelled.  Nothing
+ * partial is left on failure (verified layers stay in the store for reuse).
+ */
+int bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
+		  const struct bk_pull_progress *progress, char id_out[BK_ID_SIZE],
+		  struct bk_err *err);
+
 /* ---- containers -------------------------------------------------------- */
 
 enum bk_ctr_state { BK_CTR_CREATED, BK_CTR_RUNNING, BK_CTR_EXITED, BK_CTR_REMOVING };

@@ -156,7 +156,7 @@ container_save(struct bk_engine *e, const struct container *c, struct bk_err *er
 	dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "container %s", c->id);
-	return write_file_atomic(dfd, "container.json", text, strlen(text), err);
+	return write_file_replace(dfd, "container.json", text, strlen(text), err);
 }
 
 static void
@@ -423,7 +423,7 @@ bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZ
 		cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
 
 		if (dfd < 0 || text == NULL ||
-		    write_file_atomic(dfd, "container.json", text, strlen(text), err) < 0 ||
+		    write_file_replace(dfd, "container.json", text, strlen(text), err) < 0 ||
 		    renameat2(e->tmp_fd, c->id, e->containers_fd, c->id, RENAME_NOREPLACE) < 0) {
 			ret = err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
 			store_rmtree_at(e->tmp_fd, c->id, NULL);
@@ -809,7 +809,6 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 		pthread_mutex_unlock(&e->lock);
 		return ret;
 	}
-	fsync(e->containers_fd);
 	c->state = BK_CTR_REMOVING;
 	table_del_locked(e, c);
 	pthread_cond_broadcast(&e->ctr_changed);

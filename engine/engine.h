@@ -71,6 +71,8 @@ struct bk_engine {
 	bool monitor_running;
 	char boot_id[40];
 	uint64_t log_max; /* rotate container logs past this size */
+
+	struct pull_config *pull; /* registry settings (pull.c), NULL: defaults */
 };
 
 /* storage.c: the state directory's lock and the btrfs store under it. */

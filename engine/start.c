@@ -100,10 +100,10 @@ write_etc_files(struct start_ctx *x, const char *hostname, struct bk_err *err)
 	bool any = false;
 
 	hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-	if (write_file_atomic(x->dfd, "hosts", hosts, strlen(hosts), err) < 0)
+	if (write_file_replace(x->dfd, "hosts", hosts, strlen(hosts), err) < 0)
 		return -err->code;
 	hn = xasprintf("%s\n", hostname);
-	if (write_file_atomic(x->dfd, "hostname", hn, strlen(hn), err) < 0)
+	if (write_file_replace(x->dfd, "hostname", hn, strlen(hn), err) < 0)
 		return -err->code;
 	/* The host's resolvers, less loopback ones a container cannot reach (as docker). */
 	resolv[0] = '\0';
@@ -123,7 +123,7 @@ write_etc_files(struct start_ctx *x, const char *hostname, struct bk_err *err)
 	}
 	if (!any && used + 64 < sizeof(resolv))
 		used += (size_t)sprintf(resolv + used, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-	return write_file_atomic(x->dfd, "resolv.conf", resolv, used, err);
+	return write_file_replace(x->dfd, "resolv.conf", resolv, used, err);
 }
 
 static char **

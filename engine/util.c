@@ -85,8 +85,9 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int
-write_file_atomic(int dfd, const char *name, const void *data, size_t len, struct bk_err *err)
+static int
+replace_file(int dfd, const char *name, const void *data, size_t len, bool durable,
+	     struct bk_err *err)
 {
 	char tmp[NAME_MAX + 1];
 	cleanup_close int fd = -1;
@@ -98,7 +99,7 @@ write_file_atomic(int dfd, const char *name, const void *data, size_t len, struc
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return bk_err_sys(err, "write %s: create temp file", name);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		ret = bk_err_sys(err, "write %s", name);
 		unlinkat(dfd, tmp, 0);
 		return ret;
@@ -109,9 +110,21 @@ write_file_atomic(int dfd, const char *name, const void *data, size_t len, struc
 		return ret;
 	}
 	/* The rename is durable only once the directory itself is synced. */
-	if (fsync(dfd) < 0)
+	if (durable && fsync(dfd) < 0)
 		return bk_err_sys(err, "write %s: sync directory", name);
 	return 0;
+}
+
+int
+write_file_atomic(int dfd, const char *name, const void *data, size_t len, struct bk_err *err)
+{
+	return replace_file(dfd, name, data, len, true, err);
+}
+
+int
+write_file_replace(int dfd, const char *name, const void *data, size_t len, struct bk_err *err)
+{
+	return replace_file(dfd, name, data, len, false, err);
 }
 
 int

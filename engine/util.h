@@ -90,6 +90,14 @@ int write_all(int fd, const void *buf, size_t len);
 int write_file_atomic(int dfd, const char *name, const void *data, size_t len,
 		      struct bk_err *err);
 
+/*
+ * Like write_file_atomic, without the fsyncs: a killed process leaves the old
+ * or the new file, never a torn one (btrfs also flushes a file's data before
+ * a rename replaces another), but a power cut may lose the change.  For
+ * state that changes often: container records, the files given to containers.
+ */
+int write_file_replace(int dfd, const char *name, const void *data, size_t len,
+		       struct bk_err *err);
 /* Read fd to its end (at most max bytes) into a NUL-terminated buffer. Caller frees. */
 int read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err);
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. Caller frees. */

@@ -3,8 +3,9 @@
  * open file has written so far is the new value, applied (and checked) by
  * every write, so `echo busybox > image` fails at the write with ENOENT when
  * there is no such image.  Opened with O_APPEND, env lines are added rather
- * than replacing the set; opened with O_TRUNC and closed without a write,
- * the value is cleared.
+ * than replacing the set.  `echo > cmd` (an empty line) clears a value; a
+ * bare truncation does not, because shells open, dup and close a file before
+ * they write to it, and that first close must not clear anything.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ check_value(enum node_kind kind, const char *v, struct bk_err *err)
 {
 	if (kind == N_CTR_IMAGE && strchr(v, '\n'))
 		return bk_err_set(err, EINVAL, "image: one name on one line");
+	if (kind == N_CTR_IMAGE && *v == '\0')
+		return bk_err_set(err, EINVAL, "image: empty name");
 	return ctl_check_text(v, kind != N_CTR_IMAGE, err);
 }
 
@@ -59,7 +62,6 @@ config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, 
 	pthread_mutex_lock(&of->lock);
 	if (buf && ctl_append(of, buf, size, &err) < 0)
 		goto fail;
-	of->trunc = false;
 	value = value_of(of);
 	if (check_value(of->kind, value, &err) < 0)
 		goto fail;

@@ -119,7 +119,6 @@ struct ofile {
 	size_t reply_len, reply_pos;
 	bool busy;	    /* a long command is running on this open file */
 	bool append;	    /* opened with O_APPEND */
-	bool trunc;	    /* opened with O_TRUNC and nothing written yet */
 	bool nonblock;	    /* O_NONBLOCK */
 	int log_fd;	    /* IO_LOG */
 	uint64_t cursor;    /* IO_EVENTS: next event sequence number */

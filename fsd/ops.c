@@ -233,7 +233,6 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	of->serial = ino_serial(ino);
 	of->log_fd = -1;
 	of->append = (fi->flags & O_APPEND) != 0;
-	of->trunc = (fi->flags & O_TRUNC) != 0;
 	of->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	ret = 0;
 	if ((io == IO_TEXT || io == IO_CONFIG) && !writing)
@@ -249,7 +248,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Contents change behind the page cache's back: always ask us. */
 	fi->direct_io = 1;
-	if (io == IO_CONTROL || io == IO_EVENTS)
+	if (io == IO_CONTROL)
 		fi->nonseekable = 1;
 	fi->fh = (uintptr_t)of;
 	fuse_reply_open(req, fi);
@@ -348,11 +347,6 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* A last command without its newline runs at close; its errno is close()'s. */
 	if (io == IO_CONTROL && of->in_len > 0) {
 		control_write(fsd_of(req), req, of, NULL, 0, true);
-		return;
-	}
-	/* `: > env` (opened with O_TRUNC, nothing written) clears the value. */
-	if (io == IO_CONFIG && of->trunc) {
-		config_write(fsd_of(req), req, of, NULL, 0, true);
 		return;
 	}
 	fuse_reply_err(req, 0);

@@ -9,12 +9,14 @@ B=${BOCKERFS:-/run/bockerfs}
 root=${BOCKERFS_ROOT:-/var/lib/bockerfs}
 bin=${BOCKERFS_BIN:-$here/build/bockerfs}
 
-if mountpoint -q "$B" 2>/dev/null && [ -r "$B/version" ]; then
+# A live tree answers; a daemon killed with SIGKILL leaves a dead mount (ENOTCONN),
+# which the new daemon detaches itself.
+if cat "$B/version" >/dev/null 2>&1; then
 	echo "bockerfs: already mounted at $B"
 else
 	"$bin" --root "$root" "$B"
 	i=0
-	until [ -r "$B/version" ]; do
+	until cat "$B/version" >/dev/null 2>&1; do
 		i=$((i + 1))
 		[ $i -lt 100 ] || { echo "bockerfs: did not come up; see $root/bockerfs.log" >&2; exit 1; }
 		sleep 0.1

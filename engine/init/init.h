@@ -17,10 +17,10 @@ struct init_err {
 
 /* Fill err once, where the failure happens.  Both return -code. */
 int init_fail(struct init_err *err, const char *step, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* code = errno (EIO if unset); ": strerror" is appended to the text. */
 int init_fail_sys(struct init_err *err, const char *step, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static inline void
 closep(int *fd)
@@ -31,11 +31,11 @@ closep(int *fd)
 
 /* Released on every return; initialise to -1 and hand out with take_fd(). */
 #define cleanup_close __attribute__((cleanup(closep)))
-#define take_fd(fd)               \
-	({                        \
-		int fd_ = (fd);   \
-		(fd) = -1;        \
-		fd_;              \
+#define take_fd(fd)             \
+	({                      \
+		int fd_ = (fd); \
+		(fd) = -1;      \
+		fd_;            \
 	})
 
 #endif

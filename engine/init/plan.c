@@ -12,7 +12,7 @@
 #include "plan.h"
 
 /* How much of a value a message quotes, so the reason after it still fits. */
-#define QUOTE_MAX 64
+#define QUOTE_MAX     64
 
 #define UID_MAX_VALID 0xfffffffeULL /* (uid_t)-1 means "unchanged" to setresuid */
 
@@ -31,8 +31,7 @@ typedef int (*key_fn)(struct parse_ctx *ctx, const char *key, char *val);
 static int
 bad_value(struct parse_ctx *ctx, const char *key, const char *val, const char *why)
 {
-	return init_fail(ctx->err, "plan", EINVAL, "plan: %s '%.*s': %s", key, QUOTE_MAX, val,
-			 why);
+	return init_fail(ctx->err, "plan", EINVAL, "plan: %s '%.*s': %s", key, QUOTE_MAX, val, why);
 }
 
 /* Strict decimal: digits only, no sign, no space, no more than max. */
@@ -291,13 +290,13 @@ static const struct plan_key {
 	key_fn parse;
 	bool repeat;
 } keys[] = {
-	{ "rootfs", key_rootfs, false },     { "hostname", key_hostname, false },
-	{ "cwd", key_cwd, false },	     { "uid", key_uid, false },
-	{ "gid", key_gid, false },	     { "groups", key_groups, false },
-	{ "arg", key_arg, true },	     { "env", key_env, true },
-	{ "caps", key_caps, false },	     { "log_max", key_log_max, false },
-	{ "netns", key_netns, false },	     { "cgroupns", key_cgroupns, false },
-	{ "bind", key_bind, true },	     { "stdin", key_stdin, false },
+	{ "rootfs", key_rootfs, false }, { "hostname", key_hostname, false },
+	{ "cwd", key_cwd, false },       { "uid", key_uid, false },
+	{ "gid", key_gid, false },       { "groups", key_groups, false },
+	{ "arg", key_arg, true },        { "env", key_env, true },
+	{ "caps", key_caps, false },     { "log_max", key_log_max, false },
+	{ "netns", key_netns, false },   { "cgroupns", key_cgroupns, false },
+	{ "bind", key_bind, true },      { "stdin", key_stdin, false },
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) <= 32, "seen is a 32-bit mask");

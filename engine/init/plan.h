@@ -14,11 +14,11 @@
 
 #include "init.h"
 
-#define PLAN_MAX_BYTES  (1 << 20) /* the whole plan */
-#define PLAN_MAX_VEC    4096      /* arg= plus env= entries */
-#define PLAN_VEC_SLOTS  (PLAN_MAX_VEC + 2) /* room for both NULL terminators */
-#define PLAN_MAX_GROUPS 128
-#define PLAN_MAX_BINDS  16
+#define PLAN_MAX_BYTES    (1 << 20)          /* the whole plan */
+#define PLAN_MAX_VEC      4096               /* arg= plus env= entries */
+#define PLAN_VEC_SLOTS    (PLAN_MAX_VEC + 2) /* room for both NULL terminators */
+#define PLAN_MAX_GROUPS   128
+#define PLAN_MAX_BINDS    16
 
 #define PLAN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -28,17 +28,17 @@ struct init_bind {
 };
 
 struct init_plan {
-	const char *rootfs;   /* absolute host path */
+	const char *rootfs; /* absolute host path */
 	const char *hostname;
-	const char *cwd;      /* absolute container path, "/" by default */
+	const char *cwd; /* absolute container path, "/" by default */
 	uid_t uid;
 	gid_t gid;
 	size_t ngroups;
 	gid_t groups[PLAN_MAX_GROUPS];
-	char **argv;          /* NULL-terminated, at least one entry */
-	char **envp;          /* NULL-terminated, possibly empty */
-	uint64_t caps;        /* bit n = capability n */
-	uint64_t log_max;     /* bytes, 0 = never rotate */
+	char **argv;      /* NULL-terminated, at least one entry */
+	char **envp;      /* NULL-terminated, possibly empty */
+	uint64_t caps;    /* bit n = capability n */
+	uint64_t log_max; /* bytes, 0 = never rotate */
 	bool netns;
 	bool cgroupns;
 	size_t nbinds;

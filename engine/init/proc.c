@@ -45,7 +45,9 @@ close_fds(int keep)
 /*
  * CVE-2024-21626: a cwd reached through an fd of the host lies outside the
  * root, and getcwd() then fails (the kernel names it "(unreachable)...").
- * The fds are closed already; this is the second lock on the same door.
+ * Our own fds are closed by now, but init's, such as the state directory,
+ * are still reachable as /proc/1/fd/N while this child holds every
+ * capability.
  */
 static int
 child_cwd(const char *cwd, struct init_err *err)
@@ -100,8 +102,8 @@ drop_bounding(uint64_t mask, struct init_err *err)
 		if (mask >> cap & 1)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-			return init_fail_sys(err, "caps", "drop capability %d from the bounding set",
-					     cap);
+			return init_fail_sys(err, "caps",
+					     "drop capability %d from the bounding set", cap);
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return init_fail_sys(err, "caps", "clear the ambient set");
@@ -116,8 +118,9 @@ set_caps(uint64_t mask, struct init_err *err)
 	struct __user_cap_data_struct data[2];
 	uint32_t lo = (uint32_t)mask, hi = (uint32_t)(mask >> 32);
 
-	data[0] = (struct __user_cap_data_struct){ lo, lo, lo };
-	data[1] = (struct __user_cap_data_struct){ hi, hi, hi };
+	/* Inheritable stays empty (CVE-2022-24769: it let exec'd programs regain caps). */
+	data[0] = (struct __user_cap_data_struct){ lo, lo, 0 };
+	data[1] = (struct __user_cap_data_struct){ hi, hi, 0 };
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return init_fail_sys(err, "caps", "capset 0x%llx", (unsigned long long)mask);
 	return 0;
@@ -206,7 +209,7 @@ child_exec(char *const argv[], char *const envp[], struct init_err *err)
 	return init_fail_sys(err, "exec", "exec '%s'", file);
 }
 
-static void __attribute__((noreturn))
+static _Noreturn void
 child_main(const struct init_plan *plan, int logw, int statusfd)
 {
 	struct init_err err = { "", 0, "" };

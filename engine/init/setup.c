@@ -162,15 +162,14 @@ make_file(int rootfd, const char *path)
 }
 
 /*
- * Make the mount on top of path read-only, nosuid, nodev, noexec, with
- * everything mounted below it.  mount_setattr() rather than MS_REMOUNT,
- * which would leave submounts (a host /sys's cgroup and fusectl mounts)
- * writable.
+ * Set attrs (MOUNT_ATTR_*) on the mount on top of path and everything
+ * mounted below it.  mount_setattr() rather than MS_REMOUNT, which would
+ * leave submounts (a host /sys's cgroup and fusectl mounts) writable.
  */
 static int
-lock_readonly(int rootfd, const char *path)
+lock_readonly(int rootfd, const char *path, uint64_t attrs)
 {
-	struct mount_attr attr = { .attr_set = ATTR_LOCKED_RO };
+	struct mount_attr attr = { .attr_set = attrs };
 	cleanup_close int fd = open_in_root(rootfd, path, 0, RESOLVE_NO_SYMLINKS);
 
 	if (fd < 0)
@@ -211,7 +210,7 @@ mount_sys(int rootfd, struct init_err *err)
 		return init_fail_sys(err, "mount-sys", "mount point '/sys'");
 	if (mount_on("/sys", fd, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return init_fail_sys(err, "mount-sys", "bind the host's /sys");
-	if (lock_readonly(rootfd, "/sys") < 0)
+	if (lock_readonly(rootfd, "/sys", ATTR_LOCKED_RO) < 0)
 		return init_fail_sys(err, "mount-sys", "make the host's /sys read-only");
 	return 0;
 }
@@ -240,9 +239,9 @@ populate_dev(int devfd, struct init_err *err)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
-		{ "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
+		{ "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
-		{ "ptmx", "pts/ptmx" },	       { "core", "/proc/kcore" },
+		{ "ptmx", "pts/ptmx" },          { "core", "/proc/kcore" },
 	};
 	static const struct fs_mount mounts[] = {
 		{ "mount-devpts", "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
@@ -370,7 +369,10 @@ open_dev_null(int rootfd, struct init_err *err)
 	return take_fd(fd);
 }
 
-/* A file gets /dev/null bound on it, a directory an empty tmpfs; both read-only. */
+/*
+ * A file gets /dev/null bound on it, a directory an empty tmpfs; both
+ * read-only.  Not nodev: the mask must read as empty, not fail with EACCES.
+ */
 static int
 mask_path(int rootfd, int nullfd, const char *path, struct init_err *err)
 {
@@ -388,7 +390,8 @@ mask_path(int rootfd, int nullfd, const char *path, struct init_err *err)
 			       NULL);
 	else
 		ret = mount_on(fd_path(nullfd, null_path), fd, NULL, MS_BIND, NULL);
-	if (ret < 0 || lock_readonly(rootfd, path) < 0)
+	if (ret < 0 || lock_readonly(rootfd, path,
+				     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
 		return init_fail_sys(err, "mask", "mask '%s'", path);
 	return 0;
 }
@@ -403,7 +406,7 @@ readonly_path(int rootfd, const char *path, struct init_err *err)
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0 || mount_on(fd_path(fd, self), fd, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    lock_readonly(rootfd, path) < 0)
+	    lock_readonly(rootfd, path, ATTR_LOCKED_RO) < 0)
 		return init_fail_sys(err, "readonly", "make '%s' read-only", path);
 	return 0;
 }
@@ -417,10 +420,11 @@ static int
 mask_paths(int rootfd, struct init_err *err)
 {
 	static const char *const masked[] = {
-		"/proc/kcore",	     "/proc/keys",	"/proc/latency_stats",
-		"/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-		"/proc/acpi",	     "/proc/scsi",	"/sys/firmware",
-		"/sys/devices/virtual/powercap",
+		"/proc/kcore",         "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list",
+		"/proc/timer_stats",   "/proc/sched_debug",
+		"/proc/acpi",          "/proc/scsi",
+		"/sys/firmware",       "/sys/devices/virtual/powercap",
 	};
 	static const char *const readonly[] = {
 		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
