@@ -61,6 +61,7 @@ struct bk_engine_opts {
 	const char *const *insecure_registries; /* "HOST:PORT", NULL-terminated, may be NULL */
 	const char *auth_config; /* docker-style config.json, may be NULL */
 	uint64_t log_max;	 /* container logs rotate to log.1 past this (0: default) */
+	const char *default_limits; /* "KEY VALUE" lines every new container starts with */
 };
 #define BK_LOG_MAX_DEFAULT (10ULL << 20)
 
@@ -170,7 +171,15 @@ int bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel
 enum bk_ctr_state { BK_CTR_CREATED, BK_CTR_RUNNING, BK_CTR_EXITED, BK_CTR_REMOVING };
 const char *bk_ctr_state_name(enum bk_ctr_state state);
 
-enum bk_ctr_field { BK_CTR_IMAGE, BK_CTR_CMD, BK_CTR_ENV };
+enum bk_ctr_field { BK_CTR_IMAGE, BK_CTR_CMD, BK_CTR_ENV, BK_CTR_LIMITS };
+
+struct bk_stats {
+	uint64_t cpu_usec;   /* CPU time used */
+	uint64_t memory;     /* bytes in use */
+	uint64_t memory_max; /* the most it has used */
+	uint64_t pids;	     /* processes and threads */
+	uint64_t oom_kills;  /* processes the OOM killer ended */
+};
 
 struct bk_container_info {
 	char id[BK_ID_SIZE];
@@ -180,6 +189,7 @@ struct bk_container_info {
 	char *image_id;	 /* "" if not set */
 	char *cmd;	 /* "" = the image's Entrypoint and Cmd */
 	char *env;	 /* KEY=VALUE lines */
+	char *limits;	 /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
 	char *root_path; /* absolute path of its filesystem ("" before the first start) */
 	char created[32], started[32], finished[32];
 	int pid;	/* host pid of its init, 0 when not running */
@@ -200,7 +210,12 @@ void bk_container_list_free(struct bk_container_entry *list, size_t n);
 /* A new container (state created).  name NULL: a generated ps_<12 hex> id.  EEXIST, EINVAL. */
 int bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 			struct bk_err *err);
-/* Set image, cmd or env (env: KEY=VALUE lines; append adds to it).  EBUSY once started. */
+/*
+ * Set image, cmd or env (env: KEY=VALUE lines; append adds to it): EBUSY once
+ * started.  Or limits ("KEY VALUE" lines, merged into the current set): at
+ * any time, applied at once to a running container (the kernel's refusal is
+ * returned and the old limits kept).
+ */
 int bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field,
 		     const char *value, bool append, struct bk_err *err);
 /* Start it.  EBUSY if running; ENOENT (image gone, command not found) with the reason. */
@@ -216,6 +231,9 @@ int bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 int bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *n);
 /* Open its log (rotated: log.1 when old) for reading; returns an fd or -errno. */
 int bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct bk_err *err);
+/* Current resource use of a running container, from its cgroup.  ESRCH if not running. */
+int bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out,
+		       struct bk_err *err);
 /* Parse a signal: "KILL", "SIGKILL", "9".  The number or -EINVAL. */
 int bk_signal_parse(const char *s);
 

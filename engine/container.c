@@ -228,6 +228,18 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 	c->oomkilled = oom;
 	c->kill_sent = kill_sent;
 	c->rootfs_made = rootfs;
+	limits_init(&c->limits);
+	{
+		json_int_t mem = LIMIT_MAX, shares = 0, cpus = 0, pids = LIMIT_MAX;
+
+		/* Absent in records written before limits existed: unlimited. */
+		json_unpack(json_object_get(j, "limits"), "{s?I, s?I, s?I, s?I}", "memory", &mem,
+			    "cpu_shares", &shares, "cpus_milli", &cpus, "pids", &pids);
+		c->limits.memory = mem;
+		c->limits.cpu_shares = shares;
+		c->limits.cpus_milli = cpus;
+		c->limits.pids = pids;
+	}
 	*out = c;
 	return 0;
 }
@@ -309,13 +321,21 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 	char id[BK_ID_SIZE];
 	char attrs[64];
 
+	struct bk_stats st;
+	struct bk_err serr = BK_ERR_INIT;
+	bool oom = cgroup_stats(e, c->id, &st, &serr) == 0 && st.oom_kills > 0;
+
+	/* The group is empty now: its init, the last process, has gone. */
+	cgroup_remove(e, c->id);
 	pthread_mutex_lock(&e->lock);
 	set_exited_locked(e, c, wait_code, wait_status);
+	c->oomkilled = oom;
 	if (container_save(e, c, &err) < 0)
 		bk_log(BK_LOG_WARN, "%s", err.msg);
 	snprintf(id, sizeof(id), "%s", c->id);
 	if (c->exit_signal)
-		snprintf(attrs, sizeof(attrs), "signal=%d", c->exit_signal);
+		snprintf(attrs, sizeof(attrs), "signal=%d%s", c->exit_signal,
+			 c->oomkilled ? " oomkilled=1" : "");
 	else
 		snprintf(attrs, sizeof(attrs), "code=%d", c->exit_code);
 	pthread_cond_broadcast(&e->ctr_changed);
@@ -397,6 +417,7 @@ bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZ
 	c->pidfd = -1;
 	c->env = xcalloc(1, sizeof(char *));
 	c->state = BK_CTR_CREATED;
+	c->limits = e->default_limits;
 	time_rfc3339(c->created, sizeof(c->created));
 	if (name)
 		copy_str(c->id, sizeof(c->id), name);
@@ -501,6 +522,29 @@ fail:
 	return -err->code;
 }
 
+/* Merge "KEY VALUE" lines into c's limits; live if running; nothing changes on error. */
+static int
+set_limits_locked(struct bk_engine *e, struct container *c, const char *text, struct bk_err *err)
+{
+	struct limits l = c->limits;
+
+	if (limits_parse(text, &l, e->ncpu, err) < 0)
+		return -err->code;
+	if (c->state == BK_CTR_RUNNING) {
+		if (!e->cgroups_ready)
+			return bk_err_set(err, ENOTSUP, "limits: cgroups are not available");
+		if (cgroup_update(e, c->id, &l, err) < 0) {
+			struct bk_err ignored = BK_ERR_INIT;
+
+			/* Put back what the kernel accepted before it refused. */
+			cgroup_update(e, c->id, &c->limits, &ignored);
+			return bk_err_wrap(err, "limits");
+		}
+	}
+	c->limits = l;
+	return 0;
+}
+
 int
 bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, const char *value,
 		 bool append, struct bk_err *err)
@@ -521,6 +565,10 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
 		goto out;
 	}
+	if (field == BK_CTR_LIMITS) {
+		ret = set_limits_locked(e, c, value, err);
+		goto out;
+	}
 	if (c->state != BK_CTR_CREATED || c->busy) {
 		ret = bk_err_set(err, EBUSY, "container %s has been started: %s cannot change", id,
 				 field == BK_CTR_IMAGE ? "image" : field == BK_CTR_CMD ? "cmd" : "env");
@@ -538,6 +586,8 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		break;
 	case BK_CTR_ENV:
 		ret = set_env_locked(c, value, append, err);
+		break;
+	case BK_CTR_LIMITS:
 		break;
 	}
 	if (ret == 0)
@@ -584,6 +634,12 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 	out->image_id = xstrdup(c->image_id);
 	out->cmd = xstrdup(c->cmd ? c->cmd : "");
 	out->env = join_lines(c->env, c->nenv);
+	{
+		char text[256];
+
+		limits_format(&c->limits, text, sizeof(text));
+		out->limits = xstrdup(text);
+	}
 	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", e->store_path, c->id)
 					: xstrdup("");
 	memcpy(out->created, c->created, sizeof(out->created));
@@ -605,6 +661,7 @@ bk_container_info_free(struct bk_container_info *info)
 	free(info->image_id);
 	free(info->cmd);
 	free(info->env);
+	free(info->limits);
 	free(info->root_path);
 	memset(info, 0, sizeof(*info));
 }
@@ -814,6 +871,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	pthread_cond_broadcast(&e->ctr_changed);
 	pthread_mutex_unlock(&e->lock);
 
+	cgroup_remove(e, c->id);
 	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "remove %s: %s (retried at next start)", id, cerr.msg);
 	bk_log(BK_LOG_INFO, "removed container %s", c->id);
@@ -821,6 +879,24 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	engine_event(e, BK_OBJ_CONTAINER, c->id, "remove", "%s", "");
 	container_free(c);
 	return 0;
+}
+
+int
+bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out, struct bk_err *err)
+{
+	char id[BK_ID_SIZE];
+	struct container *c;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c == NULL || c->state != BK_CTR_RUNNING) {
+		pthread_mutex_unlock(&e->lock);
+		memset(out, 0, sizeof(*out));
+		return bk_err_set(err, c ? ESRCH : ENOENT, "container is not running");
+	}
+	copy_str(id, sizeof(id), c->id);
+	pthread_mutex_unlock(&e->lock);
+	return cgroup_stats(e, id, out, err);
 }
 
 int

@@ -38,6 +38,15 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->ctr_changed, NULL);
 	boot_id(e->boot_id, sizeof(e->boot_id));
+	e->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (e->ncpu < 1)
+		e->ncpu = 1;
+	limits_init(&e->default_limits);
+	if (opts->default_limits &&
+	    limits_parse(opts->default_limits, &e->default_limits, e->ncpu, err) < 0) {
+		ret = bk_err_wrap(err, "default limits");
+		goto fail;
+	}
 
 	ret = storage_lock(e->root, &e->lock_fd, err);
 	if (ret < 0)
@@ -57,6 +66,13 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	ret = spawn_find_init(e, err);
 	if (ret < 0)
 		goto fail;
+	{
+		struct bk_err cerr = BK_ERR_INIT;
+
+		/* Containers still run without cgroups; their limits cannot be set. */
+		if (cgroup_setup(e, &cerr) < 0)
+			bk_log(BK_LOG_WARN, "%s: running without resource limits", cerr.msg);
+	}
 	*out = e;
 	return 0;
 fail:
@@ -120,6 +136,7 @@ bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, bk_event_fn event, void
 int
 bk_engine_start(struct bk_engine *e, struct bk_err *err)
 {
+	cgroup_clean_orphans(e);
 	return monitor_start(e, err);
 }
 

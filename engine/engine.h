@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "bocker.h"
+#include "limits.h"
 
 struct image {
 	char id[BK_ID_SIZE];
@@ -42,6 +43,7 @@ struct container {
 	int kill_sent; /* last signal the daemon sent, for an init that left no exit file */
 	bool busy;     /* a start, stop or remove is under way */
 	bool rootfs_made;
+	struct limits limits;
 };
 
 struct bk_engine {
@@ -71,6 +73,11 @@ struct bk_engine {
 	bool monitor_running;
 	char boot_id[40];
 	uint64_t log_max; /* rotate container logs past this size */
+
+	enum cgroup_mode cgroup_mode;
+	bool cgroups_ready;
+	struct limits default_limits; /* what a new container starts with */
+	long ncpu;
 
 	struct pull_config *pull; /* registry settings (pull.c), NULL: defaults */
 };
@@ -122,6 +129,9 @@ struct spawn_req {
 	uint64_t log_max;
 	bool netns;
 	int state_dfd; /* the container's directory in the store */
+	const char *cgroup_id;	    /* its cgroup is bockerfs/<cgroup_id> */
+	const struct limits *limits; /* applied before the init may go on */
+	bool cgroupns;		    /* the init enters a new cgroup namespace */
 };
 int spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid, int *pidfd,
 	       struct bk_err *err);
@@ -131,6 +141,15 @@ uint64_t proc_start_time(pid_t pid);
 /* userdb.c: the container's own /etc/passwd and /etc/group. */
 int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
 		   size_t *ngroups, char *home, size_t home_size, struct bk_err *err);
+
+/* cgroup.c */
+int cgroup_setup(struct bk_engine *e, struct bk_err *err);
+int cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits *l,
+		 struct bk_err *err);
+int cgroup_update(struct bk_engine *e, const char *id, const struct limits *l, struct bk_err *err);
+int cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk_err *err);
+void cgroup_remove(struct bk_engine *e, const char *id);
+void cgroup_clean_orphans(struct bk_engine *e);
 
 /* monitor.c */
 int monitor_start(struct bk_engine *e, struct bk_err *err);

@@ -137,7 +137,7 @@ plan_memfd(const struct spawn_req *req, struct bk_err *err)
 	plan_add(&p, "caps=0x%llx", (unsigned long long)req->caps);
 	plan_add(&p, "log_max=%llu", (unsigned long long)req->log_max);
 	plan_add(&p, "netns=%d", req->netns ? 1 : 0);
-	plan_add(&p, "cgroupns=0");
+	plan_add(&p, "cgroupns=%d", req->cgroupns ? 1 : 0);
 	plan_add(&p, "bind=hosts:/etc/hosts");
 	plan_add(&p, "bind=hostname:/etc/hostname");
 	plan_add(&p, "bind=resolv.conf:/etc/resolv.conf");
@@ -232,7 +232,11 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 		child_exec(e->init_fd, argv, keep, 3);
 
 	close(take_fd(child_fd));
-	/* Later: cgroup and network setup happen here, before the init may go on. */
+	/* The init waits for "go": join it to its cgroup (and, later, its network) first. */
+	if (req->limits && cgroup_enter(e, req->cgroup_id, (pid_t)pid, req->limits, err) < 0) {
+		bk_err_wrap(err, "start");
+		goto fail;
+	}
 	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) < 0) {
 		bk_err_sys(err, "start: talk to the container init");
 		goto fail;
@@ -260,5 +264,7 @@ fail:
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	reap(pidfd);
 	close(pidfd);
+	if (req->limits)
+		cgroup_remove(e, req->cgroup_id);
 	return -err->code;
 }

@@ -45,6 +45,7 @@ struct start_ctx {
 	char **env;
 	size_t nenv;
 	bool rootfs_made;
+	struct limits limits;
 	json_t *config;
 	int dfd;	/* containers/<id>/ */
 	int rootfs_fd;
@@ -299,6 +300,9 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	req->log_max = e->log_max;
 	req->netns = true;
 	req->state_dfd = x->dfd;
+	req->cgroup_id = x->id;
+	req->limits = e->cgroups_ready ? &x->limits : NULL;
+	req->cgroupns = e->cgroups_ready;
 	return 0;
 }
 
@@ -327,6 +331,7 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 		x->env[i] = xstrdup(c->env[i]);
 	x->nenv = c->nenv;
 	x->rootfs_made = c->rootfs_made;
+	x->limits = c->limits;
 	return 0;
 }
 

@@ -16,7 +16,16 @@
 static enum bk_ctr_field
 field_of(enum node_kind kind)
 {
-	return kind == N_CTR_IMAGE ? BK_CTR_IMAGE : kind == N_CTR_CMD ? BK_CTR_CMD : BK_CTR_ENV;
+	switch (kind) {
+	case N_CTR_IMAGE:
+		return BK_CTR_IMAGE;
+	case N_CTR_CMD:
+		return BK_CTR_CMD;
+	case N_CTR_LIMITS:
+		return BK_CTR_LIMITS;
+	default:
+		return BK_CTR_ENV;
+	}
 }
 
 static const char *

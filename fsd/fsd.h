@@ -48,6 +48,8 @@ enum node_kind {
 	N_CTR_IMAGE,
 	N_CTR_CMD,
 	N_CTR_ENV,
+	N_CTR_LIMITS,
+	N_CTR_STATS,
 	N_CTR_STATE,
 	N_CTR_STATUS,
 	N_CTR_WAIT,

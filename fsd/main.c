@@ -30,6 +30,7 @@ struct options {
 	const char *mountpoint;
 	uint64_t storage_size;
 	uint64_t log_max;
+	char *default_limits; /* "KEY VALUE" lines from --default-limit */
 };
 
 static FILE *log_file;
@@ -63,6 +64,8 @@ usage(FILE *out)
 		     "                        on btrfs (default 20G, sparse)\n"
 		     "  --log-max-size SIZE   rotate a container's log to log.1 past SIZE\n"
 		     "                        (default 10M)\n"
+		     "  --default-limit 'KEY VALUE'  a limit every new container starts with\n"
+		     "                        (repeatable: memory, cpu.shares, cpus, pids)\n"
 		     "  MOUNTPOINT            where the control tree appears (default %s)\n",
 		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
 }
@@ -75,6 +78,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "root", required_argument, NULL, 'r' },
 		{ "storage-size", required_argument, NULL, 's' },
 		{ "log-max-size", required_argument, NULL, 'l' },
+		{ "default-limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -105,6 +109,16 @@ parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			break;
+		case 'L': {
+			char *more = NULL;
+
+			if (asprintf(&more, "%s%s\n", o->default_limits ? o->default_limits : "",
+				     optarg) < 0)
+				return -1;
+			free(o->default_limits);
+			o->default_limits = more;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -231,6 +245,7 @@ main(int argc, char **argv)
 	eopts.root = o.root;
 	eopts.storage_size = o.storage_size;
 	eopts.log_max = o.log_max;
+	eopts.default_limits = o.default_limits;
 	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
 		fprintf(stderr, "bockerfs: %s\n", err.msg);
 		return 1;

@@ -119,6 +119,21 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 	case N_CTR_STATE:
 		sbuf_printf(b, "%s\n", bk_ctr_state_name(info.state));
 		break;
+	case N_CTR_LIMITS:
+		sbuf_printf(b, "%s", info.limits);
+		break;
+	case N_CTR_STATS: {
+		struct bk_stats st;
+
+		/* A stopped container uses nothing: zeros, as `docker stats` shows. */
+		if (bk_container_stats(fs->engine, serial, &st, &err) < 0)
+			memset(&st, 0, sizeof(st));
+		sbuf_printf(b, "cpu_usec %llu\nmemory %llu\nmemory_max %llu\npids %llu\noom_kills %llu\n",
+			    (unsigned long long)st.cpu_usec, (unsigned long long)st.memory,
+			    (unsigned long long)st.memory_max, (unsigned long long)st.pids,
+			    (unsigned long long)st.oom_kills);
+		break;
+	}
 	case N_CTR_PID:
 		sbuf_printf(b, "%d\n", info.pid);
 		break;

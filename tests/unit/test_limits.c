@@ -1,0 +1,170 @@
+/*
+ * Unit tests for engine/limits.c: parsing `limits` lines, rendering the set,
+ * and the cgroup v1 and v2 files each limit becomes (v2 cannot be exercised
+ * on this cgroup v1 host, so its mapping is checked here).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "limits.h"
+#include "tap.h"
+
+static const struct cgroup_setting *
+find(const struct cgroup_setting *set, int n, const char *file)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(set[i].file, file) == 0)
+			return &set[i];
+	return NULL;
+}
+
+static int
+parse_good(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct limits l;
+
+	limits_init(&l);
+	CHECK_INT(limits_parse("memory 512M\ncpu.shares 512\ncpus 1.5\npids 256\n", &l, 4, &err), 0);
+	CHECK_INT(l.memory, 512LL << 20);
+	CHECK_INT(l.cpu_shares, 512);
+	CHECK_INT(l.cpus_milli, 1500);
+	CHECK_INT(l.pids, 256);
+	CHECK_INT(limits_parse("memory max\npids max\ncpus max", &l, 4, &err), 0);
+	CHECK_INT(l.memory, LIMIT_MAX);
+	CHECK_INT(l.pids, LIMIT_MAX);
+	CHECK_INT(l.cpus_milli, 0);
+	CHECK_INT(l.cpu_shares, 512); /* untouched keys keep their value */
+	CHECK_INT(limits_parse("  cpus 0.01  \n\n", &l, 4, &err), 0);
+	CHECK_INT(l.cpus_milli, 10);
+	return 0;
+}
+
+static int
+parse_bad_keeps_old(void)
+{
+	static const char *bad[] = {
+		"memory -1", "memory 1M", "memory abc", "cpus abc", "cpus 0", "cpus 0.001",
+		"cpus 9", "cpus 1.", "pids 0", "pids -5", "cpu.shares 1", "cpu.shares 300000",
+		"bogus 1", "memory", "memory 1G extra", "cpus 1.2345",
+	};
+	struct bk_err err = BK_ERR_INIT;
+	struct limits l, before;
+	size_t i;
+
+	limits_init(&l);
+	CHECK_INT(limits_parse("memory 64M\npids 10", &l, 4, &err), 0);
+	before = l;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.code = 0;
+		if (limits_parse(bad[i], &l, 4, &err) != -EINVAL) {
+			printf("# accepted: '%s'\n", bad[i]);
+			return -1;
+		}
+		CHECK_INT(err.code, EINVAL);
+		CHECK(strncmp(err.msg, "limits: ", 8) == 0);
+		CHECK(memcmp(&l, &before, sizeof(l)) == 0);
+	}
+	/* All or nothing: a bad second line keeps the first one out too. */
+	CHECK_INT(limits_parse("memory 128M\npids 0", &l, 4, &err), -EINVAL);
+	CHECK_INT(l.memory, 64LL << 20);
+	return 0;
+}
+
+static int
+format_roundtrip(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct limits l, back;
+	char text[256];
+
+	limits_init(&l);
+	limits_format(&l, text, sizeof(text));
+	CHECK_STR(text, "memory max\ncpu.shares 1024\ncpus max\npids max\n");
+	CHECK_INT(limits_parse("memory 512M\ncpus 1.5\npids 7\ncpu.shares 100", &l, 4, &err), 0);
+	limits_format(&l, text, sizeof(text));
+	CHECK_STR(text, "memory 536870912\ncpu.shares 100\ncpus 1.500\npids 7\n");
+	limits_init(&back);
+	CHECK_INT(limits_parse(text, &back, 4, &err), 0);
+	CHECK(memcmp(&l, &back, sizeof(l)) == 0);
+	return 0;
+}
+
+static int
+v1_files(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct cgroup_setting set[16];
+	struct limits l;
+	int n;
+
+	limits_init(&l);
+	n = limits_to_files(&l, CGROUP_V1, set, 16);
+	CHECK_STR(find(set, n, "memory.limit_in_bytes")->value, "-1");
+	CHECK_STR(find(set, n, "cpu.shares")->value, "1024");
+	CHECK_STR(find(set, n, "cpu.cfs_quota_us")->value, "-1");
+	CHECK_STR(find(set, n, "pids.max")->value, "max");
+	CHECK_INT(limits_parse("memory 512M\ncpus 1.5\npids 32\ncpu.shares 512", &l, 4, &err), 0);
+	n = limits_to_files(&l, CGROUP_V1, set, 16);
+	CHECK_STR(find(set, n, "memory.limit_in_bytes")->value, "536870912");
+	CHECK_STR(find(set, n, "cpu.shares")->value, "512");
+	CHECK_STR(find(set, n, "cpu.cfs_period_us")->value, "100000");
+	CHECK_STR(find(set, n, "cpu.cfs_quota_us")->value, "150000");
+	CHECK_STR(find(set, n, "pids.max")->value, "32");
+	CHECK_STR(find(set, n, "memory.limit_in_bytes")->controller, "memory");
+	CHECK(find(set, n, "memory.max") == NULL);
+	return 0;
+}
+
+static int
+v2_files(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct cgroup_setting set[16];
+	struct limits l;
+	int n;
+
+	limits_init(&l);
+	n = limits_to_files(&l, CGROUP_V2, set, 16);
+	CHECK_STR(find(set, n, "memory.max")->value, "max");
+	CHECK_STR(find(set, n, "cpu.weight")->value, "100");
+	CHECK_STR(find(set, n, "cpu.max")->value, "max 100000");
+	CHECK_STR(find(set, n, "pids.max")->value, "max");
+	CHECK(find(set, n, "cpu.shares") == NULL);
+	CHECK(find(set, n, "memory.limit_in_bytes") == NULL);
+	CHECK_INT(limits_parse("memory 512M\ncpus 0.5\npids 32\ncpu.shares 1024", &l, 4, &err), 0);
+	n = limits_to_files(&l, CGROUP_V2, set, 16);
+	CHECK_STR(find(set, n, "memory.max")->value, "536870912");
+	CHECK_STR(find(set, n, "cpu.weight")->value, "39");
+	CHECK_STR(find(set, n, "cpu.max")->value, "50000 100000");
+	CHECK_STR(find(set, n, "pids.max")->value, "32");
+	return 0;
+}
+
+static int
+shares_to_weight(void)
+{
+	/* runc/crun's mapping: the ends of both ranges meet, 1024 is about 39. */
+	CHECK_INT(limits_shares_to_weight(2), 1);
+	CHECK_INT(limits_shares_to_weight(262144), 10000);
+	CHECK_INT(limits_shares_to_weight(1024), 39);
+	CHECK_INT(limits_shares_to_weight(512), 20);
+	CHECK_INT(limits_shares_to_weight(0), 100);
+	CHECK_INT(limits_shares_to_weight(1), 1);
+	CHECK_INT(limits_shares_to_weight(1000000), 10000);
+	return 0;
+}
+
+int
+main(void)
+{
+	RUN(parse_good);
+	RUN(parse_bad_keeps_old);
+	RUN(format_roundtrip);
+	RUN(v1_files);
+	RUN(v2_files);
+	RUN(shares_to_weight);
+	return TAP_DONE();
+}
