@@ -207,7 +207,8 @@ cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits
 	cg = group_with_limits(e, id, l, true);
 	if (cg == NULL)
 		return bk_err_set(err, ENOMEM, "cgroup %s", id);
-	ret = cgroup_create_cgroup(cg, 0);
+	/* Owned by root already: skip libcgroup's chown of every file in every controller. */
+	ret = cgroup_create_cgroup(cg, 1);
 	if (ret != 0) {
 		cg_err(err, ret, "create cgroup");
 		cgroup_free(&cg);

@@ -376,15 +376,11 @@ reconcile(struct bk_engine *e, struct container *c)
 int
 container_load_all(struct bk_engine *e, struct bk_err *err)
 {
-	cleanup_dir DIR *d = NULL;
+	cleanup_dir DIR *d = opendir_at(e->containers_fd);
 	struct dirent *de;
-	int fd = dup(e->containers_fd);
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return bk_err_sys(err, "containers");
-	}
 	while ((de = readdir(d)) != NULL) {
 		struct bk_err lerr = BK_ERR_INIT;
 		struct container *c = NULL;

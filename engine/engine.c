@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "engine.h"
 #include "util.h"
@@ -30,13 +32,19 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	struct bk_engine *e = xcalloc(1, sizeof(*e));
 	int ret;
 
-	e->lock_fd = e->store_fd = e->images_fd = e->containers_fd = e->tmp_fd = -1;
+	e->lock_fd = e->store_fd = e->images_fd = e->containers_fd = e->tmp_fd = e->spare_fd = -1;
 	e->init_fd = e->monitor_epfd = e->monitor_wakefd = -1;
 	e->root = xstrdup(opts->root);
 	e->next_serial = 1;
 	e->log_max = opts->log_max ? opts->log_max : BK_LOG_MAX_DEFAULT;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->ctr_changed, NULL);
+	pthread_mutex_init(&e->spare_lock, NULL);
+	pthread_cond_init(&e->spare_cond, NULL);
+	/* Spare names must not repeat those a previous run left. */
+	if (getrandom(&e->spare_serial, sizeof(e->spare_serial), 0) < 0)
+		e->spare_serial = (uint64_t)time(NULL) << 20;
+	e->spare_serial >>= 1;
 	boot_id(e->boot_id, sizeof(e->boot_id));
 	e->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (e->ncpu < 1)
@@ -86,6 +94,7 @@ bk_engine_close(struct bk_engine *e)
 	if (e == NULL)
 		return;
 	monitor_stop(e);
+	spare_stop(e);
 	container_free_all(e);
 	image_free_all(e);
 	if (e->init_fd >= 0)
@@ -101,6 +110,8 @@ bk_engine_close(struct bk_engine *e)
 		close(e->lock_fd);
 	}
 	pthread_cond_destroy(&e->ctr_changed);
+	pthread_cond_destroy(&e->spare_cond);
+	pthread_mutex_destroy(&e->spare_lock);
 	pthread_mutex_destroy(&e->lock);
 	free(e->store_path);
 	free(e->root);
@@ -136,7 +147,18 @@ bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, bk_event_fn event, void
 int
 bk_engine_start(struct bk_engine *e, struct bk_err *err)
 {
+	size_t i;
+	int ret;
+
 	cgroup_clean_orphans(e);
+	ret = spare_start(e, err);
+	if (ret < 0)
+		return ret;
+	/* Have a snapshot ready for each image before its first run. */
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < e->nimages; i++)
+		spare_refill(e, e->images[i]->id);
+	pthread_mutex_unlock(&e->lock);
 	return monitor_start(e, err);
 }
 

@@ -51,7 +51,7 @@ struct bk_engine {
 	char *store_path; /* the mounted btrfs filesystem */
 	bool store_mounted; /* we mounted store_path (embedded store) */
 	int lock_fd;
-	int store_fd, images_fd, containers_fd, tmp_fd;
+	int store_fd, images_fd, containers_fd, tmp_fd, spare_fd;
 
 	pthread_mutex_t lock; /* protects everything below */
 	struct image **images;
@@ -73,6 +73,14 @@ struct bk_engine {
 	bool monitor_running;
 	char boot_id[40];
 	uint64_t log_max; /* rotate container logs past this size */
+
+	/* spare.c: the pool of ready snapshots and its refill thread */
+	pthread_mutex_t spare_lock; /* protects spare/ renames and the fields below */
+	pthread_cond_t spare_cond;
+	struct refill *refills;
+	uint64_t spare_serial;
+	bool spare_stop, spare_running;
+	pthread_t spare_thread;
 
 	enum cgroup_mode cgroup_mode;
 	bool cgroups_ready;
@@ -141,6 +149,15 @@ uint64_t proc_start_time(pid_t pid);
 /* userdb.c: the container's own /etc/passwd and /etc/group. */
 int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
 		   size_t *ngroups, char *home, size_t home_size, struct bk_err *err);
+
+/* spare.c */
+int spare_start(struct bk_engine *e, struct bk_err *err);
+void spare_stop(struct bk_engine *e);
+void spare_refill(struct bk_engine *e, const char *image_id);
+int spare_take(struct bk_engine *e, const char *image_id, int dst_dfd, const char *name);
+void spare_drop(struct bk_engine *e, const char *image_id);
+int count_spares(struct bk_engine *e, const char *image_id);
+bool image_exists_locked(struct bk_engine *e, const char *image_id);
 
 /* cgroup.c */
 int cgroup_setup(struct bk_engine *e, struct bk_err *err);

@@ -237,17 +237,11 @@ dedupe_refs_locked(struct bk_engine *e)
 int
 image_load_all(struct bk_engine *e, struct bk_err *err)
 {
-	cleanup_dir DIR *d = NULL;
+	cleanup_dir DIR *d = opendir_at(e->images_fd);
 	struct dirent *de;
-	int fd = dup(e->images_fd);
 
-	if (fd < 0)
+	if (d == NULL)
 		return bk_err_sys(err, "images");
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return bk_err_sys(err, "images");
-	}
 	while ((de = readdir(d)) != NULL) {
 		struct bk_err lerr = BK_ERR_INIT;
 		struct image *img = NULL;
@@ -462,6 +456,7 @@ bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk
 	}
 	snprintf(id_out, BK_ID_SIZE, "%s", img->id);
 	bk_log(BK_LOG_INFO, "imported '%s' as %s", dir, id_out);
+	spare_refill(e, id_out);
 	engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_CREATED);
 	return 0;
 }
@@ -498,6 +493,12 @@ bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 		snprintf(id_out, BK_ID_SIZE, "%s", img->id);
 	pthread_mutex_unlock(&e->lock);
 	return ret;
+}
+
+bool
+image_exists_locked(struct bk_engine *e, const char *image_id)
+{
+	return find_locked(e, image_id, 0, NULL) != NULL;
 }
 
 /* The image's id and a copy of its config (caller decrefs).  ENOENT if unknown. */
@@ -557,6 +558,7 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 	e->nimages--;
 	pthread_mutex_unlock(&e->lock);
 
+	spare_drop(e, img->id);
 	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "remove image %s: %s (retried at next start)", img->id,
 		       cerr.msg);

@@ -85,9 +85,11 @@ make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 
 	if (src_fd < 0)
 		return bk_err_sys(err, "image %s", x->image_id);
-	/* A writable snapshot: O(1) in the image's size. */
-	if (store_snapshot(src_fd, x->dfd, "rootfs", false, err) < 0)
+	/* A writable snapshot: O(1) in the image's size, and usually made ahead of time. */
+	if (spare_take(e, x->image_id, x->dfd, "rootfs") < 0 &&
+	    store_snapshot(src_fd, x->dfd, "rootfs", false, err) < 0)
 		return bk_err_wrap(err, "container filesystem");
+	spare_refill(e, x->image_id);
 	return 0;
 }
 

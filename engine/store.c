@@ -7,6 +7,7 @@
  *   containers/<id>/...        (containers)
  *   tmp/<name>                 work in progress; emptied at every start, so
  *                              a crash never leaves half an object visible
+ *   spare/<image>.<n>          ready snapshots of images (spare.c)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -138,15 +139,11 @@ open_dir(int dfd, const char *name, int *out, struct bk_err *err)
 static void
 clean_tmp(struct bk_engine *e)
 {
-	cleanup_dir DIR *d = NULL;
+	cleanup_dir DIR *d = opendir_at(e->tmp_fd);
 	struct dirent *de;
-	int fd = dup(e->tmp_fd);
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		struct bk_err err = BK_ERR_INIT;
 
@@ -166,7 +163,8 @@ store_init(struct bk_engine *e, struct bk_err *err)
 		return bk_err_sys(err, "open store '%s'", e->store_path);
 	if (open_dir(e->store_fd, "images", &e->images_fd, err) < 0 ||
 	    open_dir(e->store_fd, "containers", &e->containers_fd, err) < 0 ||
-	    open_dir(e->store_fd, "tmp", &e->tmp_fd, err) < 0)
+	    open_dir(e->store_fd, "tmp", &e->tmp_fd, err) < 0 ||
+	    open_dir(e->store_fd, "spare", &e->spare_fd, err) < 0)
 		return bk_err_wrap(err, "store '%s'", e->store_path);
 	clean_tmp(e);
 	return 0;
@@ -175,7 +173,7 @@ store_init(struct bk_engine *e, struct bk_err *err)
 void
 store_fini(struct bk_engine *e)
 {
-	int *fds[] = { &e->tmp_fd, &e->containers_fd, &e->images_fd, &e->store_fd };
+	int *fds[] = { &e->spare_fd, &e->tmp_fd, &e->containers_fd, &e->images_fd, &e->store_fd };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fds); i++) {

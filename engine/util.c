@@ -249,3 +249,21 @@ parse_size(const char *s, uint64_t *out)
 	*out = (uint64_t)(v * (double)mult);
 	return 0;
 }
+
+/*
+ * A directory stream on dfd with its own file offset: dup() would share the
+ * offset, so a second listing of the same fd would start at its end.
+ */
+DIR *
+opendir_at(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (d == NULL)
+		close(fd);
+	return d;
+}

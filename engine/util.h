@@ -104,6 +104,9 @@ int read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err)
 int read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len,
 		 struct bk_err *err);
 
+/* A directory stream over dfd with its own offset (NULL + errno on failure). */
+DIR *opendir_at(int dfd);
+
 /* Random lower-case hex id of n hex digits into out (n+1 bytes). */
 int random_hex(char *out, size_t n);
 

@@ -1,0 +1,212 @@
+/*
+ * Spare snapshots: a btrfs snapshot costs a transaction commit (several ms),
+ * so a container's filesystem is taken from a small pool of writable
+ * snapshots of its image made ahead of time, and the pool is refilled by a
+ * background thread.  Taking one is a rename.  A spare is a pristine
+ * snapshot nobody has written to, so spares left by a crash are still good;
+ * they are dropped with their image.
+ *
+ *   spare/<image_id>.<serial>   writable snapshot of images/<image_id>/rootfs
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine.h"
+#include "util.h"
+
+#define SPARES_PER_IMAGE 2
+
+struct refill {
+	char image_id[BK_ID_SIZE];
+	struct refill *next;
+};
+
+static bool
+is_spare_of(const char *name, const char *image_id)
+{
+	size_t n = strlen(image_id);
+
+	return strncmp(name, image_id, n) == 0 && name[n] == '.';
+}
+
+/* How many spares image_id has (lock held). */
+static int
+count_locked(struct bk_engine *e, const char *image_id)
+{
+	cleanup_dir DIR *d = opendir_at(e->spare_fd);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (is_spare_of(de->d_name, image_id))
+			n++;
+	return n;
+}
+
+static int
+make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
+{
+	cleanup_free char *src = xasprintf("%s/rootfs", image_id);
+	cleanup_close int src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char tmp[BK_ID_SIZE + 64], name[BK_ID_SIZE + 32];
+
+	if (src_fd < 0)
+		return bk_err_sys(err, "spare for %s", image_id);
+	pthread_mutex_lock(&e->spare_lock);
+	snprintf(name, sizeof(name), "%s.%llu", image_id, (unsigned long long)e->spare_serial++);
+	pthread_mutex_unlock(&e->spare_lock);
+	snprintf(tmp, sizeof(tmp), "spare-%s", name);
+	/* Made in tmp/ and renamed: spare/ holds only whole snapshots. */
+	if (store_snapshot(src_fd, e->tmp_fd, tmp, false, err) < 0)
+		return -err->code;
+	if (renameat(e->tmp_fd, tmp, e->spare_fd, name) < 0) {
+		int ret = bk_err_sys(err, "spare for %s", image_id);
+
+		store_rmtree_at(e->tmp_fd, tmp, NULL);
+		return ret;
+	}
+	return 0;
+}
+
+static void *
+refill_main(void *arg)
+{
+	struct bk_engine *e = arg;
+
+	pthread_mutex_lock(&e->spare_lock);
+	for (;;) {
+		struct refill *r;
+		char image_id[BK_ID_SIZE];
+
+		while (e->refills == NULL && !e->spare_stop)
+			pthread_cond_wait(&e->spare_cond, &e->spare_lock);
+		if (e->spare_stop)
+			break;
+		r = e->refills;
+		e->refills = r->next;
+		memcpy(image_id, r->image_id, sizeof(image_id));
+		free(r);
+		pthread_mutex_unlock(&e->spare_lock);
+
+		pthread_mutex_lock(&e->lock);
+		/* The image may be gone, or being removed: then no spares for it. */
+		bool exists = image_exists_locked(e, image_id);
+		pthread_mutex_unlock(&e->lock);
+		while (exists && count_spares(e, image_id) < SPARES_PER_IMAGE) {
+			struct bk_err err = BK_ERR_INIT;
+
+			if (make_one(e, image_id, &err) < 0) {
+				bk_log(BK_LOG_DEBUG, "%s", err.msg);
+				break;
+			}
+		}
+		pthread_mutex_lock(&e->spare_lock);
+	}
+	pthread_mutex_unlock(&e->spare_lock);
+	return NULL;
+}
+
+int
+count_spares(struct bk_engine *e, const char *image_id)
+{
+	int n;
+
+	pthread_mutex_lock(&e->spare_lock);
+	n = count_locked(e, image_id);
+	pthread_mutex_unlock(&e->spare_lock);
+	return n;
+}
+
+/* Ask the refill thread to top up image_id's spares. */
+void
+spare_refill(struct bk_engine *e, const char *image_id)
+{
+	struct refill *r;
+
+	if (!e->spare_running)
+		return;
+	r = xcalloc(1, sizeof(*r));
+	snprintf(r->image_id, sizeof(r->image_id), "%s", image_id);
+	pthread_mutex_lock(&e->spare_lock);
+	r->next = e->refills;
+	e->refills = r;
+	pthread_cond_signal(&e->spare_cond);
+	pthread_mutex_unlock(&e->spare_lock);
+}
+
+/*
+ * Move a spare of image_id to dst_dfd/name.  0 on success, -ENOENT when there
+ * is none (the caller then snapshots itself).
+ */
+int
+spare_take(struct bk_engine *e, const char *image_id, int dst_dfd, const char *name)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&e->spare_lock);
+	d = opendir_at(e->spare_fd);
+	while (d && (de = readdir(d)) != NULL)
+		if (is_spare_of(de->d_name, image_id) &&
+		    renameat(e->spare_fd, de->d_name, dst_dfd, name) == 0) {
+			ret = 0;
+			break;
+		}
+	pthread_mutex_unlock(&e->spare_lock);
+	return ret;
+}
+
+/* Delete image_id's spares (the image is being removed). */
+void
+spare_drop(struct bk_engine *e, const char *image_id)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+
+	pthread_mutex_lock(&e->spare_lock);
+	d = opendir_at(e->spare_fd);
+	while (d && (de = readdir(d)) != NULL) {
+		struct bk_err err = BK_ERR_INIT;
+
+		if (is_spare_of(de->d_name, image_id) &&
+		    store_rmtree_at(e->spare_fd, de->d_name, &err) < 0)
+			bk_log(BK_LOG_WARN, "spare %s: %s", de->d_name, err.msg);
+	}
+	pthread_mutex_unlock(&e->spare_lock);
+}
+
+int
+spare_start(struct bk_engine *e, struct bk_err *err)
+{
+	int ret = pthread_create(&e->spare_thread, NULL, refill_main, e);
+
+	if (ret != 0)
+		return bk_err_set(err, ret, "cannot start the spare-snapshot thread");
+	e->spare_running = true;
+	return 0;
+}
+
+void
+spare_stop(struct bk_engine *e)
+{
+	struct refill *r;
+
+	if (e->spare_running) {
+		pthread_mutex_lock(&e->spare_lock);
+		e->spare_stop = true;
+		pthread_cond_signal(&e->spare_cond);
+		pthread_mutex_unlock(&e->spare_lock);
+		pthread_join(e->spare_thread, NULL);
+		e->spare_running = false;
+	}
+	while ((r = e->refills) != NULL) {
+		e->refills = r->next;
+		free(r);
+	}
+}
