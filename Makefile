@@ -91,7 +91,7 @@ e2e: all
 	BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs bats --tap tests/e2e
 
 py: all
-	BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs python3 -m pytest -q tests/py
+	BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs /usr/bin/python3 -m pytest -q tests/py
 
 test: check-layers check e2e py
 
@@ -112,7 +112,13 @@ check-layers:
 	@! grep -n '#include "' fsd/*.c fsd/*.h | grep -e util.h -e store.h -e engine.h \
 		|| (echo 'fsd includes engine internals' && false)
 
-bench: all
+$(BUILD)/bench/bkbench: bench/bkbench.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+bench: all $(BUILD)/bench/bkbench
+	@scripts/deps.sh bench
 	bench/run.sh
 
 start: all

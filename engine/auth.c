@@ -137,7 +137,8 @@ auth_parse_challenge(const char *header, struct auth_challenge *out)
 			continue;
 		}
 		/* a new challenge: a scheme, then a space or the end */
-		if (in && (!strcmp(cur.scheme, "bearer") || (!strcmp(cur.scheme, "basic") && !have))) {
+		if (in &&
+		    (!strcmp(cur.scheme, "bearer") || (!strcmp(cur.scheme, "basic") && !have))) {
 			best = cur;
 			have = true;
 		}
@@ -146,7 +147,8 @@ auth_parse_challenge(const char *header, struct auth_challenge *out)
 		if (n >= sizeof(cur.scheme))
 			n = sizeof(cur.scheme) - 1;
 		for (size_t i = 0; i < n; i++)
-			cur.scheme[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+			cur.scheme[i] =
+			    (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
 		if (*p == '=')
 			return -EINVAL;
 	}
@@ -265,8 +267,8 @@ entry_creds(json_t *v, const char *path, const char *key, char **user, char **pa
 		n = auth_base64_decode(auth, &dec);
 		if (n < 0 || memchr(dec, '\0', (size_t)n) ||
 		    (colon = strchr((char *)dec, ':')) == NULL)
-			return bk_err_set(err, EINVAL, "auth config '%s': entry '%.100s': bad 'auth'",
-					  path, key);
+			return bk_err_set(
+			    err, EINVAL, "auth config '%s': entry '%.100s': bad 'auth'", path, key);
 		*colon = '\0';
 		*user = xstrdup((char *)dec);
 		*pass = xstrdup(colon + 1);

@@ -34,11 +34,11 @@
 #include "layer.h"
 #include "util.h"
 
-#define WH_PREFIX     ".wh."
-#define WH_OPAQUE     ".wh..wh..opq"
-#define WH_META	      ".wh..wh."
-#define XATTR_MAX     (64u << 10)
-#define RMTREE_DEPTH  4096
+#define WH_PREFIX    ".wh."
+#define WH_OPAQUE    ".wh..wh..opq"
+#define WH_META      ".wh..wh."
+#define XATTR_MAX    (64u << 10)
+#define RMTREE_DEPTH 4096
 
 static int
 sys_openat2(int dfd, const char *path, int flags, uint64_t resolve)
@@ -209,7 +209,8 @@ clean_path(const char *in, char **out, struct bk_err *err)
 			continue;
 		if (clen == 2 && c[0] == '.' && c[1] == '.') {
 			free(res);
-			return bk_err_set(err, EBADMSG, "entry '%.200s' escapes the layer root", in);
+			return bk_err_set(err, EBADMSG, "entry '%.200s' escapes the layer root",
+					  in);
 		}
 		if (clen > NAME_MAX) {
 			free(res);
@@ -267,7 +268,7 @@ open_in_root(struct xtract *x, const char *rel, bool create, struct bk_err *err)
 	pfd = sys_openat2(x->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
 	if (pfd < 0)
 		return bk_err_sys(err, "open layer root");
-	for (p = walk;; ) {
+	for (p = walk;;) {
 		char *slash = strchr(p, '/');
 		const char *name;
 		int nfd;
@@ -280,16 +281,17 @@ open_in_root(struct xtract *x, const char *rel, bool create, struct bk_err *err)
 			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
 				return bk_err_sys(err, "mkdir '%.200s'", walk);
 			pathset_add(&x->seen, walk);
-			nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC,
-					  IN_ROOT);
+			nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
 		}
 		if (nfd < 0) {
 			if (errno == ENOTDIR)
-				return bk_err_set(err, EBADMSG, "'%.200s' is not a directory", walk);
+				return bk_err_set(err, EBADMSG, "'%.200s' is not a directory",
+						  walk);
 			/* A dangling symlink: its target is not followed to make directories. */
 			if (errno == ENOENT)
 				return bk_err_set(err, EBADMSG,
-						  "'%.200s' is a symlink to a missing directory", walk);
+						  "'%.200s' is a symlink to a missing directory",
+						  walk);
 			return bk_err_sys(err, "open '%.200s'", walk);
 		}
 		close(pfd);
@@ -483,7 +485,8 @@ static int
 set_meta_fd(struct xtract *x, int fd, struct archive_entry *ae, const char *path,
 	    struct bk_err *err)
 {
-	if (x->as_root && fchown(fd, (uid_t)archive_entry_uid(ae), (gid_t)archive_entry_gid(ae)) < 0)
+	if (x->as_root &&
+	    fchown(fd, (uid_t)archive_entry_uid(ae), (gid_t)archive_entry_gid(ae)) < 0)
 		return bk_err_sys(err, "'%.200s': chown", path);
 	if (fchmod(fd, archive_entry_perm(ae) & 07777) < 0)
 		return bk_err_sys(err, "'%.200s': chmod", path);
@@ -522,8 +525,7 @@ apply_dir_times(struct xtract *x)
 /* ---- entry types ------------------------------------------------------- */
 
 static int
-write_data(struct xtract *x, int fd, struct archive_entry *ae, const char *path,
-	   struct bk_err *err)
+write_data(struct xtract *x, int fd, struct archive_entry *ae, const char *path, struct bk_err *err)
 {
 	off_t end = 0;
 	unsigned blocks = 0;
@@ -645,8 +647,8 @@ make_node(struct xtract *x, int pfd, const char *base, struct archive_entry *ae,
 
 /* A hardlink to a file already inside the root; linkat never follows a symlink target. */
 static int
-make_hardlink(struct xtract *x, int pfd, const char *base, const char *target_in,
-	      const char *path, struct bk_err *err)
+make_hardlink(struct xtract *x, int pfd, const char *base, const char *target_in, const char *path,
+	      struct bk_err *err)
 {
 	cleanup_free char *target = NULL;
 	cleanup_close int tfd = -1;
@@ -659,8 +661,9 @@ make_hardlink(struct xtract *x, int pfd, const char *base, const char *target_in
 	split_path(target, &tparent, &tbase);
 	tfd = open_in_root(x, tparent, false, err);
 	if (tfd < 0)
-		return tfd == -ENOENT ? bk_err_set(err, EBADMSG, "hardlink '%.200s': target "
-								 "'%.200s' missing",
+		return tfd == -ENOENT ? bk_err_set(err, EBADMSG,
+						   "hardlink '%.200s': target "
+						   "'%.200s' missing",
 						   path, target_in)
 				      : tfd;
 	if (linkat(tfd, tbase, pfd, base, 0) < 0) {
@@ -717,8 +720,8 @@ apply_entry(struct xtract *x, struct archive_entry *ae, struct bk_err *err)
 	link = archive_entry_hardlink(ae);
 	if (*path == '\0') {
 		if (type != AE_IFDIR || link)
-			return bk_err_set(err, EBADMSG, "entry '%.200s' would replace the layer root",
-					  orig);
+			return bk_err_set(err, EBADMSG,
+					  "entry '%.200s' would replace the layer root", orig);
 		return make_dir(x, x->root, NULL, ae, "", err);
 	}
 	full = xstrdup(path);
@@ -861,7 +864,9 @@ open_outer(struct xtract *x, enum layer_comp comp, struct bk_err *err)
 		return archive_fail(x, x->outer, err);
 	if (archive_filter_code(x->outer, 0) != want)
 		return bk_err_set(err, EBADMSG, "layer is not %s as its media type says",
-				  comp == LAYER_GZIP ? "gzip" : comp == LAYER_ZSTD ? "zstd" : "plain tar");
+				  comp == LAYER_GZIP   ? "gzip"
+				  : comp == LAYER_ZSTD ? "zstd"
+						       : "plain tar");
 	return 0;
 }
 

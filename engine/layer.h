@@ -13,8 +13,8 @@
 #include "digest.h"
 #include "manifest.h"
 
-#define LAYER_ENTRIES_MAX (4u << 20)	   /* tar entries in one layer */
-#define LAYER_TAR_MAX	  (64ull << 30)	   /* uncompressed bytes in one layer */
+#define LAYER_ENTRIES_MAX (4u << 20)    /* tar entries in one layer */
+#define LAYER_TAR_MAX     (64ull << 30) /* uncompressed bytes in one layer */
 
 /* Where the compressed bytes come from (the network, or memory in tests). */
 struct layer_reader {

@@ -115,7 +115,9 @@ manifest_kind(const char *body, size_t len, const char *content_type, enum manif
 				  "image again with a current client)");
 	if (k == MANIFEST_UNKNOWN)
 		return bk_err_set(err, EPROTO, "unsupported manifest media type '%.100s'",
-				  mt ? mt : content_type ? content_type : "(none)");
+				  mt             ? mt
+				  : content_type ? content_type
+						 : "(none)");
 	*out = k;
 	return 0;
 }
@@ -200,8 +202,9 @@ manifest_parse(const char *body, size_t len, struct manifest *out, struct bk_err
 		if (descriptor(l, "manifest layer", ml->digest, &ml->size, err) < 0)
 			goto fail;
 		if (layer_comp_of(mt, &ml->comp) < 0) {
-			bk_err_set(err, EPROTO, "manifest layer %s: unsupported media type '%.100s'",
-				   ml->digest, mt ? mt : "(none)");
+			bk_err_set(err, EPROTO,
+				   "manifest layer %s: unsupported media type '%.100s'", ml->digest,
+				   mt ? mt : "(none)");
 			goto fail;
 		}
 	}
@@ -279,8 +282,9 @@ manifest_index_select(const char *body, size_t len, const struct platform *want,
 		if (mt && kind_of_type(mt) != MANIFEST_IMAGE)
 			continue;
 		if (strcmp(os, "unknown") != 0 && used + 1 < sizeof(seen)) {
-			int n = snprintf(seen + used, sizeof(seen) - used, "%s%s/%s%s%s",
-					 used ? ", " : "", os, arch, var ? "/" : "", var ? var : "");
+			int n =
+			    snprintf(seen + used, sizeof(seen) - used, "%s%s/%s%s%s",
+				     used ? ", " : "", os, arch, var ? "/" : "", var ? var : "");
 
 			if (n > 0)
 				used += (size_t)n < sizeof(seen) - used ? (size_t)n
@@ -297,9 +301,9 @@ manifest_index_select(const char *body, size_t len, const struct platform *want,
 		}
 	}
 	if (best < 0)
-		return bk_err_set(err, ENOENT, "no manifest for %s/%s%s%s in the index (it has: %s)",
-				  want->os, want->arch, *want->variant ? "/" : "", want->variant,
-				  used ? seen : "nothing");
+		return bk_err_set(
+		    err, ENOENT, "no manifest for %s/%s%s%s in the index (it has: %s)", want->os,
+		    want->arch, *want->variant ? "/" : "", want->variant, used ? seen : "nothing");
 	return descriptor(json_array_get(list, (size_t)best), "index entry", digest_out, NULL, err);
 }
 

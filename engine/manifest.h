@@ -18,16 +18,16 @@
 
 struct bk_err;
 
-#define MANIFEST_MAX	(4u << 20)  /* a manifest or index larger than this is refused */
-#define CONFIG_MAX	(16u << 20) /* an image config larger than this is refused */
-#define MANIFEST_LAYERS_MAX 512	    /* more layers than btrfs snapshots should chain */
+#define MANIFEST_MAX        (4u << 20)  /* a manifest or index larger than this is refused */
+#define CONFIG_MAX          (16u << 20) /* an image config larger than this is refused */
+#define MANIFEST_LAYERS_MAX 512         /* more layers than btrfs snapshots should chain */
 
 /* The Accept header a pull sends: every type parsed here, schema 1 last so it can be named. */
-#define MANIFEST_ACCEPT                                                   \
-	"application/vnd.oci.image.index.v1+json, "                     \
-	"application/vnd.docker.distribution.manifest.list.v2+json, "   \
-	"application/vnd.oci.image.manifest.v1+json, "                  \
-	"application/vnd.docker.distribution.manifest.v2+json, "        \
+#define MANIFEST_ACCEPT                                               \
+	"application/vnd.oci.image.index.v1+json, "                   \
+	"application/vnd.docker.distribution.manifest.list.v2+json, " \
+	"application/vnd.oci.image.manifest.v1+json, "                \
+	"application/vnd.docker.distribution.manifest.v2+json, "      \
 	"application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.1"
 
 enum manifest_kind {
@@ -41,7 +41,7 @@ enum layer_comp { LAYER_TAR, LAYER_GZIP, LAYER_ZSTD };
 
 struct manifest_layer {
 	char digest[DIGEST_STR_SIZE]; /* of the compressed blob */
-	uint64_t size;		      /* of the compressed blob, as the manifest says */
+	uint64_t size;                /* of the compressed blob, as the manifest says */
 	enum layer_comp comp;
 };
 

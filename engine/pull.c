@@ -10,7 +10,9 @@
  * pulling from that queue (layer.c).  Layers download in parallel (up to
  * PULL_PARALLEL at once), but a layer can only be extracted onto the one
  * below it, so the queue of a layer that is ahead of the extraction is
- * bounded (QUEUE_AHEAD_MAX) and its fetcher waits there: no temporary
+ * bounded (QUEUE_AHEAD_MAX) and its fetcher waits there; the layer being
+ * extracted streams through a smaller queue (QUEUE_STREAM_MAX), so a disk
+ * slower than the network also holds the transfer back: no temporary
  * tarball, bounded memory.  The blob digest is checked when its transfer
  * ends, which the extractor waits for (it reads its source to the end) before
  * the layer can be committed; the diff id is checked against the config.
@@ -36,9 +38,10 @@
 #include "registry.h"
 #include "util.h"
 
-#define PULL_PARALLEL	3
-#define QUEUE_AHEAD_MAX (32u << 20) /* bytes queued for a layer waiting its turn */
-#define LAYER_INFO_MAX	(64u << 10)
+#define PULL_PARALLEL    3
+#define QUEUE_AHEAD_MAX  (32u << 20) /* bytes queued for a layer waiting its turn */
+#define QUEUE_STREAM_MAX (8u << 20)  /* bytes queued for the layer being extracted */
+#define LAYER_INFO_MAX   (64u << 10)
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -118,12 +121,12 @@ struct fetch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct chunk *head, *tail; /* protected by mu */
-	size_t queued;		   /* protected by mu */
-	bool limited;		   /* protected by mu: bound the queue (not yet extracting) */
-	bool abort;		   /* protected by mu: the extractor gave up */
-	bool done;		   /* protected by mu: the transfer is over */
-	int ret;		   /* protected by mu: its result, once done */
-	struct bk_err err;	   /* protected by mu: its error, once done */
+	size_t queued;             /* protected by mu */
+	bool extracting;           /* protected by mu: its turn has come (smaller queue) */
+	bool abort;                /* protected by mu: the extractor gave up */
+	bool done;                 /* protected by mu: the transfer is over */
+	int ret;                   /* protected by mu: its result, once done */
+	struct bk_err err;         /* protected by mu: its error, once done */
 
 	/* fetcher thread only */
 	struct digest dig;
@@ -155,7 +158,7 @@ fetch_sink(void *arg, const void *data, size_t len, struct bk_err *err)
 	c->len = len;
 	memcpy(c->data, data, len);
 	pthread_mutex_lock(&f->mu);
-	while (f->limited && f->queued >= QUEUE_AHEAD_MAX && !f->abort)
+	while (f->queued >= (f->extracting ? QUEUE_STREAM_MAX : QUEUE_AHEAD_MAX) && !f->abort)
 		pthread_cond_wait(&f->cv, &f->mu);
 	if (f->abort) {
 		pthread_mutex_unlock(&f->mu);
@@ -211,7 +214,6 @@ fetch_start(struct fetch *f, struct bk_err *err)
 
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
-	f->limited = true;
 	ret = pthread_create(&f->thread, NULL, fetch_main, f);
 	if (ret != 0) {
 		errno = ret;
@@ -256,7 +258,7 @@ fetch_read(void *arg, const void **buf, struct bk_err *err)
 	free(f->current);
 	f->current = NULL;
 	pthread_mutex_lock(&f->mu);
-	f->limited = false; /* this layer is being extracted: let it stream */
+	f->extracting = true;
 	while (f->head == NULL && !f->done) {
 		struct timespec ts;
 
@@ -355,10 +357,10 @@ stored_file_bytes(struct pull *p, const char *chain)
 static int
 write_layer_info(int dfd, const struct pull_layer *l, const char *parent, struct bk_err *err)
 {
-	cleanup(json_decrefp) json_t *j = json_pack(
-		"{s:s, s:s, s:s, s:I, s:I, s:s?}", "chain_id", l->chain_id, "diff_id", l->diff_id,
-		"digest", l->digest, "size", (json_int_t)l->size, "file_bytes",
-		(json_int_t)l->file_bytes, "parent", parent);
+	cleanup(json_decrefp) json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?}", "chain_id", l->chain_id, "diff_id",
+		      l->diff_id, "digest", l->digest, "size", (json_int_t)l->size, "file_bytes",
+		      (json_int_t)l->file_bytes, "parent", parent);
 	cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 
 	if (text == NULL)
@@ -426,7 +428,8 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		ret = bk_err_set(err, EINTR, "interrupted");
 		goto fail;
 	}
-	if (renameat2(p->e->tmp_fd, work, p->layers_fd, hex_of(l->chain_id), RENAME_NOREPLACE) < 0) {
+	if (renameat2(p->e->tmp_fd, work, p->layers_fd, hex_of(l->chain_id), RENAME_NOREPLACE) <
+	    0) {
 		/* Another pull committed the same layer first: keep theirs. */
 		if (errno != EEXIST && errno != ENOTEMPTY) {
 			ret = bk_err_sys(err, "commit layers/%.16s", hex_of(l->chain_id));
@@ -436,13 +439,12 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 	}
 	fsync(p->layers_fd);
 	return 0;
-fail:
-	{
-		struct bk_err cerr = BK_ERR_INIT;
+fail : {
+	struct bk_err cerr = BK_ERR_INIT;
 
-		if (store_rmtree_at(p->e->tmp_fd, work, &cerr) < 0)
-			bk_log(BK_LOG_WARN, "pull: cleanup tmp/%s: %s", work, cerr.msg);
-	}
+	if (store_rmtree_at(p->e->tmp_fd, work, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "pull: cleanup tmp/%s: %s", work, cerr.msg);
+}
 	return ret;
 }
 
@@ -518,6 +520,20 @@ parse_spec(const char *spec, struct image_ref *ref, struct platform *plat, struc
 	return ref_parse(p, ref, err);
 }
 
+int
+pull_spec_name(const char *spec, char *out, size_t size, struct bk_err *err)
+{
+	struct image_ref ref;
+	struct platform plat;
+	int ret;
+
+	if ((ret = parse_spec(spec, &ref, &plat, err)) < 0)
+		return ret;
+	if (ref_format_familiar(&ref, out, size) < 0)
+		return bk_err_set(err, EINVAL, "reference '%.200s' too long", spec);
+	return 0;
+}
+
 static int
 fetch_manifest(struct pull *p, const struct platform *plat, struct pull_result *out,
 	       struct bk_err *err)
@@ -529,15 +545,15 @@ fetch_manifest(struct pull *p, const struct platform *plat, struct pull_result *
 	size_t len;
 	int ret;
 
-	ret = registry_get_manifest(p->reg, want ? want : p->ref.tag, MANIFEST_MAX, &body, &len, &ct,
-				    err);
+	ret = registry_get_manifest(p->reg, want ? want : p->ref.tag, MANIFEST_MAX, &body, &len,
+				    &ct, err);
 	if (ret < 0)
 		return ret;
 	for (int depth = 0;; depth++) {
 		digest_buf(body, len, got);
 		if (want && strcmp(got, want) != 0)
-			return bk_err_set(err, EBADMSG, "manifest %s: digest mismatch (got %s)", want,
-					  got);
+			return bk_err_set(err, EBADMSG, "manifest %s: digest mismatch (got %s)",
+					  want, got);
 		if ((ret = manifest_kind(body, len, ct, &kind, err)) < 0)
 			return ret;
 		if (kind == MANIFEST_IMAGE)
@@ -569,11 +585,12 @@ fetch_manifest(struct pull *p, const struct platform *plat, struct pull_result *
 static int
 config_cached(struct pull *p, char **body, size_t *len)
 {
-	cleanup_close int dfd = openat(p->e->store_fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd =
+	    openat(p->e->store_fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char got[DIGEST_STR_SIZE];
 
-	if (dfd < 0 || read_file_at(dfd, hex_of(p->man.config_digest), CONFIG_MAX, body, len,
-				    NULL) < 0)
+	if (dfd < 0 ||
+	    read_file_at(dfd, hex_of(p->man.config_digest), CONFIG_MAX, body, len, NULL) < 0)
 		return -1;
 	digest_buf(*body, *len, got);
 	if (strcmp(got, p->man.config_digest) != 0) {
@@ -646,7 +663,8 @@ write_image_dir(struct pull *p, int work_dfd, struct pull_result *out, struct bk
 		if ((ret = store_set_read_only(rfd, true, err)) < 0)
 			return ret;
 	} else {
-		snprintf(path, sizeof(path), "%s/rootfs", hex_of(p->layers[p->nlayers - 1].chain_id));
+		snprintf(path, sizeof(path), "%s/rootfs",
+			 hex_of(p->layers[p->nlayers - 1].chain_id));
 		top = openat(p->layers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (top < 0)
 			return bk_err_sys(err, "open layers/%.16s", path);
@@ -667,7 +685,8 @@ write_image_dir(struct pull *p, int work_dfd, struct pull_result *out, struct bk
 	if ((ret = write_file_atomic(work_dfd, "config.json", cfg, strlen(cfg), err)) < 0 ||
 	    (ret = write_file_atomic(work_dfd, "manifest.json", out->manifest, out->manifest_len,
 				     err)) < 0 ||
-	    (ret = write_file_atomic(work_dfd, "digest", digest_line, strlen(digest_line), err)) < 0 ||
+	    (ret = write_file_atomic(work_dfd, "digest", digest_line, strlen(digest_line), err)) <
+		0 ||
 	    (ret = write_file_atomic(work_dfd, "layers", out->layers_text, used, err)) < 0)
 		return ret;
 	return 0;
@@ -735,9 +754,9 @@ publish_interim(struct bk_engine *e, const char *id, int work_dfd, struct pull_r
 	int ret;
 
 	time_rfc3339(created, sizeof(created));
-	rec = json_pack("{s:s, s:s, s:[s], s:s, s:I, s:s, s:O}", "id", id, "source",
-			res->familiar, "refs", res->familiar, "created", created, "size",
-			(json_int_t)res->size, "state", "ready", "config", res->config);
+	rec = json_pack("{s:s, s:s, s:[s], s:s, s:I, s:s, s:O}", "id", id, "source", res->familiar,
+			"refs", res->familiar, "created", created, "size", (json_int_t)res->size,
+			"state", "ready", "config", res->config);
 	text = rec ? json_dumps(rec, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	if (text == NULL)
 		return bk_err_set(err, ENOMEM, "encode image record");
@@ -782,7 +801,8 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 		return bk_err_wrap(err, "pull '%.200s'", ref);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	bk_log(BK_LOG_INFO, "pulled '%s' (%s) as %s: %zu layer(s), %llu bytes fetched, %llu requests, %.3f s",
+	bk_log(BK_LOG_INFO,
+	       "pulled '%s' (%s) as %s: %zu layer(s), %llu bytes fetched, %llu requests, %.3f s",
 	       res.familiar, res.digest, id, res.nlayers, (unsigned long long)res.fetched_bytes,
 	       (unsigned long long)res.requests,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

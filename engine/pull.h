@@ -16,7 +16,7 @@ struct bk_engine;
 
 /* The registry settings of bk_engine_opts, copied (engine->pull). */
 struct pull_config {
-	char **mirrors;	 /* NULL-terminated */
+	char **mirrors;  /* NULL-terminated */
 	char **insecure; /* NULL-terminated */
 	char *auth_config;
 };
@@ -27,28 +27,34 @@ void pull_config_init(struct bk_engine *e, const struct bk_engine_opts *opts);
 void pull_config_free(struct bk_engine *e);
 
 struct pull_layer {
-	char digest[DIGEST_STR_SIZE];	/* compressed blob */
-	uint64_t size;			/* compressed bytes, as the manifest says */
-	char diff_id[DIGEST_STR_SIZE];	/* uncompressed tar */
+	char digest[DIGEST_STR_SIZE];   /* compressed blob */
+	uint64_t size;                  /* compressed bytes, as the manifest says */
+	char diff_id[DIGEST_STR_SIZE];  /* uncompressed tar */
 	char chain_id[DIGEST_STR_SIZE]; /* key of store/layers/<hex> */
-	uint64_t file_bytes;		/* regular-file data the layer wrote */
-	bool fetched;			/* false: it was in the store already */
+	uint64_t file_bytes;            /* regular-file data the layer wrote */
+	bool fetched;                   /* false: it was in the store already */
 };
 
 struct pull_result {
-	char *familiar;	   /* "busybox:latest", "localhost:5000/x/y:t": the image's name */
-	json_t *config;	   /* the image config object */
-	char *manifest;	   /* the image manifest as the registry sent it */
+	char *familiar; /* "busybox:latest", "localhost:5000/x/y:t": the image's name */
+	json_t *config; /* the image config object */
+	char *manifest; /* the image manifest as the registry sent it */
 	size_t manifest_len;
 	char digest[DIGEST_STR_SIZE]; /* sha256 of manifest */
-	char *layers_text;	      /* "DIGEST SIZE\n" per layer, bottom first */
-	uint64_t size;		      /* sum of the layers' file bytes */
+	char *layers_text;            /* "DIGEST SIZE\n" per layer, bottom first */
+	uint64_t size;                /* sum of the layers' file bytes */
 	struct pull_layer *layers;
 	size_t nlayers;
 	uint64_t requests; /* HTTP requests made, token fetches and redirects included */
 	uint64_t fetched_bytes;
 };
 void pull_result_free(struct pull_result *res);
+
+/*
+ * The name an image pulled with spec will have ("busybox:latest" for
+ * "busybox linux/arm64"), for showing it while the pull runs.  0 or -EINVAL.
+ */
+int pull_spec_name(const char *spec, char *out, size_t size, struct bk_err *err);
 
 /*
  * Pull spec ("REF" or "REF os/arch[/variant]") into the empty directory open

@@ -28,12 +28,12 @@
 #include "registry.h"
 #include "util.h"
 
-#define REDIRECTS_MAX	10
-#define TOKEN_MAX	(1u << 20)
-#define ERRBODY_MAX	1024
+#define REDIRECTS_MAX   10
+#define TOKEN_MAX       (1u << 20)
+#define ERRBODY_MAX     1024
 #define DEFAULT_TIMEOUT 30
-#define TOKENS_CACHED	32
-#define USER_AGENT	"bockerfs/" BK_VERSION
+#define TOKENS_CACHED   32
+#define USER_AGENT      "bockerfs/" BK_VERSION
 
 DEFINE_CLEANUP(CURL *, curl_easy_cleanup)
 DEFINE_CLEANUP(struct curl_slist *, curl_slist_free_all)
@@ -52,11 +52,11 @@ struct registry {
 	size_t neps;
 	size_t cur; /* the endpoint that served the manifest serves the blobs */
 	unsigned timeout_s;
-	CURL *easy;  /* for the pull thread's small requests: keeps its connection */
+	CURL *easy;    /* for the pull thread's small requests: keeps its connection */
 	CURLSH *share; /* DNS and TLS sessions shared by every transfer */
 	pthread_mutex_t share_lock;
 	pthread_mutex_t lock; /* protects authz */
-	char *authz;	      /* "Bearer ..." or "Basic ..." for eps[cur], or NULL */
+	char *authz;          /* "Bearer ..." or "Basic ..." for eps[cur], or NULL */
 	atomic_uint_fast64_t requests;
 };
 
@@ -69,7 +69,7 @@ struct token {
 
 static pthread_mutex_t tokens_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct token tokens[TOKENS_CACHED]; /* protected by tokens_lock */
-static size_t tokens_next;		   /* protected by tokens_lock */
+static size_t tokens_next;                 /* protected by tokens_lock */
 
 static time_t
 now_s(void)
@@ -238,8 +238,7 @@ on_body(char *buf, size_t size, size_t n, void *arg)
 }
 
 static int
-on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-	    curl_off_t ulnow)
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct xfer *x = arg;
 	struct bk_cancel *cancel = x->r->opts->cancel;
@@ -284,7 +283,7 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 	switch (res) {
 	case CURLE_COULDNT_CONNECT:
 		code = (os == EHOSTUNREACH || os == ENETUNREACH || os == ETIMEDOUT) ? (int)os
-										      : ECONNREFUSED;
+										    : ECONNREFUSED;
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -310,8 +309,7 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 }
 
 static int
-perform(struct xfer *x, const char *url, const char *accept, const char *authz,
-	struct bk_err *err)
+perform(struct xfer *x, const char *url, const char *accept, const char *authz, struct bk_err *err)
 {
 	cleanup(curl_slist_free_allp) struct curl_slist *hdrs = NULL;
 	cleanup_free char *ah = NULL, *auth = NULL;
@@ -390,8 +388,8 @@ status_error(const struct xfer *x, const char *url, struct bk_err *err)
 	case 429:
 		return bk_err_set(err, EAGAIN, "GET %s: too many requests, HTTP 429%s", u, detail);
 	default:
-		return bk_err_set(err, EPROTO, "GET %s: unexpected HTTP status %ld%s", u,
-				  x->status, detail);
+		return bk_err_set(err, EPROTO, "GET %s: unexpected HTTP status %ld%s", u, x->status,
+				  detail);
 	}
 }
 
@@ -637,12 +635,14 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 		if (x->status >= 300 && x->status < 400 && x->status != 304) {
 			curl_easy_getinfo(x->c, CURLINFO_REDIRECT_URL, &next);
 			if (next == NULL)
-				return bk_err_set(err, EPROTO, "GET %s%s: redirect without a location",
-						  ep->base, path);
-			if (!strncasecmp(url, "https:", 6) && strncasecmp(next, "https:", 6))
 				return bk_err_set(err, EPROTO,
-						  "GET %s%s: refused redirect from https to '%.100s'",
-						  ep->base, path, next);
+						  "GET %s%s: redirect without a location", ep->base,
+						  path);
+			if (!strncasecmp(url, "https:", 6) && strncasecmp(next, "https:", 6))
+				return bk_err_set(
+				    err, EPROTO,
+				    "GET %s%s: refused redirect from https to '%.100s'", ep->base,
+				    path, next);
 			free(url);
 			url = xstrdup(next);
 			continue;
@@ -658,8 +658,10 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 			continue;
 		}
 		if (x->status == 401 && own && answered)
-			return bk_err_set(err, EACCES, "registry %s: access denied to %s with the "
-					  "credentials given (HTTP 401)", ep->host, r->ref.path);
+			return bk_err_set(err, EACCES,
+					  "registry %s: access denied to %s with the "
+					  "credentials given (HTTP 401)",
+					  ep->host, r->ref.path);
 		if (x->status != 200)
 			return status_error(x, url, err);
 		return 0;
@@ -749,8 +751,8 @@ out:
 }
 
 int
-registry_open(const struct image_ref *ref, const struct registry_opts *opts,
-	      struct registry **out, struct bk_err *err)
+registry_open(const struct image_ref *ref, const struct registry_opts *opts, struct registry **out,
+	      struct bk_err *err)
 {
 	struct registry *r = xcalloc(1, sizeof(*r));
 	const char *host = ref_registry_host(ref);

@@ -38,7 +38,8 @@ int auth_parse_challenge(const char *header, struct auth_challenge *out);
 
 /* Standard base64 (RFC 4648) with padding; caller frees. */
 char *auth_base64_encode(const void *data, size_t len);
-/* Decode standard base64, padding optional.  Returns length, -EINVAL if malformed; caller frees *out. */
+/* Decode standard base64, padding optional.  Returns length, -EINVAL if malformed; caller frees
+ * *out. */
 long auth_base64_decode(const char *s, unsigned char **out);
 
 /*
@@ -59,7 +60,7 @@ struct registry_opts {
 	const char *const *insecure; /* "HOST[:PORT]" spoken to over http, may be NULL */
 	const char *auth_config;     /* docker config.json, may be NULL */
 	struct bk_cancel *cancel;    /* polled by every transfer, may be NULL */
-	unsigned timeout_s;	     /* connect timeout and longest stall; 0: 30 s */
+	unsigned timeout_s;          /* connect timeout and longest stall; 0: 30 s */
 };
 
 struct registry;
@@ -87,8 +88,8 @@ int registry_get_manifest(struct registry *r, const char *reference, size_t max,
 			  size_t *len, char **content_type, struct bk_err *err);
 
 /* GET a small blob into memory, at most max bytes, its sha256 checked (EBADMSG). */
-int registry_get_blob(struct registry *r, const char *digest, size_t max, char **body,
-		      size_t *len, struct bk_err *err);
+int registry_get_blob(struct registry *r, const char *digest, size_t max, char **body, size_t *len,
+		      struct bk_err *err);
 
 /*
  * Stream a blob: sink gets its bytes in order and returns 0, or -errno to

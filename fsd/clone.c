@@ -42,7 +42,8 @@ clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t 
 	}
 	if (bk_container_create(fs->engine, NULL, id, &err) < 0) {
 		pthread_mutex_unlock(&of->lock);
-		errlog_record("/containers/clone", "containers", "clone", &err);
+		bk_err_wrap(&err, "clone");
+		errlog_record("/containers/clone", "containers", "read", &err);
 		fuse_reply_err(req, err.code);
 		return;
 	}

@@ -98,6 +98,8 @@ fail:
 	free(of->in);
 	of->in = NULL;
 	of->in_len = 0;
-	control_fail(fs, req, of, field_name(of->kind), &err);
+	if (strncmp(err.msg, field_name(of->kind), strlen(field_name(of->kind))) != 0)
+		bk_err_wrap(&err, "%s", field_name(of->kind));
+	control_fail(fs, req, of, at_close ? "close" : "write", &err);
 	pthread_mutex_unlock(&of->lock);
 }

@@ -213,9 +213,12 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 
 	for (i = 0; i < job->n && ret == 0; i++) {
 		struct line *l = &job->lines[i];
+		const char *what = job->file == N_IMAGES_IMPORT ? "import"
+				   : job->file == N_CTRS_RUN	  ? "run"
+								  : l->argv[0];
 
 		if (cancel && atomic_load(&cancel->cancelled))
-			return bk_err_set(err, EINTR, "interrupted");
+			return bk_err_set(err, EINTR, "%s: interrupted", what);
 		switch (job->file) {
 		case N_IMAGES_IMPORT:
 			ret = run_import(fs, l, cancel, reply, err);
@@ -227,20 +230,20 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 			ret = run_ctl(fs, job->ctr_id, l, cancel, reply, err);
 			break;
 		}
+		/* Every message names the command it is about. */
+		if (ret < 0 && strncmp(err->msg, what, strlen(what)) != 0)
+			bk_err_wrap(err, "%s", what);
 	}
 	return ret;
 }
 
 /* ---- the write ---------------------------------------------------------- */
 
+/* The file operation a failure is recorded under in `errors` and `err`. */
 static const char *
-op_name(enum node_kind file, const char *first_word)
+op_name(bool at_close)
 {
-	if (file == N_IMAGES_IMPORT)
-		return "import";
-	if (file == N_CTRS_RUN)
-		return "run";
-	return first_word && *first_word ? first_word : "ctl";
+	return at_close ? "close" : "write";
 }
 
 /* "images", "containers" or "containers/ID": whose `err` shows a failure. */
@@ -311,7 +314,6 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 	struct bk_err err = BK_ERR_INIT;
 	struct job *job = calloc(1, sizeof(*job));
 	char owner[BK_ID_SIZE + 16];
-	const char *op = NULL;
 	char *raw;
 	size_t i;
 
@@ -344,10 +346,8 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 		return;
 	}
 	for (i = 0; i < job->n; i++)
-		if (check_line(job, &job->lines[i], &err) < 0) {
-			op = op_name(job->file, job->lines[i].argc > 0 ? job->lines[i].argv[0] : "");
+		if (check_line(job, &job->lines[i], &err) < 0)
 			goto fail;
-		}
 	if (job->file == N_CTR_CTL) {
 		struct bk_container_info info;
 
@@ -359,14 +359,14 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 	of->busy = true;
 	pthread_mutex_unlock(&of->lock);
 	err_owner(fs, of, owner, sizeof(owner));
-	work_start(fs, req, of, at_close ? (size_t)-1 : size,
-		   op_name(job->file, job->lines[0].argv[0]), owner, job_run, job, job_free);
+	work_start(fs, req, of, at_close ? (size_t)-1 : size, op_name(at_close), owner, job_run,
+		   job, job_free);
 	return;
 fail:
 	free(of->in);
 	of->in = NULL;
 	of->in_len = 0;
-	control_fail(fs, req, of, op ? op : op_name(job->file, NULL), &err);
+	control_fail(fs, req, of, op_name(at_close), &err);
 	pthread_mutex_unlock(&of->lock);
 	job_free(job);
 }

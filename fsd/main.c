@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,15 +144,92 @@ parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Make the mount point, first detaching a dead mount a killed daemon left there. */
-static int
-prepare_mountpoint(const char *path, dev_t *under_dev)
+/* The type of what is mounted exactly on path ("" if nothing), per mountinfo. */
+static void
+mounted_on(const char *path, char *fstype, size_t size)
 {
-	struct stat st;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
 
-	if (stat(path, &st) < 0 && errno == ENOTCONN) {
+	fstype[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[4096], type[64];
+
+		/* Field 5 is the mount point; the type follows the " - " separator. */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 || strcmp(mnt, path) != 0)
+			continue;
+		if (strstr(line, " - ") && sscanf(strstr(line, " - "), " - %63s", type) == 1)
+			snprintf(fstype, size, "%s", type);
+		else
+			snprintf(fstype, size, "?");
+	}
+	fclose(f);
+}
+
+/* The mount point the previous daemon on this state directory used. */
+static bool
+was_ours(const char *root, const char *path)
+{
+	char file[4096], prev[4096] = "";
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/mountpoint", root);
+	f = fopen(file, "re");
+	if (f == NULL)
+		return false;
+	if (fgets(prev, sizeof(prev), f) == NULL)
+		prev[0] = '\0';
+	fclose(f);
+	prev[strcspn(prev, "\n")] = '\0';
+	return strcmp(prev, path) == 0;
+}
+
+static void
+remember_mountpoint(const char *root, const char *path)
+{
+	char file[4096];
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/mountpoint", root);
+	f = fopen(file, "we");
+	if (f) {
+		fprintf(f, "%s\n", path);
+		fclose(f);
+	}
+}
+
+/*
+ * Make the mount point.  A daemon killed with SIGKILL leaves its mount dead:
+ * detach it (and any stacked under it).  It is recognised as dead when it
+ * answers ENOTCONN, or when it is the mount our own state directory's last
+ * daemon made (we hold that directory's lock, so that daemon is gone; its
+ * mount may still look alive to stat() from cached attributes).  Another
+ * live mount there is someone else's: refuse rather than hide it.
+ */
+static int
+prepare_mountpoint(const char *root, const char *path, dev_t *under_dev)
+{
+	char type[64];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		mounted_on(path, type, sizeof(type));
+		if (type[0] == '\0')
+			break;
+		if (!(strcmp(type, "fuse.bockerfs") == 0 && was_ours(root, path)) &&
+		    (stat(path, &st) == 0 || (errno != ENOTCONN && errno != ENODEV))) {
+			bk_log(BK_LOG_ERROR, "'%s' is already a mount point in use (%s)", path,
+			       type);
+			return -1;
+		}
 		bk_log(BK_LOG_INFO, "detaching the stale mount on '%s'", path);
-		umount2(path, MNT_DETACH);
+		if (umount2(path, MNT_DETACH) < 0) {
+			bk_log(BK_LOG_ERROR, "detach '%s': %s", path, strerror(errno));
+			return -1;
+		}
 	}
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		bk_log(BK_LOG_ERROR, "mkdir '%s': %s", path, strerror(errno));
@@ -252,7 +330,7 @@ main(int argc, char **argv)
 	}
 	fs.mountpoint = o.mountpoint;
 	clock_gettime(CLOCK_REALTIME, &fs.started);
-	if (prepare_mountpoint(o.mountpoint, &fs.under_dev) < 0) {
+	if (prepare_mountpoint(o.root, o.mountpoint, &fs.under_dev) < 0) {
 		bk_engine_close(fs.engine);
 		return 1;
 	}
@@ -262,6 +340,7 @@ main(int argc, char **argv)
 		bk_engine_close(fs.engine);
 		return 1;
 	}
+	remember_mountpoint(o.root, o.mountpoint);
 	if (!o.foreground) {
 		if (fuse_daemonize(0) < 0) {
 			shutdown_tree(&fs);

@@ -50,6 +50,23 @@ reply_entry(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_entry(req, &e);
 }
 
+/* Refuse an operation on ino, with the reason where the tree shows errors. */
+static void
+refuse(fuse_req_t req, fuse_ino_t ino, const char *op, int code, const char *why)
+{
+	struct fsd *fs = fsd_of(req);
+	struct bk_err err = BK_ERR_INIT;
+	char owner[BK_ID_SIZE + 16];
+	char *path = tree_path(fs, ino);
+
+	if (obj_path(ino_kind(ino), ino_serial(ino), fs, owner, sizeof(owner)) < 0)
+		snprintf(owner, sizeof(owner), "%s", "");
+	bk_err_set(&err, code, "%s '%s': %s", op, path ? path : "?", why);
+	errlog_record(path ? path : "?", owner, op, &err);
+	free(path);
+	fuse_reply_err(req, code);
+}
+
 static void
 op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -219,7 +236,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (writing && io != IO_CONTROL && io != IO_CONFIG && !notify_is_self(req)) {
-		fuse_reply_err(req, EACCES);
+		refuse(req, ino, "open", EACCES, "read-only file");
 		return;
 	}
 	of = calloc(1, sizeof(*of));
@@ -412,6 +429,13 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		return;
 	}
 	if (pkind != N_CTRS) {
+		char *dir = tree_path(fs, parent);
+
+		snprintf(path, sizeof(path), "%s/%.64s", dir && strcmp(dir, "/") ? dir : "", name);
+		free(dir);
+		bk_err_set(&err, EACCES, "mkdir '%.64s': only containers/ takes new directories",
+			   name);
+		errlog_record(path, pkind == N_IMAGES ? "images" : "containers", "mkdir", &err);
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -421,6 +445,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	notify_in_handler(false);
 	if (ret < 0) {
 		snprintf(path, sizeof(path), "/containers/%.64s", name);
+		bk_err_wrap(&err, "mkdir");
 		errlog_record(path, "containers", "mkdir", &err);
 		fuse_reply_err(req, -ret);
 		return;
@@ -468,6 +493,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (ret < 0) {
 		snprintf(path, sizeof(path), "/%s/%.64s", dir, name);
 		/* An unknown name's failure belongs to the directory; others to the object. */
+		bk_err_wrap(&err, "rmdir");
 		errlog_record(path, ret == -ENOENT ? dir : path + 1, "rmdir", &err);
 	}
 	fuse_reply_err(req, ret < 0 ? -ret : 0);

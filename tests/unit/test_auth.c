@@ -70,9 +70,9 @@ test_basic_and_multiple(void)
 	CHECK_STR(c.scheme, "basic");
 	CHECK_STR(c.realm, "basic-realm");
 	/* Bearer wins whatever the order. */
-	CHECK_INT(auth_parse_challenge("Basic realm=\"r\", Bearer realm=\"https://t/x\",service=s",
-				       &c),
-		  0);
+	CHECK_INT(
+	    auth_parse_challenge("Basic realm=\"r\", Bearer realm=\"https://t/x\",service=s", &c),
+	    0);
 	CHECK_STR(c.scheme, "bearer");
 	CHECK_STR(c.realm, "https://t/x");
 	CHECK_STR(c.service, "s");
@@ -91,7 +91,7 @@ test_bad_challenges(void)
 		"   ",
 		"Negotiate",
 		"Digest realm=\"x\", nonce=\"y\"",
-		"Bearer",			/* no realm */
+		"Bearer", /* no realm */
 		"Bearer realm=\"unterminated",
 		"Bearer realm=",
 		"=realm",
@@ -128,8 +128,8 @@ static int
 test_base64(void)
 {
 	const char *in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar", "user:pa:ss" };
-	const char *out[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy",
-			      "dXNlcjpwYTpzcw==" };
+	const char *out[] = { "",         "Zg==",     "Zm8=",     "Zm9v",
+			      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy", "dXNlcjpwYTpzcw==" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
 		cleanup_free char *e = auth_base64_encode(in[i], strlen(in[i]));

@@ -31,7 +31,7 @@
 
 static char base_dir[256];      /* the test's temporary directory */
 static char root_dir[PATH_MAX]; /* base/root: where layers go */
-static char victim[PATH_MAX];	/* base/victim: must stay untouched */
+static char victim[PATH_MAX];   /* base/victim: must stay untouched */
 
 /* ---- building tars ----------------------------------------------------- */
 
@@ -406,7 +406,8 @@ static int
 test_absolute_contained(void)
 {
 	char abs[PATH_MAX + 16];
-	struct ent e[] = { { 'f', "/etc/bockerfs-test-abs", "x\n", 0644 }, { 'f', abs, "y\n", 0644 } };
+	struct ent e[] = { { 'f', "/etc/bockerfs-test-abs", "x\n", 0644 },
+			   { 'f', abs, "y\n", 0644 } };
 	struct bk_err err = BK_ERR_INIT;
 
 	snprintf(abs, sizeof(abs), "%s/abs", victim);
@@ -552,8 +553,8 @@ static int
 test_whiteouts(void)
 {
 	struct ent lower[] = {
-		{ 'f', "f", "f\n", 0644 },	 { 'f', "keep", "k\n", 0644 },
-		{ 'f', "d/a", "a\n", 0644 },	 { 'f', "d/b", "b\n", 0644 },
+		{ 'f', "f", "f\n", 0644 },          { 'f', "keep", "k\n", 0644 },
+		{ 'f', "d/a", "a\n", 0644 },        { 'f', "d/b", "b\n", 0644 },
 		{ 'f', "d/sub/deep", "s\n", 0644 }, { 'f', "gone/x", "x\n", 0644 },
 		{ 'f', "o/lower", "l\n", 0644 },
 	};
@@ -594,9 +595,11 @@ test_whiteouts_outside(void)
 {
 	struct ent via_link[] = { { 'l', "localetc", victim, 0777 },
 				  { 'f', "localetc/.wh.hello", "", 0644 } };
-	struct ent opq_link[] = { { 'l', "l2", victim, 0777 }, { 'f', "l2/.wh..wh..opq", "", 0644 } };
-	const char *bad[] = { ".wh..", ".wh...", "etc/.wh..", "etc/.wh...", "../.wh.victim",
-			      ".wh." };
+	struct ent opq_link[] = { { 'l', "l2", victim, 0777 },
+				  { 'f', "l2/.wh..wh..opq", "", 0644 } };
+	const char *bad[] = {
+		".wh..", ".wh...", "etc/.wh..", "etc/.wh...", "../.wh.victim", ".wh."
+	};
 	struct bk_err err = BK_ERR_INIT;
 
 	fresh();

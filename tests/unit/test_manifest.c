@@ -13,24 +13,24 @@
 #include "util.h"
 #include "tap.h"
 
-#define H(c) #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c \
-	     #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c
+#define H(c) \
+#c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c
 #define DA "sha256:" H(a)
 #define DB "sha256:" H(b)
 #define DC "sha256:" H(c)
 #define DD "sha256:" H(d)
 
 static const char docker_v2[] =
-	"{\"schemaVersion\":2,"
-	"\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
-	"\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
-	"\"size\":1234,\"digest\":\"" DA "\"},"
-	"\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\","
-	"\"size\":100,\"digest\":\"" DB "\"},"
-	"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\","
-	"\"size\":7,\"digest\":\"" DC "\"},"
-	"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
-	"\"size\":0,\"digest\":\"" DD "\"}]}";
+    "{\"schemaVersion\":2,"
+    "\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+    "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
+    "\"size\":1234,\"digest\":\"" DA "\"},"
+    "\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\","
+    "\"size\":100,\"digest\":\"" DB "\"},"
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\","
+    "\"size\":7,\"digest\":\"" DC "\"},"
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
+    "\"size\":0,\"digest\":\"" DD "\"}]}";
 
 static int
 kind(const char *body, const char *ct, enum manifest_kind *k, struct bk_err *err)
@@ -55,9 +55,10 @@ test_kinds(void)
 		       &k, &err),
 		  0);
 	CHECK_INT(k, MANIFEST_INDEX);
-	CHECK_INT(kind("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\"}",
-		       "application/json", &k, &err),
-		  0);
+	CHECK_INT(
+	    kind("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\"}",
+		 "application/json", &k, &err),
+	    0);
 	CHECK_INT(k, MANIFEST_INDEX);
 	return 0;
 }
@@ -103,15 +104,15 @@ test_manifest_parse(void)
 }
 
 static int
-bad_manifest(const char *config_mt, const char *cdigest, const char *layer_mt,
-	     const char *ldigest, int want, const char *msg)
+bad_manifest(const char *config_mt, const char *cdigest, const char *layer_mt, const char *ldigest,
+	     int want, const char *msg)
 {
 	struct bk_err err = BK_ERR_INIT;
 	struct manifest m;
 	cleanup_free char *body = xasprintf(
-		"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"%s\",\"size\":10,\"digest\":\"%s\"},"
-		"\"layers\":[{\"mediaType\":\"%s\",\"size\":1,\"digest\":\"%s\"}]}",
-		config_mt, cdigest, layer_mt, ldigest);
+	    "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"%s\",\"size\":10,\"digest\":\"%s\"},"
+	    "\"layers\":[{\"mediaType\":\"%s\",\"size\":1,\"digest\":\"%s\"}]}",
+	    config_mt, cdigest, layer_mt, ldigest);
 
 	CHECK_INT(manifest_parse(body, strlen(body), &m, &err), want);
 	if (strstr(err.msg, msg) == NULL) {
@@ -135,8 +136,8 @@ test_manifest_bad(void)
 			       "not a container image"),
 		  0);
 	CHECK_INT(bad_manifest(cfg, "sha512:abcd", gz, DB, -EPROTO, "unsupported digest"), 0);
-	CHECK_INT(bad_manifest(cfg, DA, gz, "sha256:../../etc/passwd", -EBADMSG, "malformed digest"),
-		  0);
+	CHECK_INT(
+	    bad_manifest(cfg, DA, gz, "sha256:../../etc/passwd", -EBADMSG, "malformed digest"), 0);
 	CHECK_INT(bad_manifest(cfg, DA, gz, "sha256:ABCDEF", -EBADMSG, "malformed digest"), 0);
 	return 0;
 }
@@ -160,17 +161,17 @@ test_manifest_caps(void)
 }
 
 static const char index_json[] =
-	"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-	"\"manifests\":["
-	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DA "\","
-	"\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm\",\"variant\":\"v7\"}},"
-	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DB "\","
-	"\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
-	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DC "\","
-	"\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
-	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DD "\","
-	"\"size\":1,\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}"
-	"]}";
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+    "\"manifests\":["
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DA "\","
+    "\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm\",\"variant\":\"v7\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DB "\","
+    "\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DC "\","
+    "\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DD "\","
+    "\"size\":1,\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}"
+    "]}";
 
 static int
 select_for(const char *plat, char out[DIGEST_STR_SIZE], struct bk_err *err)

@@ -1,0 +1,127 @@
+/*
+ * bkbench: timings of bockerfs operations from a client's side, in-process
+ * (no process start per operation, as a program using the tree would do).
+ *
+ *   bkbench MNT run N IMAGE          run-to-exit of `true`, median ms
+ *   bkbench MNT state N ID           open+read+close of containers/ID/state, median us
+ *   bkbench MNT index N              cat containers/index, median ms
+ *
+ * Prints one line: "median MIN MAX" in the unit named.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static ssize_t
+slurp(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf + total, size - 1 - (size_t)total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = '\0';
+	return total;
+}
+
+static int
+run_once(const char *mnt, const char *image, double *us)
+{
+	char path[512], id[128], buf[256], line[256];
+	double t = now_us();
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/containers/run", mnt);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -1;
+	n = snprintf(line, sizeof(line), "%s true\n", image);
+	if (write(fd, line, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	n = read(fd, id, sizeof(id) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	id[strcspn(id, "\n")] = '\0';
+	id[n] = '\0';
+	id[strcspn(id, "\n")] = '\0';
+	snprintf(path, sizeof(path), "%s/containers/%s/wait", mnt, id);
+	if (slurp(path, buf, sizeof(buf)) < 0)
+		return -1;
+	*us = now_us() - t;
+	snprintf(path, sizeof(path), "%s/containers/%s", mnt, id);
+	rmdir(path);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mnt, *mode;
+	double *t;
+	int n, i;
+	char path[512];
+	static char buf[1 << 20];
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: bkbench MNT run|state|index N [ARG]\n");
+		return 2;
+	}
+	mnt = argv[1];
+	mode = argv[2];
+	n = atoi(argv[3]);
+	t = calloc((size_t)n, sizeof(double));
+	for (i = 0; i < n; i++) {
+		double start;
+
+		if (strcmp(mode, "run") == 0) {
+			if (run_once(mnt, argv[4], &t[i]) < 0) {
+				perror("run");
+				return 1;
+			}
+			t[i] /= 1000.0;
+			continue;
+		}
+		if (strcmp(mode, "state") == 0)
+			snprintf(path, sizeof(path), "%s/containers/%s/state", mnt, argv[4]);
+		else
+			snprintf(path, sizeof(path), "%s/containers/index", mnt);
+		start = now_us();
+		if (slurp(path, buf, sizeof(buf)) < 0) {
+			perror(path);
+			return 1;
+		}
+		t[i] = now_us() - start;
+		if (strcmp(mode, "index") == 0)
+			t[i] /= 1000.0;
+	}
+	qsort(t, (size_t)n, sizeof(double), cmp);
+	printf("%.3f %.3f %.3f\n", t[n / 2], t[0], t[n - 1]);
+	return 0;
+}

@@ -1,0 +1,162 @@
+#!/bin/bash
+# make bench: bockerfs side by side with its peers, in one run, as ratios.
+#
+# Each section starts what it needs and removes it afterwards.  Figures are
+# medians over RUNS repetitions (default 30; QUICK=1: 10), in ms unless said.
+# Peers: crun (the practical floor for a runtime), unshare+chroot (the kernel
+# floor), podman (what users would pick).  The two cgroup/rlimit quirks of
+# this machine that crun and podman need worked around are handled here as
+# ../shared/research/peers.md describes.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+RUNS=${RUNS:-30}
+[ "${QUICK:-0}" = 1 ] && RUNS=10
+BIN=${BOCKERFS_BIN:-$top/build/bockerfs}
+BKB=$top/build/bench/bkbench
+W=$(mktemp -d /var/tmp/bkbench.XXXXXX)
+MNT=$W/mnt
+ROOT=$W/root
+daemon=""
+
+cleanup() {
+	set +e
+	if [ -n "$daemon" ]; then
+		for c in $(ls "$MNT/containers" 2>/dev/null | grep -v -e '^clone$' -e '^run$' -e '^index$' -e '^err$'); do
+			echo "rm force" >"$MNT/containers/$c/ctl" 2>/dev/null
+		done
+		kill -TERM "$daemon" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+	fi
+	[ -n "${PODMAN:-}" ] && $PODMAN system reset -f >/dev/null 2>&1
+	grep -o " $W/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	mountpoint -q "$MNT" && umount -l "$MNT"
+	mountpoint -q "$ROOT/store" && umount -l "$ROOT/store"
+	for d in $(losetup -j "$ROOT/storage.img" -O NAME -n 2>/dev/null); do losetup -d "$d"; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+row() { printf "%-46s %10s %10s   %s\n" "$1" "$2" "$3" "$4"; }
+
+# Median ms of RUNS runs of a command (no shell in between).
+median_cmd() {
+	hyperfine -N --runs "$RUNS" --warmup 2 --export-json "$W/h.json" "$@" >/dev/null 2>&1 ||
+		{ echo "-"; return; }
+	python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$W/h.json"
+}
+
+start_daemon() {
+	mkdir -p "$MNT"
+	"$BIN" -f --root "$ROOT" --storage-size 8G "$MNT" 2>"$W/daemon.log" &
+	daemon=$!
+	for _ in $(seq 100); do cat "$MNT/version" >/dev/null 2>&1 && break; sleep 0.1; done
+	"$top/scripts/busybox-rootfs.sh" "$W/bb" >/dev/null
+	exec 3<>"$MNT/images/import"
+	echo "$W/bb busybox" >&3
+	read -r IMG <&3
+	exec 3>&-
+	sleep 1 # the first spare snapshot
+}
+
+echo "bockerfs bench: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), RUNS=$RUNS"
+echo
+start_daemon
+
+# ---- container start ------------------------------------------------------
+echo "== run-to-exit of 'true' (busybox), median ms; ratio = bockerfs / peer"
+bk_run=$("$BKB" "$MNT" run "$RUNS" busybox | cut -d' ' -f1)
+floor=$(median_cmd "unshare -fmuipn --mount-proc chroot $W/bb /bin/true")
+
+# crun: an OCI bundle on the same rootfs (already on disk: crun's best case).
+mkdir -p "$W/bundle"
+(cd "$W/bundle" && crun spec >/dev/null 2>&1)
+python3 - "$W/bundle/config.json" "$W/bb" <<'EOF'
+import json, sys
+p, root = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["root"] = {"path": root, "readonly": True}
+ns = c["linux"]["namespaces"]
+if not any(n["type"] == "network" for n in ns):
+    ns.append({"type": "network"})
+json.dump(c, open(p, "w"))
+EOF
+crun_ms="-"
+if command -v crun >/dev/null; then
+	# crun 1.8 refuses this hybrid cgroup layout unless cgroup2 is hidden from it.
+	cat >"$W/crun.sh" <<EOF
+#!/bin/sh
+umount /sys/fs/cgroup/unified 2>/dev/null
+exec crun run -b "$W/bundle" bench-crun-\$\$
+EOF
+	chmod +x "$W/crun.sh"
+	crun_ms=$(median_cmd "unshare -m --propagation private $W/crun.sh")
+	# unshare -m itself costs a little; measure it to report crun fairly.
+	un_ms=$(median_cmd "unshare -m --propagation private /bin/true")
+	crun_ms=$(awk -v a="$crun_ms" -v b="$un_ms" 'BEGIN { printf "%.2f", a - b }')
+fi
+podman_ms="-"
+if command -v podman >/dev/null; then
+	cat >"$W/containers.conf" <<'EOF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+	export CONTAINERS_CONF=$W/containers.conf
+	# runc: podman's default crun 1.8 refuses this hybrid cgroup layout.
+	PODMAN="podman --root $W/podman/root --runroot $W/podman/run --runtime runc"
+	if tar -C "$W/bb" -c . | $PODMAN import - localhost/bench-bb >/dev/null 2>&1; then
+		podman_ms=$(RUNS=$(( RUNS < 10 ? RUNS : 10 )) median_cmd "$PODMAN run --rm --network none localhost/bench-bb /bin/true")
+	fi
+fi
+row "" "ms" "ratio" ""
+row "bockerfs: run write .. wait returns" "$bk_run" "" "fresh snapshot, own netns, cgroup"
+row "crun run (existing rootfs, netns)" "$crun_ms" "$(ratio "$bk_run" "$crun_ms")" "target <= 1.0"
+row "unshare -fmuipn chroot (kernel floor)" "$floor" "$(ratio "$bk_run" "$floor")" ""
+row "podman run --rm --network none" "$podman_ms" "$(ratio "$podman_ms" "$bk_run")x" "podman/bockerfs, target >= 25x"
+echo
+
+# ---- control files ---------------------------------------------------------
+echo "== control-file operations"
+mkdir "$MNT/containers/bench-state"
+echo busybox >"$MNT/containers/bench-state/image"
+st=$("$BKB" "$MNT" state 5000 bench-state | cut -d' ' -f1)
+row "open+read+close containers/ID/state (us)" "$st" "" "target <= 100 us (FUSE floor ~60)"
+for i in $(seq 999); do mkdir "$MNT/containers/bench-$i"; done
+idx=$("$BKB" "$MNT" index 50 | cut -d' ' -f1)
+row "cat containers/index, 1000 containers (ms)" "$idx" "" "target <= 10 ms (podman ps, 50: ~120)"
+for i in $(seq 999); do rmdir "$MNT/containers/bench-$i"; done
+rmdir "$MNT/containers/bench-state"
+echo
+
+# ---- memory and removal ------------------------------------------------------
+echo "== 50 running containers"
+for i in $(seq 50); do
+	exec 3<>"$MNT/containers/run"; echo "busybox sleep 1000" >&3; read -r id <&3; exec 3>&-
+	echo "$id" >>"$W/ids"
+done
+pss=0
+for id in $(cat "$W/ids"); do
+	p=$(cat "$MNT/containers/$id/pid")
+	k=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")
+	pss=$((pss + k))
+done
+row "host memory per container: init Pss (KiB)" "$((pss / 50))" "" "podman conmon ~360 KiB; target <= 102"
+t0=$(date +%s.%N)
+pids=""
+for id in $(cat "$W/ids"); do
+	echo "rm force" >"$MNT/containers/$id/ctl" &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+t1=$(date +%s.%N)
+rm_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+row "rm force of 50 running containers (ms)" "$rm_ms" "$(ratio 4000 "$rm_ms")x" "podman rm -af -t0 ~4000 ms; target <= 500"
+echo
+echo "(daemon log: $W/daemon.log, removed on exit)"

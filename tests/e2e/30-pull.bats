@@ -1,0 +1,311 @@
+#!/usr/bin/env bats
+# Pulling from registries through images/pull, end to end: Debian's
+# docker-registry on 127.0.0.1 (plain, Basic, token auth), filled with
+# images built by umoci and skopeo (tests/lib/registry.bash).  Bytes on disk,
+# whiteouts, platforms, compressions, auth, mirrors, redirects, every errno
+# with its text, cancellation, a full disk, kill -9, and a second pull that
+# fetches no blob.  Nothing here reaches beyond 127.0.0.1.
+
+bats_require_minimum_version 1.5.0
+load '../lib/fixture'
+load '../lib/registry'
+
+: "${BATS_TEST_TIMEOUT:=300}"
+
+setup_file() {
+	# Until the daemon takes the registry options, every test skips: no registry needed.
+	if "$BOCKERFS_BIN" --help 2>&1 | grep -q -- --auth-config; then
+		bk_registry_setup
+	fi
+}
+
+teardown_file() {
+	bk_registry_teardown
+}
+
+setup() {
+	HANG_PID=""
+}
+
+teardown() {
+	[ -n "$HANG_PID" ] && kill "$HANG_PID" 2>/dev/null
+	bk_teardown
+}
+
+# The tree has images/pull only once the daemon wires bk_image_pull.
+need_pull() {
+	"$BOCKERFS_BIN" --help 2>&1 | grep -q -- --auth-config ||
+		skip "the daemon has no --auth-config option yet"
+	if [ -n "${BK_MNT:-}" ] && bk_mounted "$BK_MNT" && [ ! -e "$BK_MNT/images/pull" ]; then
+		skip "images/pull is not wired in this daemon"
+	fi
+}
+
+start() {
+	need_pull
+	bk_start --auth-config "$BK_REG_DIR/auth.json" "$@"
+	need_pull
+}
+
+# bk_pull REF: write REF to images/pull and read the id back on the same fd.
+bk_pull() {
+	local - fd id=""
+	set +e
+	exec {fd}<>"$BK_MNT/images/pull" || return 1
+	if ! printf '%s\n' "$*" >&"$fd"; then
+		exec {fd}>&-
+		return 1
+	fi
+	read -r id <&"$fd"
+	exec {fd}>&-
+	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "bk_pull $*: reply '$id' is not an image id" || return
+	printf '%s\n' "$id"
+}
+
+# A TCP server on 127.0.0.1 that accepts and never answers; sets HANG_PORT.
+start_hanging_server() {
+	local out=$BK_TMP/hang.port
+	/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+conns = []
+end = time.time() + 120
+while time.time() < end:
+    s.settimeout(1)
+    try:
+        conns.append(s.accept())
+    except OSError:
+        pass
+' >"$out" 2>/dev/null 3>&- &
+	HANG_PID=$!
+	bk_track helper "$HANG_PID"
+	bk_wait_until 5 test -s "$out"
+	HANG_PORT=$(cat "$out")
+}
+
+# Subvolumes of the store that are neither an image's rootfs nor a layer's.
+orphan_subvolumes() {
+	btrfs subvolume list -o "$BK_STORE" | awk '{ print $NF }' |
+		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64})/rootfs$' || true
+}
+
+pulling_state() {
+	grep -qx pulling "$BK_MNT"/images/img_*/state 2>/dev/null
+}
+
+nothing_partial() {
+	[ -z "$(ls -A "$BK_STORE/tmp")" ] || bk_fail "tmp/ not empty: $(ls "$BK_STORE/tmp")" || return
+	[ -z "$(orphan_subvolumes)" ] || bk_fail "orphan subvolumes: $(orphan_subvolumes)"
+}
+
+@test "pull a single-layer image: id, state, files, digest, layers, bytes on disk" {
+	start
+	id=$(bk_pull "$BK_REG/test/busybox")
+	d=$BK_MNT/images/$id
+	bk_assert_content "$d/state" $'ready\n'
+	grep -q "^$id" <(bk_index_ids)
+	[ "$(cat "$d/source")" = "$BK_REG/test/busybox:latest" ]
+	grep -qx "$BK_REG/test/busybox:latest" "$d/ref"
+	want=$("$BK_REG_PY" "$BK_REG_LIB/push.py" manifest-digest "$BK_REG" test/busybox latest)
+	[ "$(cat "$d/digest")" = "$want" ]
+	[ "sha256:$(sha256sum <"$d/manifest" | cut -d' ' -f1)" = "$want" ]
+	[ "$(wc -l <"$d/layers")" = 1 ]
+	[[ $(cat "$d/layers") =~ ^sha256:[0-9a-f]{64}\ [0-9]+$ ]]
+	jq -e '.config.Cmd == ["sh"]' "$d/config" >/dev/null
+	cmp /bin/busybox "$d/root/bin/busybox"
+	[ "$(readlink "$d/root/bin/sh")" = busybox ]
+	[ "$(stat -c %a "$d/root/tmp")" = 1777 ]
+	[ "$(stat -c %a "$d/root/root")" = 700 ]
+	[ "$(btrfs property get -ts "$BK_STORE/images/$id/rootfs" ro)" = ro=true ]
+	nothing_partial
+}
+
+@test "a second pull of the same image fetches no blob; shared layers are stored once" {
+	start
+	bk_pull "$BK_REG/test/busybox" >/dev/null
+	before=$(bk_registry_blob_gets plain)
+	id2=$(bk_pull "$BK_REG/test/busybox")
+	[ "$(bk_registry_blob_gets plain)" = "$before" ] ||
+		bk_fail "second pull fetched $(($(bk_registry_blob_gets plain) - before)) blob(s)"
+	cmp /bin/busybox "$BK_MNT/images/$id2/root/bin/busybox"
+	# multi shares busybox's base layer: one subvolume for it under layers/.
+	bk_pull "$BK_REG/test/multi" >/dev/null
+	base=$(head -n1 "$BK_MNT/images/$id2/layers" | cut -d' ' -f1)
+	[ "$(grep -c "\"digest\": \"$base\"" "$BK_STORE"/layers/*/layer.json | awk -F: '{ s += $2 } END { print s }')" = 1 ]
+}
+
+@test "multi-layer image: whiteouts, an opaque directory, setuid, hardlinks, owners" {
+	start
+	id=$(bk_pull "$BK_REG/test/multi")
+	r=$BK_MNT/images/$id/root
+	[ "$(wc -l <"$BK_MNT/images/$id/layers")" = 4 ]
+	[ ! -e "$r/etc/hello" ]                         # .wh.hello from umoci
+	[ ! -e "$r/gone" ]                              # .wh.gone
+	[ "$(ls -A "$r/data")" = c ]                    # opaque: a, b, link hidden
+	bk_assert_content "$r/data/c" $'c from the opaque layer\n'
+	bk_assert_content "$r/etc/opaque-layer" $'yes\n'
+	[ "$(stat -c %a "$r/opt/suid")" = 4755 ]
+	[ "$(stat -c %i "$r/opt/file")" = "$(stat -c %i "$r/opt/hard")" ]
+	[ "$(stat -c %u:%g "$r/opt/owned")" = 1000:1001 ]
+	[ -z "$(find "$r" -name '.wh.*')" ]
+	cmp /bin/busybox "$r/bin/busybox"
+}
+
+@test "zstd layers are decompressed" {
+	start
+	id=$(bk_pull "$BK_REG/test/zstd")
+	bk_assert_content "$BK_MNT/images/$id/root/zstd-marker" $'compressed with zstd\n'
+}
+
+@test "an index gives the host's platform; 'REF os/arch' picks another; a missing one is ENOENT" {
+	start
+	id=$(bk_pull "$BK_REG/test/index")
+	[ ! -e "$BK_MNT/images/$id/root/platform" ]
+	jq -e '.architecture == "amd64"' "$BK_MNT/images/$id/config" >/dev/null
+	id=$(bk_pull "$BK_REG/test/index linux/arm64")
+	bk_assert_content "$BK_MNT/images/$id/root/platform" $'arm64\n'
+	jq -e '.architecture == "arm64"' "$BK_MNT/images/$id/config" >/dev/null
+	run bk_write_errno "$BK_MNT/images/pull" "$BK_REG/test/index linux/s390x"$'\n'
+	[ "${lines[0]}" = ENOENT ]
+	bk_check_error ENOENT /images/pull 'pull|write' images/err "${lines[1]}" "no manifest for linux/s390x" \
+		"linux/amd64"
+}
+
+@test "pull by digest" {
+	start
+	want=$("$BK_REG_PY" "$BK_REG_LIB/push.py" manifest-digest "$BK_REG" test/busybox latest)
+	id=$(bk_pull "$BK_REG/test/busybox@$want")
+	[ "$(cat "$BK_MNT/images/$id/digest")" = "$want" ]
+}
+
+@test "errors: ENOENT, EINVAL, ECONNREFUSED, EBADMSG, EPROTO, each with its text, nothing partial" {
+	start
+	n=$(bk_index_ids | wc -l)
+	check() { # ERRNO REF SUBSTR...
+		local e=$1 ref=$2
+		shift 2
+		run bk_write_errno "$BK_MNT/images/pull" "$ref"$'\n'
+		[ "${lines[0]}" = "$e" ] || bk_fail "pull '$ref': ${lines[0]}, want $e: ${lines[1]}" || return
+		bk_check_error "$e" /images/pull 'pull|write' images/err "${lines[1]}" "$@"
+	}
+	check ENOENT "$BK_REG/test/nope" "not found" "test/nope"
+	check ENOENT "$BK_REG/test/busybox:nope" "not found" "manifests/nope"
+	check EINVAL "$BK_REG/test/Bad" "must be lowercase"
+	check ECONNREFUSED "127.0.0.1:1/test/busybox" "127.0.0.1:1"
+	check EBADMSG "$BK_REG/test/corrupt" "digest mismatch" "$BK_REG_CORRUPT_LAYER"
+	check EPROTO "$BK_REG/test/artifact" "not a container image"
+	[ "$(bk_index_ids | wc -l)" = "$n" ]
+	# The damaged layer was never committed; the good base layer below it was.
+	! grep -l "\"digest\": \"$BK_REG_CORRUPT_LAYER\"" "$BK_STORE"/layers/*/layer.json
+	nothing_partial
+}
+
+@test "auth: Basic and token registries with credentials; EACCES without or with bad ones" {
+	start
+	id=$(bk_pull "$BK_REG_BASIC/test/busybox")
+	cmp /bin/busybox "$BK_MNT/images/$id/root/bin/busybox"
+	id=$(bk_pull "$BK_REG_TOKEN/test/multi")
+	[ "$(ls -A "$BK_MNT/images/$id/root/data")" = c ]
+	grep -q ' 200$' "$BK_REG_DIR/tokens.log"
+	bk_daemon_term
+	printf '{"auths": {"%s": {"auth": "%s"}, "%s": {"auth": "%s"}}}\n' "$BK_REG_BASIC" \
+		"$(printf bk:wrong | base64)" "$BK_REG_TOKEN" "$(printf tk:wrong | base64)" >"$BK_TMP/bad.json"
+	bk_daemon_start --auth-config "$BK_TMP/bad.json"
+	run bk_write_errno "$BK_MNT/images/pull" "$BK_REG_BASIC/test/zstd"$'\n'
+	[ "${lines[0]}" = EACCES ]
+	bk_check_error EACCES /images/pull 'pull|write' images/err "${lines[1]}" "credentials"
+	run bk_write_errno "$BK_MNT/images/pull" "$BK_REG_TOKEN/test/zstd"$'\n'
+	[ "${lines[0]}" = EACCES ]
+	bk_check_error EACCES /images/pull 'pull|write' images/err "${lines[1]}" "refused the credentials"
+	bk_daemon_term
+	bk_daemon_start
+	run bk_write_errno "$BK_MNT/images/pull" "$BK_REG_BASIC/test/zstd"$'\n'
+	[ "${lines[0]}" = EACCES ]
+	bk_check_error EACCES /images/pull 'pull|write' images/err "${lines[1]}" "no credentials"
+}
+
+@test "a registry that never answers: ETIMEDOUT" {
+	export BOCKERFS_REGISTRY_TIMEOUT=2
+	start
+	start_hanging_server
+	run bk_write_errno "$BK_MNT/images/pull" "127.0.0.1:$HANG_PORT/test/x"$'\n'
+	[ "${lines[0]}" = ETIMEDOUT ]
+	bk_check_error ETIMEDOUT /images/pull 'pull|write' images/err "${lines[1]}" "no data for 2 s"
+}
+
+@test "Docker Hub names go to the mirrors first, the next mirror when one is down" {
+	start --registry-mirror http://127.0.0.1:1 --registry-mirror "http://$BK_REG"
+	id=$(bk_pull busybox)
+	grep -qx busybox:latest "$BK_MNT/images/$id/ref"
+	cmp /bin/busybox "$BK_MNT/images/$id/root/bin/busybox"
+	grep -q '"GET /v2/library/busybox/manifests/latest' "$BK_REG_DIR/plain.log"
+}
+
+@test "credentials are not sent after a redirect to another host" {
+	bk_tmp_init
+	"$BK_REG_PY" "$BK_REG_LIB/redirector.py" "$BK_REG" "$BK_TMP/redir.log" bk:bkpw \
+		>"$BK_TMP/redir.ports" 2>/dev/null 3>&- &
+	bk_track helper $!
+	bk_wait_until 5 test -s "$BK_TMP/redir.ports"
+	read -r front storage <"$BK_TMP/redir.ports"
+	printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$front" "$(printf bk:bkpw | base64)" \
+		>"$BK_TMP/auth.json"
+	need_pull
+	bk_daemon_start --auth-config "$BK_TMP/auth.json"
+	need_pull
+	id=$(bk_pull "127.0.0.1:$front/test/multi")
+	[ "$(ls -A "$BK_MNT/images/$id/root/data")" = c ]
+	grep -q '^front GET /v2/test/multi/blobs/.* Basic ' "$BK_TMP/redir.log"
+	grep -q '^storage GET /blob/' "$BK_TMP/redir.log"
+	! grep '^storage ' "$BK_TMP/redir.log" | grep -v ' -$'
+}
+
+@test "while a pull runs: state pulling, progress, the tree answers; Ctrl-C: EINTR, nothing partial" {
+	start
+	start_hanging_server
+	n=$(bk_index_ids | wc -l)
+	"$BK_PY" "$BK_LIB/bkio.py" intr-write "$BK_MNT/images/pull" "127.0.0.1:$HANG_PORT/test/x"$'\n' 3 \
+		>"$BK_TMP/intr.out" 2>&1 3>&- &
+	pid=$!
+	bk_track helper "$pid"
+	bk_wait_until 5 pulling_state || bk_fail "no image directory in state pulling"
+	timeout 2 cat "$BK_MNT/version" >/dev/null
+	[ -f "$(ls -d "$BK_MNT"/images/img_*/ | head -n1)/progress" ]
+	wait "$pid" || true
+	[ "$(head -n1 "$BK_TMP/intr.out")" = EINTR ] || bk_fail "intr-write: $(cat "$BK_TMP/intr.out")"
+	bk_wait_until 5 test "$(bk_index_ids | wc -l)" = "$n"
+	nothing_partial
+}
+
+@test "a full disk: ENOSPC, the store intact, the same pull succeeds once there is room" {
+	BK_STORAGE_SIZE=256M start
+	id=$(bk_pull "$BK_REG/test/busybox")
+	dd if=/dev/zero of="$BK_STORE/filler" bs=1M 2>/dev/null || true
+	sync
+	run bk_write_errno "$BK_MNT/images/pull" "$BK_REG/test/big"$'\n'
+	[ "${lines[0]}" = ENOSPC ]
+	bk_check_error ENOSPC /images/pull 'pull|write' images/err "${lines[1]}" "no space left"
+	rm -f "$BK_STORE/filler"
+	sync
+	nothing_partial
+	cmp /bin/busybox "$BK_MNT/images/$id/root/bin/busybox"
+	id2=$(bk_pull "$BK_REG/test/big")
+	[ "$(stat -c %s "$BK_MNT/images/$id2/root/big3")" = 8388608 ]
+}
+
+@test "kill -9 mid-pull: after restart no partial image, no orphan subvolume; layers are reused" {
+	start
+	bk_pull "$BK_REG/test/busybox" >/dev/null
+	start_hanging_server
+	bk_bg "$BK_TMP/pull.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/pull" \
+		"127.0.0.1:$HANG_PORT/test/x"$'\n'
+	sleep 0.5
+	bk_daemon_kill9
+	umount -l "$BK_MNT" 2>/dev/null || true
+	bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+	nothing_partial
+	before=$(bk_registry_blob_gets plain)
+	bk_pull "$BK_REG/test/busybox" >/dev/null
+	[ "$(bk_registry_blob_gets plain)" = "$before" ]
+}

@@ -1,0 +1,111 @@
+"""images/pull through plain system calls: the id read back on the same fd,
+bytes on disk, errno and text of a bad reference, and two pulls at once
+while the rest of the tree keeps answering.  The registries are those of
+tests/lib/registry.bash (Debian's docker-registry on 127.0.0.1), started
+once for the module; every test skips while the daemon has no images/pull.
+"""
+
+import os
+import shlex
+import subprocess
+import threading
+import time
+
+import pytest
+
+import tempfile
+
+from conftest import BIN, REPO, Bockerfs
+
+REGISTRY_BASH = os.path.join(REPO, "tests", "lib", "registry.bash")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    usage = subprocess.run([BIN, "--help"], capture_output=True, text=True)
+    if "--auth-config" not in usage.stdout + usage.stderr:
+        pytest.skip("the daemon has no --auth-config option yet")
+    out = subprocess.run(
+        ["bash", "-c", "source %s && bk_registry_setup >&2 && "
+         "for v in BK_REG BK_REG_BASIC BK_REG_TOKEN BK_REG_DIR; do echo \"$v=${!v}\"; done"
+         % shlex.quote(REGISTRY_BASH)],
+        capture_output=True, text=True)
+    env = dict(l.split("=", 1) for l in out.stdout.splitlines() if "=" in l)
+    try:
+        assert out.returncode == 0, out.stderr
+        yield env
+    finally:
+        if env.get("BK_REG_DIR"):
+            subprocess.run(["bash", "-c", "source %s && BK_REG_DIR=%s bk_registry_teardown"
+                            % (shlex.quote(REGISTRY_BASH), shlex.quote(env["BK_REG_DIR"]))])
+
+
+@pytest.fixture(scope="module")
+def bk(registry):
+    tmp = tempfile.mkdtemp(prefix="bkt%d-" % os.getpid(), dir="/var/tmp")
+    b = Bockerfs(tmp)
+    try:
+        b.start("--auth-config", os.path.join(registry["BK_REG_DIR"], "auth.json"))
+        if not os.path.exists(b.path("images", "pull")):
+            pytest.skip("images/pull is not wired in this daemon")
+        yield b
+    finally:
+        b.cleanup()
+
+
+def pull(bk, ref):
+    fd = os.open(bk.path("images", "pull"), os.O_RDWR)
+    try:
+        os.write(fd, (ref + "\n").encode())
+        reply = os.read(fd, 100).decode()
+    finally:
+        os.close(fd)
+    assert reply.startswith("img_") and reply.endswith("\n") and len(reply) == 17, repr(reply)
+    return reply.strip()
+
+
+def test_pull_busybox(bk, registry):
+    img = pull(bk, registry["BK_REG"] + "/test/busybox")
+    assert bk.read("images", img, "state") == "ready\n"
+    with open("/bin/busybox", "rb") as a, open(bk.path("images", img, "root", "bin", "busybox"), "rb") as b:
+        assert a.read() == b.read()
+    assert img in bk.index_ids()
+    for line in bk.read("images", img, "layers").splitlines():
+        digest, size = line.split(" ")
+        assert digest.startswith("sha256:") and len(digest) == 71 and int(size) > 0
+
+
+def test_bad_reference(bk):
+    res, readback = bk.write_errno("images/pull", "127.0.0.1:5000/UPPER")
+    assert res == "EINVAL", (res, readback)
+    assert readback.startswith("error: ") and "lowercase" in readback
+
+
+def test_two_pulls_at_once_while_the_tree_answers(bk, registry):
+    refs = [registry["BK_REG"] + "/test/big", registry["BK_REG_TOKEN"] + "/test/zstd"]
+    results = {}
+
+    def run(ref):
+        try:
+            results[ref] = pull(bk, ref)
+        except Exception as e:  # reported below
+            results[ref] = e
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in refs]
+    for t in threads:
+        t.start()
+    slowest = 0.0
+    while any(t.is_alive() for t in threads):
+        t0 = time.monotonic()
+        bk.read("version")
+        os.listdir(bk.path("images"))
+        slowest = max(slowest, time.monotonic() - t0)
+        time.sleep(0.01)
+    for t in threads:
+        t.join()
+    for ref in refs:
+        assert isinstance(results[ref], str), (ref, results[ref])
+    assert slowest < 1.0, "the tree stalled %.3f s during the pulls" % slowest
+    img = results[refs[0]]
+    assert os.path.getsize(bk.path("images", img, "root", "big3")) == 8 << 20
+    assert bk.read("images", results[refs[1]], "root", "zstd-marker") == "compressed with zstd\n"
