@@ -118,7 +118,11 @@ struct bk_image_info {
 	char *config;	 /* image config JSON, pretty-printed, ends in "\n" */
 	char *root_path; /* absolute path of its read-only filesystem */
 	char created[32];
-	uint64_t size; /* bytes of file data */
+	uint64_t size;	/* bytes of file data */
+	char *digest;	/* pulled images: the manifest's digest, else "" */
+	char *manifest; /* pulled images: the manifest JSON, else "" */
+	char *layers;	/* pulled images: "DIGEST SIZE" per layer, else "" */
+	char *progress; /* while pulling: "DIGEST DONE TOTAL" per layer */
 };
 void bk_image_info_free(struct bk_image_info *info);
 

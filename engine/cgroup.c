@@ -340,7 +340,11 @@ cgroup_remove(struct bk_engine *e, const char *id)
 	cgroup_free(&cg);
 }
 
-/* Groups under bockerfs/ whose container is not running: left over from a crash. */
+/*
+ * Groups under bockerfs/ of our containers that are not running: left over
+ * from a crash.  Groups of names we do not know are left alone: the parent
+ * group is shared with other daemons on other stores.
+ */
 void
 cgroup_clean_orphans(struct bk_engine *e)
 {
@@ -365,7 +369,7 @@ cgroup_clean_orphans(struct bk_engine *e)
 			continue;
 		pthread_mutex_lock(&e->lock);
 		c = container_find_locked(e, de->d_name, 0);
-		running = c && c->state == BK_CTR_RUNNING;
+		running = c == NULL || c->state == BK_CTR_RUNNING;
 		pthread_mutex_unlock(&e->lock);
 		if (!running) {
 			bk_log(BK_LOG_INFO, "cgroups: removing leftover group %s", de->d_name);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "pull.h"
 #include "util.h"
 
 static void
@@ -81,6 +82,7 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 		if (cgroup_setup(e, &cerr) < 0)
 			bk_log(BK_LOG_WARN, "%s: running without resource limits", cerr.msg);
 	}
+	pull_config_init(e, opts);
 	*out = e;
 	return 0;
 fail:
@@ -95,6 +97,7 @@ bk_engine_close(struct bk_engine *e)
 		return;
 	monitor_stop(e);
 	spare_stop(e);
+	pull_config_free(e);
 	container_free_all(e);
 	image_free_all(e);
 	if (e->init_fd >= 0)

@@ -21,6 +21,17 @@ struct image {
 	json_t *config; /* the OCI image config object */
 	uint64_t size;
 	char created[32];
+	/* pulled images */
+	char *digest;	   /* the manifest's, "sha256:..." */
+	char *manifest;	   /* as the registry sent it */
+	char *layers_text; /* "DIGEST SIZE" per layer */
+	struct layer_progress *progress; /* while pulling */
+	size_t nprogress;
+};
+
+struct layer_progress {
+	char digest[80];
+	uint64_t done, total;
 };
 
 struct container {
@@ -107,6 +118,16 @@ int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, st
 /* image.c */
 int image_load_all(struct bk_engine *e, struct bk_err *err);
 void image_free_all(struct bk_engine *e);
+
+/* image.c, for pulls */
+struct pull_result;
+int image_pull_begin(struct bk_engine *e, const char *name, const char *spec, char id[BK_ID_SIZE],
+		     struct bk_err *err);
+void image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uint64_t done,
+			 uint64_t total);
+int image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull_result *res,
+		      char id_out[BK_ID_SIZE], struct bk_err *err);
+void image_pull_abort(struct bk_engine *e, const char *id);
 
 /* image.c, for containers */
 int image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], json_t **config,

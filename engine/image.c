@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "copy.h"
+#include "pull.h"
 #include "ref.h"
 #include "util.h"
 
@@ -34,6 +35,10 @@ image_free(struct image *img)
 	free(img->refs);
 	free(img->source);
 	json_decref(img->config);
+	free(img->digest);
+	free(img->manifest);
+	free(img->layers_text);
+	free(img->progress);
 	free(img);
 }
 
@@ -87,7 +92,8 @@ find_ref_locked(struct bk_engine *e, const char *familiar, size_t *ref_index)
 
 	for (i = 0; i < e->nimages; i++)
 		for (j = 0; j < e->images[i]->nrefs; j++)
-			if (strcmp(e->images[i]->refs[j], familiar) == 0) {
+			if (e->images[i]->state == BK_IMAGE_READY &&
+			    strcmp(e->images[i]->refs[j], familiar) == 0) {
 				if (ref_index)
 					*ref_index = j;
 				return e->images[i];
@@ -103,9 +109,15 @@ record_json(const struct image *img)
 
 	for (i = 0; i < img->nrefs; i++)
 		json_array_append_new(refs, json_string(img->refs[i]));
-	return json_pack("{s:s, s:s, s:o, s:s, s:I, s:s, s:O}", "id", img->id, "source",
-			 img->source, "refs", refs, "created", img->created, "size",
-			 (json_int_t)img->size, "state", "ready", "config", img->config);
+	json_t *j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:s, s:O}", "id", img->id, "source",
+			      img->source, "refs", refs, "created", img->created, "size",
+			      (json_int_t)img->size, "state", "ready", "config", img->config);
+
+	if (j && img->digest) {
+		json_object_set_new(j, "digest", json_string(img->digest));
+		json_object_set_new(j, "layers", json_string(img->layers_text ? img->layers_text : ""));
+	}
+	return j;
 }
 
 /* Write img's record into the directory open at dfd, atomically. */
@@ -168,6 +180,16 @@ record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_e
 	img->size = (uint64_t)size;
 	img->config = json_incref(config);
 	img->state = BK_IMAGE_READY;
+	if (json_is_string(json_object_get(j, "digest"))) {
+		char *manifest = NULL;
+
+		img->digest = xstrdup(json_string_value(json_object_get(j, "digest")));
+		img->layers_text = xstrdup(json_is_string(json_object_get(j, "layers"))
+						   ? json_string_value(json_object_get(j, "layers"))
+						   : "");
+		if (read_file_at(dfd, "manifest.json", RECORD_MAX, &manifest, NULL, NULL) == 0)
+			img->manifest = manifest;
+	}
 	img->refs = xcalloc(json_array_size(refs), sizeof(char *));
 	json_array_foreach (refs, i, v)
 		if (json_is_string(v))
@@ -468,6 +490,8 @@ resolve_locked(struct bk_engine *e, const char *name, struct image **out, struct
 	struct image *img;
 
 	img = find_locked(e, name, 0, NULL);
+	if (img && img->state != BK_IMAGE_READY)
+		return bk_err_set(err, EBUSY, "image %s is still being pulled", name);
 	if (img == NULL && !image_id_valid(name)) {
 		struct bk_err perr = BK_ERR_INIT;
 
@@ -606,6 +630,22 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	out->config = xasprintf("%s\n", cfg ? cfg : "{}");
 	free(cfg);
 	out->root_path = xasprintf("%s/images/%s/rootfs", e->store_path, img->id);
+	out->digest = xstrdup(img->digest ? img->digest : "");
+	out->manifest = xstrdup(img->manifest ? img->manifest : "");
+	out->layers = xstrdup(img->layers_text ? img->layers_text : "");
+	{
+		size_t k, len = 1;
+		char *p;
+
+		for (k = 0; k < img->nprogress; k++)
+			len += strlen(img->progress[k].digest) + 48;
+		p = out->progress = xmalloc(len);
+		*p = '\0';
+		for (k = 0; k < img->nprogress; k++)
+			p += sprintf(p, "%s %llu %llu\n", img->progress[k].digest,
+				     (unsigned long long)img->progress[k].done,
+				     (unsigned long long)img->progress[k].total);
+	}
 	snprintf(out->created, sizeof(out->created), "%s", img->created);
 	out->size = img->size;
 	pthread_mutex_unlock(&e->lock);
@@ -619,6 +659,10 @@ bk_image_info_free(struct bk_image_info *info)
 	free(info->refs);
 	free(info->config);
 	free(info->root_path);
+	free(info->digest);
+	free(info->manifest);
+	free(info->layers);
+	free(info->progress);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -649,4 +693,183 @@ bk_image_list_free(struct bk_image_entry *list, size_t n)
 	for (i = 0; i < n; i++)
 		free(list[i].source);
 	free(list);
+}
+
+/* ---- pulls ---------------------------------------------------------------- */
+
+/*
+ * Show a pull under way: an image in state pulling (its directory with
+ * `state` and `progress`), not usable and not removable until it is done.
+ */
+int
+image_pull_begin(struct bk_engine *e, const char *name, const char *spec, char id[BK_ID_SIZE],
+		 struct bk_err *err)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+	int ret = engine_new_id("img_", img->id);
+
+	if (ret < 0) {
+		image_free(img);
+		return bk_err_set(err, -ret, "pull: cannot make an id");
+	}
+	img->state = BK_IMAGE_PULLING;
+	img->source = xstrdup(spec);
+	img->config = json_object();
+	time_rfc3339(img->created, sizeof(img->created));
+	(void)name;
+	pthread_mutex_lock(&e->lock);
+	table_add_locked(e, img);
+	pthread_mutex_unlock(&e->lock);
+	memcpy(id, img->id, sizeof(img->id));
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	return 0;
+}
+
+void
+image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uint64_t done,
+		    uint64_t total)
+{
+	struct image *img;
+	size_t k;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img && img->state == BK_IMAGE_PULLING) {
+		for (k = 0; k < img->nprogress; k++)
+			if (strcmp(img->progress[k].digest, digest) == 0)
+				break;
+		if (k == img->nprogress) {
+			img->progress = xrealloc(img->progress, (k + 1) * sizeof(*img->progress));
+			snprintf(img->progress[k].digest, sizeof(img->progress[k].digest), "%s",
+				 digest);
+			img->nprogress++;
+		}
+		img->progress[k].done = done;
+		img->progress[k].total = total;
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void
+drop_locked(struct bk_engine *e, const char *id)
+{
+	size_t index;
+	struct image *img = find_locked(e, id, 0, &index);
+
+	if (img == NULL)
+		return;
+	memmove(&e->images[index], &e->images[index + 1],
+		(e->nimages - index - 1) * sizeof(*e->images));
+	e->nimages--;
+	image_free(img);
+}
+
+void
+image_pull_abort(struct bk_engine *e, const char *id)
+{
+	pthread_mutex_lock(&e->lock);
+	drop_locked(e, id);
+	pthread_mutex_unlock(&e->lock);
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+}
+
+/* An image already stored with this manifest digest (docker keeps one image per digest). */
+static struct image *
+find_digest_locked(struct bk_engine *e, const char *digest)
+{
+	size_t i;
+
+	for (i = 0; i < e->nimages; i++)
+		if (e->images[i]->state == BK_IMAGE_READY && e->images[i]->digest &&
+		    strcmp(e->images[i]->digest, digest) == 0)
+			return e->images[i];
+	return NULL;
+}
+
+/* Give name to img (taking it from any other image); lock held. */
+static void
+take_name_locked(struct bk_engine *e, struct image *img, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < img->nrefs; i++)
+		if (strcmp(img->refs[i], name) == 0)
+			return;
+	for (i = 0; i < e->nimages; i++) {
+		struct image *other = e->images[i];
+
+		for (j = 0; other != img && j < other->nrefs; j++)
+			if (strcmp(other->refs[j], name) == 0) {
+				struct bk_err werr = BK_ERR_INIT;
+
+				drop_ref(other, j);
+				if (record_save_in_store(e, other, &werr) < 0)
+					bk_log(BK_LOG_WARN, "%s", werr.msg);
+				break;
+			}
+	}
+	img->refs = xrealloc(img->refs, (img->nrefs + 1) * sizeof(char *));
+	img->refs[img->nrefs++] = xstrdup(name);
+}
+
+/*
+ * The pull of id has built tmp/<id>/: publish it as a ready image, or, if an
+ * image with the same manifest exists, give that one the name and drop this.
+ * id_out: the image the name now points to.
+ */
+int
+image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull_result *res,
+		  char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	struct image *img, *same;
+	struct bk_err werr = BK_ERR_INIT;
+	int ret = 0;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "pull: image %s vanished", id);
+	}
+	same = find_digest_locked(e, res->digest);
+	if (same) {
+		take_name_locked(e, same, res->familiar);
+		if (record_save_in_store(e, same, &werr) < 0)
+			bk_log(BK_LOG_WARN, "%s", werr.msg);
+		memcpy(id_out, same->id, sizeof(same->id));
+		drop_locked(e, id);
+		pthread_mutex_unlock(&e->lock);
+		store_rmtree_at(e->tmp_fd, id, NULL);
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
+		return 0;
+	}
+	free(img->source);
+	img->source = xstrdup(res->familiar);
+	json_decref(img->config);
+	img->config = json_incref(res->config);
+	img->size = res->size;
+	img->digest = xstrdup(res->digest);
+	img->manifest = strndup(res->manifest, res->manifest_len);
+	img->layers_text = xstrdup(res->layers_text);
+	ret = record_save(work_dfd, img, err);
+	if (ret == 0 && renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
+		ret = bk_err_sys(err, "publish images/%s", id);
+	if (ret == 0) {
+		fsync(e->images_fd);
+		take_name_locked(e, img, res->familiar);
+		if (record_save_in_store(e, img, &werr) < 0)
+			bk_log(BK_LOG_WARN, "%s", werr.msg);
+		img->state = BK_IMAGE_READY;
+		free(img->progress);
+		img->progress = NULL;
+		img->nprogress = 0;
+		memcpy(id_out, img->id, sizeof(img->id));
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret < 0)
+		return ret;
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
+	spare_refill(e, id);
+	return 0;
 }

@@ -411,6 +411,21 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		goto fail;
 	}
 	ret = layer_extract(rootfs_fd, p->man.layers[i].comp, &src, p->cancel, diff, &st, err);
+	if (ret == -EBADMSG) {
+		const void *buf;
+		struct bk_err derr = BK_ERR_INIT;
+		ssize_t n;
+
+		/*
+		 * Garbage in the stream is usually a wrong blob: read the rest
+		 * (bounded by the manifest's size) and report the digest
+		 * mismatch, the cause, rather than what the decoder tripped on.
+		 */
+		while ((n = fetch_read(f, &buf, &derr)) > 0)
+			;
+		if (n < 0 && derr.code == EBADMSG && strstr(derr.msg, "digest mismatch"))
+			*err = derr;
+	}
 	if (ret < 0)
 		goto fail;
 	if (strcmp(diff, l->diff_id) != 0) {
@@ -739,74 +754,71 @@ out:
 
 /* ---- the public entry -------------------------------------------------- */
 
-/*
- * Until image.c publishes pulled images itself (image_publish), write the
- * record image.c reads at start and rename the directory into images/.
- * The in-memory table is image.c's, so the image is listed after a restart.
- */
-static int
-publish_interim(struct bk_engine *e, const char *id, int work_dfd, struct pull_result *res,
-		struct bk_err *err)
-{
-	cleanup(json_decrefp) json_t *rec = NULL;
-	cleanup_free char *text = NULL;
-	char created[32];
-	int ret;
+struct progress_relay {
+	struct bk_engine *e;
+	char id[BK_ID_SIZE];
+	const struct bk_pull_progress *user;
+};
 
-	time_rfc3339(created, sizeof(created));
-	rec = json_pack("{s:s, s:s, s:[s], s:s, s:I, s:s, s:O}", "id", id, "source", res->familiar,
-			"refs", res->familiar, "created", created, "size", (json_int_t)res->size,
-			"state", "ready", "config", res->config);
-	text = rec ? json_dumps(rec, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-	if (text == NULL)
-		return bk_err_set(err, ENOMEM, "encode image record");
-	if ((ret = write_file_atomic(work_dfd, "image.json", text, strlen(text), err)) < 0)
-		return ret;
-	if (renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
-		return bk_err_sys(err, "publish images/%s", id);
-	fsync(e->images_fd);
-	return 0;
+/* Download threads report here: the image's `progress`, then the caller's callback. */
+static void
+relay_progress(void *arg, const char *digest, uint64_t done, uint64_t total)
+{
+	struct progress_relay *r = arg;
+
+	image_pull_progress(r->e, r->id, digest, done, total);
+	if (r->user && r->user->layer)
+		r->user->layer(r->user->arg, digest, done, total);
 }
 
 int
 bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	      const struct bk_pull_progress *progress, char id_out[BK_ID_SIZE], struct bk_err *err)
 {
+	struct progress_relay relay = { .e = e, .user = progress };
+	struct bk_pull_progress hook = { .layer = relay_progress, .arg = &relay };
 	struct pull_result res;
 	cleanup_close int work_fd = -1;
-	char id[BK_ID_SIZE];
+	char name[512];
 	struct timespec t0, t1;
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = engine_new_id("img_", id);
+	/* A malformed reference fails before anything shows in the tree. */
+	ret = pull_spec_name(ref, name, sizeof(name), err);
 	if (ret < 0)
-		return bk_err_set(err, -ret, "pull: cannot make an id");
-	if (mkdirat(e->tmp_fd, id, 0700) < 0)
-		return bk_err_sys(err, "pull '%.200s': mkdir tmp/%s", ref, id);
-	work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (work_fd < 0)
-		ret = bk_err_sys(err, "open tmp/%s", id);
-	else
-		ret = pull_build(e, ref, work_fd, cancel, progress, &res, err);
+		return bk_err_wrap(err, "pull");
+	ret = image_pull_begin(e, name, ref, relay.id, err);
+	if (ret < 0)
+		return ret;
+	memset(&res, 0, sizeof(res));
+	if (mkdirat(e->tmp_fd, relay.id, 0700) < 0) {
+		ret = bk_err_sys(err, "mkdir tmp/%s", relay.id);
+	} else {
+		work_fd = openat(e->tmp_fd, relay.id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (work_fd < 0)
+			ret = bk_err_sys(err, "open tmp/%s", relay.id);
+		else
+			ret = pull_build(e, ref, work_fd, cancel, &hook, &res, err);
+	}
 	if (ret == 0)
-		ret = publish_interim(e, id, work_fd, &res, err);
+		ret = image_pull_finish(e, relay.id, work_fd, &res, id_out, err);
 	if (ret < 0) {
 		struct bk_err cerr = BK_ERR_INIT;
 
-		if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
+		if (store_rmtree_at(e->tmp_fd, relay.id, &cerr) < 0)
 			bk_log(BK_LOG_WARN, "pull rollback: %s", cerr.msg);
-		if (work_fd >= 0)
-			pull_result_free(&res);
+		image_pull_abort(e, relay.id);
+		pull_result_free(&res);
 		return bk_err_wrap(err, "pull '%.200s'", ref);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	bk_log(BK_LOG_INFO,
 	       "pulled '%s' (%s) as %s: %zu layer(s), %llu bytes fetched, %llu requests, %.3f s",
-	       res.familiar, res.digest, id, res.nlayers, (unsigned long long)res.fetched_bytes,
+	       res.familiar, res.digest, id_out, res.nlayers, (unsigned long long)res.fetched_bytes,
 	       (unsigned long long)res.requests,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	engine_event(e, BK_OBJ_IMAGE, id_out, "pull", "ref=%s", res.familiar);
 	pull_result_free(&res);
-	snprintf(id_out, BK_ID_SIZE, "%s", id);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * What each control file does with the commands written to it:
  *
  *	images/import      DIR [REF]
+ *	images/pull        REF [OS/ARCH[/VARIANT]]
  *	containers/run     IMAGE [CMD...]
  *	containers/ID/ctl  start | stop [SECS] | kill [SIG] | restart [SECS] | rm force
  *
@@ -76,6 +77,15 @@ check_import(struct line *l, struct bk_err *err)
 }
 
 static int
+check_pull(struct line *l, struct bk_err *err)
+{
+	if (l->argc < 1 || l->argc > 2)
+		return bk_err_set(err, EINVAL, "usage: REF [OS/ARCH[/VARIANT]] (got %d words)",
+				  l->argc);
+	return 0;
+}
+
+static int
 check_run(struct line *l, struct bk_err *err)
 {
 	if (l->argc < 1)
@@ -136,6 +146,21 @@ run_import(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **repl
 	int ret = bk_image_import(fs->engine, l->argv[0], l->argc > 1 ? l->argv[1] : NULL, cancel,
 				  id, err);
 
+	if (ret == 0)
+		reply_add(reply, id);
+	return ret;
+}
+
+static int
+run_pull(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
+	 struct bk_err *err)
+{
+	char id[BK_ID_SIZE], spec[1100];
+	int ret;
+
+	snprintf(spec, sizeof(spec), "%s%s%s", l->argv[0], l->argc > 1 ? " " : "",
+		 l->argc > 1 ? l->argv[1] : "");
+	ret = bk_image_pull(fs->engine, spec, cancel, NULL, id, err);
 	if (ret == 0)
 		reply_add(reply, id);
 	return ret;
@@ -214,6 +239,7 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 	for (i = 0; i < job->n && ret == 0; i++) {
 		struct line *l = &job->lines[i];
 		const char *what = job->file == N_IMAGES_IMPORT ? "import"
+				   : job->file == N_IMAGES_PULL	  ? "pull"
 				   : job->file == N_CTRS_RUN	  ? "run"
 								  : l->argv[0];
 
@@ -222,6 +248,9 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 		switch (job->file) {
 		case N_IMAGES_IMPORT:
 			ret = run_import(fs, l, cancel, reply, err);
+			break;
+		case N_IMAGES_PULL:
+			ret = run_pull(fs, l, cancel, reply, err);
 			break;
 		case N_CTRS_RUN:
 			ret = run_run(fs, l, cancel, reply, err);
@@ -296,6 +325,8 @@ check_line(struct job *job, struct line *l, struct bk_err *err)
 	switch (job->file) {
 	case N_IMAGES_IMPORT:
 		return check_import(l, err);
+	case N_IMAGES_PULL:
+		return check_pull(l, err);
 	case N_CTRS_RUN:
 		return check_run(l, err);
 	default:

@@ -32,7 +32,26 @@ struct options {
 	uint64_t storage_size;
 	uint64_t log_max;
 	char *default_limits; /* "KEY VALUE" lines from --default-limit */
+	const char *mirrors[17];  /* --registry-mirror, NULL-terminated */
+	const char *insecure[17]; /* --insecure-registry, NULL-terminated */
+	const char *auth_config;
 };
+
+/* Append to a NULL-terminated option list of 16 entries at most. */
+static int
+add_to_list(const char **list, const char *value, const char *what)
+{
+	int i;
+
+	for (i = 0; i < 16 && list[i]; i++)
+		;
+	if (i == 16) {
+		fprintf(stderr, "bockerfs: at most 16 %s\n", what);
+		return -1;
+	}
+	list[i] = value;
+	return 0;
+}
 
 static FILE *log_file;
 
@@ -67,6 +86,10 @@ usage(FILE *out)
 		     "                        (default 10M)\n"
 		     "  --default-limit 'KEY VALUE'  a limit every new container starts with\n"
 		     "                        (repeatable: memory, cpu.shares, cpus, pids)\n"
+		     "  --registry-mirror URL tried first for Docker Hub images (repeatable)\n"
+		     "  --insecure-registry HOST:PORT  a registry spoken to over plain http\n"
+		     "                        (repeatable; localhost and 127.0.0.1 always are)\n"
+		     "  --auth-config FILE    docker-style config.json with registry credentials\n"
 		     "  MOUNTPOINT            where the control tree appears (default %s)\n",
 		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
 }
@@ -80,6 +103,9 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "storage-size", required_argument, NULL, 's' },
 		{ "log-max-size", required_argument, NULL, 'l' },
 		{ "default-limit", required_argument, NULL, 'L' },
+		{ "registry-mirror", required_argument, NULL, 'M' },
+		{ "insecure-registry", required_argument, NULL, 'I' },
+		{ "auth-config", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -120,6 +146,17 @@ parse_args(int argc, char **argv, struct options *o)
 			o->default_limits = more;
 			break;
 		}
+		case 'M':
+			if (add_to_list(o->mirrors, optarg, "--registry-mirror") < 0)
+				return -1;
+			break;
+		case 'I':
+			if (add_to_list(o->insecure, optarg, "--insecure-registry") < 0)
+				return -1;
+			break;
+		case 'A':
+			o->auth_config = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -324,6 +361,9 @@ main(int argc, char **argv)
 	eopts.storage_size = o.storage_size;
 	eopts.log_max = o.log_max;
 	eopts.default_limits = o.default_limits;
+	eopts.registry_mirrors = o.mirrors;
+	eopts.insecure_registries = o.insecure;
+	eopts.auth_config = o.auth_config;
 	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
 		fprintf(stderr, "bockerfs: %s\n", err.msg);
 		return 1;

@@ -181,11 +181,12 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 			waitq_wake(fs, id, true);
 		break;
 	case BK_CHANGE_STATE:
-		if (kind == BK_OBJ_CONTAINER) {
-			snprintf(path, sizeof(path), "%s/%s/state", dir, id);
-			notify_touch(path);
+		snprintf(path, sizeof(path), "%s/%s/state", dir, id);
+		notify_touch(path);
+		if (kind == BK_OBJ_CONTAINER)
 			waitq_wake(fs, id, false);
-		}
+		else
+			notify_touch(index); /* a pulled image's source changes with it */
 		break;
 	case BK_CHANGE_UPDATED:
 		break;

@@ -186,6 +186,19 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 	case N_IMG_SIZE:
 		sbuf_printf(b, "%llu\n", (unsigned long long)info.size);
 		break;
+	case N_IMG_PROGRESS:
+		sbuf_printf(b, "%s", info.progress);
+		break;
+	case N_IMG_MANIFEST:
+		sbuf_printf(b, "%s", info.manifest);
+		break;
+	case N_IMG_DIGEST:
+		if (info.digest[0])
+			sbuf_printf(b, "%s\n", info.digest);
+		break;
+	case N_IMG_LAYERS:
+		sbuf_printf(b, "%s", info.layers);
+		break;
 	case N_IMG_ERR:
 		path = NULL;
 		if (asprintf(&path, "images/%s", info.id) < 0)

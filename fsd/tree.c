@@ -27,6 +27,7 @@ const struct node_type node_types[N_KIND_MAX] = {
 
 	[N_IMAGES_INDEX] = { "index", N_IMAGES, RO_MODE, IO_TEXT },
 	[N_IMAGES_IMPORT] = { "import", N_IMAGES, RW_MODE, IO_CONTROL },
+	[N_IMAGES_PULL] = { "pull", N_IMAGES, RW_MODE, IO_CONTROL },
 	[N_IMAGES_ERR] = { "err", N_IMAGES, RO_MODE, IO_TEXT },
 	[N_IMG] = { NULL, N_IMAGES, DIR_MODE, IO_DIR },
 	[N_IMG_SOURCE] = { "source", N_IMG, RO_MODE, IO_TEXT },
@@ -34,6 +35,10 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_IMG_STATE] = { "state", N_IMG, RO_MODE, IO_TEXT },
 	[N_IMG_CONFIG] = { "config", N_IMG, RO_MODE, IO_TEXT },
 	[N_IMG_SIZE] = { "size", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_PROGRESS] = { "progress", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_MANIFEST] = { "manifest", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_DIGEST] = { "digest", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_LAYERS] = { "layers", N_IMG, RO_MODE, IO_TEXT },
 	[N_IMG_ROOT] = { "root", N_IMG, LINK_MODE, IO_LINK },
 	[N_IMG_ERR] = { "err", N_IMG, RO_MODE, IO_TEXT },
 

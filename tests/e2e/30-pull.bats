@@ -85,9 +85,19 @@ while time.time() < end:
 }
 
 # Subvolumes of the store that are neither an image's rootfs nor a layer's.
+# Every subvolume belongs to an image, a layer, or is a spare snapshot of a
+# listed image (made ahead for its containers).
 orphan_subvolumes() {
+	local v img
 	btrfs subvolume list -o "$BK_STORE" | awk '{ print $NF }' |
-		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64})/rootfs$' || true
+		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64})/rootfs$' |
+		while read -r v; do
+			img=$(expr "$v" : '.*spare/\(img_[0-9a-f]\{12\}\)\.[0-9]*$')
+			if [ -n "$img" ] && [ -d "$BK_MNT/images/$img" ]; then
+				continue
+			fi
+			echo "$v"
+		done
 }
 
 pulling_state() {
