@@ -76,7 +76,7 @@ def test_pull_busybox(bk, registry):
 
 
 def test_bad_reference(bk):
-    res, readback = bk.write_errno("images/pull", "127.0.0.1:5000/UPPER")
+    res, readback = bk.write_errno("images/pull", "127.0.0.1:5000/UPPER\n")
     assert res == "EINVAL", (res, readback)
     assert readback.startswith("error: ") and "lowercase" in readback
 
