@@ -62,6 +62,8 @@ struct bk_engine_opts {
 	const char *auth_config; /* docker-style config.json, may be NULL */
 	uint64_t log_max;	 /* container logs rotate to log.1 past this (0: default) */
 	const char *default_limits; /* "KEY VALUE" lines every new container starts with */
+	const char *bridge;	    /* NULL: "bocker0" */
+	const char *subnet;	    /* NULL: "10.88.0.0/16" */
 };
 #define BK_LOG_MAX_DEFAULT (10ULL << 20)
 
@@ -175,7 +177,7 @@ int bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel
 enum bk_ctr_state { BK_CTR_CREATED, BK_CTR_RUNNING, BK_CTR_EXITED, BK_CTR_REMOVING };
 const char *bk_ctr_state_name(enum bk_ctr_state state);
 
-enum bk_ctr_field { BK_CTR_IMAGE, BK_CTR_CMD, BK_CTR_ENV, BK_CTR_LIMITS };
+enum bk_ctr_field { BK_CTR_IMAGE, BK_CTR_CMD, BK_CTR_ENV, BK_CTR_LIMITS, BK_CTR_NET, BK_CTR_PORTS };
 
 struct bk_stats {
 	uint64_t cpu_usec;   /* CPU time used */
@@ -194,6 +196,9 @@ struct bk_container_info {
 	char *cmd;	 /* "" = the image's Entrypoint and Cmd */
 	char *env;	 /* KEY=VALUE lines */
 	char *limits;	 /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
+	char *net;	 /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */
+	char *ports;	 /* "tcp HOSTPORT CONTAINERPORT" lines */
+	char ip[16];	 /* "" when it has no address */
 	char *root_path; /* absolute path of its filesystem ("" before the first start) */
 	char created[32], started[32], finished[32];
 	int pid;	/* host pid of its init, 0 when not running */
@@ -235,6 +240,9 @@ int bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 int bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *n);
 /* Open its log (rotated: log.1 when old) for reading; returns an fd or -errno. */
 int bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct bk_err *err);
+/* net/bridge ("bocker0 10.88.0.1/16") and net/leases ("ID IP MAC" lines); caller frees. */
+char *bk_net_bridge(struct bk_engine *e);
+char *bk_net_leases(struct bk_engine *e);
 /* Current resource use of a running container, from its cgroup.  ESRCH if not running. */
 int bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out,
 		       struct bk_err *err);

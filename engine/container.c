@@ -64,6 +64,7 @@ container_free(struct container *c)
 	free(c->env);
 	free(c->image);
 	free(c->cmd);
+	free(c->ports);
 	free(c);
 }
 
@@ -240,6 +241,23 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 		c->limits.cpus_milli = cpus;
 		c->limits.pids = pids;
 	}
+	{
+		const char *mode = json_string_value(json_object_get(j, "net_mode"));
+		const char *ip = json_string_value(json_object_get(j, "ip"));
+		const char *ports = json_string_value(json_object_get(j, "ports"));
+		struct port_map maps[PORTS_MAX];
+		size_t n = 0;
+
+		if (mode == NULL || net_mode_parse(mode, &c->net_mode) < 0)
+			c->net_mode = NET_MODE_BRIDGE;
+		if (ip == NULL || ip_parse(ip, &c->ip) < 0)
+			c->ip = 0;
+		if (ports && *ports && ports_parse(ports, maps, PORTS_MAX, &n, NULL) == 0 && n) {
+			c->ports = xcalloc(n, sizeof(*c->ports));
+			memcpy(c->ports, maps, n * sizeof(*maps));
+			c->nports = n;
+		}
+	}
 	*out = c;
 	return 0;
 }
@@ -327,6 +345,7 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 
 	/* The group is empty now: its init, the last process, has gone. */
 	cgroup_remove(e, c->id);
+	network_detach(e, c->id);
 	pthread_mutex_lock(&e->lock);
 	set_exited_locked(e, c, wait_code, wait_status);
 	c->oomkilled = oom;
@@ -518,6 +537,46 @@ fail:
 	return -err->code;
 }
 
+/* "mode bridge|none|host" (the only key); nothing changes on error. */
+static int
+set_net_locked(struct container *c, const char *text, struct bk_err *err)
+{
+	char key[16], value[16], extra[2];
+	enum net_mode mode = c->net_mode;
+	cleanup_free char *copy = xstrdup(text);
+	char *save = NULL, *line;
+
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[strspn(line, " \t\r")] == '\0')
+			continue;
+		if (sscanf(line, " %15s %15s %1s", key, value, extra) != 2 ||
+		    strcmp(key, "mode") != 0)
+			return bk_err_set(err, EINVAL, "net: expected 'mode bridge|none|host', got '%s'",
+					  line);
+		if (net_mode_parse(value, &mode) < 0)
+			return bk_err_set(err, EINVAL, "net: unknown mode '%s' (bridge, none, host)",
+					  value);
+	}
+	c->net_mode = mode;
+	return 0;
+}
+
+static int
+set_ports_locked(struct container *c, const char *text, struct bk_err *err)
+{
+	struct port_map maps[PORTS_MAX];
+	size_t n = 0;
+
+	if (ports_parse(text, maps, PORTS_MAX, &n, err) < 0)
+		return -err->code;
+	free(c->ports);
+	c->ports = n ? xcalloc(n, sizeof(*maps)) : NULL;
+	if (n)
+		memcpy(c->ports, maps, n * sizeof(*maps));
+	c->nports = n;
+	return 0;
+}
+
 /* Merge "KEY VALUE" lines into c's limits; live if running; nothing changes on error. */
 static int
 set_limits_locked(struct bk_engine *e, struct container *c, const char *text, struct bk_err *err)
@@ -566,8 +625,11 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		goto out;
 	}
 	if (c->state != BK_CTR_CREATED || c->busy) {
+		static const char *const names[] = { "image", "cmd", "env", "limits", "net",
+						      "ports" };
+
 		ret = bk_err_set(err, EBUSY, "container %s has been started: %s cannot change", id,
-				 field == BK_CTR_IMAGE ? "image" : field == BK_CTR_CMD ? "cmd" : "env");
+				 names[field]);
 		goto out;
 	}
 	switch (field) {
@@ -584,6 +646,12 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		ret = set_env_locked(c, value, append, err);
 		break;
 	case BK_CTR_LIMITS:
+		break;
+	case BK_CTR_NET:
+		ret = set_net_locked(c, value, err);
+		break;
+	case BK_CTR_PORTS:
+		ret = set_ports_locked(c, value, err);
 		break;
 	}
 	if (ret == 0)
@@ -636,6 +704,12 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 		limits_format(&c->limits, text, sizeof(text));
 		out->limits = xstrdup(text);
 	}
+	out->net = network_describe(e, c->net_mode, c->ip);
+	out->ports = ports_format(c->ports, c->nports);
+	if (out->ports == NULL)
+		out->ports = xstrdup("");
+	if (c->ip && c->net_mode == NET_MODE_BRIDGE)
+		ip_format(c->ip, out->ip);
 	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", e->store_path, c->id)
 					: xstrdup("");
 	memcpy(out->created, c->created, sizeof(out->created));
@@ -658,6 +732,8 @@ bk_container_info_free(struct bk_container_info *info)
 	free(info->cmd);
 	free(info->env);
 	free(info->limits);
+	free(info->net);
+	free(info->ports);
 	free(info->root_path);
 	memset(info, 0, sizeof(*info));
 }
@@ -868,6 +944,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	pthread_mutex_unlock(&e->lock);
 
 	cgroup_remove(e, c->id);
+	network_release(e, c->id);
 	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "remove %s: %s (retried at next start)", id, cerr.msg);
 	bk_log(BK_LOG_INFO, "removed container %s", c->id);

@@ -66,6 +66,9 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	ret = store_init(e, err);
 	if (ret < 0)
 		goto fail;
+	ret = network_open(e, opts, err);
+	if (ret < 0)
+		goto fail;
 	ret = image_load_all(e, err);
 	if (ret < 0)
 		goto fail;
@@ -98,6 +101,7 @@ bk_engine_close(struct bk_engine *e)
 	monitor_stop(e);
 	spare_stop(e);
 	pull_config_free(e);
+	network_close(e);
 	container_free_all(e);
 	image_free_all(e);
 	if (e->init_fd >= 0)
@@ -154,6 +158,7 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 	int ret;
 
 	cgroup_clean_orphans(e);
+	network_republish(e);
 	ret = spare_start(e, err);
 	if (ret < 0)
 		return ret;

@@ -10,6 +10,7 @@
 
 #include "bocker.h"
 #include "limits.h"
+#include "net.h"
 
 struct image {
 	char id[BK_ID_SIZE];
@@ -34,6 +35,8 @@ struct layer_progress {
 	uint64_t done, total;
 };
 
+enum net_mode { NET_MODE_BRIDGE, NET_MODE_NONE, NET_MODE_HOST };
+
 struct container {
 	char id[BK_ID_SIZE];
 	uint64_t serial;
@@ -55,6 +58,10 @@ struct container {
 	bool busy;     /* a start, stop or remove is under way */
 	bool rootfs_made;
 	struct limits limits;
+	enum net_mode net_mode;
+	uint32_t ip; /* leased address in bridge mode, 0 before the first start */
+	struct port_map *ports;
+	size_t nports;
 };
 
 struct bk_engine {
@@ -98,7 +105,9 @@ struct bk_engine {
 	struct limits default_limits; /* what a new container starts with */
 	long ncpu;
 
-	struct pull_config *pull; /* registry settings (pull.c), NULL: defaults */
+	struct pull_config *pull;
+	struct net_host *net; /* NULL: no bridge networking on this host */
+	struct ipam *ipam; /* registry settings (pull.c), NULL: defaults */
 };
 
 /* storage.c: the state directory's lock and the btrfs store under it. */
@@ -161,6 +170,10 @@ struct spawn_req {
 	const char *cgroup_id;	    /* its cgroup is bockerfs/<cgroup_id> */
 	const struct limits *limits; /* applied before the init may go on */
 	bool cgroupns;		    /* the init enters a new cgroup namespace */
+	enum net_mode net_mode;
+	uint32_t ip;
+	const struct port_map *ports;
+	size_t nports;
 };
 int spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid, int *pidfd,
 	       struct bk_err *err);
@@ -188,6 +201,20 @@ int cgroup_update(struct bk_engine *e, const char *id, const struct limits *l, s
 int cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk_err *err);
 void cgroup_remove(struct bk_engine *e, const char *id);
 void cgroup_clean_orphans(struct bk_engine *e);
+
+/* network.c */
+const char *net_mode_name(enum net_mode mode);
+int net_mode_parse(const char *s, enum net_mode *out);
+int network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_err *err);
+void network_close(struct bk_engine *e);
+void network_republish(struct bk_engine *e);
+int network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_t *ip,
+		    struct bk_err *err);
+int network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode, uint32_t ip,
+		   const struct port_map *ports, size_t nports, struct bk_err *err);
+void network_detach(struct bk_engine *e, const char *id);
+void network_release(struct bk_engine *e, const char *id);
+char *network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip);
 
 /* monitor.c */
 int monitor_start(struct bk_engine *e, struct bk_err *err);

@@ -237,6 +237,11 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 		bk_err_wrap(err, "start");
 		goto fail;
 	}
+	if (network_attach(e, req->cgroup_id, (pid_t)pid, req->net_mode, req->ip, req->ports,
+			   req->nports, err) < 0) {
+		bk_err_wrap(err, "network");
+		goto fail;
+	}
 	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) < 0) {
 		bk_err_sys(err, "start: talk to the container init");
 		goto fail;
@@ -266,5 +271,7 @@ fail:
 	close(pidfd);
 	if (req->limits)
 		cgroup_remove(e, req->cgroup_id);
+	if (req->net_mode == NET_MODE_BRIDGE)
+		network_detach(e, req->cgroup_id);
 	return -err->code;
 }

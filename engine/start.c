@@ -46,6 +46,10 @@ struct start_ctx {
 	size_t nenv;
 	bool rootfs_made;
 	struct limits limits;
+	enum net_mode net_mode;
+	uint32_t ip;
+	struct port_map ports[PORTS_MAX];
+	size_t nports;
 	json_t *config;
 	int dfd;	/* containers/<id>/ */
 	int rootfs_fd;
@@ -96,13 +100,23 @@ make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 static int
 write_etc_files(struct start_ctx *x, const char *hostname, struct bk_err *err)
 {
+	char ipb[16];
 	cleanup_free char *hosts = NULL, *host_resolv = NULL, *hn = NULL;
 	char resolv[4096];
 	size_t used = 0;
 	char *save = NULL, *line;
 	bool any = false;
 
-	hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+	/* As docker: the container's own name resolves to its address. */
+	if (x->net_mode == NET_MODE_HOST &&
+	    read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &hosts, NULL, NULL) == 0)
+		;
+	else if (x->ip)
+		hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+				  "ip6-loopback\n%s\t%s\n",
+				  ip_format(x->ip, ipb), hostname);
+	else
+		hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
 	if (write_file_replace(x->dfd, "hosts", hosts, strlen(hosts), err) < 0)
 		return -err->code;
 	hn = xasprintf("%s\n", hostname);
@@ -272,6 +286,8 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	x->rootfs_fd = openat(x->dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->rootfs_fd < 0)
 		return bk_err_sys(err, "start %s: rootfs", x->id);
+	if (network_prepare(e, x->id, x->net_mode, &x->ip, err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
 	if (write_etc_files(x, x->id, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
 	/* A restart must not find the previous run's exit. */
@@ -300,7 +316,11 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	req->ngroups = ngroups;
 	req->caps = default_cap_mask();
 	req->log_max = e->log_max;
-	req->netns = true;
+	req->netns = x->net_mode != NET_MODE_HOST;
+	req->net_mode = x->net_mode;
+	req->ip = x->ip;
+	req->ports = x->ports;
+	req->nports = x->nports;
 	req->state_dfd = x->dfd;
 	req->cgroup_id = x->id;
 	req->limits = e->cgroups_ready ? &x->limits : NULL;
@@ -334,6 +354,10 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 	x->nenv = c->nenv;
 	x->rootfs_made = c->rootfs_made;
 	x->limits = c->limits;
+	x->net_mode = c->net_mode;
+	x->nports = c->nports;
+	if (c->nports)
+		memcpy(x->ports, c->ports, c->nports * sizeof(*c->ports));
 	return 0;
 }
 
@@ -382,6 +406,7 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		c->exit_code = c->exit_signal = 0;
 		c->oomkilled = false;
 		c->kill_sent = 0;
+		c->ip = x.ip;
 		if (container_save(e, c, &serr) < 0)
 			bk_log(BK_LOG_WARN, "%s", serr.msg);
 		monitor_add(e, c);

@@ -23,6 +23,10 @@ field_of(enum node_kind kind)
 		return BK_CTR_CMD;
 	case N_CTR_LIMITS:
 		return BK_CTR_LIMITS;
+	case N_CTR_NET:
+		return BK_CTR_NET;
+	case N_CTR_PORTS:
+		return BK_CTR_PORTS;
 	default:
 		return BK_CTR_ENV;
 	}

@@ -54,6 +54,8 @@ enum node_kind {
 	N_CTR_CMD,
 	N_CTR_ENV,
 	N_CTR_LIMITS,
+	N_CTR_NET,
+	N_CTR_PORTS,
 	N_CTR_STATS,
 	N_CTR_STATE,
 	N_CTR_STATUS,
@@ -63,6 +65,8 @@ enum node_kind {
 	N_CTR_ROOT,
 	N_CTR_ERR,
 	N_NET,
+	N_NET_BRIDGE,
+	N_NET_LEASES,
 	N_KIND_MAX
 };
 

@@ -35,6 +35,7 @@ struct options {
 	const char *mirrors[17];  /* --registry-mirror, NULL-terminated */
 	const char *insecure[17]; /* --insecure-registry, NULL-terminated */
 	const char *auth_config;
+	const char *bridge, *subnet;
 };
 
 /* Append to a NULL-terminated option list of 16 entries at most. */
@@ -90,6 +91,8 @@ usage(FILE *out)
 		     "  --insecure-registry HOST:PORT  a registry spoken to over plain http\n"
 		     "                        (repeatable; localhost and 127.0.0.1 always are)\n"
 		     "  --auth-config FILE    docker-style config.json with registry credentials\n"
+		     "  --bridge NAME         the containers' bridge (default bocker0)\n"
+		     "  --subnet CIDR         its subnet (default 10.88.0.0/16)\n"
 		     "  MOUNTPOINT            where the control tree appears (default %s)\n",
 		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
 }
@@ -106,6 +109,8 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "registry-mirror", required_argument, NULL, 'M' },
 		{ "insecure-registry", required_argument, NULL, 'I' },
 		{ "auth-config", required_argument, NULL, 'A' },
+		{ "bridge", required_argument, NULL, 'B' },
+		{ "subnet", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -156,6 +161,12 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'A':
 			o->auth_config = optarg;
+			break;
+		case 'B':
+			o->bridge = optarg;
+			break;
+		case 'S':
+			o->subnet = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -364,6 +375,8 @@ main(int argc, char **argv)
 	eopts.registry_mirrors = o.mirrors;
 	eopts.insecure_registries = o.insecure;
 	eopts.auth_config = o.auth_config;
+	eopts.bridge = o.bridge;
+	eopts.subnet = o.subnet;
 	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
 		fprintf(stderr, "bockerfs: %s\n", err.msg);
 		return 1;

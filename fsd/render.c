@@ -122,6 +122,12 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 	case N_CTR_LIMITS:
 		sbuf_printf(b, "%s", info.limits);
 		break;
+	case N_CTR_NET:
+		sbuf_printf(b, "%s", info.net);
+		break;
+	case N_CTR_PORTS:
+		sbuf_printf(b, "%s", info.ports);
+		break;
 	case N_CTR_STATS: {
 		struct bk_stats st;
 
@@ -141,11 +147,11 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 		sbuf_printf(b, "state %s\npid %d\nexit ", bk_ctr_state_name(info.state), info.pid);
 		render_exit(b, &info);
 		sbuf_printf(b, "\nsignal %d\nstarted %s\nfinished %s\nimage %s\nimage_id %s\n"
-			       "ip -\noomkilled %d\ncreated %s\n",
+			       "ip %s\noomkilled %d\ncreated %s\n",
 			    info.exit_signal, info.started[0] ? info.started : "-",
 			    info.finished[0] ? info.finished : "-", info.image[0] ? info.image : "-",
-			    info.image_id[0] ? info.image_id : "-", info.oomkilled ? 1 : 0,
-			    info.created);
+			    info.image_id[0] ? info.image_id : "-", info.ip[0] ? info.ip : "-",
+			    info.oomkilled ? 1 : 0, info.created);
 		break;
 	case N_CTR_ERR:
 		snprintf(path, sizeof(path), "containers/%s", info.id);
@@ -247,6 +253,16 @@ render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, si
 		break;
 	case N_CTRS_INDEX:
 		ret = render_containers_index(fs, &b);
+		break;
+	case N_NET_BRIDGE:
+		text = bk_net_bridge(fs->engine);
+		sbuf_printf(&b, "%s", text);
+		free(text);
+		break;
+	case N_NET_LEASES:
+		text = bk_net_leases(fs->engine);
+		sbuf_printf(&b, "%s", text);
+		free(text);
 		break;
 	default:
 		if (node_types[kind].parent == N_IMG) {

@@ -1,0 +1,197 @@
+/*
+ * Containers' networks: the glue between the container lifecycle and the
+ * netlink, nftables and address-allocation modules (net.h).
+ *
+ *   bridge (default)  a veth pair: the host end on the bridge, eth0 inside
+ *                     with an address leased from the subnet (kept until the
+ *                     container is removed), published ports DNATed to it
+ *   none              only lo
+ *   host              the host's network namespace
+ *
+ * The daemon's own setup (bridge, forwarding, the nft table) is made at
+ * start and its table removed at a clean exit; running containers'
+ * published ports are published again when a daemon starts.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "net.h"
+#include "util.h"
+
+static const char *const mode_names[] = {
+	[NET_MODE_BRIDGE] = "bridge",
+	[NET_MODE_NONE] = "none",
+	[NET_MODE_HOST] = "host",
+};
+
+const char *
+net_mode_name(enum net_mode mode)
+{
+	return mode <= NET_MODE_HOST ? mode_names[mode] : "bridge";
+}
+
+int
+net_mode_parse(const char *s, enum net_mode *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mode_names); i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*out = (enum net_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int
+network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_err *err)
+{
+	struct net_config cfg;
+	int ret;
+
+	ret = net_config_parse(opts->bridge, opts->subnet, &cfg, err);
+	if (ret < 0)
+		return ret;
+	ret = ipam_open(e->store_fd, &cfg, &e->ipam, err);
+	if (ret < 0)
+		return ret;
+	/* Without the bridge, containers still run with `net mode none` or `host`. */
+	ret = net_host_open(&cfg, &e->net, err);
+	if (ret < 0) {
+		bk_log(BK_LOG_WARN, "networking: %s: bridge mode unavailable", err->msg);
+		e->net = NULL;
+	}
+	return 0;
+}
+
+void
+network_close(struct bk_engine *e)
+{
+	if (e->net)
+		net_host_close(e->net, true);
+	if (e->ipam)
+		ipam_close(e->ipam);
+	e->net = NULL;
+	e->ipam = NULL;
+}
+
+/* The running containers' published ports, lost with the table at a restart. */
+void
+network_republish(struct bk_engine *e)
+{
+	size_t i;
+
+	if (e->net == NULL)
+		return;
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < e->nctrs; i++) {
+		struct container *c = e->ctrs[i];
+		struct bk_err err = BK_ERR_INIT;
+
+		if (c->state != BK_CTR_RUNNING || c->net_mode != NET_MODE_BRIDGE || c->nports == 0)
+			continue;
+		if (ports_publish(e->net, c->id, c->ip, c->ports, c->nports, &err) < 0)
+			bk_log(BK_LOG_WARN, "container %s: ports: %s", c->id, err.msg);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* Lease an address for a bridge-mode container about to start (kept across restarts). */
+int
+network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_t *ip,
+		 struct bk_err *err)
+{
+	*ip = 0;
+	if (mode != NET_MODE_BRIDGE)
+		return 0;
+	if (e->net == NULL)
+		return bk_err_set(err, ENOTSUP, "networking is unavailable on this host: "
+						"use 'mode none' or 'mode host'");
+	return ipam_alloc(e->ipam, id, ip, err);
+}
+
+/* Between the init's clone and its go: the veth into its netns, then the ports. */
+int
+network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode, uint32_t ip,
+	       const struct port_map *ports, size_t nports, struct bk_err *err)
+{
+	uint8_t mac[6];
+
+	if (mode != NET_MODE_BRIDGE)
+		return 0;
+	mac_for_ip(ip, mac);
+	if (net_attach(e->net, id, pid, ip, mac, err) < 0)
+		return -err->code;
+	if (nports > 0 && ports_publish(e->net, id, ip, ports, nports, err) < 0) {
+		net_detach(e->net, id);
+		return -err->code;
+	}
+	return 0;
+}
+
+/* The container stopped: its veth went with its netns; unpublish its ports. */
+void
+network_detach(struct bk_engine *e, const char *id)
+{
+	if (e->net == NULL)
+		return;
+	ports_unpublish(e->net, id);
+	net_detach(e->net, id);
+}
+
+void
+network_release(struct bk_engine *e, const char *id)
+{
+	network_detach(e, id);
+	if (e->ipam)
+		ipam_release(e->ipam, id);
+}
+
+/* "mode bridge\nip 10.88.0.2\nmac 02:42:..\ngateway 10.88.0.1\n" */
+char *
+network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip)
+{
+	char ipb[16], gw[16], macb[18];
+	uint8_t mac[6];
+
+	if (mode != NET_MODE_BRIDGE || ip == 0 || e->net == NULL)
+		return xasprintf("mode %s\n", net_mode_name(mode));
+	mac_for_ip(ip, mac);
+	return xasprintf("mode bridge\nip %s\nmac %s\ngateway %s\n", ip_format(ip, ipb),
+			 mac_format(mac, macb), ip_format(net_host_config(e->net)->gateway, gw));
+}
+
+char *
+bk_net_bridge(struct bk_engine *e)
+{
+	const struct net_config *cfg;
+	char gw[16];
+
+	if (e->net == NULL)
+		return xasprintf("%s", "");
+	cfg = net_host_config(e->net);
+	return xasprintf("%s %s/%d\n", cfg->bridge, ip_format(cfg->gateway, gw), cfg->prefix);
+}
+
+char *
+bk_net_leases(struct bk_engine *e)
+{
+	struct ipam_lease *leases = NULL;
+	size_t n = e->ipam ? ipam_list(e->ipam, &leases) : 0, i, used = 0;
+	char *out = xmalloc(n * (BK_ID_SIZE + 40) + 1);
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		char ipb[16], macb[18];
+		uint8_t mac[6];
+
+		mac_for_ip(leases[i].ip, mac);
+		used += (size_t)sprintf(out + used, "%s %s %s\n", leases[i].ctr_id,
+					ip_format(leases[i].ip, ipb), mac_format(mac, macb));
+	}
+	free(leases);
+	return out;
+}
