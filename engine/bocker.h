@@ -243,6 +243,14 @@ int bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, st
 /* net/bridge ("bocker0 10.88.0.1/16") and net/leases ("ID IP MAC" lines); caller frees. */
 char *bk_net_bridge(struct bk_engine *e);
 char *bk_net_leases(struct bk_engine *e);
+/*
+ * Make an image of the container's filesystem (a read-only snapshot: the
+ * container may keep running).  target NULL: a new unnamed image; a
+ * reference: a new image with that name; an image id: that image is
+ * replaced, keeping its id (the seed's `bocker commit`).
+ */
+int bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
+			char id_out[BK_ID_SIZE], struct bk_err *err);
 /* Current resource use of a running container, from its cgroup.  ESRCH if not running. */
 int bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out,
 		       struct bk_err *err);

@@ -873,3 +873,232 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 	spare_refill(e, id);
 	return 0;
 }
+
+/* ---- commit ----------------------------------------------------------------- */
+
+/*
+ * The runtime's files are bind mounts; where the image had none, the init
+ * made empty files to mount on.  Those placeholders are not the container's
+ * and must not be baked into an image.
+ */
+static void
+drop_runtime_files(int image_rootfs_fd, int rootfs_fd)
+{
+	static const char *const files[] = { "etc/hosts", "etc/hostname", "etc/resolv.conf" };
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++)
+		if (fstatat(image_rootfs_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT && fstatat(rootfs_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_size == 0)
+			unlinkat(rootfs_fd, files[i], 0);
+}
+
+/* The committed image's config: the source image's, with the container's cmd and env. */
+static json_t *
+commit_config(json_t *base, const struct bk_container_info *ci, const char *created)
+{
+	json_t *cfg = json_deep_copy(base ? base : json_object());
+	json_t *c = json_object_get(cfg, "config");
+	json_t *hist = json_object_get(cfg, "history");
+	char *save = NULL, *line, *env = xstrdup(ci->env);
+
+	if (!json_is_object(c)) {
+		c = json_object();
+		json_object_set_new(cfg, "config", c);
+	}
+	if (ci->cmd[0]) {
+		json_object_set_new(c, "Cmd", json_pack("[s, s, s]", "/bin/sh", "-c", ci->cmd));
+		json_object_del(c, "Entrypoint");
+	}
+	for (line = strtok_r(env, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *arr = json_object_get(c, "Env"), *v;
+		size_t klen = strcspn(line, "="), i;
+
+		if (!json_is_array(arr)) {
+			arr = json_array();
+			json_object_set_new(c, "Env", arr);
+		}
+		json_array_foreach (arr, i, v)
+			if (json_is_string(v) && strncmp(json_string_value(v), line, klen + 1) == 0)
+				break;
+		if (i < json_array_size(arr))
+			json_array_set_new(arr, i, json_string(line));
+		else
+			json_array_append_new(arr, json_string(line));
+	}
+	free(env);
+	json_object_set_new(cfg, "created", json_string(created));
+	if (!json_is_array(hist)) {
+		hist = json_array();
+		json_object_set_new(cfg, "history", hist);
+	}
+	json_array_append_new(hist, json_pack("{s:s, s:s}", "created", created, "created_by",
+					      "bockerfs commit"));
+	return cfg;
+}
+
+/* tmp/<work>/{rootfs,image.json} from the container's filesystem; caller removes on failure. */
+static int
+commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char *work,
+	     struct image *img, struct bk_err *err)
+{
+	cleanup_free char *src = xasprintf("%s/rootfs", ci->id);
+	cleanup_free char *isrc = xasprintf("%s/rootfs", ci->image_id);
+	cleanup_close int src_fd = openat(e->containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int img_fd = openat(e->images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd = -1, rootfs_fd = -1;
+	json_t *base = NULL;
+	char unused[BK_ID_SIZE];
+
+	if (src_fd < 0)
+		return bk_err_set(err, ENOENT, "container %s has no filesystem yet: start it first",
+				  ci->id);
+	if (mkdirat(e->tmp_fd, work, 0700) < 0)
+		return bk_err_sys(err, "mkdir tmp/%s", work);
+	work_fd = openat(e->tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0)
+		return bk_err_sys(err, "open tmp/%s", work);
+	/* A snapshot: O(1), a consistent instant, and the container keeps running. */
+	if (store_snapshot(src_fd, work_fd, "rootfs", false, err) < 0)
+		return -err->code;
+	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0)
+		return bk_err_sys(err, "open the snapshot");
+	if (img_fd >= 0)
+		drop_runtime_files(img_fd, rootfs_fd);
+	if (store_set_read_only(rootfs_fd, true, err) < 0)
+		return -err->code;
+	if (image_config_for(e, ci->image_id, unused, &base, NULL) < 0)
+		base = NULL;
+	img->config = commit_config(base, ci, img->created);
+	json_decref(base);
+	return record_save(work_fd, img, err);
+}
+
+/* Swap the built tmp/<work> in for images/<id>, keeping the id (the seed's commit). */
+static int
+commit_replace(struct bk_engine *e, const char *work, struct image *built, struct bk_err *err)
+{
+	struct image *old;
+	size_t i;
+
+	pthread_mutex_lock(&e->lock);
+	old = find_locked(e, built->id, 0, NULL);
+	if (old == NULL || old->state != BK_IMAGE_READY) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no image '%s'", built->id);
+	}
+	/* One atomic exchange: a crash leaves either image whole. */
+	if (renameat2(e->tmp_fd, work, e->images_fd, built->id, RENAME_EXCHANGE) < 0) {
+		int ret = bk_err_sys(err, "replace images/%s", built->id);
+
+		pthread_mutex_unlock(&e->lock);
+		return ret;
+	}
+	fsync(e->images_fd);
+	json_decref(old->config);
+	old->config = json_incref(built->config);
+	old->size = built->size;
+	memcpy(old->created, built->created, sizeof(old->created));
+	free(old->source);
+	old->source = xstrdup(built->source);
+	free(old->digest);
+	free(old->manifest);
+	free(old->layers_text);
+	old->digest = old->manifest = old->layers_text = NULL;
+	for (i = 0; i < old->nrefs; i++)
+		free(old->refs[i]);
+	old->nrefs = 0;
+	for (i = 0; i < built->nrefs; i++) {
+		old->refs = xrealloc(old->refs, (old->nrefs + 1) * sizeof(char *));
+		old->refs[old->nrefs++] = xstrdup(built->refs[i]);
+	}
+	pthread_mutex_unlock(&e->lock);
+	spare_drop(e, built->id);
+	return 0;
+}
+
+int
+bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
+		    char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	struct bk_container_info ci;
+	struct image *img;
+	char work[BK_ID_SIZE + 16], name[512];
+	bool replace = false;
+	int ret;
+
+	if (bk_container_get(e, ctr_id, 0, &ci, err) < 0)
+		return -err->code;
+	if (ci.image_id[0] == '\0') {
+		bk_container_info_free(&ci);
+		return bk_err_set(err, EINVAL, "container %s has no image", ctr_id);
+	}
+	img = xcalloc(1, sizeof(*img));
+	img->state = BK_IMAGE_READY;
+	time_rfc3339(img->created, sizeof(img->created));
+	img->source = xasprintf("commit %s", ctr_id);
+	if (target && image_id_valid(target)) {
+		struct image *old;
+		size_t i;
+
+		/* `commit IMG_ID` replaces that image, keeping its id and names. */
+		pthread_mutex_lock(&e->lock);
+		old = find_locked(e, target, 0, NULL);
+		if (old)
+			for (i = 0; i < old->nrefs; i++) {
+				img->refs = xrealloc(img->refs, (img->nrefs + 1) * sizeof(char *));
+				img->refs[img->nrefs++] = xstrdup(old->refs[i]);
+			}
+		pthread_mutex_unlock(&e->lock);
+		if (old == NULL) {
+			image_free(img);
+			bk_container_info_free(&ci);
+			return bk_err_set(err, ENOENT, "no image '%s'", target);
+		}
+		memcpy(img->id, target, strlen(target) + 1);
+		replace = true;
+	} else {
+		if (target && familiar_name(target, name, sizeof(name), err) < 0) {
+			image_free(img);
+			bk_container_info_free(&ci);
+			return -err->code;
+		}
+		if (target) {
+			img->refs = xcalloc(1, sizeof(char *));
+			img->refs[img->nrefs++] = xstrdup(name);
+		}
+		ret = engine_new_id("img_", img->id);
+		if (ret < 0) {
+			image_free(img);
+			bk_container_info_free(&ci);
+			return bk_err_set(err, -ret, "cannot make an id");
+		}
+	}
+	snprintf(work, sizeof(work), "%s%s", img->id, replace ? ".new" : "");
+	ret = commit_build(e, &ci, work, img, err);
+	if (ret == 0)
+		ret = replace ? commit_replace(e, work, img, err) : import_publish(e, img, err);
+	bk_container_info_free(&ci);
+	if (ret < 0 || replace) {
+		/* After an exchange, tmp/<work> holds the old image. */
+		store_rmtree_at(e->tmp_fd, work, NULL);
+		if (ret < 0) {
+			image_free(img);
+			return ret;
+		}
+	}
+	memcpy(id_out, img->id, strlen(img->id) + 1);
+	if (replace) {
+		image_free(img);
+		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
+	} else {
+		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_CREATED);
+		spare_refill(e, id_out);
+	}
+	engine_event(e, BK_OBJ_IMAGE, id_out, "commit", "container=%s", ctr_id);
+	bk_log(BK_LOG_INFO, "committed container %s as %s", ctr_id, id_out);
+	return 0;
+}

@@ -4,7 +4,8 @@
  *	images/import      DIR [REF]
  *	images/pull        REF [OS/ARCH[/VARIANT]]
  *	containers/run     IMAGE [CMD...]
- *	containers/ID/ctl  start | stop [SECS] | kill [SIG] | restart [SECS] | rm force
+ *	containers/ID/ctl  start | stop [SECS] | kill [SIG] | restart [SECS] | rm force |
+ *	                   commit [REF|IMG_ID]
  *
  * A write's complete lines are all checked first (one malformed line fails
  * the write with EINVAL and runs nothing), then run in order on a work
@@ -20,6 +21,7 @@
 #include "fsd.h"
 
 #define LINES_MAX 64
+#define CTL_USAGE "start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF]"
 #define WORDS_MAX 8
 
 struct line {
@@ -114,14 +116,13 @@ check_ctl(struct line *l, struct bk_err *err)
 	}
 	if (strcmp(verb, "rm") == 0 && l->argc == 2 && strcmp(l->argv[1], "force") == 0)
 		return 0;
+	if (strcmp(verb, "commit") == 0 && l->argc <= 2)
+		return 0;
 	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 ||
-	    strcmp(verb, "kill") == 0 || strcmp(verb, "restart") == 0 || strcmp(verb, "rm") == 0)
-		return bk_err_set(err, EINVAL, "%s: wrong arguments (start | stop [SECS] | "
-					       "kill [SIG] | restart [SECS] | rm force)",
-				  verb);
-	return bk_err_set(err, EINVAL, "unknown command '%s' (start | stop [SECS] | kill [SIG] | "
-				       "restart [SECS] | rm force)",
-			  verb);
+	    strcmp(verb, "kill") == 0 || strcmp(verb, "restart") == 0 || strcmp(verb, "rm") == 0 ||
+	    strcmp(verb, "commit") == 0)
+		return bk_err_set(err, EINVAL, "%s: wrong arguments (%s)", verb, CTL_USAGE);
+	return bk_err_set(err, EINVAL, "unknown command '%s' (%s)", verb, CTL_USAGE);
 }
 
 /* ---- running (on a work thread) ---------------------------------------- */
@@ -220,6 +221,14 @@ run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel
 	if (strcmp(verb, "kill") == 0)
 		return bk_container_kill(fs->engine, id,
 					 l->argc == 2 ? bk_signal_parse(l->argv[1]) : 9, err);
+	if (strcmp(verb, "commit") == 0) {
+		char img[BK_ID_SIZE];
+
+		ret = bk_container_commit(fs->engine, id, l->argc == 2 ? l->argv[1] : NULL, img, err);
+		if (ret == 0)
+			reply_add(reply, img);
+		return ret;
+	}
 	if (strcmp(verb, "restart") == 0) {
 		ret = bk_container_stop(fs->engine, id, (int)secs, cancel, err);
 		if (ret < 0 && ret != -ESRCH)
