@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BK_VERSION "0.1.0"
 #define BK_API	   1
@@ -67,7 +68,8 @@ struct bk_engine_opts {
 };
 #define BK_LOG_MAX_DEFAULT (10ULL << 20)
 
-enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER };
+/* BK_OBJ_EXEC: an exec session, id "CTR/N" (new output or its end). */
+enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER, BK_OBJ_EXEC };
 /* STATE: a container's state changed (created/running/exited); UPDATED: anything else. */
 enum bk_change { BK_CHANGE_CREATED, BK_CHANGE_UPDATED, BK_CHANGE_STATE, BK_CHANGE_REMOVED };
 /*
@@ -109,7 +111,7 @@ const char *bk_engine_store_path(const struct bk_engine *e);
 
 #define BK_ID_SIZE 72 /* "img_"/"ps_" + 12 hex, or a container name of up to 64 bytes */
 
-enum bk_image_state { BK_IMAGE_PULLING, BK_IMAGE_READY };
+enum bk_image_state { BK_IMAGE_PULLING, BK_IMAGE_READY, BK_IMAGE_BUILDING };
 
 struct bk_image_info {
 	char id[BK_ID_SIZE];
@@ -171,6 +173,29 @@ struct bk_pull_progress {
 int bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 		  const struct bk_pull_progress *progress, char id_out[BK_ID_SIZE],
 		  struct bk_err *err);
+
+/*
+ * Build context_dir/Dockerfile (context_dir absolute) into a new image named
+ * ref (NULL: unnamed); id_out gets its id.  The image exists from the start
+ * in state BK_IMAGE_BUILDING (an event and a watch call announce it), with
+ * its build log readable through bk_image_open_build_log() while the build
+ * runs and after; it becomes ready with that id, or disappears.  FROM images
+ * missing locally are pulled.  Each RUN runs in a container, each RUN and
+ * COPY/ADD makes an intermediate image; all of them are removed, on success
+ * as on failure.  Errors: EINVAL with "line N: ..." (unsupported
+ * instruction, malformed line, ADD of a URL, a source outside the context),
+ * ENOENT (no Dockerfile, a missing source, an unknown FROM), EIO "line N:
+ * RUN exited with code C: <its last output>", EINTR when cancelled, the
+ * pull's errors, ENOSPC.  Nothing of the build is left on failure.
+ */
+int bk_image_build(struct bk_engine *e, const char *context_dir, const char *ref,
+		   struct bk_cancel *cancel, char id_out[BK_ID_SIZE], struct bk_err *err);
+/*
+ * The build log ("Step N/M : INSTRUCTION" lines, RUN output) of the image
+ * with this serial, open for reading (an fd, or -errno); growing while the
+ * image is building; empty for an image that was not built.
+ */
+int bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err *err);
 
 /* ---- containers -------------------------------------------------------- */
 
@@ -251,6 +276,26 @@ char *bk_net_leases(struct bk_engine *e);
  */
 int bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 			char id_out[BK_ID_SIZE], struct bk_err *err);
+/*
+ * Exec sessions.  new: allocate session N of a container; start: run cmd
+ * (as /bin/sh -c) inside the running container (ESRCH if it is not);
+ * read: output from off (>0 bytes, 0 at the end, -EAGAIN: not yet);
+ * write: to its stdin; close_stdin: EOF; status: "exit N"/"signal N" once
+ * done (-EAGAIN before); free: forget it.
+ */
+int bk_exec_new(struct bk_engine *e, const char *ctr_id, int *n, struct bk_err *err);
+int bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd,
+		  struct bk_err *err);
+int bk_exec_kill(struct bk_engine *e, const char *ctr_id, int n, int sig, struct bk_err *err);
+ssize_t bk_exec_read(struct bk_engine *e, const char *ctr_id, int n, uint64_t off, char *buf,
+		     size_t size);
+ssize_t bk_exec_write(struct bk_engine *e, const char *ctr_id, int n, const char *buf, size_t len,
+		      struct bk_err *err);
+void bk_exec_close_stdin(struct bk_engine *e, const char *ctr_id, int n);
+int bk_exec_status(struct bk_engine *e, const char *ctr_id, int n, char *out, size_t size);
+void bk_exec_free(struct bk_engine *e, const char *ctr_id, int n);
+bool bk_exec_exists(struct bk_engine *e, const char *ctr_id, int n);
+size_t bk_exec_list(struct bk_engine *e, const char *ctr_id, int **out);
 /* Current resource use of a running container, from its cgroup.  ESRCH if not running. */
 int bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out,
 		       struct bk_err *err);

@@ -223,6 +223,30 @@ cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits
 	return 0;
 }
 
+/* Move pid into a running container's existing group (exec sessions). */
+int
+cgroup_join(struct bk_engine *e, const char *id, pid_t pid, struct bk_err *err)
+{
+	char name[BK_ID_SIZE + 16];
+	const char *const *ctrls;
+	struct cgroup *cg;
+	size_t n, i;
+	int ret;
+
+	snprintf(name, sizeof(name), "%s/%s", PARENT, id);
+	cg = cgroup_new_cgroup(name);
+	if (cg == NULL)
+		return bk_err_set(err, ENOMEM, "cgroup %s", id);
+	ctrls = controllers(e, &n);
+	for (i = 0; i < n; i++)
+		cgroup_add_controller(cg, ctrls[i]);
+	ret = cgroup_attach_task_pid(cg, pid);
+	cgroup_free(&cg);
+	if (ret != 0)
+		return cg_err(err, ret, "join cgroup");
+	return 0;
+}
+
 /* Change a running container's limits at once; the kernel's refusal comes back as is. */
 int
 cgroup_update(struct bk_engine *e, const char *id, const struct limits *l, struct bk_err *err)

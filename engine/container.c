@@ -130,7 +130,8 @@ record_json(const struct container *c)
 
 	for (i = 0; i < c->nenv; i++)
 		json_array_append_new(env, json_string(c->env[i]));
-	j = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:o, s:s, s:s, s:s, s:i, s:I, s:s, s:b, s:i, "
+	/* s*: an unset image or cmd is left out (a null would not load back as a string). */
+	j = json_pack("{s:s, s:s, s:s*, s:s, s:s*, s:o, s:s, s:s, s:s, s:i, s:I, s:s, s:b, s:i, "
 		      "s:i, s:b, s:i, s:b}",
 		      "id", c->id, "state", bk_ctr_state_name(c->state), "image", c->image,
 		      "image_id", c->image_id, "cmd", c->cmd, "env", env, "created", c->created,
@@ -177,7 +178,8 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 	cleanup(json_decrefp) json_t *j = NULL;
 	json_error_t jerr;
 	struct container *c;
-	const char *rid = "", *state = "", *image = NULL, *image_id = "", *cmd = NULL;
+	const char *rid = "", *state = "", *image_id = "";
+	json_t *image = NULL, *cmd = NULL;
 	const char *created = "", *started = "", *finished = "", *boot = "";
 	json_t *env = NULL, *v;
 	json_int_t pid_start = 0;
@@ -191,7 +193,7 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 		return bk_err_wrap(err, "container %s", id);
 	j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL || json_unpack_ex(j, &jerr, 0,
-					"{s:s, s:s, s?s, s:s, s?s, s:o, s:s, s:s, s:s, s:i, s:I, s:s, "
+					"{s:s, s:s, s?o, s:s, s?o, s:o, s:s, s:s, s:s, s:i, s:I, s:s, "
 					"s:b, s:i, s:i, s:b, s?i, s?b}",
 					"id", &rid, "state", &state, "image", &image, "image_id",
 					&image_id, "cmd", &cmd, "env", &env, "created", &created,
@@ -210,9 +212,10 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 		container_free(c);
 		return bk_err_set(err, EBADMSG, "container %s: unknown state '%s'", id, state);
 	}
-	c->image = image ? xstrdup(image) : NULL;
+	/* Records of older versions may hold null for an unset image or cmd. */
+	c->image = json_is_string(image) ? xstrdup(json_string_value(image)) : NULL;
 	copy_str(c->image_id, sizeof(c->image_id), image_id);
-	c->cmd = cmd ? xstrdup(cmd) : NULL;
+	c->cmd = json_is_string(cmd) ? xstrdup(json_string_value(cmd)) : NULL;
 	c->env = xcalloc(json_array_size(env) + 1, sizeof(char *));
 	json_array_foreach (env, i, v)
 		if (json_is_string(v))
@@ -940,6 +943,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	}
 	c->state = BK_CTR_REMOVING;
 	table_del_locked(e, c);
+	exec_forget_container(e, c->id);
 	pthread_cond_broadcast(&e->ctr_changed);
 	pthread_mutex_unlock(&e->lock);
 

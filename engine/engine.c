@@ -99,6 +99,7 @@ bk_engine_close(struct bk_engine *e)
 	if (e == NULL)
 		return;
 	monitor_stop(e);
+	exec_free_all(e);
 	spare_stop(e);
 	pull_config_free(e);
 	network_close(e);

@@ -106,6 +106,8 @@ struct bk_engine {
 	long ncpu;
 
 	struct pull_config *pull;
+	struct exec_session *execs; /* protected by lock */
+	uint64_t exec_uid;	    /* protected by lock */
 	struct net_host *net; /* NULL: no bridge networking on this host */
 	struct ipam *ipam; /* registry settings (pull.c), NULL: defaults */
 };
@@ -140,6 +142,20 @@ void image_pull_abort(struct bk_engine *e, const char *id);
 
 /* image.c, for containers */
 int image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], json_t **config,
+		     struct bk_err *err);
+
+/* image.c, for builds (build.c) */
+int image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], int *log_fd,
+		      struct bk_err *err);
+int image_build_finish(struct bk_engine *e, const char *id, const char *from_id, json_t *config,
+		       const char *name, uint64_t size, struct bk_err *err);
+void image_build_abort(struct bk_engine *e, const char *id);
+int image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_SIZE],
+		       int *rootfs_fd, struct bk_err *err);
+int image_derive_publish(struct bk_engine *e, const char *id, int rootfs_fd, json_t *config,
+			 const char *source, uint64_t size, struct bk_err *err);
+void image_derive_abort(struct bk_engine *e, const char *id);
+int image_set_config(struct bk_engine *e, const char *id, json_t *config, const char *source,
 		     struct bk_err *err);
 
 /* container.c */
@@ -180,6 +196,11 @@ int spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid, int
 int spawn_find_init(struct bk_engine *e, struct bk_err *err);
 uint64_t proc_start_time(pid_t pid);
 
+/* start.c, shared with exec.c */
+char **process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
+		   const char *home, size_t *n_out);
+uint64_t default_cap_mask(void);
+
 /* userdb.c: the container's own /etc/passwd and /etc/group. */
 int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
 		   size_t *ngroups, char *home, size_t home_size, struct bk_err *err);
@@ -215,6 +236,17 @@ int network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode
 void network_detach(struct bk_engine *e, const char *id);
 void network_release(struct bk_engine *e, const char *id);
 char *network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip);
+
+/* exec.c; the monitor's epoll tags an exec session's fds with these bits */
+#define EXEC_TAG_OUT   (1ULL << 62)
+#define EXEC_TAG_SYNC  (2ULL << 62)
+#define EXEC_TAG_PID   (3ULL << 62)
+#define EXEC_TAG_MASK  (3ULL << 62)
+#define EXEC_UID_MASK  ((1ULL << 62) - 1)
+void exec_event(struct bk_engine *e, uint64_t tag);
+void exec_forget_container(struct bk_engine *e, const char *ctr_id);
+void exec_free_all(struct bk_engine *e);
+int cgroup_join(struct bk_engine *e, const char *id, pid_t pid, struct bk_err *err);
 
 /* monitor.c */
 int monitor_start(struct bk_engine *e, struct bk_err *err);

@@ -1102,3 +1102,301 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 	bk_log(BK_LOG_INFO, "committed container %s as %s", ctr_id, id_out);
 	return 0;
 }
+
+/* ---- builds (engine/build.c) --------------------------------------------------- */
+
+/*
+ * Show a build under way: an image in state building, whose build.log grows
+ * in tmp/<id>/ (emptied at every start, so a crash leaves nothing).  The
+ * finished image takes this id.  *log_fd: build.log, open for appending
+ * (caller closes).
+ */
+int
+image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], int *log_fd,
+		  struct bk_err *err)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+	cleanup_close int dfd = -1;
+	int ret = engine_new_id("img_", img->id);
+
+	if (ret < 0) {
+		image_free(img);
+		return bk_err_set(err, -ret, "build: cannot make an id");
+	}
+	if (mkdirat(e->tmp_fd, img->id, 0700) < 0) {
+		ret = bk_err_sys(err, "build: mkdir tmp/%s", img->id);
+		image_free(img);
+		return ret;
+	}
+	dfd = openat(e->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*log_fd = dfd < 0 ? -1
+			  : openat(dfd, "build.log", O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
+				   0600);
+	if (*log_fd < 0) {
+		ret = bk_err_sys(err, "build: create tmp/%s/build.log", img->id);
+		store_rmtree_at(e->tmp_fd, img->id, NULL);
+		image_free(img);
+		return ret;
+	}
+	img->state = BK_IMAGE_BUILDING;
+	img->source = xstrdup(source);
+	img->config = json_object();
+	time_rfc3339(img->created, sizeof(img->created));
+	pthread_mutex_lock(&e->lock);
+	table_add_locked(e, img);
+	pthread_mutex_unlock(&e->lock);
+	memcpy(id, img->id, sizeof(img->id));
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	return 0;
+}
+
+/*
+ * The build of id is done: tmp/<id>/rootfs becomes a read-only snapshot of
+ * image from_id (NULL: an empty filesystem), the image gets config, size and
+ * name (a familiar reference, taken from any other image; NULL: none), and
+ * it is published, keeping its build.log.  On failure the caller calls
+ * image_build_abort().
+ */
+int
+image_build_finish(struct bk_engine *e, const char *id, const char *from_id, json_t *config,
+		   const char *name, uint64_t size, struct bk_err *err)
+{
+	cleanup_close int work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int src_fd = -1, rootfs_fd = -1;
+	struct image *img;
+	int ret = 0;
+
+	if (work_fd < 0)
+		return bk_err_sys(err, "build: open tmp/%s", id);
+	if (from_id) {
+		cleanup_free char *src = xasprintf("%s/rootfs", from_id);
+
+		src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (src_fd < 0)
+			return bk_err_sys(err, "build: image %s", from_id);
+		/* O(1), and read-only: an image never changes under its containers. */
+		if (store_snapshot(src_fd, work_fd, "rootfs", true, err) < 0)
+			return -err->code;
+	} else {
+		if (store_create_subvolume(work_fd, "rootfs", err) < 0)
+			return -err->code;
+		rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfs_fd < 0)
+			return bk_err_sys(err, "build: open rootfs");
+		if (store_set_read_only(rootfs_fd, true, err) < 0)
+			return -err->code;
+	}
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL || img->state != BK_IMAGE_BUILDING) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "build: image %s vanished", id);
+	}
+	json_decref(img->config);
+	img->config = json_deep_copy(config);
+	img->size = size;
+	time_rfc3339(img->created, sizeof(img->created));
+	ret = record_save(work_fd, img, err);
+	if (ret == 0 && renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
+		ret = bk_err_sys(err, "build: publish images/%s", id);
+	if (ret == 0) {
+		struct bk_err werr = BK_ERR_INIT;
+
+		if (fsync(e->images_fd) < 0)
+			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
+		if (name) {
+			take_name_locked(e, img, name);
+			if (record_save_in_store(e, img, &werr) < 0)
+				bk_log(BK_LOG_WARN, "%s", werr.msg);
+		}
+		img->state = BK_IMAGE_READY;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret < 0)
+		return ret;
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
+	engine_event(e, BK_OBJ_IMAGE, id, "build", "%s", "");
+	spare_refill(e, id);
+	return 0;
+}
+
+/* The build of id failed: its image and build.log disappear. */
+void
+image_build_abort(struct bk_engine *e, const char *id)
+{
+	struct bk_err cerr = BK_ERR_INIT;
+
+	pthread_mutex_lock(&e->lock);
+	drop_locked(e, id);
+	pthread_mutex_unlock(&e->lock);
+	if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "build rollback: %s", cerr.msg);
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+}
+
+/*
+ * A new image made from base_id's filesystem (NULL: an empty one) by a build
+ * step: tmp/<id>/rootfs, a writable snapshot, for the caller to change and
+ * then publish with image_derive_publish() or drop with image_derive_abort().
+ * *rootfs_fd: the snapshot's root (caller closes).
+ */
+int
+image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_SIZE],
+		   int *rootfs_fd, struct bk_err *err)
+{
+	cleanup_close int work_fd = -1, src_fd = -1;
+	char id[BK_ID_SIZE];
+	int ret = engine_new_id("img_", id);
+
+	if (ret < 0)
+		return bk_err_set(err, -ret, "cannot make an id");
+	if (mkdirat(e->tmp_fd, id, 0700) < 0)
+		return bk_err_sys(err, "mkdir tmp/%s", id);
+	work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0) {
+		ret = bk_err_sys(err, "open tmp/%s", id);
+		goto fail;
+	}
+	if (base_id) {
+		cleanup_free char *src = xasprintf("%s/rootfs", base_id);
+
+		src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (src_fd < 0) {
+			ret = bk_err_sys(err, "image %s", base_id);
+			goto fail;
+		}
+		ret = store_snapshot(src_fd, work_fd, "rootfs", false, err);
+	} else {
+		ret = store_create_subvolume(work_fd, "rootfs", err);
+	}
+	if (ret < 0)
+		goto fail;
+	*rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*rootfs_fd < 0) {
+		ret = bk_err_sys(err, "open tmp/%s/rootfs", id);
+		goto fail;
+	}
+	memcpy(id_out, id, sizeof(id));
+	return 0;
+fail:
+	store_rmtree_at(e->tmp_fd, id, NULL);
+	return ret;
+}
+
+/*
+ * Make tmp/<id>/rootfs (open at rootfs_fd) read-only and publish it as a
+ * ready, unnamed image with config, source and size.  On failure the caller
+ * calls image_derive_abort().
+ */
+int
+image_derive_publish(struct bk_engine *e, const char *id, int rootfs_fd, json_t *config,
+		     const char *source, uint64_t size, struct bk_err *err)
+{
+	cleanup_close int work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct image *img;
+	int ret;
+
+	if (work_fd < 0)
+		return bk_err_sys(err, "open tmp/%s", id);
+	if (store_set_read_only(rootfs_fd, true, err) < 0)
+		return -err->code;
+	img = xcalloc(1, sizeof(*img));
+	memcpy(img->id, id, strlen(id) + 1);
+	img->state = BK_IMAGE_READY;
+	img->source = xstrdup(source);
+	img->config = json_deep_copy(config);
+	img->size = size;
+	time_rfc3339(img->created, sizeof(img->created));
+	ret = record_save(work_fd, img, err);
+	if (ret == 0)
+		ret = import_publish(e, img, err);
+	if (ret < 0) {
+		image_free(img);
+		return ret;
+	}
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	return 0;
+}
+
+void
+image_derive_abort(struct bk_engine *e, const char *id)
+{
+	struct bk_err cerr = BK_ERR_INIT;
+
+	if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "build step rollback: %s", cerr.msg);
+}
+
+/*
+ * Replace a ready image's config (and its source, if not NULL), in memory and
+ * in its record (rewritten atomically).  ENOENT if unknown, EBUSY if not
+ * ready; nothing changes on failure.
+ */
+int
+image_set_config(struct bk_engine *e, const char *id, json_t *config, const char *source,
+		 struct bk_err *err)
+{
+	struct image *img;
+	json_t *old_config;
+	char *old_source;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL || img->state != BK_IMAGE_READY) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
+				  img ? "not ready" : "gone");
+	}
+	old_config = img->config;
+	old_source = img->source;
+	img->config = json_deep_copy(config);
+	if (source)
+		img->source = xstrdup(source);
+	ret = record_save_in_store(e, img, err);
+	if (ret < 0) {
+		json_decref(img->config);
+		if (img->source != old_source)
+			free(img->source);
+		img->config = old_config;
+		img->source = old_source;
+	} else {
+		json_decref(old_config);
+		if (img->source != old_source)
+			free(old_source);
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret == 0)
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
+	return ret;
+}
+
+/*
+ * The build log of the image with this serial: tmp/<id>/build.log while it
+ * builds, images/<id>/build.log after; an empty file (/dev/null) for an image
+ * that was not built.  Opened under the lock, as the publication renames it.
+ */
+int
+bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err *err)
+{
+	struct image *img;
+	char path[BK_ID_SIZE + 16];
+	int fd;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, NULL, serial, NULL);
+	if (img == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no such image");
+	}
+	snprintf(path, sizeof(path), "%s/build.log", img->id);
+	fd = openat(img->state == BK_IMAGE_BUILDING ? e->tmp_fd : e->images_fd, path,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = bk_err_sys(err, "open %s", path);
+	pthread_mutex_unlock(&e->lock);
+	return fd;
+}

@@ -69,7 +69,10 @@ monitor_main(void *arg)
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.u64 == WAKE_TAG)
 				return NULL;
-			handle_exit(e, evs[i].data.u64);
+			if (evs[i].data.u64 & EXEC_TAG_MASK)
+				exec_event(e, evs[i].data.u64);
+			else
+				handle_exit(e, evs[i].data.u64);
 		}
 	}
 }

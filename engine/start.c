@@ -26,7 +26,7 @@ static const int default_caps[] = {
 	CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
 };
 
-static uint64_t
+uint64_t
 default_cap_mask(void)
 {
 	uint64_t mask = 0;
@@ -189,47 +189,53 @@ build_argv(struct start_ctx *x, struct bk_err *err)
 }
 
 static void
-env_put(struct start_ctx *x, const char *kv, bool replace)
+env_put(char ***envp, size_t *n, const char *kv, bool replace)
 {
 	size_t klen = strcspn(kv, "="), i;
 
-	for (i = 0; i < x->nenvp; i++)
-		if (strncmp(x->envp[i], kv, klen) == 0 && x->envp[i][klen] == '=') {
+	for (i = 0; i < *n; i++)
+		if (strncmp((*envp)[i], kv, klen) == 0 && (*envp)[i][klen] == '=') {
 			if (replace) {
-				free(x->envp[i]);
-				x->envp[i] = xstrdup(kv);
+				free((*envp)[i]);
+				(*envp)[i] = xstrdup(kv);
 			}
 			return;
 		}
-	x->envp = xrealloc(x->envp, (x->nenvp + 2) * sizeof(char *));
-	x->envp[x->nenvp++] = xstrdup(kv);
-	x->envp[x->nenvp] = NULL;
+	*envp = xrealloc(*envp, (*n + 2) * sizeof(char *));
+	(*envp)[(*n)++] = xstrdup(kv);
+	(*envp)[*n] = NULL;
 }
 
-/* The image's Env, then the container's, then what docker always sets. */
-static void
-build_env(struct start_ctx *x, const char *hostname, const char *home)
+/*
+ * A container process's environment: the image's Env, then the container's
+ * env, then what docker always sets.  NULL-terminated; caller frees.
+ */
+char **
+process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
+	    const char *home, size_t *n_out)
 {
-	json_t *cfg = json_object_get(x->config, "config");
-	size_t n = 0, i;
+	json_t *cfg = json_object_get(config, "config");
+	size_t n = 0, k = 0, i;
 	char **img = json_strings(json_object_get(cfg, "Env"), &n);
+	char **envp = xcalloc(1, sizeof(char *));
 	char *kv;
 
-	x->envp = xcalloc(1, sizeof(char *));
 	for (i = 0; i < n; i++) {
-		env_put(x, img[i], true);
+		env_put(&envp, &k, img[i], true);
 		free(img[i]);
 	}
 	free(img);
-	for (i = 0; i < x->nenv; i++)
-		env_put(x, x->env[i], true);
-	env_put(x, DEFAULT_PATH, false);
+	for (i = 0; i < nenv; i++)
+		env_put(&envp, &k, env[i], true);
+	env_put(&envp, &k, DEFAULT_PATH, false);
 	kv = xasprintf("HOSTNAME=%s", hostname);
-	env_put(x, kv, false);
+	env_put(&envp, &k, kv, false);
 	free(kv);
 	kv = xasprintf("HOME=%s", home);
-	env_put(x, kv, false);
+	env_put(&envp, &k, kv, false);
 	free(kv);
+	*n_out = k;
+	return envp;
 }
 
 /* mkdir -p inside the rootfs, never leaving it (as docker does for WorkingDir). */
@@ -304,7 +310,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 		return bk_err_wrap(err, "start %s", x->id);
 	if (build_argv(x, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
-	build_env(x, x->id, home);
+	x->envp = process_env(x->config, x->env, x->nenv, x->id, home, &x->nenvp);
 
 	req->hostname = x->id;
 	req->argv = x->argv;

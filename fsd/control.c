@@ -6,6 +6,7 @@
  *	containers/run     IMAGE [CMD...]
  *	containers/ID/ctl  start | stop [SECS] | kill [SIG] | restart [SECS] | rm force |
  *	                   commit [REF|IMG_ID]
+ *	containers/ID/exec/N/ctl  exec CMD... | kill [SIG]
  *
  * A write's complete lines are all checked first (one malformed line fails
  * the write with EINVAL and runs nothing), then run in order on a work
@@ -34,6 +35,7 @@ struct line {
 struct job {
 	enum node_kind file;
 	char ctr_id[BK_ID_SIZE]; /* containers/ID/ctl: the container */
+	int exec_n;		 /* containers/ID/exec/N/ctl: the session */
 	size_t n;
 	struct line lines[LINES_MAX];
 };
@@ -239,6 +241,16 @@ run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel
 }
 
 static int
+run_exec_ctl(struct fsd *fs, const char *id, int n, struct line *l, struct bk_err *err)
+{
+	const char *rest = rest_after_first_word(l->raw);
+
+	if (strcmp(l->argv[0], "exec") == 0)
+		return bk_exec_start(fs->engine, id, n, rest, err);
+	return bk_exec_kill(fs->engine, id, n, *rest ? bk_signal_parse(rest) : 9, err);
+}
+
+static int
 job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	struct job *job = arg;
@@ -263,6 +275,9 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 			break;
 		case N_CTRS_RUN:
 			ret = run_run(fs, l, cancel, reply, err);
+			break;
+		case N_EXEC_CTL:
+			ret = run_exec_ctl(fs, job->ctr_id, job->exec_n, l, err);
 			break;
 		default:
 			ret = run_ctl(fs, job->ctr_id, l, cancel, reply, err);
@@ -317,6 +332,28 @@ check_line(struct job *job, struct line *l, struct bk_err *err)
 	l->words = strdup(l->raw);
 	if (l->words == NULL)
 		abort();
+	if (job->file == N_EXEC_CTL) {
+		char *p = l->words + strspn(l->words, " \t");
+
+		if (ctl_check_text(l->raw, false, err) < 0)
+			return -err->code;
+		p[strcspn(p, " \t\r")] = '\0';
+		l->argv[0] = p;
+		l->argc = *p ? 1 : 0;
+		if (strcmp(p, "exec") == 0) {
+			if (*rest_after_first_word(l->raw) == '\0')
+				return bk_err_set(err, EINVAL, "usage: exec CMD...");
+			return 0;
+		}
+		if (strcmp(p, "kill") == 0) {
+			const char *sig = rest_after_first_word(l->raw);
+
+			if (*sig && bk_signal_parse(sig) < 0)
+				return bk_err_set(err, EINVAL, "kill: unknown signal '%s'", sig);
+			return 0;
+		}
+		return bk_err_set(err, EINVAL, "unknown command '%s' (exec CMD... | kill [SIG])", p);
+	}
 	if (job->file == N_CTRS_RUN) {
 		/* Only the image is a word; the command is the rest of the line as written. */
 		char *p = l->words + strspn(l->words, " \t");
@@ -388,6 +425,11 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 	for (i = 0; i < job->n; i++)
 		if (check_line(job, &job->lines[i], &err) < 0)
 			goto fail;
+	if (job->file == N_EXEC_CTL &&
+	    exec_ids(fs, of->kind, of->serial, job->ctr_id, sizeof(job->ctr_id), &job->exec_n) < 0) {
+		bk_err_set(&err, ENOENT, "no such exec session");
+		goto fail;
+	}
 	if (job->file == N_CTR_CTL) {
 		struct bk_container_info info;
 

@@ -64,6 +64,13 @@ enum node_kind {
 	N_CTR_PID,
 	N_CTR_ROOT,
 	N_CTR_ERR,
+	N_CTR_EXEC,
+	N_EXEC_CLONE,
+	N_EXEC,
+	N_EXEC_CTL,
+	N_EXEC_OUT,
+	N_EXEC_IN,
+	N_EXEC_WAIT,
 	N_NET,
 	N_NET_BRIDGE,
 	N_NET_LEASES,
@@ -104,7 +111,16 @@ enum node_io {
 	IO_WAIT,    /* the first read blocks until the container stops */
 	IO_EVENTS,  /* a never-ending stream of lifecycle events */
 	IO_LOG,     /* the container's output, read from the store */
+	IO_EXEC_CLONE, /* exec/clone: the first read allocates a session */
+	IO_EXEC_OUT,   /* a session's output: reads wait for more until it ends */
+	IO_EXEC_IN,    /* a session's input: writes feed it, the last close ends it */
+	IO_EXEC_WAIT,  /* a session's end: "exit N" / "signal N" */
 };
+
+/* Per-session nodes: serial = container serial << 16 | session number. */
+#define EXEC_SERIAL(ctr, n) (((uint64_t)(ctr) << 16) | (uint64_t)(n))
+#define EXEC_CTR(serial)    ((serial) >> 16)
+#define EXEC_N(serial)	    ((int)((serial)&0xffff))
 
 /* How a node behaves; one row per kind (acme's Dirtab). */
 struct node_type {
@@ -226,6 +242,17 @@ void events_read(fuse_req_t req, struct ofile *of, size_t size);
 void events_poll(fuse_req_t req, struct ofile *of, struct fuse_pollhandle *ph);
 void events_push(const char *kind, const char *id, const char *action, const char *attrs);
 void events_release(struct ofile *of);
+
+/* exec.c: exec sessions' files. */
+int exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id, size_t size,
+	     int *n);
+void exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+void exec_out_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+void exec_wait_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+void exec_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
+		   size_t size);
+void exec_in_release(struct fsd *fs, struct ofile *of);
+void exec_wake(struct fsd *fs, const char *id);
 
 /* reply.c: answering a read from a buffer. */
 void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t off, size_t size);

@@ -162,6 +162,10 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 	const char *dir = kind == BK_OBJ_IMAGE ? "images" : "containers";
 	char path[BK_ID_SIZE + 32], index[32];
 
+	if (kind == BK_OBJ_EXEC) {
+		exec_wake(fs, id);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, id);
 	snprintf(index, sizeof(index), "%s/index", dir);
 	switch (change) {

@@ -95,6 +95,11 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_entry(req, ino_make(N_CTR, serial));
 		return;
 	}
+	if (pkind == N_CTR_EXEC && name[0] >= '1' && name[0] <= '9' &&
+	    strspn(name, "0123456789") == strlen(name) && strlen(name) < 6) {
+		reply_entry(req, ino_make(N_EXEC, EXEC_SERIAL(ino_serial(parent), atoi(name))));
+		return;
+	}
 	fuse_reply_err(req, ENOENT);
 }
 
@@ -235,7 +240,8 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if (writing && io != IO_CONTROL && io != IO_CONFIG && !notify_is_self(req)) {
+	if (writing && io != IO_CONTROL && io != IO_CONFIG && io != IO_EXEC_IN &&
+	    !notify_is_self(req)) {
 		refuse(req, ino, "open", EACCES, "read-only file");
 		return;
 	}
@@ -306,8 +312,30 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 						 : size;
 		pthread_mutex_unlock(&of->lock);
 		break;
+	case IO_CONFIG:
+		/* After a write on this open file: the reply (an error); else the value. */
+		pthread_mutex_lock(&of->lock);
+		if (of->reply) {
+			reply_slice(req, of->reply, of->reply_len, of->reply_pos, size);
+			of->reply_pos += of->reply_len - of->reply_pos < size
+						 ? of->reply_len - of->reply_pos
+						 : size;
+		} else {
+			reply_slice(req, of->data, of->len, (size_t)off, size);
+		}
+		pthread_mutex_unlock(&of->lock);
+		break;
 	case IO_CLONE:
 		clone_read(fsd_of(req), req, of, size, off);
+		break;
+	case IO_EXEC_CLONE:
+		exec_clone_read(fsd_of(req), req, of, size, off);
+		break;
+	case IO_EXEC_OUT:
+		exec_out_read(fsd_of(req), req, of, size, off);
+		break;
+	case IO_EXEC_WAIT:
+		exec_wait_read(fsd_of(req), req, of, size, off);
 		break;
 	case IO_WAIT:
 		waitq_read(fsd_of(req), req, of, size, off);
@@ -344,6 +372,9 @@ op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	case IO_CONFIG:
 		config_write(fsd_of(req), req, of, buf, size, false);
 		break;
+	case IO_EXEC_IN:
+		exec_in_write(fsd_of(req), req, of, buf, size);
+		break;
 	default:
 		fuse_reply_err(req, EACCES);
 		break;
@@ -377,6 +408,8 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	if (node_types[of->kind].io == IO_EVENTS)
 		events_release(of);
+	if (node_types[of->kind].io == IO_EXEC_IN)
+		exec_in_release(fsd_of(req), of);
 	ofile_put(of);
 	fuse_reply_err(req, 0);
 }
@@ -403,7 +436,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	struct fsd *fs = fsd_of(req);
 	struct bk_err err = BK_ERR_INIT;
 	enum node_kind pkind = ino_kind(parent);
-	char id[BK_ID_SIZE], path[BK_ID_SIZE + 16];
+	char id[BK_ID_SIZE], path[256];
 	uint64_t serial = 0;
 	int ret;
 
@@ -431,7 +464,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	if (pkind != N_CTRS) {
 		char *dir = tree_path(fs, parent);
 
-		snprintf(path, sizeof(path), "%s/%.64s", dir && strcmp(dir, "/") ? dir : "", name);
+		snprintf(path, sizeof(path), "%s/%.200s", dir && strcmp(dir, "/") ? dir : "", name);
 		free(dir);
 		bk_err_set(&err, EACCES, "mkdir '%.64s': only containers/ takes new directories",
 			   name);
@@ -444,7 +477,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	ret = bk_container_create(fs->engine, name, id, &err);
 	notify_in_handler(false);
 	if (ret < 0) {
-		snprintf(path, sizeof(path), "/containers/%.64s", name);
+		snprintf(path, sizeof(path), "/containers/%.200s", name);
 		bk_err_wrap(&err, "mkdir");
 		errlog_record(path, "containers", "mkdir", &err);
 		fuse_reply_err(req, -ret);
@@ -463,7 +496,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fsd *fs = fsd_of(req);
 	struct bk_err err = BK_ERR_INIT;
 	enum node_kind pkind = ino_kind(parent);
-	char path[BK_ID_SIZE + 16];
+	char path[256];
 	const char *dir;
 	int ret;
 
@@ -491,7 +524,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		ret = bk_container_remove(fs->engine, name, false, &err);
 	notify_in_handler(false);
 	if (ret < 0) {
-		snprintf(path, sizeof(path), "/%s/%.64s", dir, name);
+		snprintf(path, sizeof(path), "/%s/%.200s", dir, name);
 		/* An unknown name's failure belongs to the directory; others to the object. */
 		bk_err_wrap(&err, "rmdir");
 		errlog_record(path, ret == -ENOENT ? dir : path + 1, "rmdir", &err);

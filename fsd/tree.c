@@ -64,6 +64,13 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_CTR_PID] = { "pid", N_CTR, RO_MODE, IO_TEXT },
 	[N_CTR_ROOT] = { "root", N_CTR, LINK_MODE, IO_LINK },
 	[N_CTR_ERR] = { "err", N_CTR, RO_MODE, IO_TEXT },
+	[N_CTR_EXEC] = { "exec", N_CTR, DIR_MODE, IO_DIR },
+	[N_EXEC_CLONE] = { "clone", N_CTR_EXEC, RO_MODE, IO_EXEC_CLONE },
+	[N_EXEC] = { NULL, N_CTR_EXEC, DIR_MODE, IO_DIR },
+	[N_EXEC_CTL] = { "ctl", N_EXEC, RW_MODE, IO_CONTROL },
+	[N_EXEC_OUT] = { "out", N_EXEC, RO_MODE, IO_EXEC_OUT },
+	[N_EXEC_IN] = { "in", N_EXEC, S_IFREG | 0200, IO_EXEC_IN },
+	[N_EXEC_WAIT] = { "wait", N_EXEC, RO_MODE, IO_EXEC_WAIT },
 };
 
 /* The fixed child of parent called name, or N_NONE. */
@@ -124,6 +131,8 @@ object_dir(enum node_kind kind)
 		return N_IMG;
 	if (kind == N_CTR || node_types[kind].parent == N_CTR)
 		return N_CTR;
+	if (kind == N_EXEC_CLONE || kind == N_EXEC || node_types[kind].parent == N_EXEC)
+		return N_EXEC;
 	return N_NONE;
 }
 
@@ -150,6 +159,15 @@ obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf, size_t
 			return -ENOENT;
 		snprintf(buf, size, "containers/%s", info.id);
 		bk_container_info_free(&info);
+		return 0;
+	}
+	case N_EXEC: {
+		char id[BK_ID_SIZE];
+		int n;
+
+		if (exec_ids(fs, kind, serial, id, sizeof(id), &n) < 0)
+			return -ENOENT;
+		snprintf(buf, size, "containers/%s", id);
 		return 0;
 	}
 	default:
@@ -213,6 +231,21 @@ tree_path(struct fsd *fs, fuse_ino_t ino)
 
 	if (kind == N_ROOT)
 		return strdup("/");
+	if (object_dir(kind) == N_EXEC) {
+		char id[BK_ID_SIZE];
+		int n;
+
+		if (exec_ids(fs, kind, ino_serial(ino), id, sizeof(id), &n) < 0)
+			return strdup("/?");
+		if (kind == N_EXEC_CLONE)
+			(void)!asprintf(&path, "/containers/%s/exec/clone", id);
+		else if (kind == N_EXEC)
+			(void)!asprintf(&path, "/containers/%s/exec/%d", id, n);
+		else
+			(void)!asprintf(&path, "/containers/%s/exec/%d/%s", id, n,
+					node_types[kind].name);
+		return path;
+	}
 	if (object_dir(kind) != N_NONE) {
 		if (obj_path(kind, ino_serial(ino), fs, obj, sizeof(obj)) < 0)
 			return strdup("/?");
@@ -284,6 +317,27 @@ list_containers(struct fsd *fs, struct dirbuf *b)
 	bk_container_list_free(list, n);
 }
 
+static void
+list_execs(struct fsd *fs, struct dirbuf *b, uint64_t ctr_serial)
+{
+	struct bk_container_info info;
+	struct bk_err err = BK_ERR_INIT;
+	int *ns = NULL;
+	size_t n, i;
+
+	if (bk_container_get(fs->engine, NULL, ctr_serial, &info, &err) < 0)
+		return;
+	n = bk_exec_list(fs->engine, info.id, &ns);
+	for (i = 0; i < n; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%d", ns[i]);
+		dirbuf_add(b, name, ino_make(N_EXEC, EXEC_SERIAL(ctr_serial, ns[i])), DIR_MODE);
+	}
+	free(ns);
+	bk_container_info_free(&info);
+}
+
 /* The whole listing of directory ino, as fuse_add_direntry records.  NULL: not a dir. */
 char *
 tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *len)
@@ -306,6 +360,8 @@ tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *l
 		list_images(fs, &b);
 	else if (kind == N_CTRS)
 		list_containers(fs, &b);
+	else if (kind == N_CTR_EXEC)
+		list_execs(fs, &b, ino_serial(ino));
 	*len = b.len;
 	return b.buf ? b.buf : calloc(1, 1);
 }

@@ -54,4 +54,11 @@ struct init_plan {
 int plan_parse(char *buf, size_t len, char **vec, size_t nvec, struct init_plan *plan,
 	       struct init_err *err);
 
+/* The plan's bytes and the parsed plan pointing into them. */
+struct plan_arena {
+	struct init_plan plan;
+	char *vec[PLAN_VEC_SLOTS];
+	char buf[PLAN_MAX_BYTES + 1]; /* one more byte, to see a plan that is too large */
+};
+
 #endif

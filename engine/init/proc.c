@@ -21,11 +21,15 @@
 
 #include "proc.h"
 
+/* logw < 0: keep the stdio we were given (an exec session's pipes). */
 static int
 child_stdio(int logw, struct init_err *err)
 {
-	int fd = open("/dev/null", O_RDONLY);
+	int fd;
 
+	if (logw < 0)
+		return 0;
+	fd = open("/dev/null", O_RDONLY);
 	if (fd < 0)
 		return init_fail_sys(err, "stdio", "open '/dev/null'");
 	if (dup2(fd, 0) < 0 || dup2(logw, 1) < 0 || dup2(logw, 2) < 0)
@@ -219,6 +223,9 @@ child_main(const struct init_plan *plan, int logw, int statusfd)
 	/* init blocks what it forwards; the workload starts with nothing blocked. */
 	sigemptyset(&none);
 	ret = sigprocmask(SIG_SETMASK, &none, NULL);
+	/* An exec session's command must not outlive its helper (killed by `kill 9`). */
+	if (ret == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (ret < 0 || setsid() < 0)
 		ret = init_fail_sys(&err, "setsid", "new session");
 	if (ret == 0)
