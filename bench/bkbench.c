@@ -5,6 +5,10 @@
  *   bkbench MNT run N IMAGE          run-to-exit of `true`, median ms
  *   bkbench MNT state N ID           open+read+close of containers/ID/state, median us
  *   bkbench MNT index N              cat containers/index, median ms
+ *   bkbench MNT runnone N IMAGE      run-to-exit of `true` with `net mode none` (clone,
+ *                                    image, net, cmd, start, wait), median ms
+ *   bkbench MNT exec N ID            exec of `true` in a running container, from the
+ *                                    session's ctl write until its wait returns, median ms
  *
  * Prints one line: "median MIN MAX" in the unit named.
  */
@@ -80,6 +84,72 @@ run_once(const char *mnt, const char *image, double *us)
 	return 0;
 }
 
+static int
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int
+runnone_once(const char *mnt, const char *image, double *us)
+{
+	char path[512], id[128], buf[256], line[256];
+	double t = now_us();
+
+	snprintf(path, sizeof(path), "%s/containers/clone", mnt);
+	if (slurp(path, id, sizeof(id)) <= 0)
+		return -1;
+	id[strcspn(id, "\n")] = '\0';
+	snprintf(path, sizeof(path), "%s/containers/%s/image", mnt, id);
+	snprintf(line, sizeof(line), "%s\n", image);
+	if (write_file(path, line) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/containers/%s/net", mnt, id);
+	if (write_file(path, "mode none\n") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/containers/%s/cmd", mnt, id);
+	if (write_file(path, "true\n") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/containers/%s/ctl", mnt, id);
+	if (write_file(path, "start\n") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/containers/%s/wait", mnt, id);
+	if (slurp(path, buf, sizeof(buf)) < 0)
+		return -1;
+	*us = now_us() - t;
+	snprintf(path, sizeof(path), "%s/containers/%s", mnt, id);
+	rmdir(path);
+	return 0;
+}
+
+static int
+exec_once(const char *mnt, const char *ctr, double *us)
+{
+	char path[512], n[32], buf[256];
+	double t;
+
+	snprintf(path, sizeof(path), "%s/containers/%s/exec/clone", mnt, ctr);
+	if (slurp(path, n, sizeof(n)) <= 0)
+		return -1;
+	n[strcspn(n, "\n")] = '\0';
+	t = now_us();
+	snprintf(path, sizeof(path), "%s/containers/%s/exec/%s/ctl", mnt, ctr, n);
+	if (write_file(path, "exec true\n") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/containers/%s/exec/%s/wait", mnt, ctr, n);
+	if (slurp(path, buf, sizeof(buf)) < 0)
+		return -1;
+	*us = now_us() - t;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -100,9 +170,14 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		double start;
 
-		if (strcmp(mode, "run") == 0) {
-			if (run_once(mnt, argv[4], &t[i]) < 0) {
-				perror("run");
+		if (strcmp(mode, "run") == 0 || strcmp(mode, "runnone") == 0 ||
+		    strcmp(mode, "exec") == 0) {
+			int ret = strcmp(mode, "run") == 0	   ? run_once(mnt, argv[4], &t[i])
+				  : strcmp(mode, "runnone") == 0 ? runnone_once(mnt, argv[4], &t[i])
+								 : exec_once(mnt, argv[4], &t[i]);
+
+			if (ret < 0) {
+				perror(mode);
 				return 1;
 			}
 			t[i] /= 1000.0;

@@ -121,6 +121,31 @@ row "unshare -fmuipn chroot (kernel floor)" "$floor" "$(ratio "$bk_run" "$floor"
 row "podman run --rm --network none" "$podman_ms" "$(ratio "$podman_ms" "$bk_run")x" "podman/bockerfs, target >= 25x"
 echo
 
+# ---- network setup cost ------------------------------------------------------
+echo "== networking: run-to-exit of 'true', median ms"
+bk_none=$("$BKB" "$MNT" runnone "$RUNS" busybox | cut -d' ' -f1)
+row "bockerfs, net mode bridge (veth, address)" "$bk_run" "" ""
+row "bockerfs, net mode none (5 file writes)" "$bk_none" "" "bridge adds $(awk -v a="$bk_run" -v b="$bk_none" 'BEGIN { printf "%.1f", a - b }') ms"
+row "crun run, new netns" "$crun_ms" "$(ratio "$bk_run" "$crun_ms")" ""
+echo
+
+# ---- exec ---------------------------------------------------------------------
+echo "== exec of 'true' in a running container, median ms"
+exec 3<>"$MNT/containers/run"; echo "busybox sleep 1000" >&3; read -r EXC <&3; exec 3>&-
+bk_exec=$("$BKB" "$MNT" exec "$RUNS" "$EXC" | cut -d' ' -f1)
+epid=$(cat "$MNT/containers/$EXC/pid")
+ns_floor=$(median_cmd "nsenter -t $epid -m -u -i -n -p chroot $W/bb /bin/true")
+row "bockerfs: exec/N/ctl write .. wait returns" "$bk_exec" "" ""
+row "nsenter -t PID -muinp chroot (floor)" "$ns_floor" "$(ratio "$bk_exec" "$ns_floor")" "target <= 1.5"
+# Commit: a snapshot, O(1) in the image's size.
+t0=$(date +%s%N)
+exec 3<>"$MNT/containers/$EXC/ctl"; echo "commit bench-commit" >&3; read -r CIMG <&3; exec 3>&-
+t1=$(date +%s%N)
+row "commit of a running container (ms)" "$(( (t1 - t0) / 1000000 ))" "" "a btrfs snapshot"
+echo "rm force" >"$MNT/containers/$EXC/ctl"
+rmdir "$MNT/images/$CIMG"
+echo
+
 # ---- control files ---------------------------------------------------------
 echo "== control-file operations"
 mkdir "$MNT/containers/bench-state"
@@ -159,4 +184,9 @@ t1=$(date +%s.%N)
 rm_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
 row "rm force of 50 running containers (ms)" "$rm_ms" "$(ratio 4000 "$rm_ms")x" "podman rm -af -t0 ~4000 ms; target <= 500"
 echo
-echo "(daemon log: $W/daemon.log, removed on exit)"
+if [ "${BENCH_PULL:-1}" = 1 ]; then
+	echo "== pull from a local registry (bench/pull.sh)"
+	kill -TERM "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; daemon=""
+	BK_BENCH_DEBOOTSTRAP=${BK_BENCH_DEBOOTSTRAP:-1} "$here/pull.sh" "${PULL_ROUNDS:-3}" ||
+		echo "(pull bench failed)"
+fi

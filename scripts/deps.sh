@@ -7,7 +7,7 @@ libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev
 docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq apache2-utils
 util-linux iproute2 procps psmisc python3-jwt python3-cryptography zstd openssl"
 # `deps.sh bench` adds the peers that `make bench` compares against.
-[ "${1:-}" = bench ] && pkgs="$pkgs crun runc podman hyperfine"
+[ "${1:-}" = bench ] && pkgs="$pkgs crun runc podman hyperfine bc debootstrap"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
