@@ -821,7 +821,7 @@ bk_image_build(struct bk_engine *e, const char *context_dir, const char *ref,
 	b.ctx_fd = open(context_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (b.ctx_fd < 0)
 		return bk_err_sys(err, "build '%s'", context_dir);
-	/* Everything that can be refused is refused before anything is made. */
+	/* Whatever can be rejected is rejected before anything is made. */
 	ret = buildfs_read(b.ctx_fd, "Dockerfile", DF_TEXT_MAX, &text, &len, err);
 	if (ret == 0)
 		ret = dockerfile_parse(text, len, &df, err);

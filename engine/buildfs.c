@@ -83,8 +83,8 @@ buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len,
 bool
 buildfs_is_dir(int rootfs_fd, const char *path)
 {
-	cleanup_close int fd =
-		sys_openat2(rootfs_fd, *path ? path : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+	const char *p = *path ? path : "/";
+	cleanup_close int fd = sys_openat2(rootfs_fd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
 
 	return fd >= 0;
 }

@@ -1,7 +1,9 @@
 /*
  * Containers' cgroups, through libcgroup, on cgroup v1 and v2.
  *
- * Each container gets bockerfs/<id> under every controller it uses.
+ * Each container gets bockerfs/<store>/<id> under every controller it uses;
+ * <store> is a random tag kept in the store, so that daemons on different
+ * stores (with containers of the same name) never share a group.
  * libcgroup makes, fills, modifies and deletes the groups and attaches the
  * init.  It is Debian 12's 2.0.2, so three gaps are filled here (they were
  * closed only in libcgroup 3.0): telling v1 from v2 (statfs of
@@ -26,6 +28,7 @@
 #include "util.h"
 
 #define PARENT "bockerfs"
+#define PARENT_DIR (e->cgroup_parent) /* "bockerfs/<store tag>" */
 #define V2_ROOT "/sys/fs/cgroup"
 
 static const char *const v1_controllers[] = { "cpu", "cpuacct", "memory", "pids", "devices" };
@@ -68,11 +71,11 @@ group_path(const struct bk_engine *e, const char *controller, const char *id, ch
 	int n;
 
 	if (e->cgroup_mode == CGROUP_V2) {
-		n = snprintf(buf, size, "%s/%s/%s", V2_ROOT, PARENT, id);
+		n = snprintf(buf, size, "%s/%s/%s", V2_ROOT, PARENT_DIR, id);
 	} else {
 		if (cgroup_get_subsys_mount_point(controller, &mnt) != 0 || mnt == NULL)
 			return -ENOENT;
-		n = snprintf(buf, size, "%s/%s/%s", mnt, PARENT, id);
+		n = snprintf(buf, size, "%s/%s/%s", mnt, PARENT_DIR, id);
 	}
 	return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
 }
@@ -109,6 +112,27 @@ v2_enable(const char *dir, struct bk_err *err)
 	return 0;
 }
 
+/* The store's tag, made once and kept in the store ("cgroup-tag"). */
+static int
+store_tag(struct bk_engine *e, struct bk_err *err)
+{
+	cleanup_free char *text = NULL;
+	char tag[9];
+
+	if (read_file_at(e->store_fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 &&
+	    strlen(text) >= 8) {
+		memcpy(tag, text, 8);
+		tag[8] = '\0';
+	} else {
+		if (random_hex(tag, 8) < 0)
+			return bk_err_sys(err, "cgroups: random tag");
+		if (write_file_atomic(e->store_fd, "cgroup-tag", tag, 8, err) < 0)
+			return bk_err_wrap(err, "cgroups");
+	}
+	snprintf(e->cgroup_parent, sizeof(e->cgroup_parent), "%s/%s", PARENT, tag);
+	return 0;
+}
+
 int
 cgroup_setup(struct bk_engine *e, struct bk_err *err)
 {
@@ -117,6 +141,8 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 	size_t n, i;
 	int ret;
 
+	if (store_tag(e, err) < 0)
+		return -err->code;
 	if (statfs(V2_ROOT, &sf) < 0)
 		return bk_err_sys(err, "cgroups: statfs %s", V2_ROOT);
 	e->cgroup_mode = sf.f_type == CGROUP2_SUPER_MAGIC ? CGROUP_V2 : CGROUP_V1;
@@ -126,14 +152,22 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 	if (e->cgroup_mode == CGROUP_V2) {
 		if (v2_enable(V2_ROOT, err) < 0)
 			return -err->code;
-		if (mkdir(V2_ROOT "/" PARENT, 0755) < 0 && errno != EEXIST)
-			return bk_err_sys(err, "cgroups: mkdir " V2_ROOT "/" PARENT);
-		if (v2_enable(V2_ROOT "/" PARENT, err) < 0)
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return bk_err_sys(err, "cgroups: mkdir %s", dir);
+		if (v2_enable(dir, err) < 0)
+			return -err->code;
+		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return bk_err_sys(err, "cgroups: mkdir %s", dir);
+		if (v2_enable(dir, err) < 0)
 			return -err->code;
 	} else {
 		const char *const *ctrls = controllers(e, &n);
 
-		cg = cgroup_new_cgroup(PARENT);
+		cg = cgroup_new_cgroup(PARENT_DIR);
 		if (cg == NULL)
 			return bk_err_set(err, ENOMEM, "cgroups: new group");
 		for (i = 0; i < n; i++)
@@ -141,7 +175,7 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 		ret = cgroup_create_cgroup(cg, 0);
 		cgroup_free(&cg);
 		if (ret != 0)
-			return cg_err(err, ret, "cgroups: create " PARENT);
+			return cg_err(err, ret, "cgroups: create parent group");
 	}
 	bk_log(BK_LOG_INFO, "cgroups: %s", e->cgroup_mode == CGROUP_V2 ? "v2" : "v1");
 	e->cgroups_ready = true;
@@ -159,7 +193,7 @@ group_with_limits(struct bk_engine *e, const char *id, const struct limits *l, b
 	size_t n, i;
 	int k, count;
 
-	snprintf(name, sizeof(name), "%s/%s", PARENT, id);
+	snprintf(name, sizeof(name), "%s/%s", PARENT_DIR, id);
 	cg = cgroup_new_cgroup(name);
 	if (cg == NULL)
 		return NULL;
@@ -233,7 +267,7 @@ cgroup_join(struct bk_engine *e, const char *id, pid_t pid, struct bk_err *err)
 	size_t n, i;
 	int ret;
 
-	snprintf(name, sizeof(name), "%s/%s", PARENT, id);
+	snprintf(name, sizeof(name), "%s/%s", PARENT_DIR, id);
 	cg = cgroup_new_cgroup(name);
 	if (cg == NULL)
 		return bk_err_set(err, ENOMEM, "cgroup %s", id);
@@ -351,7 +385,7 @@ cgroup_remove(struct bk_engine *e, const char *id)
 
 	if (!e->cgroups_ready)
 		return;
-	snprintf(name, sizeof(name), "%s/%s", PARENT, id);
+	snprintf(name, sizeof(name), "%s/%s", PARENT_DIR, id);
 	cg = cgroup_new_cgroup(name);
 	if (cg == NULL)
 		return;
@@ -379,7 +413,7 @@ cgroup_clean_orphans(struct bk_engine *e)
 	if (!e->cgroups_ready)
 		return;
 	if (e->cgroup_mode == CGROUP_V2)
-		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT);
+		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
 	else if (group_path(e, "memory", "", dir, sizeof(dir)) < 0)
 		return;
 	d = opendir(dir);

@@ -140,6 +140,21 @@ record_json(const struct container *c)
 		      c->exited, "exit_code", c->exit_code, "exit_signal", c->exit_signal,
 		      "oomkilled", c->oomkilled, "kill_sent", c->kill_sent, "rootfs",
 		      c->rootfs_made);
+	if (j) {
+		char ipb[16];
+		char *ports = ports_format(c->ports, c->nports);
+
+		json_object_set_new(j, "net_mode", json_string(net_mode_name(c->net_mode)));
+		json_object_set_new(j, "ip", json_string(c->ip ? ip_format(c->ip, ipb) : ""));
+		json_object_set_new(j, "ports", json_string(ports ? ports : ""));
+		free(ports);
+		json_object_set_new(j, "limits",
+				    json_pack("{s:I, s:I, s:I, s:I}", "memory",
+					      (json_int_t)c->limits.memory, "cpu_shares",
+					      (json_int_t)c->limits.cpu_shares, "cpus_milli",
+					      (json_int_t)c->limits.cpus_milli, "pids",
+					      (json_int_t)c->limits.pids));
+	}
 	return j;
 }
 

@@ -33,7 +33,7 @@ static const struct {
 	{ "ENTRYPOINT", DF_ENTRYPOINT }, { "LABEL", DF_LABEL }, { "EXPOSE", DF_EXPOSE },
 };
 
-/* Docker's other instructions: refused by name rather than called unknown. */
+/* Docker's other instructions: named as unsupported rather than called unknown. */
 static const char *const unsupported[] = { "HEALTHCHECK", "ONBUILD",	"SHELL",
 					   "VOLUME",	  "STOPSIGNAL", "MAINTAINER" };
 
@@ -775,7 +775,7 @@ split_lines(const char *text, size_t len, struct dockerfile *df, struct bk_err *
 		if (top && directive(&l, name, sizeof(name), value, sizeof(value))) {
 			if (strcmp(name, "escape") == 0) {
 				if (strcmp(value, "\\") != 0 && strcmp(value, "`") != 0)
-					ret = line_err(err, no, "escape must be '\\' or '`', not '%s'",
+					ret = line_err(err, no, "bad escape '%s' (use \\ or `)",
 						       value);
 				df->escape = value[0];
 			}
@@ -1070,8 +1070,8 @@ expand_copy(const struct df_instr *in, char esc, const struct scope *sc, struct 
 			return line_err(err, in->line, "%s: empty source", name);
 		clean = dockerfile_clean_path(out->v[i]);
 		if (clean == NULL)
-			return line_err(err, in->line, "%s: '%s' is outside the build context", name,
-					out->v[i]);
+			return line_err(err, in->line, "%s: '%s' is outside the build context",
+					name, out->v[i]);
 		/* A trailing '/' is the user's, and a glob's matches are found later. */
 		free(out->v[i]);
 		out->v[i] = clean;
@@ -1266,7 +1266,7 @@ dockerfile_expand(const struct dockerfile *df, const char *const *base_env, stru
 				     staged ? &meta : NULL);
 			break;
 		case DF_FROM:
-			/* From here on the ARGs before FROM are visible only when declared again. */
+			/* Now the ARGs before FROM are visible only when declared again. */
 			staged = true;
 			sc.env = &env;
 			sc.args = &args;

@@ -3,7 +3,7 @@
  *
  * Pure: no I/O.  dockerfile_parse() splits the text into instructions (line
  * continuations, comments, the escape directive, exec form against shell
- * form, flags) and refuses what is not supported; dockerfile_expand() then
+ * form, flags) and rejects what is not supported; dockerfile_expand() then
  * substitutes ${VAR} and $VAR in the instructions Docker substitutes them in,
  * with the scoping Docker gives ARG and ENV, given the base image's Env.
  * Every error is EINVAL with "line N: ..." in err.

@@ -102,6 +102,7 @@ struct bk_engine {
 
 	enum cgroup_mode cgroup_mode;
 	bool cgroups_ready;
+	char cgroup_parent[32]; /* "bockerfs/<store tag>" */
 	struct limits default_limits; /* what a new container starts with */
 	long ncpu;
 

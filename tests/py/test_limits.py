@@ -1,0 +1,428 @@
+"""Resource limits and stats through the tree with plain os.open/os.read/
+os.write, on this host's cgroup v1 hierarchy (/sys/fs/cgroup/<ctrl>/bockerfs/
+<ID>): limits read back and applied before start and while running, EINVAL
+for malformed values with the old limits kept, the kernel's EBUSY for memory
+below current use, a memory hog OOM-killed and reported, a fork bomb
+contained by pids, stats moving under a busy loop, cgroups removed at rm,
+--default-limit.
+
+Each daemon here runs in a throwaway network namespace of its own, with its
+own bridge and subnet (tests/lib/net.bash says why: a daemon rebuilds the
+shared nftables table "ip bockerfs" of its namespace at start).  At the end of
+the module, even after failures: every container is removed with rm force,
+any init left is killed by PID (checked against its start time), the daemons
+are stopped by PID, processes left in the namespaces are killed by PID and
+the namespaces deleted.
+"""
+
+import errno
+import json
+import glob
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BIN, DEADLINE, Bockerfs, busybox_rootfs, proc_alive, wait_until
+
+CG = "/sys/fs/cgroup"
+CTRLS = ("cpu", "cpuacct", "memory", "pids", "devices")
+V1_UNLIMITED = "9223372036854771712"
+DEFAULTS = "memory max\ncpu.shares 1024\ncpus max\npids max\n"
+TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
+
+pytestmark = pytest.mark.skipif(
+    not all(os.path.isdir(os.path.join(CG, c)) for c in ("cpu", "memory", "pids")),
+    reason="needs the cgroup v1 cpu, memory and pids hierarchies",
+)
+
+
+# ---- the daemon in a network namespace of its own --------------------------
+
+
+def ns_add(name):
+    """A new network namespace, checked to be a fresh one (tests/net/run.sh)."""
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    outer = os.readlink("/proc/self/ns/net")
+    inside = subprocess.run(
+        ["ip", "netns", "exec", name, "readlink", "/proc/self/ns/net"], capture_output=True, text=True
+    ).stdout.strip()
+    if not outer or not inside or inside == outer:
+        ns_del(name)
+        raise RuntimeError("namespace %s (%s) is the one the test started in (%s)" % (name, inside, outer))
+    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+
+
+def ns_del(name):
+    """Kill what runs in the namespace (by PID), then delete it."""
+    if not os.path.exists("/run/netns/" + name):
+        return
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+    for p in pids:
+        try:
+            os.kill(int(p), 9)
+        except OSError:
+            pass
+    for p in pids:
+        wait_until(lambda: not proc_alive(int(p)), 5)
+    subprocess.run(["ip", "netns", "del", name])
+
+
+class NetnsBockerfs(Bockerfs):
+    """A daemon started through `nsenter --net` into a namespace of its own
+    (nsenter execs it, so the PID is the daemon's)."""
+
+    def __init__(self, tmp, netns):
+        super().__init__(tmp)
+        self.netns = netns
+
+    def start(self, *args):
+        out = subprocess.run(["stat", "-f", "-c", "%T", self.root], capture_output=True, text=True)
+        self._root_fs = out.stdout.strip()
+        if not os.access(BIN, os.X_OK):
+            raise RuntimeError("no daemon at %r (run make)" % BIN)
+        cmd = ["nsenter", "--net=/run/netns/" + self.netns, os.path.realpath(BIN), "-f", "--root", self.root,
+               "--storage-size", self.storage_size, *args, self.mnt]
+        with open(self.log, "ab") as logf:
+            logf.write(("=== %s start: %s\n" % (time.strftime("%FT%TZ", time.gmtime()), " ".join(cmd))).encode())
+            logf.flush()
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, close_fds=True
+            )
+        self.pids.append(self.proc)
+        self.wait_mount()
+        want = os.stat("/run/netns/" + self.netns).st_ino
+        got = os.stat("/proc/%d/ns/net" % self.proc.pid).st_ino
+        assert got == want, "daemon %d is not in netns %s" % (self.proc.pid, self.netns)
+        return self
+
+
+def proc_start(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
+
+
+def remove_all(b):
+    """rm force every container of b, then kill any init left, by PID and start time."""
+    cdir = b.path("containers")
+    try:
+        names = [n for n in os.listdir(cdir) if os.path.isdir(os.path.join(cdir, n))]
+    except OSError:
+        names = []
+    for n in names:
+        try:
+            write_fd(os.path.join(cdir, n, "ctl"), "rm force\n")
+        except OSError:
+            pass
+    sdir = os.path.join(b.store, "containers")
+    for n in os.listdir(sdir) if os.path.isdir(sdir) else []:
+        try:
+            with open(os.path.join(sdir, n, "container.json")) as f:
+                c = json.load(f)
+        except (OSError, ValueError):
+            continue
+        pid, start = c.get("pid", 0), str(c.get("pid_start", 0))
+        if pid and proc_start(pid) == start:
+            os.kill(pid, 9)
+
+
+@pytest.fixture(scope="module")
+def daemons():
+    """daemons(*args): a new daemon on a directory and network namespace of
+    its own, with its own bridge and subnet, and a busybox image named busybox."""
+    made = []
+    n = [0]
+
+    def make(*args):
+        n[0] += 1
+        tag = "%d%s" % (os.getpid(), "abcdefgh"[n[0] - 1])
+        ns = "bktp%s-h" % tag
+        tmp = tempfile.mkdtemp(prefix="bkt%d-" % os.getpid(), dir="/var/tmp")
+        ns_add(ns)
+        b = NetnsBockerfs(tmp, ns)
+        made.append(b)
+        b.start("--bridge", "bktp" + tag, "--subnet", "10.%d.0.0/16" % (202 + n[0]), *args)
+        b.import_dir(busybox_rootfs(os.path.join(tmp, "busybox")), "busybox")
+        return b
+
+    try:
+        yield make
+    finally:
+        for b in made:
+            try:
+                remove_all(b)
+            finally:
+                b.cleanup()
+                ns_del(b.netns)
+
+
+@pytest.fixture(scope="module")
+def bk(daemons):
+    return daemons()
+
+
+# ---- helpers --------------------------------------------------------------------
+
+
+def write_fd(path, data):
+    """One write(2) to path opened O_RDWR, then read() the reply on the same fd.
+    Returns (errno or 0, reply)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            os.write(fd, data.encode())
+            code = 0
+        except OSError as e:
+            code = e.errno
+        return code, os.read(fd, 65536).decode()
+    finally:
+        os.close(fd)
+
+
+def read(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                return b"".join(chunks).decode()
+            chunks.append(b)
+    finally:
+        os.close(fd)
+
+
+def cg_path(ctrl, cid):
+    """The container's group: bockerfs/<store tag>/<id> (one tag per daemon store)."""
+    found = glob.glob(os.path.join(CG, ctrl, "bockerfs", "*", cid))
+    return found[0] if found else os.path.join(CG, ctrl, "bockerfs", "?", cid)
+
+
+def cg(ctrl, cid, name):
+    with open(os.path.join(cg_path(ctrl, cid), name)) as f:
+        return f.read().strip()
+
+
+def cg_dirs(cid):
+    return [c for c in CTRLS if os.path.isdir(cg_path(c, cid))]
+
+
+class Ctr:
+    def __init__(self, b, cid):
+        self.b = b
+        self.id = cid
+
+    def p(self, name):
+        return self.b.path("containers", self.id, name)
+
+    def read(self, name):
+        return read(self.p(name))
+
+    def kv(self, name):
+        return dict(l.split(" ", 1) for l in self.read(name).splitlines())
+
+    def stats(self):
+        return {k: int(v) for k, v in self.kv("stats").items()}
+
+    def limits(self, text):
+        """One write of text to limits: (errno or 0, read-back)."""
+        return write_fd(self.p("limits"), text)
+
+    def ctl(self, line):
+        return write_fd(self.p("ctl"), line + "\n")
+
+    def start(self):
+        code, reply = self.ctl("start")
+        assert code == 0, (errno.errorcode.get(code), reply)
+
+    def wait_log(self, pattern, timeout=DEADLINE):
+        rx = re.compile(pattern, re.M)
+        assert wait_until(lambda: rx.search(self.read("log")), timeout), "no /%s/ in %s's log: %r" % (
+            pattern, self.id, self.read("log")[:2000])
+
+
+def create(b, cmd, **files):
+    """A container from containers/clone with image busybox, cmd and files
+    (limits=..., net=...) written before start."""
+    cid = read(b.path("containers", "clone")).strip()
+    assert ID_RE.match(cid), cid
+    c = Ctr(b, cid)
+    for name, value in [("image", "busybox"), ("cmd", cmd)] + list(files.items()):
+        code, reply = write_fd(c.p(name), value + "\n")
+        assert code == 0, (name, value, errno.errorcode.get(code), reply)
+    return c
+
+
+def check_error(b, code, c, readback, *texts):
+    """The failure of a write to c's limits is in errors, in c's err and in the read-back."""
+    name = errno.errorcode[code]
+    tree_path = "/containers/%s/limits" % c.id
+    pat = re.compile(r"^%s %s (?:write|limits) %s: (.+)$" % (TIME_RE, re.escape(tree_path), name))
+    lines = [l for l in read(b.path("errors")).splitlines() if pat.match(l)]
+    assert lines, "no '%s write %s' line in errors:\n%s" % (tree_path, name, read(b.path("errors")))
+    msg = pat.match(lines[-1]).group(2)
+    last = c.read("err").strip()
+    assert re.match(r"^%s \S+: .+$" % TIME_RE, last), last
+    assert readback.startswith("error: "), repr(readback)
+    for t in texts:
+        assert t in msg, (t, msg)
+        assert t in last, (t, last)
+        assert t in readback, (t, readback)
+
+
+# ---- tests --------------------------------------------------------------------------
+
+
+def test_limits_before_start_read_back_and_applied(bk):
+    c = create(bk, "echo up; sleep 1000")
+    assert c.read("limits") == DEFAULTS
+    assert c.read("stats") == "cpu_usec 0\nmemory 0\nmemory_max 0\npids 0\noom_kills 0\n"
+    assert c.limits("memory 64M\ncpu.shares 512\n") == (0, "")
+    assert c.limits("cpus 0.5\npids 50\n") == (0, "")
+    assert c.read("limits") == "memory 67108864\ncpu.shares 512\ncpus 0.500\npids 50\n"
+    assert cg_dirs(c.id) == []
+    c.start()
+    c.wait_log("^up$")
+    assert cg_dirs(c.id) == list(CTRLS)
+    assert cg("cpu", c.id, "cpu.shares") == "512"
+    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "50000"
+    assert cg("memory", c.id, "memory.limit_in_bytes") == "67108864"
+    assert cg("pids", c.id, "pids.max") == "50"
+    pid = c.read("pid").strip()
+    for ctrl in CTRLS:
+        assert pid in cg(ctrl, c.id, "cgroup.procs").split(), ctrl
+
+
+def test_live_change(bk):
+    c = create(bk, "echo up; sleep 1000", limits="cpus 0.5\nmemory 64M")
+    c.start()
+    c.wait_log("^up$")
+    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "50000"
+    assert c.limits("cpus 0.25\nmemory 100M\npids 40\ncpu.shares 256\n") == (0, "")
+    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "25000"
+    assert cg("memory", c.id, "memory.limit_in_bytes") == "104857600"
+    assert cg("pids", c.id, "pids.max") == "40"
+    assert cg("cpu", c.id, "cpu.shares") == "256"
+    assert c.read("limits") == "memory 104857600\ncpu.shares 256\ncpus 0.250\npids 40\n"
+    assert c.limits("memory max\ncpus max\npids max\n") == (0, "")
+    assert cg("memory", c.id, "memory.limit_in_bytes") == V1_UNLIMITED
+    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "-1"
+    assert cg("pids", c.id, "pids.max") == "max"
+    assert c.read("state") == "running\n"
+
+
+BAD = [
+    ("memory -1\n", "memory '-1'"),
+    ("cpus abc\n", "cpus 'abc'"),
+    ("pids 0\n", "pids '0'"),
+    ("swap 1G\n", "unknown key 'swap'"),
+    ("memory 100M\npids 0\n", "pids '0'"),
+]
+
+
+@pytest.mark.parametrize("running", [False, True], ids=["created", "running"])
+def test_einval_old_limits_kept(bk, running):
+    c = create(bk, "echo up; sleep 1000", limits="memory 64M\ncpus 0.5\npids 50")
+    want = "memory 67108864\ncpu.shares 1024\ncpus 0.500\npids 50\n"
+    if running:
+        c.start()
+        c.wait_log("^up$")
+    for text, msg in BAD:
+        code, back = c.limits(text)
+        assert code == errno.EINVAL, (text, errno.errorcode.get(code), back)
+        check_error(bk, errno.EINVAL, c, back, "limits", msg)
+        assert c.read("limits") == want, text
+    if running:
+        assert cg("memory", c.id, "memory.limit_in_bytes") == "67108864"
+        assert cg("cpu", c.id, "cpu.cfs_quota_us") == "50000"
+        assert cg("pids", c.id, "pids.max") == "50"
+
+
+def test_memory_below_use_ebusy(bk):
+    c = create(bk, "head -c 20000000 /dev/zero >/dev/shm/x && echo filled; sleep 1000")
+    c.start()
+    c.wait_log("^filled$")
+    assert c.stats()["memory"] >= 20000000, c.read("stats")
+    code, back = c.limits("memory 8M\n")
+    assert code == errno.EBUSY, (errno.errorcode.get(code), back)
+    check_error(bk, errno.EBUSY, c, back, "limits", "memory", "busy")
+    assert c.read("limits") == DEFAULTS
+    assert cg("memory", c.id, "memory.limit_in_bytes") == V1_UNLIMITED
+    assert c.read("state") == "running\n"
+    assert c.limits("memory 48M\n") == (0, "")
+    assert cg("memory", c.id, "memory.limit_in_bytes") == "50331648"
+
+
+def test_memory_hog_oom_killed(bk):
+    c = create(bk, 'x=a; while true; do x="$x$x"; done', limits="memory 32M")
+    c.start()
+    assert c.read("wait") == "signal 9\n"
+    assert c.read("state") == "exited\n"
+    st = c.kv("status")
+    assert (st["oomkilled"], st["exit"], st["signal"]) == ("1", "137", "9"), st
+
+
+def test_fork_bomb_contained(bk):
+    c = create(bk, "echo start; b() { b | b & }; b; exec sleep 1000", limits="pids 32\ncpus 0.5")
+    c.start()
+    c.wait_log("^start$")
+
+    def hit():
+        ev = dict(l.split() for l in cg("pids", c.id, "pids.events").splitlines())
+        return int(ev.get("max", 0)) > 0
+
+    assert wait_until(hit), cg("pids", c.id, "pids.events")
+    for _ in range(5):
+        assert int(cg("pids", c.id, "pids.current")) <= 32
+        t0 = time.monotonic()
+        assert c.read("state") == "running\n"
+        assert time.monotonic() - t0 < 1.0
+        time.sleep(0.3)
+    assert c.stats()["pids"] <= 32
+    t0 = time.monotonic()
+    assert c.ctl("rm force")[0] == 0
+    assert time.monotonic() - t0 < 10
+    assert not os.path.exists(c.p("state"))
+    assert cg_dirs(c.id) == []
+
+
+def test_stats_move_under_busy_loop(bk):
+    c = create(bk, "echo up; while :; do :; done")
+    c.start()
+    c.wait_log("^up$")
+    u1 = c.stats()["cpu_usec"]
+    time.sleep(0.5)
+    s = c.stats()
+    assert s["cpu_usec"] - u1 >= 100000, (u1, s)
+    assert s["memory"] > 0 and s["memory_max"] >= s["memory"] and s["pids"] >= 2, s
+    assert s["oom_kills"] == 0, s
+    assert c.ctl("stop 1")[0] == 0
+    assert c.read("stats") == "cpu_usec 0\nmemory 0\nmemory_max 0\npids 0\noom_kills 0\n"
+
+
+def test_cgroups_removed_after_rm(bk):
+    c = create(bk, "echo up; sleep 1000", limits="pids 50")
+    c.start()
+    c.wait_log("^up$")
+    assert cg_dirs(c.id) == list(CTRLS)
+    assert c.ctl("rm force")[0] == 0
+    assert cg_dirs(c.id) == []
+
+
+def test_default_limit(daemons):
+    b = daemons("--default-limit", "pids 100")
+    c = create(b, "echo up; sleep 1000")
+    assert c.read("limits") == "memory max\ncpu.shares 1024\ncpus max\npids 100\n"
+    c.start()
+    c.wait_log("^up$")
+    assert cg("pids", c.id, "pids.max") == "100"
+    own = create(b, "echo up; sleep 1000", limits="pids 20")
+    own.start()
+    assert cg("pids", own.id, "pids.max") == "20"
