@@ -306,6 +306,8 @@ mount_tree(struct fsd *fs, const char *argv0)
 	struct fuse_session *se;
 
 	se = fuse_session_new(&args, &fsd_ops, sizeof(fsd_ops), fs);
+	/* libfuse copied our argv into args: it is ours to free. */
+	fuse_opt_free_args(&args);
 	if (se == NULL)
 		return NULL;
 	if (fuse_set_signal_handlers(se) < 0) {
@@ -428,6 +430,7 @@ main(int argc, char **argv)
 	shutdown_tree(&fs);
 	bk_engine_close(fs.engine);
 	bk_log(BK_LOG_INFO, "stopped");
+	free(o.default_limits);
 	if (log_file)
 		fclose(log_file);
 	return ret < 0 ? 1 : 0;
