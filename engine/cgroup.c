@@ -257,23 +257,34 @@ cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits
 	return 0;
 }
 
-/* Move pid into a running container's existing group (exec sessions). */
-int
-cgroup_join(struct bk_engine *e, const char *id, pid_t pid, struct bk_err *err)
+/* A libcgroup handle on id's group in every controller we use; NULL if out of memory. */
+static struct cgroup *
+group_of(struct bk_engine *e, const char *id)
 {
-	char name[BK_ID_SIZE + 16];
+	char name[BK_ID_SIZE + 32];
 	const char *const *ctrls;
 	struct cgroup *cg;
 	size_t n, i;
-	int ret;
 
 	snprintf(name, sizeof(name), "%s/%s", PARENT_DIR, id);
 	cg = cgroup_new_cgroup(name);
 	if (cg == NULL)
-		return bk_err_set(err, ENOMEM, "cgroup %s", id);
+		return NULL;
 	ctrls = controllers(e, &n);
 	for (i = 0; i < n; i++)
 		cgroup_add_controller(cg, ctrls[i]);
+	return cg;
+}
+
+/* Move pid into a running container's existing group (exec sessions). */
+int
+cgroup_join(struct bk_engine *e, const char *id, pid_t pid, struct bk_err *err)
+{
+	struct cgroup *cg = group_of(e, id);
+	int ret;
+
+	if (cg == NULL)
+		return bk_err_set(err, ENOMEM, "cgroup %s", id);
 	ret = cgroup_attach_task_pid(cg, pid);
 	cgroup_free(&cg);
 	if (ret != 0)
@@ -377,21 +388,14 @@ cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk
 void
 cgroup_remove(struct bk_engine *e, const char *id)
 {
-	char name[BK_ID_SIZE + 16];
-	const char *const *ctrls;
 	struct cgroup *cg;
-	size_t n, i;
 	int ret;
 
 	if (!e->cgroups_ready)
 		return;
-	snprintf(name, sizeof(name), "%s/%s", PARENT_DIR, id);
-	cg = cgroup_new_cgroup(name);
+	cg = group_of(e, id);
 	if (cg == NULL)
 		return;
-	ctrls = controllers(e, &n);
-	for (i = 0; i < n; i++)
-		cgroup_add_controller(cg, ctrls[i]);
 	ret = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION | CGFLAG_DELETE_RECURSIVE);
 	if (ret != 0 && ret != ECGROUPNOTEXIST)
 		bk_log(BK_LOG_DEBUG, "cgroup %s: delete: %s", id, cgroup_strerror(ret));
