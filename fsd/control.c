@@ -22,7 +22,7 @@
 #include "fsd.h"
 
 #define LINES_MAX 64
-#define CTL_USAGE "start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF]"
+#define CTL_USAGE "start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF|IMG_ID]"
 #define WORDS_MAX 8
 
 struct line {

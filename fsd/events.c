@@ -36,29 +36,38 @@ events_open(struct ofile *of)
 	pthread_mutex_unlock(&lock);
 }
 
-/* Lines from of->cursor on, at most size bytes (but at least one line). Lock held. */
+/*
+ * What comes after the reader's position (event of->cursor, byte
+ * of->cursor_off of it), at most size bytes: whole events while they fit,
+ * and a part of one when a read is shorter than an event (the rest comes
+ * with the next read).  Lock held.
+ */
 static char *
 take_locked(struct ofile *of, size_t size, size_t *len)
 {
 	size_t used = 0;
-	char *buf = NULL;
+	char *buf = malloc(size ? size : 1);
 
-	if (next_seq - of->cursor > RING)
+	if (buf == NULL)
+		abort();
+	if (next_seq - of->cursor > RING) {
 		of->cursor = next_seq - RING; /* a slow reader loses the oldest */
-	while (of->cursor < next_seq) {
-		const char *line = ring[of->cursor % RING];
-		size_t n = strlen(line);
-
-		if (used > 0 && used + n > size)
-			break;
-		buf = realloc(buf, used + n + 1);
-		if (buf == NULL)
-			abort();
-		memcpy(buf + used, line, n);
-		used += n;
-		of->cursor++;
+		of->cursor_off = 0;
 	}
-	*len = used < size ? used : size;
+	while (of->cursor < next_seq && used < size) {
+		const char *line = ring[of->cursor % RING] + of->cursor_off;
+		size_t n = strlen(line), k = n < size - used ? n : size - used;
+
+		memcpy(buf + used, line, k);
+		used += k;
+		if (k < n) {
+			of->cursor_off += k;
+			break;
+		}
+		of->cursor++;
+		of->cursor_off = 0;
+	}
+	*len = used;
 	return buf;
 }
 

@@ -149,6 +149,7 @@ struct ofile {
 	bool nonblock;	    /* O_NONBLOCK */
 	int log_fd;	    /* IO_LOG */
 	uint64_t cursor;    /* IO_EVENTS: next event sequence number */
+	size_t cursor_off;  /* IO_EVENTS: bytes of that event already read */
 	struct fuse_pollhandle *ph; /* IO_EVENTS: the latest poll handle */
 };
 void ofile_put(struct ofile *of);

@@ -35,6 +35,21 @@ timeout_of(enum node_kind kind)
 	return STATIC_TIMEOUT;
 }
 
+/*
+ * Attributes of files whose content changes are never cached: their size is
+ * the size of what a read gives now (the kernel's splice and sendfile stop at
+ * the size it knows).
+ */
+static double
+attr_timeout_of(enum node_kind kind)
+{
+	enum node_io io = node_types[kind].io;
+
+	if (kind == N_VERSION || io == IO_DIR || io == IO_LINK)
+		return timeout_of(kind);
+	return 0.0;
+}
+
 static void
 reply_entry(fuse_req_t req, fuse_ino_t ino)
 {
@@ -46,7 +61,8 @@ reply_entry(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	e.ino = ino;
-	e.attr_timeout = e.entry_timeout = timeout_of(ino_kind(ino));
+	e.entry_timeout = timeout_of(ino_kind(ino));
+	e.attr_timeout = attr_timeout_of(ino_kind(ino));
 	fuse_reply_entry(req, &e);
 }
 
@@ -113,7 +129,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_attr(req, &st, timeout_of(ino_kind(ino)));
+		fuse_reply_attr(req, &st, attr_timeout_of(ino_kind(ino)));
 }
 
 static void

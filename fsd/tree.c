@@ -211,12 +211,20 @@ tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st)
 	st->st_ino = ino;
 	st->st_mode = node_types[kind].mode;
 	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
-	/* Sizes are unknown until read, as in /proc: readers read to EOF.  The log has
-	 * a real size, so that `tail -f` (which polls it) follows it. */
-	if (kind == N_CTR_LOG)
+	/* Streams (events, wait, out, clone) have no size; files have their content's. */
+	if (kind == N_CTR_LOG) {
 		st->st_size = log_size(fs, ino_serial(ino));
-	else if (S_ISLNK(st->st_mode))
+	} else if (S_ISLNK(st->st_mode)) {
 		st->st_size = 1;
+	} else if (node_types[kind].io == IO_TEXT || node_types[kind].io == IO_CONFIG) {
+		char *text = NULL;
+		size_t len = 0;
+
+		/* The size a read would give now: sendfile() and splice() stop there. */
+		if (render_file(fs, kind, ino_serial(ino), &text, &len) == 0)
+			st->st_size = (off_t)len;
+		free(text);
+	}
 	st->st_atim = st->st_mtim = st->st_ctim = fs->started;
 	return 0;
 }
