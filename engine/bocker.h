@@ -146,6 +146,9 @@ int bk_image_import(struct bk_engine *e, const char *dir, const char *ref,
 		    struct bk_cancel *cancel, char id_out[BK_ID_SIZE], struct bk_err *err);
 /* Remove an image by id or reference.  ENOENT if unknown. */
 int bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err);
+/* Replace (or, with append, extend) an image's names; a name moves from any other image. */
+int bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool append,
+		      struct bk_err *err);
 /* Resolve an id or reference ("busybox", "busybox:latest") to an image id. */
 int bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 		     struct bk_err *err);

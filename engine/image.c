@@ -1400,3 +1400,55 @@ bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err *err
 	pthread_mutex_unlock(&e->lock);
 	return fd;
 }
+
+/* ---- tags ------------------------------------------------------------------- */
+
+/*
+ * Set the names of image id from text (one reference per line): replace them,
+ * or with append add to them.  A name another image has moves here, as
+ * `docker tag` does.  EINVAL for a malformed reference (nothing changes).
+ */
+int
+bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool append,
+		  struct bk_err *err)
+{
+	cleanup_free char *copy = xstrdup(text);
+	char names[64][512];
+	char *save = NULL, *line;
+	struct image *img;
+	size_t n = 0, i;
+	int ret = 0;
+
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line[strcspn(line, "\r")] = '\0';
+		if (line[strspn(line, " \t")] == '\0')
+			continue;
+		if (n == ARRAY_SIZE(names))
+			return bk_err_set(err, E2BIG, "ref: at most %zu names at once",
+					  ARRAY_SIZE(names));
+		line += strspn(line, " \t");
+		line[strcspn(line, " \t")] = '\0';
+		if (familiar_name(line, names[n], sizeof(names[n]), err) < 0)
+			return bk_err_wrap(err, "ref");
+		n++;
+	}
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL || img->state != BK_IMAGE_READY) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
+				  img ? "not ready" : "gone");
+	}
+	if (!append) {
+		for (i = 0; i < img->nrefs; i++)
+			free(img->refs[i]);
+		img->nrefs = 0;
+	}
+	for (i = 0; i < n; i++)
+		take_name_locked(e, img, names[i]);
+	ret = record_save_in_store(e, img, err);
+	pthread_mutex_unlock(&e->lock);
+	if (ret == 0)
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
+	return ret;
+}

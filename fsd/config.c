@@ -1,5 +1,6 @@
 /*
- * A container's image, cmd and env files: values, not commands.  What one
+ * A container's image, cmd, env, limits, net and ports files, and an image's
+ * ref: values, not commands.  What one
  * open file has written so far is the new value, applied (and checked) by
  * every write, so `echo busybox > image` fails at the write with ENOENT when
  * there is no such image.  Opened with O_APPEND, env lines are added rather
@@ -78,10 +79,20 @@ config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, 
 	value = value_of(of);
 	if (check_value(of->kind, value, &err) < 0)
 		goto fail;
-	if (bk_container_get(fs->engine, NULL, of->serial, &info, &err) < 0)
-		goto fail;
-	ret = bk_container_set(fs->engine, info.id, field_of(of->kind), value, of->append, &err);
-	bk_container_info_free(&info);
+	if (of->kind == N_IMG_REF) {
+		struct bk_image_info ii;
+
+		if (bk_image_get(fs->engine, NULL, of->serial, &ii, &err) < 0)
+			goto fail;
+		ret = bk_image_set_refs(fs->engine, ii.id, value, of->append, &err);
+		bk_image_info_free(&ii);
+	} else {
+		if (bk_container_get(fs->engine, NULL, of->serial, &info, &err) < 0)
+			goto fail;
+		ret = bk_container_set(fs->engine, info.id, field_of(of->kind), value, of->append,
+				       &err);
+		bk_container_info_free(&info);
+	}
 	if (ret < 0)
 		goto fail;
 	/* Appending: each write adds its own lines once. */
