@@ -640,6 +640,8 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 	}
 	if (field == BK_CTR_LIMITS) {
 		ret = set_limits_locked(e, c, value, err);
+		if (ret == 0)
+			ret = container_save(e, c, err);
 		goto out;
 	}
 	if (c->state != BK_CTR_CREATED || c->busy) {

@@ -491,7 +491,7 @@ resolve_locked(struct bk_engine *e, const char *name, struct image **out, struct
 
 	img = find_locked(e, name, 0, NULL);
 	if (img && img->state != BK_IMAGE_READY)
-		return bk_err_set(err, EBUSY, "image %s is still being pulled", name);
+		return bk_err_set(err, EBUSY, "image %s is not ready yet (being pulled or built)", name);
 	if (img == NULL && !image_id_valid(name)) {
 		struct bk_err perr = BK_ERR_INIT;
 

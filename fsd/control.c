@@ -90,6 +90,16 @@ check_pull(struct line *l, struct bk_err *err)
 }
 
 static int
+check_build(struct line *l, struct bk_err *err)
+{
+	if (l->argc < 1 || l->argc > 2)
+		return bk_err_set(err, EINVAL, "usage: CONTEXT_DIR [REF] (got %d words)", l->argc);
+	if (l->argv[0][0] != '/')
+		return bk_err_set(err, EINVAL, "build '%s': path must be absolute", l->argv[0]);
+	return 0;
+}
+
+static int
 check_run(struct line *l, struct bk_err *err)
 {
 	if (l->argc < 1)
@@ -164,6 +174,19 @@ run_pull(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
 	snprintf(spec, sizeof(spec), "%s%s%s", l->argv[0], l->argc > 1 ? " " : "",
 		 l->argc > 1 ? l->argv[1] : "");
 	ret = bk_image_pull(fs->engine, spec, cancel, NULL, id, err);
+	if (ret == 0)
+		reply_add(reply, id);
+	return ret;
+}
+
+static int
+run_build(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
+	  struct bk_err *err)
+{
+	char id[BK_ID_SIZE];
+	int ret = bk_image_build(fs->engine, l->argv[0], l->argc > 1 ? l->argv[1] : NULL, cancel,
+				 id, err);
+
 	if (ret == 0)
 		reply_add(reply, id);
 	return ret;
@@ -261,6 +284,7 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 		struct line *l = &job->lines[i];
 		const char *what = job->file == N_IMAGES_IMPORT ? "import"
 				   : job->file == N_IMAGES_PULL	  ? "pull"
+				   : job->file == N_IMAGES_BUILD  ? "build"
 				   : job->file == N_CTRS_RUN	  ? "run"
 								  : l->argv[0];
 
@@ -272,6 +296,9 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 			break;
 		case N_IMAGES_PULL:
 			ret = run_pull(fs, l, cancel, reply, err);
+			break;
+		case N_IMAGES_BUILD:
+			ret = run_build(fs, l, cancel, reply, err);
 			break;
 		case N_CTRS_RUN:
 			ret = run_run(fs, l, cancel, reply, err);
@@ -373,6 +400,8 @@ check_line(struct job *job, struct line *l, struct bk_err *err)
 		return check_import(l, err);
 	case N_IMAGES_PULL:
 		return check_pull(l, err);
+	case N_IMAGES_BUILD:
+		return check_build(l, err);
 	case N_CTRS_RUN:
 		return check_run(l, err);
 	default:

@@ -31,7 +31,7 @@ timeout_of(enum node_kind kind)
 	enum node_kind parent = node_types[kind].parent;
 
 	if (kind == N_IMG || parent == N_IMG || kind == N_CTR || parent == N_CTR)
-		return kind == N_CTR_LOG ? 0.0 : DYNAMIC_TIMEOUT;
+		return kind == N_CTR_LOG || kind == N_IMG_LOG ? 0.0 : DYNAMIC_TIMEOUT;
 	return STATIC_TIMEOUT;
 }
 
@@ -277,7 +277,10 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((io == IO_TEXT || io == IO_CONFIG) && !writing)
 		ret = render_file(fsd_of(req), kind, of->serial, &of->data, &of->len);
 	else if (io == IO_LOG)
-		ret = of->log_fd = bk_container_open_log(fsd_of(req)->engine, of->serial, false, &err);
+		ret = of->log_fd = kind == N_IMG_LOG
+					   ? bk_image_open_build_log(fsd_of(req)->engine, of->serial, &err)
+					   : bk_container_open_log(fsd_of(req)->engine, of->serial, false,
+								   &err);
 	else if (io == IO_EVENTS)
 		events_open(of);
 	if (ret < 0) {
@@ -314,7 +317,11 @@ read_log(fuse_req_t req, struct ofile *of, size_t size, off_t off)
 static void
 op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+	/*
+	 * Held for the whole handler: a reader killed while its request is
+	 * served closes the file, and the release may come before we are done.
+	 */
+	struct ofile *of = ofile_get((struct ofile *)(uintptr_t)fi->fh);
 
 	(void)ino;
 	switch (node_types[of->kind].io) {
@@ -366,19 +373,21 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 		reply_slice(req, of->data, of->len, (size_t)off, size);
 		break;
 	}
+	ofile_put(of);
 }
 
 static void
 op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 	 struct fuse_file_info *fi)
 {
-	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+	struct ofile *of = ofile_get((struct ofile *)(uintptr_t)fi->fh);
 
 	(void)ino;
 	(void)off;
 	/* The notifier's writes exist only to raise IN_MODIFY. */
 	if (notify_is_self(req)) {
 		fuse_reply_write(req, size);
+		ofile_put(of);
 		return;
 	}
 	switch (node_types[of->kind].io) {
@@ -395,6 +404,7 @@ op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 		fuse_reply_err(req, EACCES);
 		break;
 	}
+	ofile_put(of);
 }
 
 static void

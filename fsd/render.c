@@ -184,7 +184,9 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 		sbuf_printf(b, "%s", info.refs);
 		break;
 	case N_IMG_STATE:
-		sbuf_printf(b, "%s\n", info.state == BK_IMAGE_READY ? "ready" : "pulling");
+		sbuf_printf(b, "%s\n", info.state == BK_IMAGE_READY	  ? "ready"
+				   : info.state == BK_IMAGE_BUILDING ? "building"
+								     : "pulling");
 		break;
 	case N_IMG_CONFIG:
 		sbuf_printf(b, "%s", info.config);

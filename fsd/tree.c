@@ -28,6 +28,7 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_IMAGES_INDEX] = { "index", N_IMAGES, RO_MODE, IO_TEXT },
 	[N_IMAGES_IMPORT] = { "import", N_IMAGES, RW_MODE, IO_CONTROL },
 	[N_IMAGES_PULL] = { "pull", N_IMAGES, RW_MODE, IO_CONTROL },
+	[N_IMAGES_BUILD] = { "build", N_IMAGES, RW_MODE, IO_CONTROL },
 	[N_IMAGES_ERR] = { "err", N_IMAGES, RO_MODE, IO_TEXT },
 	[N_IMG] = { NULL, N_IMAGES, DIR_MODE, IO_DIR },
 	[N_IMG_SOURCE] = { "source", N_IMG, RO_MODE, IO_TEXT },
@@ -41,6 +42,7 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_IMG_LAYERS] = { "layers", N_IMG, RO_MODE, IO_TEXT },
 	[N_IMG_ROOT] = { "root", N_IMG, LINK_MODE, IO_LINK },
 	[N_IMG_ERR] = { "err", N_IMG, RO_MODE, IO_TEXT },
+	[N_IMG_LOG] = { "log", N_IMG, RO_MODE, IO_LOG },
 
 	[N_CTRS_INDEX] = { "index", N_CTRS, RO_MODE, IO_TEXT },
 	[N_CTRS_CLONE] = { "clone", N_CTRS, RO_MODE, IO_CLONE },
@@ -182,11 +184,12 @@ obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf, size_t
 }
 
 static off_t
-log_size(struct fsd *fs, uint64_t serial)
+log_size(struct fsd *fs, enum node_kind kind, uint64_t serial)
 {
 	struct bk_err err = BK_ERR_INIT;
 	struct stat st;
-	int fd = bk_container_open_log(fs->engine, serial, false, &err);
+	int fd = kind == N_IMG_LOG ? bk_image_open_build_log(fs->engine, serial, &err)
+				   : bk_container_open_log(fs->engine, serial, false, &err);
 	off_t size = 0;
 
 	if (fd >= 0) {
@@ -212,8 +215,8 @@ tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st)
 	st->st_mode = node_types[kind].mode;
 	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
 	/* Streams (events, wait, out, clone) have no size; files have their content's. */
-	if (kind == N_CTR_LOG) {
-		st->st_size = log_size(fs, ino_serial(ino));
+	if (kind == N_CTR_LOG || kind == N_IMG_LOG) {
+		st->st_size = log_size(fs, kind, ino_serial(ino));
 	} else if (S_ISLNK(st->st_mode)) {
 		st->st_size = 1;
 	} else if (node_types[kind].io == IO_TEXT || node_types[kind].io == IO_CONFIG) {
