@@ -187,10 +187,28 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_err(req, EINVAL);
 }
 
+/* A directory listing per open; readdir holds a reference (see op_read). */
 struct dirh {
+	atomic_int refs;
 	char *buf;
 	size_t len;
 };
+
+static struct dirh *
+dirh_get(struct dirh *d)
+{
+	atomic_fetch_add(&d->refs, 1);
+	return d;
+}
+
+static void
+dirh_put(struct dirh *d)
+{
+	if (atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	free(d->buf);
+	free(d);
+}
 
 static void
 op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -208,6 +226,7 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
+	atomic_init(&d->refs, 1);
 	fi->fh = (uintptr_t)d;
 	fuse_reply_open(req, fi);
 }
@@ -215,7 +234,7 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	struct dirh *d = dirh_get((struct dirh *)(uintptr_t)fi->fh);
 
 	(void)ino;
 	if (off < 0 || (size_t)off >= d->len)
@@ -223,16 +242,14 @@ op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 	else
 		fuse_reply_buf(req, d->buf + off,
 			       d->len - (size_t)off < size ? d->len - (size_t)off : size);
+	dirh_put(d);
 }
 
 static void
 op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	free(d->buf);
-	free(d);
+	dirh_put((struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
