@@ -266,6 +266,11 @@ int bk_container_remove(struct bk_engine *e, const char *id, bool force, struct 
 int bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 		     struct bk_container_info *out, struct bk_err *err);
 int bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *n);
+/* Just the id of the object with serial (cheap).  ENOENT if unknown. */
+int bk_container_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE]);
+int bk_image_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE]);
+/* Just the state (cheap).  ENOENT if unknown. */
+int bk_container_state(struct bk_engine *e, uint64_t serial, enum bk_ctr_state *state);
 /* Open its log (rotated: log.1 when old) for reading; returns an fd or -errno. */
 int bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct bk_err *err);
 /* net/bridge ("bocker0 10.88.0.1/16") and net/leases ("ID IP MAC" lines); caller frees. */

@@ -758,6 +758,34 @@ bk_container_info_free(struct bk_container_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
+/* Just the id of the container with serial (cheap): 0 or -ENOENT. */
+int
+bk_container_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
+{
+	struct container *c;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c)
+		copy_str(id, BK_ID_SIZE, c->id);
+	pthread_mutex_unlock(&e->lock);
+	return c ? 0 : -ENOENT;
+}
+
+/* The state alone, without copying the record: `state` is read often. */
+int
+bk_container_state(struct bk_engine *e, uint64_t serial, enum bk_ctr_state *state)
+{
+	struct container *c;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c)
+		*state = c->state;
+	pthread_mutex_unlock(&e->lock);
+	return c ? 0 : -ENOENT;
+}
+
 int
 bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *n)
 {

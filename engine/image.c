@@ -652,6 +652,20 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	return 0;
 }
 
+/* Just the id of the image with serial (cheap): 0 or -ENOENT. */
+int
+bk_image_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
+{
+	struct image *img;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, NULL, serial, NULL);
+	if (img)
+		memcpy(id, img->id, strlen(img->id) + 1);
+	pthread_mutex_unlock(&e->lock);
+	return img ? 0 : -ENOENT;
+}
+
 void
 bk_image_info_free(struct bk_image_info *info)
 {

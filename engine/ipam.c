@@ -242,7 +242,7 @@ ipam_save(struct ipam *ipam, struct bk_err *err)
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if (text == NULL)
 		abort(); /* jansson fails only when out of memory */
-	if (write_file_atomic(ipam->dfd, IPAM_FILE, text, strlen(text), err) < 0)
+	if (write_file_replace(ipam->dfd, IPAM_FILE, text, strlen(text), err) < 0)
 		return bk_err_wrap(err, "save address leases");
 	return 0;
 }

@@ -307,6 +307,9 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Contents change behind the page cache's back: always ask us. */
 	fi->direct_io = 1;
+	/* Only control files act at close (a last command without its newline). */
+	if (io != IO_CONTROL)
+		fi->noflush = 1;
 	if (io == IO_CONTROL)
 		fi->nonseekable = 1;
 	fi->fh = (uintptr_t)of;

@@ -271,6 +271,14 @@ render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, si
 			ret = render_image_file(fs, kind, serial, &b);
 			break;
 		}
+		if (kind == N_CTR_STATE) {
+			enum bk_ctr_state st;
+
+			ret = bk_container_state(fs->engine, serial, &st);
+			if (ret == 0)
+				sbuf_printf(&b, "%s\n", bk_ctr_state_name(st));
+			break;
+		}
 		if (node_types[kind].parent == N_CTR) {
 			ret = render_container_file(fs, kind, serial, &b);
 			break;

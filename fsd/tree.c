@@ -142,25 +142,21 @@ object_dir(enum node_kind kind)
 int
 obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf, size_t size)
 {
-	struct bk_err err = BK_ERR_INIT;
-
 	switch (object_dir(kind)) {
 	case N_IMG: {
-		struct bk_image_info info;
+		char id[BK_ID_SIZE];
 
-		if (bk_image_get(fs->engine, NULL, serial, &info, &err) < 0)
+		if (bk_image_id(fs->engine, serial, id) < 0)
 			return -ENOENT;
-		snprintf(buf, size, "images/%s", info.id);
-		bk_image_info_free(&info);
+		snprintf(buf, size, "images/%s", id);
 		return 0;
 	}
 	case N_CTR: {
-		struct bk_container_info info;
+		char id[BK_ID_SIZE];
 
-		if (bk_container_get(fs->engine, NULL, serial, &info, &err) < 0)
+		if (bk_container_id(fs->engine, serial, id) < 0)
 			return -ENOENT;
-		snprintf(buf, size, "containers/%s", info.id);
-		bk_container_info_free(&info);
+		snprintf(buf, size, "containers/%s", id);
 		return 0;
 	}
 	case N_EXEC: {
