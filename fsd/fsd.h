@@ -153,8 +153,11 @@ struct ofile {
 	uint64_t cursor;    /* IO_EVENTS: next event sequence number */
 	size_t cursor_off;  /* IO_EVENTS: bytes of that event already read */
 	struct fuse_pollhandle *ph; /* IO_EVENTS: the latest poll handle */
+	struct ofile *next, *prev;  /* in the list of open files (reply.c) */
 };
 void ofile_put(struct ofile *of);
+void ofile_track(struct ofile *of);
+void ofile_free_all(void);
 static inline struct ofile *
 ofile_get(struct ofile *of)
 {

@@ -285,6 +285,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	pthread_mutex_init(&of->lock, NULL);
 	atomic_init(&of->refs, 1);
+	ofile_track(of);
 	of->kind = kind;
 	of->serial = ino_serial(ino);
 	of->log_fd = -1;
