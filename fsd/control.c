@@ -70,32 +70,17 @@ parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/*
+ * One or two words; with verb, the first is a directory and must be absolute
+ * (the daemon cannot know the writer's working directory).
+ */
 static int
-check_import(struct line *l, struct bk_err *err)
+check_one_or_two(struct line *l, const char *usage, const char *verb, struct bk_err *err)
 {
 	if (l->argc < 1 || l->argc > 2)
-		return bk_err_set(err, EINVAL, "usage: DIR [REF] (got %d words)", l->argc);
-	if (l->argv[0][0] != '/')
-		return bk_err_set(err, EINVAL, "import '%s': path must be absolute", l->argv[0]);
-	return 0;
-}
-
-static int
-check_pull(struct line *l, struct bk_err *err)
-{
-	if (l->argc < 1 || l->argc > 2)
-		return bk_err_set(err, EINVAL, "usage: REF [OS/ARCH[/VARIANT]] (got %d words)",
-				  l->argc);
-	return 0;
-}
-
-static int
-check_build(struct line *l, struct bk_err *err)
-{
-	if (l->argc < 1 || l->argc > 2)
-		return bk_err_set(err, EINVAL, "usage: CONTEXT_DIR [REF] (got %d words)", l->argc);
-	if (l->argv[0][0] != '/')
-		return bk_err_set(err, EINVAL, "build '%s': path must be absolute", l->argv[0]);
+		return bk_err_set(err, EINVAL, "usage: %s (got %d words)", usage, l->argc);
+	if (verb && l->argv[0][0] != '/')
+		return bk_err_set(err, EINVAL, "%s '%s': path must be absolute", verb, l->argv[0]);
 	return 0;
 }
 
@@ -397,11 +382,11 @@ check_line(struct job *job, struct line *l, struct bk_err *err)
 		return l->argc;
 	switch (job->file) {
 	case N_IMAGES_IMPORT:
-		return check_import(l, err);
+		return check_one_or_two(l, "DIR [REF]", "import", err);
 	case N_IMAGES_PULL:
-		return check_pull(l, err);
+		return check_one_or_two(l, "REF [OS/ARCH[/VARIANT]]", NULL, err);
 	case N_IMAGES_BUILD:
-		return check_build(l, err);
+		return check_one_or_two(l, "CONTEXT_DIR [REF]", "build", err);
 	case N_CTRS_RUN:
 		return check_run(l, err);
 	default:
