@@ -133,7 +133,7 @@ void image_free_all(struct bk_engine *e);
 
 /* image.c, for pulls */
 struct pull_result;
-int image_pull_begin(struct bk_engine *e, const char *name, const char *spec, char id[BK_ID_SIZE],
+int image_pull_begin(struct bk_engine *e, const char *spec, char id[BK_ID_SIZE],
 		     struct bk_err *err);
 void image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uint64_t done,
 			 uint64_t total);
@@ -195,6 +195,8 @@ struct spawn_req {
 int spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid, int *pidfd,
 	       struct bk_err *err);
 int spawn_find_init(struct bk_engine *e, struct bk_err *err);
+void spawn_child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
+	__attribute__((noreturn));
 uint64_t proc_start_time(pid_t pid);
 
 /* start.c, shared with exec.c */

@@ -251,26 +251,6 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	return 0;
 }
 
-/* The child of clone3: raw system calls only, then the helper. */
-static void __attribute__((noreturn))
-child(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
-{
-	static char *const envp[] = { NULL };
-	sigset_t none;
-	int i;
-
-	sigemptyset(&none);
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(long));
-	syscall(SYS_dup2, in_r, 0);
-	syscall(SYS_dup2, out_w, 1);
-	syscall(SYS_dup2, out_w, 2);
-	for (i = 0; i < nkeep; i++)
-		syscall(SYS_fcntl, keep[i], F_SETFD, 0);
-	syscall(SYS_execveat, init_fd, "", argv, envp, AT_EMPTY_PATH);
-	syscall(SYS_exit_group, 127);
-	__builtin_unreachable();
-}
-
 static int
 spawn_helper(struct bk_engine *e, int init_pidfd, int plan_fd, struct exec_session *s,
 	     struct bk_err *err)
@@ -308,7 +288,7 @@ spawn_helper(struct bk_engine *e, int init_pidfd, int plan_fd, struct exec_sessi
 	if (pid < 0)
 		return bk_err_sys(err, "exec: clone3");
 	if (pid == 0)
-		child(e->init_fd, argv, in_r, out_w, keep, 3);
+		spawn_child_exec(e->init_fd, argv, in_r, out_w, keep, 3);
 	s->pid = (pid_t)pid;
 	s->pidfd = pidfd;
 	return 0;
@@ -425,6 +405,21 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd,
 	return ret;
 }
 
+/* Read what the command wrote so far into the session (lock held); the last read's result. */
+static ssize_t
+drain_output(struct exec_session *s)
+{
+	char buf[65536];
+	ssize_t r = -1;
+
+	while (s->out_len < OUT_MAX && (r = read(s->out_fd, buf, sizeof(buf))) > 0) {
+		s->out = xrealloc(s->out, s->out_len + (size_t)r);
+		memcpy(s->out + s->out_len, buf, (size_t)r);
+		s->out_len += (size_t)r;
+	}
+	return r;
+}
+
 /* Monitor thread: one of a session's fds is ready. */
 void
 exec_event(struct bk_engine *e, uint64_t tag)
@@ -442,14 +437,8 @@ exec_event(struct bk_engine *e, uint64_t tag)
 		return;
 	}
 	if ((tag & EXEC_TAG_MASK) == EXEC_TAG_OUT && s->out_fd >= 0) {
-		char buf[65536];
-		ssize_t r = -1;
+		ssize_t r = drain_output(s);
 
-		while (s->out_len < OUT_MAX && (r = read(s->out_fd, buf, sizeof(buf))) > 0) {
-			s->out = xrealloc(s->out, s->out_len + (size_t)r);
-			memcpy(s->out + s->out_len, buf, (size_t)r);
-			s->out_len += (size_t)r;
-		}
 		if (s->out_len >= OUT_MAX || r == 0) {
 			/* EOF (or full): stop watching; the rest stays in the pipe. */
 			epoll_ctl(e->monitor_epfd, EPOLL_CTL_DEL, s->out_fd, NULL);
@@ -495,16 +484,8 @@ exec_event(struct bk_engine *e, uint64_t tag)
 		s->done = true;
 		s->done_at = time(NULL);
 		/* The command is gone; output still in the pipe is read now. */
-		if (s->out_fd >= 0) {
-			char buf[65536];
-			ssize_t r;
-
-			while (s->out_len < OUT_MAX && (r = read(s->out_fd, buf, sizeof(buf))) > 0) {
-				s->out = xrealloc(s->out, s->out_len + (size_t)r);
-				memcpy(s->out + s->out_len, buf, (size_t)r);
-				s->out_len += (size_t)r;
-			}
-		}
+		if (s->out_fd >= 0)
+			drain_output(s);
 		if (s->in_fd >= 0) {
 			close(s->in_fd);
 			s->in_fd = -1;

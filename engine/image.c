@@ -712,12 +712,30 @@ bk_image_list_free(struct bk_image_entry *list, size_t n)
 /* ---- pulls ---------------------------------------------------------------- */
 
 /*
+ * Put an image in progress (pulling or building) in the table, from where the
+ * tree shows it, and announce it.  id gets its id.
+ */
+static void
+pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state,
+	     const char *source, char id[BK_ID_SIZE])
+{
+	img->state = state;
+	img->source = xstrdup(source);
+	img->config = json_object();
+	time_rfc3339(img->created, sizeof(img->created));
+	memcpy(id, img->id, sizeof(img->id));
+	pthread_mutex_lock(&e->lock);
+	table_add_locked(e, img);
+	pthread_mutex_unlock(&e->lock);
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+}
+
+/*
  * Show a pull under way: an image in state pulling (its directory with
  * `state` and `progress`), not usable and not removable until it is done.
  */
 int
-image_pull_begin(struct bk_engine *e, const char *name, const char *spec, char id[BK_ID_SIZE],
-		 struct bk_err *err)
+image_pull_begin(struct bk_engine *e, const char *spec, char id[BK_ID_SIZE], struct bk_err *err)
 {
 	struct image *img = xcalloc(1, sizeof(*img));
 	int ret = engine_new_id("img_", img->id);
@@ -726,16 +744,7 @@ image_pull_begin(struct bk_engine *e, const char *name, const char *spec, char i
 		image_free(img);
 		return bk_err_set(err, -ret, "pull: cannot make an id");
 	}
-	img->state = BK_IMAGE_PULLING;
-	img->source = xstrdup(spec);
-	img->config = json_object();
-	time_rfc3339(img->created, sizeof(img->created));
-	(void)name;
-	pthread_mutex_lock(&e->lock);
-	table_add_locked(e, img);
-	pthread_mutex_unlock(&e->lock);
-	memcpy(id, img->id, sizeof(img->id));
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	pending_show(e, img, BK_IMAGE_PULLING, spec, id);
 	return 0;
 }
 
@@ -1152,15 +1161,7 @@ image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], 
 		image_free(img);
 		return ret;
 	}
-	img->state = BK_IMAGE_BUILDING;
-	img->source = xstrdup(source);
-	img->config = json_object();
-	time_rfc3339(img->created, sizeof(img->created));
-	pthread_mutex_lock(&e->lock);
-	table_add_locked(e, img);
-	pthread_mutex_unlock(&e->lock);
-	memcpy(id, img->id, sizeof(img->id));
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	pending_show(e, img, BK_IMAGE_BUILDING, source, id);
 	return 0;
 }
 
@@ -1241,12 +1242,9 @@ image_build_abort(struct bk_engine *e, const char *id)
 {
 	struct bk_err cerr = BK_ERR_INIT;
 
-	pthread_mutex_lock(&e->lock);
-	drop_locked(e, id);
-	pthread_mutex_unlock(&e->lock);
 	if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "build rollback: %s", cerr.msg);
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+	image_pull_abort(e, id);
 }
 
 /*

@@ -788,7 +788,7 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	ret = pull_spec_name(ref, name, sizeof(name), err);
 	if (ret < 0)
 		return bk_err_wrap(err, "pull");
-	ret = image_pull_begin(e, name, ref, relay.id, err);
+	ret = image_pull_begin(e, ref, relay.id, err);
 	if (ret < 0)
 		return ret;
 	memset(&res, 0, sizeof(res));

@@ -155,9 +155,14 @@ plan_memfd(const struct spawn_req *req, struct bk_err *err)
 	return take_fd(fd);
 }
 
-/* The child side: raw system calls only (we are a copy of a multithreaded process). */
-static void __attribute__((noreturn))
-child_exec(int init_fd, char **argv, const int *keep, int nkeep)
+/*
+ * The child side of clone3: raw system calls only (we are a copy of a
+ * multithreaded process).  Clears the signal mask (libfuse's workers block
+ * some), puts in_r on stdin and out_w on stdout and stderr when they are not
+ * -1, lets the keep fds through exec, and execs the init binary.
+ */
+void
+spawn_child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
 {
 	static char *const envp[] = { NULL };
 	sigset_t none;
@@ -165,6 +170,12 @@ child_exec(int init_fd, char **argv, const int *keep, int nkeep)
 
 	sigemptyset(&none);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(long));
+	if (in_r >= 0)
+		syscall(SYS_dup2, in_r, 0);
+	if (out_w >= 0) {
+		syscall(SYS_dup2, out_w, 1);
+		syscall(SYS_dup2, out_w, 2);
+	}
 	for (i = 0; i < nkeep; i++)
 		syscall(SYS_fcntl, keep[i], F_SETFD, 0);
 	syscall(SYS_execveat, init_fd, "", argv, envp, AT_EMPTY_PATH);
@@ -229,7 +240,7 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 	if (pid < 0)
 		return bk_err_sys(err, "clone3");
 	if (pid == 0)
-		child_exec(e->init_fd, argv, keep, 3);
+		spawn_child_exec(e->init_fd, argv, -1, -1, keep, 3);
 
 	close(take_fd(child_fd));
 	/* The init waits for "go": join it to its cgroup (and, later, its network) first. */
