@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
+#include "failpoint.h"
 #include "util.h"
 
 #define RECORD_MAX (4u << 20)
@@ -980,6 +981,11 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	}
 	/* One atomic step out of containers/; a crash after it is cleaned at start. */
 	snprintf(trash, sizeof(trash), "%s.rm", c->id);
+	if (failpoint("rm.stopped", err) < 0) {
+		c->busy = false;
+		pthread_mutex_unlock(&e->lock);
+		return -err->code;
+	}
 	if (renameat(e->containers_fd, c->id, e->tmp_fd, trash) < 0) {
 		ret = bk_err_sys(err, "remove container %s", c->id);
 		c->busy = false;
@@ -992,8 +998,10 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	pthread_cond_broadcast(&e->ctr_changed);
 	pthread_mutex_unlock(&e->lock);
 
+	failpoint("rm.moved", NULL);
 	cgroup_remove(e, c->id);
 	network_release(e, c->id);
+	failpoint("rm.released", NULL);
 	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "remove %s: %s (retried at next start)", id, cerr.msg);
 	bk_log(BK_LOG_INFO, "removed container %s", c->id);

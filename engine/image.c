@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "copy.h"
+#include "failpoint.h"
 #include "pull.h"
 #include "ref.h"
 #include "util.h"
@@ -366,7 +367,8 @@ import_build(struct bk_engine *e, int src_fd, struct image *img, struct bk_cance
 	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfs_fd < 0)
 		return bk_err_sys(err, "open rootfs");
-	if (copy_tree(src_fd, rootfs_fd, cancel, &stats, err) < 0)
+	if (copy_tree(src_fd, rootfs_fd, cancel, &stats, err) < 0 ||
+	    failpoint("import.copied", err) < 0)
 		return -err->code;
 	if (copy_root_attrs(src_fd, rootfs_fd, err) < 0)
 		return -err->code;
@@ -390,6 +392,10 @@ import_publish(struct bk_engine *e, struct image *img, struct bk_err *err)
 	size_t nlosers = 0, i;
 
 	pthread_mutex_lock(&e->lock);
+	if (failpoint("image.publish", err) < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return -err->code;
+	}
 	if (renameat2(e->tmp_fd, img->id, e->images_fd, img->id, RENAME_NOREPLACE) < 0) {
 		pthread_mutex_unlock(&e->lock);
 		return bk_err_sys(err, "publish images/%s", img->id);
@@ -876,6 +882,8 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 	img->manifest = strndup(res->manifest, res->manifest_len);
 	img->layers_text = xstrdup(res->layers_text);
 	ret = record_save(work_dfd, img, err);
+	if (ret == 0)
+		ret = failpoint("pull.record", err);
 	if (ret == 0 && renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
 		ret = bk_err_sys(err, "publish images/%s", id);
 	if (ret == 0) {
@@ -984,7 +992,8 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 	if (work_fd < 0)
 		return bk_err_sys(err, "open tmp/%s", work);
 	/* A snapshot: O(1), a consistent instant, and the container keeps running. */
-	if (store_snapshot(src_fd, work_fd, "rootfs", false, err) < 0)
+	if (store_snapshot(src_fd, work_fd, "rootfs", false, err) < 0 ||
+	    failpoint("commit.snapshot", err) < 0)
 		return -err->code;
 	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfs_fd < 0)
@@ -1014,6 +1023,10 @@ commit_replace(struct bk_engine *e, const char *work, struct image *built, struc
 		return bk_err_set(err, ENOENT, "no image '%s'", built->id);
 	}
 	/* One atomic exchange: a crash leaves either image whole. */
+	if (failpoint("commit.replace", err) < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return -err->code;
+	}
 	if (renameat2(e->tmp_fd, work, e->images_fd, built->id, RENAME_EXCHANGE) < 0) {
 		int ret = bk_err_sys(err, "replace images/%s", built->id);
 

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "engine.h"
+#include "failpoint.h"
 #include "layer.h"
 #include "manifest.h"
 #include "pull.h"
@@ -148,6 +149,13 @@ fetch_sink(void *arg, const void *data, size_t len, struct bk_err *err)
 	struct chunk *c;
 
 	f->received += len;
+	/* Halfway through the blob (a test's kill -9 or dropped transfer). */
+	if (f->received >= f->ml->size / 2 && f->received - len < f->ml->size / 2) {
+		int ret = failpoint("pull.mid-blob", err);
+
+		if (ret < 0)
+			return ret;
+	}
 	/* The manifest gives the size: a longer stream is wrong whatever its digest. */
 	if (f->received > f->ml->size)
 		return bk_err_set(err, EBADMSG, "more than the %llu bytes the manifest announced",
@@ -255,6 +263,9 @@ fetch_read(void *arg, const void **buf, struct bk_err *err)
 	struct chunk *c;
 	ssize_t ret;
 
+	/* After the first chunk: the layer is half written in tmp/. */
+	if (f->current != NULL && failpoint("pull.mid-extraction", err) < 0)
+		return -err->code;
 	free(f->current);
 	f->current = NULL;
 	pthread_mutex_lock(&f->mu);
@@ -433,6 +444,8 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 				 l->diff_id, diff);
 		goto fail;
 	}
+	if ((ret = failpoint("pull.blob-verified", err)) < 0)
+		goto fail;
 	l->file_bytes = st.file_bytes;
 	l->fetched = true;
 	p->fetched_bytes += l->size;
@@ -453,7 +466,7 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		store_rmtree_at(p->e->tmp_fd, work, NULL);
 	}
 	fsync(p->layers_fd);
-	return 0;
+	return failpoint("pull.layer-committed", err);
 fail : {
 	struct bk_err cerr = BK_ERR_INIT;
 
@@ -733,13 +746,15 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 	if ((ret = p.layers_fd = open_layers_dir(e, err)) < 0)
 		goto out;
 	if ((ret = fetch_manifest(&p, &plat, out, err)) < 0 ||
+	    (ret = failpoint("pull.manifest", err)) < 0 ||
 	    (ret = fetch_config(&p, out, err)) < 0 || (ret = build_layers(&p, err)) < 0)
 		goto out;
 	if (is_cancelled(cancel)) {
 		ret = bk_err_set(err, EINTR, "interrupted");
 		goto out;
 	}
-	ret = write_image_dir(&p, work_dfd, out, err);
+	if ((ret = write_image_dir(&p, work_dfd, out, err)) == 0)
+		ret = failpoint("pull.before-record", err);
 out:
 	out->requests = p.reg ? registry_requests(p.reg) : 0;
 	out->fetched_bytes = p.fetched_bytes;

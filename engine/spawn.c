@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
+#include "failpoint.h"
 #include "util.h"
 
 #define START_TIMEOUT_MS 30000
@@ -244,12 +245,14 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 
 	close(take_fd(child_fd));
 	/* The init waits for "go": join it to its cgroup (and, later, its network) first. */
-	if (req->limits && cgroup_enter(e, req->cgroup_id, (pid_t)pid, req->limits, err) < 0) {
+	if ((req->limits && cgroup_enter(e, req->cgroup_id, (pid_t)pid, req->limits, err) < 0) ||
+	    failpoint("run.cgroup", err) < 0) {
 		bk_err_wrap(err, "start");
 		goto fail;
 	}
 	if (network_attach(e, req->cgroup_id, (pid_t)pid, req->net_mode, req->ip, req->ports,
-			   req->nports, err) < 0) {
+			   req->nports, err) < 0 ||
+	    failpoint("run.veth", err) < 0) {
 		bk_err_wrap(err, "network");
 		goto fail;
 	}
@@ -273,6 +276,9 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 		init_error(msg, err);
 		goto fail;
 	}
+	/* The command runs (exec'd) and the daemon has not recorded it yet. */
+	if (failpoint("run.exec", err) < 0)
+		goto fail;
 	*pid_out = (pid_t)pid;
 	*pidfd_out = pidfd;
 	return 0;

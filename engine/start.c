@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 
 #include "engine.h"
+#include "failpoint.h"
 #include "util.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -94,7 +95,7 @@ make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 	    store_snapshot(src_fd, x->dfd, "rootfs", false, err) < 0)
 		return bk_err_wrap(err, "container filesystem");
 	spare_refill(e, x->image_id);
-	return 0;
+	return failpoint("run.snapshot", err);
 }
 
 static int
@@ -292,7 +293,8 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	x->rootfs_fd = openat(x->dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->rootfs_fd < 0)
 		return bk_err_sys(err, "start %s: rootfs", x->id);
-	if (network_prepare(e, x->id, x->net_mode, &x->ip, err) < 0)
+	if (network_prepare(e, x->id, x->net_mode, &x->ip, err) < 0 ||
+	    failpoint("run.lease", err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
 	if (write_etc_files(x, x->id, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
@@ -415,6 +417,7 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		c->ip = x.ip;
 		if (container_save(e, c, &serr) < 0)
 			bk_log(BK_LOG_WARN, "%s", serr.msg);
+		failpoint("run.saved", NULL);
 		monitor_add(e, c);
 	} else if (x.rootfs_fd >= 0) {
 		struct bk_err serr = BK_ERR_INIT;
