@@ -195,10 +195,18 @@ fetch_main(void *arg)
 	int ret;
 
 	digest_init(&f->dig);
-	ret = registry_stream_blob(f->reg, f->ml->digest, fetch_sink, f, &err);
+	/* A broken transfer resumes inside (Range): fetch_sink sees each byte once. */
+	ret = registry_stream_blob(f->reg, f->ml->digest, f->ml->size, fetch_sink, f, &err);
 	if (ret == 0) {
 		digest_final(&f->dig, got);
-		if (strcmp(got, f->ml->digest) != 0)
+		/* "digest mismatch" first: build_layer looks for it to report the cause. */
+		if (strcmp(got, f->ml->digest) != 0 && f->received != f->ml->size)
+			ret = bk_err_set(&err, EBADMSG,
+					 "digest mismatch (got %s from %llu bytes, the manifest "
+					 "says %llu)",
+					 got, (unsigned long long)f->received,
+					 (unsigned long long)f->ml->size);
+		else if (strcmp(got, f->ml->digest) != 0)
 			ret = bk_err_set(&err, EBADMSG, "digest mismatch (got %s)", got);
 		else if (f->received != f->ml->size)
 			ret = bk_err_set(&err, EBADMSG, "%llu bytes, the manifest says %llu",

@@ -13,9 +13,22 @@
  * spends blocked in the write callback (the next layer waits for the one
  * below it), so stalls are measured here instead, from the last byte
  * received or the last time the consumer let go, in the progress callback.
+ *
+ * Retries (request_retry): a GET is made at most ATTEMPTS_MAX times when
+ * its failure may be transient: HTTP 5xx (but 501 and 505), 429, and, once
+ * the registry has answered anything in this pull, a refused, reset, dropped
+ * or stalled connection.  A registry that never answered is down: failing at
+ * once keeps "registry down" fast.  The pauses double from BACKOFF_MS; a
+ * Retry-After up to RETRY_AFTER_MAX seconds is honoured, a longer one ends
+ * the retries.  4xx answers, digest mismatches, oversized responses and
+ * cancellation are final.  A blob stream that broke resumes with
+ * "Range: bytes=N-" where it stopped, so the consumer (hashing, extraction)
+ * just goes on; a server that answers 200 instead of 206 has its first N
+ * bytes skipped.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -34,6 +47,9 @@
 #define DEFAULT_TIMEOUT 30
 #define TOKENS_CACHED   32
 #define USER_AGENT      "bockerfs/" BK_VERSION
+#define ATTEMPTS_MAX    4   /* tries of one GET: the first and 3 retries */
+#define BACKOFF_MS      200 /* pause before the first retry; doubles */
+#define RETRY_AFTER_MAX 10  /* seconds: a longer Retry-After is not waited for */
 
 DEFINE_CLEANUP(CURL *, curl_easy_cleanup)
 DEFINE_CLEANUP(struct curl_slist *, curl_slist_free_all)
@@ -58,6 +74,7 @@ struct registry {
 	pthread_mutex_t lock; /* protects authz */
 	char *authz;          /* "Bearer ..." or "Basic ..." for eps[cur], or NULL */
 	atomic_uint_fast64_t requests;
+	atomic_bool answered; /* some server sent a status line: it is up, retries may help */
 };
 
 /* ---- Bearer tokens, cached process-wide per (host, scope) --------------- */
@@ -78,6 +95,15 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Caller frees; NULL if none is cached or it has expired. */
@@ -163,10 +189,35 @@ struct xfer {
 	bool too_big;
 	char errbody[ERRBODY_MAX];
 	size_t errlen;
+	/* resuming a stream: bytes the sink has had (all attempts), where this attempt starts */
+	uint64_t delivered, offset;
+	uint64_t expect;    /* the blob's size when known, else 0 */
+	uint64_t resp_pos;  /* blob offset of the response's next body byte */
+	int64_t range_from; /* first byte of a 206's Content-Range, -1 if none */
+	bool body_started, bad_range;
+	/* retrying */
+	long retry_after; /* seconds from Retry-After, -1 if none */
+	bool transient;   /* the failure may go away: request_retry tries again */
 	/* stalls and cancellation */
-	time_t last_activity;
+	int64_t last_activity; /* ms */
 	bool timed_out, cancelled;
 };
+
+/* Retry-After (RFC 9110): delay-seconds or an HTTP date; -1 if unreadable. */
+static long
+retry_after_s(const char *v)
+{
+	char *end;
+	long s = strtol(v, &end, 10);
+	time_t when;
+
+	if (end != v && (*end == '\0' || *end == ' ' || *end == '\t'))
+		return s < 0 ? 0 : s;
+	when = curl_getdate(v, NULL);
+	if (when < 0)
+		return -1;
+	return when > time(NULL) ? (long)(when - time(NULL)) : 0;
+}
 
 static size_t
 on_header(char *buf, size_t size, size_t n, void *arg)
@@ -176,7 +227,7 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 	char line[2048];
 	char *v;
 
-	x->last_activity = now_s();
+	x->last_activity = now_ms();
 	k = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
 	memcpy(line, buf, k);
 	line[k] = '\0';
@@ -185,6 +236,10 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 		x->status = strtol(line + strcspn(line, " "), NULL, 10);
 		x->content_type[0] = x->digest[0] = x->challenge[0] = '\0';
 		x->errlen = 0;
+		x->range_from = -1;
+		x->retry_after = -1;
+		x->body_started = false;
+		atomic_store(&x->r->answered, true);
 		return len;
 	}
 	v = strchr(line, ':');
@@ -199,6 +254,49 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 	else if (strcasecmp(line, "WWW-Authenticate") == 0 &&
 		 (x->challenge[0] == '\0' || strncasecmp(v, "Bearer", 6) == 0))
 		snprintf(x->challenge, sizeof(x->challenge), "%s", v);
+	else if (strcasecmp(line, "Retry-After") == 0)
+		x->retry_after = retry_after_s(v);
+	else if (strcasecmp(line, "Content-Range") == 0 && strncasecmp(v, "bytes ", 6) == 0)
+		x->range_from = strtoll(v + 6, NULL, 10);
+	else if (strcasecmp(line, "Content-Length") == 0 && x->status == 200 && !x->sink &&
+		 strtoull(v, NULL, 10) > x->mem_max) {
+		/* Refuse a huge manifest or config before reading any of it. */
+		x->too_big = true;
+		return 0;
+	}
+	return len;
+}
+
+/*
+ * A blob's bytes for the sink.  After a resume the response starts at
+ * offset (206) or at 0 (a server that ignored the Range): bytes the sink
+ * already has are skipped, so it sees the blob once, in order.
+ */
+static size_t
+on_stream(struct xfer *x, const char *buf, size_t len)
+{
+	size_t skip = 0;
+
+	if (!x->body_started) {
+		x->body_started = true;
+		x->resp_pos = x->status == 206 ? (uint64_t)x->range_from : 0;
+		if (x->status == 206 && x->range_from != (int64_t)x->offset) {
+			x->bad_range = true;
+			return 0;
+		}
+	}
+	if (x->resp_pos < x->delivered)
+		skip =
+		    x->delivered - x->resp_pos < len ? (size_t)(x->delivered - x->resp_pos) : len;
+	x->resp_pos += len;
+	if (skip == len)
+		return len;
+	x->sink_ret = x->sink(x->sink_arg, buf + skip, len - skip, x->sink_err);
+	/* Time blocked in the consumer is not the network's stall. */
+	x->last_activity = now_ms();
+	if (x->sink_ret < 0)
+		return 0;
+	x->delivered += len - skip;
 	return len;
 }
 
@@ -208,8 +306,8 @@ on_body(char *buf, size_t size, size_t n, void *arg)
 	struct xfer *x = arg;
 	size_t len = size * n;
 
-	x->last_activity = now_s();
-	if (x->status != 200) {
+	x->last_activity = now_ms();
+	if (x->status != 200 && !(x->status == 206 && x->offset > 0)) {
 		size_t k = len < ERRBODY_MAX - 1 - x->errlen ? len : ERRBODY_MAX - 1 - x->errlen;
 
 		memcpy(x->errbody + x->errlen, buf, k);
@@ -217,12 +315,8 @@ on_body(char *buf, size_t size, size_t n, void *arg)
 		x->errbody[x->errlen] = '\0';
 		return len;
 	}
-	if (x->sink) {
-		x->sink_ret = x->sink(x->sink_arg, buf, len, x->sink_err);
-		/* Time blocked in the consumer is not the network's stall. */
-		x->last_activity = now_s();
-		return x->sink_ret < 0 ? 0 : len;
-	}
+	if (x->sink)
+		return on_stream(x, buf, len);
 	if (x->mem_len + len > x->mem_max) {
 		x->too_big = true;
 		return 0;
@@ -248,7 +342,7 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		x->cancelled = true;
 		return 1;
 	}
-	if (now_s() - x->last_activity > (time_t)x->r->timeout_s) {
+	if (now_ms() - x->last_activity > (int64_t)x->r->timeout_s * 1000) {
 		x->timed_out = true;
 		return 1;
 	}
@@ -267,23 +361,32 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 {
 	char u[512];
 	long os = 0;
+	bool up;
 	int code;
 
 	url_for_msg(url, u, sizeof(u));
+	/* Network failures are worth another try only from a server known to be up. */
+	up = atomic_load(&x->r->answered);
 	if (x->cancelled)
 		return bk_err_set(err, EINTR, "GET %s: interrupted", u);
-	if (x->timed_out)
+	if (x->timed_out) {
+		x->transient = up;
 		return bk_err_set(err, ETIMEDOUT, "GET %s: no data for %u s", u, x->r->timeout_s);
+	}
 	if (x->sink_ret < 0)
 		return x->sink_ret; /* the consumer filled err */
 	if (x->too_big)
 		return bk_err_set(err, EFBIG, "GET %s: response larger than %zu bytes", u,
 				  x->mem_max);
+	if (x->bad_range)
+		return bk_err_set(err, EPROTO, "GET %s: asked for bytes from %llu, got from %lld",
+				  u, (unsigned long long)x->offset, (long long)x->range_from);
 	curl_easy_getinfo(x->c, CURLINFO_OS_ERRNO, &os);
 	switch (res) {
 	case CURLE_COULDNT_CONNECT:
 		code = (os == EHOSTUNREACH || os == ENETUNREACH || os == ETIMEDOUT) ? (int)os
 										    : ECONNREFUSED;
+		x->transient = up;
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -291,12 +394,15 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		code = ETIMEDOUT;
+		x->transient = up;
 		break;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_GOT_NOTHING:
+		/* A connection dropped or reset, mid-body or before the answer. */
 		code = ECONNRESET;
+		x->transient = up;
 		break;
 	case CURLE_OUT_OF_MEMORY:
 		code = ENOMEM;
@@ -312,7 +418,7 @@ static int
 perform(struct xfer *x, const char *url, const char *accept, const char *authz, struct bk_err *err)
 {
 	cleanup(curl_slist_free_allp) struct curl_slist *hdrs = NULL;
-	cleanup_free char *ah = NULL, *auth = NULL;
+	cleanup_free char *ah = NULL, *auth = NULL, *range = NULL;
 	CURL *c = x->c;
 	CURLcode res;
 
@@ -325,9 +431,15 @@ perform(struct xfer *x, const char *url, const char *accept, const char *authz, 
 		auth = xasprintf("Authorization: %s", authz);
 		hdrs = curl_slist_append(hdrs, auth);
 	}
+	if (x->offset > 0) {
+		range = xasprintf("Range: bytes=%llu-", (unsigned long long)x->offset);
+		hdrs = curl_slist_append(hdrs, range);
+	}
 	x->status = 0;
 	x->errlen = 0;
-	x->last_activity = now_s();
+	x->retry_after = -1;
+	x->transient = x->timed_out = x->bad_range = x->body_started = false;
+	x->last_activity = now_ms();
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
@@ -372,7 +484,7 @@ error_detail(const struct xfer *x, char *out, size_t size)
 }
 
 static int
-status_error(const struct xfer *x, const char *url, struct bk_err *err)
+status_error(struct xfer *x, const char *url, struct bk_err *err)
 {
 	char u[512], detail[256];
 
@@ -386,8 +498,18 @@ status_error(const struct xfer *x, const char *url, struct bk_err *err)
 	case 404:
 		return bk_err_set(err, ENOENT, "GET %s: not found%s", u, detail);
 	case 429:
+		x->transient = true;
 		return bk_err_set(err, EAGAIN, "GET %s: too many requests, HTTP 429%s", u, detail);
+	case 501: /* not implemented, HTTP version not supported: asking again changes nothing */
+	case 505:
+		return bk_err_set(err, EPROTO, "GET %s: unexpected HTTP status %ld%s", u, x->status,
+				  detail);
 	default:
+		if (x->status >= 500 && x->status < 600) {
+			x->transient = true;
+			return bk_err_set(err, EIO, "GET %s: server error, HTTP %ld%s", u,
+					  x->status, detail);
+		}
 		return bk_err_set(err, EPROTO, "GET %s: unexpected HTTP status %ld%s", u, x->status,
 				  detail);
 	}
@@ -497,9 +619,10 @@ realm_may_see_creds(const char *realm, const struct endpoint *ep)
 	return ok;
 }
 
+/* A Bearer token from ch's realm; *transient says whether its failure may be retried. */
 static int
 fetch_token(struct registry *r, const struct endpoint *ep, const struct auth_challenge *ch,
-	    const char *scope, struct bk_err *err)
+	    const char *scope, bool *transient, struct bk_err *err)
 {
 	cleanup_free char *user = NULL, *pass = NULL, *url = NULL, *basic = NULL;
 	cleanup(curl_easy_cleanupp) CURL *c = curl_easy_init();
@@ -559,6 +682,7 @@ fetch_token(struct registry *r, const struct endpoint *ep, const struct auth_cha
 	free(authz);
 	ret = 0;
 out:
+	*transient = x.transient;
 	if (x.mem)
 		explicit_bzero(x.mem, x.mem_len);
 	free(x.mem);
@@ -568,16 +692,23 @@ out:
 /* Answer a 401 from ep: a Bearer token, or Basic credentials from the auth config. */
 static int
 authenticate(struct registry *r, const struct endpoint *ep, const char *challenge,
-	     const char *tried, struct bk_err *err)
+	     const char *tried, bool *transient, struct bk_err *err)
 {
 	cleanup_free char *user = NULL, *pass = NULL, *cached = NULL, *basic = NULL;
 	struct auth_challenge ch;
-	char scope[512];
+	char scope[512], shown[128];
 	int ret;
 
-	if (auth_parse_challenge(challenge, &ch) < 0)
-		return bk_err_set(err, EACCES, "registry %s: HTTP 401 without a usable challenge",
-				  ep->host);
+	if (auth_parse_challenge(challenge, &ch) < 0) {
+		/* Show what was sent (printable, cut short): the registry's setup is at fault. */
+		snprintf(shown, sizeof(shown), "%s", challenge);
+		for (char *p = shown; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?';
+		return bk_err_set(err, EACCES,
+				  "registry %s: HTTP 401 without a usable challenge ('%s')",
+				  ep->host, shown);
+	}
 	if (strcmp(ch.scheme, "basic") == 0) {
 		if (tried && strncmp(tried, "Basic ", 6) == 0)
 			return bk_err_set(err, EACCES, "registry %s: bad credentials", ep->host);
@@ -604,7 +735,7 @@ authenticate(struct registry *r, const struct endpoint *ep, const char *challeng
 		return 0;
 	}
 	token_drop(ep->host, scope);
-	return fetch_token(r, ep, &ch, scope, err);
+	return fetch_token(r, ep, &ch, scope, transient, err);
 }
 
 /*
@@ -649,7 +780,7 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 		}
 		if (x->status == 401 && own && !answered) {
 			answered = true;
-			ret = authenticate(r, ep, x->challenge, authz, err);
+			ret = authenticate(r, ep, x->challenge, authz, &x->transient, err);
 			if (ret < 0)
 				return ret;
 			free(url);
@@ -662,9 +793,89 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 					  "registry %s: access denied to %s with the "
 					  "credentials given (HTTP 401)",
 					  ep->host, r->ref.path);
-		if (x->status != 200)
+		if (x->status != 200 && !(x->status == 206 && x->offset > 0))
 			return status_error(x, url, err);
 		return 0;
+	}
+}
+
+/* Sleep ms, looking at the cancel flag every 50 ms: 0, or -1 once it is set. */
+static int
+pause_ms(struct registry *r, long ms)
+{
+	struct bk_cancel *cancel = r->opts->cancel;
+
+	while (ms > 0) {
+		long step = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, step * 1000000L };
+
+		if (cancel && atomic_load(&cancel->cancelled))
+			return -1;
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+	return cancel && atomic_load(&cancel->cancelled) ? -1 : 0;
+}
+
+/* The pause before attempt+1 after x's failure, or -1: no more tries. */
+static long
+retry_delay(const struct xfer *x, int attempt)
+{
+	if (!x->transient || attempt >= ATTEMPTS_MAX)
+		return -1;
+	if (x->retry_after > RETRY_AFTER_MAX)
+		return -1;
+	if (x->retry_after >= 0)
+		return x->retry_after * 1000;
+	return (long)BACKOFF_MS << (attempt - 1);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+err_append(struct bk_err *err, const char *fmt, ...)
+{
+	size_t used = strlen(err->msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg + used, sizeof(err->msg) - used, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * request() with bounded retries of transient failures (see the top of the
+ * file).  In memory, each attempt starts over; a stream resumes where the
+ * sink stopped, and one whose every byte arrived before the connection
+ * failed is complete (the caller's digest check decides).
+ */
+static int
+request_retry(struct registry *r, const struct endpoint *ep, const char *path, const char *accept,
+	      struct xfer *x, struct bk_err *err)
+{
+	for (int attempt = 1;; attempt++) {
+		long delay;
+		int ret;
+
+		x->mem_len = 0;
+		if (x->mem)
+			x->mem[0] = '\0';
+		x->offset = x->delivered;
+		ret = request(r, ep, path, accept, x, err);
+		if (ret == 0)
+			return 0;
+		if (x->transient && x->sink && x->expect && x->delivered == x->expect)
+			return 0;
+		delay = retry_delay(x, attempt);
+		if (delay < 0) {
+			if (x->transient && x->retry_after > RETRY_AFTER_MAX)
+				err_append(err, " (asked to retry after %ld s)", x->retry_after);
+			else if (attempt > 1)
+				err_append(err, " (after %d attempts)", attempt);
+			return ret;
+		}
+		bk_log(BK_LOG_WARN, "registry: %s; attempt %d of %d in %ld ms", err->msg,
+		       attempt + 1, ATTEMPTS_MAX, delay);
+		if (pause_ms(r, delay) < 0)
+			return bk_err_set(err, EINTR, "GET %s%s: interrupted", ep->base, path);
 	}
 }
 
@@ -763,7 +974,7 @@ registry_open(const struct image_ref *ref, const struct registry_opts *opts, str
 	r->opts = opts;
 	r->ref = *ref;
 	r->timeout_s = opts->timeout_s ? opts->timeout_s : DEFAULT_TIMEOUT;
-	/* For tests of stalled registries; not a documented setting. */
+	/* For tests of stalled registries (docs/tree.md, "pulling"); not a daemon option. */
 	if (env && atoi(env) > 0)
 		r->timeout_s = (unsigned)atoi(env);
 	pthread_mutex_init(&r->lock, NULL);
@@ -843,7 +1054,7 @@ registry_get_manifest(struct registry *r, const char *reference, size_t max, cha
 
 		r->cur = i;
 		preload_token(r, &r->eps[i]);
-		ret = request(r, &r->eps[i], path, MANIFEST_ACCEPT, &x, err);
+		ret = request_retry(r, &r->eps[i], path, MANIFEST_ACCEPT, &x, err);
 		if (ret == 0) {
 			*body = x.mem ? x.mem : xstrdup("");
 			*len = x.mem_len;
@@ -868,7 +1079,7 @@ registry_get_blob(struct registry *r, const char *digest, size_t max, char **bod
 	char got[DIGEST_STR_SIZE];
 	int ret;
 
-	ret = request(r, &r->eps[r->cur], path, NULL, &x, err);
+	ret = request_retry(r, &r->eps[r->cur], path, NULL, &x, err);
 	if (ret < 0) {
 		free(x.mem);
 		return ret;
@@ -884,14 +1095,16 @@ registry_get_blob(struct registry *r, const char *digest, size_t max, char **bod
 }
 
 int
-registry_stream_blob(struct registry *r, const char *digest, registry_sink sink, void *arg,
-		     struct bk_err *err)
+registry_stream_blob(struct registry *r, const char *digest, uint64_t size, registry_sink sink,
+		     void *arg, struct bk_err *err)
 {
 	cleanup_free char *path = xasprintf("/v2/%s/blobs/%s", r->ref.path, digest);
 	cleanup(curl_easy_cleanupp) CURL *c = curl_easy_init();
-	struct xfer x = { .r = r, .c = c, .sink = sink, .sink_arg = arg, .sink_err = err };
+	struct xfer x = {
+		.r = r, .c = c, .sink = sink, .sink_arg = arg, .sink_err = err, .expect = size
+	};
 
 	if (c == NULL)
 		abort();
-	return request(r, &r->eps[r->cur], path, NULL, &x, err);
+	return request_retry(r, &r->eps[r->cur], path, NULL, &x, err);
 }

@@ -82,7 +82,9 @@ const char *registry_endpoint(const struct registry *r);
  * trying each endpoint in order until one has it; that endpoint then serves
  * the blobs.  *body (NUL-terminated) and *content_type: caller frees.
  * Errors: ENOENT (404), EACCES (401/403), ECONNREFUSED, EHOSTUNREACH,
- * ETIMEDOUT, EPROTO (other statuses, TLS), EFBIG, EINTR.
+ * ETIMEDOUT (stalled), ECONNRESET (dropped), EIO (HTTP 5xx), EAGAIN (429),
+ * EPROTO (other statuses, TLS), EFBIG, EINTR.  Every GET here retries
+ * transient failures a few times (registry.c, "Retries").
  */
 int registry_get_manifest(struct registry *r, const char *reference, size_t max, char **body,
 			  size_t *len, char **content_type, struct bk_err *err);
@@ -92,14 +94,16 @@ int registry_get_blob(struct registry *r, const char *digest, size_t max, char *
 		      struct bk_err *err);
 
 /*
- * Stream a blob: sink gets its bytes in order and returns 0, or -errno to
- * stop the transfer (that error is returned, with err as the sink left it).
+ * Stream a blob of size bytes (as the manifest says; 0 if unknown): sink
+ * gets its bytes in order, each once, and returns 0, or -errno to stop the
+ * transfer (that error is returned, with err as the sink left it).  A
+ * transfer that breaks resumes where it stopped (Range), unseen by the sink.
  * The caller checks the digest.  Safe to call from several threads at once
  * on one registry.
  */
 typedef int (*registry_sink)(void *arg, const void *data, size_t len, struct bk_err *err);
-int registry_stream_blob(struct registry *r, const char *digest, registry_sink sink, void *arg,
-			 struct bk_err *err);
+int registry_stream_blob(struct registry *r, const char *digest, uint64_t size, registry_sink sink,
+			 void *arg, struct bk_err *err);
 
 /* Requests made so far (all endpoints, redirects and token fetches included). */
 uint64_t registry_requests(const struct registry *r);
