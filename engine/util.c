@@ -206,15 +206,28 @@ time_rfc3339(char *out, size_t size)
 int
 parse_size(const char *s, uint64_t *out)
 {
+	const char *digits = s;
 	char *end = NULL;
 	double v;
 	uint64_t mult = 1;
 
-	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+	/*
+	 * Decimal digits and an optional fraction, as docker's sizes: strtod
+	 * alone would also take a sign, an exponent, hex, "inf" and "nan".
+	 */
+	if (s == NULL || *s < '0' || *s > '9')
 		return -EINVAL;
+	while (*digits >= '0' && *digits <= '9')
+		digits++;
+	if (*digits == '.') {
+		if (digits[1] < '0' || digits[1] > '9')
+			return -EINVAL;
+		for (digits++; *digits >= '0' && *digits <= '9'; digits++)
+			;
+	}
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || end == s || v < 0)
+	if (errno != 0 || end != digits || v < 0)
 		return -EINVAL;
 	switch (*end) {
 	case 'k':

@@ -115,6 +115,8 @@ check_ctl(struct line *l, struct bk_err *err)
 		return 0;
 	if (strcmp(verb, "commit") == 0 && l->argc <= 2)
 		return 0;
+	if (l->argc == 0)
+		return bk_err_set(err, EINVAL, "empty command (%s)", CTL_USAGE);
 	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 ||
 	    strcmp(verb, "kill") == 0 || strcmp(verb, "restart") == 0 || strcmp(verb, "rm") == 0 ||
 	    strcmp(verb, "commit") == 0)
@@ -338,6 +340,29 @@ control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
 	fuse_reply_err(req, err->code);
 }
 
+/*
+ * A write on an open file whose command is still running: refused, said in
+ * `errors` and `err`; the reply stays the running command's.  The kernel
+ * holds a file's inode lock across each write (and takes it at close), so
+ * another writer of the same file normally waits there instead: this is the
+ * daemon's own guard, not the usual path.
+ */
+static void
+refuse_busy(struct fsd *fs, fuse_req_t req, struct ofile *of, bool at_close)
+{
+	struct bk_err err = BK_ERR_INIT;
+	char owner[BK_ID_SIZE + 16];
+	char *path = tree_path(fs, ino_make(of->kind, of->serial));
+
+	bk_err_set(&err, EBUSY,
+		   "a command is still running on this open file: wait for it, or open the "
+		   "file again");
+	err_owner(fs, of, owner, sizeof(owner));
+	errlog_record(path ? path : "?", owner, op_name(at_close), &err);
+	free(path);
+	fuse_reply_err(req, EBUSY);
+}
+
 static int
 check_line(struct job *job, struct line *l, struct bk_err *err)
 {
@@ -415,7 +440,7 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 	if (of->busy) {
 		pthread_mutex_unlock(&of->lock);
 		job_free(job);
-		fuse_reply_err(req, EBUSY);
+		refuse_busy(fs, req, of, at_close);
 		return;
 	}
 	if (buf && ctl_append(of, buf, size, &err) < 0)

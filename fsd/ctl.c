@@ -19,8 +19,7 @@ ctl_append(struct ofile *of, const char *buf, size_t size, struct bk_err *err)
 		free(of->in);
 		of->in = NULL;
 		of->in_len = 0;
-		return bk_err_set(err, EFBIG, "write too large: commands are at most %d bytes",
-				  CTL_MAX);
+		return bk_err_set(err, EFBIG, "write too large: at most %d bytes", CTL_MAX);
 	}
 	for (i = 0; i < size; i++)
 		if (buf[i] == '\0') {
@@ -65,8 +64,8 @@ ctl_next_line(struct ofile *of, bool all)
 }
 
 /* Length of the UTF-8 sequence at s, or 0 if it is not valid UTF-8. */
-static size_t
-utf8_len(const unsigned char *s)
+size_t
+ctl_utf8_len(const unsigned char *s)
 {
 	size_t n, i;
 	unsigned int cp;
@@ -108,7 +107,7 @@ ctl_check_text(const char *s, bool newlines, struct bk_err *err)
 
 		if (((c < 0x20 && c != '\t' && !(newlines && c == '\n')) || c == 0x7f))
 			return bk_err_set(err, EINVAL, "invalid byte 0x%02x at offset %zu", c, i);
-		n = utf8_len((const unsigned char *)s + i);
+		n = ctl_utf8_len((const unsigned char *)s + i);
 		if (n == 0)
 			return bk_err_set(err, EINVAL, "invalid UTF-8 at offset %zu", i);
 		i += n;

@@ -45,6 +45,36 @@ errname(int code)
 }
 
 /*
+ * s with control bytes and bytes that are not UTF-8 written as \xNN: paths
+ * and messages carry names as the writer gave them (mkdir "a\nb"), and one
+ * failure must stay one line of text.
+ */
+static char *
+escape(const char *s)
+{
+	size_t len = strlen(s), i = 0, n;
+	char *out = malloc(len * 4 + 1), *p = out;
+
+	if (out == NULL)
+		abort();
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+
+		n = c < 0x20 || c == 0x7f ? 0 : ctl_utf8_len((const unsigned char *)s + i);
+		if (n == 0) {
+			p += sprintf(p, "\\x%02x", c);
+			i++;
+		} else {
+			memcpy(p, s + i, n);
+			p += n;
+			i += n;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+/*
  * Record a failure of op on path (the file written), attributing it to the
  * object errpath (whose `err` file shows it).
  */
@@ -53,12 +83,15 @@ errlog_record(const char *path, const char *errpath, const char *op, const struc
 {
 	char t[32];
 	char *line = NULL, *text = NULL;
+	char *epath = escape(path), *emsg = escape(err->msg);
 	struct obj_err *o;
 
 	now(t, sizeof(t));
-	if (asprintf(&line, "%s %s %s %s: %s\n", t, path, op, errname(err->code), err->msg) < 0 ||
-	    asprintf(&text, "%s %s: %s\n", t, op, err->msg) < 0)
+	if (asprintf(&line, "%s %s %s %s: %s\n", t, epath, op, errname(err->code), emsg) < 0 ||
+	    asprintf(&text, "%s %s: %s\n", t, op, emsg) < 0)
 		abort();
+	free(epath);
+	free(emsg);
 	pthread_mutex_lock(&lock);
 	free(ring[ring_next]);
 	ring[ring_next] = line;

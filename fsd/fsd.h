@@ -226,6 +226,7 @@ int ctl_append(struct ofile *of, const char *buf, size_t size, struct bk_err *er
 char *ctl_next_line(struct ofile *of, bool all);
 int ctl_split(char *line, char **argv, int max, struct bk_err *err);
 int ctl_check_text(const char *s, bool newlines, struct bk_err *err);
+size_t ctl_utf8_len(const unsigned char *s);
 
 /* control.c: what each control file does with a command line. */
 void control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,

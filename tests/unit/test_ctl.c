@@ -88,7 +88,7 @@ too_large_is_efbig_and_forgets(void)
 	memset(big, 'x', CTL_MAX + 1);
 	CHECK_INT(ctl_append(&of, big, CTL_MAX + 1, &err), -EFBIG);
 	CHECK_INT(err.code, EFBIG);
-	CHECK(strstr(err.msg, "too large") != NULL);
+	CHECK_STR(err.msg, "write too large: at most 65536 bytes");
 	CHECK_INT(of.in_len, 0);
 	/* Exactly the limit is accepted; one more byte over two writes is not. */
 	CHECK_INT(ctl_append(&of, big, CTL_MAX, &err), 0);
@@ -180,6 +180,76 @@ sizes(void)
 	return 0;
 }
 
+/* Docker's sizes: decimal digits and a fraction; strtod's other forms are not sizes. */
+static int
+sizes_are_decimal_only(void)
+{
+	/* The last one is an Arabic-Indic digit. */
+	static const char *const bad[] = {
+		"nan",     "NaN", "inf",  "infinity", "1e3", "1e3M",      "0x10",
+		"0x10M",   ".5G", "5.",   "5.G",      "+5",  " 5",        "5 ",
+		"1.5.5",   "5MM", "5KB5", "1e400",    "-0",  "16777216T", "18446744073709551616",
+		"\xd9\xa3"
+	};
+	uint64_t v = 7;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (bk_parse_size(bad[i], &v) != -EINVAL)
+			TAP_FAIL("'%s' accepted as %llu", "bk_parse_size", bad[i],
+				 (unsigned long long)v);
+	}
+	CHECK_INT(v, 7);
+	CHECK_INT(bk_parse_size("0", &v), 0);
+	CHECK_INT(v, 0);
+	CHECK_INT(bk_parse_size("64.5M", &v), 0);
+	CHECK_INT(v, (64LL << 20) + (512LL << 10));
+	CHECK_INT(bk_parse_size("6291456", &v), 0);
+	CHECK_INT(v, 6291456);
+	CHECK_INT(bk_parse_size("16777215T", &v), 0);
+	CHECK_INT(v, 16777215ULL << 40);
+	return 0;
+}
+
+static int
+utf8_lengths(void)
+{
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"a"), 1);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xc3\xa9"), 2);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xe2\x82\xac"), 3);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xf0\x9f\x90\xb3"), 4);
+	/* Truncated at the end of the string: the NUL is not a continuation byte. */
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xe2\x82"), 0);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xff"), 0);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\x80"), 0);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xc0\xaf"), 0);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xed\xa0\x80"), 0);
+	CHECK_INT(ctl_utf8_len((const unsigned char *)"\xf4\x90\x80\x80"), 0);
+	return 0;
+}
+
+/* Names reach messages as the writer gave them: one failure stays one line of UTF-8. */
+static int
+errors_are_escaped_one_line_each(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	size_t len = 0;
+	char *all, *obj;
+
+	bk_err_set(&err, EINVAL, "bad name 'a\nb\x1b[2J\xff\xc3\xa9\t'");
+	errlog_record("/containers/a\nb\x1b[2J\xff\xc3\xa9\t", "containers", "mkdir", &err);
+	all = errlog_render_all(&len);
+	obj = errlog_render_obj("containers", &len);
+	CHECK(strchr(all, '\n') == all + strlen(all) - 1);
+	CHECK(strstr(all, " /containers/a\\x0ab\\x1b[2J\\xff\xc3\xa9\\x09 mkdir EINVAL: bad name "
+			  "'a\\x0ab\\x1b[2J\\xff\xc3\xa9\\x09'\n") != NULL);
+	CHECK(strchr(obj, '\n') == obj + strlen(obj) - 1);
+	CHECK(strstr(obj, " mkdir: bad name 'a\\x0ab\\x1b[2J\\xff\xc3\xa9\\x09'\n") != NULL);
+	free(all);
+	free(obj);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -191,5 +261,8 @@ main(void)
 	RUN(split_words);
 	RUN(split_limits_and_encoding);
 	RUN(sizes);
+	RUN(sizes_are_decimal_only);
+	RUN(utf8_lengths);
+	RUN(errors_are_escaped_one_line_each);
 	return TAP_DONE();
 }
