@@ -604,6 +604,11 @@ set_limits_locked(struct bk_engine *e, struct container *c, const char *text, st
 
 	if (limits_parse(text, &l, e->ncpu, err) < 0)
 		return -err->code;
+	/* A start under way has taken the limits already and has no cgroup to change yet. */
+	if (c->busy && c->state != BK_CTR_RUNNING)
+		return bk_err_set(err, EBUSY,
+				  "limits: container %s is starting: write them again once it runs",
+				  c->id);
 	if (c->state == BK_CTR_RUNNING) {
 		if (!e->cgroups_ready)
 			return bk_err_set(err, ENOTSUP, "limits: cgroups are not available");
@@ -651,6 +656,11 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 
 		ret = bk_err_set(err, EBUSY, "container %s has been started: %s cannot change", id,
 				 names[field]);
+		goto out;
+	}
+	/* Resolved before the lock: an rmdir of the image may have come in between. */
+	if (field == BK_CTR_IMAGE && !image_exists_locked(e, image_id)) {
+		ret = bk_err_set(err, ENOENT, "no image named '%s' (removed meanwhile)", value);
 		goto out;
 	}
 	switch (field) {
