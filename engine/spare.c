@@ -54,6 +54,7 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 	cleanup_free char *src = xasprintf("%s/rootfs", image_id);
 	cleanup_close int src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char tmp[BK_ID_SIZE + 64], name[BK_ID_SIZE + 32];
+	int ret = 0;
 
 	if (src_fd < 0)
 		return bk_err_sys(err, "spare for %s", image_id);
@@ -64,13 +65,22 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 	/* Made in tmp/ and renamed: spare/ holds only whole snapshots. */
 	if (store_snapshot(src_fd, e->tmp_fd, tmp, false, err) < 0)
 		return -err->code;
-	if (renameat(e->tmp_fd, tmp, e->spare_fd, name) < 0) {
-		int ret = bk_err_sys(err, "spare for %s", image_id);
-
+	/*
+	 * Renamed only while the image is still listed: a removal drops the
+	 * image's spares after it leaves the list, so a spare named after
+	 * that would be left behind.
+	 */
+	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->spare_lock);
+	if (!image_exists_locked(e, image_id))
+		ret = bk_err_set(err, ENOENT, "spare for %s: the image was removed", image_id);
+	else if (renameat(e->tmp_fd, tmp, e->spare_fd, name) < 0)
+		ret = bk_err_sys(err, "spare for %s", image_id);
+	pthread_mutex_unlock(&e->spare_lock);
+	pthread_mutex_unlock(&e->lock);
+	if (ret < 0)
 		store_rmtree_at(e->tmp_fd, tmp, NULL);
-		return ret;
-	}
-	return 0;
+	return ret;
 }
 
 static void *
