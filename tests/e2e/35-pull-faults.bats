@@ -43,8 +43,6 @@ teardown() {
 }
 
 start() {
-	"$BOCKERFS_BIN" --help 2>&1 | grep -q -- --auth-config ||
-		skip "the daemon has no --auth-config option yet"
 	bk_tmp_init
 	bk_faulty_auth_config "$BK_TMP/auth.json" bk:faultypw
 	bk_start --auth-config "$BK_TMP/auth.json" "$@"
