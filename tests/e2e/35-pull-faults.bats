@@ -312,6 +312,14 @@ heals() {
 	[ "$(col front "/blobs/$BB_LAYER" 6 | sort -u)" = Bearer ]
 }
 
+@test "the token service answers 503 once: the token is asked for again, the pull goes on" {
+	start
+	bk_faulty_rules '^/v2/ auth bearer other-host' '^/token status 503 times=1'
+	ok_pull "$BB"
+	[ "$(awk '$2 == "other" && $4 ~ /^\/token/ { print $7 }' "$BK_FAULTY_LOG" | head -n2 | tr '\n' ' ')" = \
+		"status:503 token " ] || bk_fail "token GETs: $(cat "$BK_FAULTY_LOG")"
+}
+
 @test "401 realm variants: unquoted token params work; unquoted realm URL, no realm, garbled: EACCES" {
 	start
 	bk_faulty_rules '^/v2/ auth bearer unquoted'

@@ -33,7 +33,8 @@ all).  Faults:
   reset [AT]              the same, then an RST instead of a FIN
   stall [AT]              the same, then send nothing and keep the connection
   corrupt                 flip one byte in the middle of the body
-  status CODE [retry-after=V]  answer CODE (a registry error body)
+  status CODE [retry-after=V]  answer CODE (a registry error body; also on
+                          OTHER's /token, the only fault applied there)
   redirect [dead]         307 to OTHER/blob/DIGEST?sig=s3cr3t&repo=REPO (dead:
                           to port 1 of 127.0.0.2, where nothing listens)
   huge SIZE [chunked]     200 with SIZE bytes (K/M suffixes) of JSON-ish
@@ -273,11 +274,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return "/v2/%s/blobs/%s" % (m.group(2), m.group(1)) if m else None
 
     def serve(self):
+        auth, noranges, rule = choose(self.path)
         if self.listener == "other" and self.path.startswith("/token"):
+            if rule and rule.fault == "status":
+                code = int(rule.args[0])
+                self.error(code, "FAULTY", "injected HTTP %d" % code)
+                return "status:%d" % code
             self.reply(200, json.dumps({"token": TOKEN, "expires_in": 300}).encode(),
                        {"Content-Type": "application/json"})
             return "token"
-        auth, noranges, rule = choose(self.path)
         if auth and not self.authorized(auth):
             self.error(401, "UNAUTHORIZED", "authentication required",
                        {"WWW-Authenticate": self.challenge(auth)})
