@@ -48,6 +48,7 @@ bk_faulty_stop() {
 	start=$(awk -v p="$pid" '$1 == p { print $2 }' "$BK_REG_DIR/pids" | tail -n1)
 	st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
 	st=${st##*) }
+	# shellcheck disable=SC2086 # split on purpose: the fields of /proc/PID/stat
 	set -- $st
 	[ "${20}" = "$start" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
