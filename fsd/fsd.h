@@ -201,6 +201,12 @@ int notify_start(struct fsd *fs);
 void notify_quiesce(void);
 bool notify_stop(int timeout_ms);
 bool notify_is_self(fuse_req_t req);
+
+/* toucher.c: the process that does the notifier's VFS operations on the mount. */
+int toucher_start(const char *mountpoint, dev_t under_dev);
+pid_t toucher_pid(void);
+int toucher_do(char op, const char *path);
+void toucher_stop(void);
 void notify_mkdir(const char *path);
 void notify_rmdir(const char *path);
 void notify_touch(const char *path);

@@ -1,12 +1,13 @@
 /*
- * The notifier thread: the one thread that does file operations on our own
- * mount, so that inotify watchers see changes the daemon makes by itself.
+ * The notifier thread: the one thread that has file operations done on our
+ * own mount (by the toucher process, toucher.c), so that inotify watchers see
+ * changes the daemon makes by itself.
  *
  * FUSE raises no inotify event for notify_inval_* or notify_store; only real
  * VFS operations do (../shared/research/feasibility.md section 1).  So a new
  * image is announced by a VFS mkdir of images/<id> (IN_CREATE), and a changed
  * index by a one-byte write to it (IN_MODIFY, IN_CLOSE_WRITE).  The handlers
- * recognise these requests by the notifier's thread id and only acknowledge
+ * recognise these requests by the toucher's pid and only acknowledge
  * them.  Handlers never do this themselves: a handler touching its own mount
  * deadlocks on the inode it is serving.
  */
@@ -16,15 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
 #include "fsd.h"
-
-#define FUSE_SUPER_MAGIC 0x65735546
 
 enum item_op { I_MKDIR, I_RMDIR, I_TOUCH, I_CALL };
 
@@ -48,7 +46,6 @@ static struct pending *pending;		  /* protected by lock: created, not yet announ
 static bool stopping, running, busy;	  /* protected by lock */
 static atomic_bool quiesced; /* the loop no longer serves: skip VFS work */
 static pthread_t thread;
-static pid_t self_tid;
 static struct fsd *fsd;
 
 /* Set while a handler itself makes or removes an object: the kernel reports that one. */
@@ -57,7 +54,9 @@ static __thread bool in_handler;
 bool
 notify_is_self(fuse_req_t req)
 {
-	return self_tid != 0 && fuse_req_ctx(req)->pid == self_tid;
+	pid_t toucher = toucher_pid();
+
+	return toucher != 0 && fuse_req_ctx(req)->pid == toucher;
 }
 
 static void
@@ -205,68 +204,31 @@ notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *actio
 	events_push(kind == BK_OBJ_IMAGE ? "image" : "container", id, action, attrs);
 }
 
-/* The mount root, checked to be our FUSE mount and not the directory under it. */
-static int
-open_root(void)
-{
-	struct statfs sf;
-	struct stat st;
-	int fd = open(fsd->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	if (fstatfs(fd, &sf) < 0 || sf.f_type != FUSE_SUPER_MAGIC || fstat(fd, &st) < 0 ||
-	    st.st_dev == fsd->under_dev) {
-		close(fd);
-		errno = ENODEV;
-		return -1;
-	}
-	return fd;
-}
-
+/* One item; the VFS work is done by the toucher process (toucher.c). */
 static void
-run_item(int root_fd, struct item *it)
+run_item(bool touch, struct item *it)
 {
-	int fd;
+	char op = it->op == I_MKDIR ? 'M' : it->op == I_RMDIR ? 'R' : 'T';
+	int e;
 
-	switch (it->op) {
-	case I_MKDIR:
-		if (root_fd >= 0 && mkdirat(root_fd, it->path, 0700) < 0 && errno != EEXIST)
-			bk_log(BK_LOG_DEBUG, "notify mkdir %s: %s", it->path, strerror(errno));
-		pending_drop(it->path);
-		break;
-	case I_RMDIR:
-		if (root_fd >= 0 && unlinkat(root_fd, it->path, AT_REMOVEDIR) < 0 &&
-		    errno != ENOENT)
-			bk_log(BK_LOG_DEBUG, "notify rmdir %s: %s", it->path, strerror(errno));
-		break;
-	case I_TOUCH:
-		if (root_fd < 0)
-			break;
-		fd = openat(root_fd, it->path, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			/* A write with data: IN_MODIFY; the close: IN_CLOSE_WRITE. */
-			if (write(fd, "\n", 1) < 0)
-				bk_log(BK_LOG_DEBUG, "notify touch %s: %s", it->path,
-				       strerror(errno));
-			close(fd);
-		}
-		break;
-	case I_CALL:
+	if (it->op == I_CALL) {
 		it->fn(it->arg);
-		break;
+		return;
 	}
+	if (touch && (e = toucher_do(op, it->path)) != 0)
+		bk_log(BK_LOG_DEBUG, "notify %c %s: %s", op, it->path, strerror(e));
+	if (it->op == I_MKDIR)
+		pending_drop(it->path);
 }
 
 static void *
 notifier_main(void *unused)
 {
 	(void)unused;
-	self_tid = (pid_t)syscall(SYS_gettid);
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		struct item *batch;
-		int root_fd = -1;
+		bool touch = false;
 
 		while (head == NULL && !stopping)
 			pthread_cond_wait(&cond, &lock);
@@ -284,17 +246,17 @@ notifier_main(void *unused)
 		 * longer serves requests, so only callbacks run.
 		 */
 		if (!atomic_load(&quiesced))
-			root_fd = open_root();
+			touch = toucher_do('B', NULL) == 0;
 		while (batch) {
 			struct item *it = batch;
 
 			batch = it->next;
-			run_item(atomic_load(&quiesced) ? -1 : root_fd, it);
+			run_item(touch && !atomic_load(&quiesced), it);
 			free(it->path);
 			free(it);
 		}
-		if (root_fd >= 0)
-			close(root_fd);
+		if (touch)
+			toucher_do('E', NULL);
 		pthread_mutex_lock(&lock);
 		busy = false;
 		pthread_cond_broadcast(&cond);
@@ -316,9 +278,14 @@ notify_start(struct fsd *fs)
 	int ret;
 
 	fsd = fs;
+	ret = toucher_start(fs->mountpoint, fs->under_dev);
+	if (ret < 0)
+		return ret;
 	ret = pthread_create(&thread, NULL, notifier_main, NULL);
-	if (ret != 0)
+	if (ret != 0) {
+		toucher_stop();
 		return -ret;
+	}
 	running = true;
 	return 0;
 }
@@ -352,6 +319,7 @@ notify_stop(int timeout_ms)
 	if (ret != 0)
 		return false;
 	pthread_join(thread, NULL);
+	toucher_stop();
 	running = false;
 	return true;
 }
