@@ -391,6 +391,11 @@ static void
 reconcile(struct bk_engine *e, struct container *c)
 {
 	struct bk_err err = BK_ERR_INIT;
+	cleanup_close int dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* A start the daemon did not live to record: its init must not linger. */
+	if (dfd >= 0)
+		spawn_kill_unrecorded(dfd, c->id, c->state == BK_CTR_RUNNING ? c->pid : 0);
 
 	if (c->state == BK_CTR_RUNNING) {
 		bool same_boot = strcmp(c->boot_id, e->boot_id) == 0;

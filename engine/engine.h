@@ -192,6 +192,8 @@ struct spawn_req {
 	const struct port_map *ports;
 	size_t nports;
 };
+void spawn_mark_starting(int state_dfd, pid_t pid);
+void spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded);
 int spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid, int *pidfd,
 	       struct bk_err *err);
 int spawn_find_init(struct bk_engine *e, struct bk_err *err);

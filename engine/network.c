@@ -78,14 +78,33 @@ network_close(struct bk_engine *e)
 	e->ipam = NULL;
 }
 
-/* The running containers' published ports, lost with the table at a restart. */
+/*
+ * At a start: leases of containers that are gone (a daemon killed in the
+ * middle of an rm) are released, and the running containers' published
+ * ports, lost with the table, are published again.
+ */
 void
 network_republish(struct bk_engine *e)
 {
-	size_t i;
+	struct ipam_lease *leases;
+	size_t i, n;
 
-	if (e->net == NULL)
+	if (e->net == NULL || e->ipam == NULL)
 		return;
+	n = ipam_list(e->ipam, &leases);
+	for (i = 0; i < n; i++) {
+		bool known;
+
+		pthread_mutex_lock(&e->lock);
+		known = container_find_locked(e, leases[i].ctr_id, 0) != NULL;
+		pthread_mutex_unlock(&e->lock);
+		if (!known) {
+			bk_log(BK_LOG_INFO, "network: releasing the lease of %s, which is gone",
+			       leases[i].ctr_id);
+			ipam_release(e->ipam, leases[i].ctr_id);
+		}
+	}
+	free(leases);
 	pthread_mutex_lock(&e->lock);
 	for (i = 0; i < e->nctrs; i++) {
 		struct container *c = e->ctrs[i];

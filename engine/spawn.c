@@ -205,6 +205,51 @@ reap(int pidfd)
 		;
 }
 
+void
+spawn_mark_starting(int state_dfd, pid_t pid)
+{
+	char line[64];
+	int len = snprintf(line, sizeof(line), "%d %llu\n", (int)pid,
+			   (unsigned long long)proc_start_time(pid));
+	struct bk_err err = BK_ERR_INIT;
+
+	/* No fsync: it must outlive the daemon, not the host (whose reboot ends the init). */
+	if (write_file_replace(state_dfd, "starting", line, (size_t)len, &err) < 0)
+		bk_log(BK_LOG_WARN, "%s", err.msg);
+}
+
+/*
+ * The init of a start that was never recorded (the daemon died during it):
+ * kill it if it is still the same process and not the one the record names
+ * (the daemon died between the record and the unlink).  Its pid namespace, and with it the
+ * workload and the veth, go with it.
+ */
+void
+spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded)
+{
+	char *text = NULL;
+	unsigned long long start = 0;
+	int pid = 0, pidfd;
+
+	if (read_file_at(state_dfd, "starting", 64, &text, NULL, NULL) < 0)
+		return;
+	if (sscanf(text, "%d %llu", &pid, &start) == 2 && pid > 1 && pid != recorded &&
+	    proc_start_time(pid) == start) {
+		bk_log(BK_LOG_INFO, "container %s: killing the init of an unrecorded start (pid %d)",
+		       id, pid);
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd >= 0) {
+			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			poll(&pfd, 1, 2000);
+			close(pidfd);
+		}
+	}
+	free(text);
+	unlinkat(state_dfd, "starting", 0);
+}
+
 int
 spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int *pidfd_out,
 	   struct bk_err *err)
@@ -244,6 +289,12 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 		spawn_child_exec(e->init_fd, argv, -1, -1, keep, 3);
 
 	close(take_fd(child_fd));
+	/*
+	 * Until the start is recorded, "starting" names the init: a daemon that
+	 * dies before then finds it at the next start and kills it (a start
+	 * that never answered must not leave a process, a veth or a cgroup).
+	 */
+	spawn_mark_starting(req->state_dfd, (pid_t)pid);
 	/* The init waits for "go": join it to its cgroup (and, later, its network) first. */
 	if ((req->limits && cgroup_enter(e, req->cgroup_id, (pid_t)pid, req->limits, err) < 0) ||
 	    failpoint("run.cgroup", err) < 0) {
@@ -286,6 +337,7 @@ fail:
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	reap(pidfd);
 	close(pidfd);
+	unlinkat(req->state_dfd, "starting", 0);
 	if (req->limits)
 		cgroup_remove(e, req->cgroup_id);
 	if (req->net_mode == NET_MODE_BRIDGE)

@@ -418,6 +418,7 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		if (container_save(e, c, &serr) < 0)
 			bk_log(BK_LOG_WARN, "%s", serr.msg);
 		failpoint("run.saved", NULL);
+		unlinkat(x.dfd, "starting", 0);
 		monitor_add(e, c);
 	} else if (x.rootfs_fd >= 0) {
 		struct bk_err serr = BK_ERR_INIT;
