@@ -54,6 +54,8 @@ struct monitor {
 	int logfd;
 	uint64_t log_max;
 	uint64_t log_size;
+	uint64_t log_lost; /* bytes that could not be written (disk full), not yet reported */
+	int log_errno;
 };
 
 static char iobuf[16384];
@@ -314,6 +316,26 @@ log_room(const struct monitor *m, size_t n)
 }
 
 /*
+ * Output lost earlier (disk full) is reported in the log, once the log can
+ * be written again: a reader sees where the gap is and why.
+ */
+static void
+log_report_lost(struct monitor *m)
+{
+	char line[128];
+	int len;
+
+	if (m->log_lost == 0 || m->logfd < 0)
+		return;
+	len = snprintf(line, sizeof(line), "[bockerfs: %llu bytes of output lost: %s]\n",
+		       (unsigned long long)m->log_lost, strerror(m->log_errno));
+	if (len > 0 && write_all(m->logfd, line, (size_t)len) == 0) {
+		m->log_size += (uint64_t)len;
+		m->log_lost = 0;
+	}
+}
+
+/*
  * Keep each log file within log_max.  A write that fails (disk full) loses
  * that output: the workload must never block on a log init cannot write.
  */
@@ -327,10 +349,14 @@ log_write(struct monitor *m, const char *p, size_t n)
 			open_log(m);
 		if (m->logfd >= 0 && m->log_max > 0 && m->log_size >= m->log_max)
 			rotate_log(m);
+		log_report_lost(m);
 		chunk = log_room(m, n);
-		if (m->logfd >= 0)
-			write_all(m->logfd, p, chunk);
-		m->log_size += chunk;
+		if (m->logfd >= 0 && m->log_lost == 0 && write_all(m->logfd, p, chunk) == 0) {
+			m->log_size += chunk;
+		} else {
+			m->log_lost += chunk;
+			m->log_errno = m->logfd < 0 ? EBADF : errno;
+		}
 		p += chunk;
 		n -= chunk;
 	}
