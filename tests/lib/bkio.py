@@ -68,7 +68,10 @@ def write_errno(path, data, flags=os.O_RDWR):
         except OSError as e:
             back = "read-error " + errname(e.errno)
     finally:
-        os.close(fd)
+        try:
+            os.close(fd)
+        except OSError as e:  # a daemon that died under the write
+            back += " close-error " + errname(e.errno)
     return result, back
 
 
