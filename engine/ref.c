@@ -11,11 +11,13 @@
  *   tag            := [A-Za-z0-9_] [A-Za-z0-9_.-]{0,127}
  *
  * Hand-written rather than regex(3) so that each failure says what is wrong.
- * Two deliberate differences from distribution: only sha256 digests are
- * accepted (all a registry serves and all the pull path can verify), and a
+ * Three deliberate differences from distribution: only sha256 digests are
+ * accepted (all a registry serves and all the pull path can verify), a
  * first component that splitDockerDomain takes for a domain but that is not a
  * valid one ("a_b.c/x") is an error instead of silently becoming part of a
- * domain-less path.  Pure: no I/O, no allocation.
+ * domain-less path, and the familiar form always parses back to the same
+ * reference ("docker.io/localhost/x" keeps its domain).  Pure: no I/O, no
+ * allocation.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -398,6 +400,17 @@ ref_parse(const char *s, struct image_ref *out, struct bk_err *err)
 	return 0;
 }
 
+/* Whether split_domain would take the first of path's several components for a domain. */
+static bool
+first_is_domain(const char *path)
+{
+	const char *slash = strchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	return slash && (memchr(path, '.', n) || memchr(path, ':', n) ||
+			 (n == strlen("localhost") && !memcmp(path, "localhost", n)));
+}
+
 static int
 format_ref(const struct image_ref *r, bool familiar, char *buf, size_t size)
 {
@@ -405,8 +418,12 @@ format_ref(const struct image_ref *r, bool familiar, char *buf, size_t size)
 	size_t plen = strlen(OFFICIAL_PREFIX);
 	int n;
 
-	/* normalize.go's familiarizeName: "library/" only goes when nothing nests under it. */
-	if (familiar && !strcmp(domain, DOCKER_DOMAIN)) {
+	/*
+	 * normalize.go's familiarizeName: "library/" only goes when nothing nests under it.
+	 * Unlike it, docker.io stays when the path's first component would read back as a
+	 * domain: "docker.io/localhost/x" is not "localhost/x", an image of another registry.
+	 */
+	if (familiar && !strcmp(domain, DOCKER_DOMAIN) && !first_is_domain(path)) {
 		domain = "";
 		if (!strncmp(path, OFFICIAL_PREFIX, plen) && !strchr(path + plen, '/'))
 			path += plen;

@@ -110,6 +110,17 @@ static const struct good_ref {
 	{ "ubuntu:_x", "docker.io", "library/ubuntu", "_x", "", "ubuntu:_x" },
 	{ "a", "docker.io", "library/a", "latest", "", "a:latest" },
 	{ "0/1:2", "docker.io", "0/1", "2", "", "0/1:2" },
+	/*
+	 * Docker Hub paths whose first component reads as a domain keep docker.io in the
+	 * familiar form, which must parse back to the same image (found by fuzz_ref).
+	 */
+	{ "docker.io/localhost/x", "docker.io", "localhost/x", "latest", "",
+	  "docker.io/localhost/x:latest" },
+	{ "docker.io/docker.io/o", "docker.io", "docker.io/o", "latest", "",
+	  "docker.io/docker.io/o:latest" },
+	{ "index.docker.io/a.b/c@" D64, "docker.io", "a.b/c", "", D64, "docker.io/a.b/c@" D64 },
+	{ "docker.io/localhostx/y", "docker.io", "localhostx/y", "latest", "",
+	  "localhostx/y:latest" },
 	/* "busybox:1" has a ':', so it is a registry host and port, as for docker. */
 	{ "busybox:1/x", "busybox:1", "x", "latest", "", "busybox:1/x:latest" },
 };
