@@ -210,6 +210,8 @@ struct scope {
 	const struct vars *env;
 	const struct vars *args;
 	bool check;
+	/* Bytes substituted so far, over all instructions: "ENV A=$A$A" doubles A. */
+	size_t *expanded;
 };
 
 static const char *
@@ -235,6 +237,7 @@ struct lex {
 	const struct scope *sc;
 	int line;
 	struct bk_err *err;
+	int depth; /* of ${NAME:-word} inside modifier words */
 	/* output */
 	bool split; /* whitespace outside quotes separates words */
 	struct sbuf word;
@@ -266,6 +269,33 @@ lex_put_value(struct lex *lx, const char *v, bool quoted)
 
 static int lex_until(struct lex *lx, char stop, struct sbuf *out);
 
+/*
+ * Count n more bytes made from the text by substitution, port ranges or the
+ * build arguments each RUN copies: the total is capped, as a short
+ * Dockerfile could otherwise ask for gigabytes ("ENV A=$A$A" doubles A).
+ */
+static int
+spend(const struct scope *sc, size_t n, int line, const char *what, struct bk_err *err)
+{
+	*sc->expanded += n;
+	if (*sc->expanded > DF_EXPAND_MAX)
+		return line_err(err, line, "%s expand to more than %u bytes in all", what,
+				DF_EXPAND_MAX);
+	return 0;
+}
+
+/* Append a variable's value to out. */
+static int
+put_value(struct lex *lx, struct sbuf *out, const char *val)
+{
+	size_t n = strlen(val);
+	int ret = spend(lx->sc, n, lx->line, "variables", lx->err);
+
+	if (ret == 0)
+		sb_puts(out, val, n);
+	return ret;
+}
+
 /* At '$': ${NAME}, ${NAME:-word} and the other modifiers, $NAME, or a lone '$'. */
 static int
 lex_dollar(struct lex *lx, struct sbuf *out)
@@ -287,9 +317,7 @@ lex_dollar(struct lex *lx, struct sbuf *out)
 			len++;
 		lx->i += len;
 		val = scope_get(lx->sc, name, len);
-		if (val)
-			sb_puts(out, val, strlen(val));
-		return 0;
+		return val ? put_value(lx, out, val) : 0;
 	}
 	lx->i++;
 	name = s + lx->i;
@@ -311,7 +339,13 @@ lex_dollar(struct lex *lx, struct sbuf *out)
 				(int)len, name, s[lx->i] ? s[lx->i] : ' ');
 	}
 	if (mod[0]) {
+		/* Each level recurses: a deep nest would overflow the stack. */
+		if (lx->depth == DF_NEST_MAX)
+			return line_err(lx->err, lx->line, "substitutions nested more than %d deep",
+					DF_NEST_MAX);
+		lx->depth++;
 		ret = lex_until(lx, '}', &w);
+		lx->depth--;
 		if (ret < 0) {
 			free(w.p);
 			return ret;
@@ -347,10 +381,9 @@ lex_dollar(struct lex *lx, struct sbuf *out)
 			break;
 		}
 	}
-	if (val)
-		sb_puts(out, val, strlen(val));
+	ret = val ? put_value(lx, out, val) : 0;
 	free(w.p);
-	return 0;
+	return ret;
 }
 
 /*
@@ -1140,6 +1173,8 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 		ret = lex_words(in->rest, esc, true, sc, in->line, &w, &n, err);
 		if (ret == 0 && !sc->check)
 			ret = expand_ports(in, w, n, &out, err);
+		for (i = 0; ret == 0 && i < out.n; i++)
+			ret = spend(sc, strlen(out.v[i]), in->line, "ports", err);
 		strv_free(w, n);
 		break;
 	}
@@ -1153,7 +1188,8 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 static int
 check_instr(const struct df_instr *in, char esc, struct bk_err *err)
 {
-	struct scope sc = { .check = true };
+	size_t expanded = 0;
+	struct scope sc = { .check = true, .expanded = &expanded };
 	struct df_step st;
 	int ret = expand_instr(in, esc, &sc, &st, err);
 
@@ -1203,7 +1239,8 @@ int
 dockerfile_base(const struct dockerfile *df, char **image, struct bk_err *err)
 {
 	struct vars meta = { 0 };
-	struct scope sc = { .args = &meta };
+	size_t expanded = 0;
+	struct scope sc = { .args = &meta, .expanded = &expanded };
 	size_t i;
 	int ret = 0;
 	bool found = false;
@@ -1236,7 +1273,8 @@ dockerfile_expand(const struct dockerfile *df, const char *const *base_env, stru
 		  struct bk_err *err)
 {
 	struct vars meta = { 0 }, args = { 0 }, env = { 0 };
-	struct scope sc = { .args = &meta };
+	size_t expanded = 0;
+	struct scope sc = { .args = &meta, .expanded = &expanded };
 	struct df_plan plan = { 0 };
 	bool staged = false;
 	size_t i;
@@ -1283,6 +1321,9 @@ dockerfile_expand(const struct dockerfile *df, const char *const *base_env, stru
 			break;
 		case DF_RUN:
 			run_env(st, &args, &env);
+			for (size_t k = 0; k < st->nenv && ret == 0; k++)
+				ret = spend(&sc, strlen(st->env[k]), st->line, "build arguments",
+					    err);
 			break;
 		default:
 			break;

@@ -18,6 +18,8 @@ struct bk_err;
 
 #define DF_TEXT_MAX   (1u << 20) /* largest Dockerfile accepted */
 #define DF_INSTR_MAX  1024	 /* instructions in one Dockerfile */
+#define DF_EXPAND_MAX (16u << 20) /* bytes made by substitution, EXPOSE ranges, RUN's args */
+#define DF_NEST_MAX   32          /* ${A:-${B:-...}} levels */
 
 enum df_op {
 	DF_FROM,
@@ -104,7 +106,9 @@ int dockerfile_base(const struct dockerfile *df, char **image, struct bk_err *er
  * instruction seeing the values before it.  Also checks what needs the
  * values: argument counts, ENV/LABEL/ARG pairs, EXPOSE ports, and COPY/ADD
  * sources, which must stay inside the context ("../x" is EINVAL) and must not
- * be URLs.  On failure out is left empty.
+ * be URLs; and that what the instructions expand to stays within
+ * DF_EXPAND_MAX bytes in all ("ENV A=$A$A" doubles A) and substitutions
+ * within DF_NEST_MAX levels.  On failure out is left empty.
  */
 int dockerfile_expand(const struct dockerfile *df, const char *const *base_env, struct df_plan *out,
 		      struct bk_err *err);

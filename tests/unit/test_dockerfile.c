@@ -386,6 +386,75 @@ test_limits(void)
 	return 0;
 }
 
+/* head, then unit n times, then tail: one string the caller frees. */
+static char *
+repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit);
+	char *s = malloc(hl + ul * n + strlen(tail) + 1);
+
+	if (s == NULL)
+		abort();
+	memcpy(s, head, hl);
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + hl + i * ul, unit, ul);
+	strcpy(s + hl + ul * n, tail);
+	return s;
+}
+
+/*
+ * Found by fuzz_dockerfile: a few lines could ask for gigabytes (each
+ * "ENV A=$A$A" doubles A; then every RUN copies the build arguments;
+ * "EXPOSE 1-65535" makes 65535 strings) and the daemon's allocator aborts;
+ * and ${a:-${a:-...}} recursed once per level until the stack overflowed.
+ */
+static int
+test_expansion_caps(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct df_plan plan;
+	char *text, tail[2 + DF_NEST_MAX + 1];
+	int ret;
+
+	/* 16 << 20 bytes in all: doubling 16 bytes passes it on the 20th doubling, line 22. */
+	text = repeat("FROM busybox\nENV A=0123456789abcdef\n", "ENV A=$A$A\n", 30, "");
+	ret = fails_at(text, 22, "variables expand to more than 16777216 bytes in all");
+	free(text);
+	CHECK(ret == 0);
+	/* 19 doublings of an ARG fit; the first RUN to copy it does not. */
+	text = repeat("FROM busybox\nARG A=0123456789abcdef\n", "ARG A=$A$A\n", 19,
+		      "RUN true\nRUN true\n");
+	ret = fails_at(text, 22, "build arguments expand to more than");
+	free(text);
+	CHECK(ret == 0);
+	/* 578709 bytes of "PORT/tcp" a line: the 29th passes the cap. */
+	text = repeat("FROM busybox\n", "EXPOSE 1-65535\n", 1000, "");
+	ret = fails_at(text, 30, "ports expand to more than");
+	free(text);
+	CHECK(ret == 0);
+	text = repeat("FROM busybox\nWORKDIR ", "${a:-", DF_NEST_MAX + 1, "/x}");
+	ret = fails_at(text, 2, "substitutions nested more than 32 deep");
+	free(text);
+	CHECK(ret == 0);
+	/* Within the caps all is as before: 32 levels, a path grown a hundred times. */
+	memset(tail, '}', sizeof(tail) - 1);
+	memcpy(tail, "/x", 2);
+	tail[sizeof(tail) - 1] = '\0';
+	text = repeat("FROM busybox\nWORKDIR ", "${a:-", DF_NEST_MAX, tail);
+	ret = plan_of(text, NULL, &plan, &err);
+	free(text);
+	CHECK_INT(ret, 0);
+	CHECK_STR(plan.v[1].argv[0], "/x");
+	dockerfile_plan_free(&plan);
+	text = repeat("FROM busybox\n", "ENV PATH=$PATH:/opt/bin\n", 100, "");
+	ret = plan_of(text, (const char *const[]){ "PATH=/bin", NULL }, &plan, &err);
+	free(text);
+	CHECK_INT(ret, 0);
+	CHECK_INT(strlen(plan.v[100].argv[0]), strlen("PATH=/bin") + 100 * strlen(":/opt/bin"));
+	dockerfile_plan_free(&plan);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -398,5 +467,6 @@ main(void)
 	RUN(test_substitution);
 	RUN(test_arg_scoping);
 	RUN(test_limits);
+	RUN(test_expansion_caps);
 	return TAP_DONE();
 }
