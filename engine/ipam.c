@@ -414,7 +414,8 @@ ipam_list(struct ipam *ipam, struct ipam_lease **out)
 	pthread_mutex_lock(&ipam->lock);
 	n = ipam->n;
 	*out = xcalloc(n ? n : 1, sizeof(**out));
-	memcpy(*out, ipam->leases, n * sizeof(**out));
+	if (n > 0) /* leases is NULL before the first lease: memcpy from NULL is undefined */
+		memcpy(*out, ipam->leases, n * sizeof(**out));
 	pthread_mutex_unlock(&ipam->lock);
 	qsort(*out, n, sizeof(**out), lease_cmp);
 	return n;
