@@ -51,6 +51,8 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	if (e->ncpu < 1)
 		e->ncpu = 1;
 	limits_init(&e->default_limits);
+	/* As podman (containers.conf pids_limit): a fork bomb stops there; `pids max` lifts it. */
+	e->default_limits.pids = LIMIT_PIDS_DEFAULT;
 	if (opts->default_limits &&
 	    limits_parse(opts->default_limits, &e->default_limits, e->ncpu, err) < 0) {
 		ret = bk_err_wrap(err, "default limits");

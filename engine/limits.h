@@ -10,6 +10,7 @@
 #include "bocker.h"
 
 #define LIMIT_MAX (-1)
+#define LIMIT_PIDS_DEFAULT 2048 /* a new container's pids limit unless the daemon says otherwise */
 
 struct limits {
 	int64_t memory;	    /* bytes, LIMIT_MAX: unlimited */

@@ -78,7 +78,8 @@ lim_write() {
 	bk_write_errno "$C/$1/limits" "$2"
 }
 
-DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids max\n'
+# pids 2048: the daemon's default, podman's (engine/limits.h).
+DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 
 # ---- limits, read back and applied -------------------------------------------
 
@@ -210,7 +211,7 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids max\n'
 	run lim_write "$id" $'pids 60\nmemory 8M\n'
 	[ "${lines[0]}" = EBUSY ] || bk_fail "pids 60 + memory 8M: $output"
 	bk_assert_content "$C/$id/limits" "$DEFAULTS"
-	[ "$(cg pids "$id" pids.max)" = max ] || bk_fail "pids.max $(cg pids "$id" pids.max) after a refused write"
+	[ "$(cg pids "$id" pids.max)" = 2048 ] || bk_fail "pids.max $(cg pids "$id" pids.max) after a refused write"
 	# Above the use: accepted.
 	run lim_write "$id" $'memory 48M\n'
 	[ "${lines[0]}" = OK ] || bk_fail "memory 48M: $output"

@@ -31,7 +31,8 @@ from conftest import BIN, DEADLINE, Bockerfs, busybox_rootfs, proc_alive, wait_u
 CG = "/sys/fs/cgroup"
 CTRLS = ("cpu", "cpuacct", "memory", "pids", "devices")
 V1_UNLIMITED = "9223372036854771712"
-DEFAULTS = "memory max\ncpu.shares 1024\ncpus max\npids max\n"
+# pids 2048: the daemon's default, podman's (engine/limits.h).
+DEFAULTS = "memory max\ncpu.shares 1024\ncpus max\npids 2048\n"
 TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
 
