@@ -3,7 +3,8 @@
 # and tests with ASan+UBSan in build-asan/.
 
 CC      ?= cc
-PKGS    := fuse3 libcurl jansson libarchive libbtrfsutil libmnl libcgroup libnftables libcrypto
+PKGS    := fuse3 libcurl jansson libarchive libbtrfsutil libmnl libcgroup libnftables libcrypto \
+	   libseccomp
 PREFIX  ?= /usr/local
 
 ifeq ($(SAN),1)

@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "pull.h"
+#include "seccomp_profile.h"
 #include "util.h"
 
 static void
@@ -31,6 +32,7 @@ int
 bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct bk_err *err)
 {
 	struct bk_engine *e = xcalloc(1, sizeof(*e));
+	size_t ninsns = 0;
 	int ret;
 
 	e->lock_fd = e->store_fd = e->images_fd = e->containers_fd = e->tmp_fd = e->spare_fd = -1;
@@ -58,6 +60,13 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 		ret = bk_err_wrap(err, "default limits");
 		goto fail;
 	}
+	/* One filter for every container (they all get the default capabilities): built once. */
+	ret = seccomp_profile_hex(default_cap_mask(), &e->seccomp_hex, &ninsns, err);
+	if (ret < 0) {
+		bk_err_wrap(err, "container seccomp profile");
+		goto fail;
+	}
+	bk_log(BK_LOG_DEBUG, "seccomp profile: %zu instructions", ninsns);
 
 	ret = storage_lock(e->root, &e->lock_fd, err);
 	if (ret < 0)
@@ -123,6 +132,7 @@ bk_engine_close(struct bk_engine *e)
 	pthread_cond_destroy(&e->spare_cond);
 	pthread_mutex_destroy(&e->spare_lock);
 	pthread_mutex_destroy(&e->lock);
+	free(e->seccomp_hex);
 	free(e->store_path);
 	free(e->root);
 	free(e);

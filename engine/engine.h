@@ -85,6 +85,7 @@ struct bk_engine {
 	void *watch_arg;
 
 	int init_fd;   /* O_PATH fd of the bockerfs-init binary */
+	char *seccomp_hex; /* the containers' seccomp filter (seccomp.c), built once */
 	int monitor_epfd; /* epoll over running containers' pidfds */
 	int monitor_wakefd; /* eventfd: stop the monitor */
 	pthread_t monitor;
@@ -191,6 +192,7 @@ struct spawn_req {
 	uint32_t ip;
 	const struct port_map *ports;
 	size_t nports;
+	const char *seccomp; /* the filter as hex for the plan, NULL: none */
 };
 void spawn_mark_starting(int state_dfd, pid_t pid);
 void spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded);

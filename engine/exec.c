@@ -237,6 +237,9 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	free(envp);
 	fprintf(f, "caps=0x%llx%clog_max=0%cnetns=0%ccgroupns=0%cstdin=null%c",
 		(unsigned long long)default_cap_mask(), 0, 0, 0, 0, 0);
+	/* The container's own filter: a session gets no more than the container's command. */
+	if (e->seccomp_hex)
+		fprintf(f, "seccomp=%s%c", e->seccomp_hex, 0);
 	fclose(f);
 	fd = memfd_create("bockerfs-exec-plan", MFD_CLOEXEC);
 	if (fd < 0 || write_all(fd, plan, len) < 0) {

@@ -143,6 +143,8 @@ plan_memfd(const struct spawn_req *req, struct bk_err *err)
 	plan_add(&p, "bind=hostname:/etc/hostname");
 	plan_add(&p, "bind=resolv.conf:/etc/resolv.conf");
 	plan_add(&p, "stdin=null");
+	if (req->seccomp)
+		plan_add(&p, "seccomp=%s", req->seccomp);
 
 	fd = memfd_create("bockerfs-plan", MFD_CLOEXEC);
 	if (fd < 0) {

@@ -333,6 +333,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	req->cgroup_id = x->id;
 	req->limits = e->cgroups_ready ? &x->limits : NULL;
 	req->cgroupns = e->cgroups_ready;
+	req->seccomp = e->seccomp_hex;
 	return 0;
 }
 

@@ -4,10 +4,11 @@
  * The daemon starts it in the host's namespaces with the session's pipes as
  * stdin/stdout/stderr and joins it to the container's cgroup; after "go" it
  * enters all the container's namespaces through the init's pidfd (one
- * setns() call), then starts the command as a child (only children enter the
- * new pid namespace) with the plan's user, capabilities, environment and
- * working directory, reports "ok" or "err STEP ERRNO MESSAGE", waits for it
- * and reports "exit N" or "signal N".  Like init, it is not dumpable, so no
+ * setns() call) and installs the container's seccomp filter, then starts
+ * the command as a child (only children enter the new pid namespace) with
+ * the plan's user, capabilities, environment and working directory,
+ * reports "ok" or "err STEP ERRNO MESSAGE", waits for it and reports
+ * "exit N" or "signal N".  Like init, it is not dumpable, so no
  * process of the container can take it over.
  */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "exec.h"
 #include "plan.h"
 #include "proc.h"
+#include "setup.h"
 
 #define NS_ALL (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP)
 
@@ -115,6 +117,11 @@ exec_main(int argc, char **argv)
 		return 127;
 	}
 	close(pidfd);
+	/* After setns, which the filter refuses; the helper is in the container from here on. */
+	if (setup_seccomp(&arena.plan, &err) < 0) {
+		say_err(syncfd, &err);
+		return 127;
+	}
 	pid = proc_start(&arena.plan, -1, &err);
 	if (pid < 0) {
 		say_err(syncfd, &err);

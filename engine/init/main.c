@@ -275,6 +275,13 @@ start(struct monitor *m, const struct init_plan *plan, struct init_err *err)
 		ret = open_signalfd(m, err);
 	if (ret == 0)
 		ret = open_log_pipe(m, &logw, err);
+	/*
+	 * Last, so that everything above may mount and unshare; init keeps the
+	 * filter too, so every process of the container has it, as in Docker
+	 * (where PID 1 is the workload, or tini under --init).
+	 */
+	if (ret == 0)
+		ret = setup_seccomp(plan, err);
 	if (ret == 0)
 		ret = m->child = proc_start(plan, logw, err);
 	return ret < 0 ? ret : 0;

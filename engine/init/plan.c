@@ -285,18 +285,54 @@ key_stdin(struct parse_ctx *ctx, const char *key, char *val)
 	return 0;
 }
 
+/*
+ * "seccomp=HEX": a BPF program as the daemon exported it, 8 bytes per
+ * instruction.  Decoded in place (each byte lands at or before the digits
+ * it came from), then moved up to the alignment of struct sock_filter: the
+ * program is at least 8 bytes and the hex twice that, so it still fits.
+ * The kernel checks the instructions themselves when init installs it.
+ */
+static int
+key_seccomp(struct parse_ctx *ctx, const char *key, char *val)
+{
+	size_t len = strlen(val), n = len / 2, i, pad;
+	unsigned char *out = (unsigned char *)val;
+	int hi, lo;
+
+	if (len == 0 || len % (2 * sizeof(struct sock_filter)) != 0)
+		return bad_value(ctx, key, val, "not hex of whole 8-byte instructions");
+	if (n / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return init_fail(ctx->err, "plan", E2BIG,
+				 "plan: seccomp: more than %d instructions", BPF_MAXINSNS);
+	for (i = 0; i < n; i++) {
+		hi = hex_digit(val[2 * i]);
+		lo = hex_digit(val[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return init_fail(ctx->err, "plan", EINVAL,
+					 "plan: seccomp: not a hex digit at offset %zu", 2 * i);
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	pad = (_Alignof(struct sock_filter) - (uintptr_t)out % _Alignof(struct sock_filter)) %
+	      _Alignof(struct sock_filter);
+	memmove(out + pad, out, n);
+	ctx->plan->seccomp = (const struct sock_filter *)(void *)(out + pad);
+	ctx->plan->seccomp_len = (unsigned short)(n / sizeof(struct sock_filter));
+	return 0;
+}
+
 static const struct plan_key {
 	const char *name;
 	key_fn parse;
 	bool repeat;
 } keys[] = {
-	{ "rootfs", key_rootfs, false }, { "hostname", key_hostname, false },
-	{ "cwd", key_cwd, false },       { "uid", key_uid, false },
-	{ "gid", key_gid, false },       { "groups", key_groups, false },
-	{ "arg", key_arg, true },        { "env", key_env, true },
-	{ "caps", key_caps, false },     { "log_max", key_log_max, false },
-	{ "netns", key_netns, false },   { "cgroupns", key_cgroupns, false },
-	{ "bind", key_bind, true },      { "stdin", key_stdin, false },
+	{ "rootfs", key_rootfs, false },   { "hostname", key_hostname, false },
+	{ "cwd", key_cwd, false },         { "uid", key_uid, false },
+	{ "gid", key_gid, false },         { "groups", key_groups, false },
+	{ "arg", key_arg, true },          { "env", key_env, true },
+	{ "caps", key_caps, false },       { "log_max", key_log_max, false },
+	{ "netns", key_netns, false },     { "cgroupns", key_cgroupns, false },
+	{ "bind", key_bind, true },        { "stdin", key_stdin, false },
+	{ "seccomp", key_seccomp, false },
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) <= 32, "seen is a 32-bit mask");

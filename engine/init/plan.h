@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/filter.h>
 
 #include "init.h"
 
@@ -43,6 +44,9 @@ struct init_plan {
 	bool cgroupns;
 	size_t nbinds;
 	struct init_bind binds[PLAN_MAX_BINDS];
+	/* "seccomp=HEX": the filter, decoded in place and aligned; 0 instructions: none. */
+	const struct sock_filter *seccomp;
+	unsigned short seccomp_len; /* instructions, 1 to BPF_MAXINSNS */
 };
 
 /*

@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 
 #include "setup.h"
 
@@ -505,5 +506,19 @@ setup_container(const struct init_plan *plan, int dirfd, struct init_err *err)
 		return init_fail_sys(err, "hostname", "sethostname '%s'", plan->hostname);
 	if (plan->netns)
 		return lo_up(err);
+	return 0;
+}
+
+int
+setup_seccomp(const struct init_plan *plan, struct init_err *err)
+{
+	struct sock_fprog prog = { plan->seccomp_len, (struct sock_filter *)plan->seccomp };
+
+	if (plan->seccomp_len == 0)
+		return 0;
+	/* No flags: Docker's runc sets none either (no TSYNC: init has one thread). */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return init_fail_sys(err, "seccomp", "install the seccomp filter (%u instructions)",
+				     (unsigned)plan->seccomp_len);
 	return 0;
 }

@@ -2,7 +2,8 @@
  * Unit tests for engine/init/plan.c: the plan bockerfs-init reads from the
  * daemon.  Good plans, defaults, the order of repeated keys, and every way
  * a plan is refused: missing or unknown keys, bad numbers and paths, and
- * the limits (4096 arg+env entries, 1 MiB).
+ * the limits (4096 arg+env entries, 1 MiB); the seccomp program, decoded
+ * and aligned in place, and refused when it is not whole instructions.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -400,6 +401,92 @@ test_group_and_bind_limits(void)
 	return 0;
 }
 
+/* "seccomp=" and the hex of n instructions whose bytes count up from first; returns buf's entry. */
+static const char *
+seccomp_entry(char *out, size_t n, unsigned first)
+{
+	size_t i, len = (size_t)sprintf(out, "seccomp=");
+
+	for (i = 0; i < n * sizeof(struct sock_filter); i++)
+		len += (size_t)sprintf(out + len, "%02x", (first + (unsigned)i) & 0xff);
+	return out;
+}
+
+static int
+test_seccomp(void)
+{
+	static char entry[16 + 2 * 8 * (BPF_MAXINSNS + 1)];
+	const char *p[] = { "rootfs=/r", NULL, "arg=x", entry, NULL };
+	static const char *const hosts[] = { "hostname=a", "hostname=ab", "hostname=abc",
+					     "hostname=abcd" };
+	const unsigned char *b;
+	size_t i, k;
+
+	/* No key: no filter. */
+	p[1] = hosts[0];
+	p[3] = NULL;
+	CHECK_INT(parse(p), 0);
+	CHECK(plan.seccomp == NULL && plan.seccomp_len == 0);
+	p[3] = entry;
+	/* Every starting offset of the value: the program comes out aligned and intact. */
+	for (k = 0; k < 4; k++) {
+		p[1] = hosts[k];
+		seccomp_entry(entry, 3, 0x10);
+		CHECK_INT(parse(p), 0);
+		CHECK_INT(plan.seccomp_len, 3);
+		CHECK((uintptr_t)plan.seccomp % _Alignof(struct sock_filter) == 0);
+		b = (const unsigned char *)plan.seccomp;
+		for (i = 0; i < 3 * sizeof(struct sock_filter); i++)
+			CHECK_INT(b[i], 0x10 + i);
+		CHECK_STR(plan.argv[0], "x"); /* the entries after it are intact */
+	}
+	/* Upper-case digits too, and the largest program. */
+	strcpy(entry, "seccomp=0102030405060708A0B0C0D0E0F0aBcD");
+	CHECK_INT(parse(p), 0);
+	CHECK_INT(plan.seccomp_len, 2);
+	b = (const unsigned char *)plan.seccomp;
+	CHECK_INT(b[0], 0x01);
+	CHECK_INT(b[8], 0xa0);
+	CHECK_INT(b[14], 0xab);
+	CHECK_INT(b[15], 0xcd);
+	seccomp_entry(entry, BPF_MAXINSNS, 0);
+	CHECK_INT(parse(p), 0);
+	CHECK_INT(plan.seccomp_len, BPF_MAXINSNS);
+	return 0;
+}
+
+static int
+test_seccomp_refused(void)
+{
+	static char entry[16 + 2 * 8 * (BPF_MAXINSNS + 1)];
+	const char *p[] = { BASE, "arg=x", entry, NULL };
+	const char *const dup[] = { BASE, "arg=x", "seccomp=0000000000000000",
+				    "seccomp=0000000000000000", NULL };
+	static const char *const bad[][2] = {
+		{ "seccomp=", "seccomp '': not hex of whole 8-byte instructions" },
+		{ "seccomp=0", "not hex of whole 8-byte instructions" },
+		{ "seccomp=00000000000000", "not hex of whole 8-byte instructions" },
+		{ "seccomp=000000000000000000", "not hex of whole 8-byte instructions" },
+		{ "seccomp=00000000000000zz", "seccomp: not a hex digit at offset 14" },
+		{ "seccomp=g000000000000000", "seccomp: not a hex digit at offset 0" },
+		{ "seccomp= 000000000000000", "seccomp: not a hex digit at offset 0" },
+		{ "seccomp=0x00000000000000", "seccomp: not a hex digit at offset 0" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strcpy(entry, bad[i][0]);
+		if (check_refused(p, EINVAL, bad[i][1]) < 0) {
+			printf("# entry '%s'\n", bad[i][0]);
+			return -1;
+		}
+	}
+	CHECK(check_refused(dup, EINVAL, "duplicate key 'seccomp'") == 0);
+	seccomp_entry(entry, BPF_MAXINSNS + 1, 0);
+	CHECK(check_refused(p, E2BIG, "seccomp: more than 4096 instructions") == 0);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -414,5 +501,7 @@ main(void)
 	RUN(test_entry_limit);
 	RUN(test_size_limit);
 	RUN(test_group_and_bind_limits);
+	RUN(test_seccomp);
+	RUN(test_seccomp_refused);
 	return TAP_DONE();
 }
