@@ -80,7 +80,15 @@ enum node_kind {
 };
 
 #define INO_SHIFT	56
-#define INO_SERIAL_MASK ((1ULL << INO_SHIFT) - 1)
+/*
+ * Bits 48-55: an instance number, for control files only (ops.c, op_lookup).
+ * Each lookup of a control file gives a new inode: the kernel holds an
+ * inode's lock for the whole of a write, and ours block until the command
+ * ends, so writers of one inode would wait for each other (a pull for another
+ * pull, a kill for the stop it should cut short).
+ */
+#define INO_INSTANCE_SHIFT 48
+#define INO_SERIAL_MASK	   ((1ULL << INO_INSTANCE_SHIFT) - 1)
 
 static inline fuse_ino_t
 ino_make(enum node_kind kind, uint64_t serial)

@@ -30,6 +30,10 @@ timeout_of(enum node_kind kind)
 {
 	enum node_kind parent = node_types[kind].parent;
 
+	/* Looked up at every open: a fresh inode each (see INO_INSTANCE_SHIFT). */
+	if (node_types[kind].io == IO_CONTROL)
+		return 0.0;
+
 	if (kind == N_IMG || parent == N_IMG || kind == N_CTR || parent == N_CTR)
 		return kind == N_CTR_LOG || kind == N_IMG_LOG ? 0.0 : DYNAMIC_TIMEOUT;
 	return STATIC_TIMEOUT;
@@ -100,7 +104,15 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	kind = tree_child_kind(pkind, name);
 	if (kind != N_NONE) {
-		reply_entry(req, ino_make(kind, ino_serial(parent)));
+		fuse_ino_t ino = ino_make(kind, ino_serial(parent));
+
+		if (node_types[kind].io == IO_CONTROL) {
+			static atomic_uint instance;
+
+			ino |= (fuse_ino_t)(atomic_fetch_add(&instance, 1) % 255 + 1)
+			       << INO_INSTANCE_SHIFT;
+		}
+		reply_entry(req, ino);
 		return;
 	}
 	if (pkind == N_IMAGES && image_visible(fsd_of(req), name, &serial)) {

@@ -319,3 +319,18 @@ nothing_partial() {
 	bk_pull "$BK_REG/test/busybox" >/dev/null
 	[ "$(bk_registry_blob_gets plain)" = "$before" ]
 }
+
+@test "two pulls at once through images/pull: one that hangs does not hold back the other" {
+	start
+	start_hanging_server
+	bk_bg "$BK_TMP/hang.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/pull" \
+		"127.0.0.1:$HANG_PORT/test/x"$'\n'
+	hung=$BK_BG_PID
+	bk_wait_until 5 pulling_state || bk_fail "no image directory in state pulling"
+	# Each open of a control file is an inode of its own: no queue behind the first write.
+	id=$(timeout 60 "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/pull" "$BK_REG/test/busybox"$'\n' |
+		sed -n 2p)
+	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "second pull: '$id'"
+	bk_alive "$hung" || bk_fail "the hanging pull ended: $(cat "$BK_TMP/hang.out")"
+	cmp /bin/busybox "$BK_MNT/images/$id/root/bin/busybox"
+}
