@@ -154,7 +154,8 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 			return -err->code;
 		char dir[PATH_MAX];
 
-		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
+		/* bockerfs/, shared by the daemons of every store, then our <tag>/ in it. */
+		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT);
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return bk_err_sys(err, "cgroups: mkdir %s", dir);
 		if (v2_enable(dir, err) < 0)
@@ -400,6 +401,31 @@ cgroup_remove(struct bk_engine *e, const char *id)
 	if (ret != 0 && ret != ECGROUPNOTEXIST)
 		bk_log(BK_LOG_DEBUG, "cgroup %s: delete: %s", id, cgroup_strerror(ret));
 	cgroup_free(&cg);
+}
+
+/*
+ * At a clean exit: our bockerfs/<tag> group, if no container's group is left
+ * in it (running containers keep theirs, and so keep it).  The shared
+ * bockerfs/ stays: other stores' daemons may use it.
+ */
+void
+cgroup_teardown(struct bk_engine *e)
+{
+	char dir[PATH_MAX];
+	size_t n, i;
+	const char *const *ctrls;
+
+	if (!e->cgroups_ready)
+		return;
+	if (e->cgroup_mode == CGROUP_V2) {
+		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
+		rmdir(dir);
+		return;
+	}
+	ctrls = controllers(e, &n);
+	for (i = 0; i < n; i++)
+		if (group_path(e, ctrls[i], "", dir, sizeof(dir)) == 0)
+			rmdir(dir);
 }
 
 /*

@@ -114,6 +114,7 @@ bk_engine_close(struct bk_engine *e)
 	spare_stop(e);
 	pull_config_free(e);
 	network_close(e);
+	cgroup_teardown(e);
 	container_free_all(e);
 	image_free_all(e);
 	if (e->init_fd >= 0)

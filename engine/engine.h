@@ -229,6 +229,7 @@ int cgroup_update(struct bk_engine *e, const char *id, const struct limits *l, s
 int cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk_err *err);
 void cgroup_remove(struct bk_engine *e, const char *id);
 void cgroup_clean_orphans(struct bk_engine *e);
+void cgroup_teardown(struct bk_engine *e);
 
 /* network.c */
 const char *net_mode_name(enum net_mode mode);

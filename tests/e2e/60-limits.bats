@@ -479,3 +479,20 @@ lim_d2_cleanup() {
 	[ "$(stat_of web pids)" = "$procs" ] || bk_fail "our web's stats: $(cat "$C/web/stats" | tr '\n' ' ')" || bad=1
 	return "$bad"
 }
+
+@test "a clean exit removes the store's cgroup parent, unless a running container keeps it" {
+	net_start
+	parent=$(cg_parent)
+	id=$(ct_run "busybox sleep 600")
+	[ -d "$CG/memory/$parent/$id" ]
+	bk_daemon_term TERM
+	# The running container keeps its group, and so the parent.
+	[ -d "$CG/memory/$parent/$id" ]
+	net_daemon_start
+	out=$(ct_ctl "$id" 'rm force')
+	[ "${out%%$'\n'*}" = OK ]
+	bk_daemon_term TERM
+	for c in $CTRLS; do
+		[ ! -e "$CG/$c/$parent" ] || bk_fail "$CG/$c/$parent is left after a clean exit"
+	done
+}
