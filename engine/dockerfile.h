@@ -18,7 +18,7 @@ struct bk_err;
 
 #define DF_TEXT_MAX   (1u << 20) /* largest Dockerfile accepted */
 #define DF_INSTR_MAX  1024	 /* instructions in one Dockerfile */
-#define DF_EXPAND_MAX (16u << 20) /* bytes made by substitution, EXPOSE ranges, RUN's args */
+#define DF_EXPAND_MAX (4u << 20) /* bytes made by substitution, EXPOSE ranges, RUN's args */
 #define DF_NEST_MAX   32          /* ${A:-${B:-...}} levels */
 
 enum df_op {
