@@ -686,7 +686,7 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 		grep -qE ' /proc/sysrq-trigger ro[, ]' "$C/$id/log" ||
 			bk_fail "no read-only /proc/sysrq-trigger mount: $(cat "$C/$id/log")"
 	else
-		! grep -q sysrq "$C/$id/log"
+		! grep -q sysrq "$C/$id/log" || false
 	fi
 }
 

@@ -283,10 +283,10 @@ links() {
 	after=$(links nh)
 	[ "$after" = "$before" ] || bk_fail "daemon's namespace changed: $before -> $after"
 	nh ip link show lo | grep -q 'state UNKNOWN\|LOWER_UP' || bk_fail "lo: $(nh ip link show lo)"
-	! nh ip link show bkabuse0 2>/dev/null
-	! ip link show bkabuse0 2>/dev/null
+	! nh ip link show bkabuse0 2>/dev/null || false
+	! ip link show bkabuse0 2>/dev/null || false
 	[ "$(links env | awk '$1 == "lo"')" = "$outer_lo" ]
-	! nh ip -o addr | grep -q 198.51.100.7
+	! nh ip -o addr | grep -q 198.51.100.7 || false
 }
 
 # ---- pids and memory ---------------------------------------------------------------

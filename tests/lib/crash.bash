@@ -49,20 +49,6 @@ crash_expect_death() {
 	crash_daemon_start
 }
 
-# Subvolumes that belong to nothing listed.
-crash_orphan_subvolumes() {
-	local v img
-	btrfs subvolume list -o "$BK_STORE" | awk '{ print $NF }' |
-		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64}|containers/[^/]+)/rootfs$' |
-		while read -r v; do
-			img=$(expr "$v" : '.*spare/\(img_[0-9a-f]\{12\}\)\.[0-9]*$')
-			if [ -n "$img" ] && [ -d "$BK_MNT/images/$img" ]; then
-				continue
-			fi
-			echo "$v"
-		done
-}
-
 # The containers whose state is running, sorted.
 crash_running() {
 	local d
@@ -108,7 +94,7 @@ crash_invariants() {
 	local - img id out bad=0 running cg l want
 	set +e
 	[ -z "$(ls -A "$BK_STORE/tmp")" ] || bk_fail "tmp/ not empty: $(ls "$BK_STORE/tmp")" || bad=1
-	out=$(crash_orphan_subvolumes)
+	out=$(bk_orphan_subvolumes)
 	[ -z "$out" ] || bk_fail "orphan subvolumes: $out" || bad=1
 	for img in "$BK_MNT"/images/img_*/; do
 		[ -d "$img" ] || continue

@@ -81,23 +81,3 @@ bk_faulty_auth_config() {
 	printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$BK_FAULTY" "$(printf %s "$2" | base64)" >"$1"
 }
 
-# bk_pull_orphan_subvolumes: subvolumes of BK_STORE that are neither an
-# image's rootfs, a layer's, nor a spare snapshot of a listed image.
-bk_pull_orphan_subvolumes() {
-	local v img
-	btrfs subvolume list -o "$BK_STORE" | awk '{ print $NF }' |
-		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64})/rootfs$' |
-		while read -r v; do
-			img=$(expr "$v" : '.*spare/\(img_[0-9a-f]\{12\}\)\.[0-9]*$')
-			if [ -n "$img" ] && [ -d "$BK_MNT/images/$img" ]; then
-				continue
-			fi
-			echo "$v"
-		done
-}
-
-# bk_pull_nothing_partial: the store's tmp/ is empty and no subvolume is orphaned.
-bk_pull_nothing_partial() {
-	[ -z "$(ls -A "$BK_STORE/tmp")" ] || bk_fail "tmp/ not empty: $(ls "$BK_STORE/tmp")" || return
-	[ -z "$(bk_pull_orphan_subvolumes)" ] || bk_fail "orphan subvolumes: $(bk_pull_orphan_subvolumes)"
-}

@@ -394,6 +394,27 @@ bk_subvolumes() {
 	btrfs subvolume list "$BK_STORE" | awk '{ print $NF }' | sort
 }
 
+# Subvolumes of the store that belong to nothing: neither an image's rootfs, a
+# layer's, a container's, nor a spare snapshot of a listed image.
+bk_orphan_subvolumes() {
+	local v img
+	btrfs subvolume list -o "$BK_STORE" | awk '{ print $NF }' |
+		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64}|containers/[^/]+)/rootfs$' |
+		while read -r v; do
+			img=$(expr "$v" : '.*spare/\(img_[0-9a-f]\{12\}\)\.[0-9]*$')
+			if [ -n "$img" ] && [ -d "$BK_MNT/images/$img" ]; then
+				continue
+			fi
+			echo "$v"
+		done
+}
+
+# bk_nothing_partial: the store's tmp/ is empty and no subvolume is orphaned.
+bk_nothing_partial() {
+	[ -z "$(ls -A "$BK_STORE/tmp")" ] || bk_fail "tmp/ not empty: $(ls "$BK_STORE/tmp")" || return
+	[ -z "$(bk_orphan_subvolumes)" ] || bk_fail "orphan subvolumes: $(bk_orphan_subvolumes)"
+}
+
 # bk_check_error ERRNAME TREEPATH OPS ERRFILE READBACK SUBSTR...
 # The failure is recorded in the three places the API names:
 #   MNT/errors has "TIME TREEPATH OP ERRNAME: message" (OP matching regex OPS),
