@@ -85,13 +85,17 @@ sb_take(struct sbuf *b)
 
 struct strv {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void
 strv_push(struct strv *sv, char *s)
 {
-	sv->v = xrealloc(sv->v, (sv->n + 2) * sizeof(char *));
+	/* Doubling: "EXPOSE 1-65535" pushes 65535 times. */
+	if (sv->n + 2 > sv->cap) {
+		sv->cap = sv->cap ? 2 * sv->cap : 8;
+		sv->v = xrealloc(sv->v, sv->cap * sizeof(char *));
+	}
 	sv->v[sv->n++] = s;
 	sv->v[sv->n] = NULL;
 }
