@@ -162,7 +162,7 @@ GREETING=hi there WHO=unset PWD=/srv/app
 	bd_start
 	ctx=$BK_TMP/ctx
 	mkdir -p "$ctx"
-	printf 'FROM busybox\nRUN echo first-output; sleep 3; echo second-output\n' >"$ctx/Dockerfile"
+	printf 'FROM busybox\nRUN echo first-output; sleep 8; echo second-output\n' >"$ctx/Dockerfile"
 	bk_bg "$BK_TMP/build.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/build" \
 		"$ctx slow"$'\n'
 	writer=$BK_BG_PID
@@ -174,8 +174,8 @@ GREETING=hi there WHO=unset PWD=/srv/app
 		bk_fail "log: $(cat "$BK_MNT/images/$bid/log")"
 	# Seen while it runs: still building, the second line not written yet.
 	[ "$(cat "$BK_MNT/images/$bid/state")" = building ]
-	! grep -q second-output "$BK_MNT/images/$bid/log" || false
-	grep -qx 'Step 2/2 : RUN echo first-output; sleep 3; echo second-output' \
+	! grep -qx second-output "$BK_MNT/images/$bid/log" || false
+	grep -qx 'Step 2/2 : RUN echo first-output; sleep 8; echo second-output' \
 		"$BK_MNT/images/$bid/log"
 	# tail -f follows it: its size is the log's.
 	[ "$(stat -c %s "$BK_MNT/images/$bid/log")" -gt 0 ]

@@ -37,7 +37,6 @@ import errno
 import json
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import threading
@@ -46,7 +45,8 @@ import time
 import pytest
 
 import bkio
-from conftest import BIN, DEADLINE, Bockerfs, busybox_rootfs, proc_alive, wait_until
+from conftest import DEADLINE, busybox_rootfs, proc_alive, wait_until
+from netns import NetnsBockerfs, ns_add, ns_del, remove_all
 
 TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
@@ -61,92 +61,6 @@ SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitiz
 # ---- the daemon, in a network namespace of its own ---------------------------
 
 
-def ns_add(name):
-    """A new network namespace, checked to be a fresh one (tests/net/run.sh)."""
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    outer = os.readlink("/proc/self/ns/net")
-    inside = subprocess.run(
-        ["ip", "netns", "exec", name, "readlink", "/proc/self/ns/net"], capture_output=True, text=True
-    ).stdout.strip()
-    if not outer or not inside or inside == outer:
-        ns_del(name)
-        raise RuntimeError("namespace %s (%s) is the one the test started in (%s)" % (name, inside, outer))
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-
-
-def ns_del(name):
-    """Kill what runs in the namespace (by PID), then delete it."""
-    if not os.path.exists("/run/netns/" + name):
-        return
-    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-    for p in pids:
-        try:
-            os.kill(int(p), 9)
-        except OSError:
-            pass
-    for p in pids:
-        wait_until(lambda: not proc_alive(int(p)), 5)
-    subprocess.run(["ip", "netns", "del", name])
-
-
-class NsBockerfs(Bockerfs):
-    """A daemon exec'd by `nsenter --net` into a namespace (its PID is the daemon's)."""
-
-    def __init__(self, tmp, netns, bridge):
-        super().__init__(tmp)
-        self.netns = netns
-        self.bridge = bridge
-
-    def start(self, *args):
-        out = subprocess.run(["stat", "-f", "-c", "%T", self.root], capture_output=True, text=True)
-        self._root_fs = out.stdout.strip()
-        if not os.access(BIN, os.X_OK):
-            raise RuntimeError("no daemon at %r (run make)" % BIN)
-        cmd = ["nsenter", "--net=/run/netns/" + self.netns, os.path.realpath(BIN), "-f", "--root", self.root,
-               "--storage-size", self.storage_size, *args, self.mnt]
-        with open(self.log, "ab") as logf:
-            logf.write(("=== %s start: %s\n" % (time.strftime("%FT%TZ", time.gmtime()), " ".join(cmd))).encode())
-            logf.flush()
-            self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, close_fds=True
-            )
-        self.pids.append(self.proc)
-        self.wait_mount()
-        want = os.stat("/run/netns/" + self.netns).st_ino
-        got = os.stat("/proc/%d/ns/net" % self.proc.pid).st_ino
-        assert got == want, "daemon %d is not in netns %s" % (self.proc.pid, self.netns)
-        return self
-
-
-def proc_start(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return None
-
-
-def remove_all(b):
-    """rm force every container of b, then kill any init left, by PID and start time."""
-    cdir = b.path("containers")
-    try:
-        names = [n for n in os.listdir(cdir) if os.path.isdir(os.path.join(cdir, n))]
-    except OSError:
-        names = []
-    for n in names:
-        bkio.write_errno(os.path.join(cdir, n, "ctl"), "rm force\n")
-    sdir = os.path.join(b.store, "containers")
-    for n in os.listdir(sdir) if os.path.isdir(sdir) else []:
-        try:
-            with open(os.path.join(sdir, n, "container.json")) as f:
-                c = json.load(f)
-        except (OSError, ValueError):
-            continue
-        pid, start = c.get("pid", 0), str(c.get("pid_start", 0))
-        if pid and proc_start(pid) == start:
-            os.kill(pid, 9)
-
-
 CHILDREN = []  # reader processes started here, killed by PID at the end
 
 
@@ -155,7 +69,7 @@ def bk():
     tag = str(os.getpid())
     ns, bridge = "bkhc" + tag, "bkhc" + tag[-7:]
     tmp = tempfile.mkdtemp(prefix="bkt%d-" % os.getpid(), dir="/var/tmp")
-    b = NsBockerfs(tmp, ns, bridge)
+    b = NetnsBockerfs(tmp, ns, bridge)
     try:
         ns_add(ns)
         b.start("--bridge", bridge, "--subnet", "10.237.0.0/16")
