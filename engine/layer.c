@@ -49,99 +49,182 @@ sys_openat2(int dfd, const char *path, int flags, uint64_t resolve)
 }
 
 #define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+/* One component down from a directory already inside the root: no symlink, no mount. */
+#define STEP (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV)
 
-/* ---- a set of paths: what this layer made, for opaque whiteouts -------- */
+/* ---- what this layer made, for whiteouts: a tree of names --------------- */
 
-struct pathset {
-	char **slot;
-	size_t cap, n;
+/*
+ * One node per name under its parent (node 0 is the layer root), so a path
+ * costs its last name only.  A set of full strings would cost the square of
+ * a deep path's length, once for each of its ancestors.
+ */
+struct pnode {
+	uint32_t parent; /* node 0 is the layer root */
+	uint32_t next;   /* the next node in its hash bucket; 0 ends the chain */
+	uint32_t name;   /* offset of the name in names */
+	uint16_t len;    /* at most NAME_MAX */
 };
 
-static uint64_t
-hash_str(const char *s)
+struct pathset {
+	struct pnode *node;
+	uint32_t n, cap, max; /* max: more nodes than that is a hostile layer */
+	uint32_t *bucket;     /* nbucket chain heads, a power of two */
+	uint32_t nbucket;
+	char *names;
+	size_t names_len, names_cap;
+};
+
+static uint32_t
+name_hash(uint32_t parent, const char *name, size_t len)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 1469598103934665603ull ^ parent;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static bool
-pathset_has(const struct pathset *ps, const char *s)
-{
-	size_t i;
-
-	if (ps->cap == 0)
-		return false;
-	for (i = hash_str(s) & (ps->cap - 1); ps->slot[i]; i = (i + 1) & (ps->cap - 1))
-		if (strcmp(ps->slot[i], s) == 0)
-			return true;
-	return false;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static void
-pathset_put_owned(struct pathset *ps, char *s)
+pathset_init(struct pathset *ps, uint64_t max)
 {
-	size_t i;
-
-	for (i = hash_str(s) & (ps->cap - 1); ps->slot[i]; i = (i + 1) & (ps->cap - 1))
-		if (strcmp(ps->slot[i], s) == 0) {
-			free(s);
-			return;
-		}
-	ps->slot[i] = s;
-	ps->n++;
-}
-
-static void
-pathset_add(struct pathset *ps, const char *s)
-{
-	if (2 * (ps->n + 1) > ps->cap) {
-		struct pathset bigger = { NULL, ps->cap ? 2 * ps->cap : 1024, 0 };
-
-		bigger.slot = xcalloc(bigger.cap, sizeof(char *));
-		for (size_t i = 0; i < ps->cap; i++)
-			if (ps->slot[i])
-				pathset_put_owned(&bigger, ps->slot[i]);
-		free(ps->slot);
-		*ps = bigger;
-	}
-	if (!pathset_has(ps, s))
-		pathset_put_owned(ps, xstrdup(s));
-}
-
-/* Add path and its ancestors: an opaque whiteout must keep the directories leading to it. */
-static void
-pathset_add_tree(struct pathset *ps, const char *path)
-{
-	cleanup_free char *p = xstrdup(path);
-	char *slash;
-
-	for (;;) {
-		if (pathset_has(ps, p))
-			return;
-		pathset_add(ps, p);
-		slash = strrchr(p, '/');
-		if (slash == NULL)
-			return;
-		*slash = '\0';
-	}
+	memset(ps, 0, sizeof(*ps));
+	ps->cap = ps->nbucket = 1024;
+	ps->node = xcalloc(ps->cap, sizeof(*ps->node));
+	ps->bucket = xcalloc(ps->nbucket, sizeof(*ps->bucket));
+	ps->n = 1; /* the root */
+	ps->max = max < UINT32_MAX - 1 ? (uint32_t)max + 1 : UINT32_MAX - 1;
 }
 
 static void
 pathset_free(struct pathset *ps)
 {
-	for (size_t i = 0; i < ps->cap; i++)
-		free(ps->slot[i]);
-	free(ps->slot);
+	free(ps->node);
+	free(ps->bucket);
+	free(ps->names);
 	memset(ps, 0, sizeof(*ps));
+}
+
+static uint32_t *
+bucket_of(struct pathset *ps, uint32_t parent, const char *name, size_t len)
+{
+	return &ps->bucket[name_hash(parent, name, len) & (ps->nbucket - 1)];
+}
+
+static uint32_t
+pathset_child(struct pathset *ps, uint32_t parent, const char *name, size_t len)
+{
+	for (uint32_t i = *bucket_of(ps, parent, name, len); i; i = ps->node[i].next) {
+		const struct pnode *p = &ps->node[i];
+
+		if (p->parent == parent && p->len == len && !memcmp(ps->names + p->name, name, len))
+			return i;
+	}
+	return 0;
+}
+
+/* A new node under parent; 0 when the set is full. */
+static uint32_t
+pathset_new(struct pathset *ps, uint32_t parent, const char *name, size_t len)
+{
+	uint32_t i, *head;
+
+	if (ps->n >= ps->max || len > NAME_MAX || ps->names_len + len > UINT32_MAX)
+		return 0;
+	if (ps->n == ps->cap) {
+		ps->cap *= 2;
+		ps->node = xrealloc(ps->node, ps->cap * sizeof(*ps->node));
+	}
+	if (ps->names_len + len > ps->names_cap) {
+		ps->names_cap = ps->names_cap ? 2 * ps->names_cap : 16384;
+		ps->names = xrealloc(ps->names, ps->names_cap);
+	}
+	memcpy(ps->names + ps->names_len, name, len);
+	i = ps->n++;
+	ps->node[i] = (struct pnode){ parent, 0, (uint32_t)ps->names_len, (uint16_t)len };
+	ps->names_len += len;
+	if (ps->n > ps->nbucket) { /* rehash everything, this node included */
+		free(ps->bucket);
+		ps->nbucket *= 2;
+		ps->bucket = xcalloc(ps->nbucket, sizeof(*ps->bucket));
+		for (uint32_t j = 1; j < ps->n; j++) {
+			struct pnode *p = &ps->node[j];
+
+			head = bucket_of(ps, p->parent, ps->names + p->name, p->len);
+			p->next = *head;
+			*head = j;
+		}
+		return i;
+	}
+	head = bucket_of(ps, parent, name, len);
+	ps->node[i].next = *head;
+	*head = i;
+	return i;
+}
+
+/*
+ * The node of a clean path ("" is the root), with the nodes of its missing
+ * ancestors added when add is set.  Returns 0 and *id, -ENOENT if missing,
+ * -ENOSPC if the set is full.
+ */
+static int
+pathset_find(struct pathset *ps, const char *path, bool add, uint32_t *id)
+{
+	uint32_t cur = 0;
+
+	for (const char *p = path; *p;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		uint32_t next;
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		next = pathset_child(ps, cur, p, len);
+		if (next == 0 && !add)
+			return -ENOENT;
+		if (next == 0 && (next = pathset_new(ps, cur, p, len)) == 0)
+			return -ENOSPC;
+		cur = next;
+		p += len + (slash != NULL);
+	}
+	*id = cur;
+	return 0;
+}
+
+static bool
+pathset_has(struct pathset *ps, const char *path)
+{
+	uint32_t id;
+
+	return pathset_find(ps, path, false, &id) == 0;
+}
+
+/* The path of node id, into buf (PATH_MAX bytes: every node came from a path that fit). */
+static void
+pathset_path(const struct pathset *ps, uint32_t id, char buf[PATH_MAX])
+{
+	size_t end = PATH_MAX - 1;
+
+	buf[end] = '\0';
+	for (; id; id = ps->node[id].parent) {
+		const struct pnode *p = &ps->node[id];
+
+		if (p->len + 1u > end)
+			break; /* cannot happen; a shorter path, never an overflow */
+		end -= p->len;
+		memcpy(buf + end, ps->names + p->name, p->len);
+		if (p->parent)
+			buf[--end] = '/';
+	}
+	memmove(buf, buf + end, PATH_MAX - end);
 }
 
 /* ---- the extraction state ---------------------------------------------- */
 
 struct dirtime {
-	char *path;
+	uint32_t node; /* in seen */
 	struct timespec ts[2];
 };
 
@@ -154,8 +237,10 @@ struct xtract {
 	bool src_failed;
 	struct digest diff;
 	struct layer_stats st;
+	const struct layer_limits *lim;
+	uint64_t comp_bytes; /* compressed bytes read so far */
 	struct bk_cancel *cancel;
-	struct pathset seen;
+	struct pathset seen; /* what this layer made, ancestors included */
 	struct dirtime *dirs;
 	size_t ndirs, capdirs;
 	/* the last parent directory opened, reused while entries stay in it */
@@ -245,7 +330,8 @@ split_path(char *path, const char **parent, const char **base)
 /*
  * An O_PATH fd on directory rel inside the root ("" is the root), symlinks
  * resolved as if the root were "/".  With create, missing directories are
- * made (0755) and remembered as this layer's.  Returns the fd, or -errno.
+ * made (0755); the caller remembers them as this layer's once its entry is
+ * made.  Returns the fd, or -errno.
  */
 static int
 open_in_root(struct xtract *x, const char *rel, bool create, struct bk_err *err)
@@ -263,26 +349,31 @@ open_in_root(struct xtract *x, const char *rel, bool create, struct bk_err *err)
 			return bk_err_sys(err, "open '%.200s'", rel);
 		return fd < 0 ? -ENOENT : fd;
 	}
-	/* Component by component, each resolved from the root again. */
+	/*
+	 * Component by component.  A real directory is opened from the one
+	 * before it (STEP: no way out); a symlink is resolved from the root
+	 * again, as in the container.  Resolving every prefix from the root
+	 * would cost the square of the depth: minutes for a 2000-level path.
+	 */
 	walk = xstrdup(rel);
 	pfd = sys_openat2(x->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
 	if (pfd < 0)
 		return bk_err_sys(err, "open layer root");
 	for (p = walk;;) {
 		char *slash = strchr(p, '/');
-		const char *name;
 		int nfd;
 
 		if (slash)
 			*slash = '\0';
-		name = strrchr(walk, '/') ? strrchr(walk, '/') + 1 : walk;
-		nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+		nfd = sys_openat2(pfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, STEP);
 		if (nfd < 0 && errno == ENOENT) {
-			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
+			if (mkdirat(pfd, p, 0755) < 0 && errno != EEXIST)
 				return bk_err_sys(err, "mkdir '%.200s'", walk);
-			pathset_add(&x->seen, walk);
-			nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+			nfd = sys_openat2(pfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, STEP);
 		}
+		/* A symlink (or not a directory at all): resolved as the container would. */
+		if (nfd < 0 && (errno == ELOOP || errno == ENOTDIR))
+			nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
 		if (nfd < 0) {
 			if (errno == ENOTDIR)
 				return bk_err_set(err, EBADMSG, "'%.200s' is not a directory",
@@ -494,25 +585,46 @@ set_meta_fd(struct xtract *x, int fd, struct archive_entry *ae, const char *path
 }
 
 static void
-defer_dir_time(struct xtract *x, const char *path, struct archive_entry *ae)
+defer_dir_time(struct xtract *x, uint32_t node, struct archive_entry *ae)
 {
 	if (x->ndirs == x->capdirs) {
 		x->capdirs = x->capdirs ? 2 * x->capdirs : 256;
 		x->dirs = xrealloc(x->dirs, x->capdirs * sizeof(*x->dirs));
 	}
-	x->dirs[x->ndirs].path = xstrdup(path);
+	x->dirs[x->ndirs].node = node;
 	entry_times(ae, x->dirs[x->ndirs].ts);
 	x->ndirs++;
+}
+
+/* Remember path and its ancestors as this layer's; a directory's times are set at the end. */
+static int
+remember(struct xtract *x, const char *path, struct archive_entry *dir_ae, struct bk_err *err)
+{
+	uint32_t node;
+
+	if (pathset_find(&x->seen, path, true, &node) < 0)
+		return bk_err_set(err, EBADMSG,
+				  "layer names more than %llu paths (entries and the directories "
+				  "they imply)",
+				  (unsigned long long)x->lim->entries);
+	if (dir_ae)
+		defer_dir_time(x, node, dir_ae);
+	return 0;
 }
 
 /* Directory times last: making their children changed them. */
 static void
 apply_dir_times(struct xtract *x)
 {
+	char path[PATH_MAX];
+
 	for (size_t i = x->ndirs; i-- > 0;) {
 		struct dirtime *dt = &x->dirs[i];
-		int fd = sys_openat2(x->root, *dt->path ? dt->path : ".",
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, IN_ROOT);
+		int fd;
+
+		pathset_path(&x->seen, dt->node, path);
+		fd = sys_openat2(x->root, *path ? path : ".",
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, IN_ROOT);
 
 		/* Gone or replaced by a symlink later in the layer: nothing to set. */
 		if (fd >= 0) {
@@ -542,6 +654,9 @@ write_data(struct xtract *x, int fd, struct archive_entry *ae, const char *path,
 			return -1; /* the caller reports the archive error */
 		if ((++blocks & 63) == 0 && cancelled(x))
 			return bk_err_set(err, EINTR, "interrupted");
+		/* A sparse map may point anywhere: only inside the size the header stated. */
+		if (off < 0 || (uint64_t)off + size > (uint64_t)archive_entry_size(ae))
+			return bk_err_set(err, EBADMSG, "'%.200s': data beyond its size", path);
 		if (off != end && lseek(fd, off, SEEK_SET) < 0)
 			return bk_err_sys(err, "'%.200s': seek", path);
 		if (write_all(fd, buf, size) < 0)
@@ -591,7 +706,6 @@ make_dir(struct xtract *x, int dfd, const char *base, struct archive_entry *ae, 
 		return bk_err_sys(err, "open '%.200s'", path);
 	if (set_meta_fd(x, fd, ae, path, err) < 0)
 		return -err->code;
-	defer_dir_time(x, path, ae);
 	return 0;
 }
 
@@ -667,7 +781,11 @@ make_hardlink(struct xtract *x, int pfd, const char *base, const char *target_in
 						   path, target_in)
 				      : tfd;
 	if (linkat(tfd, tbase, pfd, base, 0) < 0) {
-		if (errno == ENOENT || errno == EPERM || errno == EXDEV)
+		if (errno == ENOENT)
+			return bk_err_set(err, EBADMSG,
+					  "hardlink '%.200s': target '%.200s' missing", path,
+					  target_in);
+		if (errno == EPERM || errno == EXDEV)
 			return bk_err_set(err, EBADMSG, "hardlink '%.200s' to '%.200s': %s", path,
 					  target_in, strerror(errno));
 		return bk_err_sys(err, "hardlink '%.200s'", path);
@@ -722,7 +840,9 @@ apply_entry(struct xtract *x, struct archive_entry *ae, struct bk_err *err)
 		if (type != AE_IFDIR || link)
 			return bk_err_set(err, EBADMSG,
 					  "entry '%.200s' would replace the layer root", orig);
-		return make_dir(x, x->root, NULL, ae, "", err);
+		if (make_dir(x, x->root, NULL, ae, "", err) < 0)
+			return -err->code;
+		return remember(x, "", ae, err);
 	}
 	full = xstrdup(path);
 	split_path(path, &parent, &base);
@@ -736,18 +856,18 @@ apply_entry(struct xtract *x, struct archive_entry *ae, struct bk_err *err)
 	}
 	if (type == AE_IFSOCK)
 		return 0;
-	pfd = parent_fd(x, parent, err);
-	if (pfd < 0)
-		return pfd;
 	/* A hardlink to itself would otherwise delete its own target first. */
 	if (link) {
 		cleanup_free char *t = NULL;
 
 		if (clean_path(link, &t, err) < 0)
-			return -err->code;
+			return bk_err_wrap(err, "hardlink '%.200s'", full);
 		if (strcmp(t, full) == 0)
 			return 0;
 	}
+	pfd = parent_fd(x, parent, err);
+	if (pfd < 0)
+		return pfd;
 	ret = clear_existing(x, pfd, base, link ? AE_IFREG : type, &keep_dir, err);
 	if (ret < 0)
 		return ret;
@@ -766,8 +886,7 @@ apply_entry(struct xtract *x, struct archive_entry *ae, struct bk_err *err)
 				 (unsigned)type);
 	if (ret < 0)
 		return ret;
-	pathset_add_tree(&x->seen, full);
-	return 0;
+	return remember(x, full, type == AE_IFDIR && !link ? ae : NULL, err);
 }
 
 /* ---- the two archives -------------------------------------------------- */
@@ -790,7 +909,35 @@ outer_read(struct archive *a, void *arg, const void **buf)
 		archive_set_error(a, (int)-n, "%s", x->src_err.msg);
 		return -1;
 	}
+	x->comp_bytes += (uint64_t)n;
 	return n;
+}
+
+/*
+ * Count size more uncompressed bytes against the caps.  The ratio is checked
+ * as the bytes come, so a bomb stops at the floor, whatever it would expand
+ * to; cancellation is checked here too, since a few compressed bytes can
+ * keep the decompressor busy for long.
+ */
+static int
+count_tar_bytes(struct xtract *x, size_t size, struct bk_err *err)
+{
+	const struct layer_limits *lim = x->lim;
+
+	x->st.tar_bytes += size;
+	if (x->st.tar_bytes > lim->tar_bytes)
+		return bk_err_set(err, EBADMSG, "layer expands beyond %llu bytes",
+				  (unsigned long long)lim->tar_bytes);
+	if (x->st.tar_bytes > lim->ratio_floor && x->st.tar_bytes / lim->ratio > x->comp_bytes)
+		return bk_err_set(err, EBADMSG,
+				  "layer expands to more than %llu times its compressed size "
+				  "(%llu bytes from %llu): a decompression bomb",
+				  (unsigned long long)lim->ratio,
+				  (unsigned long long)x->st.tar_bytes,
+				  (unsigned long long)x->comp_bytes);
+	if (cancelled(x))
+		return bk_err_set(err, EINTR, "interrupted");
+	return 0;
 }
 
 /* The tar parser's input: decompressed bytes, hashed on the way into the diff id. */
@@ -809,12 +956,9 @@ inner_read(struct archive *a, void *arg, const void **buf)
 		archive_set_error(a, EIO, "%s", archive_error_string(x->outer));
 		return -1;
 	}
-	x->st.tar_bytes += size;
-	if (x->st.tar_bytes > LAYER_TAR_MAX) {
-		bk_err_set(&x->src_err, EFBIG, "layer expands beyond %llu bytes",
-			   (unsigned long long)LAYER_TAR_MAX);
+	if (count_tar_bytes(x, size, &x->src_err) < 0) {
 		x->src_failed = true;
-		archive_set_error(a, EFBIG, "too large");
+		archive_set_error(a, x->src_err.code, "%s", x->src_err.msg);
 		return -1;
 	}
 	digest_update(&x->diff, b, size);
@@ -870,6 +1014,20 @@ open_outer(struct xtract *x, enum layer_comp comp, struct bk_err *err)
 	return 0;
 }
 
+/* Refuse at its header an entry that says it is larger than an entry may be. */
+static int
+check_size(struct xtract *x, struct archive_entry *ae, struct bk_err *err)
+{
+	la_int64_t size = archive_entry_size(ae);
+
+	if (!archive_entry_size_is_set(ae) || (size >= 0 && (uint64_t)size <= x->lim->entry_size))
+		return 0;
+	return bk_err_set(err, EBADMSG,
+			  "entry '%.200s' claims %lld bytes, more than an entry may have (%llu)",
+			  archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "",
+			  (long long)size, (unsigned long long)x->lim->entry_size);
+}
+
 static int
 extract_entries(struct xtract *x, struct bk_err *err)
 {
@@ -890,10 +1048,10 @@ extract_entries(struct xtract *x, struct bk_err *err)
 			return archive_fail(x, x->inner, err);
 		if (cancelled(x))
 			return bk_err_set(err, EINTR, "interrupted");
-		if (++x->st.entries > LAYER_ENTRIES_MAX)
-			return bk_err_set(err, EFBIG, "layer has more than %u entries",
-					  LAYER_ENTRIES_MAX);
-		if (apply_entry(x, ae, err) < 0) {
+		if (++x->st.entries > x->lim->entries)
+			return bk_err_set(err, EBADMSG, "layer has more than %llu entries",
+					  (unsigned long long)x->lim->entries);
+		if (check_size(x, ae, err) < 0 || apply_entry(x, ae, err) < 0) {
 			if (err->code == 0)
 				return archive_fail(x, x->inner, err);
 			return -err->code;
@@ -910,8 +1068,10 @@ drain(struct xtract *x, struct bk_err *err)
 	la_int64_t off;
 	int r;
 
+	/* Bytes after the tar's end are hashed but never parsed: a bomb's favourite place. */
 	while ((r = archive_read_data_block(x->outer, &b, &size, &off)) == ARCHIVE_OK) {
-		x->st.tar_bytes += size;
+		if (count_tar_bytes(x, size, err) < 0)
+			return -err->code;
 		digest_update(&x->diff, b, size);
 	}
 	if (r != ARCHIVE_EOF)
@@ -926,15 +1086,34 @@ drain(struct xtract *x, struct bk_err *err)
 	}
 }
 
+const struct layer_limits layer_default_limits = {
+	.entries = LAYER_ENTRIES_MAX,
+	.tar_bytes = LAYER_TAR_MAX,
+	.entry_size = LAYER_ENTRY_SIZE_MAX,
+	.ratio = LAYER_RATIO_MAX,
+	.ratio_floor = LAYER_RATIO_FLOOR,
+};
+
 int
 layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
 	      struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
 	      struct bk_err *err)
 {
+	return layer_extract_limited(root_dfd, comp, src, &layer_default_limits, cancel, diff_id,
+				     stats, err);
+}
+
+int
+layer_extract_limited(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
+		      const struct layer_limits *limits, struct bk_cancel *cancel,
+		      char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats, struct bk_err *err)
+{
 	struct xtract x = { .root = root_dfd, .src = src, .cancel = cancel, .cache_fd = -1 };
 	int ret;
 
+	x.lim = limits;
 	x.as_root = geteuid() == 0;
+	pathset_init(&x.seen, limits->entries);
 	digest_init(&x.diff);
 	ret = open_outer(&x, comp, err);
 	if (ret == 0)
@@ -952,8 +1131,6 @@ layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src
 		archive_read_free(x.outer);
 	cache_drop(&x);
 	pathset_free(&x.seen);
-	for (size_t i = 0; i < x.ndirs; i++)
-		free(x.dirs[i].path);
 	free(x.dirs);
 	if (stats)
 		*stats = x.st;

@@ -13,8 +13,25 @@
 #include "digest.h"
 #include "manifest.h"
 
-#define LAYER_ENTRIES_MAX (4u << 20)    /* tar entries in one layer */
-#define LAYER_TAR_MAX     (64ull << 30) /* uncompressed bytes in one layer */
+/*
+ * What one layer may cost before it is refused as hostile (EBADMSG).  Docker
+ * has no such caps; these stay far above real images (the largest have a few
+ * hundred thousand entries and compress about 3 to 10 times) and bound what a
+ * small blob can make the daemon do: a gzip of zeros expands about 1000
+ * times, a zstd one 30000 times, and a deep path makes many directories.
+ */
+#define LAYER_ENTRIES_MAX    (1u << 20)    /* entries, and paths named (implied directories) */
+#define LAYER_TAR_MAX        (64ull << 30) /* uncompressed bytes */
+#define LAYER_ENTRY_SIZE_MAX (64ull << 30) /* the size one entry states, a sparse file's too */
+#define LAYER_RATIO_MAX      100u          /* uncompressed bytes per compressed byte ... */
+#define LAYER_RATIO_FLOOR    (1ull << 30)  /* ... once more than this is uncompressed */
+
+struct layer_limits {
+	uint64_t entries, tar_bytes, entry_size, ratio, ratio_floor;
+};
+
+/* The LAYER_*_MAX values above. */
+extern const struct layer_limits layer_default_limits;
 
 /* Where the compressed bytes come from (the network, or memory in tests). */
 struct layer_reader {
@@ -47,13 +64,19 @@ struct layer_stats {
  *
  * diff_id gets the sha256 of the uncompressed tar stream; stats (may be
  * NULL) what was done.  Returns 0, or -errno: EBADMSG for a corrupt or
- * hostile archive (the entry named), EPROTO if comp has no built-in
- * decompressor, EFBIG past the caps, ENOSPC, EINTR when cancel is set, or
- * the reader's error.  On failure root_dfd holds a partial layer that the
- * caller must discard.
+ * hostile archive (the entry named) and past the caps above, EPROTO if comp
+ * has no built-in decompressor, ENOSPC, EINTR when cancel is set, or the
+ * reader's error.  On failure root_dfd holds a partial layer that the caller
+ * must discard.
  */
 int layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
 		  struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE],
 		  struct layer_stats *stats, struct bk_err *err);
+
+/* The same with other caps than layer_default_limits (tests use small ones). */
+int layer_extract_limited(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
+			  const struct layer_limits *limits, struct bk_cancel *cancel,
+			  char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
+			  struct bk_err *err);
 
 #endif

@@ -76,6 +76,12 @@ delete_subvolume(int dfd, const char *name, struct bk_err *err)
 	be = btrfs_util_delete_subvolume_fd(dfd, name, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 	if (be != BTRFS_UTIL_OK)
 		return btrfs_err(err, be, "delete subvolume");
+	/*
+	 * Its space comes back once the cleaner drops it, after the next commit:
+	 * up to 30 s (the commit interval) later, during which a store filled by
+	 * a failed pull stayed full.  Start that commit now; it runs on its own.
+	 */
+	btrfs_util_start_sync_fd(dfd, NULL);
 	return 0;
 }
 

@@ -4,8 +4,10 @@
  * directory that no layer may touch: traversal, absolute paths, symlinks and
  * hardlinks pointing out, a symlink replaced by a directory across layers,
  * whiteouts (plain, opaque, pointing out), device nodes, setuid, xattrs,
- * hardlinks, times, digests and compressions.  Tests that need root skip
- * without it.
+ * hardlinks, times, digests and compressions, and the caps on what a layer
+ * may cost (entries, paths, entry size, unpacked/compressed ratio: with small
+ * caps, and the default ones where that is cheap).  Tests that need root
+ * skip without it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -154,6 +156,62 @@ extract(struct tar *t, enum layer_comp comp, char diff[DIGEST_STR_SIZE], struct 
 	free(t->buf);
 	t->buf = NULL;
 	return ret;
+}
+
+/* Like extract, with other caps (the buffer is kept: the caller frees it). */
+static int
+extract_lim(const unsigned char *buf, size_t len, enum layer_comp comp,
+	    const struct layer_limits *lim, struct bk_err *err)
+{
+	struct memsrc m = { buf, len };
+	struct layer_reader r = { mem_read, &m };
+	cleanup_close int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char diff[DIGEST_STR_SIZE];
+
+	memset(err, 0, sizeof(*err));
+	return layer_extract_limited(fd, comp, &r, lim, NULL, diff, NULL, err);
+}
+
+/* A regular file of n zero bytes. */
+static void
+tar_add_zeros(struct tar *t, const char *path, size_t n)
+{
+	struct archive_entry *ae = archive_entry_new();
+	static const char zeros[65536];
+
+	archive_entry_set_pathname(ae, path);
+	archive_entry_set_filetype(ae, AE_IFREG);
+	archive_entry_set_perm(ae, 0644);
+	archive_entry_set_size(ae, (la_int64_t)n);
+	archive_write_header(t->a, ae);
+	for (size_t done = 0; done < n; done += sizeof(zeros))
+		archive_write_data(t->a, zeros,
+				   n - done < sizeof(zeros) ? n - done : sizeof(zeros));
+	archive_entry_free(ae);
+}
+
+/* Compress len bytes as comp (libarchive's raw format: the bytes as they are); caller frees. */
+static unsigned char *
+compress_buf(const void *data, size_t len, enum layer_comp comp, size_t *out_len)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *ae = archive_entry_new();
+	unsigned char *buf = xmalloc(BUF_MAX);
+
+	archive_write_set_format_raw(a);
+	if (comp == LAYER_ZSTD)
+		archive_write_add_filter_zstd(a);
+	else
+		archive_write_add_filter_gzip(a);
+	archive_write_open_memory(a, buf, BUF_MAX, out_len);
+	archive_entry_set_pathname(ae, "raw");
+	archive_entry_set_filetype(ae, AE_IFREG);
+	archive_write_header(a, ae);
+	archive_write_data(a, data, len);
+	archive_entry_free(ae);
+	archive_write_close(a);
+	archive_write_free(a);
+	return buf;
 }
 
 /* Build from a list of (type, path, data) triples, extract uncompressed. */
@@ -743,6 +801,215 @@ test_corrupt_and_truncated(void)
 	return 0;
 }
 
+/* ---- caps ---------------------------------------------------------------- */
+
+static const struct layer_limits small = {
+	.entries = 10,
+	.tar_bytes = 4u << 20,
+	.entry_size = 1000,
+	.ratio = 10,
+	.ratio_floor = 64u << 10,
+};
+
+static int
+test_cap_entries(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	char name[32];
+	struct tar t;
+
+	for (int n = 10; n <= 11; n++) {
+		fresh();
+		tar_open(&t, LAYER_TAR);
+		for (int i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "f%d", i);
+			tar_add(&t, 'f', name, "x", 0644);
+		}
+		tar_close(&t);
+		if (n == 10) {
+			CHECK_INT(extract_lim(t.buf, t.used, LAYER_TAR, &small, &err), 0);
+		} else {
+			CHECK_INT(extract_lim(t.buf, t.used, LAYER_TAR, &small, &err), -EBADMSG);
+			CHECK_STR(err.msg, "layer has more than 10 entries");
+		}
+		free(t.buf);
+	}
+	return 0;
+}
+
+/* A deep path names its ancestors: they count, so a few entries cannot make millions. */
+static int
+test_cap_paths(void)
+{
+	struct ent shallow[] = { { 'f', "a/b/c/d/e/f/g/h/i", "x", 0644 } };  /* 9 paths */
+	struct ent deep[] = { { 'f', "a/b/c/d/e/f/g/h/i/j/k", "x", 0644 } }; /* 11 */
+	/* Every alias of a directory through a symlink is a path of its own: 4 entries, 11 paths.
+	 */
+	struct ent alias[] = {
+		{ 'f', "d/e/f/g/x", "x", 0644 },
+		{ 'l', "s1", "d", 0777 },
+		{ 'f', "s1/e/f/g/y", "y", 0644 },
+		{ 'l', "s2", "d", 0777 },
+	};
+	struct bk_err err = BK_ERR_INIT;
+	struct tar t;
+
+	for (int i = 0; i < 3; i++) {
+		const struct ent *e = i == 0 ? shallow : i == 1 ? deep : alias;
+		size_t n = i == 0 ? 1 : i == 1 ? 1 : ARRAY_SIZE(alias);
+
+		fresh();
+		tar_open(&t, LAYER_TAR);
+		for (size_t j = 0; j < n; j++)
+			tar_add(&t, e[j].type, e[j].path, e[j].data, e[j].perm);
+		tar_close(&t);
+		CHECK_INT(extract_lim(t.buf, t.used, LAYER_TAR, &small, &err),
+			  i == 0 ? 0 : -EBADMSG);
+		if (i > 0)
+			CHECK(strstr(err.msg, "layer names more than 10 paths") != NULL);
+		free(t.buf);
+	}
+	CHECK(content_is("d/e/f/g/y", "y")); /* the third entry was made, the fourth refused */
+	return 0;
+}
+
+/* A ustar header for a file of size bytes, the size in base 256; no data follows. */
+static void
+ustar_header(unsigned char h[512], const char *name, uint64_t size)
+{
+	unsigned sum = 0;
+
+	memset(h, 0, 512);
+	snprintf((char *)h, 100, "%s", name);
+	memcpy(h + 100, "0000644", 8);
+	memcpy(h + 108, "0000000", 8);
+	memcpy(h + 116, "0000000", 8);
+	h[124] = 0x80; /* base 256: big-endian in the remaining 11 bytes */
+	for (int i = 0; i < 8; i++)
+		h[135 - i] = (unsigned char)(size >> (8 * i));
+	memcpy(h + 136, "14000000000", 12);
+	h[156] = '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+static int
+test_cap_entry_size(void)
+{
+	unsigned char huge[512 * 3] = { 0 };
+	struct bk_err err = BK_ERR_INIT;
+	char data[1002];
+	struct tar t;
+
+	fresh();
+	memset(data, 'x', sizeof(data) - 1);
+	data[sizeof(data) - 1] = '\0';
+	tar_open(&t, LAYER_TAR);
+	tar_add(&t, 'f', "fits", data + 1, 0644); /* 1000 bytes */
+	tar_add(&t, 'f', "too-big", data, 0644);  /* 1001 */
+	tar_close(&t);
+	CHECK_INT(extract_lim(t.buf, t.used, LAYER_TAR, &small, &err), -EBADMSG);
+	CHECK_STR(err.msg, "entry 'too-big' claims 1001 bytes, more than an entry may have (1000)");
+	CHECK(exists("fits") && !exists("too-big"));
+	free(t.buf);
+
+	/* The default cap: a header saying 1 TiB is refused before any data is read. */
+	fresh();
+	ustar_header(huge, "huge", 1ull << 40);
+	CHECK_INT(extract_lim(huge, sizeof(huge), LAYER_TAR, &layer_default_limits, &err),
+		  -EBADMSG);
+	CHECK_STR(err.msg, "entry 'huge' claims 1099511627776 bytes, more than an entry may have "
+			   "(68719476736)");
+	CHECK(!exists("huge"));
+	return 0;
+}
+
+/* Zeros in a file and zeros after the tar's end, gzip and zstd: refused past the floor. */
+static int
+test_cap_ratio(void)
+{
+	enum layer_comp comps[] = { LAYER_GZIP, LAYER_ZSTD };
+	struct layer_limits lim = small;
+	struct bk_err err = BK_ERR_INIT;
+	unsigned char *z;
+	size_t zlen;
+	struct tar t;
+
+	lim.entry_size = 8u << 20;
+	for (size_t i = 0; i < ARRAY_SIZE(comps); i++) {
+		/* Under the floor, any ratio. */
+		fresh();
+		tar_open(&t, LAYER_TAR);
+		tar_add_zeros(&t, "zeros", 40u << 10); /* 50 KiB of tar with its padding */
+		tar_close(&t);
+		z = compress_buf(t.buf, t.used, comps[i], &zlen);
+		CHECK_INT(extract_lim(z, zlen, comps[i], &lim, &err), 0);
+		free(z);
+		free(t.buf);
+
+		/* Past it, in a file. */
+		fresh();
+		tar_open(&t, LAYER_TAR);
+		tar_add_zeros(&t, "zeros", 1u << 20);
+		tar_close(&t);
+		z = compress_buf(t.buf, t.used, comps[i], &zlen);
+		CHECK(zlen * 10 < (64u << 10));
+		CHECK_INT(extract_lim(z, zlen, comps[i], &lim, &err), -EBADMSG);
+		CHECK(strstr(err.msg, "layer expands to more than 10 times its compressed size"));
+		free(z);
+		free(t.buf);
+
+		/*
+		 * Past it after the tar's end, where nothing is parsed, only hashed.
+		 * A floor above the decompressors' first block (64 KiB for gzip,
+		 * 128 KiB for zstd) lets the tar end before the cap is reached.
+		 */
+		fresh();
+		tar_open(&t, LAYER_TAR);
+		tar_add(&t, 'f', "marker", "m\n", 0644);
+		tar_close(&t);
+		memset(t.buf + t.used, 0, 2u << 20);
+		z = compress_buf(t.buf, t.used + (2u << 20), comps[i], &zlen);
+		lim.ratio_floor = 512u << 10;
+		CHECK_INT(extract_lim(z, zlen, comps[i], &lim, &err), -EBADMSG);
+		lim.ratio_floor = small.ratio_floor;
+		CHECK(strstr(err.msg, "layer expands to more than 10 times its compressed size"));
+		CHECK(content_is("marker", "m\n"));
+		free(z);
+		free(t.buf);
+
+		/* Data that does not compress passes the ratio, and stops at tar_bytes. */
+		fresh();
+		tar_open(&t, LAYER_TAR);
+		{
+			struct archive_entry *ae = archive_entry_new();
+			char *rnd = xmalloc(5u << 20);
+
+			for (size_t j = 0; j < (5u << 20); j++)
+				rnd[j] = (char)(random() >> 7);
+			archive_entry_set_pathname(ae, "random");
+			archive_entry_set_filetype(ae, AE_IFREG);
+			archive_entry_set_perm(ae, 0644);
+			archive_entry_set_size(ae, 5u << 20);
+			archive_write_header(t.a, ae);
+			archive_write_data(t.a, rnd, 5u << 20);
+			archive_entry_free(ae);
+			free(rnd);
+		}
+		tar_close(&t);
+		z = compress_buf(t.buf, t.used, comps[i], &zlen);
+		CHECK_INT(extract_lim(z, zlen, comps[i], &lim, &err), -EBADMSG);
+		CHECK_STR(err.msg, "layer expands beyond 4194304 bytes");
+		free(z);
+		free(t.buf);
+	}
+	return 0;
+}
+
 static ssize_t
 failing(void *arg, const void **buf, struct bk_err *e)
 {
@@ -824,6 +1091,10 @@ main(void)
 	RUN(test_corrupt_and_truncated);
 	RUN(test_reader_error_kept);
 	RUN(test_cancel);
+	RUN(test_cap_entries);
+	RUN(test_cap_paths);
+	RUN(test_cap_entry_size);
+	RUN(test_cap_ratio);
 
 	if (getenv("BK_TEST_KEEP") == NULL)
 		sh("rm -rf '%s'", base_dir);
