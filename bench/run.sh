@@ -47,6 +47,26 @@ median_cmd() {
 	python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$W/h.json"
 }
 
+# The FUSE requests that an open+read+close of containers/ID/state costs, by
+# opcode ("GETATTR OPEN READ*2 RELEASE"), counted over 200 of them by the
+# kernel's fuse tracepoints in a private tracing instance; "-" without tracefs.
+fuse_requests() {
+	local t=/sys/kernel/tracing/instances/bkbench.$$ dev out
+	if [ ! -d /sys/kernel/tracing/events/fuse ] || ! mkdir "$t" 2>/dev/null; then
+		echo "-"
+		return
+	fi
+	dev=$(stat -c %d "$MNT")
+	echo "connection == $dev" >"$t/events/fuse/fuse_request_send/filter"
+	echo 1 >"$t/events/fuse/fuse_request_send/enable"
+	"$BKB" "$MNT" state 200 "$1" >/dev/null
+	echo 0 >"$t/events/fuse/fuse_request_send/enable"
+	out=$(grep -o '(FUSE_[A-Z]*)' "$t/trace" | tr -d '()' | sed 's/^FUSE_//' | sort | uniq -c |
+		awk '{ n = $1 / 200; printf "%s%s", (NR > 1 ? " " : ""), (n == 1 ? $2 : $2 "*" n) }')
+	rmdir "$t"
+	echo "${out:--}"
+}
+
 start_daemon() {
 	mkdir -p "$MNT"
 	"$BIN" -f --root "$ROOT" --storage-size 8G "$MNT" 2>"$W/daemon.log" &
@@ -153,6 +173,7 @@ mkdir "$MNT/containers/bench-state"
 echo busybox >"$MNT/containers/bench-state/image"
 st=$("$BKB" "$MNT" state 5000 bench-state | cut -d' ' -f1)
 row "open+read+close containers/ID/state (us)" "$st" "" "target <= 100 us (FUSE floor ~60)"
+row "  FUSE requests per open+read+close" "" "" "$(fuse_requests bench-state)"
 for i in $(seq 999); do mkdir "$MNT/containers/bench-$i"; done
 idx=$("$BKB" "$MNT" index 50 | cut -d' ' -f1)
 row "cat containers/index, 1000 containers (ms)" "$idx" "" "target <= 10 ms (podman ps, 50: ~120)"
