@@ -124,6 +124,7 @@ void storage_close(const char *store_path, bool mounted);
 int store_init(struct bk_engine *e, struct bk_err *err);
 void store_fini(struct bk_engine *e);
 int store_rmtree_at(int dfd, const char *name, struct bk_err *err);
+void store_reclaim(int dfd);
 int store_create_subvolume(int dfd, const char *name, struct bk_err *err);
 int store_set_read_only(int fd, bool ro, struct bk_err *err);
 int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, struct bk_err *err);

@@ -831,6 +831,8 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 
 		if (store_rmtree_at(e->tmp_fd, relay.id, &cerr) < 0)
 			bk_log(BK_LOG_WARN, "pull rollback: %s", cerr.msg);
+		if (ret == -ENOSPC)
+			store_reclaim(e->tmp_fd);
 		image_pull_abort(e, relay.id);
 		pull_result_free(&res);
 		return bk_err_wrap(err, "pull '%.200s'", ref);

@@ -77,11 +77,10 @@ delete_subvolume(int dfd, const char *name, struct bk_err *err)
 	if (be != BTRFS_UTIL_OK)
 		return btrfs_err(err, be, "delete subvolume");
 	/*
-	 * Its space comes back once the cleaner drops it, after the next commit:
-	 * up to 30 s (the commit interval) later, during which a store filled by
-	 * a failed pull stayed full.  Start that commit now; it runs on its own.
+	 * Its space comes back once the cleaner drops it, after the next commit
+	 * (up to 30 s).  No BTRFS_IOC_START_SYNC here: on this kernel it waits
+	 * for that commit, and made every rmdir of an image take 30-60 s.
 	 */
-	btrfs_util_start_sync_fd(dfd, NULL);
 	return 0;
 }
 
@@ -121,6 +120,21 @@ rmtree_depth(int dfd, const char *name, int depth, struct bk_err *err)
 	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return bk_err_sys(err, "rmdir '%s'", name);
 	return 0;
+}
+
+/*
+ * After a failure for want of space: commit now, so that the subvolumes the
+ * rollback deleted give their space back before the caller answers (else up
+ * to the 30 s commit interval later, and the same operation retried at once
+ * would fail again).  It can take seconds, so only that path pays for it.
+ */
+void
+store_reclaim(int dfd)
+{
+	uint64_t transid = 0;
+
+	if (btrfs_util_start_sync_fd(dfd, &transid) == BTRFS_UTIL_OK)
+		btrfs_util_wait_sync_fd(dfd, transid);
 }
 
 /* Remove dfd/name and everything below it, subvolumes included.  Missing is fine. */
