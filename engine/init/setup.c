@@ -499,6 +499,15 @@ setup_container(const struct init_plan *plan, int dirfd, struct init_err *err)
 	rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return init_fail_sys(err, "mount-rootfs", "open '%s'", plan->rootfs);
+	/*
+	 * The store is mounted nosuid,nodev and the bind inherits both.  Setuid
+	 * programs work in a container, as in Docker (the capability bounding
+	 * set limits what they gain); device nodes of the image stay inert.
+	 */
+	if (mount_setattr(rootfd, "", AT_EMPTY_PATH,
+			  &(struct mount_attr){ .attr_clr = MOUNT_ATTR_NOSUID },
+			  sizeof(struct mount_attr)) < 0)
+		return init_fail_sys(err, "mount-rootfs", "allow setuid in '%s'", plan->rootfs);
 	ret = build_root(plan, rootfd, dirfd, err);
 	if (ret < 0)
 		return ret;

@@ -690,6 +690,15 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	fi
 }
 
+@test "the container's root allows setuid programs (as Docker) but stays nodev" {
+	ct_start
+	id=$(ct_run busybox "awk '\$5 == \"/\" { print \$6 }' /proc/self/mountinfo")
+	bk_assert_content "$C/$id/wait" $'exit 0\n'
+	line=$(cat "$C/$id/log")
+	[[ $line == *nodev* ]] || bk_fail "root not nodev: $line"
+	[[ $line != *nosuid* ]] || bk_fail "root is nosuid: $line"
+}
+
 # ---- surviving the daemon --------------------------------------------------
 
 @test "containers survive kill -9 of the daemon, keep logging, and are adopted on restart" {
