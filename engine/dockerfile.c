@@ -69,8 +69,14 @@ sb_putc(struct sbuf *b, char c)
 static void
 sb_puts(struct sbuf *b, const char *s, size_t n)
 {
-	while (n--)
-		sb_putc(b, *s++);
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 64;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
 /* The string built so far (never NULL); the buffer is reset. */
@@ -261,13 +267,20 @@ lex_end_word(struct lex *lx)
 static void
 lex_put_value(struct lex *lx, const char *v, bool quoted)
 {
-	for (; *v; v++) {
+	while (*v) {
+		size_t n = 0;
+
 		if (lx->split && !quoted && isspace((unsigned char)*v)) {
 			lex_end_word(lx);
+			v++;
 			continue;
 		}
-		sb_putc(&lx->word, *v);
+		/* The run up to the next blank in one copy: values can be megabytes. */
+		while (v[n] && !(lx->split && !quoted && isspace((unsigned char)v[n])))
+			n++;
+		sb_puts(&lx->word, v, n);
 		lx->started = true;
+		v += n;
 	}
 }
 
@@ -835,7 +848,10 @@ split_lines(const char *text, size_t len, struct dockerfile *df, struct bk_err *
 		df->v = xrealloc(df->v, (df->n + 1) * sizeof(*df->v));
 		ret = parse_instr(cur.p ? cur.p : "", start, df->escape, &df->v[df->n], err);
 		df->n++;
+		/* Emptied, not only shortened: a last line of just "\\" read this one again. */
 		cur.len = 0;
+		if (cur.p)
+			cur.p[0] = '\0';
 	}
 	if (ret == 0 && open) {
 		df->v = xrealloc(df->v, (df->n + 1) * sizeof(*df->v));

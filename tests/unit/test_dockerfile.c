@@ -193,6 +193,9 @@ test_refusals(void)
 	CHECK(fails_at("FROM busybox\nEXPOSE 90-80\n", 2, "bad port") == 0);
 	CHECK(fails_at("FROM busybox\nEXPOSE http\n", 2, "bad port") == 0);
 	CHECK(fails_at("FROM busybox\nUSER ${U:?set U first}\n", 2, "U: set U first") == 0);
+	/* A last line of just the escape read the instruction before it again (RUN twice). */
+	CHECK(fails_at("FROM busybox\nRUN echo hi\n\\", 3, "unknown instruction ''") == 0);
+	CHECK(fails_at("FROM busybox\nRUN echo hi\n\\\n# c\n\n", 3, "unknown instruction") == 0);
 	return 0;
 }
 
