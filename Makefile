@@ -121,6 +121,36 @@ bench: all $(BUILD)/bench/bkbench
 	@scripts/deps.sh bench
 	bench/run.sh
 
+# ---- fuzz ------------------------------------------------------------------------------
+# `make fuzz` builds the libFuzzer targets tests/fuzz/fuzz_NAME.c with clang, ASan and UBSan
+# in build-fuzz/ (engine and fsd objects compiled again there with coverage instrumentation,
+# by a sub-make), then runs each for FUZZ_SECONDS over tests/fuzz/corpus/NAME; a crash, a
+# leak or a timeout fails it (the input is kept in build-fuzz/crashes/).
+# `make fuzz FUZZ_TARGETS="ref auth" FUZZ_SECONDS=600` runs some targets longer.
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_OPT     := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=all
+
+.PHONY: fuzz fuzz-bins
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" \
+		FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzz-bins
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Only through `make fuzz`, which sets CC, OPT and BUILD.
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libfsd.a $(BUILD)/libbocker.a
+	@mkdir -p $(dir $@)
+	@echo "  CC $< (fuzz)"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iengine -Ifsd -Itests/fuzz -fsanitize=fuzzer \
+		-o $@ $< $(BUILD)/libfsd.a $(BUILD)/libbocker.a $(PKG_LIBS)
+# ---- end fuzz --------------------------------------------------------------------------
+
 start: all
 	scripts/start.sh
 

@@ -8,6 +8,9 @@ docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq a
 util-linux iproute2 procps psmisc python3-jwt python3-cryptography zstd openssl"
 # `deps.sh bench` adds the peers that `make bench` compares against.
 [ "${1:-}" = bench ] && pkgs="$pkgs crun runc podman hyperfine bc debootstrap"
+# `deps.sh fuzz` adds clang's libFuzzer and sanitizer runtimes for `make fuzz` (llvm-14 has
+# the symbolizer that names functions in crash reports).
+[ "${1:-}" = fuzz ] && pkgs="$pkgs clang-14 libclang-rt-14-dev llvm-14"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
