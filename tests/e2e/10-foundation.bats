@@ -313,7 +313,7 @@ $output"
 	[ -z "$bad" ] || bk_fail "wrong result for:$bad"
 	[ -z "$(bk_index_ids)" ]
 	[ -z "$(ls -A "$BK_STORE/images")" ]
-	[ -z "$(ls -A "$BK_STORE/tmp")" ]
+	bk_tmp_empty
 }
 
 @test "a write over 64 KiB to a control file: EFBIG" {
@@ -409,7 +409,7 @@ $output"
 	[ "$(bk_tree_images)" = "$first" ]
 	[ "$(bk_store_images)" = "$first" ]
 	bk_assert_content "$BK_MNT/images/$first/state" $'ready\n'
-	[ -z "$(ls -A "$BK_STORE/tmp")" ] || bk_fail "left in tmp/: $(ls -A "$BK_STORE/tmp")"
+	bk_tmp_empty
 	[ "$(bk_subvolumes)" = "$before_subv" ] ||
 		bk_fail "subvolumes before: $before_subv; after restart: $(bk_subvolumes)"
 

@@ -93,7 +93,7 @@ crash_links_are() {
 crash_invariants() {
 	local - img id out bad=0 running cg l want
 	set +e
-	[ -z "$(ls -A "$BK_STORE/tmp")" ] || bk_fail "tmp/ not empty: $(ls "$BK_STORE/tmp")" || bad=1
+	bk_tmp_empty || bad=1
 	out=$(bk_orphan_subvolumes)
 	[ -z "$out" ] || bk_fail "orphan subvolumes: $out" || bad=1
 	for img in "$BK_MNT"/images/img_*/; do

@@ -409,9 +409,19 @@ bk_orphan_subvolumes() {
 		done
 }
 
+# bk_tmp_empty: the store's tmp/ is empty.  Snapshots made ahead of time for
+# images (spare-*) pass through it in the background, so wait a little for
+# those; work left by a failure stays and fails the check.
+bk_tmp_empty() {
+	bk_wait_until 5 bk_tmp_is_empty || bk_fail "tmp/ not empty: $(ls -A "$BK_STORE/tmp")"
+}
+bk_tmp_is_empty() {
+	[ -z "$(ls -A "$BK_STORE/tmp")" ]
+}
+
 # bk_nothing_partial: the store's tmp/ is empty and no subvolume is orphaned.
 bk_nothing_partial() {
-	[ -z "$(ls -A "$BK_STORE/tmp")" ] || bk_fail "tmp/ not empty: $(ls "$BK_STORE/tmp")" || return
+	bk_tmp_empty || return
 	[ -z "$(bk_orphan_subvolumes)" ] || bk_fail "orphan subvolumes: $(bk_orphan_subvolumes)"
 }
 
