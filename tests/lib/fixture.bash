@@ -395,13 +395,15 @@ bk_subvolumes() {
 }
 
 # Subvolumes of the store that belong to nothing: neither an image's rootfs, a
-# layer's, a container's, nor a spare snapshot of a listed image.
+# layer's, a container's, nor a spare snapshot of a listed image (the daemon
+# makes those in the background, through tmp/).
 bk_orphan_subvolumes() {
 	local v img
 	btrfs subvolume list -o "$BK_STORE" | awk '{ print $NF }' |
 		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64}|containers/[^/]+)/rootfs$' |
 		while read -r v; do
-			img=$(expr "$v" : '.*spare/\(img_[0-9a-f]\{12\}\)\.[0-9]*$')
+			# A spare of a listed image, made (tmp/spare-ID.N) or being made (spare/ID.N).
+			img=$(expr "$v" : '.*spare[-/]\(img_[0-9a-f]\{12\}\)\.[0-9]*$')
 			if [ -n "$img" ] && [ -d "$BK_MNT/images/$img" ]; then
 				continue
 			fi
