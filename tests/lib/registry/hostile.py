@@ -41,57 +41,24 @@ import json
 import struct
 import sys
 import tarfile
-import urllib.request
 import zlib
+
+from push import get_blob, get_manifest, put_blob, put_manifest, sha
 
 OCI_MAN = "application/vnd.oci.image.manifest.v1+json"
 OCI_CFG = "application/vnd.oci.image.config.v1+json"
-ACCEPT = ", ".join([OCI_MAN, "application/vnd.oci.image.index.v1+json",
-                    "application/vnd.docker.distribution.manifest.v2+json"])
 GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
 ZST = "application/vnd.oci.image.layer.v1.tar+zstd"
 MTIME = 1700000000
 MiB = 1 << 20
 GiB = 1 << 30
 
-# ---- registry helpers (the same protocol as push.py) ------------------------
-
-
-def sha(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def req(method, url, data=None, headers=None):
-    r = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    with urllib.request.urlopen(r) as resp:
-        return resp.status, dict(resp.headers), resp.read()
-
-
-def put_blob(reg, repo, data):
-    d = sha(data)
-    _, h, _ = req("POST", "http://%s/v2/%s/blobs/uploads/" % (reg, repo), b"")
-    loc = h["Location"]
-    if loc.startswith("/"):
-        loc = "http://%s%s" % (reg, loc)
-    sep = "&" if "?" in loc else "?"
-    req("PUT", "%s%sdigest=%s" % (loc, sep, d), data,
-        {"Content-Type": "application/octet-stream"})
-    return d
-
-
-def get_manifest(reg, repo, ref):
-    _, _, data = req("GET", "http://%s/v2/%s/manifests/%s" % (reg, repo, ref), None,
-                     {"Accept": ACCEPT})
-    return json.loads(data)
-
-
-def get_blob(reg, repo, digest):
-    return req("GET", "http://%s/v2/%s/blobs/%s" % (reg, repo, digest))[2]
+# ---- pushing (push.py's registry helpers) -------------------------------------
 
 
 def push_image(reg, repo, tag, layers):
     """layers: (blob, media type, diff id) on top of test/busybox:latest."""
-    base = get_manifest(reg, "test/busybox", "latest")
+    base, _, _ = get_manifest(reg, "test/busybox", "latest")
     cfg = json.loads(get_blob(reg, "test/busybox", base["config"]["digest"]))
     descs = []
     for l in base["layers"]:
@@ -106,10 +73,7 @@ def push_image(reg, repo, tag, layers):
            "config": {"mediaType": OCI_CFG, "digest": put_blob(reg, repo, cfg_data),
                       "size": len(cfg_data)},
            "layers": descs}
-    data = json.dumps(man, separators=(",", ":")).encode()
-    req("PUT", "http://%s/v2/%s/manifests/%s" % (reg, repo, tag), data,
-        {"Content-Type": OCI_MAN})
-    return sha(data)
+    return put_manifest(reg, repo, tag, man, OCI_MAN)[0]
 
 
 # ---- small tars ---------------------------------------------------------------
