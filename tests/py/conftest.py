@@ -68,6 +68,29 @@ def proc_alive(pid):
     return st.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def proc_start(pid):
+    """The process's start time (clock ticks after boot), None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
+
+
+def read(path):
+    """A file's whole content; strict UTF-8, so a file that is not text fails the test."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                return b"".join(chunks).decode("utf-8")
+            chunks.append(b)
+    finally:
+        os.close(fd)
+
+
 def wait_until(cond, timeout=DEADLINE, step=0.05):
     end = time.monotonic() + timeout
     while True:

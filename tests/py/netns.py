@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import bkio
-from conftest import BIN, Bockerfs, proc_alive, wait_until
+from conftest import BIN, Bockerfs, proc_alive, proc_start, wait_until
 
 
 def ns_add(name):
@@ -67,14 +67,6 @@ class NetnsBockerfs(Bockerfs):
         got = os.stat("/proc/%d/ns/net" % self.proc.pid).st_ino
         assert got == want, "daemon %d is not in netns %s" % (self.proc.pid, self.netns)
         return self
-
-
-def proc_start(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return None
 
 
 def remove_all(b):

@@ -20,6 +20,7 @@ import time
 import pytest
 
 import bkio
+from conftest import read
 
 ID_RE = re.compile(r"^img_[0-9a-f]{12}$")
 CTR_RE = re.compile(r"^ps_[0-9a-f]{12}$")
@@ -27,19 +28,6 @@ DEADLINE = 10
 
 
 # ---- helpers --------------------------------------------------------------
-
-
-def read(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            b = os.read(fd, 65536)
-            if not b:
-                return b"".join(chunks).decode()
-            chunks.append(b)
-    finally:
-        os.close(fd)
 
 
 def write_ctl(path, data):

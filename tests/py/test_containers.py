@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+from conftest import proc_start, read
+
 TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
 DEADLINE = 10
@@ -53,33 +55,12 @@ def write_value(path, data, append=False):
         os.close(fd)
 
 
-def read(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            b = os.read(fd, 65536)
-            if not b:
-                return b"".join(chunks).decode()
-            chunks.append(b)
-    finally:
-        os.close(fd)
-
-
 def errno_of(fn, *args):
     try:
         fn(*args)
     except OSError as e:
         return e.errno
     return 0
-
-
-def proc_start(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return None
 
 
 class Ctr:

@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+from conftest import proc_start
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
 ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
@@ -34,14 +36,6 @@ def load(name):
 
 
 bocker = load("bocker")
-
-
-def proc_start(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return None
 
 
 def wait_until(cond, timeout=DEADLINE):

@@ -45,7 +45,7 @@ import time
 import pytest
 
 import bkio
-from conftest import DEADLINE, busybox_rootfs, proc_alive, wait_until
+from conftest import DEADLINE, busybox_rootfs, proc_alive, read, wait_until
 from netns import NetnsBockerfs, ns_add, ns_del, remove_all
 
 TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
@@ -131,20 +131,6 @@ def world(bk):
 
 
 # ---- helpers ------------------------------------------------------------------
-
-
-def read(path):
-    """A file's whole content; strict UTF-8, so a file that is not text fails the test."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            b = os.read(fd, 65536)
-            if not b:
-                return b"".join(chunks).decode("utf-8")
-            chunks.append(b)
-    finally:
-        os.close(fd)
 
 
 def cpath(bk, cid, name=None):

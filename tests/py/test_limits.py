@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import DEADLINE, busybox_rootfs, wait_until
+from conftest import DEADLINE, busybox_rootfs, read, wait_until
 from netns import NetnsBockerfs, ns_add, ns_del, remove_all
 
 CG = "/sys/fs/cgroup"
@@ -93,19 +93,6 @@ def write_fd(path, data):
         except OSError as e:
             code = e.errno
         return code, os.read(fd, 65536).decode()
-    finally:
-        os.close(fd)
-
-
-def read(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            b = os.read(fd, 65536)
-            if not b:
-                return b"".join(chunks).decode()
-            chunks.append(b)
     finally:
         os.close(fd)
 

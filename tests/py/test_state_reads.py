@@ -29,23 +29,12 @@ import time
 
 import pytest
 
+from conftest import proc_start, read
+
 DEADLINE = 10
 STATES = {"created\n", "running\n", "exited\n"}
 PID_RE = re.compile(r"^[0-9]+\n$")
 IN_MODIFY = 0x2
-
-
-def read(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            b = os.read(fd, 65536)
-            if not b:
-                return b"".join(chunks).decode()
-            chunks.append(b)
-    finally:
-        os.close(fd)
 
 
 def write_ctl(path, line):
@@ -60,14 +49,6 @@ def write_ctl(path, line):
         return code, os.read(fd, 65536).decode()
     finally:
         os.close(fd)
-
-
-def proc_start(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return None
 
 
 class Ctr:
