@@ -47,21 +47,6 @@ start() {
 	need_pull
 }
 
-# bk_pull REF: write REF to images/pull and read the id back on the same fd.
-bk_pull() {
-	local - fd id=""
-	set +e
-	exec {fd}<>"$BK_MNT/images/pull" || return 1
-	if ! printf '%s\n' "$*" >&"$fd"; then
-		exec {fd}>&-
-		return 1
-	fi
-	read -r id <&"$fd"
-	exec {fd}>&-
-	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "bk_pull $*: reply '$id' is not an image id" || return
-	printf '%s\n' "$id"
-}
-
 # A TCP server on 127.0.0.1 that accepts and never answers; sets HANG_PORT.
 start_hanging_server() {
 	local out=$BK_TMP/hang.port

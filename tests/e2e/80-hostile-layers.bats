@@ -90,20 +90,6 @@ push() {
 		"${@:2}" >/dev/null
 }
 
-bk_pull() {
-	local - fd id=""
-	set +e
-	exec {fd}<>"$BK_MNT/images/pull" || return 1
-	if ! printf '%s\n' "$*" >&"$fd"; then
-		exec {fd}>&-
-		return 1
-	fi
-	read -r id <&"$fd"
-	exec {fd}>&-
-	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "bk_pull $*: reply '$id' is not an image id" || return
-	printf '%s\n' "$id"
-}
-
 tmp_empty() {
 	[ -z "$(ls -A "$BK_STORE/tmp")" ]
 }

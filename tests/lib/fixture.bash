@@ -307,20 +307,31 @@ bk_bg() {
 	bk_track helper "$BK_BG_PID"
 }
 
-# bk_import DIR [REF]: import through the tree with one open file (write the
-# command, read the id back on the same fd); prints the id.
-bk_import() {
-	local - fd id=""
+# bk_command_id FILE LINE...: write LINE to the control FILE (relative to the
+# mount) and read the image id back on the same open file; prints the id.
+bk_command_id() {
+	local - file=$1 fd id=""
 	set +e
-	exec {fd}<>"$BK_MNT/images/import" || return 1
+	shift
+	exec {fd}<>"$BK_MNT/$file" || return 1
 	if ! printf '%s\n' "$*" >&"$fd"; then
 		exec {fd}>&-
 		return 1
 	fi
 	read -r id <&"$fd"
 	exec {fd}>&-
-	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "bk_import $*: reply '$id' is not an image id" || return
+	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "$file $*: reply '$id' is not an image id" || return
 	printf '%s\n' "$id"
+}
+
+# bk_import DIR [REF]: import through the tree with one open file; prints the id.
+bk_import() {
+	bk_command_id images/import "$@"
+}
+
+# bk_pull REF: pull through images/pull with one open file; prints the id.
+bk_pull() {
+	bk_command_id images/pull "$@"
 }
 
 # bk_write_errno FILE DATA|-: one write(2) of DATA ("-": stdin); prints OK or
