@@ -17,9 +17,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 #include <libcgroup.h>
 #include <linux/magic.h>
 
@@ -385,6 +387,53 @@ cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk
 	return 0;
 }
 
+/*
+ * cgroup v1: rename a spare init's group (spare_init.c) to the container's
+ * in every hierarchy, and set the container's limits.  Controllers mounted
+ * together (cpu,cpuacct) share one directory: renamed once.
+ */
+int
+cgroup_adopt(struct bk_engine *e, const char *spare, const char *id, const struct limits *l,
+	     struct bk_err *err)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	const char *const *ctrls;
+	size_t n, i;
+
+	if (!e->cgroups_ready)
+		return 0;
+	ctrls = controllers(e, &n);
+	for (i = 0; i < n; i++) {
+		if (group_path(e, ctrls[i], spare, from, sizeof(from)) < 0 ||
+		    group_path(e, ctrls[i], id, to, sizeof(to)) < 0)
+			return bk_err_set(err, ENOENT, "cgroup %s: no %s controller", id, ctrls[i]);
+		if (rename(from, to) < 0 && !(errno == ENOENT && access(to, F_OK) == 0))
+			return bk_err_sys(err, "cgroup %s: rename %s", id, from);
+	}
+	return cgroup_update(e, id, l, err);
+}
+
+/* rmdir id's group in every hierarchy: 0, or -1 if one is left (busy, or has children). */
+static int
+remove_empty(struct bk_engine *e, const char *id)
+{
+	char dir[PATH_MAX];
+	const char *const *ctrls;
+	size_t n, i;
+	int ret = 0;
+
+	if (e->cgroup_mode == CGROUP_V2) {
+		snprintf(dir, sizeof(dir), "%s/%s/%s", V2_ROOT, PARENT_DIR, id);
+		return rmdir(dir) == 0 || errno == ENOENT ? 0 : -1;
+	}
+	ctrls = controllers(e, &n);
+	for (i = 0; i < n; i++)
+		if (group_path(e, ctrls[i], id, dir, sizeof(dir)) < 0 ||
+		    (rmdir(dir) < 0 && errno != ENOENT))
+			ret = -1;
+	return ret;
+}
+
 /* Remove id's group (it must hold no process any more). */
 void
 cgroup_remove(struct bk_engine *e, const char *id)
@@ -393,6 +442,13 @@ cgroup_remove(struct bk_engine *e, const char *id)
 	int ret;
 
 	if (!e->cgroups_ready)
+		return;
+	/*
+	 * The usual case, an empty group without children: a plain rmdir per
+	 * hierarchy (libcgroup's delete first moves every task to the parent,
+	 * which costs a millisecond on every container's exit).
+	 */
+	if (remove_empty(e, id) == 0)
 		return;
 	cg = group_of(e, id);
 	if (cg == NULL)
@@ -455,6 +511,11 @@ cgroup_clean_orphans(struct bk_engine *e)
 
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
+		/* A spare init's group: the spare ended with the daemon that made it. */
+		if (strncmp(de->d_name, "spare-", 6) == 0) {
+			cgroup_remove(e, de->d_name);
+			continue;
+		}
 		pthread_mutex_lock(&e->lock);
 		c = container_find_locked(e, de->d_name, 0);
 		running = c == NULL || c->state == BK_CTR_RUNNING;

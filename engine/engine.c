@@ -111,6 +111,7 @@ bk_engine_close(struct bk_engine *e)
 		return;
 	monitor_stop(e);
 	exec_free_all(e);
+	spare_init_stop(e);
 	spare_stop(e);
 	pull_config_free(e);
 	network_close(e);
@@ -174,6 +175,9 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 	cgroup_clean_orphans(e);
 	network_republish(e);
 	ret = spare_start(e, err);
+	if (ret < 0)
+		return ret;
+	ret = spare_init_start(e, err);
 	if (ret < 0)
 		return ret;
 	/* Have a snapshot ready for each image before its first run. */

@@ -100,6 +100,7 @@ struct bk_engine {
 	uint64_t spare_serial;
 	bool spare_stop, spare_running;
 	pthread_t spare_thread;
+	struct spare_pool *spare_inits; /* spare_init.c; NULL when not running */
 
 	enum cgroup_mode cgroup_mode;
 	bool cgroups_ready;
@@ -213,10 +214,23 @@ uint64_t default_cap_mask(void);
 int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
 		   size_t *ngroups, char *home, size_t home_size, struct bk_err *err);
 
+/* spare_init.c: inits cloned (and, on cgroup v1, joined to a group) ahead of time. */
+struct spare_init {
+	pid_t pid;
+	int pidfd;
+	int sync_fd;	/* the daemon's end: the plan goes here */
+	char cgroup[32]; /* its group, "spare-N"; "" if none */
+};
+int spare_init_start(struct bk_engine *e, struct bk_err *err);
+void spare_init_stop(struct bk_engine *e);
+int spare_init_take(struct bk_engine *e, struct spare_init *out);
+void spare_init_discard(struct bk_engine *e, struct spare_init *s);
+
 /* spare.c */
 int spare_start(struct bk_engine *e, struct bk_err *err);
 void spare_stop(struct bk_engine *e);
 void spare_refill(struct bk_engine *e, const char *image_id);
+void spare_used(struct bk_engine *e, const char *image_id);
 int spare_take(struct bk_engine *e, const char *image_id, int dst_dfd, const char *name);
 void spare_drop(struct bk_engine *e, const char *image_id);
 int count_spares(struct bk_engine *e, const char *image_id);
@@ -229,6 +243,8 @@ int cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct li
 int cgroup_update(struct bk_engine *e, const char *id, const struct limits *l, struct bk_err *err);
 int cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk_err *err);
 void cgroup_remove(struct bk_engine *e, const char *id);
+int cgroup_adopt(struct bk_engine *e, const char *spare, const char *id, const struct limits *l,
+		 struct bk_err *err);
 void cgroup_clean_orphans(struct bk_engine *e);
 void cgroup_teardown(struct bk_engine *e);
 

@@ -252,26 +252,42 @@ spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded)
 	unlinkat(state_dfd, "starting", 0);
 }
 
-int
-spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int *pidfd_out,
-	   struct bk_err *err)
+/* Hand a spare init its plan and the container's directory (SCM_RIGHTS). */
+static int
+send_plan(int sync_fd, int plan_fd, int state_dfd)
 {
-	cleanup_close int plan_fd = -1, sync_fd = -1, child_fd = -1;
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)"plan", .iov_len = 4 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int fds[2] = { plan_fd, state_dfd };
+
+	memset(u.buf, 0, sizeof(u.buf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	return sendmsg(sync_fd, &mh, MSG_NOSIGNAL) == 4 ? 0 : -errno;
+}
+
+/* Clone a new init for req (no spare was ready). */
+static int
+clone_init(struct bk_engine *e, const struct spawn_req *req, int plan_fd, pid_t *pid_out,
+	   int *pidfd_out, int *sync_out, struct bk_err *err)
+{
+	cleanup_close int child_fd = -1;
 	struct clone_args ca = { 0 };
 	char a1[16], a2[16], a3[16];
 	char *argv[] = { (char *)"bockerfs-init", a1, a2, a3, NULL };
-	struct pollfd pfd;
-	char msg[1024];
 	int sv[2], keep[3], pidfd = -1;
-	ssize_t n;
 	long pid;
 
-	plan_fd = plan_memfd(req, err);
-	if (plan_fd < 0)
-		return plan_fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "socketpair");
-	sync_fd = sv[0];
 	child_fd = sv[1];
 	snprintf(a1, sizeof(a1), "%d", plan_fd);
 	snprintf(a2, sizeof(a2), "%d", child_fd);
@@ -285,25 +301,75 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0)
+	if (pid < 0) {
+		close(sv[0]);
 		return bk_err_sys(err, "clone3");
+	}
 	if (pid == 0)
 		spawn_child_exec(e->init_fd, argv, -1, -1, keep, 3);
+	*pid_out = (pid_t)pid;
+	*pidfd_out = pidfd;
+	*sync_out = sv[0];
+	return 0;
+}
 
-	close(take_fd(child_fd));
+/* A spare init (spare_init.c) with req's plan sent to it; -ENOENT: none. */
+static int
+use_spare(struct bk_engine *e, const struct spawn_req *req, int plan_fd, struct spare_init *s)
+{
+	/* Spares have their own network namespace: not for --network host. */
+	if (!req->netns || spare_init_take(e, s) < 0)
+		return -ENOENT;
+	if (send_plan(s->sync_fd, plan_fd, req->state_dfd) < 0) {
+		spare_init_discard(e, s);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int
+spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int *pidfd_out,
+	   struct bk_err *err)
+{
+	cleanup_close int plan_fd = -1, sync_fd = -1;
+	struct spare_init spare = { .cgroup = "" };
+	bool have_spare;
+	struct pollfd pfd;
+	char msg[1024];
+	int pidfd = -1, ret;
+	pid_t pid = 0;
+	ssize_t n;
+
+	plan_fd = plan_memfd(req, err);
+	if (plan_fd < 0)
+		return plan_fd;
+	have_spare = use_spare(e, req, plan_fd, &spare) == 0;
+	if (have_spare) {
+		pid = spare.pid;
+		pidfd = spare.pidfd;
+		sync_fd = spare.sync_fd;
+	} else if (clone_init(e, req, plan_fd, &pid, &pidfd, &sync_fd, err) < 0) {
+		return -err->code;
+	}
 	/*
 	 * Until the start is recorded, "starting" names the init: a daemon that
 	 * dies before then finds it at the next start and kills it (a start
 	 * that never answered must not leave a process, a veth or a cgroup).
 	 */
-	spawn_mark_starting(req->state_dfd, (pid_t)pid);
-	/* The init waits for "go": join it to its cgroup (and, later, its network) first. */
-	if ((req->limits && cgroup_enter(e, req->cgroup_id, (pid_t)pid, req->limits, err) < 0) ||
-	    failpoint("run.cgroup", err) < 0) {
+	spawn_mark_starting(req->state_dfd, pid);
+	/*
+	 * The init sets up the container's filesystem meanwhile, and waits for
+	 * "go": join it to its cgroup and its network first.
+	 */
+	if (req->limits && spare.cgroup[0])
+		ret = cgroup_adopt(e, spare.cgroup, req->cgroup_id, req->limits, err);
+	else
+		ret = req->limits ? cgroup_enter(e, req->cgroup_id, pid, req->limits, err) : 0;
+	if (ret < 0 || failpoint("run.cgroup", err) < 0) {
 		bk_err_wrap(err, "start");
 		goto fail;
 	}
-	if (network_attach(e, req->cgroup_id, (pid_t)pid, req->net_mode, req->ip, req->ports,
+	if (network_attach(e, req->cgroup_id, pid, req->net_mode, req->ip, req->ports,
 			   req->nports, err) < 0 ||
 	    failpoint("run.veth", err) < 0) {
 		bk_err_wrap(err, "network");
@@ -332,7 +398,7 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 	/* The command runs (exec'd) and the daemon has not recorded it yet. */
 	if (failpoint("run.exec", err) < 0)
 		goto fail;
-	*pid_out = (pid_t)pid;
+	*pid_out = pid;
 	*pidfd_out = pidfd;
 	return 0;
 fail:
@@ -340,8 +406,12 @@ fail:
 	reap(pidfd);
 	close(pidfd);
 	unlinkat(req->state_dfd, "starting", 0);
-	if (req->limits)
+	if (req->limits) {
 		cgroup_remove(e, req->cgroup_id);
+		/* A rename that failed half way leaves some of the spare's name. */
+		if (spare.cgroup[0])
+			cgroup_remove(e, spare.cgroup);
+	}
 	if (req->net_mode == NET_MODE_BRIDGE)
 		network_detach(e, req->cgroup_id);
 	return -err->code;

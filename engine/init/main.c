@@ -12,6 +12,10 @@
  *           workload's stdout and stderr, rotated to "log.1" at log_max)
  *           and "exit" ("exit N" or "signal N"), written atomically
  *
+ * or, as a spare (engine/spare_init.c), "bockerfs-init --spare SYNCFD": it
+ * waits for "plan" with PLANFD and DIRFD attached, and exits at EOF.
+ * Either way it sets up the container's filesystem before it waits for "go".
+ *
  * After "ok" init is the container's monitor, so the container does not
  * depend on the daemon: it copies output to the log, forwards signals to
  * the workload, reaps orphans like tini, and when the workload ends writes
@@ -91,16 +95,18 @@ parse_fd(const char *s, int *fd)
 }
 
 /*
- * Keep exactly the daemon's three fds, above 2 and CLOEXEC, with /dev/null
- * on 0, 1 and 2 so that no fd of ours is ever mistaken for stdio.
+ * Keep exactly the daemon's n fds (at most 3), above 2 and CLOEXEC, with
+ * /dev/null on 0, 1 and 2 so that no fd of ours is ever mistaken for stdio.
  */
 static int
-own_fds(int fds[3])
+own_fds(int *fds, int n)
 {
 	unsigned int lo = 3;
 	int i, j, t, sorted[3], null;
 
-	for (i = 0; i < 3; i++) {
+	if (n < 1 || n > 3)
+		return -1;
+	for (i = 0; i < n; i++) {
 		if (fcntl(fds[i], F_GETFD) < 0)
 			return -1;
 		if (fds[i] < 3 && (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
@@ -109,8 +115,8 @@ own_fds(int fds[3])
 			return -1;
 		sorted[i] = fds[i];
 	}
-	for (i = 0; i < 3; i++) {
-		for (j = i + 1; j < 3; j++) {
+	for (i = 0; i < n; i++) {
+		for (j = i + 1; j < n; j++) {
 			if (sorted[j] < sorted[i]) {
 				t = sorted[i];
 				sorted[i] = sorted[j];
@@ -118,9 +124,11 @@ own_fds(int fds[3])
 			}
 		}
 	}
-	if (sorted[0] == sorted[1] || sorted[1] == sorted[2])
-		return -1;
-	for (i = 0; i < 3; lo = (unsigned int)sorted[i++] + 1) {
+	for (i = 0; i + 1 < n; i++) {
+		if (sorted[i] == sorted[i + 1])
+			return -1;
+	}
+	for (i = 0; i < n; lo = (unsigned int)sorted[i++] + 1) {
 		if ((unsigned int)sorted[i] > lo)
 			close_range(lo, (unsigned int)sorted[i] - 1, 0);
 	}
@@ -135,6 +143,39 @@ own_fds(int fds[3])
 	if (null > 2)
 		close(null);
 	return 0;
+}
+
+/*
+ * A spare init (the daemon's spare_init.c) waits here for its container:
+ * "plan" with the plan's memfd and the container's directory.  false at
+ * EOF (the pool was stopped, or the daemon died): the spare just exits.
+ */
+static bool
+receive_plan(int syncfd, int *planfd, int *dirfd)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char word[8];
+	struct iovec iov = { .iov_base = word, .iov_len = sizeof(word) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fds[2];
+
+	do
+		n = recvmsg(syncfd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	cm = CMSG_FIRSTHDR(&mh);
+	if (n != 4 || memcmp(word, "plan", 4) != 0 || cm == NULL || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(fds)))
+		return false;
+	memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+	*planfd = fds[0];
+	*dirfd = fds[1];
+	return true;
 }
 
 static int
@@ -270,9 +311,7 @@ start(struct monitor *m, const struct init_plan *plan, struct init_err *err)
 	if (plan->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		return init_fail_sys(err, "cgroupns", "unshare the cgroup namespace");
 	m->log_max = plan->log_max;
-	ret = setup_container(plan, m->dirfd, err);
-	if (ret == 0)
-		ret = open_signalfd(m, err);
+	ret = open_signalfd(m, err);
 	if (ret == 0)
 		ret = open_log_pipe(m, &logw, err);
 	/*
@@ -545,9 +584,15 @@ main(int argc, char **argv)
 		return 1;
 	reset_signals();
 	prctl(PR_SET_NAME, "init", 0, 0, 0);
-	if (argc != 4 || !parse_fd(argv[1], &fds[0]) || !parse_fd(argv[2], &fds[1]) ||
-	    !parse_fd(argv[3], &fds[2]) || own_fds(fds) < 0)
+	if (argc == 3 && strcmp(argv[1], "--spare") == 0) {
+		if (!parse_fd(argv[2], &fds[1]) || own_fds(&fds[1], 1) < 0)
+			return 1;
+		if (!receive_plan(fds[1], &fds[0], &fds[2]))
+			return 0;
+	} else if (argc != 4 || !parse_fd(argv[1], &fds[0]) || !parse_fd(argv[2], &fds[1]) ||
+		   !parse_fd(argv[3], &fds[2]) || own_fds(fds, 3) < 0) {
 		return 1;
+	}
 	m.dirfd = fds[2];
 	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED)
@@ -555,6 +600,9 @@ main(int argc, char **argv)
 	else
 		ret = read_plan(fds[0], a, &err);
 	close(fds[0]);
+	/* The filesystem first: the daemon joins us to our cgroup and network meanwhile. */
+	if (ret == 0)
+		ret = setup_container(&a->plan, m.dirfd, &err);
 	if (!wait_go(fds[1]))
 		return 1;
 	if (ret == 0)
