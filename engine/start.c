@@ -94,7 +94,7 @@ make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 	if (spare_take(e, x->image_id, x->dfd, "rootfs") < 0 &&
 	    store_snapshot(src_fd, x->dfd, "rootfs", false, err) < 0)
 		return bk_err_wrap(err, "container filesystem");
-	spare_refill(e, x->image_id);
+	spare_used(e, x->image_id);
 	return failpoint("run.snapshot", err);
 }
 
