@@ -296,11 +296,14 @@ mount_tree(struct fsd *fs, const char *argv0)
 {
 	/*
 	 * Root only (no allow_other), permissions checked by the kernel, and
-	 * nothing on the tree can be executed or be a device.
+	 * nothing on the tree can be executed or be a device.  The GETATTR
+	 * that default_permissions costs before every open also keeps the
+	 * size the kernel holds current, which sendfile and splice readers
+	 * (busybox cat) are cut at.
 	 */
 	char *fargv[] = { (char *)argv0, (char *)"-o",
 			  (char *)"fsname=bockerfs,subtype=bockerfs,default_permissions,"
-				  "nosuid,nodev,noexec",
+				  "nosuid,nodev,noexec,max_read=" FSD_STR(FSD_MAX_READ),
 			  NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
 	struct fuse_session *se;

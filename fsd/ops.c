@@ -94,6 +94,8 @@ op_init(void *userdata, struct fuse_conn_info *conn)
 	/* O_TRUNC arrives with open, so `echo x > ctl` needs no setattr. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* As mounted: libfuse refuses a session whose two values differ. */
+	conn->max_read = FSD_MAX_READ;
 }
 
 static void
