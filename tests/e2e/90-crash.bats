@@ -228,3 +228,71 @@ edit_record() {
 	crash_invariants
 	kill "$other"
 }
+
+# The daemon's spare inits (engine/spare_init.c): its children started as
+# `bockerfs-init --spare FD` and still in a spare-N group (a start renames the
+# group of the spare it takes after the container).
+spare_inits() {
+	local p
+	for p in $(pgrep -P "$BK_PID"); do
+		[[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == "bockerfs-init --spare "* ]] &&
+			grep -Eq ':memory:/bockerfs/[0-9a-f]+/spare-[0-9]+$' "/proc/$p/cgroup" &&
+			bk_alive "$p" && echo "$p"
+	done
+	return 0
+}
+
+# Every spare-N group of the store's cgroup parent holds exactly one live spare init of
+# the running daemon, in every hierarchy (so none is left over by an earlier daemon).
+spare_groups_ok() {
+	local tag d procs live
+	tag=$(cat "$BK_STORE/cgroup-tag")
+	live=$(spare_inits)
+	for d in /sys/fs/cgroup/*/bockerfs/"$tag"/spare-*; do
+		[ -d "$d" ] || continue
+		procs=$(cat "$d/cgroup.procs")
+		[ "$(wc -w <<<"$procs")" = 1 ] && grep -qx "$procs" <<<"$live" ||
+			{ echo "$d holds '$procs' (spares: $live)" >&2; return 1; }
+	done
+}
+
+@test "spare inits: made ahead in groups of their own, each serves one start; they end with the daemon (TERM or KILL), and a dead daemon's groups go at the next start" {
+	start_net
+	tag=$(cat "$BK_STORE/cgroup-tag")
+	bk_wait_until "$BK_DEADLINE" test -n "$(spare_inits)" || bk_fail "no spare init"
+	spares=$(spare_inits)
+	for p in $spares; do
+		# Its own pid namespace, and a spare-N group, not a container's.
+		[ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]
+		grep -Eq ":memory:/bockerfs/$tag/spare-[0-9]+\$" "/proc/$p/cgroup" ||
+			bk_fail "$p: $(cat "/proc/$p/cgroup")"
+	done
+	spare_groups_ok
+	# A start takes one: the container's init was a spare; its group now bears the container's id.
+	id=$(ct_run "busybox sleep 600")
+	pid=$(cat "$C/$id/pid")
+	grep -qx "$pid" <<<"$spares" || bk_fail "the init $pid was not a spare ($spares)"
+	for c in memory pids cpu devices; do
+		grep -Eq ":$c:/bockerfs/$tag/$id\$" "/proc/$pid/cgroup" || bk_fail "$pid: $(cat "/proc/$pid/cgroup")"
+	done
+	! spare_inits | grep -qx "$pid" || bk_fail "$pid is still counted a spare"
+	[ "$(cat "$C/$id/state")" = running ]
+	# A clean stop ends the spares and removes their groups; the container runs on.
+	old=$(spare_inits)
+	bk_daemon_term TERM
+	for p in $old; do bk_wait_gone "$p" || bk_fail "spare $p outlived the daemon"; done
+	[ -z "$(ls -d /sys/fs/cgroup/*/bockerfs/"$tag"/spare-* 2>/dev/null)" ] ||
+		bk_fail "spare groups left: $(ls -d /sys/fs/cgroup/*/bockerfs/"$tag"/spare-*)"
+	bk_alive "$pid"
+	# SIGKILL: the spares see EOF and exit; the next daemon removes their empty groups.
+	crash_daemon_start
+	bk_wait_until "$BK_DEADLINE" test -n "$(spare_inits)" || bk_fail "no spare init"
+	old=$(spare_inits)
+	bk_daemon_kill9
+	for p in $old; do bk_wait_gone "$p" || bk_fail "spare $p outlived the killed daemon"; done
+	crash_daemon_start
+	bk_wait_until "$BK_DEADLINE" spare_groups_ok
+	crash_invariants
+	bk_alive "$pid"
+	[ "$(cat "$C/$id/state")" = running ]
+}
