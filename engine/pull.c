@@ -384,7 +384,8 @@ write_layer_info(int dfd, const struct pull_layer *l, const char *parent, struct
 
 	if (text == NULL)
 		return bk_err_set(err, ENOMEM, "encode layer.json");
-	return write_file_atomic(dfd, "layer.json", text, strlen(text), err);
+	/* Made durable with the layer's files by commit_layer's syncfs. */
+	return write_file_replace(dfd, "layer.json", text, strlen(text), err);
 }
 
 /*
@@ -464,6 +465,16 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		ret = bk_err_set(err, EINTR, "interrupted");
 		goto fail;
 	}
+	/*
+	 * One syncfs makes the layer's files and its layer.json durable before
+	 * it can be reused (three fsyncs made only layer.json so; the files a
+	 * power cut emptied would have been reused as verified).  The rename
+	 * itself needs no sync: a layer it loses is fetched again.
+	 */
+	if (syncfs(work_fd) < 0) {
+		ret = bk_err_sys(err, "commit layers/%.16s: sync", hex_of(l->chain_id));
+		goto fail;
+	}
 	if (renameat2(p->e->tmp_fd, work, p->layers_fd, hex_of(l->chain_id), RENAME_NOREPLACE) <
 	    0) {
 		/* Another pull committed the same layer first: keep theirs. */
@@ -473,7 +484,6 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		}
 		store_rmtree_at(p->e->tmp_fd, work, NULL);
 	}
-	fsync(p->layers_fd);
 	return failpoint("pull.layer-committed", err);
 fail : {
 	struct bk_err cerr = BK_ERR_INIT;
@@ -646,7 +656,8 @@ config_cache_put(struct pull *p, const char *body, size_t len)
 	if (mkdirat(p->e->store_fd, "configs", 0700) < 0 && errno != EEXIST)
 		return;
 	dfd = openat(p->e->store_fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || write_file_atomic(dfd, hex_of(p->man.config_digest), body, len, &err) < 0)
+	/* A cache: a copy lost to a power cut is fetched again. */
+	if (dfd < 0 || write_file_replace(dfd, hex_of(p->man.config_digest), body, len, &err) < 0)
 		bk_log(BK_LOG_DEBUG, "pull: config not cached: %s", err.msg);
 }
 
@@ -718,12 +729,13 @@ write_image_dir(struct pull *p, int work_dfd, struct pull_result *out, struct bk
 	if (cfg == NULL)
 		return bk_err_set(err, ENOMEM, "encode config");
 	digest_line = xasprintf("%s\n", out->digest);
-	if ((ret = write_file_atomic(work_dfd, "config.json", cfg, strlen(cfg), err)) < 0 ||
-	    (ret = write_file_atomic(work_dfd, "manifest.json", out->manifest, out->manifest_len,
-				     err)) < 0 ||
-	    (ret = write_file_atomic(work_dfd, "digest", digest_line, strlen(digest_line), err)) <
+	/* Not synced one by one: image_pull_finish syncs them with the record. */
+	if ((ret = write_file_replace(work_dfd, "config.json", cfg, strlen(cfg), err)) < 0 ||
+	    (ret = write_file_replace(work_dfd, "manifest.json", out->manifest, out->manifest_len,
+				      err)) < 0 ||
+	    (ret = write_file_replace(work_dfd, "digest", digest_line, strlen(digest_line), err)) <
 		0 ||
-	    (ret = write_file_atomic(work_dfd, "layers", out->layers_text, used, err)) < 0)
+	    (ret = write_file_replace(work_dfd, "layers", out->layers_text, used, err)) < 0)
 		return ret;
 	return 0;
 }
