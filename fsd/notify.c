@@ -150,6 +150,23 @@ notify_in_handler(bool on)
 }
 
 /*
+ * A container's `state` keeps its attributes in the kernel (ops.c,
+ * attr_timeout_of), so that an open needs no GETATTR.  Its size changes with
+ * it: drop them here, before the change is announced or any `wait` returns,
+ * so that the next open asks again (sendfile and splice read up to the size
+ * the kernel holds).  Attributes only (offset -1): the kernel takes no page
+ * lock and does not wait, so this is safe from any thread, handlers too.
+ */
+static void
+state_attrs_changed(struct fsd *fs, const char *id)
+{
+	uint64_t serial;
+
+	if (fs->se && container_visible(fs, id, &serial))
+		fuse_lowlevel_notify_inval_inode(fs->se, ino_make(N_CTR_STATE, serial), -1, 0);
+}
+
+/*
  * Engine change callback: turn object changes into VFS operations on the
  * tree.  A new object stays hidden (pending) until the notifier's mkdir has
  * announced it, so that watchers see IN_CREATE before anyone can use it.
@@ -185,6 +202,8 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 		break;
 	case BK_CHANGE_STATE:
 		snprintf(path, sizeof(path), "%s/%s/state", dir, id);
+		if (kind == BK_OBJ_CONTAINER)
+			state_attrs_changed(fs, id);
 		notify_touch(path);
 		if (kind == BK_OBJ_CONTAINER)
 			waitq_wake(fs, id, false);

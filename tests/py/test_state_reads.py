@@ -154,6 +154,39 @@ def test_exit_on_its_own_then_wait_then_read(bk, bb):
         assert_now(c, "exited", 0)
 
 
+def sendfile_read(path):
+    """path through os.sendfile into a pipe, as busybox cat and shutil.copyfile read."""
+    r, w = os.pipe()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while os.sendfile(w, fd, None, 65536) > 0:
+            pass
+    finally:
+        os.close(fd)
+        os.close(w)
+    try:
+        return os.read(r, 65536).decode()
+    finally:
+        os.close(r)
+
+
+def test_sendfile_right_after_each_change(bk, bb):
+    """The kernel keeps state's attributes (no GETATTR per open); sendfile reads up to the
+    size it holds, so each change must drop them before ctl or wait returns."""
+    c = ctr(bk, bb, "sendfile", "sleep 1000")
+    for _ in range(10):
+        assert sendfile_read(c.p("state")) == c.read("state")
+        c.ctl("start")
+        assert sendfile_read(c.p("state")) == "running\n"
+        c.ctl("kill 9")
+        assert c.read("wait") == "signal 9\n"
+        assert sendfile_read(c.p("state")) == "exited\n"
+        c.ctl("restart 5")
+        assert sendfile_read(c.p("state")) == "running\n"
+        c.ctl("stop 5")
+        assert sendfile_read(c.p("state")) == "exited\n"
+
+
 def inotify_masks(fd, timeout):
     """The masks of the events on inotify fd within timeout (at least one read)."""
     r, _, _ = select.select([fd], [], [], timeout)
