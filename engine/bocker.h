@@ -65,6 +65,12 @@ struct bk_engine_opts {
 	const char *default_limits; /* "KEY VALUE" lines every new container starts with */
 	const char *bridge;	    /* NULL: "bocker0" */
 	const char *subnet;	    /* NULL: "10.88.0.0/16" */
+	/*
+	 * A mount point of the caller's (the control tree) that the inits started
+	 * ahead of time drop from their copy of the mount table: one that kept
+	 * it mounted would keep its filesystem alive after an unmount.  May be NULL.
+	 */
+	const char *hide_mount;
 };
 #define BK_LOG_MAX_DEFAULT (10ULL << 20)
 

@@ -38,6 +38,7 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	e->lock_fd = e->store_fd = e->images_fd = e->containers_fd = e->tmp_fd = e->spare_fd = -1;
 	e->init_fd = e->monitor_epfd = e->monitor_wakefd = -1;
 	e->root = xstrdup(opts->root);
+	e->hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
 	e->next_serial = 1;
 	e->log_max = opts->log_max ? opts->log_max : BK_LOG_MAX_DEFAULT;
 	pthread_mutex_init(&e->lock, NULL);
@@ -136,6 +137,7 @@ bk_engine_close(struct bk_engine *e)
 	pthread_mutex_destroy(&e->lock);
 	free(e->seccomp_hex);
 	free(e->store_path);
+	free(e->hide_mount);
 	free(e->root);
 	free(e);
 }

@@ -66,6 +66,7 @@ struct container {
 
 struct bk_engine {
 	char *root;	  /* state directory: lock, pid file, log, storage.img */
+	char *hide_mount; /* bk_engine_opts.hide_mount, or NULL */
 	char *store_path; /* the mounted btrfs filesystem */
 	bool store_mounted; /* we mounted store_path (embedded store) */
 	int lock_fd;
@@ -98,6 +99,7 @@ struct bk_engine {
 	pthread_cond_t spare_cond;
 	struct refill *refills;
 	uint64_t spare_serial;
+	uint64_t spare_epoch; /* bumped by every spare_drop: a refill begun before is stale */
 	bool spare_stop, spare_running;
 	pthread_t spare_thread;
 	struct spare_pool *spare_inits; /* spare_init.c; NULL when not running */

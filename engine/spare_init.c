@@ -14,7 +14,10 @@
  * and sends the plan; the init sets up the container's filesystem while the
  * daemon attaches its network.
  *
- * A spare holds nothing of any container.  It exits on EOF on its socket:
+ * A spare holds nothing of any container, and drops the control tree from
+ * its copy of the mount table (bk_engine_opts.hide_mount): else an unmount
+ * of the tree (fusermount3 -u) would not end the FUSE connection, nor the
+ * daemon, whose exit is what ends the spares.  It exits on EOF on its socket:
  * when the pool is stopped, and when the daemon dies however it dies, so a
  * crash leaves at most empty spare-N groups, which the next daemon removes.
  * Refills come in batches, so that several joins share one grace period.
@@ -68,7 +71,7 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 {
 	struct clone_args ca = { 0 };
 	char fdarg[16];
-	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, NULL };
+	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, e->hide_mount, NULL };
 	int sv[2], pidfd = -1;
 	long pid;
 

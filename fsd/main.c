@@ -384,6 +384,7 @@ main(int argc, char **argv)
 	eopts.auth_config = o.auth_config;
 	eopts.bridge = o.bridge;
 	eopts.subnet = o.subnet;
+	eopts.hide_mount = o.mountpoint;
 	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
 		fprintf(stderr, "bockerfs: %s\n", err.msg);
 		return 1;

@@ -12,7 +12,8 @@
  *           workload's stdout and stderr, rotated to "log.1" at log_max)
  *           and "exit" ("exit N" or "signal N"), written atomically
  *
- * or, as a spare (engine/spare_init.c), "bockerfs-init --spare SYNCFD": it
+ * or, as a spare (engine/spare_init.c), "bockerfs-init --spare SYNCFD [TREE]":
+ * it unmounts TREE (the control tree) from its copy of the mount table,
  * waits for "plan" with PLANFD and DIRFD attached, and exits at EOF.
  * Either way it sets up the container's filesystem before it waits for "go".
  *
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -143,6 +145,20 @@ own_fds(int *fds, int n)
 	if (null > 2)
 		close(null);
 	return 0;
+}
+
+/*
+ * A spare keeps the daemon's mount table until its container's setup
+ * detaches it.  It must not keep the daemon's own control tree mounted
+ * meanwhile: an unmount of the tree would not end the FUSE connection then.
+ * Private first, so that the unmount stays in this namespace.  Best effort:
+ * the tree may not be mounted (yet).
+ */
+static void
+hide_mount(const char *path)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+		umount2(path, MNT_DETACH);
 }
 
 /*
@@ -584,9 +600,11 @@ main(int argc, char **argv)
 		return 1;
 	reset_signals();
 	prctl(PR_SET_NAME, "init", 0, 0, 0);
-	if (argc == 3 && strcmp(argv[1], "--spare") == 0) {
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--spare") == 0) {
 		if (!parse_fd(argv[2], &fds[1]) || own_fds(&fds[1], 1) < 0)
 			return 1;
+		if (argc == 4)
+			hide_mount(argv[3]);
 		if (!receive_plan(fds[1], &fds[0], &fds[2]))
 			return 0;
 	} else if (argc != 4 || !parse_fd(argv[1], &fds[0]) || !parse_fd(argv[2], &fds[1]) ||
