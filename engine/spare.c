@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 
 #include "engine.h"
+#include "failpoint.h"
 #include "util.h"
 
 /*
@@ -131,12 +132,14 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 	cleanup_free char *src = xasprintf("%s/rootfs", image_id);
 	cleanup_close int src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char tmp[BK_ID_SIZE + 64], name[BK_ID_SIZE + 32];
+	uint64_t epoch;
 	int ret = 0;
 
 	if (src_fd < 0)
 		return bk_err_sys(err, "spare for %s", image_id);
 	pthread_mutex_lock(&e->spare_lock);
 	snprintf(name, sizeof(name), "%s.%llu", image_id, (unsigned long long)e->spare_serial++);
+	epoch = e->spare_epoch;
 	pthread_mutex_unlock(&e->spare_lock);
 	snprintf(tmp, sizeof(tmp), "spare-%s", name);
 	/* Made in tmp/ and renamed: spare/ holds only whole snapshots. */
@@ -149,6 +152,8 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 		if (root_fd >= 0)
 			warm_spare(e, image_id, root_fd);
 	}
+	/* Tests stall here to replace the image under a refill (`commit IMG_ID`). */
+	failpoint("spare.made", NULL);
 	/*
 	 * Renamed only while the image is still listed: a removal drops the
 	 * image's spares after it leaves the list, so a spare named after
@@ -158,6 +163,9 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 	pthread_mutex_lock(&e->spare_lock);
 	if (!image_exists_locked(e, image_id))
 		ret = bk_err_set(err, ENOENT, "spare for %s: the image was removed", image_id);
+	/* `commit IMG_ID` replaced the image's rootfs while this one was made from the old. */
+	else if (e->spare_epoch != epoch)
+		ret = bk_err_set(err, ESTALE, "spare for %s: the image changed", image_id);
 	else if (renameat(e->tmp_fd, tmp, e->spare_fd, name) < 0)
 		ret = bk_err_sys(err, "spare for %s", image_id);
 	pthread_mutex_unlock(&e->spare_lock);
@@ -195,7 +203,7 @@ refill_main(void *arg)
 			struct bk_err err = BK_ERR_INIT;
 
 			if (make_one(e, image_id, &err) < 0) {
-				bk_log(BK_LOG_DEBUG, "%s", err.msg);
+				bk_log(err.code == ESTALE ? BK_LOG_INFO : BK_LOG_DEBUG, "%s", err.msg);
 				break;
 			}
 		}
@@ -264,7 +272,7 @@ spare_take(struct bk_engine *e, const char *image_id, int dst_dfd, const char *n
 	return ret;
 }
 
-/* Delete image_id's spares (the image is being removed). */
+/* Delete image_id's spares (the image is being removed, or its rootfs replaced). */
 void
 spare_drop(struct bk_engine *e, const char *image_id)
 {
@@ -272,6 +280,7 @@ spare_drop(struct bk_engine *e, const char *image_id)
 	struct dirent *de;
 
 	pthread_mutex_lock(&e->spare_lock);
+	e->spare_epoch++;
 	d = opendir_at(e->spare_fd);
 	while (d && (de = readdir(d)) != NULL) {
 		struct bk_err err = BK_ERR_INIT;

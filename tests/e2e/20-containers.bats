@@ -858,3 +858,20 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	cmp <(cat "$dir/log.1" "$dir/log") <(seq 1 36000 | tail -c $((size1 + size))) ||
 		bk_fail "log.1 + log is not the end of the output"
 }
+
+@test "commit IMG_ID while spare snapshots of the image are being made: every later run sees the new filesystem" {
+	# Each spare snapshot stalls 1.5 s before it joins the pool: the import's refill
+	# holds snapshots of the old rootfs while the image is replaced.
+	BOCKERFS_FAILPOINTS="spare.made=sleep:1500" ct_start
+	id=$(ct_run "busybox sh -c 'echo changed >/marker'")
+	[ "$(cat "$C/$id/wait")" = "exit 0" ]
+	new=$(bk_command_id "containers/$id/ctl" "commit $BB_ID")
+	[ "$new" = "$BB_ID" ]
+	for i in 1 2 3 4 5 6; do
+		run_id=$(ct_run "busybox cat /marker")
+		[ "$(cat "$C/$run_id/wait")" = "exit 0" ] || bk_fail "run $i: $(cat "$C/$run_id/log")"
+		[ "$(cat "$C/$run_id/log")" = changed ]
+		sleep 0.5
+	done
+	grep -q "the image changed" "$BK_LOG" || bk_fail "no refill was made stale (the test raced)"
+}
