@@ -81,9 +81,10 @@ bd_tmp_clean() {
 	[ -z "$(ls "$BK_STORE/tmp" | grep -v '^spare-')" ]
 }
 
-# Subvolumes but the spare pool's, which step containers draw from and which refills.
+# Subvolumes but the spare pool's, which step containers draw from and which refills
+# (spare/ and, while a refill makes one, tmp/spare-*).
 bd_subvolumes() {
-	bk_subvolumes | grep -v '^spare/'
+	bk_subvolumes | grep -v -e '^spare/' -e '^tmp/spare-'
 }
 bd_subvolumes_are() {
 	[ "$(bd_subvolumes)" = "$1" ]
