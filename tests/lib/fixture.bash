@@ -242,11 +242,43 @@ bk_kill_tracked() {
 	done <"$1/bk-pids"
 }
 
+# bk_store_tags DIR: the cgroup tags of the stores mounted under DIR.
+bk_store_tags() {
+	local m
+	while read -r m; do
+		[ -f "$m/cgroup-tag" ] && head -c 8 "$m/cgroup-tag" && echo
+	done < <(bk_mounts_under "$1")
+	return 0
+}
+
+# bk_remove_cgroups TAG...: the groups the daemons of these stores made
+# (bockerfs/TAG/* and bockerfs/TAG, in every hierarchy), once they are empty:
+# a killed daemon leaves its spare inits' groups, and a running container's,
+# for the next daemon on that store, which a test's store never gets.
+bk_remove_cgroups() {
+	local tag d i
+	for tag in "$@"; do
+		[[ $tag =~ ^[0-9a-f]{8}$ ]] || continue
+		for d in /sys/fs/cgroup/*/bockerfs/"$tag" /sys/fs/cgroup/bockerfs/"$tag"; do
+			[ -d "$d" ] || continue
+			# The spare inits of a killed daemon leave at EOF on their sockets: give them a moment.
+			for i in $(seq 40); do
+				find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
+				rmdir "$d" 2>/dev/null && break
+				sleep 0.05
+			done
+			[ ! -d "$d" ] || echo "teardown: cannot remove cgroup $d" >&2
+		done
+	done
+}
+
 # bk_cleanup_dir DIR: kill DIR's processes, unmount what is mounted under it,
-# detach the loop devices of files under it, remove it.
+# detach the loop devices of files under it, remove the cgroups of its stores,
+# remove it.
 bk_cleanup_dir() {
-	local - dir=$1 stuck m dev
+	local - dir=$1 stuck m dev tags
 	set +e
+	tags=$(bk_store_tags "$dir")
 	bk_kill_tracked "$dir"
 	stuck=$BK_STUCK
 	while read -r m; do
@@ -264,6 +296,8 @@ bk_cleanup_dir() {
 		echo "teardown: detaching $dev" >&2
 		losetup -d "$dev" 2>/dev/null
 	done
+	# shellcheck disable=SC2086 # one tag per word
+	bk_remove_cgroups $tags
 	if [ -n "$(bk_mounts_under "$dir")" ]; then
 		echo "teardown: still mounted, keeping $dir" >&2
 	elif [ "${BK_TEST_KEEP:-}" = 1 ]; then

@@ -10,6 +10,7 @@ removes it (BK_TEST_KEEP=1 keeps it).  A failed test's report carries the
 daemon's log.  BOCKERFS_BIN names the daemon (default: build/bockerfs).
 """
 
+import glob
 import os
 import re
 import shutil
@@ -119,6 +120,39 @@ def fuse_abort(mountpoint):
         subprocess.run(["umount", ctl])
 
 
+def store_tags(top):
+    """The cgroup tags of the stores mounted under top."""
+    tags = []
+    for m in mounts_under(top):
+        try:
+            with open(os.path.join(m, "cgroup-tag")) as f:
+                tags.append(f.read(8))
+        except OSError:
+            pass
+    return tags
+
+
+def remove_cgroups(tags):
+    """The groups the daemons of these stores made (bockerfs/TAG/* and bockerfs/TAG, in
+    every hierarchy), once empty: a killed daemon leaves its spare inits' groups, and a
+    running container's, for the next daemon on that store, which a test's store never gets."""
+    for tag in tags:
+        if not re.fullmatch(r"[0-9a-f]{8}", tag):
+            continue
+        for top in glob.glob("/sys/fs/cgroup/*/bockerfs/" + tag) + glob.glob("/sys/fs/cgroup/bockerfs/" + tag):
+            for _ in range(40):
+                for d, _dirs, _files in os.walk(top, topdown=False):
+                    try:
+                        os.rmdir(d)
+                    except OSError:
+                        pass
+                if not os.path.isdir(top):
+                    break
+                time.sleep(0.05)
+            if os.path.isdir(top):
+                print("teardown: cannot remove cgroup %s" % top, file=sys.stderr)
+
+
 def busybox_rootfs(path):
     """A minimal busybox root file system at path (like bk_busybox_rootfs)."""
     for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root"):
@@ -212,6 +246,7 @@ class Bockerfs:
         return self.start()
 
     def cleanup(self):
+        tags = store_tags(self.tmp)
         stuck = []
         for p in self.pids:
             if p.poll() is not None:
@@ -242,6 +277,7 @@ class Bockerfs:
             if len(parts) == 2 and parts[1].startswith(self.tmp + "/"):
                 print("teardown: detaching %s" % parts[0], file=sys.stderr)
                 subprocess.run(["losetup", "-d", parts[0]])
+        remove_cgroups(tags)
         if mounts_under(self.tmp):
             print("teardown: still mounted, keeping %s" % self.tmp, file=sys.stderr)
         elif KEEP:
