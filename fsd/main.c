@@ -341,6 +341,7 @@ shutdown_tree(struct fsd *fs)
 	fuse_remove_signal_handlers(fs->se);
 	fuse_session_destroy(fs->se);
 	fs->se = NULL;
+	toucher_reap();
 	/* Files still open at the unmount get no RELEASE. */
 	ofile_free_all();
 }

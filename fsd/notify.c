@@ -45,6 +45,7 @@ static struct item *head, **tail = &head; /* protected by lock */
 static struct pending *pending;		  /* protected by lock: created, not yet announced */
 static bool stopping, running, busy;	  /* protected by lock */
 static atomic_bool quiesced; /* the loop no longer serves: skip VFS work */
+static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER; /* fs->se in use for an inval */
 static pthread_t thread;
 static struct fsd *fsd;
 
@@ -162,8 +163,13 @@ state_attrs_changed(struct fsd *fs, const char *id)
 {
 	uint64_t serial;
 
-	if (fs->se && container_visible(fs, id, &serial))
+	if (!container_visible(fs, id, &serial))
+		return;
+	/* Under inval_lock: notify_quiesce waits for it before the session goes. */
+	pthread_mutex_lock(&inval_lock);
+	if (!atomic_load(&quiesced) && fs->se)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino_make(N_CTR_STATE, serial), -1, 0);
+	pthread_mutex_unlock(&inval_lock);
 }
 
 /*
@@ -284,11 +290,19 @@ notifier_main(void *unused)
 	return NULL;
 }
 
-/* The FUSE loop has ended: from now on run callbacks only, never touch the mount. */
+/*
+ * The FUSE loop has ended: from now on run callbacks only, never touch the
+ * mount, and send the kernel no more invalidations (the session is destroyed
+ * next, while engine threads may still report changes).
+ */
 void
 notify_quiesce(void)
 {
+	pthread_mutex_lock(&inval_lock);
 	atomic_store(&quiesced, true);
+	pthread_mutex_unlock(&inval_lock);
+	/* A VFS operation in flight would wait for the loop forever (and notify_stop for it). */
+	toucher_kill();
 }
 
 int

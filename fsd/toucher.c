@@ -183,14 +183,54 @@ toucher_do(char op, const char *path)
 	return answer;
 }
 
-/* Close the socket (the toucher exits at EOF) and reap it. */
+/*
+ * The FUSE loop has ended: an operation the toucher has in flight on the
+ * mount may never be answered (libfuse's workers drop a request they read
+ * after the exit began, and the kernel then waits it out, uninterruptibly,
+ * until /dev/fuse is closed).  So the toucher is killed (which ends a wait
+ * for a request still queued), and the notifier's toucher_do, which may
+ * wait for its answer, returns at once (the socket is shut down).
+ */
+void
+toucher_kill(void)
+{
+	if (child > 0)
+		kill(child, SIGKILL);
+	if (sock >= 0)
+		shutdown(sock, SHUT_RDWR);
+}
+
+/*
+ * Close the socket (the toucher exits at EOF) and reap it, unless it is
+ * stuck in a request: then toucher_reap() after the session is closed.
+ */
 void
 toucher_stop(void)
 {
+	pid_t r;
+
 	if (sock < 0)
 		return;
 	close(sock);
 	sock = -1;
+	/* At EOF it exits at once; give it a moment before taking it for stuck. */
+	for (int i = 0; i < 100; i++) {
+		while ((r = waitpid(child, NULL, WNOHANG)) < 0 && errno == EINTR)
+			;
+		if (r != 0)
+			break;
+		usleep(1000);
+	}
+	if (r != 0)
+		child = 0;
+}
+
+/* Reap a toucher that was stuck in a request (its connection is closed now). */
+void
+toucher_reap(void)
+{
+	if (child <= 0)
+		return;
 	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 		;
 	child = 0;

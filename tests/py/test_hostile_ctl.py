@@ -984,7 +984,7 @@ def storm(bk, cid, ops):
         t.join(DEADLINE * 3)
     assert not any(t.is_alive() for t in threads), "a writer still blocks: %s" % dict(results)
     for op, got in results.items():
-        assert set(got) <= ALLOWED[op], (op, dict(got))
+        assert set(got) <= ALLOWED[op], (op, dict(got), [r for r in replies if r[0] == op])
     for op, r, reply in replies:
         assert reply.startswith("error: ") and len(reply) > 10, (op, r, reply)
     return results
