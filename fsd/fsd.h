@@ -177,6 +177,7 @@ struct ofile {
 void ofile_put(struct ofile *of);
 void ofile_track(struct ofile *of);
 void ofile_free_all(void);
+void dirh_free_all(void); /* ops.c: directories never released, after the session */
 static inline struct ofile *
 ofile_get(struct ofile *of)
 {

@@ -342,8 +342,9 @@ shutdown_tree(struct fsd *fs)
 	fuse_session_destroy(fs->se);
 	fs->se = NULL;
 	toucher_reap();
-	/* Files still open at the unmount get no RELEASE. */
+	/* Files and directories still open at the unmount get no RELEASE. */
 	ofile_free_all();
+	dirh_free_all();
 }
 
 int

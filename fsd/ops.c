@@ -213,7 +213,52 @@ struct dirh {
 	atomic_int refs;
 	char *buf;
 	size_t len;
+	struct dirh *next, *prev; /* open_dirs */
 };
+
+/*
+ * Open directories the kernel has not released yet: at an unmount with one
+ * still open (the toucher's, killed at shutdown) no RELEASEDIR comes, and
+ * dirh_free_all() frees them after the session is gone (as ofile_free_all).
+ */
+static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dirh *open_dirs; /* protected by dirs_lock */
+
+static void
+dirh_track(struct dirh *d, bool on)
+{
+	pthread_mutex_lock(&dirs_lock);
+	if (on) {
+		d->prev = NULL;
+		d->next = open_dirs;
+		if (open_dirs)
+			open_dirs->prev = d;
+		open_dirs = d;
+	} else {
+		if (d->prev)
+			d->prev->next = d->next;
+		else if (open_dirs == d)
+			open_dirs = d->next;
+		if (d->next)
+			d->next->prev = d->prev;
+		d->next = d->prev = NULL;
+	}
+	pthread_mutex_unlock(&dirs_lock);
+}
+
+void
+dirh_free_all(void)
+{
+	struct dirh *d;
+
+	pthread_mutex_lock(&dirs_lock);
+	while ((d = open_dirs) != NULL) {
+		open_dirs = d->next;
+		free(d->buf);
+		free(d);
+	}
+	pthread_mutex_unlock(&dirs_lock);
+}
 
 static struct dirh *
 dirh_get(struct dirh *d)
@@ -227,6 +272,7 @@ dirh_put(struct dirh *d)
 {
 	if (atomic_fetch_sub(&d->refs, 1) != 1)
 		return;
+	dirh_track(d, false);
 	free(d->buf);
 	free(d);
 }
@@ -248,6 +294,7 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	atomic_init(&d->refs, 1);
+	dirh_track(d, true);
 	fi->fh = (uintptr_t)d;
 	fuse_reply_open(req, fi);
 }
