@@ -5,7 +5,7 @@ set -eu
 pkgs="make gcc pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev
 libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev libseccomp-dev busybox-static
 docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq apache2-utils
-util-linux iproute2 procps psmisc python3-jwt python3-cryptography zstd openssl"
+util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd openssl"
 # `deps.sh bench` adds the peers that `make bench` compares against.
 [ "${1:-}" = bench ] && pkgs="$pkgs crun runc podman hyperfine bc debootstrap"
 # `deps.sh fuzz` adds clang's libFuzzer and sanitizer runtimes for `make fuzz` (llvm-14 has
