@@ -28,7 +28,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 FSD_SRC    := $(sort $(filter-out fsd/main.c,$(wildcard fsd/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
-INIT_SRC   := $(sort $(wildcard engine/init/*.c))
+INIT_SRC   := $(sort $(wildcard engine/init/*.c)) engine/inroot.c
 INIT_OBJ   := $(INIT_SRC:%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FSD_OBJ    := $(FSD_SRC:%.c=$(BUILD)/%.o)

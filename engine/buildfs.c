@@ -2,10 +2,10 @@
  * The file system side of a build: COPY and ADD from the build context into
  * a step's writable snapshot, WORKDIR's directories, the image's size.
  *
- * Two trees, two rules.  The context is the user's directory: every source
- * is opened with openat2(RESOLVE_BENEATH) on it, so neither ".." nor a
- * symlink can make the daemon read outside it.  The rootfs is the image's:
- * every destination is opened with openat2(RESOLVE_IN_ROOT) on it, so an
+ * Two trees, two rules, both from inroot.h.  The context is the user's
+ * directory: every source is opened beneath it (inroot_beneath), so neither
+ * ".." nor a symlink can make the daemon read outside it.  The rootfs is the
+ * image's: every destination is resolved inside it (inroot_*), so an
  * absolute symlink in the image ("lib -> /usr/lib") resolves as it would in
  * the container and never reaches the host.  Below those, entries are made
  * with *at() calls and O_NOFOLLOW, files under a temporary name renamed into
@@ -22,10 +22,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <linux/openat2.h>
 
 #include "buildfs.h"
 #include "digest.h"
+#include "inroot.h"
 #include "layer.h"
 #include "util.h"
 
@@ -33,36 +33,25 @@
 #define FICLONE _IOW(0x94, 9, int)
 #endif
 
-#define IN_ROOT	  (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
-#define BENEATH	  (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 #define DEPTH_MAX 256
-#define CHUNK	  (1u << 20)
+#define CHUNK     (1u << 20)
 #define MATCH_MAX 100000 /* files one source pattern may match */
-
-static int
-sys_openat2(int dfd, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = { .flags = (uint64_t)flags, .resolve = resolve };
-
-	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
-}
 
 /* A source in the context; errno EXDEV (it leads outside) becomes EINVAL. */
 static int
 open_source(int ctx_fd, const char *path, struct bk_err *err)
 {
-	int fd = sys_openat2(ctx_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, BENEATH);
+	int fd = inroot_beneath(ctx_fd, path, O_RDONLY | O_NONBLOCK);
 
 	if (fd >= 0)
 		return fd;
-	if (errno == EXDEV || errno == ELOOP)
+	if (fd == -EXDEV || fd == -ELOOP)
 		return bk_err_set(err, EINVAL, "'%s' leads outside the build context", path);
-	return bk_err_sys(err, "'%s'", path);
+	return bk_err_set(err, -fd, "'%s'", path);
 }
 
 int
-buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len,
-	     struct bk_err *err)
+buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len, struct bk_err *err)
 {
 	cleanup_close int fd = open_source(ctx_fd, name, err);
 	struct stat st;
@@ -83,8 +72,7 @@ buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len,
 bool
 buildfs_is_dir(int rootfs_fd, const char *path)
 {
-	const char *p = *path ? path : "/";
-	cleanup_close int fd = sys_openat2(rootfs_fd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+	cleanup_close int fd = inroot_path(rootfs_fd, path, O_DIRECTORY, 0);
 
 	return fd >= 0;
 }
@@ -93,43 +81,11 @@ buildfs_is_dir(int rootfs_fd, const char *path)
 static int
 mkdir_open(int rootfs_fd, const char *path, uid_t uid, gid_t gid, struct bk_err *err)
 {
-	cleanup_free char *copy = xstrdup(path);
-	cleanup_free char *prefix = xmalloc(strlen(path) + 2);
-	char *save = NULL, *part;
-	int dfd = sys_openat2(rootfs_fd, "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
+	int fd = inroot_mkdirs(rootfs_fd, path, 0755, uid, gid, 0);
 
-	if (dfd < 0)
-		return bk_err_sys(err, "open the image's root");
-	prefix[0] = '\0';
-	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
-		int next;
-
-		if (strcmp(part, ".") == 0)
-			continue;
-		strcat(strcat(prefix, "/"), part);
-		/* Resolved from the root each time: symlinks on the way stay inside. */
-		next = sys_openat2(rootfs_fd, prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
-		if (next < 0 && errno == ENOENT) {
-			if (mkdirat(dfd, part, 0755) == 0) {
-				/* Set by hand: the daemon's umask is not the image's business. */
-				if (fchownat(dfd, part, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-				    fchmodat(dfd, part, 0755, 0) < 0) {
-					close(dfd);
-					return bk_err_sys(err, "'%s'", prefix);
-				}
-			} else if (errno != EEXIST) {
-				close(dfd);
-				return bk_err_sys(err, "mkdir '%s'", prefix);
-			}
-			next = sys_openat2(rootfs_fd, prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-					   IN_ROOT);
-		}
-		close(dfd);
-		if (next < 0)
-			return bk_err_sys(err, "'%s'", prefix);
-		dfd = next;
-	}
-	return dfd;
+	if (fd < 0)
+		return bk_err_set(err, -fd, "'%s': %s", path, inroot_strerror(-fd));
+	return fd;
 }
 
 int
@@ -177,8 +133,8 @@ copy_data(struct copier *x, int sfd, int dfd, const char *where, struct bk_err *
 		n = copy_file_range(sfd, NULL, dfd, NULL, CHUNK, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-			      errno == EOPNOTSUPP))
+		if (n < 0 &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
 			break;
 		if (n < 0)
 			return bk_err_sys(err, "'%s': copy", where);
@@ -301,18 +257,20 @@ copy_subdir(struct copier *x, int sdir, const char *name, const struct stat *st,
 	if (sfd < 0)
 		return bk_err_sys(err, "'%s'", name);
 	/* An existing directory, or a symlink to one inside the image, is merged into. */
-	dfd = sys_openat2(x->rootfs_fd, dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
-	if (dfd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+	dfd = inroot_dir(x->rootfs_fd, dpath, 0);
+	if (dfd == -ENOENT || dfd == -ENOTDIR) {
 		/* A file in the way is replaced, as Docker does. */
-		if (errno == ENOTDIR && unlinkat(ddir, name, 0) < 0)
+		if (dfd == -ENOTDIR && unlinkat(ddir, name, 0) < 0)
 			return bk_err_sys(err, "'%s': remove", dpath);
 		if (mkdirat(ddir, name, 0700) < 0)
 			return bk_err_sys(err, "'%s': mkdir", dpath);
 		made = true;
 		dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			dfd = -errno;
 	}
 	if (dfd < 0)
-		return bk_err_sys(err, "'%s'", dpath);
+		return bk_err_set(err, -dfd, "'%s': %s", dpath, inroot_strerror(-dfd));
 	ret = merge_dir(x, sfd, dpath, dfd, depth + 1, err);
 	if (ret < 0 || !made)
 		return ret;
@@ -509,12 +467,11 @@ glob_walk(int ctx_fd, const char *prefix, char **parts, size_t nparts, size_t i,
 	}
 	if (!has_glob(parts[i])) {
 		cleanup_free char *next =
-			*prefix ? xasprintf("%s/%s", prefix, parts[i]) : xstrdup(parts[i]);
+		    *prefix ? xasprintf("%s/%s", prefix, parts[i]) : xstrdup(parts[i]);
 
 		return glob_walk(ctx_fd, next, parts, nparts, i + 1, out, err);
 	}
-	dfd = sys_openat2(ctx_fd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-			  BENEATH);
+	dfd = inroot_beneath(ctx_fd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY);
 	if (dfd < 0)
 		return 0; /* nothing matches below what does not exist */
 	d = fdopendir(dfd);
@@ -529,7 +486,7 @@ glob_walk(int ctx_fd, const char *prefix, char **parts, size_t nparts, size_t i,
 	qsort(here.v, here.n, sizeof(char *), cmp_str);
 	for (k = 0; k < here.n && ret == 0; k++) {
 		cleanup_free char *next =
-			*prefix ? xasprintf("%s/%s", prefix, here.v[k]) : xstrdup(here.v[k]);
+		    *prefix ? xasprintf("%s/%s", prefix, here.v[k]) : xstrdup(here.v[k]);
 
 		ret = glob_walk(ctx_fd, next, parts, nparts, i + 1, out, err);
 	}

@@ -19,12 +19,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <elf.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "engine.h"
 #include "failpoint.h"
+#include "inroot.h"
 #include "util.h"
 
 /*
@@ -33,7 +32,7 @@
  * start writes) for a while; batches keep most starts clear of it.
  */
 #define SPARES_PER_IMAGE 4
-#define SPARES_LOW 1
+#define SPARES_LOW       1
 
 struct refill {
 	char image_id[BK_ID_SIZE];
@@ -70,17 +69,16 @@ count_locked(struct bk_engine *e, const char *image_id)
 static void
 warm_file(int root_fd, const char *path, char *interp, size_t interp_size)
 {
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	cleanup_close int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 	struct stat st;
+	/* The image's file: a FIFO or a device there is skipped, never opened for reading. */
+	cleanup_close int fd = inroot_file(root_fd, path, &st);
 	int i;
 
 	if (interp)
 		interp[0] = '\0';
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fd < 0)
 		return;
 	readahead(fd, 0, (size_t)(st.st_size < WARM_MAX ? st.st_size : WARM_MAX));
 	if (interp == NULL || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
@@ -147,7 +145,7 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 		return -err->code;
 	{
 		cleanup_close int root_fd =
-			openat(e->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		    openat(e->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (root_fd >= 0)
 			warm_spare(e, image_id, root_fd);
@@ -203,7 +201,8 @@ refill_main(void *arg)
 			struct bk_err err = BK_ERR_INIT;
 
 			if (make_one(e, image_id, &err) < 0) {
-				bk_log(err.code == ESTALE ? BK_LOG_INFO : BK_LOG_DEBUG, "%s", err.msg);
+				bk_log(err.code == ESTALE ? BK_LOG_INFO : BK_LOG_DEBUG, "%s",
+				       err.msg);
 				break;
 			}
 		}

@@ -8,23 +8,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "engine.h"
 #include "failpoint.h"
+#include "inroot.h"
 #include "util.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Docker's default set: nothing more (no SYS_ADMIN, SYS_PTRACE, NET_ADMIN, SYS_MODULE...). */
 static const int default_caps[] = {
-	CAP_CHOWN,  CAP_DAC_OVERRIDE,	  CAP_FSETID,  CAP_FOWNER,     CAP_MKNOD,
-	CAP_NET_RAW, CAP_SETGID,	  CAP_SETUID,  CAP_SETFCAP,    CAP_SETPCAP,
-	CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+	CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+	CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+	CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+	CAP_KILL,    CAP_AUDIT_WRITE,
 };
 
 uint64_t
@@ -52,7 +52,7 @@ struct start_ctx {
 	struct port_map ports[PORTS_MAX];
 	size_t nports;
 	json_t *config;
-	int dfd;	/* containers/<id>/ */
+	int dfd; /* containers/<id>/ */
 	int rootfs_fd;
 	char **argv;
 	char **envp;
@@ -88,8 +88,13 @@ make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 	cleanup_free char *src = xasprintf("%s/rootfs", x->image_id);
 	cleanup_close int src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (src_fd < 0)
-		return bk_err_sys(err, "image %s", x->image_id);
+	if (src_fd < 0) {
+		bk_err_sys(err, "image %s: its filesystem", x->image_id);
+		/* Deleted from the store behind our back: the image says so from now on. */
+		if (err->code == ENOENT || err->code == ENOTDIR)
+			image_mark_broken(e, x->image_id, err);
+		return -err->code;
+	}
 	/* A writable snapshot: O(1) in the image's size, and usually made ahead of time. */
 	if (spare_take(e, x->image_id, x->dfd, "rootfs") < 0 &&
 	    store_snapshot(src_fd, x->dfd, "rootfs", false, err) < 0)
@@ -117,7 +122,8 @@ write_etc_files(struct start_ctx *x, const char *hostname, struct bk_err *err)
 				  "ip6-loopback\n%s\t%s\n",
 				  ip_format(x->ip, ipb), hostname);
 	else
-		hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+		hosts =
+		    xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
 	if (write_file_replace(x->dfd, "hosts", hosts, strlen(hosts), err) < 0)
 		return -err->code;
 	hn = xasprintf("%s\n", hostname);
@@ -185,7 +191,8 @@ build_argv(struct start_ctx *x, struct bk_err *err)
 	free(ep);
 	free(cmd);
 	if (ne + nc == 0)
-		return bk_err_set(err, EINVAL, "no command: set cmd (the image has no Entrypoint or Cmd)");
+		return bk_err_set(err, EINVAL,
+				  "no command: set cmd (the image has no Entrypoint or Cmd)");
 	return 0;
 }
 
@@ -212,8 +219,8 @@ env_put(char ***envp, size_t *n, const char *kv, bool replace)
  * env, then what docker always sets.  NULL-terminated; caller frees.
  */
 char **
-process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
-	    const char *home, size_t *n_out)
+process_env(json_t *config, char *const *env, size_t nenv, const char *hostname, const char *home,
+	    size_t *n_out)
 {
 	json_t *cfg = json_object_get(config, "config");
 	size_t n = 0, k = 0, i;
@@ -241,33 +248,13 @@ process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
 
 /* mkdir -p inside the rootfs, never leaving it (as docker does for WorkingDir). */
 static int
-mkdir_in_root(int rootfs_fd, const char *path, struct bk_err *err)
+make_workdir(int rootfs_fd, const char *path, struct bk_err *err)
 {
-	cleanup_free char *copy = xstrdup(path);
-	char *save = NULL, *part;
-	int dfd = dup(rootfs_fd);
+	int fd = inroot_mkdirs(rootfs_fd, path, 0755, 0, 0, 0);
 
-	if (dfd < 0)
-		return bk_err_sys(err, "workdir");
-	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
-		struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-					.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-		int next;
-
-		if (strcmp(part, "..") == 0 || strcmp(part, ".") == 0)
-			continue;
-		if (mkdirat(dfd, part, 0755) < 0 && errno != EEXIST) {
-			close(dfd);
-			return bk_err_sys(err, "workdir '%s'", path);
-		}
-		/* Each step resolved from the root: a symlink stays inside the rootfs. */
-		next = (int)syscall(SYS_openat2, dfd, part, &how, sizeof(how));
-		close(dfd);
-		if (next < 0)
-			return bk_err_sys(err, "workdir '%s'", path);
-		dfd = next;
-	}
-	close(dfd);
+	if (fd < 0)
+		return bk_err_set(err, -fd, "workdir '%s': %s", path, inroot_strerror(-fd));
+	close(fd);
 	return 0;
 }
 
@@ -289,7 +276,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	if (x->dfd < 0)
 		return bk_err_sys(err, "start %s", x->id);
 	if (!x->rootfs_made && make_rootfs(e, x, err) < 0)
-		return -err->code;
+		return bk_err_wrap(err, "start %s", x->id);
 	x->rootfs_fd = openat(x->dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->rootfs_fd < 0)
 		return bk_err_sys(err, "start %s: rootfs", x->id);
@@ -308,7 +295,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	if (userdb_resolve(x->rootfs_fd, user, &uid, &gid, groups, &ngroups, home, sizeof(home),
 			   err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
-	if (workdir && *workdir && mkdir_in_root(x->rootfs_fd, workdir, err) < 0)
+	if (workdir && *workdir && make_workdir(x->rootfs_fd, workdir, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
 	if (build_argv(x, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
@@ -346,13 +333,15 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 
 	if (c == NULL)
 		return bk_err_set(err, ENOENT, "no container '%s'", id);
+	if (c->broken)
+		return container_broken_err(c, err);
 	if (c->state == BK_CTR_RUNNING)
 		return bk_err_set(err, EBUSY, "container %s is already running", id);
 	if (c->busy || c->state == BK_CTR_REMOVING)
 		return bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
 	if (c->image_id[0] == '\0')
-		return bk_err_set(err, EINVAL, "container %s has no image: write one to its 'image'",
-				  id);
+		return bk_err_set(err, EINVAL,
+				  "container %s has no image: write one to its 'image'", id);
 	c->busy = true;
 	snprintf(x->id, sizeof(x->id), "%s", c->id);
 	snprintf(x->image_id, sizeof(x->image_id), "%s", c->image_id);

@@ -29,15 +29,15 @@ storage_lock(const char *root, int *lock_fd, struct bk_err *err)
 {
 	cleanup_close int fd = -1;
 	char buf[32];
-	cleanup_close int root_fd = -1;
+	cleanup_close int state_fd = -1;
 	int n;
 
 	if (mkdir(root, 0700) < 0 && errno != EEXIST)
 		return bk_err_sys(err, "state directory '%s'", root);
-	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0)
+	state_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (state_fd < 0)
 		return bk_err_sys(err, "state directory '%s'", root);
-	fd = openat(root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = openat(state_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return bk_err_sys(err, "open '%s/lock'", root);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -47,7 +47,7 @@ storage_lock(const char *root, int *lock_fd, struct bk_err *err)
 		return bk_err_sys(err, "lock '%s/lock'", root);
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write_file_atomic(root_fd, "bockerfs.pid", buf, (size_t)n, err) < 0)
+	if (write_file_atomic(state_fd, "bockerfs.pid", buf, (size_t)n, err) < 0)
 		return bk_err_wrap(err, "pid file");
 	*lock_fd = take_fd(fd);
 	return 0;
@@ -121,7 +121,8 @@ find_loop(const char *img, char *dev, size_t size)
 			continue;
 		snprintf(path, sizeof(path), "/sys/block/%s/loop", de->d_name);
 		sysfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (sysfd < 0 || read_file_at(sysfd, "backing_file", PATH_MAX, &back, &len, NULL) < 0)
+		if (sysfd < 0 ||
+		    read_file_at(sysfd, "backing_file", PATH_MAX, &back, &len, NULL) < 0)
 			continue;
 		while (len > 0 && back[len - 1] == '\n')
 			back[--len] = '\0';
@@ -178,8 +179,7 @@ attach_loop(const char *img, char *dev, size_t size, struct bk_err *err)
 }
 
 int
-storage_open(const char *root, uint64_t size, char **store_path, bool *mounted,
-	     struct bk_err *err)
+storage_open(const char *root, uint64_t size, char **store_path, bool *mounted, struct bk_err *err)
 {
 	cleanup_free char *store = NULL, *img = NULL;
 	cleanup_close int loop_fd = -1;

@@ -1,43 +1,36 @@
 /*
  * The image's User ("name", "uid", "name:group", "uid:gid") resolved against
  * the container's own /etc/passwd and /etc/group, as docker does.  The files
- * are opened with RESOLVE_IN_ROOT: an image's /etc/passwd may be a symlink,
- * and it must never lead to the host's.
+ * are the container's, so untrusted: read through inroot.h (a symlink never
+ * leads to the host's, a FIFO or a device is refused, not waited on).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 
 #include "engine.h"
+#include "inroot.h"
 #include "util.h"
 
-#define DB_MAX	   (4u << 20)
+#define DB_MAX     (4u << 20)
 #define GROUPS_MAX 64
 
+/*
+ * The whole file into *text; a missing one leaves *text NULL (numeric users
+ * need no entry).  Any other failure fails the lookup: a container that
+ * planted a FIFO there gets an error, not a daemon waiting on it.
+ */
 static int
-open_in_root(int rootfs_fd, const char *path)
+read_db(int rootfs_fd, const char *path, char **text, struct bk_err *err)
 {
-	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
+	int ret = inroot_read(rootfs_fd, path, DB_MAX, text, NULL);
 
-	return (int)syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
-}
-
-/* The whole file, or NULL if it does not exist or cannot be read. */
-static char *
-read_db(int rootfs_fd, const char *path)
-{
-	cleanup_close int fd = open_in_root(rootfs_fd, path);
-	char *text = NULL;
-
-	if (fd < 0 || read_fd_all(fd, DB_MAX, &text, NULL, NULL) < 0)
-		return NULL;
-	return text;
+	*text = ret < 0 ? NULL : *text;
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		return 0;
+	if (ret < 0)
+		return bk_err_set(err, -ret, "user lookup: '%s': %s", path, inroot_strerror(-ret));
+	return 0;
 }
 
 static bool
@@ -125,12 +118,15 @@ userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *g
 	       size_t *ngroups, char *home, size_t home_size, struct bk_err *err)
 {
 	cleanup_free char *spec = xstrdup(user && *user ? user : "0");
-	cleanup_free char *passwd = read_db(rootfs_fd, "/etc/passwd");
+	cleanup_free char *passwd = NULL;
 	cleanup_free char *group_db = NULL;
 	char *colon = strchr(spec, ':'), *name = spec, *grp = NULL;
 	char uname[256] = "";
 
 	*ngroups = 0;
+	if (read_db(rootfs_fd, "/etc/passwd", &passwd, err) < 0 ||
+	    read_db(rootfs_fd, "/etc/group", &group_db, err) < 0)
+		return -err->code;
 	if (colon) {
 		*colon = '\0';
 		grp = colon + 1;
@@ -147,15 +143,14 @@ userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *g
 		return bk_err_set(err, ENOENT, "user '%s': no such user in the image's /etc/passwd",
 				  name);
 	}
-	group_db = read_db(rootfs_fd, "/etc/group");
 	if (grp && *grp) {
 		cleanup_free char *copy = group_db ? xstrdup(group_db) : NULL;
 
 		if (!group_scan(copy, grp, gid, NULL, NULL, NULL)) {
 			if (!all_digits(grp))
-				return bk_err_set(err, ENOENT,
-						  "group '%s': no such group in the image's /etc/group",
-						  grp);
+				return bk_err_set(
+				    err, ENOENT,
+				    "group '%s': no such group in the image's /etc/group", grp);
 			*gid = (gid_t)strtoul(grp, NULL, 10);
 		}
 	}

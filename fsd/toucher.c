@@ -35,7 +35,7 @@
 #include "fsd.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546
-#define MSG_MAX 4096 /* tree paths are short: "containers/ID/state" */
+#define MSG_MAX          4096 /* tree paths are short: "containers/ID/state" */
 
 static int sock = -1;
 static pid_t child;
@@ -59,19 +59,19 @@ child_open_root(const char *mountpoint, dev_t under_dev)
 }
 
 static int
-child_op(int root_fd, char op, const char *path)
+child_op(int mnt_fd, char op, const char *path)
 {
 	int fd;
 
-	if (root_fd < 0)
-		return root_fd == -1 ? EBADF : -root_fd;
+	if (mnt_fd < 0)
+		return mnt_fd == -1 ? EBADF : -mnt_fd;
 	switch (op) {
 	case 'M':
-		return mkdirat(root_fd, path, 0700) < 0 && errno != EEXIST ? errno : 0;
+		return mkdirat(mnt_fd, path, 0700) < 0 && errno != EEXIST ? errno : 0;
 	case 'R':
-		return unlinkat(root_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT ? errno : 0;
+		return unlinkat(mnt_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT ? errno : 0;
 	case 'T':
-		fd = openat(root_fd, path, O_WRONLY | O_CLOEXEC);
+		fd = openat(mnt_fd, path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			return errno;
 		/* A write with data: IN_MODIFY; the close: IN_CLOSE_WRITE. */
@@ -87,11 +87,10 @@ child_op(int root_fd, char op, const char *path)
 	return EINVAL;
 }
 
-static void __attribute__((noreturn))
-child_main(int fd, const char *mountpoint, dev_t under_dev)
+static void __attribute__((noreturn)) child_main(int fd, const char *mountpoint, dev_t under_dev)
 {
 	static char msg[MSG_MAX + 1];
-	int root_fd = -1, answer;
+	int mnt_fd = -1, answer;
 	ssize_t n;
 
 	for (;;) {
@@ -104,16 +103,16 @@ child_main(int fd, const char *mountpoint, dev_t under_dev)
 		msg[n] = '\0';
 		answer = 0;
 		if (msg[0] == 'B') {
-			if (root_fd >= 0)
-				close(root_fd);
-			root_fd = child_open_root(mountpoint, under_dev);
-			answer = root_fd < 0 ? -root_fd : 0;
+			if (mnt_fd >= 0)
+				close(mnt_fd);
+			mnt_fd = child_open_root(mountpoint, under_dev);
+			answer = mnt_fd < 0 ? -mnt_fd : 0;
 		} else if (msg[0] == 'E') {
-			if (root_fd >= 0)
-				close(root_fd);
-			root_fd = -1;
+			if (mnt_fd >= 0)
+				close(mnt_fd);
+			mnt_fd = -1;
 		} else {
-			answer = child_op(root_fd, msg[0], msg + 1);
+			answer = child_op(mnt_fd, msg[0], msg + 1);
 		}
 		if (send(fd, &answer, sizeof(answer), MSG_NOSIGNAL) < 0)
 			_exit(0);

@@ -51,7 +51,6 @@
 
 /* The plan lives in its own mapping, returned to the kernel once the workload runs. */
 
-
 struct monitor {
 	pid_t child; /* the workload */
 	int dirfd;
@@ -148,20 +147,6 @@ own_fds(int *fds, int n)
 }
 
 /*
- * A spare keeps the daemon's mount table until its container's setup
- * detaches it.  It must not keep the daemon's own control tree mounted
- * meanwhile: an unmount of the tree would not end the FUSE connection then.
- * Private first, so that the unmount stays in this namespace.  Best effort:
- * the tree may not be mounted (yet).
- */
-static void
-hide_mount(const char *path)
-{
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
-		umount2(path, MNT_DETACH);
-}
-
-/*
  * A spare init (the daemon's spare_init.c) waits here for its container:
  * "plan" with the plan's memfd and the container's directory.  false at
  * EOF (the pool was stopped, or the daemon died): the spare just exits.
@@ -175,7 +160,9 @@ receive_plan(int syncfd, int *planfd, int *dirfd)
 	} u;
 	char word[8];
 	struct iovec iov = { .iov_base = word, .iov_len = sizeof(word) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *cm;
 	ssize_t n;
@@ -600,11 +587,9 @@ main(int argc, char **argv)
 		return 1;
 	reset_signals();
 	prctl(PR_SET_NAME, "init", 0, 0, 0);
-	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--spare") == 0) {
+	if (argc == 3 && strcmp(argv[1], "--spare") == 0) {
 		if (!parse_fd(argv[2], &fds[1]) || own_fds(&fds[1], 1) < 0)
 			return 1;
-		if (argc == 4)
-			hide_mount(argv[3]);
 		if (!receive_plan(fds[1], &fds[0], &fds[2]))
 			return 0;
 	} else if (argc != 4 || !parse_fd(argv[1], &fds[0]) || !parse_fd(argv[2], &fds[1]) ||

@@ -7,8 +7,9 @@
  *
  * The image is untrusted: its /proc or /etc/hosts may be a symlink to a
  * host path (CVE-2021-30465, CVE-2023-27561).  So every target is resolved
- * once with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) under an fd of
- * the rootfs, and mounted through /proc/self/fd/N, never by name.  No
+ * once under an fd of the rootfs by the engine's one module for such paths
+ * (../inroot.h: openat2 with RESOLVE_IN_ROOT), and mounted through
+ * /proc/self/fd/N, never by name.  No
  * container process exists yet, so nothing can swap a path behind us.
  */
 #include <errno.h>
@@ -24,12 +25,11 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 #include <linux/seccomp.h>
 
 #include "setup.h"
+#include "../inroot.h"
 
-#define RESOLVE_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 #define FD_PATH_SIZE 32
 
 /* The read-only that MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC would give, recursively. */
@@ -43,14 +43,6 @@ struct fs_mount {
 	unsigned long flags;
 	const char *data;
 };
-
-static int
-sys_openat2(int dfd, const char *path, int flags, mode_t mode, uint64_t resolve)
-{
-	struct open_how how = { .flags = (uint64_t)flags, .mode = mode, .resolve = resolve };
-
-	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
-}
 
 static int
 sys_pivot_root(const char *new_root, const char *put_old)
@@ -73,93 +65,42 @@ mount_on(const char *src, int fd, const char *type, unsigned long flags, const c
 	return mount(src, fd_path(fd, target), type, flags, data);
 }
 
+/*
+ * The engine's rules for paths in an image (../inroot.h), with errno set
+ * as the rest of init expects.  INROOT_MOUNTS: once /proc, /sys and /dev
+ * are mounted, paths under them are reached too.
+ */
+static int
+errno_of(int ret)
+{
+	if (ret >= 0)
+		return ret;
+	errno = -ret;
+	return -1;
+}
+
 /* An O_PATH fd of path (in the container's view) under rootfd, or -1 with errno. */
 static int
 open_in_root(int rootfd, const char *path, int flags, uint64_t resolve)
 {
-	return sys_openat2(rootfd, path, O_PATH | O_CLOEXEC | flags, 0, RESOLVE_ROOT | resolve);
+	return errno_of(inroot_path(rootfd, path, flags, resolve | INROOT_MOUNTS));
 }
 
-/*
- * The directory path under rootfd, created with its missing parents (0755).
- * Each prefix is resolved from rootfd again, so a symlinked component stays
- * inside the root.  Returns an O_PATH fd or -1 with errno.
- */
+/* The directory path under rootfd, made with its missing parents (0755); -1 with errno. */
 static int
 make_dir(int rootfd, const char *path, uint64_t resolve)
 {
-	cleanup_close int cur = open_in_root(rootfd, path, O_DIRECTORY, resolve);
-	char prefix[PATH_MAX];
-	size_t len = strlen(path), start, end;
-	int next;
-
-	if (cur >= 0 || errno != ENOENT)
-		return take_fd(cur);
-	if (len >= sizeof(prefix)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	cur = open_in_root(rootfd, "/", O_DIRECTORY, 0);
-	for (start = 0; cur >= 0 && start < len; start = end) {
-		while (path[start] == '/')
-			start++;
-		for (end = start; end < len && path[end] != '/'; end++)
-			;
-		if (end == start)
-			break;
-		memcpy(prefix, path, end);
-		prefix[end] = '\0';
-		next = open_in_root(rootfd, prefix, O_DIRECTORY, resolve);
-		if (next < 0 && errno == ENOENT) {
-			if (mkdirat(cur, prefix + start, 0755) < 0 && errno != EEXIST)
-				return -1;
-			next = open_in_root(rootfd, prefix, O_DIRECTORY, resolve);
-		}
-		if (next < 0)
-			return -1;
-		close(cur);
-		cur = next;
-	}
-	return take_fd(cur);
+	return errno_of(inroot_mkdirs(rootfd, path, 0755, (uid_t)-1, 0, resolve | INROOT_MOUNTS));
 }
 
 /*
- * The regular file path under rootfd, created empty (0644, parents 0755)
- * when missing.  Returns an O_PATH fd or -1 with errno (EINVAL if it exists
- * but is not a regular file).
+ * The regular file path under rootfd, made empty (0644, parents 0755) when
+ * missing: an O_PATH fd, or -1 with errno (EINVAL if it is not a regular file).
  */
 static int
 make_file(int rootfd, const char *path)
 {
-	cleanup_close int fd = open_in_root(rootfd, path, 0, 0);
-	cleanup_close int parent = -1;
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	struct stat st;
-
-	if (fd < 0 && errno == ENOENT && slash != NULL && (size_t)(slash - path) < sizeof(dir)) {
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-		parent = make_dir(rootfd, dir[0] != '\0' ? dir : "/", 0);
-		if (parent < 0)
-			return -1;
-		/* O_NONBLOCK: a FIFO planted where the file goes must not hang init. */
-		fd = sys_openat2(rootfd, path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644,
-				 RESOLVE_ROOT);
-		if (fd < 0)
-			return -1;
-		close(fd);
-		fd = open_in_root(rootfd, path, 0, 0);
-	}
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	return take_fd(fd);
+	return errno_of(inroot_mkfile(rootfd, path, 0644));
 }
 
 /*

@@ -1,0 +1,24 @@
+/*
+ * syscalls.h: raw wrappers for the system calls glibc 2.36 does not wrap,
+ * shared by the engine, bockerfs-init and the daemon.  Each returns what
+ * the kernel returns: -1 with errno set on failure.  libc only: the
+ * container init links nothing else.
+ */
+#ifndef BK_SYSCALLS_H
+#define BK_SYSCALLS_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+static inline int
+sys_openat2(int dfd, const char *path, int flags, mode_t mode, uint64_t resolve)
+{
+	struct open_how how = { .flags = (uint64_t)flags, .mode = mode, .resolve = resolve };
+
+	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+}
+
+#endif
