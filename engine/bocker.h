@@ -19,7 +19,7 @@
 #include <sys/types.h>
 
 #define BK_VERSION "0.1.0"
-#define BK_API	   1
+#define BK_API     1
 
 /* ---- errors and logging ------------------------------------------------ */
 
@@ -27,11 +27,14 @@ struct bk_err {
 	int code;      /* positive errno, 0 if none */
 	char msg[512]; /* "ctx: ctx: cause", no trailing newline */
 };
-#define BK_ERR_INIT { 0, "" }
+#define BK_ERR_INIT   \
+	{             \
+		0, "" \
+	}
 
 /* Set code and message; returns -code. */
 int bk_err_set(struct bk_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Like bk_err_set with code = errno, appending ": strerror(errno)". */
 int bk_err_sys(struct bk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix the message with more context; returns -code. */
@@ -58,13 +61,13 @@ struct bk_engine_opts {
 	const char *root;      /* state directory, default /var/lib/bockerfs */
 	uint64_t storage_size; /* size of the embedded btrfs image file */
 	/* Registries (pull): mirrors tried first for Docker Hub, plain-http hosts, credentials. */
-	const char *const *registry_mirrors; /* NULL-terminated, may be NULL */
+	const char *const *registry_mirrors;    /* NULL-terminated, may be NULL */
 	const char *const *insecure_registries; /* "HOST:PORT", NULL-terminated, may be NULL */
-	const char *auth_config; /* docker-style config.json, may be NULL */
-	uint64_t log_max;	 /* container logs rotate to log.1 past this (0: default) */
+	const char *auth_config;                /* docker-style config.json, may be NULL */
+	uint64_t log_max;           /* container logs rotate to log.1 past this (0: default) */
 	const char *default_limits; /* "KEY VALUE" lines every new container starts with */
-	const char *bridge;	    /* NULL: "bocker0" */
-	const char *subnet;	    /* NULL: "10.88.0.0/16" */
+	const char *bridge;         /* NULL: "bocker0" */
+	const char *subnet;         /* NULL: "10.88.0.0/16" */
 	/*
 	 * A mount point of the caller's (the control tree) that the inits started
 	 * ahead of time drop from their copy of the mount table: one that kept
@@ -88,16 +91,15 @@ typedef void (*bk_watch_fn)(void *arg, enum bk_obj_kind kind, const char *id,
  * Called for every lifecycle event ("create", "start", "exit", "remove",
  * "import"...), attrs is "" or "k=v k=v".  Same threading rules as bk_watch_fn.
  */
-typedef void (*bk_event_fn)(void *arg, enum bk_obj_kind kind, const char *id,
-			    const char *action, const char *attrs);
+typedef void (*bk_event_fn)(void *arg, enum bk_obj_kind kind, const char *id, const char *action,
+			    const char *attrs);
 
 /*
  * Lock the state directory (EBUSY "store locked" if another daemon has it),
  * find or create the btrfs store, remove what a crash left half done, and load
  * the records.  On failure nothing is left attached or mounted.
  */
-int bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out,
-		   struct bk_err *err);
+int bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct bk_err *err);
 /* Unmount and detach what bk_engine_open attached, release the lock, free. */
 void bk_engine_close(struct bk_engine *e);
 void bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, bk_event_fn event, void *arg);
@@ -117,22 +119,26 @@ const char *bk_engine_store_path(const struct bk_engine *e);
 
 #define BK_ID_SIZE 72 /* "img_"/"ps_" + 12 hex, or a container name of up to 64 bytes */
 
-enum bk_image_state { BK_IMAGE_PULLING, BK_IMAGE_READY, BK_IMAGE_BUILDING };
+/* BROKEN: its record or its filesystem in the store could not be loaded (see broken). */
+enum bk_image_state { BK_IMAGE_PULLING, BK_IMAGE_READY, BK_IMAGE_BUILDING, BK_IMAGE_BROKEN };
+const char *bk_image_state_name(enum bk_image_state state);
 
 struct bk_image_info {
 	char id[BK_ID_SIZE];
 	uint64_t serial; /* stable for the daemon's lifetime, never reused */
 	enum bk_image_state state;
-	char *source;	 /* what it came from: a reference or a directory */
-	char *refs;	 /* its names, one per line, may be "" */
-	char *config;	 /* image config JSON, pretty-printed, ends in "\n" */
+	char *source;    /* what it came from: a reference or a directory */
+	char *refs;      /* its names, one per line, may be "" */
+	char *config;    /* image config JSON, pretty-printed, ends in "\n" */
 	char *root_path; /* absolute path of its read-only filesystem */
 	char created[32];
-	uint64_t size;	/* bytes of file data */
-	char *digest;	/* pulled images: the manifest's digest, else "" */
-	char *manifest; /* pulled images: the manifest JSON, else "" */
-	char *layers;	/* pulled images: "DIGEST SIZE" per layer, else "" */
-	char *progress; /* while pulling: "DIGEST DONE TOTAL" per layer */
+	uint64_t size;   /* bytes of file data */
+	char *digest;    /* pulled images: the manifest's digest, else "" */
+	char *manifest;  /* pulled images: the manifest JSON, else "" */
+	char *layers;    /* pulled images: "DIGEST SIZE" per layer, else "" */
+	char *progress;  /* while pulling: "DIGEST DONE TOTAL" per layer */
+	char *broken;    /* BK_IMAGE_BROKEN: why, else "" */
+	int broken_code; /* BK_IMAGE_BROKEN: its errno (EBADMSG, ENOENT...) */
 };
 void bk_image_info_free(struct bk_image_info *info);
 
@@ -148,8 +154,8 @@ void bk_image_list_free(struct bk_image_entry *list, size_t n);
  * not NULL.  The image becomes visible only when complete.  id_out gets the
  * new id.  Errors: ENOENT, ENOTDIR, EINVAL (bad ref), ENOSPC, EINTR.
  */
-int bk_image_import(struct bk_engine *e, const char *dir, const char *ref,
-		    struct bk_cancel *cancel, char id_out[BK_ID_SIZE], struct bk_err *err);
+int bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk_cancel *cancel,
+		    char id_out[BK_ID_SIZE], struct bk_err *err);
 /* Remove an image by id or reference.  ENOENT if unknown. */
 int bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err);
 /* Replace (or, with append, extend) an image's names; a name moves from any other image. */
@@ -208,7 +214,12 @@ int bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err 
 
 /* ---- containers -------------------------------------------------------- */
 
-enum bk_ctr_state { BK_CTR_CREATED, BK_CTR_RUNNING, BK_CTR_EXITED, BK_CTR_REMOVING };
+/*
+ * BROKEN: its record in the store could not be loaded (see broken).  It can
+ * still be killed, stopped and removed; its init, if it still runs, was
+ * found by its root and binary (pid is set while it runs).
+ */
+enum bk_ctr_state { BK_CTR_CREATED, BK_CTR_RUNNING, BK_CTR_EXITED, BK_CTR_REMOVING, BK_CTR_BROKEN };
 const char *bk_ctr_state_name(enum bk_ctr_state state);
 
 enum bk_ctr_field { BK_CTR_IMAGE, BK_CTR_CMD, BK_CTR_ENV, BK_CTR_LIMITS, BK_CTR_NET, BK_CTR_PORTS };
@@ -217,7 +228,7 @@ struct bk_stats {
 	uint64_t cpu_usec;   /* CPU time used */
 	uint64_t memory;     /* bytes in use */
 	uint64_t memory_max; /* the most it has used */
-	uint64_t pids;	     /* processes and threads */
+	uint64_t pids;       /* processes and threads */
 	uint64_t oom_kills;  /* processes the OOM killer ended */
 };
 
@@ -225,21 +236,23 @@ struct bk_container_info {
 	char id[BK_ID_SIZE];
 	uint64_t serial;
 	enum bk_ctr_state state;
-	char *image;	 /* as named by the user, "" if not set */
-	char *image_id;	 /* "" if not set */
-	char *cmd;	 /* "" = the image's Entrypoint and Cmd */
-	char *env;	 /* KEY=VALUE lines */
-	char *limits;	 /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
-	char *net;	 /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */
-	char *ports;	 /* "tcp HOSTPORT CONTAINERPORT" lines */
-	char ip[16];	 /* "" when it has no address */
+	char *image;     /* as named by the user, "" if not set */
+	char *image_id;  /* "" if not set */
+	char *cmd;       /* "" = the image's Entrypoint and Cmd */
+	char *env;       /* KEY=VALUE lines */
+	char *limits;    /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
+	char *net;       /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */
+	char *ports;     /* "tcp HOSTPORT CONTAINERPORT" lines */
+	char ip[16];     /* "" when it has no address */
 	char *root_path; /* absolute path of its filesystem ("" before the first start) */
 	char created[32], started[32], finished[32];
-	int pid;	/* host pid of its init, 0 when not running */
-	bool exited;	/* exit_code/exit_signal are meaningful */
-	int exit_code;	/* "exit N" */
+	int pid;         /* host pid of its init, 0 when not running */
+	bool exited;     /* exit_code/exit_signal are meaningful */
+	int exit_code;   /* "exit N" */
 	int exit_signal; /* "signal N" when > 0 */
 	bool oomkilled;
+	char *broken;    /* BK_CTR_BROKEN: why, else "" */
+	int broken_code; /* BK_CTR_BROKEN: its errno (EBADMSG, ENOENT...) */
 };
 void bk_container_info_free(struct bk_container_info *info);
 

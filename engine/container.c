@@ -23,27 +23,26 @@
 #include "util.h"
 
 #define RECORD_MAX (4u << 20)
-#define ENV_MAX	   4096
+#define ENV_MAX    4096
 
 static const char *state_names[] = {
-	[BK_CTR_CREATED] = "created",
-	[BK_CTR_RUNNING] = "running",
-	[BK_CTR_EXITED] = "exited",
-	[BK_CTR_REMOVING] = "removing",
+	[BK_CTR_CREATED] = "created",   [BK_CTR_RUNNING] = "running", [BK_CTR_EXITED] = "exited",
+	[BK_CTR_REMOVING] = "removing", [BK_CTR_BROKEN] = "broken",
 };
 
 const char *
 bk_ctr_state_name(enum bk_ctr_state state)
 {
-	return state <= BK_CTR_REMOVING ? state_names[state] : "unknown";
+	return state <= BK_CTR_BROKEN ? state_names[state] : "unknown";
 }
 
+/* What a record may say: "broken" is never written, only shown. */
 static int
 state_parse(const char *s, enum bk_ctr_state *out)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(state_names); i++)
+	for (i = 0; i <= BK_CTR_REMOVING; i++)
 		if (strcmp(s, state_names[i]) == 0) {
 			*out = (enum bk_ctr_state)i;
 			return 0;
@@ -66,6 +65,7 @@ container_free(struct container *c)
 	free(c->image);
 	free(c->cmd);
 	free(c->ports);
+	free(c->broken);
 	free(c);
 }
 
@@ -91,7 +91,8 @@ name_valid(const char *s)
 		return false;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 
 		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
 			return false;
@@ -166,6 +167,10 @@ container_save(struct bk_engine *e, const struct container *c, struct bk_err *er
 	cleanup_free char *text = NULL;
 	cleanup_close int dfd = -1;
 
+	/* What could not be read is left as it is, for the operator to see or repair. */
+	if (c->broken)
+		return bk_err_set(err, c->broken_code, "container %s is broken: %s", c->id,
+				  c->broken);
 	if (j == NULL)
 		return bk_err_set(err, EIO, "container %s: cannot encode record", c->id);
 	text = json_dumps(j, JSON_INDENT(1));
@@ -208,15 +213,15 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 	if (read_file_at(dfd, "container.json", RECORD_MAX, &text, NULL, err) < 0)
 		return bk_err_wrap(err, "container %s", id);
 	j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL || json_unpack_ex(j, &jerr, 0,
-					"{s:s, s:s, s?o, s:s, s?o, s:o, s:s, s:s, s:s, s:i, s:I, s:s, "
-					"s:b, s:i, s:i, s:b, s?i, s?b}",
-					"id", &rid, "state", &state, "image", &image, "image_id",
-					&image_id, "cmd", &cmd, "env", &env, "created", &created,
-					"started", &started, "finished", &finished, "pid", &pid,
-					"pid_start", &pid_start, "boot_id", &boot, "exited", &exited,
-					"exit_code", &code, "exit_signal", &sig, "oomkilled", &oom,
-					"kill_sent", &kill_sent, "rootfs", &rootfs) < 0)
+	if (j == NULL ||
+	    json_unpack_ex(j, &jerr, 0,
+			   "{s:s, s:s, s?o, s:s, s?o, s:o, s:s, s:s, s:s, s:i, s:I, s:s, "
+			   "s:b, s:i, s:i, s:b, s?i, s?b}",
+			   "id", &rid, "state", &state, "image", &image, "image_id", &image_id,
+			   "cmd", &cmd, "env", &env, "created", &created, "started", &started,
+			   "finished", &finished, "pid", &pid, "pid_start", &pid_start, "boot_id",
+			   &boot, "exited", &exited, "exit_code", &code, "exit_signal", &sig,
+			   "oomkilled", &oom, "kill_sent", &kill_sent, "rootfs", &rootfs) < 0)
 		return bk_err_set(err, EBADMSG, "container %s: malformed container.json: %s", id,
 				  jerr.text);
 	if (strcmp(rid, id) != 0 || !json_is_array(env))
@@ -296,7 +301,8 @@ table_del_locked(struct bk_engine *e, struct container *c)
 
 	for (i = 0; i < e->nctrs; i++)
 		if (e->ctrs[i] == c) {
-			memmove(&e->ctrs[i], &e->ctrs[i + 1], (e->nctrs - i - 1) * sizeof(*e->ctrs));
+			memmove(&e->ctrs[i], &e->ctrs[i + 1],
+				(e->nctrs - i - 1) * sizeof(*e->ctrs));
 			e->nctrs--;
 			return;
 		}
@@ -368,7 +374,7 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 	pthread_mutex_lock(&e->lock);
 	set_exited_locked(e, c, wait_code, wait_status);
 	c->oomkilled = oom;
-	if (container_save(e, c, &err) < 0)
+	if (!c->broken && container_save(e, c, &err) < 0)
 		bk_log(BK_LOG_WARN, "%s", err.msg);
 	snprintf(id, sizeof(id), "%s", c->id);
 	if (c->exit_signal)
@@ -416,6 +422,49 @@ reconcile(struct bk_engine *e, struct container *c)
 	}
 }
 
+/*
+ * The record of containers/<name> did not load: list the container anyway,
+ * broken, so that it can be seen, killed and removed.  Its init, if it
+ * still runs, is found by its root (spawn_find_running); a start the
+ * daemon did not live to record is ended as for any container.
+ */
+static struct container *
+load_broken(struct bk_engine *e, const char *name, const struct bk_err *why)
+{
+	struct container *c = xcalloc(1, sizeof(*c));
+	cleanup_close int dfd =
+	    openat(e->containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	pid_t pid;
+
+	c->pidfd = -1;
+	copy_str(c->id, sizeof(c->id), name);
+	c->env = xcalloc(1, sizeof(char *));
+	c->broken = xstrdup(why->msg);
+	c->broken_code = why->code ? why->code : EIO;
+	c->state = BK_CTR_EXITED; /* not running, unless its init is found */
+	limits_init(&c->limits);
+	if (dfd < 0)
+		return c;
+	if (fstat(dfd, &st) == 0)
+		time_rfc3339_at(st.st_mtime, c->created, sizeof(c->created));
+	spawn_kill_unrecorded(dfd, c->id, 0);
+	pid = spawn_find_running(dfd);
+	if (pid > 0) {
+		c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (c->pidfd >= 0) {
+			c->state = BK_CTR_RUNNING;
+			c->pid = pid;
+			c->pid_start = proc_start_time(pid);
+			c->rootfs_made = true;
+			memcpy(c->boot_id, e->boot_id, sizeof(c->boot_id));
+			bk_log(BK_LOG_INFO, "container %s: broken record, its init runs (pid %d)",
+			       c->id, (int)pid);
+		}
+	}
+	return c;
+}
+
 int
 container_load_all(struct bk_engine *e, struct bk_err *err)
 {
@@ -431,14 +480,27 @@ container_load_all(struct bk_engine *e, struct bk_err *err)
 		if (de->d_name[0] == '.')
 			continue;
 		if (record_load(e, de->d_name, &c, &lerr) < 0) {
-			bk_log(BK_LOG_WARN, "%s (ignored)", lerr.msg);
-			continue;
+			/* Never dropped: its init may still run, with a cgroup and an address. */
+			if (!name_valid(de->d_name)) {
+				bk_log(BK_LOG_WARN, "containers/%s: not a container name, ignored",
+				       de->d_name);
+				continue;
+			}
+			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
+			c = load_broken(e, de->d_name, &lerr);
+		} else {
+			reconcile(e, c);
 		}
-		reconcile(e, c);
 		table_add_locked(e, c);
 	}
 	bk_log(BK_LOG_INFO, "loaded %zu container(s)", e->nctrs);
 	return 0;
+}
+
+int
+container_broken_err(const struct container *c, struct bk_err *err)
+{
+	return bk_err_set(err, c->broken_code, "container %s is broken: %s", c->id, c->broken);
 }
 
 int
@@ -450,8 +512,7 @@ bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZ
 
 	if (name && !name_valid(name))
 		return bk_err_set(err, EINVAL,
-				  "bad name '%s': use [A-Za-z0-9][A-Za-z0-9_.-], at most 64",
-				  name);
+				  "bad name '%s': use [A-Za-z0-9][A-Za-z0-9_.-], at most 64", name);
 	c = xcalloc(1, sizeof(*c));
 	c->pidfd = -1;
 	c->env = xcalloc(1, sizeof(char *));
@@ -478,14 +539,16 @@ bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZ
 		goto fail;
 	}
 	{
-		cleanup_close int dfd = openat(e->tmp_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cleanup_close int dfd =
+		    openat(e->tmp_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		cleanup(json_decrefp) json_t *j = record_json(c);
 		cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
 
 		if (dfd < 0 || text == NULL ||
 		    write_file_replace(dfd, "container.json", text, strlen(text), err) < 0 ||
 		    renameat2(e->tmp_fd, c->id, e->containers_fd, c->id, RENAME_NOREPLACE) < 0) {
-			ret = err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
+			ret =
+			    err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
 			store_rmtree_at(e->tmp_fd, c->id, NULL);
 			goto fail;
 		}
@@ -575,11 +638,11 @@ set_net_locked(struct container *c, const char *text, struct bk_err *err)
 			continue;
 		if (sscanf(line, " %15s %15s %1s", key, value, extra) != 2 ||
 		    strcmp(key, "mode") != 0)
-			return bk_err_set(err, EINVAL, "net: expected 'mode bridge|none|host', got '%s'",
-					  line);
+			return bk_err_set(err, EINVAL,
+					  "net: expected 'mode bridge|none|host', got '%s'", line);
 		if (net_mode_parse(value, &mode) < 0)
-			return bk_err_set(err, EINVAL, "net: unknown mode '%s' (bridge, none, host)",
-					  value);
+			return bk_err_set(err, EINVAL,
+					  "net: unknown mode '%s' (bridge, none, host)", value);
 	}
 	c->net_mode = mode;
 	return 0;
@@ -649,6 +712,10 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
 		goto out;
 	}
+	if (c->broken) {
+		ret = container_broken_err(c, err);
+		goto out;
+	}
 	if (field == BK_CTR_LIMITS) {
 		ret = set_limits_locked(e, c, value, err);
 		if (ret == 0)
@@ -656,8 +723,9 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		goto out;
 	}
 	if (c->state != BK_CTR_CREATED || c->busy) {
-		static const char *const names[] = { "image", "cmd", "env", "limits", "net",
-						      "ports" };
+		static const char *const names[] = {
+			"image", "cmd", "env", "limits", "net", "ports"
+		};
 
 		ret = bk_err_set(err, EBUSY, "container %s has been started: %s cannot change", id,
 				 names[field]);
@@ -729,7 +797,9 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 	}
 	copy_str(out->id, sizeof(out->id), c->id);
 	out->serial = c->serial;
-	out->state = c->state;
+	out->state = c->broken ? BK_CTR_BROKEN : c->state;
+	out->broken = xstrdup(c->broken ? c->broken : "");
+	out->broken_code = c->broken ? c->broken_code : 0;
 	out->image = xstrdup(c->image ? c->image : "");
 	out->image_id = xstrdup(c->image_id);
 	out->cmd = xstrdup(c->cmd ? c->cmd : "");
@@ -771,6 +841,7 @@ bk_container_info_free(struct bk_container_info *info)
 	free(info->net);
 	free(info->ports);
 	free(info->root_path);
+	free(info->broken);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -797,7 +868,7 @@ bk_container_state(struct bk_engine *e, uint64_t serial, enum bk_ctr_state *stat
 	pthread_mutex_lock(&e->lock);
 	c = container_find_locked(e, NULL, serial);
 	if (c)
-		*state = c->state;
+		*state = c->broken ? BK_CTR_BROKEN : c->state;
 	pthread_mutex_unlock(&e->lock);
 	return c ? 0 : -ENOENT;
 }
@@ -1051,9 +1122,10 @@ bk_signal_parse(const char *s)
 		const char *name;
 		int sig;
 	} sigs[] = {
-		{ "HUP", SIGHUP },   { "INT", SIGINT },	  { "QUIT", SIGQUIT }, { "ABRT", SIGABRT },
-		{ "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },
-		{ "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+		{ "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT },
+		{ "ABRT", SIGABRT }, { "KILL", SIGKILL },   { "USR1", SIGUSR1 },
+		{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },
+		{ "TERM", SIGTERM }, { "CONT", SIGCONT },   { "STOP", SIGSTOP },
 		{ "TSTP", SIGTSTP }, { "WINCH", SIGWINCH },
 	};
 	char *end = NULL;

@@ -23,11 +23,13 @@ struct image {
 	uint64_t size;
 	char created[32];
 	/* pulled images */
-	char *digest;	   /* the manifest's, "sha256:..." */
-	char *manifest;	   /* as the registry sent it */
-	char *layers_text; /* "DIGEST SIZE" per layer */
+	char *digest;                    /* the manifest's, "sha256:..." */
+	char *manifest;                  /* as the registry sent it */
+	char *layers_text;               /* "DIGEST SIZE" per layer */
 	struct layer_progress *progress; /* while pulling */
 	size_t nprogress;
+	char *broken; /* BK_IMAGE_BROKEN: why its record or filesystem did not load */
+	int broken_code;
 };
 
 struct layer_progress {
@@ -41,16 +43,16 @@ struct container {
 	char id[BK_ID_SIZE];
 	uint64_t serial;
 	enum bk_ctr_state state;
-	char *image;	/* as the user named it, NULL if not set */
+	char *image; /* as the user named it, NULL if not set */
 	char image_id[BK_ID_SIZE];
-	char *cmd;	/* NULL: the image's Entrypoint and Cmd */
-	char **env;	/* KEY=VALUE over the image's Env */
+	char *cmd;  /* NULL: the image's Entrypoint and Cmd */
+	char **env; /* KEY=VALUE over the image's Env */
 	size_t nenv;
 	char created[32], started[32], finished[32];
-	pid_t pid;	    /* host pid of its init while running */
+	pid_t pid;          /* host pid of its init while running */
 	uint64_t pid_start; /* the init's start time (clock ticks), against pid reuse */
 	char boot_id[40];   /* the boot it ran in: after a reboot nothing runs */
-	int pidfd;	    /* -1 when not running */
+	int pidfd;          /* -1 when not running */
 	bool exited;
 	int exit_code, exit_signal;
 	bool oomkilled;
@@ -62,12 +64,18 @@ struct container {
 	uint32_t ip; /* leased address in bridge mode, 0 before the first start */
 	struct port_map *ports;
 	size_t nports;
+	/*
+	 * Its record did not load (NULL: fine).  Shown as BK_CTR_BROKEN; state
+	 * still says whether its init runs, so that kill, stop and rm work.
+	 */
+	char *broken;
+	int broken_code;
 };
 
 struct bk_engine {
-	char *root;	  /* state directory: lock, pid file, log, storage.img */
-	char *hide_mount; /* bk_engine_opts.hide_mount, or NULL */
-	char *store_path; /* the mounted btrfs filesystem */
+	char *root;         /* state directory: lock, pid file, log, storage.img */
+	char *hide_mount;   /* bk_engine_opts.hide_mount, or NULL */
+	char *store_path;   /* the mounted btrfs filesystem */
 	bool store_mounted; /* we mounted store_path (embedded store) */
 	int lock_fd;
 	int store_fd, images_fd, containers_fd, tmp_fd, spare_fd;
@@ -85,9 +93,9 @@ struct bk_engine {
 	bk_event_fn event;
 	void *watch_arg;
 
-	int init_fd;   /* O_PATH fd of the bockerfs-init binary */
-	char *seccomp_hex; /* the containers' seccomp filter (seccomp.c), built once */
-	int monitor_epfd; /* epoll over running containers' pidfds */
+	int init_fd;        /* O_PATH fd of the bockerfs-init binary */
+	char *seccomp_hex;  /* the containers' seccomp filter (seccomp.c), built once */
+	int monitor_epfd;   /* epoll over running containers' pidfds */
 	int monitor_wakefd; /* eventfd: stop the monitor */
 	pthread_t monitor;
 	bool monitor_running;
@@ -106,15 +114,15 @@ struct bk_engine {
 
 	enum cgroup_mode cgroup_mode;
 	bool cgroups_ready;
-	char cgroup_parent[32]; /* "bockerfs/<store tag>" */
+	char cgroup_parent[32];       /* "bockerfs/<store tag>" */
 	struct limits default_limits; /* what a new container starts with */
 	long ncpu;
 
 	struct pull_config *pull;
 	struct exec_session *execs; /* protected by lock */
-	uint64_t exec_uid;	    /* protected by lock */
-	struct net_host *net; /* NULL: no bridge networking on this host */
-	struct ipam *ipam; /* registry settings (pull.c), NULL: defaults */
+	uint64_t exec_uid;          /* protected by lock */
+	struct net_host *net;       /* NULL: no bridge networking on this host */
+	struct ipam *ipam;          /* registry settings (pull.c), NULL: defaults */
 };
 
 /* storage.c: the state directory's lock and the btrfs store under it. */
@@ -146,9 +154,12 @@ int image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct 
 		      char id_out[BK_ID_SIZE], struct bk_err *err);
 void image_pull_abort(struct bk_engine *e, const char *id);
 
+/* image.c: images/<id> is not usable any more (its filesystem vanished); shown broken. */
+void image_mark_broken(struct bk_engine *e, const char *id, const struct bk_err *why);
+
 /* image.c, for containers */
-int image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], json_t **config,
-		     struct bk_err *err);
+int image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
+		     json_t **config, struct bk_err *err);
 
 /* image.c, for builds (build.c) */
 int image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], int *log_fd,
@@ -167,10 +178,11 @@ int image_set_config(struct bk_engine *e, const char *id, json_t *config, const 
 /* container.c */
 int container_load_all(struct bk_engine *e, struct bk_err *err);
 void container_free_all(struct bk_engine *e);
-bool container_uses_image_locked(struct bk_engine *e, const char *image_id, char *who,
-				 size_t size);
+bool container_uses_image_locked(struct bk_engine *e, const char *image_id, char *who, size_t size);
 struct container *container_find_locked(struct bk_engine *e, const char *id, uint64_t serial);
 int container_save(struct bk_engine *e, const struct container *c, struct bk_err *err);
+/* The error for any operation but kill, stop and remove on a broken container. */
+int container_broken_err(const struct container *c, struct bk_err *err);
 /* The init of c has exited (monitor thread): record how, notify. */
 void container_exited(struct bk_engine *e, struct container *c, int wait_code, int wait_status);
 
@@ -188,10 +200,10 @@ struct spawn_req {
 	uint64_t caps;
 	uint64_t log_max;
 	bool netns;
-	int state_dfd; /* the container's directory in the store */
-	const char *cgroup_id;	    /* its cgroup is bockerfs/<cgroup_id> */
+	int state_dfd;               /* the container's directory in the store */
+	const char *cgroup_id;       /* its cgroup is bockerfs/<cgroup_id> */
 	const struct limits *limits; /* applied before the init may go on */
-	bool cgroupns;		    /* the init enters a new cgroup namespace */
+	bool cgroupns;               /* the init enters a new cgroup namespace */
 	enum net_mode net_mode;
 	uint32_t ip;
 	const struct port_map *ports;
@@ -203,9 +215,11 @@ void spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded);
 int spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid, int *pidfd,
 	       struct bk_err *err);
 int spawn_find_init(struct bk_engine *e, struct bk_err *err);
+void spawn_child_hide(const char *path);
 void spawn_child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
-	__attribute__((noreturn));
+    __attribute__((noreturn));
 uint64_t proc_start_time(pid_t pid);
+pid_t spawn_find_running(int state_dfd);
 
 /* start.c, shared with exec.c */
 char **process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
@@ -220,7 +234,7 @@ int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_
 struct spare_init {
 	pid_t pid;
 	int pidfd;
-	int sync_fd;	/* the daemon's end: the plan goes here */
+	int sync_fd;     /* the daemon's end: the plan goes here */
 	char cgroup[32]; /* its group, "spare-N"; "" if none */
 };
 int spare_init_start(struct bk_engine *e, struct bk_err *err);
@@ -265,11 +279,11 @@ void network_release(struct bk_engine *e, const char *id);
 char *network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip);
 
 /* exec.c; the monitor's epoll tags an exec session's fds with these bits */
-#define EXEC_TAG_OUT   (1ULL << 62)
-#define EXEC_TAG_SYNC  (2ULL << 62)
-#define EXEC_TAG_PID   (3ULL << 62)
-#define EXEC_TAG_MASK  (3ULL << 62)
-#define EXEC_UID_MASK  ((1ULL << 62) - 1)
+#define EXEC_TAG_OUT  (1ULL << 62)
+#define EXEC_TAG_SYNC (2ULL << 62)
+#define EXEC_TAG_PID  (3ULL << 62)
+#define EXEC_TAG_MASK (3ULL << 62)
+#define EXEC_UID_MASK ((1ULL << 62) - 1)
 void exec_event(struct bk_engine *e, uint64_t tag);
 void exec_forget_container(struct bk_engine *e, const char *ctr_id);
 void exec_free_all(struct bk_engine *e);

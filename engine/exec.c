@@ -26,8 +26,8 @@
 #include "engine.h"
 #include "util.h"
 
-#define OUT_MAX	      (16u << 20) /* output kept per session; the pipe waits beyond */
-#define EXEC_KEEP_SEC 600	  /* a finished session nobody waited for is freed after */
+#define OUT_MAX       (16u << 20) /* output kept per session; the pipe waits beyond */
+#define EXEC_KEEP_SEC 600         /* a finished session nobody waited for is freed after */
 
 struct exec_session {
 	uint64_t uid; /* engine-wide, tags its fds in the monitor's epoll */
@@ -113,9 +113,12 @@ bk_exec_new(struct bk_engine *e, const char *ctr_id, int *n, struct bk_err *err)
 	pthread_mutex_lock(&e->lock);
 	expire_locked(e);
 	c = container_find_locked(e, ctr_id, 0);
-	if (c == NULL) {
+	if (c == NULL || c->broken) {
+		int ret = c ? container_broken_err(c, err)
+			    : bk_err_set(err, ENOENT, "no container '%s'", ctr_id);
+
 		pthread_mutex_unlock(&e->lock);
-		return bk_err_set(err, ENOENT, "no container '%s'", ctr_id);
+		return ret;
 	}
 	for (s = e->execs; s; s = s->next)
 		if (strcmp(s->ctr_id, ctr_id) == 0 && s->n >= next)
@@ -327,8 +330,7 @@ watch_fd(struct bk_engine *e, int fd, uint64_t tag)
 }
 
 int
-bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd,
-	      struct bk_err *err)
+bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, struct bk_err *err)
 {
 	struct exec_ctr x = { .init_pidfd = -1 };
 	struct exec_session run = { .pidfd = -1, .sync_fd = -1, .out_fd = -1, .in_fd = -1 };
@@ -501,8 +503,7 @@ exec_event(struct bk_engine *e, uint64_t tag)
 }
 
 ssize_t
-bk_exec_read(struct bk_engine *e, const char *ctr_id, int n, uint64_t off, char *buf,
-	     size_t size)
+bk_exec_read(struct bk_engine *e, const char *ctr_id, int n, uint64_t off, char *buf, size_t size)
 {
 	struct exec_session *s;
 	ssize_t ret;

@@ -16,13 +16,13 @@
 #include "engine.h"
 #include "copy.h"
 #include "failpoint.h"
+#include "inroot.h"
 #include "pull.h"
 #include "ref.h"
 #include "util.h"
 
-#define RECORD_MAX (4u << 20) /* an image.json larger than this is corrupt */
+#define RECORD_MAX   (4u << 20) /* an image.json larger than this is corrupt */
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 
 static void
 image_free(struct image *img)
@@ -40,7 +40,21 @@ image_free(struct image *img)
 	free(img->manifest);
 	free(img->layers_text);
 	free(img->progress);
+	free(img->broken);
 	free(img);
+}
+
+const char *
+bk_image_state_name(enum bk_image_state state)
+{
+	static const char *const names[] = {
+		[BK_IMAGE_PULLING] = "pulling",
+		[BK_IMAGE_READY] = "ready",
+		[BK_IMAGE_BUILDING] = "building",
+		[BK_IMAGE_BROKEN] = "broken",
+	};
+
+	return state <= BK_IMAGE_BROKEN ? names[state] : "unknown";
 }
 
 void
@@ -93,7 +107,8 @@ find_ref_locked(struct bk_engine *e, const char *familiar, size_t *ref_index)
 
 	for (i = 0; i < e->nimages; i++)
 		for (j = 0; j < e->images[i]->nrefs; j++)
-			if (e->images[i]->state == BK_IMAGE_READY &&
+			if ((e->images[i]->state == BK_IMAGE_READY ||
+			     e->images[i]->state == BK_IMAGE_BROKEN) &&
 			    strcmp(e->images[i]->refs[j], familiar) == 0) {
 				if (ref_index)
 					*ref_index = j;
@@ -116,7 +131,8 @@ record_json(const struct image *img)
 
 	if (j && img->digest) {
 		json_object_set_new(j, "digest", json_string(img->digest));
-		json_object_set_new(j, "layers", json_string(img->layers_text ? img->layers_text : ""));
+		json_object_set_new(j, "layers",
+				    json_string(img->layers_text ? img->layers_text : ""));
 	}
 	return j;
 }
@@ -196,8 +212,8 @@ record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_e
 
 		img->digest = xstrdup(json_string_value(json_object_get(j, "digest")));
 		img->layers_text = xstrdup(json_is_string(json_object_get(j, "layers"))
-						   ? json_string_value(json_object_get(j, "layers"))
-						   : "");
+					       ? json_string_value(json_object_get(j, "layers"))
+					       : "");
 		if (read_file_at(dfd, "manifest.json", RECORD_MAX, &manifest, NULL, NULL) == 0)
 			img->manifest = manifest;
 	}
@@ -273,8 +289,8 @@ dedupe_refs_locked(struct bk_engine *e)
 			if (lost) {
 				struct bk_err err = BK_ERR_INIT;
 
-				bk_log(BK_LOG_WARN, "image %s: name '%s' is on a newer image", img->id,
-				       img->refs[j]);
+				bk_log(BK_LOG_WARN, "image %s: name '%s' is on a newer image",
+				       img->id, img->refs[j]);
 				drop_ref(img, j);
 				if (record_save_in_store(e, img, &err) < 0)
 					bk_log(BK_LOG_WARN, "%s", err.msg);
@@ -282,6 +298,56 @@ dedupe_refs_locked(struct bk_engine *e)
 			}
 			j++;
 		}
+	}
+}
+
+/* images/<id>/rootfs must be there: a run of an image without one fails late and obscurely. */
+static int
+rootfs_check(struct bk_engine *e, const char *id, struct bk_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/rootfs", id);
+	struct stat st;
+
+	if (fstatat(e->images_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return bk_err_sys(err, "image %s: its filesystem", id);
+	if (!S_ISDIR(st.st_mode))
+		return bk_err_set(err, ENOTDIR, "image %s: its filesystem is not a directory", id);
+	return 0;
+}
+
+/* An image listed only to say why it cannot be used. */
+static struct image *
+broken_new(const char *id, const struct bk_err *why)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+
+	snprintf(img->id, sizeof(img->id), "%s", id);
+	img->state = BK_IMAGE_BROKEN;
+	img->source = xstrdup("");
+	img->config = json_object();
+	img->broken = xstrdup(why->msg);
+	img->broken_code = why->code ? why->code : EIO;
+	return img;
+}
+
+void
+image_mark_broken(struct bk_engine *e, const char *id, const struct bk_err *why)
+{
+	struct image *img;
+	bool changed = false;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img && img->state == BK_IMAGE_READY) {
+		img->state = BK_IMAGE_BROKEN;
+		img->broken = xstrdup(why->msg);
+		img->broken_code = why->code ? why->code : EIO;
+		changed = true;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (changed) {
+		bk_log(BK_LOG_WARN, "%s: image %s is broken", why->msg, id);
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
 	}
 }
 
@@ -303,18 +369,26 @@ image_load_all(struct bk_engine *e, struct bk_err *err)
 			bk_log(BK_LOG_WARN, "images/%s: not an image id, ignored", de->d_name);
 			continue;
 		}
-		/* Never delete what cannot be read: the operator may repair it. */
+		/*
+		 * Never delete what cannot be read, nor hide it: it is listed
+		 * broken, with the reason, for the operator to remove or repair.
+		 */
 		if (record_load(e, de->d_name, &img, &lerr) < 0) {
-			bk_log(BK_LOG_WARN, "%s (ignored)", lerr.msg);
-			continue;
+			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
+			img = broken_new(de->d_name, &lerr);
+		} else if (rootfs_check(e, de->d_name, &lerr) < 0) {
+			/* Its record stands: it keeps its names, which now say it is broken. */
+			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
+			img->state = BK_IMAGE_BROKEN;
+			img->broken = xstrdup(lerr.msg);
+			img->broken_code = lerr.code;
 		}
 		table_add_locked(e, img);
 	}
 	/* Oldest first, as `docker images` lists them newest first: keep a stable order. */
 	for (size_t i = 1; i < e->nimages; i++)
-		for (size_t k = i; k > 0 && strcmp(e->images[k - 1]->created,
-						   e->images[k]->created) > 0;
-		     k--) {
+		for (size_t k = i;
+		     k > 0 && strcmp(e->images[k - 1]->created, e->images[k]->created) > 0; k--) {
 			struct image *t = e->images[k];
 
 			e->images[k] = e->images[k - 1];
@@ -351,7 +425,8 @@ import_config(int rootfs_fd, const char *dir, const char *created)
 	json_t *cfg = json_pack("{s:[s]}", "Env", DEFAULT_PATH);
 	struct stat st;
 
-	if (fstatat(rootfs_fd, "bin/sh", &st, 0) == 0 && S_ISREG(st.st_mode))
+	/* Followed as the container would: /bin/sh -> /bin/busybox is the image's busybox. */
+	if (inroot_stat(rootfs_fd, "/bin/sh", &st) == 0 && S_ISREG(st.st_mode))
 		json_object_set_new(cfg, "Cmd", json_pack("[s]", "/bin/sh"));
 	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[]}, s:[{s:s, s:s}]}", "architecture",
 			 oci_arch(), "os", "linux", "created", created, "config", cfg, "rootfs",
@@ -517,30 +592,40 @@ bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk
 	return 0;
 }
 
+/* The image with this id or name, whatever its state; NULL if none. */
+static struct image *
+lookup_locked(struct bk_engine *e, const char *name)
+{
+	struct bk_err perr = BK_ERR_INIT;
+	char familiar[512];
+	struct image *img = find_locked(e, name, 0, NULL);
+
+	if (img == NULL && !image_id_valid(name) &&
+	    familiar_name(name, familiar, sizeof(familiar), &perr) == 0)
+		img = find_ref_locked(e, familiar, NULL);
+	return img;
+}
+
+/* The ready image with this id or name: ENOENT, EBUSY (not ready yet), or why it is broken. */
 static int
 resolve_locked(struct bk_engine *e, const char *name, struct image **out, struct bk_err *err)
 {
-	char familiar[512];
-	struct image *img;
+	struct image *img = lookup_locked(e, name);
 
-	img = find_locked(e, name, 0, NULL);
-	if (img && img->state != BK_IMAGE_READY)
-		return bk_err_set(err, EBUSY, "image %s is not ready yet (being pulled or built)", name);
-	if (img == NULL && !image_id_valid(name)) {
-		struct bk_err perr = BK_ERR_INIT;
-
-		if (familiar_name(name, familiar, sizeof(familiar), &perr) == 0)
-			img = find_ref_locked(e, familiar, NULL);
-	}
 	if (img == NULL)
 		return bk_err_set(err, ENOENT, "no image named '%s'", name);
+	if (img->state == BK_IMAGE_BROKEN)
+		return bk_err_set(err, img->broken_code, "image %s is broken: %s", img->id,
+				  img->broken);
+	if (img->state != BK_IMAGE_READY)
+		return bk_err_set(err, EBUSY, "image %s is not ready yet (being pulled or built)",
+				  name);
 	*out = img;
 	return 0;
 }
 
 int
-bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
-		 struct bk_err *err)
+bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	struct image *img;
 	int ret;
@@ -556,7 +641,9 @@ bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 bool
 image_exists_locked(struct bk_engine *e, const char *image_id)
 {
-	return find_locked(e, image_id, 0, NULL) != NULL;
+	struct image *img = find_locked(e, image_id, 0, NULL);
+
+	return img != NULL && img->state != BK_IMAGE_BROKEN;
 }
 
 /* The image's id and a copy of its config (caller decrefs).  ENOENT if unknown. */
@@ -587,7 +674,9 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 	int ret;
 
 	pthread_mutex_lock(&e->lock);
-	ret = resolve_locked(e, name, &img, err);
+	/* A broken image can be removed too: that is what one does with it. */
+	img = lookup_locked(e, name);
+	ret = img && img->state == BK_IMAGE_BROKEN ? 0 : resolve_locked(e, name, &img, err);
 	if (ret < 0) {
 		pthread_mutex_unlock(&e->lock);
 		return ret;
@@ -682,6 +771,8 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	}
 	snprintf(out->created, sizeof(out->created), "%s", img->created);
 	out->size = img->size;
+	out->broken = xstrdup(img->broken ? img->broken : "");
+	out->broken_code = img->broken ? img->broken_code : 0;
 	pthread_mutex_unlock(&e->lock);
 	return 0;
 }
@@ -711,6 +802,7 @@ bk_image_info_free(struct bk_image_info *info)
 	free(info->manifest);
 	free(info->layers);
 	free(info->progress);
+	free(info->broken);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -750,8 +842,8 @@ bk_image_list_free(struct bk_image_entry *list, size_t n)
  * tree shows it, and announce it.  id gets its id.
  */
 static void
-pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state,
-	     const char *source, char id[BK_ID_SIZE])
+pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state, const char *source,
+	     char id[BK_ID_SIZE])
 {
 	img->state = state;
 	img->source = xstrdup(source);
@@ -955,15 +1047,26 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 static void
 drop_runtime_files(int image_rootfs_fd, int rootfs_fd)
 {
-	static const char *const files[] = { "etc/hosts", "etc/hostname", "etc/resolv.conf" };
+	static const char *const files[] = { "/etc/hosts", "/etc/hostname", "/etc/resolv.conf" };
 	struct stat st;
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(files); i++)
-		if (fstatat(image_rootfs_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-		    errno == ENOENT && fstatat(rootfs_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	/*
+	 * Both trees are the container's to shape (/etc may be a symlink to
+	 * anywhere): every lookup stays inside its root, and the entry removed
+	 * is the placeholder itself, never what a symlink names.
+	 */
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		char name[NAME_MAX + 1];
+		cleanup_close int dfd = -1;
+
+		if (inroot_lstat(image_rootfs_fd, files[i], &st) != -ENOENT)
+			continue;
+		dfd = inroot_parent(rootfs_fd, files[i], name, sizeof(name));
+		if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode) && st.st_size == 0)
-			unlinkat(rootfs_fd, files[i], 0);
+			unlinkat(dfd, name, 0);
+	}
 }
 
 /* The committed image's config: the source image's, with the container's cmd and env. */
@@ -1005,9 +1108,27 @@ commit_config(json_t *base, const struct bk_container_info *ci, const char *crea
 		hist = json_array();
 		json_object_set_new(cfg, "history", hist);
 	}
-	json_array_append_new(hist, json_pack("{s:s, s:s}", "created", created, "created_by",
-					      "bockerfs commit"));
+	json_array_append_new(
+	    hist, json_pack("{s:s, s:s}", "created", created, "created_by", "bockerfs commit"));
 	return cfg;
+}
+
+static bool
+container_listed(struct bk_engine *e, const char *id)
+{
+	bool found;
+
+	pthread_mutex_lock(&e->lock);
+	found = container_find_locked(e, id, 0) != NULL;
+	pthread_mutex_unlock(&e->lock);
+	return found;
+}
+
+/* The container went (rm force) while its commit ran: say so, not what btrfs said. */
+static int
+commit_lost(const char *id, struct bk_err *err)
+{
+	return bk_err_set(err, ENOENT, "no container '%s': it was removed during the commit", id);
 }
 
 /* tmp/<work>/{rootfs,image.json} from the container's filesystem; caller removes on failure. */
@@ -1017,12 +1138,17 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 {
 	cleanup_free char *src = xasprintf("%s/rootfs", ci->id);
 	cleanup_free char *isrc = xasprintf("%s/rootfs", ci->image_id);
-	cleanup_close int src_fd = openat(e->containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int src_fd =
+	    openat(e->containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int img_fd = openat(e->images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int work_fd = -1, rootfs_fd = -1;
 	json_t *base = NULL;
 	char unused[BK_ID_SIZE];
 
+	/* Tests stall here to remove the container under its commit. */
+	failpoint("commit.begin", NULL);
+	if (src_fd < 0 && !container_listed(e, ci->id))
+		return commit_lost(ci->id, err);
 	if (src_fd < 0)
 		return bk_err_set(err, ENOENT, "container %s has no filesystem yet: start it first",
 				  ci->id);
@@ -1032,8 +1158,9 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 	if (work_fd < 0)
 		return bk_err_sys(err, "open tmp/%s", work);
 	/* A snapshot: O(1), a consistent instant, and the container keeps running. */
-	if (store_snapshot(src_fd, work_fd, "rootfs", false, err) < 0 ||
-	    failpoint("commit.snapshot", err) < 0)
+	if (store_snapshot(src_fd, work_fd, "rootfs", false, err) < 0)
+		return container_listed(e, ci->id) ? -err->code : commit_lost(ci->id, err);
+	if (failpoint("commit.snapshot", err) < 0)
 		return -err->code;
 	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfs_fd < 0)
@@ -1108,6 +1235,12 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 
 	if (bk_container_get(e, ctr_id, 0, &ci, err) < 0)
 		return -err->code;
+	if (ci.broken[0]) {
+		ret = bk_err_set(err, ci.broken_code, "container %s is broken: %s", ctr_id,
+				 ci.broken);
+		bk_container_info_free(&ci);
+		return ret;
+	}
 	if (ci.image_id[0] == '\0') {
 		bk_container_info_free(&ci);
 		return bk_err_set(err, EINVAL, "container %s has no image", ctr_id);
@@ -1206,8 +1339,8 @@ image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], 
 	}
 	dfd = openat(e->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	*log_fd = dfd < 0 ? -1
-			  : openat(dfd, "build.log", O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
-				   0600);
+			  : openat(dfd, "build.log",
+				   O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (*log_fd < 0) {
 		ret = bk_err_sys(err, "build: create tmp/%s/build.log", img->id);
 		store_rmtree_at(e->tmp_fd, img->id, NULL);

@@ -35,7 +35,7 @@
 #include "engine.h"
 #include "util.h"
 
-#define POOL 4	    /* spares kept */
+#define POOL      4 /* spares kept */
 #define LOW_WATER 1 /* refill when this few are left */
 
 struct spare_pool {
@@ -63,7 +63,9 @@ discard(struct bk_engine *e, struct spare_init *s)
 	close(s->pidfd);
 	if (s->cgroup[0])
 		cgroup_remove(e, s->cgroup);
+	/* Nothing of it is left to adopt or remove. */
 	s->pidfd = s->sync_fd = -1;
+	s->cgroup[0] = '\0';
 }
 
 static int
@@ -71,15 +73,16 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 {
 	struct clone_args ca = { 0 };
 	char fdarg[16];
-	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, e->hide_mount, NULL };
+	/* Nothing of the host in its command line: it is /proc/1/cmdline of a container. */
+	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, NULL };
 	int sv[2], pidfd = -1;
 	long pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "spare init: socketpair");
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
-	ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-		   CLONE_PIDFD;
+	ca.flags =
+	    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
@@ -88,8 +91,10 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 		close(sv[1]);
 		return bk_err_sys(err, "spare init: clone3");
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		spawn_child_hide(e->hide_mount);
 		spawn_child_exec(e->init_fd, argv, -1, -1, &sv[1], 1);
+	}
 	close(sv[1]);
 	s->pid = (pid_t)pid;
 	s->pidfd = pidfd;
@@ -148,6 +153,15 @@ spare_init_take(struct bk_engine *e, struct spare_init *out)
 	if (p == NULL)
 		return -ENOENT;
 	pthread_mutex_lock(&p->lock);
+	/* Spares anyone killed meanwhile go now, with their groups, not at their turn. */
+	for (int i = p->n - 1; i >= 0; i--) {
+		struct pollfd pfd = { .fd = p->spares[i].pidfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) > 0) {
+			discard(e, &p->spares[i]);
+			p->spares[i] = p->spares[--p->n];
+		}
+	}
 	if (p->n > 0) {
 		*out = p->spares[--p->n];
 		ret = 0;

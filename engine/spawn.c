@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -55,8 +56,10 @@ spawn_find_init(struct bk_engine *e, struct bk_err *err)
 	    (st.st_mode & 022)) {
 		close(e->init_fd);
 		e->init_fd = -1;
-		return bk_err_set(err, EPERM, "container init '%s' must be a root-owned file "
-					      "that only root can write", path);
+		return bk_err_set(err, EPERM,
+				  "container init '%s' must be a root-owned file "
+				  "that only root can write",
+				  path);
 	}
 	return 0;
 }
@@ -85,13 +88,69 @@ proc_start_time(pid_t pid)
 	return start;
 }
 
+/* True if pid is PID 1 of a pid namespace below ours ("NSpid:\t4242\t1" in its status). */
+static bool
+is_ns_init(const char *pid)
+{
+	char path[300];
+	cleanup_free char *text = NULL;
+	const char *p;
+	long last = 0;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	if (read_file_at(AT_FDCWD, path, 16384, &text, NULL, NULL) < 0)
+		return false;
+	p = strstr(text, "\nNSpid:");
+	if (p == NULL)
+		return false;
+	for (p += 7; *p != '\n' && *p != '\0'; n++) {
+		char *end;
+
+		last = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+	}
+	return n >= 2 && last == 1;
+}
+
+/*
+ * The init of a container whose record is lost: the process that is PID 1
+ * of a pid namespace and whose root is the container's filesystem (btrfs
+ * gives every subvolume its own device number).  No process of the
+ * container can pass for it: making a pid namespace needs CAP_SYS_ADMIN.
+ * 0 if there is none.
+ */
+pid_t
+spawn_find_running(int state_dfd)
+{
+	cleanup_dir DIR *d = NULL;
+	struct stat root, st;
+	struct dirent *de;
+
+	if (fstatat(state_dfd, "rootfs", &root, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(root.st_mode))
+		return 0;
+	d = opendir("/proc");
+	while (d && (de = readdir(d)) != NULL) {
+		char path[300];
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/root", de->d_name);
+		if (stat(path, &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino &&
+		    is_ns_init(de->d_name))
+			return (pid_t)strtol(de->d_name, NULL, 10);
+	}
+	return 0;
+}
+
 struct plan {
 	char *buf;
 	size_t len, cap;
 };
 
-static void __attribute__((format(printf, 2, 3)))
-plan_add(struct plan *p, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) plan_add(struct plan *p, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -156,6 +215,21 @@ plan_memfd(const struct spawn_req *req, struct bk_err *err)
 	if (ret < 0)
 		return bk_err_sys(err, "write the plan");
 	return take_fd(fd);
+}
+
+/*
+ * In a child cloned with a new mount namespace (raw system calls only):
+ * drop the control tree at path from its copy of the mount table, without
+ * touching the daemon's (private first).  A spare init keeps the daemon's
+ * mounts until its container's setup detaches them, and must not keep the
+ * tree mounted meanwhile: an unmount of the tree would not end the FUSE
+ * connection then.  Best effort: the tree may not be mounted yet.
+ */
+void
+spawn_child_hide(const char *path)
+{
+	if (path && syscall(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+		syscall(SYS_umount2, path, MNT_DETACH);
 }
 
 /*
@@ -237,8 +311,8 @@ spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded)
 		return;
 	if (sscanf(text, "%d %llu", &pid, &start) == 2 && pid > 1 && pid != recorded &&
 	    proc_start_time(pid) == start) {
-		bk_log(BK_LOG_INFO, "container %s: killing the init of an unrecorded start (pid %d)",
-		       id, pid);
+		bk_log(BK_LOG_INFO,
+		       "container %s: killing the init of an unrecorded start (pid %d)", id, pid);
 		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd >= 0) {
 			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
@@ -261,7 +335,9 @@ send_plan(int sync_fd, int plan_fd, int state_dfd)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = (void *)"plan", .iov_len = 4 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	int fds[2] = { plan_fd, state_dfd };
@@ -327,13 +403,27 @@ use_spare(struct bk_engine *e, const struct spawn_req *req, int plan_fd, struct 
 	return 0;
 }
 
-int
-spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int *pidfd_out,
-	   struct bk_err *err)
+/* The process behind pidfd has exited (a spare killed from outside, by anyone). */
+static bool
+exited(int pidfd)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/*
+ * One attempt at a start; with_spare: take a spare init if one is ready.
+ * -ECHILD when the spare turned out dead before it was told to go (someone
+ * killed it): everything is undone and the caller may try again without.
+ */
+static int
+spawn_attempt(struct bk_engine *e, const struct spawn_req *req, bool with_spare, pid_t *pid_out,
+	      int *pidfd_out, struct bk_err *err)
 {
 	cleanup_close int plan_fd = -1, sync_fd = -1;
 	struct spare_init spare = { .cgroup = "" };
-	bool have_spare;
+	bool have_spare = false, spare_died = false;
 	struct pollfd pfd;
 	char msg[1024];
 	int pidfd = -1, ret;
@@ -343,7 +433,8 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 	plan_fd = plan_memfd(req, err);
 	if (plan_fd < 0)
 		return plan_fd;
-	have_spare = use_spare(e, req, plan_fd, &spare) == 0;
+	if (with_spare)
+		have_spare = use_spare(e, req, plan_fd, &spare) == 0;
 	if (have_spare) {
 		pid = spare.pid;
 		pidfd = spare.pidfd;
@@ -366,16 +457,19 @@ spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int
 	else
 		ret = req->limits ? cgroup_enter(e, req->cgroup_id, pid, req->limits, err) : 0;
 	if (ret < 0 || failpoint("run.cgroup", err) < 0) {
+		spare_died = have_spare && exited(pidfd);
 		bk_err_wrap(err, "start");
 		goto fail;
 	}
-	if (network_attach(e, req->cgroup_id, pid, req->net_mode, req->ip, req->ports,
-			   req->nports, err) < 0 ||
+	if (network_attach(e, req->cgroup_id, pid, req->net_mode, req->ip, req->ports, req->nports,
+			   err) < 0 ||
 	    failpoint("run.veth", err) < 0) {
+		spare_died = have_spare && exited(pidfd);
 		bk_err_wrap(err, "network");
 		goto fail;
 	}
 	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) < 0) {
+		spare_died = have_spare && exited(pidfd);
 		bk_err_sys(err, "start: talk to the container init");
 		goto fail;
 	}
@@ -414,5 +508,20 @@ fail:
 	}
 	if (req->net_mode == NET_MODE_BRIDGE)
 		network_detach(e, req->cgroup_id);
-	return -err->code;
+	return spare_died ? -ECHILD : -err->code;
+}
+
+int
+spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int *pidfd_out,
+	   struct bk_err *err)
+{
+	int ret = spawn_attempt(e, req, true, pid_out, pidfd_out, err);
+
+	if (ret == -ECHILD) {
+		bk_log(BK_LOG_WARN, "start %s: a spare init was killed (%s): starting a new one",
+		       req->cgroup_id, err->msg);
+		*err = (struct bk_err)BK_ERR_INIT;
+		ret = spawn_attempt(e, req, false, pid_out, pidfd_out, err);
+	}
+	return ret;
 }

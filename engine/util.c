@@ -193,14 +193,21 @@ random_hex(char *out, size_t n)
 }
 
 void
+time_rfc3339_at(time_t t, char *out, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
 time_rfc3339(char *out, size_t size)
 {
 	struct timespec ts;
-	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time_rfc3339_at(ts.tv_sec, out, size);
 }
 
 int

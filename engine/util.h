@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -58,17 +59,17 @@ closedirp(DIR **d)
 	}
 
 /* Hand ownership out of a cleanup-managed variable. */
-#define take_ptr(p)                       \
-	({                                \
-		__typeof__(p) p_ = (p);   \
-		(p) = NULL;               \
-		p_;                       \
+#define take_ptr(p)                     \
+	({                              \
+		__typeof__(p) p_ = (p); \
+		(p) = NULL;             \
+		p_;                     \
 	})
-#define take_fd(fd)                       \
-	({                                \
-		int fd_ = (fd);           \
-		(fd) = -1;                \
-		fd_;                      \
+#define take_fd(fd)             \
+	({                      \
+		int fd_ = (fd); \
+		(fd) = -1;      \
+		fd_;            \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -87,8 +88,7 @@ int write_all(int fd, const void *buf, size_t len);
  * Replace dfd/name with data atomically: write name.tmp, fsync, rename over
  * name, fsync the directory.  A crash leaves either the old or the new file.
  */
-int write_file_atomic(int dfd, const char *name, const void *data, size_t len,
-		      struct bk_err *err);
+int write_file_atomic(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
 
 /*
  * Like write_file_atomic, without the fsyncs: a killed process leaves the old
@@ -96,8 +96,7 @@ int write_file_atomic(int dfd, const char *name, const void *data, size_t len,
  * a rename replaces another), but a power cut may lose the change.  For
  * state that changes often: container records, the files given to containers.
  */
-int write_file_replace(int dfd, const char *name, const void *data, size_t len,
-		       struct bk_err *err);
+int write_file_replace(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
 /* Read fd to its end (at most max bytes) into a NUL-terminated buffer. Caller frees. */
 int read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err);
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. Caller frees. */
@@ -110,8 +109,9 @@ DIR *opendir_at(int dfd);
 /* Random lower-case hex id of n hex digits into out (n+1 bytes). */
 int random_hex(char *out, size_t n);
 
-/* Current wall time as "YYYY-MM-DDTHH:MM:SSZ" (out of at least 24 bytes). */
+/* Current wall time as "YYYY-MM-DDTHH:MM:SSZ" (out of at least 24 bytes); or time t. */
 void time_rfc3339(char *out, size_t size);
+void time_rfc3339_at(time_t t, char *out, size_t size);
 
 /* Parse "20G", "512M", "4096", "1.5G"; powers of 1024.  0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);

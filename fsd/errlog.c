@@ -171,3 +171,54 @@ errlog_forget_obj(const char *errpath)
 		}
 	pthread_mutex_unlock(&lock);
 }
+
+/*
+ * An object that did not load (BK_*_BROKEN) says why in its `err` and in
+ * `errors`, as op "load", from the moment the tree shows it.
+ */
+void
+errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id)
+{
+	struct bk_err err = BK_ERR_INIT;
+	char path[BK_ID_SIZE + 16];
+
+	if (kind == BK_OBJ_IMAGE) {
+		struct bk_image_info info;
+
+		if (bk_image_get(fs->engine, id, 0, &info, &err) < 0)
+			return;
+		err.code = info.broken_code;
+		snprintf(err.msg, sizeof(err.msg), "%s", info.broken);
+		bk_image_info_free(&info);
+	} else if (kind == BK_OBJ_CONTAINER) {
+		struct bk_container_info info;
+
+		if (bk_container_get(fs->engine, id, 0, &info, &err) < 0)
+			return;
+		err.code = info.broken_code;
+		snprintf(err.msg, sizeof(err.msg), "%s", info.broken);
+		bk_container_info_free(&info);
+	}
+	if (err.code == 0)
+		return;
+	snprintf(path, sizeof(path), "/%s/%s", kind == BK_OBJ_IMAGE ? "images" : "containers", id);
+	errlog_record(path, path + 1, "load", &err);
+}
+
+/* At start: every object the engine could not load. */
+void
+errlog_note_all_broken(struct fsd *fs)
+{
+	struct bk_image_entry *images = NULL;
+	struct bk_container_entry *ctrs = NULL;
+	size_t n = 0, i;
+
+	bk_image_list(fs->engine, &images, &n);
+	for (i = 0; i < n; i++)
+		errlog_note_broken(fs, BK_OBJ_IMAGE, images[i].id);
+	bk_image_list_free(images, n);
+	bk_container_list(fs->engine, &ctrs, &n);
+	for (i = 0; i < n; i++)
+		errlog_note_broken(fs, BK_OBJ_CONTAINER, ctrs[i].id);
+	bk_container_list_free(ctrs, n);
+}

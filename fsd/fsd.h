@@ -23,8 +23,8 @@
  * round trips.
  */
 #define FSD_MAX_READ 16384
-#define FSD_STR2(x) #x
-#define FSD_STR(x) FSD_STR2(x)
+#define FSD_STR2(x)  #x
+#define FSD_STR(x)   FSD_STR2(x)
 
 /*
  * Node kinds.  An inode number is kind << 56 | serial, where serial is the
@@ -90,7 +90,7 @@ enum node_kind {
 	N_KIND_MAX
 };
 
-#define INO_SHIFT	56
+#define INO_SHIFT 56
 /*
  * Bits 48-55: an instance number, for control files only (ops.c, op_lookup).
  * Each lookup of a control file gives a new inode: the kernel holds an
@@ -99,7 +99,7 @@ enum node_kind {
  * pull, a kill for the stop it should cut short).
  */
 #define INO_INSTANCE_SHIFT 48
-#define INO_SERIAL_MASK	   ((1ULL << INO_INSTANCE_SHIFT) - 1)
+#define INO_SERIAL_MASK    ((1ULL << INO_INSTANCE_SHIFT) - 1)
 
 static inline fuse_ino_t
 ino_make(enum node_kind kind, uint64_t serial)
@@ -125,13 +125,13 @@ ino_serial(fuse_ino_t ino)
 enum node_io {
 	IO_DIR,
 	IO_LINK,
-	IO_TEXT,    /* read-only, rendered once at open */
-	IO_CONTROL, /* writes are commands; a read gives the reply to the last one */
-	IO_CONFIG,  /* a value: writes replace it (O_APPEND: add), reads show it */
-	IO_CLONE,   /* the first read allocates a container and gives its id */
-	IO_WAIT,    /* the first read blocks until the container stops */
-	IO_EVENTS,  /* a never-ending stream of lifecycle events */
-	IO_LOG,     /* the container's output, read from the store */
+	IO_TEXT,       /* read-only, rendered once at open */
+	IO_CONTROL,    /* writes are commands; a read gives the reply to the last one */
+	IO_CONFIG,     /* a value: writes replace it (O_APPEND: add), reads show it */
+	IO_CLONE,      /* the first read allocates a container and gives its id */
+	IO_WAIT,       /* the first read blocks until the container stops */
+	IO_EVENTS,     /* a never-ending stream of lifecycle events */
+	IO_LOG,        /* the container's output, read from the store */
 	IO_EXEC_CLONE, /* exec/clone: the first read allocates a session */
 	IO_EXEC_OUT,   /* a session's output: reads wait for more until it ends */
 	IO_EXEC_IN,    /* a session's input: writes feed it, the last close ends it */
@@ -141,13 +141,13 @@ enum node_io {
 /* Per-session nodes: serial = container serial << 16 | session number. */
 #define EXEC_SERIAL(ctr, n) (((uint64_t)(ctr) << 16) | (uint64_t)(n))
 #define EXEC_CTR(serial)    ((serial) >> 16)
-#define EXEC_N(serial)	    ((int)((serial)&0xffff))
+#define EXEC_N(serial)      ((int)((serial)&0xffff))
 
 /* How a node behaves; one row per kind (acme's Dirtab). */
 struct node_type {
 	const char *name;      /* fixed name, NULL for per-object directories */
 	enum node_kind parent; /* the directory it appears in */
-	mode_t mode;	       /* S_IFDIR|0700, S_IFREG|0400 (read) / 0600 (write), S_IFLNK */
+	mode_t mode;           /* S_IFDIR|0700, S_IFREG|0400 (read) / 0600 (write), S_IFLNK */
 	enum node_io io;
 };
 extern const struct node_type node_types[N_KIND_MAX];
@@ -165,12 +165,12 @@ struct ofile {
 	size_t in_len;
 	char *reply; /* control files: what a read returns after a write */
 	size_t reply_len, reply_pos;
-	bool busy;	    /* a long command is running on this open file */
-	bool append;	    /* opened with O_APPEND */
-	bool nonblock;	    /* O_NONBLOCK */
-	int log_fd;	    /* IO_LOG */
-	uint64_t cursor;    /* IO_EVENTS: next event sequence number */
-	size_t cursor_off;  /* IO_EVENTS: bytes of that event already read */
+	bool busy;                  /* a long command is running on this open file */
+	bool append;                /* opened with O_APPEND */
+	bool nonblock;              /* O_NONBLOCK */
+	int log_fd;                 /* IO_LOG */
+	uint64_t cursor;            /* IO_EVENTS: next event sequence number */
+	size_t cursor_off;          /* IO_EVENTS: bytes of that event already read */
 	struct fuse_pollhandle *ph; /* IO_EVENTS: the latest poll handle */
 	struct ofile *next, *prev;  /* in the list of open files (reply.c) */
 };
@@ -215,6 +215,8 @@ void errlog_record(const char *path, const char *errpath, const char *op, const 
 char *errlog_render_all(size_t *len);
 char *errlog_render_obj(const char *errpath, size_t *len);
 void errlog_forget_obj(const char *errpath);
+void errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id);
+void errlog_note_all_broken(struct fsd *fs);
 
 /* notify.c: the notifier thread, the only thread that touches our own mount. */
 int notify_start(struct fsd *fs);
@@ -243,8 +245,8 @@ void notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *
 /* work.c: long commands on their own threads, replying when done. */
 typedef int (*work_fn)(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply,
 		       struct bk_err *err);
-void work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size,
-		const char *op, const char *errpath, work_fn fn, void *arg, void (*arg_free)(void *));
+void work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, const char *op,
+		const char *errpath, work_fn fn, void *arg, void (*arg_free)(void *));
 void work_cancel_all(void);
 bool work_drain(int timeout_ms);
 
@@ -284,8 +286,7 @@ int exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id,
 void exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
 void exec_out_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
 void exec_wait_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
-void exec_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
-		   size_t size);
+void exec_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size);
 void exec_in_release(struct fsd *fs, struct ofile *of);
 void exec_wake(struct fsd *fs, const char *id);
 

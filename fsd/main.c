@@ -20,10 +20,10 @@
 
 #include "fsd.h"
 
-#define DEFAULT_ROOT	     "/var/lib/bockerfs"
+#define DEFAULT_ROOT         "/var/lib/bockerfs"
 #define DEFAULT_MOUNTPOINT   "/run/bockerfs"
 #define DEFAULT_STORAGE_SIZE (20ULL << 30)
-#define MAX_THREADS	     64
+#define MAX_THREADS          64
 
 struct options {
 	bool foreground;
@@ -31,7 +31,7 @@ struct options {
 	const char *mountpoint;
 	uint64_t storage_size;
 	uint64_t log_max;
-	char *default_limits; /* "KEY VALUE" lines from --default-limit */
+	char *default_limits;     /* "KEY VALUE" lines from --default-limit */
 	const char *mirrors[17];  /* --registry-mirror, NULL-terminated */
 	const char *insecure[17]; /* --insecure-registry, NULL-terminated */
 	const char *auth_config;
@@ -77,23 +77,24 @@ log_to_file(enum bk_log_level level, const char *msg)
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: bockerfs [-f] [--root DIR] [--storage-size SIZE] [--log-max-size SIZE]\n"
-		     "                [MOUNTPOINT]\n"
-		     "  -f, --foreground      stay in the foreground, log to stderr\n"
-		     "  --root DIR            state and storage directory (default %s)\n"
-		     "  --storage-size SIZE   size of the embedded btrfs image when DIR is not\n"
-		     "                        on btrfs (default 20G, sparse)\n"
-		     "  --log-max-size SIZE   rotate a container's log to log.1 past SIZE\n"
-		     "                        (default 10M)\n"
-		     "  --default-limit 'KEY VALUE'  a limit every new container starts with\n"
-		     "                        (repeatable: memory, cpu.shares, cpus, pids)\n"
-		     "  --registry-mirror URL tried first for Docker Hub images (repeatable)\n"
-		     "  --insecure-registry HOST:PORT  a registry spoken to over plain http\n"
-		     "                        (repeatable; localhost and 127.0.0.1 always are)\n"
-		     "  --auth-config FILE    docker-style config.json with registry credentials\n"
-		     "  --bridge NAME         the containers' bridge (default bocker0)\n"
-		     "  --subnet CIDR         its subnet (default 10.88.0.0/16)\n"
-		     "  MOUNTPOINT            where the control tree appears (default %s)\n",
+	fprintf(out,
+		"usage: bockerfs [-f] [--root DIR] [--storage-size SIZE] [--log-max-size SIZE]\n"
+		"                [MOUNTPOINT]\n"
+		"  -f, --foreground      stay in the foreground, log to stderr\n"
+		"  --root DIR            state and storage directory (default %s)\n"
+		"  --storage-size SIZE   size of the embedded btrfs image when DIR is not\n"
+		"                        on btrfs (default 20G, sparse)\n"
+		"  --log-max-size SIZE   rotate a container's log to log.1 past SIZE\n"
+		"                        (default 10M)\n"
+		"  --default-limit 'KEY VALUE'  a limit every new container starts with\n"
+		"                        (repeatable: memory, cpu.shares, cpus, pids)\n"
+		"  --registry-mirror URL tried first for Docker Hub images (repeatable)\n"
+		"  --insecure-registry HOST:PORT  a registry spoken to over plain http\n"
+		"                        (repeatable; localhost and 127.0.0.1 always are)\n"
+		"  --auth-config FILE    docker-style config.json with registry credentials\n"
+		"  --bridge NAME         the containers' bridge (default bocker0)\n"
+		"  --subnet CIDR         its subnet (default 10.88.0.0/16)\n"
+		"  MOUNTPOINT            where the control tree appears (default %s)\n",
 		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
 }
 
@@ -393,6 +394,7 @@ main(int argc, char **argv)
 	}
 	fs.mountpoint = o.mountpoint;
 	clock_gettime(CLOCK_REALTIME, &fs.started);
+	errlog_note_all_broken(&fs);
 	if (prepare_mountpoint(o.root, o.mountpoint, &fs.under_dev) < 0) {
 		bk_engine_close(fs.engine);
 		return 1;

@@ -42,9 +42,9 @@ struct pending {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct item *head, **tail = &head; /* protected by lock */
-static struct pending *pending;		  /* protected by lock: created, not yet announced */
-static bool stopping, running, busy;	  /* protected by lock */
-static atomic_bool quiesced; /* the loop no longer serves: skip VFS work */
+static struct pending *pending;           /* protected by lock: created, not yet announced */
+static bool stopping, running, busy;      /* protected by lock */
+static atomic_bool quiesced;              /* the loop no longer serves: skip VFS work */
 static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER; /* fs->se in use for an inval */
 static pthread_t thread;
 static struct fsd *fsd;
@@ -211,10 +211,12 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 		if (kind == BK_OBJ_CONTAINER)
 			state_attrs_changed(fs, id);
 		notify_touch(path);
-		if (kind == BK_OBJ_CONTAINER)
+		if (kind == BK_OBJ_CONTAINER) {
 			waitq_wake(fs, id, false);
-		else
+		} else {
 			notify_touch(index); /* a pulled image's source changes with it */
+			errlog_note_broken(fs, kind, id);
+		}
 		break;
 	case BK_CHANGE_UPDATED:
 		break;

@@ -15,8 +15,7 @@ struct sbuf {
 	size_t len, cap;
 };
 
-static void __attribute__((format(printf, 2, 3)))
-sbuf_printf(struct sbuf *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) sbuf_printf(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -134,10 +133,11 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 		/* A stopped container uses nothing: zeros, as `docker stats` shows. */
 		if (bk_container_stats(fs->engine, serial, &st, &err) < 0)
 			memset(&st, 0, sizeof(st));
-		sbuf_printf(b, "cpu_usec %llu\nmemory %llu\nmemory_max %llu\npids %llu\noom_kills %llu\n",
-			    (unsigned long long)st.cpu_usec, (unsigned long long)st.memory,
-			    (unsigned long long)st.memory_max, (unsigned long long)st.pids,
-			    (unsigned long long)st.oom_kills);
+		sbuf_printf(
+		    b, "cpu_usec %llu\nmemory %llu\nmemory_max %llu\npids %llu\noom_kills %llu\n",
+		    (unsigned long long)st.cpu_usec, (unsigned long long)st.memory,
+		    (unsigned long long)st.memory_max, (unsigned long long)st.pids,
+		    (unsigned long long)st.oom_kills);
 		break;
 	}
 	case N_CTR_PID:
@@ -146,10 +146,12 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 	case N_CTR_STATUS:
 		sbuf_printf(b, "state %s\npid %d\nexit ", bk_ctr_state_name(info.state), info.pid);
 		render_exit(b, &info);
-		sbuf_printf(b, "\nsignal %d\nstarted %s\nfinished %s\nimage %s\nimage_id %s\n"
-			       "ip %s\noomkilled %d\ncreated %s\n",
+		sbuf_printf(b,
+			    "\nsignal %d\nstarted %s\nfinished %s\nimage %s\nimage_id %s\n"
+			    "ip %s\noomkilled %d\ncreated %s\n",
 			    info.exit_signal, info.started[0] ? info.started : "-",
-			    info.finished[0] ? info.finished : "-", info.image[0] ? info.image : "-",
+			    info.finished[0] ? info.finished : "-",
+			    info.image[0] ? info.image : "-",
 			    info.image_id[0] ? info.image_id : "-", info.ip[0] ? info.ip : "-",
 			    info.oomkilled ? 1 : 0, info.created);
 		break;
@@ -184,9 +186,7 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 		sbuf_printf(b, "%s", info.refs);
 		break;
 	case N_IMG_STATE:
-		sbuf_printf(b, "%s\n", info.state == BK_IMAGE_READY	  ? "ready"
-				   : info.state == BK_IMAGE_BUILDING ? "building"
-								     : "pulling");
+		sbuf_printf(b, "%s\n", bk_image_state_name(info.state));
 		break;
 	case N_IMG_CONFIG:
 		sbuf_printf(b, "%s", info.config);

@@ -26,7 +26,9 @@ static struct waiter *waiters; /* protected by lock */
 static bool
 produce(struct fsd *fs, struct ofile *of, struct bk_container_info *info)
 {
-	if (info->state == BK_CTR_CREATED || info->state == BK_CTR_RUNNING)
+	/* A broken container's init may run on (pid set): it is waited for too. */
+	if (info->state == BK_CTR_CREATED || info->state == BK_CTR_RUNNING ||
+	    (info->state == BK_CTR_BROKEN && info->pid > 0))
 		return false;
 	pthread_mutex_lock(&of->lock);
 	if (!of->produced) {
@@ -76,6 +78,14 @@ waitq_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t 
 	}
 	if (bk_container_get(fs->engine, NULL, of->serial, &info, &err) < 0) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* Broken, not running, and no exit known: nothing to wait for or to tell. */
+	if (info.state == BK_CTR_BROKEN && info.pid == 0 && !info.exited) {
+		int code = info.broken_code;
+
+		bk_container_info_free(&info);
+		fuse_reply_err(req, code);
 		return;
 	}
 	snprintf(id, sizeof(id), "%s", info.id);

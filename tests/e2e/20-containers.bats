@@ -875,3 +875,18 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	done
 	grep -q "the image changed" "$BK_LOG" || bk_fail "no refill was made stale (the test raced)"
 }
+
+@test "commit racing rm force: ENOENT 'no container', never btrfs's text; nothing is left in tmp/" {
+	# The commit stalls before its snapshot, while rm force takes the container away.
+	BOCKERFS_FAILPOINTS="commit.begin=sleep:1000" ct_start
+	id=$(ct_run "busybox sleep 600")
+	bk_bg "$BK_TMP/commit" bk_write_errno "$C/$id/ctl" $'commit raced:1\n'
+	sleep 0.3
+	ct_ctl "$id" 'rm force' >/dev/null
+	bk_wait_gone "$BK_BG_PID" 20
+	[ "$(head -n1 "$BK_TMP/commit")" = ENOENT ] || bk_fail "commit: $(cat "$BK_TMP/commit")"
+	grep -q "no container '$id'" "$BK_TMP/commit" || bk_fail "commit: $(cat "$BK_TMP/commit")"
+	! grep -qi "subvolume" "$BK_TMP/commit" || bk_fail "commit: $(cat "$BK_TMP/commit")"
+	bk_wait_until 5 bk_tmp_is_empty || bk_fail "tmp/: $(ls "$BK_STORE/tmp")"
+	[ ! -e "$BK_MNT/images/index" ] || ! grep -q raced "$BK_MNT/images/index"
+}

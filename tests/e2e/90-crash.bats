@@ -296,3 +296,19 @@ spare_groups_ok() {
 	bk_alive "$pid"
 	[ "$(cat "$C/$id/state")" = running ]
 }
+
+@test "spare inits killed from outside (by pid, as anyone may): every later start still succeeds" {
+	start_net
+	bk_wait_until "$BK_DEADLINE" test -n "$(spare_inits)" || bk_fail "no spare init"
+	spares=$(spare_inits)
+	for p in $spares; do kill -KILL "$p"; done
+	# Each start finds a dead spare (or none) and must not fail for it.
+	for i in 1 2 3 4 5 6; do
+		id=$(ct_run "busybox true") || bk_fail "run $i after the spares were killed"
+		out=$(timeout 20 cat "$C/$id/wait")
+		[ "$out" = "exit 0" ] || bk_fail "run $i: $out"
+		ct_ctl "$id" 'rm force' >/dev/null
+	done
+	bk_wait_until "$BK_DEADLINE" spare_groups_ok
+	crash_invariants
+}

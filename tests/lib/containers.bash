@@ -158,7 +158,8 @@ print(c.get("pid", 0), c.get("pid_start", 0))' "$f" 2>/dev/null)
 # ct_kill_inits_under DIR: SIGKILL every bockerfs-init that holds a file
 # under DIR open (its container directory and log in the store) or whose
 # root is on a loop device backed by a file under DIR (which still holds when
-# the store was unmounted).
+# the store was unmounted).  Never another test's: parallel suites share the
+# machine.
 ct_kill_inits_under() {
 	local - p f loops
 	set +e
@@ -170,8 +171,10 @@ ct_kill_inits_under() {
 			f=""
 		done
 		if [ -z "$f" ] && [ -n "$loops" ]; then
+			# Only its root counts: a spare init of another daemon has a copy of the
+			# whole mount table, this store's mount included, and is not ours to kill.
 			awk -v l="$loops" 'BEGIN { n = split(l, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-				{ for (i = 1; i < NF; i++) if ($i == "-" && ($(i + 2) in want)) found = 1 }
+				$5 == "/" { for (i = 1; i < NF; i++) if ($i == "-" && ($(i + 2) in want)) found = 1 }
 				END { exit !found }' "$p/mountinfo" 2>/dev/null && f=loop
 		fi
 		[ -n "$f" ] || continue
