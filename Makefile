@@ -44,7 +44,7 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iengine -c $< -o $@
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -I. -Iengine -c $< -o $@
 
 # The container init is PID 1 of every container: static, small, no sanitizer
 # runtime (it must not map more than it needs), libc only.
@@ -53,7 +53,7 @@ INIT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g -Os $(WARN) -f
 $(BUILD)/init/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (init)"
-	@$(CC) $(INIT_CFLAGS) -Iengine/init -c $< -o $@
+	@$(CC) $(INIT_CFLAGS) -I. -Iengine/init -c $< -o $@
 
 $(BUILD)/bockerfs-init: $(INIT_SRC:%.c=$(BUILD)/init/%.o)
 	@echo "  LD $@"
@@ -72,7 +72,7 @@ $(BUILD)/bockerfs: $(BUILD)/fsd/main.o $(BUILD)/libfsd.a $(BUILD)/libbocker.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfsd.a $(BUILD)/libbocker.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iengine -Ifsd -Itests/unit $(LDSAN) -o $@ $< \
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -I. -Iengine -Ifsd -Itests/unit $(LDSAN) -o $@ $< \
 		$(BUILD)/libfsd.a $(BUILD)/libbocker.a $(PKG_LIBS)
 
 # The init's plan parser is pure and links on its own (engine/init is not in libbocker.a).
@@ -80,7 +80,7 @@ $(BUILD)/tests/test_init_plan: tests/unit/test_init_plan.c engine/init/plan.c en
 		engine/init/plan.h engine/init/init.h tests/unit/tap.h
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS) -Iengine/init -Itests/unit $(LDSAN) -o $@ $< engine/init/plan.c \
+	@$(CC) $(CFLAGS) -I. -Iengine/init -Itests/unit $(LDSAN) -o $@ $< engine/init/plan.c \
 		engine/init/err.c
 
 # Unit tests (C, TAP) for parsers and pure logic.
@@ -147,7 +147,7 @@ fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libfsd.a $(BUILD)/libbocker.a
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (fuzz)"
-	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iengine -Ifsd -Itests/fuzz -fsanitize=fuzzer \
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -I. -Iengine -Ifsd -Itests/fuzz -fsanitize=fuzzer \
 		-o $@ $< $(BUILD)/libfsd.a $(BUILD)/libbocker.a $(PKG_LIBS)
 # ---- end fuzz --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "inroot.h"
-#include "syscalls.h"
+#include "common/syscalls.h"
 
 #define INROOT_RESOLVE (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 /* openat2 answers EAGAIN when a rename raced a ".." walk; a loop doing that on purpose ends here.

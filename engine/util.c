@@ -12,60 +12,6 @@
 #include "bocker.h"
 #include "util.h"
 
-void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-void *
-xcalloc(size_t nmemb, size_t n)
-{
-	void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-void *
-xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-char *
-xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *p = NULL;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = vasprintf(&p, fmt, ap);
-	va_end(ap);
-	if (ret < 0)
-		abort();
-	return p;
-}
-
 int
 write_all(int fd, const void *buf, size_t len)
 {
@@ -190,24 +136,6 @@ random_hex(char *out, size_t n)
 		out[i] = hex[(raw[i / 2] >> ((i & 1) ? 0 : 4)) & 0xf];
 	out[n] = '\0';
 	return 0;
-}
-
-void
-time_rfc3339_at(time_t t, char *out, size_t size)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void
-time_rfc3339(char *out, size_t size)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	time_rfc3339_at(ts.tv_sec, out, size);
 }
 
 int

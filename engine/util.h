@@ -18,68 +18,9 @@
 
 struct bk_err;
 
-#define cleanup(fn)    __attribute__((cleanup(fn)))
-#define cleanup_free   cleanup(freep)
-#define cleanup_close  cleanup(closep)
-#define cleanup_fclose cleanup(fclosep)
-#define cleanup_dir    cleanup(closedirp)
-
-static inline void
-freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static inline void
-closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-static inline void
-fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
-
-static inline void
-closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
-#define DEFINE_CLEANUP(type, fn)          \
-	static inline void fn##p(type *p) \
-	{                                 \
-		if (*p)                   \
-			fn(*p);           \
-	}
-
-/* Hand ownership out of a cleanup-managed variable. */
-#define take_ptr(p)                     \
-	({                              \
-		__typeof__(p) p_ = (p); \
-		(p) = NULL;             \
-		p_;                     \
-	})
-#define take_fd(fd)             \
-	({                      \
-		int fd_ = (fd); \
-		(fd) = -1;      \
-		fd_;            \
-	})
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Out of memory is the one fatal error: these abort rather than return NULL. */
-void *xmalloc(size_t n);
-void *xcalloc(size_t nmemb, size_t n);
-void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "common/cleanup.h"
+#include "common/timefmt.h"
+#include "common/xalloc.h"
 
 /* write(2) until done, retrying EINTR and short writes.  0 or -1 with errno. */
 int write_all(int fd, const void *buf, size_t len);
@@ -108,10 +49,6 @@ DIR *opendir_at(int dfd);
 
 /* Random lower-case hex id of n hex digits into out (n+1 bytes). */
 int random_hex(char *out, size_t n);
-
-/* Current wall time as "YYYY-MM-DDTHH:MM:SSZ" (out of at least 24 bytes); or time t. */
-void time_rfc3339(char *out, size_t size);
-void time_rfc3339_at(time_t t, char *out, size_t size);
 
 /* Parse "20G", "512M", "4096", "1.5G"; powers of 1024.  0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);

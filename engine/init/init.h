@@ -22,20 +22,7 @@ int init_fail(struct init_err *err, const char *step, int code, const char *fmt,
 int init_fail_sys(struct init_err *err, const char *step, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static inline void
-closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
 /* Released on every return; initialise to -1 and hand out with take_fd(). */
-#define cleanup_close __attribute__((cleanup(closep)))
-#define take_fd(fd)             \
-	({                      \
-		int fd_ = (fd); \
-		(fd) = -1;      \
-		fd_;            \
-	})
+#include "common/cleanup.h"
 
 #endif
