@@ -138,10 +138,12 @@ void net_ifname(const char *ctr_id, char name[IFNAMSIZ]);
 /*
  * Give the container whose init is pid (in its own network namespace: EINVAL
  * if it shares h's) a veth pair: the host end net_ifname(ctr_id) on the
- * bridge and up; the peer "eth0" in pid's namespace with ip/prefix and mac,
- * up, with lo up and a default route via the gateway.  A host end left by an
- * earlier run of ctr_id is replaced.  On failure nothing is left (EEXIST if
- * the container already has an eth0).
+ * bridge and up, with the alias "bockerfs CTR_ID"; the peer "eth0" in pid's
+ * namespace with ip/prefix and mac, up, with lo up and a default route via
+ * the gateway.  A host end left by an earlier run of ctr_id (still there, or
+ * going with that run's netns) is replaced or waited out; a link of that name
+ * that is not ctr_id's is left alone (EEXIST).  On failure nothing is left
+ * (EEXIST also if the container already has an eth0).
  */
 int net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const uint8_t mac[6],
 	       struct bk_err *err);

@@ -27,12 +27,14 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
+#include "failpoint.h"
 #include "net.h"
 #include "util.h"
 
 #define NL_RECV_SIZE 16384 /* replies: one link's attributes at most */
 #define NL_MSG_SIZE  1024  /* requests */
 #define CTR_IFNAME   "eth0"
+#define VETH_ALIAS   "bockerfs " /* + the container's id: see port_setup */
 
 /* ---- one request, one acknowledgement ----------------------------------- */
 
@@ -190,8 +192,20 @@ put_ifinfo(struct nlmsghdr *nlh, int index, unsigned int up)
 
 struct link_info {
 	int index;
-	char kind[16]; /* IFLA_INFO_KIND, "" if none */
+	unsigned int master;                         /* IFLA_MASTER, 0 if none */
+	char kind[16];                               /* IFLA_INFO_KIND, "" if none */
+	char alias[sizeof(VETH_ALIAS) + BK_ID_SIZE]; /* IFLA_IFALIAS, "" if none */
 };
+
+/* A string attribute's value into buf, cut to size; untouched if it is not a string. */
+static void
+attr_str(const struct nlattr *attr, char *buf, size_t size)
+{
+	if (mnl_attr_validate(attr, MNL_TYPE_STRING) == 0)
+		snprintf(buf, size, "%.*s",
+			 (int)strnlen(mnl_attr_get_str(attr), mnl_attr_get_payload_len(attr)),
+			 mnl_attr_get_str(attr));
+}
 
 static int
 link_info_cb(const struct nlmsghdr *nlh, void *data)
@@ -204,16 +218,22 @@ link_info_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	li->index = ifi->ifi_index;
 	mnl_attr_for_each (attr, nlh, sizeof(*ifi)) {
-		if (mnl_attr_get_type(attr) != IFLA_LINKINFO ||
-		    mnl_attr_validate(attr, MNL_TYPE_NESTED) < 0)
-			continue;
-		mnl_attr_for_each_nested (nested, attr)
-			if (mnl_attr_get_type(nested) == IFLA_INFO_KIND &&
-			    mnl_attr_validate(nested, MNL_TYPE_STRING) == 0)
-				snprintf(li->kind, sizeof(li->kind), "%.*s",
-					 (int)strnlen(mnl_attr_get_str(nested),
-						      mnl_attr_get_payload_len(nested)),
-					 mnl_attr_get_str(nested));
+		switch (mnl_attr_get_type(attr)) {
+		case IFLA_MASTER:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+				li->master = mnl_attr_get_u32(attr);
+			break;
+		case IFLA_IFALIAS:
+			attr_str(attr, li->alias, sizeof(li->alias));
+			break;
+		case IFLA_LINKINFO:
+			if (mnl_attr_validate(attr, MNL_TYPE_NESTED) < 0)
+				break;
+			mnl_attr_for_each_nested (nested, attr)
+				if (mnl_attr_get_type(nested) == IFLA_INFO_KIND)
+					attr_str(nested, li->kind, sizeof(li->kind));
+			break;
+		}
 	}
 	return MNL_CB_OK;
 }
@@ -314,22 +334,36 @@ veth_create(struct nl_sock *s, const char *host_name, int bridge_index, int nsfd
 	return nl_talk(s, nlh, NULL, NULL, ext, ext_size);
 }
 
+/* The alias that marks a host end as this container's: "bockerfs ID". */
+static void
+veth_alias(const char *ctr_id, char *buf, size_t size)
+{
+	snprintf(buf, size, VETH_ALIAS "%s", ctr_id);
+}
+
 /*
- * Hairpin mode on a bridge port: frames may go back out of the port they came
- * in by.  With br_netfilter loaded (bridge-nf-call-iptables, as on most
- * docker hosts and on this one) a container reaching its own published port
- * through a host address is DNATed while being bridged, and the bridge would
- * drop the frame on its way back to the same port.
+ * The host end's bridge port settings, and its alias.  Hairpin mode: frames
+ * may go back out of the port they came in by.  With br_netfilter loaded
+ * (bridge-nf-call-iptables, as on most docker hosts and on this one) a
+ * container reaching its own published port through a host address is
+ * DNATed while being bridged, and the bridge would drop the frame on its way
+ * back to the same port.  The alias names the container, so that a later
+ * start can tell its own leftover veth from a link that only has its name
+ * (veth_setup).  (A new link takes no alias: this message is the first that
+ * can give it one.)
  */
 static int
-port_hairpin(struct nl_sock *s, const char *name, char *ext, size_t ext_size)
+port_setup(struct nl_sock *s, const char *name, const char *ctr_id, char *ext, size_t ext_size)
 {
 	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, 0);
 	struct nlattr *info, *data;
+	char alias[sizeof(VETH_ALIAS) + BK_ID_SIZE];
 
 	put_ifinfo(nlh, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	veth_alias(ctr_id, alias, sizeof(alias));
+	mnl_attr_put(nlh, IFLA_IFALIAS, strlen(alias), alias);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
@@ -614,35 +648,77 @@ net_host_config(const struct net_host *h)
 }
 
 /*
- * Create the pair, h->nl_lock held.  Two failures are repaired once each: a
- * host end left by an earlier run of this container (EEXIST, while the name
- * exists on the host) is replaced, and a bridge deleted or recreated behind
- * our back is set up again rather than failing every start.
+ * A link named like ctr_id's host end that a start may delete: a veth marked
+ * as ctr_id's (port_setup), or, unmarked, one on our bridge (made by a daemon
+ * from before the mark).  Either is left by an earlier run of this container,
+ * which is not running now that it starts again.  Anything else only has the
+ * name: another daemon's (its bridge is not ours), or not ours at all.
+ */
+static bool
+veth_is_stale(const struct net_host *h, const struct link_info *li, const char *ctr_id)
+{
+	char alias[sizeof(VETH_ALIAS) + BK_ID_SIZE];
+
+	if (strcmp(li->kind, "veth") != 0)
+		return false;
+	veth_alias(ctr_id, alias, sizeof(alias));
+	if (li->alias[0])
+		return strcmp(li->alias, alias) == 0;
+	return h->bridge_index != 0 && li->master == (unsigned int)h->bridge_index;
+}
+
+#define VETH_TRIES 5 /* creations per start, when the name is taken */
+
+/*
+ * Create the pair, h->nl_lock held.  The host end's name comes from the id,
+ * so a start may find it still taken by the previous run's veth, which goes
+ * with that run's network namespace in the kernel's own time (network_detach
+ * does not wait for it: that would cost every exit an RCU grace period).  So
+ * EEXIST is expected after a quick restart, and the link may be gone by the
+ * time it is looked up: then the creation is simply tried again.  A link
+ * that is still there is deleted if it is this container's (veth_is_stale),
+ * and refused otherwise.  Either way the fresh start never waits: only a
+ * restart that finds its old veth does.  A bridge deleted or recreated
+ * behind our back is set up again once, rather than failing every start.
  */
 static int
-veth_setup(struct net_host *h, const char *ifname, int nsfd, const uint8_t mac[6],
-	   struct bk_err *err)
+veth_setup(struct net_host *h, const char *ctr_id, const char *ifname, int nsfd,
+	   const uint8_t mac[6], struct bk_err *err)
 {
-	bool stale_removed = false, bridge_redone = false;
+	bool bridge_redone = false;
 	char ext[160] = "";
 	struct link_info li;
-	int ret;
+	int ret, tries;
 
-	for (;;) {
+	for (tries = 1;; tries++) {
 		ret = veth_create(&h->nl, ifname, h->bridge_index, nsfd, mac, ext, sizeof(ext));
 		if (ret == 0) {
-			ret = port_hairpin(&h->nl, ifname, ext, sizeof(ext));
+			ret = port_setup(&h->nl, ifname, ctr_id, ext, sizeof(ext));
 			if (ret == 0)
 				return 0;
 			link_del(&h->nl, ifname, NULL, 0);
-			return nl_err(err, ret, ext, "hairpin mode on '%s'", ifname);
+			return nl_err(err, ret, ext, "set up bridge port '%s'", ifname);
 		}
-		if (ret == -EEXIST && !stale_removed) {
-			if (link_get(&h->nl, ifname, &li, NULL, 0) < 0)
-				break; /* not ours: the container has an eth0 */
-			bk_log(BK_LOG_WARN, "removing stale veth '%s'", ifname);
-			link_del(&h->nl, ifname, NULL, 0);
-			stale_removed = true;
+		if (ret == -EEXIST && tries < VETH_TRIES) {
+			int gret;
+
+			failpoint("net.veth-exists", NULL);
+			gret = link_get(&h->nl, ifname, &li, NULL, 0);
+			if (gret == -ENODEV)
+				continue; /* gone with its netns meanwhile (or the peer's eth0
+					     exists) */
+			if (gret < 0)
+				break;
+			if (!veth_is_stale(h, &li, ctr_id))
+				return bk_err_set(
+				    err, EEXIST,
+				    "create veth '%s': the name is taken by a link that is "
+				    "not this container's (kind '%s', alias '%s')",
+				    ifname, li.kind, li.alias);
+			bk_log(BK_LOG_INFO, "removing the previous run's veth '%s'", ifname);
+			gret = link_del(&h->nl, ifname, NULL, 0);
+			if (gret < 0 && gret != -ENODEV)
+				break;
 		} else if (ret != -EEXIST && !bridge_redone) {
 			if (link_get(&h->nl, h->cfg.bridge, &li, NULL, 0) == 0 &&
 			    li.index == h->bridge_index)
@@ -682,7 +758,7 @@ net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const
 		return bk_err_wrap(err, "network for %s", ctr_id);
 
 	pthread_mutex_lock(&h->nl_lock);
-	ret = veth_setup(h, ifname, nsfd, mac, err);
+	ret = veth_setup(h, ctr_id, ifname, nsfd, mac, err);
 	pthread_mutex_unlock(&h->nl_lock);
 	if (ret < 0)
 		return bk_err_wrap(err, "network for %s", ctr_id);
