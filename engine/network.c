@@ -11,13 +11,19 @@
  * The daemon's own setup (bridge, forwarding, the nft table) is made at
  * start and its table removed at a clean exit; running containers'
  * published ports are published again when a daemon starts.
+ *
+ * Everything a container holds here (its lease, its published ports, its
+ * veth) is named by its id alone, and a removed container's name may be
+ * taken again at once: see network_release.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "engine.h"
+#include "failpoint.h"
 #include "net.h"
 #include "util.h"
 
@@ -118,17 +124,83 @@ network_republish(struct bk_engine *e)
 	pthread_mutex_unlock(&e->lock);
 }
 
-/* Lease an address for a bridge-mode container about to start (kept across restarts). */
+/*
+ * The ids whose network a removal is releasing (network_release), with the
+ * engine they belong to: a start of a new container of that name waits in
+ * network_prepare until the release is over.  A handful at most.
+ */
+struct releasing {
+	const struct bk_engine *e;
+	char id[BK_ID_SIZE];
+};
+
+static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t release_done = PTHREAD_COND_INITIALIZER;
+static struct releasing *releasing; /* protected by release_lock */
+static size_t nreleasing;           /* protected by release_lock */
+
+static ssize_t
+release_find_locked(const struct bk_engine *e, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < nreleasing; i++)
+		if (releasing[i].e == e && strcmp(releasing[i].id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+release_begin(const struct bk_engine *e, const char *id)
+{
+	pthread_mutex_lock(&release_lock);
+	releasing = xrealloc(releasing, (nreleasing + 1) * sizeof(*releasing));
+	releasing[nreleasing].e = e;
+	snprintf(releasing[nreleasing].id, sizeof(releasing[nreleasing].id), "%s", id);
+	nreleasing++;
+	pthread_mutex_unlock(&release_lock);
+}
+
+static void
+release_end(const struct bk_engine *e, const char *id)
+{
+	ssize_t i;
+
+	pthread_mutex_lock(&release_lock);
+	i = release_find_locked(e, id);
+	if (i >= 0)
+		releasing[i] = releasing[--nreleasing];
+	pthread_cond_broadcast(&release_done);
+	pthread_mutex_unlock(&release_lock);
+}
+
+/* Until no removal is releasing the network of an earlier container named id. */
+static void
+release_wait(const struct bk_engine *e, const char *id)
+{
+	pthread_mutex_lock(&release_lock);
+	while (release_find_locked(e, id) >= 0)
+		pthread_cond_wait(&release_done, &release_lock);
+	pthread_mutex_unlock(&release_lock);
+}
+
+/*
+ * Lease an address for a bridge-mode container about to start (kept across
+ * restarts), once a removal of an earlier container of the same name has
+ * released what that one held.
+ */
 int
 network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_t *ip,
-		 struct bk_err *err)
+		struct bk_err *err)
 {
 	*ip = 0;
 	if (mode != NET_MODE_BRIDGE)
 		return 0;
 	if (e->net == NULL)
-		return bk_err_set(err, ENOTSUP, "networking is unavailable on this host: "
-						"use 'mode none' or 'mode host'");
+		return bk_err_set(err, ENOTSUP,
+				  "networking is unavailable on this host: "
+				  "use 'mode none' or 'mode host'");
+	release_wait(e, id);
 	return ipam_alloc(e->ipam, id, ip, err);
 }
 
@@ -164,15 +236,40 @@ network_detach(struct bk_engine *e, const char *id)
 	ports_unpublish(e->net, id);
 }
 
+/*
+ * A removed container's network: its ports, a veth left behind, its lease.
+ * The removal calls this once the container has left the table, when a new
+ * container may already have its name, and all three are found by name: a
+ * release then would unpublish the new container's ports, delete its veth
+ * and free its lease while it runs (and hand its address to another).  So
+ * the check that no container has the name and the mark that a release is
+ * under way are made together under the engine's lock, which creations take:
+ * a container of that name made before keeps everything (it adopts the
+ * lease, which is by name; the old ports went when the old one stopped, its
+ * veth with its netns), and one made after waits in network_prepare.
+ */
 void
 network_release(struct bk_engine *e, const char *id)
 {
+	bool taken;
+
+	pthread_mutex_lock(&e->lock);
+	taken = container_find_locked(e, id, 0) != NULL;
+	if (!taken)
+		release_begin(e, id);
+	pthread_mutex_unlock(&e->lock);
+	if (taken) {
+		bk_log(BK_LOG_INFO, "network of removed container %s: kept for the new %s", id, id);
+		return;
+	}
+	failpoint("net.release", NULL);
 	network_detach(e, id);
 	/* A host end left behind (an init killed before its namespace was set up). */
 	if (e->net)
 		net_detach(e->net, id);
 	if (e->ipam)
 		ipam_release(e->ipam, id);
+	release_end(e, id);
 }
 
 /* "mode bridge\nip 10.88.0.2\nmac 02:42:..\ngateway 10.88.0.1\n" */
