@@ -21,6 +21,13 @@
  * renamed into layers/ only when verified and read-only; the image is built
  * in tmp/<id>/ and published by one rename.  After a kill -9, what is in
  * layers/ is whole and reused; everything else is gone at the next start.
+ *
+ * Concurrent pulls.  A layer is built by one pull at a time: the pull that
+ * claims its chain id first downloads and commits it, and any other pull that
+ * needs it (the same image, or another on the same base) waits for that and
+ * reuses the layer, so each blob is fetched once; configs likewise, through
+ * the config cache.  If the one fetching fails, one of the waiting pulls
+ * claims the blob and fetches it itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -494,6 +501,101 @@ fail : {
 	return ret;
 }
 
+/* ---- downloads shared by concurrent pulls ------------------------------ */
+
+/*
+ * What some pull of engine e is downloading now, process-wide: layers by
+ * chain id ("layer sha256:..."), until committed to layers/, and configs by
+ * digest ("config sha256:..."), until cached in configs/.  A handful at most
+ * (PULL_PARALLEL layers and one config per pull).  A pull that needs one of
+ * them waits on claims_done rather than fetching the blob a second time.
+ */
+#define CLAIM_KEY_SIZE (DIGEST_STR_SIZE + 8)
+
+struct claim {
+	const struct bk_engine *e;
+	char key[CLAIM_KEY_SIZE];
+};
+
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t claims_done = PTHREAD_COND_INITIALIZER;
+static struct claim *claims; /* protected by claims_lock */
+static size_t nclaims;       /* protected by claims_lock */
+
+static ssize_t
+claim_find_locked(const struct bk_engine *e, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < nclaims; i++)
+		if (claims[i].e == e && strcmp(claims[i].key, key) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Claim "KIND DIGEST" for this pull: true, or false if another pull has it. */
+static bool
+claim_take(struct pull *p, const char *kind, const char *digest)
+{
+	char key[CLAIM_KEY_SIZE];
+	bool taken = false;
+
+	snprintf(key, sizeof(key), "%s %s", kind, digest);
+	pthread_mutex_lock(&claims_lock);
+	if (claim_find_locked(p->e, key) < 0) {
+		claims = xrealloc(claims, (nclaims + 1) * sizeof(*claims));
+		claims[nclaims].e = p->e;
+		snprintf(claims[nclaims].key, sizeof(claims[nclaims].key), "%s", key);
+		nclaims++;
+		taken = true;
+	}
+	pthread_mutex_unlock(&claims_lock);
+	return taken;
+}
+
+/* Drop a claim: the blob is stored, or this pull gave up on it. */
+static void
+claim_drop(struct pull *p, const char *kind, const char *digest)
+{
+	char key[CLAIM_KEY_SIZE];
+	ssize_t i;
+
+	snprintf(key, sizeof(key), "%s %s", kind, digest);
+	pthread_mutex_lock(&claims_lock);
+	i = claim_find_locked(p->e, key);
+	if (i >= 0)
+		claims[i] = claims[--nclaims];
+	pthread_cond_broadcast(&claims_done);
+	pthread_mutex_unlock(&claims_lock);
+}
+
+/* Until no pull has "KIND DIGEST": 0, or -EINTR if this pull is cancelled meanwhile. */
+static int
+claim_wait(struct pull *p, const char *kind, const char *digest, struct bk_err *err)
+{
+	char key[CLAIM_KEY_SIZE];
+	struct timespec ts;
+
+	snprintf(key, sizeof(key), "%s %s", kind, digest);
+	pthread_mutex_lock(&claims_lock);
+	while (claim_find_locked(p->e, key) >= 0) {
+		if (is_cancelled(p->cancel)) {
+			pthread_mutex_unlock(&claims_lock);
+			return bk_err_set(err, EINTR, "interrupted");
+		}
+		/* bk_cancel is a bare flag: look at it now and then. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&claims_done, &claims_lock, &ts);
+	}
+	pthread_mutex_unlock(&claims_lock);
+	return 0;
+}
+
 static void
 report_done(struct pull *p, size_t i)
 {
@@ -502,11 +604,62 @@ report_done(struct pull *p, size_t i)
 				   p->layers[i].size);
 }
 
-/* Make every layer present in layers/, downloading the missing ones in parallel. */
+/*
+ * Claim layer i and start its download, unless another pull builds it or it
+ * is in layers/ already (committed by one since this pull looked).  The
+ * claim comes before the look: a pull unclaims a layer only once it is
+ * committed or given up, so a layer absent under our claim stays ours.
+ */
+static int
+layer_take(struct pull *p, size_t i, struct fetch *f, bool *owned, struct bk_err *err)
+{
+	if (!claim_take(p, "layer", p->layers[i].chain_id))
+		return 0;
+	if (layer_present(p, p->layers[i].chain_id)) {
+		claim_drop(p, "layer", p->layers[i].chain_id);
+		return 0;
+	}
+	*owned = true;
+	f->reg = p->reg;
+	f->ml = &p->man.layers[i];
+	f->progress = p->progress;
+	f->cancel = p->cancel;
+	return fetch_start(f, err);
+}
+
+/*
+ * Layer i, which this pull did not claim: wait while another pull builds it,
+ * then reuse it, or (that pull failed) claim it and download it here.
+ * 1: reused; 0: ours to build now (*owned set, its download started).
+ */
+static int
+layer_reuse_or_take(struct pull *p, size_t i, struct fetch *f, bool *owned, struct bk_err *err)
+{
+	int ret;
+
+	for (;;) {
+		if ((ret = claim_wait(p, "layer", p->layers[i].chain_id, err)) < 0)
+			return ret;
+		if (layer_present(p, p->layers[i].chain_id))
+			return 1;
+		if ((ret = layer_take(p, i, f, owned, err)) < 0)
+			return ret;
+		if (*owned)
+			return 0;
+		/* Claimed by another pull again, or committed meanwhile: look again. */
+	}
+}
+
+/*
+ * Make every layer present in layers/, downloading the missing ones in
+ * parallel; those another pull is building are waited for and reused.
+ */
 static int
 build_layers(struct pull *p, struct bk_err *err)
 {
-	struct fetch *fs = xcalloc(p->nlayers ? p->nlayers : 1, sizeof(*fs));
+	size_t nalloc = p->nlayers ? p->nlayers : 1;
+	struct fetch *fs = xcalloc(nalloc, sizeof(*fs));
+	bool *owned = xcalloc(nalloc, sizeof(*owned));
 	size_t first = 0, i, next = 0;
 	int ret = 0;
 
@@ -522,21 +675,33 @@ build_layers(struct pull *p, struct bk_err *err)
 	}
 	next = first;
 	for (i = first; i < p->nlayers && ret == 0; i++) {
-		for (; next < p->nlayers && next < i + PULL_PARALLEL && ret == 0; next++) {
-			fs[next].reg = p->reg;
-			fs[next].ml = &p->man.layers[next];
-			fs[next].progress = p->progress;
-			fs[next].cancel = p->cancel;
-			ret = fetch_start(&fs[next], err);
+		for (; next < p->nlayers && next < i + PULL_PARALLEL && ret == 0; next++)
+			ret = layer_take(p, next, &fs[next], &owned[next], err);
+		if (ret == 0 && !owned[i]) {
+			ret = layer_reuse_or_take(p, i, &fs[i], &owned[i], err);
+			if (ret == 1) {
+				p->layers[i].file_bytes =
+				    stored_file_bytes(p, p->layers[i].chain_id);
+				report_done(p, i);
+				ret = 0;
+				continue;
+			}
 		}
 		if (ret == 0)
 			ret = build_layer(p, i, &fs[i], err);
 		if (ret < 0)
 			bk_err_wrap(err, "layer %s", p->layers[i].digest);
 		fetch_finish(&fs[i]);
+		if (owned[i])
+			claim_drop(p, "layer", p->layers[i].chain_id);
+		owned[i] = false;
 	}
-	for (i = 0; i < p->nlayers; i++)
+	for (i = 0; i < p->nlayers; i++) {
 		fetch_finish(&fs[i]);
+		if (owned[i])
+			claim_drop(p, "layer", p->layers[i].chain_id);
+	}
+	free(owned);
 	free(fs);
 	return ret;
 }
@@ -669,11 +834,20 @@ fetch_config(struct pull *p, struct pull_result *out, struct bk_err *err)
 	size_t len, i;
 	int ret;
 
-	if (config_cached(p, &body, &len) < 0) {
+	/* A config another pull is fetching is waited for, then read from the cache. */
+	while (config_cached(p, &body, &len) < 0) {
+		if (!claim_take(p, "config", p->man.config_digest)) {
+			if ((ret = claim_wait(p, "config", p->man.config_digest, err)) < 0)
+				return bk_err_wrap(err, "config");
+			continue;
+		}
 		ret = registry_get_blob(p->reg, p->man.config_digest, CONFIG_MAX, &body, &len, err);
+		if (ret == 0)
+			config_cache_put(p, body, len);
+		claim_drop(p, "config", p->man.config_digest);
 		if (ret < 0)
 			return bk_err_wrap(err, "config");
-		config_cache_put(p, body, len);
+		break;
 	}
 	ret = manifest_config_parse(body, len, p->man.nlayers, &out->config, &ids, err);
 	if (ret < 0)
@@ -766,8 +940,8 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 	if ((ret = p.layers_fd = open_layers_dir(e, err)) < 0)
 		goto out;
 	if ((ret = fetch_manifest(&p, &plat, out, err)) < 0 ||
-	    (ret = failpoint("pull.manifest", err)) < 0 ||
-	    (ret = fetch_config(&p, out, err)) < 0 || (ret = build_layers(&p, err)) < 0)
+	    (ret = failpoint("pull.manifest", err)) < 0 || (ret = fetch_config(&p, out, err)) < 0 ||
+	    (ret = build_layers(&p, err)) < 0)
 		goto out;
 	if (is_cancelled(cancel)) {
 		ret = bk_err_set(err, EINTR, "interrupted");
