@@ -21,10 +21,12 @@
  * once keeps "registry down" fast.  The pauses double from BACKOFF_MS; a
  * Retry-After up to RETRY_AFTER_MAX seconds is honoured, a longer one ends
  * the retries.  4xx answers, digest mismatches, oversized responses and
- * cancellation are final.  A blob stream that broke resumes with
- * "Range: bytes=N-" where it stopped, so the consumer (hashing, extraction)
- * just goes on; a server that answers 200 instead of 206 has its first N
- * bytes skipped.
+ * cancellation are final, and so are answers whose headers are too large
+ * (HEADERS_MAX bytes or HEADER_LINES_MAX lines, or a line libcurl refuses):
+ * EPROTO, as a registry that sends them once sends them again.  A blob
+ * stream that broke resumes with "Range: bytes=N-" where it stopped, so the
+ * consumer (hashing, extraction) just goes on; a server that answers 200
+ * instead of 206 has its first N bytes skipped.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -50,6 +52,14 @@
 #define ATTEMPTS_MAX    4   /* tries of one GET: the first and 3 retries */
 #define BACKOFF_MS      200 /* pause before the first retry; doubles */
 #define RETRY_AFTER_MAX 10  /* seconds: a longer Retry-After is not waited for */
+/*
+ * One response's headers, status line included: real registries and blob
+ * stores send a few kilobytes.  Below libcurl's own limits (100 KiB for a
+ * line, 300 KiB in all), which it reports as an allocation failure or a
+ * receive error, neither of which says what happened.
+ */
+#define HEADERS_MAX      (64u << 10)
+#define HEADER_LINES_MAX 1000
 
 DEFINE_CLEANUP(CURL *, curl_easy_cleanup)
 DEFINE_CLEANUP(struct curl_slist *, curl_slist_free_all)
@@ -201,6 +211,12 @@ struct xfer {
 	/* stalls and cancellation */
 	int64_t last_activity; /* ms */
 	bool timed_out, cancelled;
+	/* the current response's headers, against HEADERS_MAX and HEADER_LINES_MAX */
+	size_t header_bytes;
+	unsigned header_lines;
+	bool headers_too_large;
+	bool got_body;                  /* the current response's body has begun */
+	char curl_msg[CURL_ERROR_SIZE]; /* libcurl's own explanation of a failure */
 };
 
 /* Retry-After (RFC 9110): delay-seconds or an HTTP date; -1 if unreadable. */
@@ -228,6 +244,17 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 	char *v;
 
 	x->last_activity = now_ms();
+	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A new response (after a redirect, a 401, a 100). */
+		x->header_bytes = x->header_lines = 0;
+		x->got_body = false;
+	}
+	x->header_bytes += len;
+	x->header_lines++;
+	if (x->header_bytes > HEADERS_MAX || x->header_lines > HEADER_LINES_MAX) {
+		x->headers_too_large = true;
+		return 0;
+	}
 	k = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
 	memcpy(line, buf, k);
 	line[k] = '\0';
@@ -307,6 +334,7 @@ on_body(char *buf, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	x->last_activity = now_ms();
+	x->got_body = true;
 	if (x->status != 200 && !(x->status == 206 && x->offset > 0)) {
 		size_t k = len < ERRBODY_MAX - 1 - x->errlen ? len : ERRBODY_MAX - 1 - x->errlen;
 
@@ -381,6 +409,20 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 	if (x->bad_range)
 		return bk_err_set(err, EPROTO, "GET %s: asked for bytes from %llu, got from %lld",
 				  u, (unsigned long long)x->offset, (long long)x->range_from);
+	if (x->headers_too_large)
+		return bk_err_set(err, EPROTO,
+				  "GET %s: response headers too large (over %u bytes or %u lines)",
+				  u, HEADERS_MAX, HEADER_LINES_MAX);
+	/*
+	 * libcurl's own header limits, met before on_header sees the line: a
+	 * line over 100 KiB fails as "out of memory" (with no message, in this
+	 * libcurl), more than 300 KiB in all as a "receive error" that says
+	 * so.  Neither is a network fault that another try would mend.
+	 */
+	if ((res == CURLE_OUT_OF_MEMORY && !x->got_body) ||
+	    (res == CURLE_RECV_ERROR && strcasestr(x->curl_msg, "header")))
+		return bk_err_set(err, EPROTO, "GET %s: response headers too large (%s)", u,
+				  x->curl_msg[0] ? x->curl_msg : "a line over libcurl's limit");
 	curl_easy_getinfo(x->c, CURLINFO_OS_ERRNO, &os);
 	switch (res) {
 	case CURLE_COULDNT_CONNECT:
@@ -439,6 +481,9 @@ perform(struct xfer *x, const char *url, const char *accept, const char *authz, 
 	x->errlen = 0;
 	x->retry_after = -1;
 	x->transient = x->timed_out = x->bad_range = x->body_started = false;
+	x->headers_too_large = x->got_body = false;
+	x->header_bytes = x->header_lines = 0;
+	x->curl_msg[0] = '\0';
 	x->last_activity = now_ms();
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -457,6 +502,7 @@ perform(struct xfer *x, const char *url, const char *accept, const char *authz, 
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c, CURLOPT_SHARE, x->r->share);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->curl_msg);
 	atomic_fetch_add(&x->r->requests, 1);
 	res = curl_easy_perform(c);
 	if (res != CURLE_OK)

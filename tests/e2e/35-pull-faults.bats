@@ -353,6 +353,26 @@ heals() {
 	heals
 }
 
+@test "a response with a 1 MiB header or with 10,000 headers: EPROTO at once, no retry; then it heals" {
+	start
+	# The config first: once fetched, it is cached in the store.
+	bk_faulty_rules "/blobs/$BB_CONFIG headers 10000"
+	fail_pull EPROTO "$BB" "response headers too large" "$BB_CONFIG"
+	want_gets front "/blobs/$BB_CONFIG" 1
+	bk_faulty_rules '/manifests/ bigheader 1M'
+	fail_pull EPROTO "$BB" "response headers too large"
+	want_gets front /manifests/ 1
+	bk_faulty_rules "/blobs/$BB_LAYER bigheader 1M"
+	fail_pull EPROTO "$BB" "response headers too large" "$BB_LAYER"
+	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_rules "/blobs/$BB_LAYER headers 10000"
+	fail_pull EPROTO "$BB" "response headers too large" "$BB_LAYER"
+	want_gets front "/blobs/$BB_LAYER" 1
+	no_layer
+	! grep "attempt 2 of" "$BK_LOG" || bk_fail "an oversized answer was retried"
+	heals
+}
+
 @test "Content-Length lies: longer (then closed) is whole by its digest; shorter: EBADMSG; manifest retried" {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER lie 1000"

@@ -42,6 +42,10 @@ all).  Faults:
   lie DELTA               Content-Length is the real one + DELTA (negative:
                           shorter); the real body is sent, then the connection
                           is closed
+  bigheader SIZE          the real answer with one more header line,
+                          X-Filler, whose value is SIZE bytes (K/M suffixes)
+  headers N               the real answer with N more header lines,
+                          X-Filler-1 ... X-Filler-N
 AT counts from the start of the blob, so a resumed request (Range: bytes=N-)
 past AT gets no byte before the fault.  auth and noranges apply on top of
 the first other matching rule that has turns left.
@@ -52,7 +56,8 @@ Log lines: "TIME LISTENER METHOD PATH RANGE AUTH FAULT"
   RANGE     the Range header ("bytes=N-") or -
   AUTH      the Authorization scheme (Basic, Bearer) or -; never the secret
   FAULT     what was done: pass, 401, drop@N, reset@N, stall@N, corrupt,
-            status:CODE, redirect, huge, lie:DELTA, token, noranges+...
+            status:CODE, redirect, huge, lie:DELTA, bigheader:SIZE,
+            headers:N, token, noranges+...
 Only the standard library is used.
 """
 import base64
@@ -331,6 +336,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             b[len(b) // 2] ^= 0x55
             self.reply(status, bytes(b), headers)
             return tag + "corrupt"
+        if fault == "bigheader":
+            size = parse_size(rule.args[0])
+            headers["X-Filler"] = "x" * size
+            self.reply(status, body, headers)
+            return tag + "bigheader:%d" % size
+        if fault == "headers":
+            n = int(rule.args[0])
+            for i in range(1, n + 1):
+                headers["X-Filler-%d" % i] = "filler value %d" % i
+            self.reply(status, body, headers)
+            return tag + "headers:%d" % n
         if fault == "lie":
             delta = int(rule.args[0])
             self.head(status, headers, len(body) + delta)
