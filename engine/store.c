@@ -33,11 +33,20 @@ int
 store_create_subvolume(int dfd, const char *name, struct bk_err *err)
 {
 	enum btrfs_util_error be;
+	cleanup_close int fd = -1;
 
 	errno = 0;
 	be = btrfs_util_create_subvolume_fd(dfd, name, 0, NULL, NULL);
 	if (be != BTRFS_UTIL_OK)
 		return btrfs_err(err, be, "create subvolume");
+	/*
+	 * Its root is made under the daemon's umask (0700).  Docker gives a root
+	 * that no layer names 0755 root:root, so that any USER can reach its
+	 * files; a layer's own entry for "/", or an import's source, may change it.
+	 */
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchown(fd, 0, 0) < 0 || fchmod(fd, 0755) < 0)
+		return bk_err_sys(err, "create subvolume: set its root's mode");
 	return 0;
 }
 
