@@ -234,7 +234,8 @@ struct xtract {
 	bool as_root; /* euid 0: owners and device nodes are applied */
 	struct archive *outer, *inner;
 	const struct layer_reader *src;
-	struct bk_err src_err; /* why the tar parser's input failed, kept from libarchive's message */
+	struct bk_err
+	    src_err; /* why the tar parser's input failed, kept from libarchive's message */
 	bool src_failed;
 	/* The decompressing thread's: the source's or the decompressor's failure. */
 	struct bk_err outer_err;
@@ -243,7 +244,7 @@ struct xtract {
 	pthread_t inflater;
 	bool inflating;
 	struct blockq_block cur; /* the block the tar parser reads now */
-	struct digest diff; /* of every decompressed byte: written by the inflater only */
+	struct digest diff;      /* of every decompressed byte: written by the inflater only */
 	struct layer_stats st;
 	const struct layer_limits *lim;
 	uint64_t comp_bytes; /* compressed bytes read so far */
@@ -1158,6 +1159,16 @@ stop_inflater(struct xtract *x)
 	blockq_stop(&x->q);
 	pthread_join(x->inflater, NULL);
 	x->inflating = false;
+}
+
+int
+layer_root_init(int root_dfd, struct bk_err *err)
+{
+	if (geteuid() == 0 && fchown(root_dfd, 0, 0) < 0)
+		return bk_err_sys(err, "layer root: chown");
+	if (fchmod(root_dfd, 0755) < 0)
+		return bk_err_sys(err, "layer root: chmod");
+	return 0;
 }
 
 const struct layer_limits layer_default_limits = {

@@ -126,6 +126,31 @@ pulling_state() {
 	cmp /bin/busybox "$r/bin/busybox"
 }
 
+@test "a first layer without an entry for / gives a root 0755 root:root, as Docker does; USER nobody can run" {
+	start
+	"$BK_REG_PY" "$BK_REG_LIB/push.py" no-root-entry "$BK_REG" test/no-root-entry latest \
+		test/busybox latest 65534:65534 >/dev/null
+	id=$(bk_pull "$BK_REG/test/no-root-entry")
+	r=$BK_MNT/images/$id/root
+	[ "$(stat -L -c '%a %u:%g' "$r/")" = '755 0:0' ] || bk_fail "root: $(stat -L -c '%a %u:%g' "$r/")"
+	[ "$(stat -c '%a %u:%g' "$BK_STORE/images/$id/rootfs")" = '755 0:0' ]
+	cmp /bin/busybox "$r/bin/busybox"
+	# A container of it runs its command as 65534 (no network: not needed here).
+	mkdir "$BK_MNT/containers/nobody"
+	echo "$id" >"$BK_MNT/containers/nobody/image"
+	echo 'mode none' >"$BK_MNT/containers/nobody/net"
+	echo 'id -u; ls -d /bin' >"$BK_MNT/containers/nobody/cmd"
+	run bk_write_errno "$BK_MNT/containers/nobody/ctl" $'start\n'
+	[ "${lines[0]}" = OK ] || bk_fail "start as nobody: $output"
+	bk_assert_content "$BK_MNT/containers/nobody/wait" $'exit 0\n'
+	bk_assert_content "$BK_MNT/containers/nobody/log" $'65534\n/bin\n'
+	# An image whose layer has an entry for "." keeps the mode it says.
+	id2=$(bk_pull "$BK_REG/test/busybox")
+	[ "$(stat -L -c '%u:%g' "$BK_MNT/images/$id2/root/")" = 0:0 ]
+	run bk_write_errno "$BK_MNT/containers/nobody/ctl" $'rm force\n'
+	[ "${lines[0]}" = OK ] || bk_fail "rm: $output"
+}
+
 @test "zstd layers are decompressed" {
 	start
 	id=$(bk_pull "$BK_REG/test/zstd")

@@ -11,8 +11,13 @@ Subcommands (REG is "127.0.0.1:PORT", plain http, no auth):
         SRCREPO:SRCTAG plus a zstd-compressed layer holding /zstd-marker
   artifact REG REPO TAG           a manifest whose config is a Helm chart's
   image REG REPO TAG LAYER.tar.gz a one-layer image from a gzip tarball; prints its digest
+  no-root-entry REG REPO TAG SRCREPO SRCTAG USER
+        SRCREPO:SRCTAG's first layer made again without an entry for "." (as
+        a tar made of the files, not of the directory), the other layers as
+        they are, and User set to USER in the config
   manifest-digest REG REPO TAG    print the manifest digest of REPO:TAG
 """
+import gzip
 import hashlib
 import io
 import json
@@ -170,6 +175,38 @@ def main():
                            "digest": ld, "size": len(data)}]}
         put_manifest(reg, repo, tag, man, OCI_MAN)
         print(ld)
+    elif cmd == "no-root-entry":
+        reg, repo, tag, src_repo, src_tag, user = sys.argv[2:8]
+        man, _, _ = get_manifest(reg, src_repo, src_tag)
+        cfg = json.loads(get_blob(reg, src_repo, man["config"]["digest"]))
+        first = man["layers"][0]
+        src = tarfile.open(fileobj=io.BytesIO(get_blob(reg, src_repo, first["digest"])),
+                           mode="r:*")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+            dropped = 0
+            for m in src.getmembers():
+                if m.name.strip("/") in ("", "."):
+                    dropped += 1
+                    continue
+                t.addfile(m, src.extractfile(m) if m.isfile() else None)
+        if dropped == 0:
+            sys.exit("%s:%s's first layer has no entry for '.'" % (src_repo, src_tag))
+        tar = buf.getvalue()
+        blob = gzip.compress(tar, mtime=0)
+        layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                   "digest": put_blob(reg, repo, blob), "size": len(blob)}]
+        for l in man["layers"][1:]:
+            put_blob(reg, repo, get_blob(reg, src_repo, l["digest"]))
+            layers.append(dict(l))
+        cfg["rootfs"]["diff_ids"][0] = sha(tar)
+        cfg.setdefault("config", {})["User"] = user
+        cfg_data = json.dumps(cfg).encode()
+        man = {"schemaVersion": 2, "mediaType": OCI_MAN,
+               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                          "digest": put_blob(reg, repo, cfg_data), "size": len(cfg_data)},
+               "layers": layers}
+        print(put_manifest(reg, repo, tag, man, OCI_MAN)[0])
     elif cmd == "manifest-digest":
         reg, repo, tag = sys.argv[2:5]
         print(sha(get_manifest(reg, repo, tag)[2]))
