@@ -58,9 +58,12 @@ struct layer_stats {
  * entries with a ".." component are refused.  Owners (when run as root),
  * modes with setuid/setgid/sticky bits, xattrs, times, symlinks, hardlinks
  * (to files inside root_dfd only), device nodes and fifos are kept; sockets
- * are skipped.  ".wh.NAME" removes NAME of the lower layers, ".wh..wh..opq"
- * empties its directory of lower-layer content; neither is materialised, and
- * an overlay-style whiteout (a 0:0 character device) counts as one.
+ * are skipped.  An entry of a typeflag outside POSIX's list ('Z', '9'...) is
+ * a regular file with its data and mode, as libarchive reads it and GNU tar
+ * extracts it (Docker refuses the layer), never a link or a device.
+ * ".wh.NAME" removes NAME of the lower layers, ".wh..wh..opq" empties its
+ * directory of lower-layer content; neither is materialised, and an
+ * overlay-style whiteout (a 0:0 character device) counts as one.
  *
  * diff_id gets the sha256 of the uncompressed tar stream; stats (may be
  * NULL) what was done.  Returns 0, or -errno: EBADMSG for a corrupt or

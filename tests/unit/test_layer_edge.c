@@ -1,11 +1,17 @@
 /*
- * Unit tests for an edge of engine/layer.c that tar tools disagree on: the
- * root of a first layer.  A layer tar made of files rather than of a
- * directory has no entry for ".", and the new subvolume has the daemon's
- * umask (0700); layer_root_init gives it Docker's 0755 root:root, and an
- * entry for "." or "/" still sets its own.
+ * Unit tests for two edges of engine/layer.c that tar tools disagree on:
  *
- * The tars are written byte by byte (ustar headers).
+ *  - the root of a first layer: a layer tar made of files rather than of a
+ *    directory has no entry for ".", and the new subvolume has the daemon's
+ *    umask (0700); layer_root_init gives it Docker's 0755 root:root, and an
+ *    entry for "." or "/" still sets its own;
+ *  - tar typeflags that are not in POSIX's list (a vendor's 'Z', '9'...):
+ *    libarchive reads them as regular files, with their data, as GNU tar
+ *    and Docker's archive/tar extract them; never as links or devices, and
+ *    the header's link name is ignored.
+ *
+ * The tars are written byte by byte (ustar headers), since libarchive's
+ * writer cannot make an unknown typeflag.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -145,6 +151,15 @@ file_is(const char *rel, const char *want)
 	return strcmp(got, want) == 0;
 }
 
+static int
+lstat_rel(const char *rel, struct stat *st)
+{
+	char path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/%s", root_dir, rel);
+	return lstat(path, st);
+}
+
 /* ---- the root of a first layer ----------------------------------------- */
 
 static int
@@ -201,6 +216,45 @@ test_root_entry_wins(void)
 	return 0;
 }
 
+/* ---- typeflags outside POSIX's list ------------------------------------- */
+
+static int
+test_unknown_typeflags_are_files(void)
+{
+	static const char flags[] = { 'Z', 'Q', '9', 'z' };
+	struct bk_err err = BK_ERR_INIT;
+	struct rawtar t = { .used = 0 };
+	char name[16], data[32];
+	struct stat st;
+	size_t i;
+
+	CHECK(fresh_root() == 0);
+	for (i = 0; i < sizeof(flags); i++) {
+		snprintf(name, sizeof(name), "type-%c", flags[i]);
+		snprintf(data, sizeof(data), "data of %c\n", flags[i]);
+		/* A link name too: it must not make a link of any kind. */
+		raw_add(&t, flags[i], name, 04755, "/etc/passwd", data);
+	}
+	/* '7' (contiguous file) is POSIX's, and a regular file too. */
+	raw_add(&t, '7', "type-7", 0600, NULL, "data of 7\n");
+	raw_end(&t);
+	CHECK_INT(extract_raw(&t, &err), 0);
+	for (i = 0; i < sizeof(flags); i++) {
+		snprintf(name, sizeof(name), "type-%c", flags[i]);
+		snprintf(data, sizeof(data), "data of %c\n", flags[i]);
+		CHECK(lstat_rel(name, &st) == 0);
+		CHECK(S_ISREG(st.st_mode));
+		CHECK_INT(st.st_nlink, 1);
+		/* Its mode as the header says, setuid included (as for any file). */
+		CHECK_INT(st.st_mode & 07777, 04755);
+		CHECK(file_is(name, data));
+	}
+	CHECK(lstat_rel("type-7", &st) == 0);
+	CHECK(S_ISREG(st.st_mode));
+	CHECK(file_is("type-7", "data of 7\n"));
+	return 0;
+}
+
 int
 main(void)
 {
@@ -217,6 +271,7 @@ main(void)
 
 	RUN(test_root_without_dot_entry);
 	RUN(test_root_entry_wins);
+	RUN(test_unknown_typeflags_are_files);
 
 	if (getenv("BK_TEST_KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base_dir);
