@@ -88,7 +88,8 @@ nft_run(struct net_host *h, const char *cmds, const char *what, struct bk_err *e
 	snprintf(first, sizeof(first), "%.*s", (int)strcspn(msg, "\n"), msg);
 	if (strncmp(first, "Error: ", 7) == 0)
 		memmove(first, first + 7, strlen(first + 7) + 1);
-	return bk_err_set(err, nft_errno(first), "%s: nftables: %s", what, *first ? first : "failed");
+	return bk_err_set(err, nft_errno(first), "%s: nftables: %s", what,
+			  *first ? first : "failed");
 }
 
 /* The whole table.  "table {}" then "delete table" makes the rebuild idempotent. */
