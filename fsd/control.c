@@ -22,7 +22,8 @@
 #include "fsd.h"
 
 #define LINES_MAX 64
-#define CTL_USAGE "start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF|IMG_ID]"
+#define CTL_USAGE \
+	"start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF|IMG_ID]"
 #define WORDS_MAX 8
 
 struct line {
@@ -35,7 +36,7 @@ struct line {
 struct job {
 	enum node_kind file;
 	char ctr_id[BK_ID_SIZE]; /* containers/ID/ctl: the container */
-	int exec_n;		 /* containers/ID/exec/N/ctl: the session */
+	int exec_n;              /* containers/ID/exec/N/ctl: the session */
 	size_t n;
 	struct line lines[LINES_MAX];
 };
@@ -117,9 +118,8 @@ check_ctl(struct line *l, struct bk_err *err)
 		return 0;
 	if (l->argc == 0)
 		return bk_err_set(err, EINVAL, "empty command (%s)", CTL_USAGE);
-	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 ||
-	    strcmp(verb, "kill") == 0 || strcmp(verb, "restart") == 0 || strcmp(verb, "rm") == 0 ||
-	    strcmp(verb, "commit") == 0)
+	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "kill") == 0 ||
+	    strcmp(verb, "restart") == 0 || strcmp(verb, "rm") == 0 || strcmp(verb, "commit") == 0)
 		return bk_err_set(err, EINVAL, "%s: wrong arguments (%s)", verb, CTL_USAGE);
 	return bk_err_set(err, EINVAL, "unknown command '%s' (%s)", verb, CTL_USAGE);
 }
@@ -152,8 +152,7 @@ run_import(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **repl
 }
 
 static int
-run_pull(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
-	 struct bk_err *err)
+run_pull(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	char id[BK_ID_SIZE], spec[1100];
 	int ret;
@@ -190,8 +189,7 @@ rest_after_first_word(const char *raw)
 }
 
 static int
-run_run(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
-	struct bk_err *err)
+run_run(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	char image_id[BK_ID_SIZE], id[BK_ID_SIZE];
 	const char *cmd = rest_after_first_word(l->raw);
@@ -236,7 +234,8 @@ run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel
 	if (strcmp(verb, "commit") == 0) {
 		char img[BK_ID_SIZE];
 
-		ret = bk_container_commit(fs->engine, id, l->argc == 2 ? l->argv[1] : NULL, img, err);
+		ret =
+		    bk_container_commit(fs->engine, id, l->argc == 2 ? l->argv[1] : NULL, img, err);
 		if (ret == 0)
 			reply_add(reply, img);
 		return ret;
@@ -269,11 +268,11 @@ job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struc
 
 	for (i = 0; i < job->n && ret == 0; i++) {
 		struct line *l = &job->lines[i];
-		const char *what = job->file == N_IMAGES_IMPORT ? "import"
-				   : job->file == N_IMAGES_PULL	  ? "pull"
-				   : job->file == N_IMAGES_BUILD  ? "build"
-				   : job->file == N_CTRS_RUN	  ? "run"
-								  : l->argv[0];
+		const char *what = job->file == N_IMAGES_IMPORT  ? "import"
+				   : job->file == N_IMAGES_PULL  ? "pull"
+				   : job->file == N_IMAGES_BUILD ? "build"
+				   : job->file == N_CTRS_RUN     ? "run"
+								 : l->argv[0];
 
 		if (cancel && atomic_load(&cancel->cancelled))
 			return bk_err_set(err, EINTR, "%s: interrupted", what);
@@ -389,7 +388,8 @@ check_line(struct job *job, struct line *l, struct bk_err *err)
 				return bk_err_set(err, EINVAL, "kill: unknown signal '%s'", sig);
 			return 0;
 		}
-		return bk_err_set(err, EINVAL, "unknown command '%s' (exec CMD... | kill [SIG])", p);
+		return bk_err_set(err, EINVAL, "unknown command '%s' (exec CMD... | kill [SIG])",
+				  p);
 	}
 	if (job->file == N_CTRS_RUN) {
 		/* Only the image is a word; the command is the rest of the line as written. */
@@ -464,8 +464,8 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 	for (i = 0; i < job->n; i++)
 		if (check_line(job, &job->lines[i], &err) < 0)
 			goto fail;
-	if (job->file == N_EXEC_CTL &&
-	    exec_ids(fs, of->kind, of->serial, job->ctr_id, sizeof(job->ctr_id), &job->exec_n) < 0) {
+	if (job->file == N_EXEC_CTL && exec_ids(fs, of->kind, of->serial, job->ctr_id,
+						sizeof(job->ctr_id), &job->exec_n) < 0) {
 		bk_err_set(&err, ENOENT, "no such exec session");
 		goto fail;
 	}

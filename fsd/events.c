@@ -23,9 +23,9 @@ struct reader {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static char *ring[RING];     /* protected by lock: event seq lives at ring[seq % RING] */
-static uint64_t next_seq;    /* protected by lock */
-static struct reader *parked; /* protected by lock */
+static char *ring[RING];           /* protected by lock: event seq lives at ring[seq % RING] */
+static uint64_t next_seq;          /* protected by lock */
+static struct reader *parked;      /* protected by lock */
 static struct ofile *pollers[256]; /* protected by lock: open files that asked poll() */
 
 void
@@ -134,10 +134,14 @@ events_poll(fuse_req_t req, struct ofile *of, struct fuse_pollhandle *ph)
 		if (of->ph)
 			fuse_pollhandle_destroy(of->ph);
 		of->ph = ph;
-		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) && slot == (sizeof(pollers) / sizeof(pollers[0])); i++)
+		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) &&
+			    slot == (sizeof(pollers) / sizeof(pollers[0]));
+		     i++)
 			if (pollers[i] == of)
 				slot = i;
-		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) && slot == (sizeof(pollers) / sizeof(pollers[0])); i++)
+		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) &&
+			    slot == (sizeof(pollers) / sizeof(pollers[0]));
+		     i++)
 			if (pollers[i] == NULL) {
 				pollers[i] = ofile_get(of);
 				slot = i;

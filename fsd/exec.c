@@ -136,8 +136,7 @@ on_interrupt(fuse_req_t req, void *data)
 }
 
 static void
-park(struct fsd *fs, fuse_req_t req, struct ofile *of, enum park_kind kind, size_t size,
-     off_t off)
+park(struct fsd *fs, fuse_req_t req, struct ofile *of, enum park_kind kind, size_t size, off_t off)
 {
 	struct parked *p = calloc(1, sizeof(*p));
 	char id[BK_ID_SIZE];

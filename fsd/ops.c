@@ -16,7 +16,7 @@
 #include "fsd.h"
 
 /* Fixed nodes never change; per-object ones are checked again after a second. */
-#define STATIC_TIMEOUT	3600.0
+#define STATIC_TIMEOUT  3600.0
 #define DYNAMIC_TIMEOUT 1.0
 
 static struct fsd *
@@ -154,8 +154,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
-op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-	   struct fuse_file_info *fi)
+op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
 	enum node_kind kind = ino_kind(ino);
 
@@ -363,10 +362,10 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((io == IO_TEXT || io == IO_CONFIG) && !writing)
 		ret = render_file(fsd_of(req), kind, of->serial, &of->data, &of->len);
 	else if (io == IO_LOG)
-		ret = of->log_fd = kind == N_IMG_LOG
-					   ? bk_image_open_build_log(fsd_of(req)->engine, of->serial, &err)
-					   : bk_container_open_log(fsd_of(req)->engine, of->serial, false,
-								   &err);
+		ret = of->log_fd =
+		    kind == N_IMG_LOG
+			? bk_image_open_build_log(fsd_of(req)->engine, of->serial, &err)
+			: bk_container_open_log(fsd_of(req)->engine, of->serial, false, &err);
 	else if (io == IO_EVENTS)
 		events_open(of);
 	if (ret < 0) {
@@ -420,8 +419,8 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 		reply_slice(req, of->reply, of->reply_len, of->reply_pos, size);
 		if (of->reply && of->reply_pos < of->reply_len)
 			of->reply_pos += of->reply_len - of->reply_pos < size
-						 ? of->reply_len - of->reply_pos
-						 : size;
+					     ? of->reply_len - of->reply_pos
+					     : size;
 		pthread_mutex_unlock(&of->lock);
 		break;
 	case IO_CONFIG:
@@ -430,8 +429,8 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 		if (of->reply) {
 			reply_slice(req, of->reply, of->reply_len, of->reply_pos, size);
 			of->reply_pos += of->reply_len - of->reply_pos < size
-						 ? of->reply_len - of->reply_pos
-						 : size;
+					     ? of->reply_len - of->reply_pos
+					     : size;
 		} else {
 			reply_slice(req, of->data, of->len, (size_t)off, size);
 		}

@@ -12,8 +12,8 @@
 #include "fsd.h"
 
 #define DIR_MODE  (S_IFDIR | 0700)
-#define RO_MODE	  (S_IFREG | 0400)
-#define RW_MODE	  (S_IFREG | 0600)
+#define RO_MODE   (S_IFREG | 0400)
+#define RW_MODE   (S_IFREG | 0600)
 #define LINK_MODE (S_IFLNK | 0777)
 
 const struct node_type node_types[N_KIND_MAX] = {
@@ -204,7 +204,8 @@ tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st)
 
 	if (kind <= N_NONE || kind >= N_KIND_MAX)
 		return -ENOENT;
-	if (object_dir(kind) != N_NONE && obj_path(kind, ino_serial(ino), fs, path, sizeof(path)) < 0)
+	if (object_dir(kind) != N_NONE &&
+	    obj_path(kind, ino_serial(ino), fs, path, sizeof(path)) < 0)
 		return -ENOENT;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;

@@ -20,9 +20,9 @@ struct work {
 	fuse_req_t req;
 	struct ofile *of;
 	size_t reply_size; /* (size_t)-1: the request is a flush */
-	char op[32];	   /* for the error record: "import" */
+	char op[32];       /* for the error record: "import" */
 	char errpath[96];  /* whose `err` file shows a failure: "images" */
-	char *path;	   /* the file written, for `errors` */
+	char *path;        /* the file written, for `errors` */
 	work_fn fn;
 	void *arg;
 	void (*arg_free)(void *);
@@ -35,9 +35,8 @@ struct work {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
-static unsigned in_flight;	  /* protected by lock */
+static unsigned in_flight;        /* protected by lock */
 static struct work *running_list; /* protected by lock */
-
 
 /* Found by pointer and request in the running list: w may already be gone. */
 static void
