@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 struct pending_read {
@@ -47,12 +48,11 @@ clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t 
 		fuse_reply_err(req, err.code);
 		return;
 	}
-	of->len = (size_t)asprintf(&of->data, "%s\n", id);
+	of->data = xasprintf("%s\n", id);
+	of->len = strlen(of->data);
 	of->produced = true;
 	pthread_mutex_unlock(&of->lock);
-	p = calloc(1, sizeof(*p));
-	if (p == NULL)
-		abort();
+	p = xcalloc(1, sizeof(*p));
 	p->req = req;
 	p->of = ofile_get(of);
 	p->size = size;

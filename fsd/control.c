@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 #define LINES_MAX 64
@@ -130,10 +131,8 @@ check_ctl(struct line *l, struct bk_err *err)
 static void
 reply_add(char **reply, const char *id)
 {
-	char *next = NULL;
+	char *next = xasprintf("%s%s\n", *reply ? *reply : "", id);
 
-	if (asprintf(&next, "%s%s\n", *reply ? *reply : "", id) < 0)
-		abort();
 	free(*reply);
 	*reply = next;
 }
@@ -328,13 +327,11 @@ control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
 	char owner[BK_ID_SIZE + 16];
 
 	err_owner(fs, of, owner, sizeof(owner));
-	errlog_record(path ? path : "?", owner, op, err);
+	errlog_record(path, owner, op, err);
 	free(path);
 	free(of->reply);
-	of->reply = NULL;
-	if (asprintf(&of->reply, "error: %s\n", err->msg) < 0)
-		of->reply = NULL;
-	of->reply_len = of->reply ? strlen(of->reply) : 0;
+	of->reply = xasprintf("error: %s\n", err->msg);
+	of->reply_len = strlen(of->reply);
 	of->reply_pos = 0;
 	fuse_reply_err(req, err->code);
 }
@@ -357,7 +354,7 @@ refuse_busy(struct fsd *fs, fuse_req_t req, struct ofile *of, bool at_close)
 		   "a command is still running on this open file: wait for it, or open the "
 		   "file again");
 	err_owner(fs, of, owner, sizeof(owner));
-	errlog_record(path ? path : "?", owner, op_name(at_close), &err);
+	errlog_record(path, owner, op_name(at_close), &err);
 	free(path);
 	fuse_reply_err(req, EBUSY);
 }
@@ -365,9 +362,7 @@ refuse_busy(struct fsd *fs, fuse_req_t req, struct ofile *of, bool at_close)
 static int
 check_line(struct job *job, struct line *l, struct bk_err *err)
 {
-	l->words = strdup(l->raw);
-	if (l->words == NULL)
-		abort();
+	l->words = xstrdup(l->raw);
 	if (job->file == N_EXEC_CTL) {
 		char *p = l->words + strspn(l->words, " \t");
 
@@ -428,13 +423,11 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 	      bool at_close)
 {
 	struct bk_err err = BK_ERR_INIT;
-	struct job *job = calloc(1, sizeof(*job));
+	struct job *job = xcalloc(1, sizeof(*job));
 	char owner[BK_ID_SIZE + 16];
 	char *raw;
 	size_t i;
 
-	if (job == NULL)
-		abort();
 	job->file = of->kind;
 	pthread_mutex_lock(&of->lock);
 	if (of->busy) {

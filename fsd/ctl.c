@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 /* Add a write's bytes to the open file's pending command.  Nothing is kept on error. */
@@ -28,9 +29,7 @@ ctl_append(struct ofile *of, const char *buf, size_t size, struct bk_err *err)
 			of->in_len = 0;
 			return bk_err_set(err, EINVAL, "invalid byte 0x00 at offset %zu", i);
 		}
-	of->in = realloc(of->in, of->in_len + size + 1);
-	if (of->in == NULL)
-		abort();
+	of->in = xrealloc(of->in, of->in_len + size + 1);
 	memcpy(of->in + of->in_len, buf, size);
 	of->in_len += size;
 	of->in[of->in_len] = '\0';
@@ -53,9 +52,8 @@ ctl_next_line(struct ofile *of, bool all)
 	if (nl == NULL && !all)
 		return NULL;
 	n = nl ? (size_t)(nl - of->in) : of->in_len;
-	line = strndup(of->in, n);
-	if (line == NULL)
-		abort();
+	/* No NUL inside (ctl_append refuses them), so this copies n bytes. */
+	line = xasprintf("%.*s", (int)n, of->in);
 	if (nl)
 		n++;
 	memmove(of->in, of->in + n, of->in_len - n + 1);

@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/timefmt.h"
+#include "common/xalloc.h"
 #include "fsd.h"
 
 #define ERRORS_MAX 128
@@ -24,17 +25,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *ring[ERRORS_MAX]; /* protected by lock */
 static size_t ring_next;       /* protected by lock */
 static struct obj_err *objs;   /* protected by lock */
-
-static void
-now(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static const char *
 errname(int code)
@@ -53,10 +43,8 @@ static char *
 escape(const char *s)
 {
 	size_t len = strlen(s), i = 0, n;
-	char *out = malloc(len * 4 + 1), *p = out;
+	char *out = xmalloc(len * 4 + 1), *p = out;
 
-	if (out == NULL)
-		abort();
 	while (i < len) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -81,15 +69,14 @@ escape(const char *s)
 void
 errlog_record(const char *path, const char *errpath, const char *op, const struct bk_err *err)
 {
-	char t[32];
-	char *line = NULL, *text = NULL;
+	char t[TIME_RFC3339_SIZE];
+	char *line, *text;
 	char *epath = escape(path), *emsg = escape(err->msg);
 	struct obj_err *o;
 
-	now(t, sizeof(t));
-	if (asprintf(&line, "%s %s %s %s: %s\n", t, epath, op, errname(err->code), emsg) < 0 ||
-	    asprintf(&text, "%s %s: %s\n", t, op, emsg) < 0)
-		abort();
+	time_rfc3339(t, sizeof(t));
+	line = xasprintf("%s %s %s %s: %s\n", t, epath, op, errname(err->code), emsg);
+	text = xasprintf("%s %s: %s\n", t, op, emsg);
 	free(epath);
 	free(emsg);
 	pthread_mutex_lock(&lock);
@@ -100,9 +87,8 @@ errlog_record(const char *path, const char *errpath, const char *op, const struc
 		if (strcmp(o->path, errpath) == 0)
 			break;
 	if (o == NULL) {
-		o = calloc(1, sizeof(*o));
-		if (o == NULL || (o->path = strdup(errpath)) == NULL)
-			abort();
+		o = xcalloc(1, sizeof(*o));
+		o->path = xstrdup(errpath);
 		o->next = objs;
 		objs = o;
 	}
@@ -121,9 +107,7 @@ errlog_render_all(size_t *len)
 	for (i = 0; i < ERRORS_MAX; i++)
 		if (ring[i])
 			total += strlen(ring[i]);
-	p = s = malloc(total);
-	if (s == NULL)
-		abort();
+	p = s = xmalloc(total);
 	for (i = 0; i < ERRORS_MAX; i++) {
 		char *line = ring[(ring_next + i) % ERRORS_MAX];
 
@@ -146,10 +130,8 @@ errlog_render_obj(const char *errpath, size_t *len)
 	for (o = objs; o; o = o->next)
 		if (strcmp(o->path, errpath) == 0)
 			break;
-	s = strdup(o && o->text ? o->text : "");
+	s = xstrdup(o && o->text ? o->text : "");
 	pthread_mutex_unlock(&lock);
-	if (s == NULL)
-		abort();
 	*len = strlen(s);
 	return s;
 }

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/cleanup.h"
+#include "common/timefmt.h"
+#include "common/xalloc.h"
 #include "fsd.h"
 
 #define RING 1024
@@ -46,10 +48,8 @@ static char *
 take_locked(struct ofile *of, size_t size, size_t *len)
 {
 	size_t used = 0;
-	char *buf = malloc(size ? size : 1);
+	char *buf = xmalloc(size);
 
-	if (buf == NULL)
-		abort();
 	if (next_seq - of->cursor > RING) {
 		of->cursor = next_seq - RING; /* a slow reader loses the oldest */
 		of->cursor_off = 0;
@@ -110,9 +110,7 @@ events_read(fuse_req_t req, struct ofile *of, size_t size)
 		fuse_reply_err(req, EAGAIN);
 		return;
 	}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		abort();
+	r = xcalloc(1, sizeof(*r));
 	r->req = req;
 	r->of = ofile_get(of);
 	r->size = size;
@@ -127,21 +125,17 @@ void
 events_poll(fuse_req_t req, struct ofile *of, struct fuse_pollhandle *ph)
 {
 	unsigned revents;
-	size_t i, slot = (sizeof(pollers) / sizeof(pollers[0]));
+	size_t i, slot = ARRAY_SIZE(pollers);
 
 	pthread_mutex_lock(&lock);
 	if (ph) {
 		if (of->ph)
 			fuse_pollhandle_destroy(of->ph);
 		of->ph = ph;
-		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) &&
-			    slot == (sizeof(pollers) / sizeof(pollers[0]));
-		     i++)
+		for (i = 0; i < ARRAY_SIZE(pollers) && slot == ARRAY_SIZE(pollers); i++)
 			if (pollers[i] == of)
 				slot = i;
-		for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])) &&
-			    slot == (sizeof(pollers) / sizeof(pollers[0]));
-		     i++)
+		for (i = 0; i < ARRAY_SIZE(pollers) && slot == ARRAY_SIZE(pollers); i++)
 			if (pollers[i] == NULL) {
 				pollers[i] = ofile_get(of);
 				slot = i;
@@ -158,7 +152,7 @@ events_release(struct ofile *of)
 	size_t i;
 
 	pthread_mutex_lock(&lock);
-	for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])); i++)
+	for (i = 0; i < ARRAY_SIZE(pollers); i++)
 		if (pollers[i] == of) {
 			pollers[i] = NULL;
 			atomic_fetch_sub(&of->refs, 1); /* the caller holds another */
@@ -170,18 +164,13 @@ void
 events_push(const char *kind, const char *id, const char *action, const char *attrs)
 {
 	struct reader *ready, *r;
-	struct timespec ts;
-	struct tm tm;
-	char t[32];
-	char *line = NULL;
+	char t[TIME_RFC3339_SIZE];
+	char *line;
 	size_t i;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (asprintf(&line, "%s.%09ldZ %s %s %s%s%s\n", t, ts.tv_nsec, kind, id, action,
-		     attrs && *attrs ? " " : "", attrs ? attrs : "") < 0)
-		abort();
+	time_rfc3339_ns(t, sizeof(t));
+	line = xasprintf("%s %s %s %s%s%s\n", t, kind, id, action, attrs && *attrs ? " " : "",
+			 attrs ? attrs : "");
 
 	pthread_mutex_lock(&lock);
 	free(ring[next_seq % RING]);
@@ -189,7 +178,7 @@ events_push(const char *kind, const char *id, const char *action, const char *at
 	next_seq++;
 	ready = parked;
 	parked = NULL;
-	for (i = 0; i < (sizeof(pollers) / sizeof(pollers[0])); i++)
+	for (i = 0; i < ARRAY_SIZE(pollers); i++)
 		if (pollers[i] && pollers[i]->ph) {
 			fuse_lowlevel_notify_poll(pollers[i]->ph);
 			fuse_pollhandle_destroy(pollers[i]->ph);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 enum park_kind { PARK_OUT, PARK_WAIT };
@@ -66,7 +67,8 @@ exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, o
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		of->len = (size_t)asprintf(&of->data, "%d\n", n);
+		of->data = xasprintf("%d\n", n);
+		of->len = strlen(of->data);
 		of->produced = true;
 	}
 	pthread_mutex_unlock(&of->lock);
@@ -85,12 +87,9 @@ try_answer(struct fsd *fs, struct parked *p)
 		return true;
 	}
 	if (p->kind == PARK_OUT) {
-		char *buf = malloc(p->size ? p->size : 1);
-		ssize_t got;
+		char *buf = xmalloc(p->size);
+		ssize_t got = bk_exec_read(fs->engine, id, n, (uint64_t)p->off, buf, p->size);
 
-		if (buf == NULL)
-			abort();
-		got = bk_exec_read(fs->engine, id, n, (uint64_t)p->off, buf, p->size);
 		if (got == -EAGAIN) {
 			free(buf);
 			return false;
@@ -106,7 +105,8 @@ try_answer(struct fsd *fs, struct parked *p)
 		return false;
 	pthread_mutex_lock(&p->of->lock);
 	if (!p->of->produced) {
-		p->of->len = (size_t)asprintf(&p->of->data, "%s\n", status);
+		p->of->data = xasprintf("%s\n", status);
+		p->of->len = strlen(p->of->data);
 		p->of->produced = true;
 	}
 	pthread_mutex_unlock(&p->of->lock);
@@ -138,12 +138,10 @@ on_interrupt(fuse_req_t req, void *data)
 static void
 park(struct fsd *fs, fuse_req_t req, struct ofile *of, enum park_kind kind, size_t size, off_t off)
 {
-	struct parked *p = calloc(1, sizeof(*p));
+	struct parked *p = xcalloc(1, sizeof(*p));
 	char id[BK_ID_SIZE];
 	int n;
 
-	if (p == NULL)
-		abort();
 	if (exec_ids(fs, of->kind, of->serial, id, sizeof(id), &n) < 0) {
 		free(p);
 		fuse_reply_err(req, ENOENT);

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/timefmt.h"
+#include "common/xalloc.h"
 #include "fsd.h"
 
 #define DEFAULT_ROOT         "/var/lib/bockerfs"
@@ -60,15 +62,11 @@ static void
 log_to_file(enum bk_log_level level, const char *msg)
 {
 	static const char *names[] = { "error", "warn", "info", "debug" };
-	char t[32];
-	struct timespec ts;
-	struct tm tm;
+	char t[TIME_RFC3339_SIZE];
 
 	if (level == BK_LOG_DEBUG && getenv("BOCKERFS_DEBUG") == NULL)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time_rfc3339(t, sizeof(t));
 	fprintf(log_file ? log_file : stderr, "%s bockerfs[%ld] %s: %s\n", t, (long)getpid(),
 		names[level], msg);
 	fflush(log_file ? log_file : stderr);
@@ -143,11 +141,9 @@ parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'L': {
-			char *more = NULL;
+			char *more =
+			    xasprintf("%s%s\n", o->default_limits ? o->default_limits : "", optarg);
 
-			if (asprintf(&more, "%s%s\n", o->default_limits ? o->default_limits : "",
-				     optarg) < 0)
-				return -1;
 			free(o->default_limits);
 			o->default_limits = more;
 			break;
@@ -371,11 +367,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (!o.foreground) {
-		char *path = NULL;
+		char *path = xasprintf("%s/bockerfs.log", o.root);
 
 		/* In the background the log file is the only place messages reach. */
-		if (asprintf(&path, "%s/bockerfs.log", o.root) > 0)
-			log_file = fopen(path, "ae");
+		log_file = fopen(path, "ae");
 		free(path);
 	}
 	eopts.root = o.root;

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 enum item_op { I_MKDIR, I_RMDIR, I_TOUCH, I_CALL };
@@ -63,10 +64,9 @@ notify_is_self(fuse_req_t req)
 static void
 enqueue(enum item_op op, const char *path, void (*fn)(void *), void *arg)
 {
-	struct item *it = calloc(1, sizeof(*it));
+	struct item *it = xcalloc(1, sizeof(*it));
 
-	if (it == NULL || (path && (it->path = strdup(path)) == NULL))
-		abort();
+	it->path = path ? xstrdup(path) : NULL;
 	it->op = op;
 	it->fn = fn;
 	it->arg = arg;
@@ -118,10 +118,8 @@ notify_pending(const char *path)
 static void
 pending_add(const char *path)
 {
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *p = xcalloc(1, sizeof(*p));
 
-	if (p == NULL)
-		abort();
 	snprintf(p->path, sizeof(p->path), "%s", path);
 	pthread_mutex_lock(&lock);
 	p->next = pending;

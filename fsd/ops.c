@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 /* Fixed nodes never change; per-object ones are checked again after a second. */
@@ -88,8 +89,8 @@ refuse(fuse_req_t req, fuse_ino_t ino, const char *op, int code, const char *why
 
 	if (obj_path(ino_kind(ino), ino_serial(ino), fs, owner, sizeof(owner)) < 0)
 		snprintf(owner, sizeof(owner), "%s", "");
-	bk_err_set(&err, code, "%s '%s': %s", op, path ? path : "?", why);
-	errlog_record(path ? path : "?", owner, op, &err);
+	bk_err_set(&err, code, "%s '%s': %s", op, path, why);
+	errlog_record(path, owner, op, &err);
 	free(path);
 	fuse_reply_err(req, code);
 }
@@ -195,10 +196,9 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 			return;
 		}
 		/* Before the first start there is no filesystem yet: a dangling link. */
-		if (info.root_path[0] == '\0' &&
-		    asprintf(&path, "%s/containers/%s/rootfs", bk_engine_store_path(fs->engine),
-			     info.id) < 0)
-			path = NULL;
+		if (info.root_path[0] == '\0')
+			path = xasprintf("%s/containers/%s/rootfs",
+					 bk_engine_store_path(fs->engine), info.id);
 		fuse_reply_readlink(req, path ? path : info.root_path);
 		free(path);
 		bk_container_info_free(&info);
@@ -279,12 +279,8 @@ dirh_put(struct dirh *d)
 static void
 op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *d = calloc(1, sizeof(*d));
+	struct dirh *d = xcalloc(1, sizeof(*d));
 
-	if (d == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	/* One listing per open: readdir pages through a consistent snapshot. */
 	d->buf = tree_list(fsd_of(req), req, ino, 0, &d->len);
 	if (d->buf == NULL) {
@@ -345,11 +341,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		refuse(req, ino, "open", EACCES, "read-only file");
 		return;
 	}
-	of = calloc(1, sizeof(*of));
-	if (of == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	of = xcalloc(1, sizeof(*of));
 	pthread_mutex_init(&of->lock, NULL);
 	atomic_init(&of->refs, 1);
 	ofile_track(of);
@@ -387,14 +379,9 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 read_log(fuse_req_t req, struct ofile *of, size_t size, off_t off)
 {
-	char *buf = malloc(size ? size : 1);
-	ssize_t n;
+	char *buf = xmalloc(size);
+	ssize_t n = pread(of->log_fd, buf, size, off);
 
-	if (buf == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = pread(of->log_fd, buf, size, off);
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 struct sbuf {
@@ -31,9 +32,7 @@ static void __attribute__((format(printf, 2, 3))) sbuf_printf(struct sbuf *b, co
 			return;
 		}
 		b->cap = (b->cap + (size_t)n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		if (b->s == NULL)
-			abort();
+		b->s = xrealloc(b->s, b->cap);
 	}
 }
 
@@ -173,7 +172,8 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 {
 	struct bk_image_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char *path, *text;
+	char path[BK_ID_SIZE + 16];
+	char *text;
 	size_t len;
 
 	if (bk_image_get(fs->engine, NULL, serial, &info, &err) < 0)
@@ -208,14 +208,10 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 		sbuf_printf(b, "%s", info.layers);
 		break;
 	case N_IMG_ERR:
-		path = NULL;
-		if (asprintf(&path, "images/%s", info.id) < 0)
-			path = NULL;
-		text = path ? errlog_render_obj(path, &len) : NULL;
-		if (text)
-			sbuf_printf(b, "%s", text);
+		snprintf(path, sizeof(path), "images/%s", info.id);
+		text = errlog_render_obj(path, &len);
+		sbuf_printf(b, "%s", text);
 		free(text);
-		free(path);
 		break;
 	default:
 		break;

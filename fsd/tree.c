@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 #define DIR_MODE  (S_IFDIR | 0700)
@@ -229,46 +230,38 @@ tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st)
 	return 0;
 }
 
-/* "/images/img_x/state" for messages; malloc'd. */
+/* "/images/img_x/state" for messages; malloc'd, never NULL. */
 char *
 tree_path(struct fsd *fs, fuse_ino_t ino)
 {
 	enum node_kind kind = ino_kind(ino);
+	const char *name = node_types[kind].name;
 	char obj[BK_ID_SIZE + 16];
-	char *path = NULL;
 
 	if (kind == N_ROOT)
-		return strdup("/");
+		return xstrdup("/");
 	if (object_dir(kind) == N_EXEC) {
 		char id[BK_ID_SIZE];
 		int n;
 
 		if (exec_ids(fs, kind, ino_serial(ino), id, sizeof(id), &n) < 0)
-			return strdup("/?");
+			return xstrdup("/?");
 		if (kind == N_EXEC_CLONE)
-			(void)!asprintf(&path, "/containers/%s/exec/clone", id);
-		else if (kind == N_EXEC)
-			(void)!asprintf(&path, "/containers/%s/exec/%d", id, n);
-		else
-			(void)!asprintf(&path, "/containers/%s/exec/%d/%s", id, n,
-					node_types[kind].name);
-		return path;
+			return xasprintf("/containers/%s/exec/clone", id);
+		if (kind == N_EXEC)
+			return xasprintf("/containers/%s/exec/%d", id, n);
+		return xasprintf("/containers/%s/exec/%d/%s", id, n, name);
 	}
 	if (object_dir(kind) != N_NONE) {
 		if (obj_path(kind, ino_serial(ino), fs, obj, sizeof(obj)) < 0)
-			return strdup("/?");
+			return xstrdup("/?");
 		if (kind == N_IMG || kind == N_CTR)
-			(void)!asprintf(&path, "/%s", obj);
-		else
-			(void)!asprintf(&path, "/%s/%s", obj, node_types[kind].name);
-		return path;
+			return xasprintf("/%s", obj);
+		return xasprintf("/%s/%s", obj, name);
 	}
 	if (node_types[kind].parent == N_ROOT)
-		(void)!asprintf(&path, "/%s", node_types[kind].name);
-	else
-		(void)!asprintf(&path, "/%s/%s", node_types[node_types[kind].parent].name,
-				node_types[kind].name);
-	return path;
+		return xasprintf("/%s", name);
+	return xasprintf("/%s/%s", node_types[node_types[kind].parent].name, name);
 }
 
 struct dirbuf {
@@ -285,9 +278,7 @@ dirbuf_add(struct dirbuf *b, const char *name, fuse_ino_t ino, mode_t mode)
 
 	if (b->len + need > b->cap) {
 		b->cap = (b->len + need) * 2;
-		b->buf = realloc(b->buf, b->cap);
-		if (b->buf == NULL)
-			abort();
+		b->buf = xrealloc(b->buf, b->cap);
 	}
 	fuse_add_direntry(b->req, b->buf + b->len, need, name, &st, (off_t)(b->len + need));
 	b->len += need;
@@ -371,5 +362,5 @@ tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *l
 	else if (kind == N_CTR_EXEC)
 		list_execs(fs, &b, ino_serial(ino));
 	*len = b.len;
-	return b.buf ? b.buf : calloc(1, 1);
+	return b.buf ? b.buf : xcalloc(1, 1);
 }

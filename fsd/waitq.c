@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 struct waiter {
@@ -33,11 +34,11 @@ produce(struct fsd *fs, struct ofile *of, struct bk_container_info *info)
 	pthread_mutex_lock(&of->lock);
 	if (!of->produced) {
 		free(of->data);
-		of->data = NULL;
 		if (info->exit_signal > 0)
-			of->len = (size_t)asprintf(&of->data, "signal %d\n", info->exit_signal);
+			of->data = xasprintf("signal %d\n", info->exit_signal);
 		else
-			of->len = (size_t)asprintf(&of->data, "exit %d\n", info->exit_code);
+			of->data = xasprintf("exit %d\n", info->exit_code);
+		of->len = strlen(of->data);
 		of->produced = true;
 	}
 	pthread_mutex_unlock(&of->lock);
@@ -90,9 +91,7 @@ waitq_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t 
 	}
 	snprintf(id, sizeof(id), "%s", info.id);
 	bk_container_info_free(&info);
-	w = calloc(1, sizeof(*w));
-	if (w == NULL)
-		abort();
+	w = xcalloc(1, sizeof(*w));
 	w->req = req;
 	w->of = ofile_get(of);
 	w->size = size;

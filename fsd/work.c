@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/xalloc.h"
 #include "fsd.h"
 
 struct work {
@@ -60,9 +61,8 @@ finish(void *data)
 	pthread_mutex_lock(&of->lock);
 	free(of->reply);
 	if (w->ret < 0) {
-		errlog_record(w->path ? w->path : "?", w->errpath, w->op, &w->err);
-		of->reply = NULL;
-		(void)!asprintf(&of->reply, "error: %s\n", w->err.msg);
+		errlog_record(w->path, w->errpath, w->op, &w->err);
+		of->reply = xasprintf("error: %s\n", w->err.msg);
 		free(w->reply);
 	} else {
 		of->reply = w->reply;
@@ -112,12 +112,10 @@ void
 work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, const char *op,
 	   const char *errpath, work_fn fn, void *arg, void (*arg_free)(void *))
 {
-	struct work *w = calloc(1, sizeof(*w));
+	struct work *w = xcalloc(1, sizeof(*w));
 	pthread_attr_t attr;
 	pthread_t t;
 
-	if (w == NULL)
-		abort();
 	w->fs = fs;
 	w->req = req;
 	w->of = ofile_get(of);
