@@ -52,7 +52,7 @@ value_of(struct ofile *of)
 	return xasprintf("%.*s", (int)n, of->in ? of->in : "");
 }
 
-static int
+static must_check int
 check_value(enum node_kind kind, const char *v, struct bk_err *err)
 {
 	if (kind == N_CTR_IMAGE && strchr(v, '\n'))

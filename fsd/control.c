@@ -57,7 +57,7 @@ job_free(void *arg)
 
 /* ---- checking (before anything runs) ----------------------------------- */
 
-static int
+static must_check int
 parse_int(const char *s, long min, long max, long *out)
 {
 	char *end = NULL;
@@ -76,7 +76,7 @@ parse_int(const char *s, long min, long max, long *out)
  * One or two words; with verb, the first is a directory and must be absolute
  * (the daemon cannot know the writer's working directory).
  */
-static int
+static must_check int
 check_one_or_two(struct line *l, const char *usage, const char *verb, struct bk_err *err)
 {
 	if (l->argc < 1 || l->argc > 2)
@@ -86,7 +86,7 @@ check_one_or_two(struct line *l, const char *usage, const char *verb, struct bk_
 	return 0;
 }
 
-static int
+static must_check int
 check_run(struct line *l, struct bk_err *err)
 {
 	if (l->argc < 1)
@@ -94,7 +94,7 @@ check_run(struct line *l, struct bk_err *err)
 	return 0;
 }
 
-static int
+static must_check int
 check_ctl(struct line *l, struct bk_err *err)
 {
 	const char *verb = l->argc > 0 ? l->argv[0] : "";
@@ -137,7 +137,7 @@ reply_add(char **reply, const char *id)
 	*reply = next;
 }
 
-static int
+static must_check int
 run_import(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
 	   struct bk_err *err)
 {
@@ -150,7 +150,7 @@ run_import(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **repl
 	return ret;
 }
 
-static int
+static must_check int
 run_pull(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	char id[BK_ID_SIZE], spec[1100];
@@ -164,7 +164,7 @@ run_pull(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
 	return ret;
 }
 
-static int
+static must_check int
 run_build(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
 	  struct bk_err *err)
 {
@@ -187,7 +187,7 @@ rest_after_first_word(const char *raw)
 	return p + strspn(p, " \t");
 }
 
-static int
+static must_check int
 run_run(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	char image_id[BK_ID_SIZE], id[BK_ID_SIZE];
@@ -212,7 +212,7 @@ run_run(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply, 
 	return ret;
 }
 
-static int
+static must_check int
 run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel, char **reply,
 	struct bk_err *err)
 {
@@ -221,8 +221,10 @@ run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel
 	int ret;
 
 	(void)reply;
-	if (l->argc == 2 && (strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0))
-		parse_int(l->argv[1], 0, 86400, &secs);
+	/* check_ctl let only good timeouts through. */
+	if (l->argc == 2 && (strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0) &&
+	    parse_int(l->argv[1], 0, 86400, &secs) < 0)
+		secs = 10;
 	if (strcmp(verb, "start") == 0)
 		return bk_container_start(fs->engine, id, err);
 	if (strcmp(verb, "stop") == 0)
@@ -248,7 +250,7 @@ run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel
 	return bk_container_remove(fs->engine, id, true, err);
 }
 
-static int
+static must_check int
 run_exec_ctl(struct fsd *fs, const char *id, int n, struct line *l, struct bk_err *err)
 {
 	const char *rest = rest_after_first_word(l->raw);
@@ -258,7 +260,7 @@ run_exec_ctl(struct fsd *fs, const char *id, int n, struct line *l, struct bk_er
 	return bk_exec_kill(fs->engine, id, n, *rest ? bk_signal_parse(rest) : 9, err);
 }
 
-static int
+static must_check int
 job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	struct job *job = arg;
@@ -359,7 +361,7 @@ refuse_busy(struct fsd *fs, fuse_req_t req, struct ofile *of, bool at_close)
 	fuse_reply_err(req, EBUSY);
 }
 
-static int
+static must_check int
 check_line(struct job *job, struct line *l, struct bk_err *err)
 {
 	l->words = xstrdup(l->raw);

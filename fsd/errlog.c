@@ -195,11 +195,13 @@ errlog_note_all_broken(struct fsd *fs)
 	struct bk_container_entry *ctrs = NULL;
 	size_t n = 0, i;
 
-	bk_image_list(fs->engine, &images, &n);
+	/* A listing that fails leaves n at 0: nothing to note. */
+	(void)bk_image_list(fs->engine, &images, &n);
 	for (i = 0; i < n; i++)
 		errlog_note_broken(fs, BK_OBJ_IMAGE, images[i].id);
 	bk_image_list_free(images, n);
-	bk_container_list(fs->engine, &ctrs, &n);
+	n = 0;
+	(void)bk_container_list(fs->engine, &ctrs, &n);
 	for (i = 0; i < n; i++)
 		errlog_note_broken(fs, BK_OBJ_CONTAINER, ctrs[i].id);
 	bk_container_list_free(ctrs, n);

@@ -16,6 +16,13 @@
 #include "bocker.h"
 
 /*
+ * A function whose result says whether it worked: a call that drops it does
+ * not compile (-Werror).  A deliberate drop says why in a comment and is
+ * written (void)!f(), since GCC ignores a plain (void) cast here.
+ */
+#define must_check __attribute__((warn_unused_result))
+
+/*
  * The largest READ the kernel sends (the max_read mount option).  A direct_io
  * read pins the reader's whole buffer for every request, and most files here
  * are a few bytes: `cat` (128 KiB buffer) of state cost 116 us at the default
@@ -194,18 +201,20 @@ struct fsd {
 };
 
 /* An object path for errors and notifications: "images/ID", "containers/ID". */
-int obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf, size_t size);
+must_check int obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf,
+			size_t size);
 
 /* tree.c */
 enum node_kind tree_child_kind(enum node_kind parent, const char *name);
 bool image_visible(struct fsd *fs, const char *id, uint64_t *serial);
 bool container_visible(struct fsd *fs, const char *id, uint64_t *serial);
-int tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st);
+must_check int tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st);
 char *tree_path(struct fsd *fs, fuse_ino_t ino);
 char *tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *len);
 
 /* render.c: a read-only file's content, malloc'd. */
-int render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, size_t *len);
+must_check int render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out,
+			   size_t *len);
 
 /* ops.c */
 extern const struct fuse_lowlevel_ops fsd_ops;
@@ -219,15 +228,15 @@ void errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id);
 void errlog_note_all_broken(struct fsd *fs);
 
 /* notify.c: the notifier thread, the only thread that touches our own mount. */
-int notify_start(struct fsd *fs);
+must_check int notify_start(struct fsd *fs);
 void notify_quiesce(void);
-bool notify_stop(int timeout_ms);
+must_check bool notify_stop(int timeout_ms);
 bool notify_is_self(fuse_req_t req);
 
 /* toucher.c: the process that does the notifier's VFS operations on the mount. */
-int toucher_start(const char *mountpoint, dev_t under_dev);
+must_check int toucher_start(const char *mountpoint, dev_t under_dev);
 pid_t toucher_pid(void);
-int toucher_do(char op, const char *path);
+must_check int toucher_do(char op, const char *path);
 void toucher_kill(void);
 void toucher_stop(void);
 void toucher_reap(void);
@@ -244,18 +253,18 @@ void notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *
 
 /* work.c: long commands on their own threads, replying when done. */
 typedef int (*work_fn)(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply,
-		       struct bk_err *err);
+		       struct bk_err *err) must_check;
 void work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, const char *op,
 		const char *errpath, work_fn fn, void *arg, void (*arg_free)(void *));
 void work_cancel_all(void);
-bool work_drain(int timeout_ms);
+must_check bool work_drain(int timeout_ms);
 
 /* ctl.c: pure parsing of control writes. */
 #define CTL_MAX 65536
-int ctl_append(struct ofile *of, const char *buf, size_t size, struct bk_err *err);
+must_check int ctl_append(struct ofile *of, const char *buf, size_t size, struct bk_err *err);
 char *ctl_next_line(struct ofile *of, bool all);
-int ctl_split(char *line, char **argv, int max, struct bk_err *err);
-int ctl_check_text(const char *s, bool newlines, struct bk_err *err);
+must_check int ctl_split(char *line, char **argv, int max, struct bk_err *err);
+must_check int ctl_check_text(const char *s, bool newlines, struct bk_err *err);
 size_t ctl_utf8_len(const unsigned char *s);
 
 /* control.c: what each control file does with a command line. */
@@ -281,8 +290,8 @@ void events_push(const char *kind, const char *id, const char *action, const cha
 void events_release(struct ofile *of);
 
 /* exec.c: exec sessions' files. */
-int exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id, size_t size,
-	     int *n);
+must_check int exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id,
+			size_t size, int *n);
 void exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
 void exec_out_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
 void exec_wait_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);

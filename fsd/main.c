@@ -41,7 +41,7 @@ struct options {
 };
 
 /* Append to a NULL-terminated option list of 16 entries at most. */
-static int
+static must_check int
 add_to_list(const char **list, const char *value, const char *what)
 {
 	int i;
@@ -96,7 +96,7 @@ usage(FILE *out)
 		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
 }
 
-static int
+static must_check int
 parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -253,7 +253,7 @@ remember_mountpoint(const char *root, const char *path)
  * mount may still look alive to stat() from cached attributes).  Another
  * live mount there is someone else's: refuse rather than hide it.
  */
-static int
+static must_check int
 prepare_mountpoint(const char *root, const char *path, dev_t *under_dev)
 {
 	char type[64];

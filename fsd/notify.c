@@ -165,8 +165,10 @@ state_attrs_changed(struct fsd *fs, const char *id)
 		return;
 	/* Under inval_lock: notify_quiesce waits for it before the session goes. */
 	pthread_mutex_lock(&inval_lock);
+	/* It fails (ENOENT) when the kernel holds no such inode: then nothing is cached. */
 	if (!atomic_load(&quiesced) && fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino_make(N_CTR_STATE, serial), -1, 0);
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino_make(N_CTR_STATE, serial), -1,
+						       0);
 	pthread_mutex_unlock(&inval_lock);
 }
 
@@ -280,8 +282,8 @@ notifier_main(void *unused)
 			free(it->path);
 			free(it);
 		}
-		if (touch)
-			toucher_do('E', NULL);
+		if (touch && toucher_do('E', NULL) != 0)
+			bk_log(BK_LOG_DEBUG, "notify: end of batch: the toucher is gone");
 		pthread_mutex_lock(&lock);
 		busy = false;
 		pthread_cond_broadcast(&cond);

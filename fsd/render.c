@@ -44,7 +44,8 @@ render_images_index(struct fsd *fs, struct sbuf *b)
 
 	/* The seed's `bocker images` header, tabs included. */
 	sbuf_printf(b, "IMAGE_ID\t\tSOURCE\n");
-	bk_image_list(fs->engine, &list, &n);
+	/* A listing that fails leaves n at 0: nothing to show. */
+	(void)bk_image_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
 		char path[BK_ID_SIZE + 16];
 
@@ -64,7 +65,8 @@ render_containers_index(struct fsd *fs, struct sbuf *b)
 
 	/* The seed's `bocker ps` header. */
 	sbuf_printf(b, "CONTAINER_ID\t\tCOMMAND\n");
-	bk_container_list(fs->engine, &list, &n);
+	/* A listing that fails leaves n at 0: nothing to show. */
+	(void)bk_container_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
 		char path[BK_ID_SIZE + 16];
 		char *p;

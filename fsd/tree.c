@@ -291,7 +291,8 @@ list_images(struct fsd *fs, struct dirbuf *b)
 	size_t n = 0, i;
 	char path[BK_ID_SIZE + 16];
 
-	bk_image_list(fs->engine, &list, &n);
+	/* A listing that fails leaves n at 0: nothing to show. */
+	(void)bk_image_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "images/%s", list[i].id);
 		if (!notify_pending(path))
@@ -307,7 +308,8 @@ list_containers(struct fsd *fs, struct dirbuf *b)
 	size_t n = 0, i;
 	char path[BK_ID_SIZE + 16];
 
-	bk_container_list(fs->engine, &list, &n);
+	/* A listing that fails leaves n at 0: nothing to show. */
+	(void)bk_container_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "containers/%s", list[i].id);
 		if (!notify_pending(path))
