@@ -1,12 +1,12 @@
 /*
  * A container's image, cmd, env, limits, net and ports files, and an image's
- * ref: values, not commands.  What one
- * open file has written so far is the new value, applied (and checked) by
- * every write, so `echo busybox > image` fails at the write with ENOENT when
- * there is no such image.  Opened with O_APPEND, env lines are added rather
- * than replacing the set.  `echo > cmd` (an empty line) clears a value; a
- * bare truncation does not, because shells open, dup and close a file before
- * they write to it, and that first close must not clear anything.
+ * ref: values, not commands.  What one open file has written so far is the
+ * new value, applied (and checked) by every write, so `echo busybox > image`
+ * fails at the write with ENOENT when there is no such image.  Opened with
+ * O_APPEND, env lines are added rather than replacing the set.  `echo > cmd`
+ * (an empty line) clears a value; a bare truncation does not, because shells
+ * open, dup and close a file before they write to it, and that first close
+ * must not clear anything.
  */
 #include <errno.h>
 #include <stdlib.h>

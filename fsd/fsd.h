@@ -1,7 +1,8 @@
 /*
- * fsd.h: the bockerfs daemon's shared types.  fsd turns file operations into
- * engine calls (bocker.h) and engine state into bytes, directory entries and
- * inotify events; it holds no container or image logic of its own.
+ * fsd.h: the bockerfs daemon's shared types and functions.  fsd turns file
+ * operations into engine calls (bocker.h) and engine state into bytes,
+ * directory entries and inotify events; it holds no container or image logic
+ * of its own.
  */
 #ifndef FSD_H
 #define FSD_H
@@ -154,23 +155,24 @@ enum node_io {
 struct node_type {
 	const char *name;      /* fixed name, NULL for per-object directories */
 	enum node_kind parent; /* the directory it appears in */
-	mode_t mode;           /* S_IFDIR|0700, S_IFREG|0400 (read) / 0600 (write), S_IFLNK */
+	/* S_IFDIR|0700; S_IFREG|0400 (read), 0600 (read, write) or 0200 (exec's in); S_IFLNK */
+	mode_t mode;
 	enum node_io io;
 };
 extern const struct node_type node_types[N_KIND_MAX];
 
-/* Per-open state (fi->fh).  Parked requests hold a reference. */
+/* Per-open state (fi->fh).  Parked requests and running commands hold a reference. */
 struct ofile {
 	enum node_kind kind;
 	uint64_t serial;
 	atomic_int refs;
 	pthread_mutex_t lock;
-	char *data; /* content rendered at open (IO_TEXT) or produced by the first read */
-	size_t len;
-	bool produced; /* IO_CLONE / IO_WAIT: data holds the answer */
-	char *in;      /* control/config files: bytes written and not yet consumed */
+	char *data;    /* IO_TEXT, IO_CONFIG: rendered at open; the clones and waits: the answer */
+	size_t len;    /* of data */
+	bool produced; /* IO_CLONE, IO_WAIT, IO_EXEC_CLONE, IO_EXEC_WAIT: data holds the answer */
+	char *in;      /* control and config files: bytes written and not yet consumed */
 	size_t in_len;
-	char *reply; /* control files: what a read returns after a write */
+	char *reply; /* control and config files: what a read returns after a write */
 	size_t reply_len, reply_pos;
 	bool busy;                  /* a long command is running on this open file */
 	bool append;                /* opened with O_APPEND */
@@ -200,7 +202,7 @@ struct fsd {
 	struct timespec started;
 };
 
-/* An object path for errors and notifications: "images/ID", "containers/ID". */
+/* The object a node is about, "images/ID" or "containers/ID" (whose `err` shows failures). */
 must_check int obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf,
 			size_t size);
 
@@ -212,7 +214,7 @@ must_check int tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st);
 char *tree_path(struct fsd *fs, fuse_ino_t ino);
 char *tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *len);
 
-/* render.c: a read-only file's content, malloc'd. */
+/* render.c: a read-only or value file's content, malloc'd. */
 must_check int render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out,
 			   size_t *len);
 
@@ -227,12 +229,6 @@ void errlog_forget_obj(const char *errpath);
 void errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id);
 void errlog_note_all_broken(struct fsd *fs);
 
-/* notify.c: the notifier thread, the only thread that touches our own mount. */
-must_check int notify_start(struct fsd *fs);
-void notify_quiesce(void);
-must_check bool notify_stop(int timeout_ms);
-bool notify_is_self(fuse_req_t req);
-
 /* toucher.c: the process that does the notifier's VFS operations on the mount. */
 must_check int toucher_start(const char *mountpoint, dev_t under_dev);
 pid_t toucher_pid(void);
@@ -240,6 +236,15 @@ must_check int toucher_do(char op, const char *path);
 void toucher_kill(void);
 void toucher_stop(void);
 void toucher_reap(void);
+
+/*
+ * notify.c: the notifier thread, the one thread that has file operations
+ * done on our own mount (by the toucher), and the engine's callbacks.
+ */
+must_check int notify_start(struct fsd *fs);
+void notify_quiesce(void);
+must_check bool notify_stop(int timeout_ms);
+bool notify_is_self(fuse_req_t req);
 void notify_mkdir(const char *path);
 void notify_rmdir(const char *path);
 void notify_touch(const char *path);
@@ -272,7 +277,7 @@ void control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char 
 		   bool at_close);
 void control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
 		  const struct bk_err *err);
-/* config.c: image, cmd and env. */
+/* config.c: a container's image, cmd, env, limits, net and ports, an image's ref. */
 void config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
 		  bool at_close);
 /* clone.c: reading containers/clone. */
@@ -299,7 +304,7 @@ void exec_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char 
 void exec_in_release(struct fsd *fs, struct ofile *of);
 void exec_wake(struct fsd *fs, const char *id);
 
-/* reply.c: answering a read from a buffer. */
+/* reply.c: answering a read from a buffer; open files' references and tracking. */
 void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t off, size_t size);
 
 #endif

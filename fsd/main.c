@@ -1,9 +1,8 @@
 /*
  * bockerfs: the daemon.  Opens the engine on its state directory, mounts the
  * control tree, and serves it with libfuse's multithreaded low-level loop
- * until SIGTERM, SIGINT, or an unmount.
- *
- *   bockerfs [-f] [--root DIR] [--storage-size SIZE] [MOUNTPOINT]
+ * until SIGTERM, SIGINT, or an unmount.  `bockerfs --help` lists the options
+ * (usage() below).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -4,12 +4,13 @@
  * changes the daemon makes by itself.
  *
  * FUSE raises no inotify event for notify_inval_* or notify_store; only real
- * VFS operations do (../shared/research/feasibility.md section 1).  So a new
- * image is announced by a VFS mkdir of images/<id> (IN_CREATE), and a changed
- * index by a one-byte write to it (IN_MODIFY, IN_CLOSE_WRITE).  The handlers
- * recognise these requests by the toucher's pid and only acknowledge
- * them.  Handlers never do this themselves: a handler touching its own mount
- * deadlocks on the inode it is serving.
+ * VFS operations do (docs/design.md, "inotify on a FUSE mount").  So a new
+ * object is announced by a VFS mkdir of images/<id> or containers/<id>
+ * (IN_CREATE), a removal the daemon made by an rmdir (IN_DELETE), and a
+ * changed state or index by a one-byte write to it (IN_MODIFY,
+ * IN_CLOSE_WRITE).  The handlers recognise these requests by the toucher's
+ * pid and only acknowledge them.  Handlers never do this themselves: a
+ * handler touching its own mount deadlocks on the inode it is serving.
  */
 #include <errno.h>
 #include <fcntl.h>

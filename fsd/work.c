@@ -1,7 +1,8 @@
 /*
- * Long commands (import, and later pull, build, commit) run on a thread of
- * their own while their write request stays parked, so they block the caller
- * and not the daemon: no FUSE worker waits, and the tree keeps answering.
+ * Long commands (everything written to a control file: import, pull, build,
+ * run, start, stop, rm, commit, exec) run on a thread of their own while
+ * their write request waits, so they block the caller and not the daemon: no
+ * FUSE worker waits, and the tree keeps answering.
  * A FUSE interrupt (Ctrl-C) sets the command's cancel flag; the command rolls
  * back and the write fails with EINTR.  The reply goes out through the
  * notifier, after the inotify events the command caused, so a caller that
