@@ -33,25 +33,6 @@ struct parked {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct parked *parked; /* protected by lock */
 
-/* The container id and session number a node of kind/serial is about. */
-int
-exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id, size_t size, int *n)
-{
-	struct bk_container_info info;
-	struct bk_err err = BK_ERR_INIT;
-	bool per_session = kind != N_EXEC_CLONE && kind != N_CTR_EXEC;
-	uint64_t ctr = per_session ? EXEC_CTR(serial) : serial;
-
-	if (bk_container_get(fs->engine, NULL, ctr, &info, &err) < 0)
-		return -ENOENT;
-	snprintf(ctr_id, size, "%s", info.id);
-	bk_container_info_free(&info);
-	*n = per_session ? EXEC_N(serial) : 0;
-	if (per_session && !bk_exec_exists(fs->engine, ctr_id, *n))
-		return -ENOENT;
-	return 0;
-}
-
 void
 exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off)
 {

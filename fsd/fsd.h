@@ -3,6 +3,33 @@
  * operations into engine calls (bocker.h) and engine state into bytes,
  * directory entries and inotify events; it holds no container or image logic
  * of its own.
+ *
+ * The files stand in layers.  A file calls only into the layers below it (or
+ * its own); news travels up only through callbacks: the engine's watch and
+ * event callbacks (installed by main.c), notify_call(), a work thread's
+ * work_fn, libfuse's interrupt callbacks.
+ * This header is in the same order, bottom first.
+ *
+ *   0  fsd.h           node kinds, inode numbers, open-file state (types only)
+ *   1  nodes.c         the table of node kinds: name, parent, mode, I/O
+ *      unannounced.c   new objects the notifier has not announced yet
+ *      toucher.c       the process that does the notifier's VFS work
+ *      ctl.c           control writes: bytes to lines to words (pure)
+ *      reply.c         answering a read from a buffer; open files
+ *   2  errlog.c        failures, for `errors` and the `err` files
+ *   3  render.c        engine state as file contents
+ *   4  tree.c          the shape of the tree: lookups, attributes, listings,
+ *                      which object a node names
+ *   5  waitq.c         containers/ID/wait
+ *      events.c        the events stream
+ *      exec.c          exec sessions' files
+ *   6  notify.c        the notifier thread and the engine's callbacks
+ *   7  work.c          long commands on threads of their own
+ *      clone.c         containers/clone
+ *   8  control.c       a write on a control file: check, then run
+ *      config.c        a write on a value file (image, cmd, env, ...)
+ *   9  ops.c           the FUSE low-level operations
+ *  10  main.c          options, mount, loop, shutdown
  */
 #ifndef FSD_H
 #define FSD_H
@@ -22,6 +49,8 @@
  * written (void)!f(), since GCC ignores a plain (void) cast here.
  */
 #define must_check __attribute__((warn_unused_result))
+
+/* ==== 0: types ============================================================ */
 
 /*
  * The largest READ the kernel sends (the max_read mount option).  A direct_io
@@ -159,7 +188,6 @@ struct node_type {
 	mode_t mode;
 	enum node_io io;
 };
-extern const struct node_type node_types[N_KIND_MAX];
 
 /* Per-open state (fi->fh).  Parked requests and running commands hold a reference. */
 struct ofile {
@@ -183,16 +211,6 @@ struct ofile {
 	struct fuse_pollhandle *ph; /* IO_EVENTS: the latest poll handle */
 	struct ofile *next, *prev;  /* in the list of open files (reply.c) */
 };
-void ofile_put(struct ofile *of);
-void ofile_track(struct ofile *of);
-void ofile_free_all(void);
-void dirh_free_all(void); /* ops.c: directories never released, after the session */
-static inline struct ofile *
-ofile_get(struct ofile *of)
-{
-	atomic_fetch_add(&of->refs, 1);
-	return of;
-}
 
 struct fsd {
 	struct bk_engine *engine;
@@ -202,32 +220,18 @@ struct fsd {
 	struct timespec started;
 };
 
-/* The object a node is about, "images/ID" or "containers/ID" (whose `err` shows failures). */
-must_check int obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf,
-			size_t size);
+/* ==== 1: leaves =========================================================== */
 
-/* tree.c */
-enum node_kind tree_child_kind(enum node_kind parent, const char *name);
-bool image_visible(struct fsd *fs, const char *id, uint64_t *serial);
-bool container_visible(struct fsd *fs, const char *id, uint64_t *serial);
-must_check int tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st);
-char *tree_path(struct fsd *fs, fuse_ino_t ino);
-char *tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *len);
+/* nodes.c: how each kind of node behaves. */
+extern const struct node_type node_types[N_KIND_MAX];
 
-/* render.c: a read-only or value file's content, malloc'd. */
-must_check int render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out,
-			   size_t *len);
-
-/* ops.c */
-extern const struct fuse_lowlevel_ops fsd_ops;
-
-/* errlog.c: failures, for `errors`, the objects' `err` files and the fd. */
-void errlog_record(const char *path, const char *errpath, const char *op, const struct bk_err *err);
-char *errlog_render_all(size_t *len);
-char *errlog_render_obj(const char *errpath, size_t *len);
-void errlog_forget_obj(const char *errpath);
-void errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id);
-void errlog_note_all_broken(struct fsd *fs);
+/*
+ * unannounced.c: objects made but not announced yet ("images/ID",
+ * "containers/ID"): the tree hides them until the notifier's mkdir is done.
+ */
+void unannounced_add(const char *path);
+void unannounced_drop(const char *path);
+bool unannounced_has(const char *path);
 
 /* toucher.c: the process that does the notifier's VFS operations on the mount. */
 must_check int toucher_start(const char *mountpoint, dev_t under_dev);
@@ -237,34 +241,7 @@ void toucher_kill(void);
 void toucher_stop(void);
 void toucher_reap(void);
 
-/*
- * notify.c: the notifier thread, the one thread that has file operations
- * done on our own mount (by the toucher), and the engine's callbacks.
- */
-must_check int notify_start(struct fsd *fs);
-void notify_quiesce(void);
-must_check bool notify_stop(int timeout_ms);
-bool notify_is_self(fuse_req_t req);
-void notify_mkdir(const char *path);
-void notify_rmdir(const char *path);
-void notify_touch(const char *path);
-void notify_call(void (*fn)(void *), void *arg);
-bool notify_pending(const char *path);
-/* Set around a handler's own mkdir/rmdir of an object: the kernel reports that one. */
-void notify_in_handler(bool on);
-void notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change change);
-void notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *action,
-		  const char *attrs);
-
-/* work.c: long commands on their own threads, replying when done. */
-typedef int (*work_fn)(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply,
-		       struct bk_err *err) must_check;
-void work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, const char *op,
-		const char *errpath, work_fn fn, void *arg, void (*arg_free)(void *));
-void work_cancel_all(void);
-must_check bool work_drain(int timeout_ms);
-
-/* ctl.c: pure parsing of control writes. */
+/* ctl.c: control writes, parsed without side effects. */
 #define CTL_MAX 65536
 must_check int ctl_append(struct ofile *of, const char *buf, size_t size, struct bk_err *err);
 char *ctl_next_line(struct ofile *of, bool all);
@@ -272,16 +249,50 @@ must_check int ctl_split(char *line, char **argv, int max, struct bk_err *err);
 must_check int ctl_check_text(const char *s, bool newlines, struct bk_err *err);
 size_t ctl_utf8_len(const unsigned char *s);
 
-/* control.c: what each control file does with a command line. */
-void control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
-		   bool at_close);
-void control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
-		  const struct bk_err *err);
-/* config.c: a container's image, cmd, env, limits, net and ports, an image's ref. */
-void config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
-		  bool at_close);
-/* clone.c: reading containers/clone. */
-void clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+/* reply.c: answering a read from a buffer; open files' references and tracking. */
+void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t off, size_t size);
+void ofile_put(struct ofile *of);
+void ofile_track(struct ofile *of);
+void ofile_free_all(void);
+static inline struct ofile *
+ofile_get(struct ofile *of)
+{
+	atomic_fetch_add(&of->refs, 1);
+	return of;
+}
+
+/* ==== 2: failures ========================================================= */
+
+/* errlog.c: failures, for `errors`, the objects' `err` files and the fd. */
+void errlog_record(const char *path, const char *errpath, const char *op, const struct bk_err *err);
+char *errlog_render_all(size_t *len);
+char *errlog_render_obj(const char *errpath, size_t *len);
+void errlog_forget_obj(const char *errpath);
+void errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id);
+void errlog_note_all_broken(struct fsd *fs);
+
+/* ==== 3: file contents ==================================================== */
+
+/* render.c: a read-only or value file's content, malloc'd. */
+must_check int render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out,
+			   size_t *len);
+
+/* ==== 4: the tree ========================================================= */
+
+/* tree.c: names, attributes, listings, and the objects nodes name. */
+enum node_kind tree_child_kind(enum node_kind parent, const char *name);
+bool image_visible(struct fsd *fs, const char *id, uint64_t *serial);
+bool container_visible(struct fsd *fs, const char *id, uint64_t *serial);
+/* The object a node is about, "images/ID" or "containers/ID" (whose `err` shows failures). */
+must_check int obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf,
+			size_t size);
+must_check int exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id,
+			size_t size, int *n);
+must_check int tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st);
+char *tree_path(struct fsd *fs, fuse_ino_t ino);
+char *tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t *len);
+
+/* ==== 5: files whose reads wait =========================================== */
 
 /* waitq.c: readers of containers/ID/wait, parked until the container stops. */
 void waitq_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
@@ -295,8 +306,6 @@ void events_push(const char *kind, const char *id, const char *action, const cha
 void events_release(struct ofile *of);
 
 /* exec.c: exec sessions' files. */
-must_check int exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id,
-			size_t size, int *n);
 void exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
 void exec_out_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
 void exec_wait_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
@@ -304,7 +313,52 @@ void exec_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char 
 void exec_in_release(struct fsd *fs, struct ofile *of);
 void exec_wake(struct fsd *fs, const char *id);
 
-/* reply.c: answering a read from a buffer; open files' references and tracking. */
-void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t off, size_t size);
+/* ==== 6: the notifier ===================================================== */
+
+/*
+ * notify.c: the notifier thread, the one thread that has file operations
+ * done on our own mount (by the toucher), and the engine's callbacks.
+ */
+must_check int notify_start(struct fsd *fs);
+void notify_quiesce(void);
+must_check bool notify_stop(int timeout_ms);
+bool notify_is_self(fuse_req_t req);
+void notify_call(void (*fn)(void *), void *arg);
+/* Set around a handler's own mkdir/rmdir of an object: the kernel reports that one. */
+void notify_in_handler(bool on);
+void notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change change);
+void notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *action,
+		  const char *attrs);
+
+/* ==== 7: commands and clones ============================================== */
+
+/* work.c: long commands on their own threads, replying when done. */
+typedef int (*work_fn)(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply,
+		       struct bk_err *err) must_check;
+void work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, const char *op,
+		const char *errpath, work_fn fn, void *arg, void (*arg_free)(void *));
+void work_cancel_all(void);
+must_check bool work_drain(int timeout_ms);
+
+/* clone.c: reading containers/clone. */
+void clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+
+/* ==== 8: writes =========================================================== */
+
+/* control.c: what each control file does with a command line. */
+void control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
+		   bool at_close);
+void control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
+		  const struct bk_err *err);
+
+/* config.c: a container's image, cmd, env, limits, net and ports, an image's ref. */
+void config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
+		  bool at_close);
+
+/* ==== 9: the FUSE operations ============================================== */
+
+/* ops.c */
+extern const struct fuse_lowlevel_ops fsd_ops;
+void dirh_free_all(void); /* directories never released, after the session */
 
 #endif

@@ -13,14 +13,11 @@
  * handler touching its own mount deadlocks on the inode it is serving.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
 #include "common/xalloc.h"
@@ -36,20 +33,13 @@ struct item {
 	struct item *next;
 };
 
-struct pending {
-	char path[BK_ID_SIZE + 48]; /* "images/ID", "containers/ID" */
-	struct pending *next;
-};
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct item *head, **tail = &head; /* protected by lock */
-static struct pending *pending;           /* protected by lock: created, not yet announced */
 static bool stopping, running, busy;      /* protected by lock */
 static atomic_bool quiesced;              /* the loop no longer serves: skip VFS work */
 static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER; /* fs->se in use for an inval */
 static pthread_t thread;
-static struct fsd *fsd;
 
 /* Set while a handler itself makes or removes an object: the kernel reports that one. */
 static __thread bool in_handler;
@@ -78,19 +68,19 @@ enqueue(enum item_op op, const char *path, void (*fn)(void *), void *arg)
 	pthread_mutex_unlock(&lock);
 }
 
-void
+static void
 notify_mkdir(const char *path)
 {
 	enqueue(I_MKDIR, path, NULL, NULL);
 }
 
-void
+static void
 notify_rmdir(const char *path)
 {
 	enqueue(I_RMDIR, path, NULL, NULL);
 }
 
-void
+static void
 notify_touch(const char *path)
 {
 	enqueue(I_TOUCH, path, NULL, NULL);
@@ -101,46 +91,6 @@ void
 notify_call(void (*fn)(void *), void *arg)
 {
 	enqueue(I_CALL, NULL, fn, arg);
-}
-
-bool
-notify_pending(const char *path)
-{
-	struct pending *p;
-	bool found = false;
-
-	pthread_mutex_lock(&lock);
-	for (p = pending; p && !found; p = p->next)
-		found = strcmp(p->path, path) == 0;
-	pthread_mutex_unlock(&lock);
-	return found;
-}
-
-static void
-pending_add(const char *path)
-{
-	struct pending *p = xcalloc(1, sizeof(*p));
-
-	snprintf(p->path, sizeof(p->path), "%s", path);
-	pthread_mutex_lock(&lock);
-	p->next = pending;
-	pending = p;
-	pthread_mutex_unlock(&lock);
-}
-
-static void
-pending_drop(const char *path)
-{
-	struct pending **pp, *p;
-
-	pthread_mutex_lock(&lock);
-	for (pp = &pending; (p = *pp) != NULL; pp = &p->next)
-		if (strcmp(p->path, path) == 0) {
-			*pp = p->next;
-			free(p);
-			break;
-		}
-	pthread_mutex_unlock(&lock);
 }
 
 void
@@ -175,8 +125,8 @@ state_attrs_changed(struct fsd *fs, const char *id)
 
 /*
  * Engine change callback: turn object changes into VFS operations on the
- * tree.  A new object stays hidden (pending) until the notifier's mkdir has
- * announced it, so that watchers see IN_CREATE before anyone can use it.
+ * tree.  A new object stays hidden (unannounced.c) until the notifier's mkdir
+ * has announced it, so that watchers see IN_CREATE before anyone can use it.
  */
 void
 notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change change)
@@ -194,7 +144,7 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 	switch (change) {
 	case BK_CHANGE_CREATED:
 		if (!in_handler) {
-			pending_add(path);
+			unannounced_add(path);
 			notify_mkdir(path);
 		}
 		notify_touch(index);
@@ -246,7 +196,7 @@ run_item(bool touch, struct item *it)
 	if (touch && (e = toucher_do(op, it->path)) != 0)
 		bk_log(BK_LOG_DEBUG, "notify %c %s: %s", op, it->path, strerror(e));
 	if (it->op == I_MKDIR)
-		pending_drop(it->path);
+		unannounced_drop(it->path);
 }
 
 static void *
@@ -313,7 +263,6 @@ notify_start(struct fsd *fs)
 {
 	int ret;
 
-	fsd = fs;
 	ret = toucher_start(fs->mountpoint, fs->under_dev);
 	if (ret < 0)
 		return ret;

@@ -282,7 +282,7 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct dirh *d = xcalloc(1, sizeof(*d));
 
 	/* One listing per open: readdir pages through a consistent snapshot. */
-	d->buf = tree_list(fsd_of(req), req, ino, 0, &d->len);
+	d->buf = tree_list(fsd_of(req), req, ino, &d->len);
 	if (d->buf == NULL) {
 		free(d);
 		fuse_reply_err(req, ENOTDIR);

@@ -50,7 +50,7 @@ render_images_index(struct fsd *fs, struct sbuf *b)
 		char path[BK_ID_SIZE + 16];
 
 		snprintf(path, sizeof(path), "images/%s", list[i].id);
-		if (!notify_pending(path))
+		if (!unannounced_has(path))
 			sbuf_printf(b, "%s\t\t%s\n", list[i].id, list[i].source);
 	}
 	bk_image_list_free(list, n);
@@ -72,7 +72,7 @@ render_containers_index(struct fsd *fs, struct sbuf *b)
 		char *p;
 
 		snprintf(path, sizeof(path), "containers/%s", list[i].id);
-		if (notify_pending(path))
+		if (unannounced_has(path))
 			continue;
 		/* One line per container, whatever its command holds. */
 		for (p = list[i].cmd; *p; p++)

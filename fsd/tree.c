@@ -1,6 +1,8 @@
 /*
- * The shape of the tree: which names each directory holds, their modes and
- * inode numbers, and directory listings.
+ * The shape of the tree, derived from the node table (nodes.c): which names
+ * each directory holds, the objects its nodes name, their attributes and
+ * paths, and directory listings.  New objects stay hidden until announced
+ * (unannounced.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,70 +13,6 @@
 
 #include "common/xalloc.h"
 #include "fsd.h"
-
-#define DIR_MODE  (S_IFDIR | 0700)
-#define RO_MODE   (S_IFREG | 0400)
-#define RW_MODE   (S_IFREG | 0600)
-#define LINK_MODE (S_IFLNK | 0777)
-
-const struct node_type node_types[N_KIND_MAX] = {
-	[N_ROOT] = { "", N_NONE, DIR_MODE, IO_DIR },
-	[N_VERSION] = { "version", N_ROOT, RO_MODE, IO_TEXT },
-	[N_ERRORS] = { "errors", N_ROOT, RO_MODE, IO_TEXT },
-	[N_EVENTS] = { "events", N_ROOT, RO_MODE, IO_EVENTS },
-	[N_IMAGES] = { "images", N_ROOT, DIR_MODE, IO_DIR },
-	[N_CTRS] = { "containers", N_ROOT, DIR_MODE, IO_DIR },
-	[N_NET] = { "net", N_ROOT, DIR_MODE, IO_DIR },
-
-	[N_IMAGES_INDEX] = { "index", N_IMAGES, RO_MODE, IO_TEXT },
-	[N_IMAGES_IMPORT] = { "import", N_IMAGES, RW_MODE, IO_CONTROL },
-	[N_IMAGES_PULL] = { "pull", N_IMAGES, RW_MODE, IO_CONTROL },
-	[N_IMAGES_BUILD] = { "build", N_IMAGES, RW_MODE, IO_CONTROL },
-	[N_IMAGES_ERR] = { "err", N_IMAGES, RO_MODE, IO_TEXT },
-	[N_IMG] = { NULL, N_IMAGES, DIR_MODE, IO_DIR },
-	[N_IMG_SOURCE] = { "source", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_REF] = { "ref", N_IMG, RW_MODE, IO_CONFIG },
-	[N_IMG_STATE] = { "state", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_CONFIG] = { "config", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_SIZE] = { "size", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_PROGRESS] = { "progress", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_MANIFEST] = { "manifest", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_DIGEST] = { "digest", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_LAYERS] = { "layers", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_ROOT] = { "root", N_IMG, LINK_MODE, IO_LINK },
-	[N_IMG_ERR] = { "err", N_IMG, RO_MODE, IO_TEXT },
-	[N_IMG_LOG] = { "log", N_IMG, RO_MODE, IO_LOG },
-
-	[N_CTRS_INDEX] = { "index", N_CTRS, RO_MODE, IO_TEXT },
-	[N_CTRS_CLONE] = { "clone", N_CTRS, RO_MODE, IO_CLONE },
-	[N_CTRS_RUN] = { "run", N_CTRS, RW_MODE, IO_CONTROL },
-	[N_CTRS_ERR] = { "err", N_CTRS, RO_MODE, IO_TEXT },
-	[N_CTR] = { NULL, N_CTRS, DIR_MODE, IO_DIR },
-	[N_CTR_CTL] = { "ctl", N_CTR, RW_MODE, IO_CONTROL },
-	[N_CTR_IMAGE] = { "image", N_CTR, RW_MODE, IO_CONFIG },
-	[N_CTR_CMD] = { "cmd", N_CTR, RW_MODE, IO_CONFIG },
-	[N_CTR_ENV] = { "env", N_CTR, RW_MODE, IO_CONFIG },
-	[N_CTR_LIMITS] = { "limits", N_CTR, RW_MODE, IO_CONFIG },
-	[N_CTR_NET] = { "net", N_CTR, RW_MODE, IO_CONFIG },
-	[N_CTR_PORTS] = { "ports", N_CTR, RW_MODE, IO_CONFIG },
-	[N_CTR_STATS] = { "stats", N_CTR, RO_MODE, IO_TEXT },
-	[N_NET_BRIDGE] = { "bridge", N_NET, RO_MODE, IO_TEXT },
-	[N_NET_LEASES] = { "leases", N_NET, RO_MODE, IO_TEXT },
-	[N_CTR_STATE] = { "state", N_CTR, RO_MODE, IO_TEXT },
-	[N_CTR_STATUS] = { "status", N_CTR, RO_MODE, IO_TEXT },
-	[N_CTR_WAIT] = { "wait", N_CTR, RO_MODE, IO_WAIT },
-	[N_CTR_LOG] = { "log", N_CTR, RO_MODE, IO_LOG },
-	[N_CTR_PID] = { "pid", N_CTR, RO_MODE, IO_TEXT },
-	[N_CTR_ROOT] = { "root", N_CTR, LINK_MODE, IO_LINK },
-	[N_CTR_ERR] = { "err", N_CTR, RO_MODE, IO_TEXT },
-	[N_CTR_EXEC] = { "exec", N_CTR, DIR_MODE, IO_DIR },
-	[N_EXEC_CLONE] = { "clone", N_CTR_EXEC, RO_MODE, IO_EXEC_CLONE },
-	[N_EXEC] = { NULL, N_CTR_EXEC, DIR_MODE, IO_DIR },
-	[N_EXEC_CTL] = { "ctl", N_EXEC, RW_MODE, IO_CONTROL },
-	[N_EXEC_OUT] = { "out", N_EXEC, RO_MODE, IO_EXEC_OUT },
-	[N_EXEC_IN] = { "in", N_EXEC, S_IFREG | 0200, IO_EXEC_IN },
-	[N_EXEC_WAIT] = { "wait", N_EXEC, RO_MODE, IO_EXEC_WAIT },
-};
 
 /* The fixed child of parent called name, or N_NONE. */
 enum node_kind
@@ -98,7 +36,7 @@ image_visible(struct fsd *fs, const char *id, uint64_t *serial)
 	char path[BK_ID_SIZE + 16];
 
 	snprintf(path, sizeof(path), "images/%s", id);
-	if (strncmp(id, "img_", 4) != 0 || notify_pending(path))
+	if (strncmp(id, "img_", 4) != 0 || unannounced_has(path))
 		return false;
 	if (bk_image_get(fs->engine, id, 0, &info, &err) < 0)
 		return false;
@@ -116,7 +54,7 @@ container_visible(struct fsd *fs, const char *id, uint64_t *serial)
 	char path[BK_ID_SIZE + 16];
 
 	snprintf(path, sizeof(path), "containers/%s", id);
-	if (notify_pending(path))
+	if (unannounced_has(path))
 		return false;
 	if (bk_container_get(fs->engine, id, 0, &info, &err) < 0)
 		return false;
@@ -124,6 +62,25 @@ container_visible(struct fsd *fs, const char *id, uint64_t *serial)
 		*serial = info.serial;
 	bk_container_info_free(&info);
 	return true;
+}
+
+/* The container id and session number a node of kind/serial is about. */
+int
+exec_ids(struct fsd *fs, enum node_kind kind, uint64_t serial, char *ctr_id, size_t size, int *n)
+{
+	struct bk_container_info info;
+	struct bk_err err = BK_ERR_INIT;
+	bool per_session = kind != N_EXEC_CLONE && kind != N_CTR_EXEC;
+	uint64_t ctr = per_session ? EXEC_CTR(serial) : serial;
+
+	if (bk_container_get(fs->engine, NULL, ctr, &info, &err) < 0)
+		return -ENOENT;
+	snprintf(ctr_id, size, "%s", info.id);
+	bk_container_info_free(&info);
+	*n = per_session ? EXEC_N(serial) : 0;
+	if (per_session && !bk_exec_exists(fs->engine, ctr_id, *n))
+		return -ENOENT;
+	return 0;
 }
 
 /* The object a per-object node belongs to: its kind of directory, or N_NONE. */
@@ -295,8 +252,9 @@ list_images(struct fsd *fs, struct dirbuf *b)
 	(void)bk_image_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "images/%s", list[i].id);
-		if (!notify_pending(path))
-			dirbuf_add(b, list[i].id, ino_make(N_IMG, list[i].serial), DIR_MODE);
+		if (!unannounced_has(path))
+			dirbuf_add(b, list[i].id, ino_make(N_IMG, list[i].serial),
+				   node_types[N_IMG].mode);
 	}
 	bk_image_list_free(list, n);
 }
@@ -312,8 +270,9 @@ list_containers(struct fsd *fs, struct dirbuf *b)
 	(void)bk_container_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "containers/%s", list[i].id);
-		if (!notify_pending(path))
-			dirbuf_add(b, list[i].id, ino_make(N_CTR, list[i].serial), DIR_MODE);
+		if (!unannounced_has(path))
+			dirbuf_add(b, list[i].id, ino_make(N_CTR, list[i].serial),
+				   node_types[N_CTR].mode);
 	}
 	bk_container_list_free(list, n);
 }
@@ -333,7 +292,8 @@ list_execs(struct fsd *fs, struct dirbuf *b, uint64_t ctr_serial)
 		char name[16];
 
 		snprintf(name, sizeof(name), "%d", ns[i]);
-		dirbuf_add(b, name, ino_make(N_EXEC, EXEC_SERIAL(ctr_serial, ns[i])), DIR_MODE);
+		dirbuf_add(b, name, ino_make(N_EXEC, EXEC_SERIAL(ctr_serial, ns[i])),
+			   node_types[N_EXEC].mode);
 	}
 	free(ns);
 	bk_container_info_free(&info);
@@ -341,17 +301,16 @@ list_execs(struct fsd *fs, struct dirbuf *b, uint64_t ctr_serial)
 
 /* The whole listing of directory ino, as fuse_add_direntry records.  NULL: not a dir. */
 char *
-tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t size, size_t *len)
+tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t *len)
 {
 	enum node_kind kind = ino_kind(ino);
 	struct dirbuf b = { .req = req };
 	int k;
 
-	(void)size;
 	if (kind <= N_NONE || kind >= N_KIND_MAX || node_types[kind].io != IO_DIR)
 		return NULL;
-	dirbuf_add(&b, ".", ino, DIR_MODE);
-	dirbuf_add(&b, "..", FUSE_ROOT_ID, DIR_MODE);
+	dirbuf_add(&b, ".", ino, node_types[kind].mode);
+	dirbuf_add(&b, "..", FUSE_ROOT_ID, node_types[N_ROOT].mode);
 	for (k = N_ROOT + 1; k < N_KIND_MAX; k++)
 		if (node_types[k].parent == kind && node_types[k].name)
 			dirbuf_add(&b, node_types[k].name,
