@@ -12,11 +12,13 @@
  *
  *   0  fsd.h           node kinds, inode numbers, open-file state (types only)
  *   1  nodes.c         the table of node kinds: name, parent, mode, I/O
+ *      handles.c       lists of handles the kernel holds, freed at shutdown
  *      unannounced.c   new objects the notifier has not announced yet
  *      toucher.c       the process that does the notifier's VFS work
  *      ctl.c           control writes: bytes to lines to words (pure)
- *      reply.c         answering a read from a buffer; open files
- *   2  errlog.c        failures, for `errors` and the `err` files
+ *      reply.c         answering a read from a buffer
+ *   2  ofile.c         open files: reference counts, tracking
+ *      errlog.c        failures, for `errors` and the `err` files
  *   3  render.c        engine state as file contents
  *   4  tree.c          the shape of the tree: lookups, attributes, listings,
  *                      which object a node names
@@ -39,6 +41,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "bocker.h"
@@ -49,6 +52,9 @@
  * written (void)!f(), since GCC ignores a plain (void) cast here.
  */
 #define must_check __attribute__((warn_unused_result))
+
+/* The struct whose member ptr points to (a handle in what it tracks: handles.c). */
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ==== 0: types ============================================================ */
 
@@ -189,6 +195,11 @@ struct node_type {
 	enum node_io io;
 };
 
+/* A handle the kernel holds (an open file or directory), in a handle_list. */
+struct handle {
+	struct handle *next, *prev;
+};
+
 /* Per-open state (fi->fh).  Parked requests and running commands hold a reference. */
 struct ofile {
 	enum node_kind kind;
@@ -209,7 +220,7 @@ struct ofile {
 	uint64_t cursor;            /* IO_EVENTS: next event sequence number */
 	size_t cursor_off;          /* IO_EVENTS: bytes of that event already read */
 	struct fuse_pollhandle *ph; /* IO_EVENTS: the latest poll handle */
-	struct ofile *next, *prev;  /* in the list of open files (reply.c) */
+	struct handle open;         /* in the list of open files (ofile.c) */
 };
 
 struct fsd {
@@ -224,6 +235,23 @@ struct fsd {
 
 /* nodes.c: how each kind of node behaves. */
 extern const struct node_type node_types[N_KIND_MAX];
+
+/*
+ * handles.c: handles the kernel has not released yet.  At an unmount with
+ * files or directories still open no RELEASE comes: handle_drain() frees
+ * them after the session is gone.
+ */
+struct handle_list {
+	pthread_mutex_t lock;
+	struct handle *head; /* protected by lock */
+};
+#define HANDLE_LIST_INIT                        \
+	{                                       \
+		PTHREAD_MUTEX_INITIALIZER, NULL \
+	}
+void handle_track(struct handle_list *l, struct handle *h);
+void handle_untrack(struct handle_list *l, struct handle *h);
+void handle_drain(struct handle_list *l, void (*destroy)(struct handle *h));
 
 /*
  * unannounced.c: objects made but not announced yet ("images/ID",
@@ -249,10 +277,14 @@ must_check int ctl_split(char *line, char **argv, int max, struct bk_err *err);
 must_check int ctl_check_text(const char *s, bool newlines, struct bk_err *err);
 size_t ctl_utf8_len(const unsigned char *s);
 
-/* reply.c: answering a read from a buffer; open files' references and tracking. */
+/* reply.c: answering a read from a buffer. */
 void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t off, size_t size);
+
+/* ==== 2: open files, failures ============================================= */
+
+/* ofile.c: open files, shared by reference with the requests parked on them. */
+struct ofile *ofile_new(enum node_kind kind, uint64_t serial, int open_flags);
 void ofile_put(struct ofile *of);
-void ofile_track(struct ofile *of);
 void ofile_free_all(void);
 static inline struct ofile *
 ofile_get(struct ofile *of)
@@ -260,8 +292,6 @@ ofile_get(struct ofile *of)
 	atomic_fetch_add(&of->refs, 1);
 	return of;
 }
-
-/* ==== 2: failures ========================================================= */
 
 /* errlog.c: failures, for `errors`, the objects' `err` files and the fd. */
 void errlog_record(const char *path, const char *errpath, const char *op, const struct bk_err *err);

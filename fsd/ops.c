@@ -212,51 +212,29 @@ struct dirh {
 	atomic_int refs;
 	char *buf;
 	size_t len;
-	struct dirh *next, *prev; /* open_dirs */
+	struct handle open; /* in open_dirs */
 };
 
-/*
- * Open directories the kernel has not released yet: at an unmount with one
- * still open (the toucher's, killed at shutdown) no RELEASEDIR comes, and
- * dirh_free_all() frees them after the session is gone (as ofile_free_all).
- */
-static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dirh *open_dirs; /* protected by dirs_lock */
+static struct handle_list open_dirs = HANDLE_LIST_INIT;
 
 static void
-dirh_track(struct dirh *d, bool on)
+dirh_destroy(struct dirh *d)
 {
-	pthread_mutex_lock(&dirs_lock);
-	if (on) {
-		d->prev = NULL;
-		d->next = open_dirs;
-		if (open_dirs)
-			open_dirs->prev = d;
-		open_dirs = d;
-	} else {
-		if (d->prev)
-			d->prev->next = d->next;
-		else if (open_dirs == d)
-			open_dirs = d->next;
-		if (d->next)
-			d->next->prev = d->prev;
-		d->next = d->prev = NULL;
-	}
-	pthread_mutex_unlock(&dirs_lock);
+	free(d->buf);
+	free(d);
 }
 
+static void
+destroy_handle(struct handle *h)
+{
+	dirh_destroy(container_of(h, struct dirh, open));
+}
+
+/* After the session is gone: directories never released (as ofile_free_all). */
 void
 dirh_free_all(void)
 {
-	struct dirh *d;
-
-	pthread_mutex_lock(&dirs_lock);
-	while ((d = open_dirs) != NULL) {
-		open_dirs = d->next;
-		free(d->buf);
-		free(d);
-	}
-	pthread_mutex_unlock(&dirs_lock);
+	handle_drain(&open_dirs, destroy_handle);
 }
 
 static struct dirh *
@@ -271,9 +249,8 @@ dirh_put(struct dirh *d)
 {
 	if (atomic_fetch_sub(&d->refs, 1) != 1)
 		return;
-	dirh_track(d, false);
-	free(d->buf);
-	free(d);
+	handle_untrack(&open_dirs, &d->open);
+	dirh_destroy(d);
 }
 
 static void
@@ -289,7 +266,7 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	atomic_init(&d->refs, 1);
-	dirh_track(d, true);
+	handle_track(&open_dirs, &d->open);
 	fi->fh = (uintptr_t)d;
 	fuse_reply_open(req, fi);
 }
@@ -341,15 +318,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		refuse(req, ino, "open", EACCES, "read-only file");
 		return;
 	}
-	of = xcalloc(1, sizeof(*of));
-	pthread_mutex_init(&of->lock, NULL);
-	atomic_init(&of->refs, 1);
-	ofile_track(of);
-	of->kind = kind;
-	of->serial = ino_serial(ino);
-	of->log_fd = -1;
-	of->append = (fi->flags & O_APPEND) != 0;
-	of->nonblock = (fi->flags & O_NONBLOCK) != 0;
+	of = ofile_new(kind, ino_serial(ino), fi->flags);
 	ret = 0;
 	if ((io == IO_TEXT || io == IO_CONFIG) && !writing)
 		ret = render_file(fsd_of(req), kind, of->serial, &of->data, &of->len);
