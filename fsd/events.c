@@ -1,8 +1,9 @@
 /*
  * The `events` file: a stream of lifecycle events from the moment it is
  * opened ("TIME KIND ID ACTION [k=v ...]").  A read with nothing new is
- * parked and answered when the next event arrives, so a hundred `cat events`
- * cost no thread each; poll() reports POLLIN when events are waiting.
+ * parked (parked.c, key "events") and answered when the next event arrives,
+ * so a hundred `cat events` cost no thread each; poll() reports POLLIN when
+ * events are waiting.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,18 +17,15 @@
 #include "fsd.h"
 
 #define RING 1024
+#define KEY  "events"
 
-struct reader {
-	fuse_req_t req;
-	struct ofile *of;
-	size_t size;
-	struct reader *next;
-};
-
+/*
+ * Lock order: lock, then parked.c's.  Parked readers are only ever answered
+ * with lock held (by events_read, which parks them, and events_push).
+ */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *ring[RING];           /* protected by lock: event seq lives at ring[seq % RING] */
 static uint64_t next_seq;          /* protected by lock */
-static struct reader *parked;      /* protected by lock */
 static struct ofile *pollers[256]; /* protected by lock: open files that asked poll() */
 
 void
@@ -71,29 +69,24 @@ take_locked(struct ofile *of, size_t size, size_t *len)
 	return buf;
 }
 
-static void
-on_interrupt(fuse_req_t req, void *data)
+/* A parked reader, once there is something new for it (lock held). */
+static bool
+answer(struct parked *p)
 {
-	struct reader **pp, *r;
+	size_t len;
+	char *buf;
 
-	pthread_mutex_lock(&lock);
-	for (pp = &parked; (r = *pp) != NULL; pp = &r->next)
-		if (r == data && r->req == req) {
-			*pp = r->next;
-			break;
-		}
-	pthread_mutex_unlock(&lock);
-	if (r == NULL)
-		return;
-	fuse_reply_err(req, EINTR);
-	ofile_put(r->of);
-	free(r);
+	if (p->of->cursor >= next_seq)
+		return false;
+	buf = take_locked(p->of, p->size, &len);
+	fuse_reply_buf(p->req, buf, len);
+	free(buf);
+	return true;
 }
 
 void
 events_read(fuse_req_t req, struct ofile *of, size_t size)
 {
-	struct reader *r;
 	size_t len;
 	char *buf;
 
@@ -110,15 +103,8 @@ events_read(fuse_req_t req, struct ofile *of, size_t size)
 		fuse_reply_err(req, EAGAIN);
 		return;
 	}
-	r = xcalloc(1, sizeof(*r));
-	r->req = req;
-	r->of = ofile_get(of);
-	r->size = size;
-	r->next = parked;
-	parked = r;
+	park(NULL, req, of, size, 0, KEY, answer);
 	pthread_mutex_unlock(&lock);
-	/* Ctrl-C on a parked read: answered EINTR (maybe at once, inside this call). */
-	fuse_req_interrupt_func(req, on_interrupt, r);
 }
 
 void
@@ -163,7 +149,6 @@ events_release(struct ofile *of)
 void
 events_push(const char *kind, const char *id, const char *action, const char *attrs)
 {
-	struct reader *ready, *r;
 	char t[TIME_RFC3339_SIZE];
 	char *line;
 	size_t i;
@@ -176,8 +161,6 @@ events_push(const char *kind, const char *id, const char *action, const char *at
 	free(ring[next_seq % RING]);
 	ring[next_seq % RING] = line;
 	next_seq++;
-	ready = parked;
-	parked = NULL;
 	for (i = 0; i < ARRAY_SIZE(pollers); i++)
 		if (pollers[i] && pollers[i]->ph) {
 			fuse_lowlevel_notify_poll(pollers[i]->ph);
@@ -185,15 +168,6 @@ events_push(const char *kind, const char *id, const char *action, const char *at
 			pollers[i]->ph = NULL;
 		}
 	/* Answer every parked reader; each takes what is new for it. */
-	while ((r = ready) != NULL) {
-		size_t len;
-		char *buf = take_locked(r->of, r->size, &len);
-
-		ready = r->next;
-		fuse_reply_buf(r->req, buf, len);
-		free(buf);
-		ofile_put(r->of);
-		free(r);
-	}
+	parked_wake(KEY, false);
 	pthread_mutex_unlock(&lock);
 }

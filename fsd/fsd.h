@@ -6,8 +6,8 @@
  *
  * The files stand in layers.  A file calls only into the layers below it (or
  * its own); news travels up only through callbacks: the engine's watch and
- * event callbacks (installed by main.c), notify_call(), a work thread's
- * work_fn, libfuse's interrupt callbacks.
+ * event callbacks (installed by main.c), a parked request's answer function,
+ * notify_call(), a work thread's work_fn, libfuse's interrupt callbacks.
  * This header is in the same order, bottom first.
  *
  *   0  fsd.h           node kinds, inode numbers, open-file state (types only)
@@ -19,7 +19,8 @@
  *      reply.c         answering a read from a buffer
  *   2  ofile.c         open files: reference counts, tracking
  *      errlog.c        failures, for `errors` and the `err` files
- *   3  render.c        engine state as file contents
+ *   3  parked.c        requests answered later, by key; Ctrl-C for all of them
+ *      render.c        engine state as file contents
  *   4  tree.c          the shape of the tree: lookups, attributes, listings,
  *                      which object a node names
  *   5  waitq.c         containers/ID/wait
@@ -301,7 +302,27 @@ void errlog_forget_obj(const char *errpath);
 void errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id);
 void errlog_note_all_broken(struct fsd *fs);
 
-/* ==== 3: file contents ==================================================== */
+/* ==== 3: parked requests, file contents =================================== */
+
+/*
+ * parked.c: reads answered later (wait, exec out and wait, events), so that
+ * a hundred blocked readers cost no thread.  A parked read waits for a wake
+ * of its key ("wait/CTR_ID", "exec/CTR_ID/N", "events"); Ctrl-C answers it
+ * EINTR.  What its answer function sees:
+ */
+struct parked {
+	fuse_req_t req;
+	struct ofile *of; /* held until it is answered */
+	size_t size;      /* the read's size and offset */
+	off_t off;
+	struct fsd *fs;
+	bool gone; /* a wake said the object is gone: answer now, whatever */
+};
+/* Reply to p->req and return true, or return false to stay parked. */
+typedef bool (*parked_answer_fn)(struct parked *p) must_check;
+void park(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off, const char *key,
+	  parked_answer_fn answer);
+void parked_wake(const char *key, bool gone);
 
 /* render.c: a read-only or value file's content, malloc'd. */
 must_check int render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out,
@@ -326,7 +347,7 @@ char *tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t *len);
 
 /* waitq.c: readers of containers/ID/wait, parked until the container stops. */
 void waitq_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
-void waitq_wake(struct fsd *fs, const char *id, bool removed);
+void waitq_wake(const char *id, bool removed);
 
 /* events.c: the events stream. */
 void events_open(struct ofile *of);
@@ -341,7 +362,7 @@ void exec_out_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size
 void exec_wait_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
 void exec_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size);
 void exec_in_release(struct fsd *fs, struct ofile *of);
-void exec_wake(struct fsd *fs, const char *id);
+void exec_wake(const char *session);
 
 /* ==== 6: the notifier ===================================================== */
 

@@ -136,7 +136,7 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 	char path[BK_ID_SIZE + 32], index[32];
 
 	if (kind == BK_OBJ_EXEC) {
-		exec_wake(fs, id);
+		exec_wake(id);
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, id);
@@ -155,7 +155,7 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 			notify_rmdir(path);
 		notify_touch(index);
 		if (kind == BK_OBJ_CONTAINER)
-			waitq_wake(fs, id, true);
+			waitq_wake(id, true);
 		break;
 	case BK_CHANGE_STATE:
 		snprintf(path, sizeof(path), "%s/%s/state", dir, id);
@@ -163,7 +163,7 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 			state_attrs_changed(fs, id);
 		notify_touch(path);
 		if (kind == BK_OBJ_CONTAINER) {
-			waitq_wake(fs, id, false);
+			waitq_wake(id, false);
 		} else {
 			notify_touch(index); /* a pulled image's source changes with it */
 			errlog_note_broken(fs, kind, id);
