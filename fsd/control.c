@@ -1,12 +1,6 @@
 /*
- * What each control file does with the commands written to it:
- *
- *	images/import      DIR [REF]
- *	images/pull        REF [OS/ARCH[/VARIANT]]
- *	containers/run     IMAGE [CMD...]
- *	containers/ID/ctl  start | stop [SECS] | kill [SIG] | restart [SECS] | rm force |
- *	                   commit [REF|IMG_ID]
- *	containers/ID/exec/N/ctl  exec CMD... | kill [SIG]
+ * A write on a control file (images/import, pull, build, containers/run,
+ * containers/ID/ctl, containers/ID/exec/N/ctl; their verbs are in verbs.c).
  *
  * A write's complete lines are all checked first (one malformed line fails
  * the write with EINVAL and runs nothing), then run in order on a work
@@ -20,23 +14,14 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "fsd.h"
+#include "verbs.h"
 
-#define LINES_MAX 64
-#define CTL_USAGE \
-	"start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF|IMG_ID]"
-#define WORDS_MAX 8
+#define LINES_MAX 64 /* commands in one write */
 
-struct line {
-	char *raw; /* the command line as written */
-	int argc;
-	char *argv[WORDS_MAX];
-	char *words; /* storage for argv */
-};
-
+/* A write's commands, run in order on a work thread. */
 struct job {
 	enum node_kind file;
-	char ctr_id[BK_ID_SIZE]; /* containers/ID/ctl: the container */
+	char ctr_id[BK_ID_SIZE]; /* containers/ID/ctl, exec/N/ctl: the container */
 	int exec_n;              /* containers/ID/exec/N/ctl: the session */
 	size_t n;
 	struct line lines[LINES_MAX];
@@ -57,127 +42,7 @@ job_free(void *arg)
 
 /* ---- checking (before anything runs) ----------------------------------- */
 
-static must_check int
-parse_int(const char *s, long min, long max, long *out)
-{
-	char *end = NULL;
-	long v;
-
-	if (s == NULL || *s == '\0')
-		return -EINVAL;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/*
- * One or two words; with verb, the first is a directory and must be absolute
- * (the daemon cannot know the writer's working directory).
- */
-static must_check int
-check_one_or_two(struct line *l, const char *usage, const char *verb, struct bk_err *err)
-{
-	if (l->argc < 1 || l->argc > 2)
-		return bk_err_set(err, EINVAL, "usage: %s (got %d words)", usage, l->argc);
-	if (verb && l->argv[0][0] != '/')
-		return bk_err_set(err, EINVAL, "%s '%s': path must be absolute", verb, l->argv[0]);
-	return 0;
-}
-
-static must_check int
-check_run(struct line *l, struct bk_err *err)
-{
-	if (l->argc < 1)
-		return bk_err_set(err, EINVAL, "usage: IMAGE [CMD...]");
-	return 0;
-}
-
-static must_check int
-check_ctl(struct line *l, struct bk_err *err)
-{
-	const char *verb = l->argc > 0 ? l->argv[0] : "";
-	long v;
-
-	if (strcmp(verb, "start") == 0 && l->argc == 1)
-		return 0;
-	if ((strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0) && l->argc <= 2) {
-		if (l->argc == 2 && parse_int(l->argv[1], 0, 86400, &v) < 0)
-			return bk_err_set(err, EINVAL, "%s: bad timeout '%s' (seconds, 0-86400)",
-					  verb, l->argv[1]);
-		return 0;
-	}
-	if (strcmp(verb, "kill") == 0 && l->argc <= 2) {
-		if (l->argc == 2 && bk_signal_parse(l->argv[1]) < 0)
-			return bk_err_set(err, EINVAL, "kill: unknown signal '%s'", l->argv[1]);
-		return 0;
-	}
-	if (strcmp(verb, "rm") == 0 && l->argc == 2 && strcmp(l->argv[1], "force") == 0)
-		return 0;
-	if (strcmp(verb, "commit") == 0 && l->argc <= 2)
-		return 0;
-	if (l->argc == 0)
-		return bk_err_set(err, EINVAL, "empty command (%s)", CTL_USAGE);
-	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "kill") == 0 ||
-	    strcmp(verb, "restart") == 0 || strcmp(verb, "rm") == 0 || strcmp(verb, "commit") == 0)
-		return bk_err_set(err, EINVAL, "%s: wrong arguments (%s)", verb, CTL_USAGE);
-	return bk_err_set(err, EINVAL, "unknown command '%s' (%s)", verb, CTL_USAGE);
-}
-
-/* ---- running (on a work thread) ---------------------------------------- */
-
-/* Each command that makes something adds its id to the reply, one per line. */
-static void
-reply_add(char **reply, const char *id)
-{
-	char *next = xasprintf("%s%s\n", *reply ? *reply : "", id);
-
-	free(*reply);
-	*reply = next;
-}
-
-static must_check int
-run_import(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
-	   struct bk_err *err)
-{
-	char id[BK_ID_SIZE];
-	int ret = bk_image_import(fs->engine, l->argv[0], l->argc > 1 ? l->argv[1] : NULL, cancel,
-				  id, err);
-
-	if (ret == 0)
-		reply_add(reply, id);
-	return ret;
-}
-
-static must_check int
-run_pull(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply, struct bk_err *err)
-{
-	char id[BK_ID_SIZE], spec[1100];
-	int ret;
-
-	snprintf(spec, sizeof(spec), "%s%s%s", l->argv[0], l->argc > 1 ? " " : "",
-		 l->argc > 1 ? l->argv[1] : "");
-	ret = bk_image_pull(fs->engine, spec, cancel, NULL, id, err);
-	if (ret == 0)
-		reply_add(reply, id);
-	return ret;
-}
-
-static must_check int
-run_build(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply,
-	  struct bk_err *err)
-{
-	char id[BK_ID_SIZE];
-	int ret = bk_image_build(fs->engine, l->argv[0], l->argc > 1 ? l->argv[1] : NULL, cancel,
-				 id, err);
-
-	if (ret == 0)
-		reply_add(reply, id);
-	return ret;
-}
-
-/* The command of "IMAGE CMD...": everything after the image word, as written. */
+/* The rest of a line after its first word, as written ("IMAGE CMD...", "exec CMD..."). */
 static const char *
 rest_after_first_word(const char *raw)
 {
@@ -187,116 +52,113 @@ rest_after_first_word(const char *raw)
 	return p + strspn(p, " \t");
 }
 
+/* FORM_*_REST: only the first word is a word; what follows stays as written. */
 static must_check int
-run_run(struct fsd *fs, struct line *l, struct bk_cancel *cancel, char **reply, struct bk_err *err)
+split_first_word(struct line *l, struct bk_err *err)
 {
-	char image_id[BK_ID_SIZE], id[BK_ID_SIZE];
-	const char *cmd = rest_after_first_word(l->raw);
-	int ret;
+	char *p = l->words + strspn(l->words, " \t");
 
-	(void)cancel;
-	/* An unknown image fails before any container exists, as `docker run` does. */
-	ret = bk_image_resolve(fs->engine, l->argv[0], image_id, err);
-	if (ret < 0)
-		return ret;
-	ret = bk_container_create(fs->engine, NULL, id, err);
-	if (ret < 0)
-		return ret;
-	ret = bk_container_set(fs->engine, id, BK_CTR_IMAGE, l->argv[0], false, err);
-	if (ret == 0 && *cmd)
-		ret = bk_container_set(fs->engine, id, BK_CTR_CMD, cmd, false, err);
-	if (ret == 0)
-		ret = bk_container_start(fs->engine, id, err);
-	/* Like docker, a container that failed to start stays (created) for inspection. */
-	reply_add(reply, id);
-	return ret;
+	if (ctl_check_text(l->raw, false, err) < 0)
+		return -err->code;
+	p[strcspn(p, " \t\r")] = '\0';
+	l->argv[0] = p;
+	l->argc = *p ? 1 : 0;
+	return 0;
 }
 
-static must_check int
-run_ctl(struct fsd *fs, const char *id, struct line *l, struct bk_cancel *cancel, char **reply,
-	struct bk_err *err)
+/* The line's verb: its first word's, or the file's only one. */
+static const struct verb *
+find_verb(const struct control_file *cf, const struct line *l)
 {
-	const char *verb = l->argv[0];
-	long secs = 10;
-	int ret;
+	size_t i;
 
-	(void)reply;
-	/* check_ctl let only good timeouts through. */
-	if (l->argc == 2 && (strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0) &&
-	    parse_int(l->argv[1], 0, 86400, &secs) < 0)
-		secs = 10;
-	if (strcmp(verb, "start") == 0)
-		return bk_container_start(fs->engine, id, err);
-	if (strcmp(verb, "stop") == 0)
-		return bk_container_stop(fs->engine, id, (int)secs, cancel, err);
-	if (strcmp(verb, "kill") == 0)
-		return bk_container_kill(fs->engine, id,
-					 l->argc == 2 ? bk_signal_parse(l->argv[1]) : 9, err);
-	if (strcmp(verb, "commit") == 0) {
-		char img[BK_ID_SIZE];
-
-		ret =
-		    bk_container_commit(fs->engine, id, l->argc == 2 ? l->argv[1] : NULL, img, err);
-		if (ret == 0)
-			reply_add(reply, img);
-		return ret;
-	}
-	if (strcmp(verb, "restart") == 0) {
-		ret = bk_container_stop(fs->engine, id, (int)secs, cancel, err);
-		if (ret < 0 && ret != -ESRCH)
-			return ret;
-		return bk_container_start(fs->engine, id, err);
-	}
-	return bk_container_remove(fs->engine, id, true, err);
+	if (cf->form == FORM_ARGS || cf->form == FORM_ARG_REST)
+		return &cf->verbs[0];
+	for (i = 0; i < cf->nverbs; i++)
+		if (strcmp(cf->verbs[i].name, l->argv[0]) == 0)
+			return &cf->verbs[i];
+	return NULL;
 }
 
-static must_check int
-run_exec_ctl(struct fsd *fs, const char *id, int n, struct line *l, struct bk_err *err)
+/* The verb's arguments: the words after it, or the rest of the line as written. */
+static void
+collect_args(const struct control_file *cf, struct line *l)
 {
 	const char *rest = rest_after_first_word(l->raw);
+	int i;
 
-	if (strcmp(l->argv[0], "exec") == 0)
-		return bk_exec_start(fs->engine, id, n, rest, err);
-	return bk_exec_kill(fs->engine, id, n, *rest ? bk_signal_parse(rest) : 9, err);
+	l->nargs = 0;
+	switch (cf->form) {
+	case FORM_ARGS:
+	case FORM_VERB_ARGS:
+		for (i = cf->form == FORM_VERB_ARGS ? 1 : 0; i < l->argc; i++)
+			l->args[l->nargs++] = l->argv[i];
+		return;
+	case FORM_ARG_REST:
+		if (l->argc > 0)
+			l->args[l->nargs++] = l->argv[0];
+		break;
+	case FORM_VERB_REST:
+		break;
+	}
+	if (*rest)
+		l->args[l->nargs++] = rest;
 }
+
+/* Split l into words and check it against its file's verbs: 0, or -errno with err set. */
+static must_check int
+check_line(struct job *job, struct line *l, struct bk_err *err)
+{
+	const struct control_file *cf = control_file_of(job->file);
+	const struct verb *v;
+	char usage[160];
+	int ret;
+
+	l->words = xstrdup(l->raw);
+	if (cf == NULL)
+		return bk_err_set(err, EINVAL, "this file takes no commands");
+	l->file = cf;
+	if (cf->form == FORM_ARG_REST || cf->form == FORM_VERB_REST) {
+		ret = split_first_word(l, err);
+	} else {
+		ret = l->argc = ctl_split(l->words, l->argv, WORDS_MAX, err);
+	}
+	if (ret < 0)
+		return ret;
+	if (cf->form == FORM_VERB_ARGS && l->argc == 0) {
+		control_usage(cf, usage, sizeof(usage));
+		return bk_err_set(err, EINVAL, "empty command (%s)", usage);
+	}
+	v = find_verb(cf, l);
+	if (v == NULL) {
+		control_usage(cf, usage, sizeof(usage));
+		return bk_err_set(err, EINVAL, "unknown command '%s' (%s)", l->argv[0], usage);
+	}
+	l->verb = v;
+	collect_args(cf, l);
+	if (l->nargs < v->min || l->nargs > v->max)
+		return wrong_arguments(l, err);
+	return v->check ? v->check(l, err) : 0;
+}
+
+/* ---- running (on a work thread) ---------------------------------------- */
 
 static must_check int
 job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	struct job *job = arg;
+	const struct run_ctx c = { fs->engine, job->ctr_id, job->exec_n, cancel, reply };
 	size_t i;
 	int ret = 0;
 
 	for (i = 0; i < job->n && ret == 0; i++) {
-		struct line *l = &job->lines[i];
-		const char *what = job->file == N_IMAGES_IMPORT  ? "import"
-				   : job->file == N_IMAGES_PULL  ? "pull"
-				   : job->file == N_IMAGES_BUILD ? "build"
-				   : job->file == N_CTRS_RUN     ? "run"
-								 : l->argv[0];
+		const struct line *l = &job->lines[i];
+		const char *what = l->verb->name;
 
 		if (cancel && atomic_load(&cancel->cancelled))
 			return bk_err_set(err, EINTR, "%s: interrupted", what);
-		switch (job->file) {
-		case N_IMAGES_IMPORT:
-			ret = run_import(fs, l, cancel, reply, err);
-			break;
-		case N_IMAGES_PULL:
-			ret = run_pull(fs, l, cancel, reply, err);
-			break;
-		case N_IMAGES_BUILD:
-			ret = run_build(fs, l, cancel, reply, err);
-			break;
-		case N_CTRS_RUN:
-			ret = run_run(fs, l, cancel, reply, err);
-			break;
-		case N_EXEC_CTL:
-			ret = run_exec_ctl(fs, job->ctr_id, job->exec_n, l, err);
-			break;
-		default:
-			ret = run_ctl(fs, job->ctr_id, l, cancel, reply, err);
-			break;
-		}
+		/* Only the verb the line was checked against: nothing else can run. */
+		ret = l->verb->run(&c, l, err);
 		/* Every message names the command it is about. */
 		if (ret < 0 && strncmp(err->msg, what, strlen(what)) != 0)
 			bk_err_wrap(err, "%s", what);
@@ -359,61 +221,6 @@ refuse_busy(struct fsd *fs, fuse_req_t req, struct ofile *of, bool at_close)
 	errlog_record(path, owner, op_name(at_close), &err);
 	free(path);
 	fuse_reply_err(req, EBUSY);
-}
-
-static must_check int
-check_line(struct job *job, struct line *l, struct bk_err *err)
-{
-	l->words = xstrdup(l->raw);
-	if (job->file == N_EXEC_CTL) {
-		char *p = l->words + strspn(l->words, " \t");
-
-		if (ctl_check_text(l->raw, false, err) < 0)
-			return -err->code;
-		p[strcspn(p, " \t\r")] = '\0';
-		l->argv[0] = p;
-		l->argc = *p ? 1 : 0;
-		if (strcmp(p, "exec") == 0) {
-			if (*rest_after_first_word(l->raw) == '\0')
-				return bk_err_set(err, EINVAL, "usage: exec CMD...");
-			return 0;
-		}
-		if (strcmp(p, "kill") == 0) {
-			const char *sig = rest_after_first_word(l->raw);
-
-			if (*sig && bk_signal_parse(sig) < 0)
-				return bk_err_set(err, EINVAL, "kill: unknown signal '%s'", sig);
-			return 0;
-		}
-		return bk_err_set(err, EINVAL, "unknown command '%s' (exec CMD... | kill [SIG])",
-				  p);
-	}
-	if (job->file == N_CTRS_RUN) {
-		/* Only the image is a word; the command is the rest of the line as written. */
-		char *p = l->words + strspn(l->words, " \t");
-
-		if (ctl_check_text(l->raw, false, err) < 0)
-			return -err->code;
-		p[strcspn(p, " \t\r")] = '\0';
-		l->argv[0] = p;
-		l->argc = *p ? 1 : 0;
-		return check_run(l, err);
-	}
-	l->argc = ctl_split(l->words, l->argv, WORDS_MAX, err);
-	if (l->argc < 0)
-		return l->argc;
-	switch (job->file) {
-	case N_IMAGES_IMPORT:
-		return check_one_or_two(l, "DIR [REF]", "import", err);
-	case N_IMAGES_PULL:
-		return check_one_or_two(l, "REF [OS/ARCH[/VARIANT]]", NULL, err);
-	case N_IMAGES_BUILD:
-		return check_one_or_two(l, "CONTEXT_DIR [REF]", "build", err);
-	case N_CTRS_RUN:
-		return check_run(l, err);
-	default:
-		return check_ctl(l, err);
-	}
 }
 
 /*

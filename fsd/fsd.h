@@ -29,7 +29,8 @@
  *   6  notify.c        the notifier thread and the engine's callbacks
  *   7  work.c          long commands on threads of their own
  *      clone.c         containers/clone
- *   8  control.c       a write on a control file: check, then run
+ *   8  verbs.c         the commands of each control file (verbs.h)
+ *      control.c       a write on a control file: check, then run
  *      config.c        a write on a value file (image, cmd, env, ...)
  *   9  ops.c           the FUSE low-level operations
  *  10  main.c          options, mount, loop, shutdown
@@ -396,7 +397,7 @@ void clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, o
 
 /* ==== 8: writes =========================================================== */
 
-/* control.c: what each control file does with a command line. */
+/* control.c: what each control file does with a command line (its verbs: verbs.c). */
 void control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
 		   bool at_close);
 void control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,

@@ -1,0 +1,338 @@
+/*
+ * The commands of each control file, one table per file:
+ *
+ *	images/import             DIR [REF]
+ *	images/pull               REF [OS/ARCH[/VARIANT]]
+ *	images/build              CONTEXT_DIR [REF]
+ *	containers/run            IMAGE [CMD...]
+ *	containers/ID/ctl         start | stop [SECS] | kill [SIG] | restart
+ *[SECS] | rm force | commit [REF|IMG_ID] containers/ID/exec/N/ctl  exec CMD...
+ *| kill [SIG]
+ *
+ * A row says how many arguments a verb takes, what else is checked before
+ * anything of the write runs, and what runs (on a work thread, control.c).
+ * Usage messages are made from the rows, so each verb is spelled once, and a
+ * line runs only the verb it was checked against.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "verbs.h"
+
+#define TIMEOUT_DEFAULT 10 /* stop, restart: seconds before SIGKILL */
+#define TIMEOUT_MAX     86400
+
+/* ---- checks (before anything runs) -------------------------------------- */
+
+static must_check int
+parse_int(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* import, build: the daemon cannot know the writer's working directory. */
+static must_check int
+check_absolute(const struct line *l, struct bk_err *err)
+{
+	if (l->args[0][0] != '/')
+		return bk_err_set(err, EINVAL, "%s '%s': path must be absolute", l->verb->name,
+				  l->args[0]);
+	return 0;
+}
+
+static must_check int
+check_timeout(const struct line *l, struct bk_err *err)
+{
+	long secs;
+
+	if (l->nargs == 1 && parse_int(l->args[0], 0, TIMEOUT_MAX, &secs) < 0)
+		return bk_err_set(err, EINVAL, "%s: bad timeout '%s' (seconds, 0-%d)",
+				  l->verb->name, l->args[0], TIMEOUT_MAX);
+	return 0;
+}
+
+static must_check int
+check_signal(const struct line *l, struct bk_err *err)
+{
+	if (l->nargs == 1 && bk_signal_parse(l->args[0]) < 0)
+		return bk_err_set(err, EINVAL, "kill: unknown signal '%s'", l->args[0]);
+	return 0;
+}
+
+/* rm takes one word, "force": a plain removal is rmdir's. */
+static must_check int
+check_force(const struct line *l, struct bk_err *err)
+{
+	if (strcmp(l->args[0], "force") != 0)
+		return wrong_arguments(l, err);
+	return 0;
+}
+
+/* ---- running (on a work thread) ----------------------------------------- */
+
+/* Each command that makes something adds its id to the reply, one per line. */
+static void
+reply_add(char **reply, const char *id)
+{
+	char *next = xasprintf("%s%s\n", *reply ? *reply : "", id);
+
+	free(*reply);
+	*reply = next;
+}
+
+/* The argument or NULL. */
+static const char *
+arg(const struct line *l, int i)
+{
+	return i < l->nargs ? l->args[i] : NULL;
+}
+
+static int
+timeout_of(const struct line *l)
+{
+	long secs = TIMEOUT_DEFAULT;
+
+	/* check_timeout let only good ones through. */
+	if (l->nargs == 1 && parse_int(l->args[0], 0, TIMEOUT_MAX, &secs) < 0)
+		secs = TIMEOUT_DEFAULT;
+	return (int)secs;
+}
+
+static int
+signal_of(const struct line *l)
+{
+	return l->nargs == 1 ? bk_signal_parse(l->args[0]) : SIGKILL;
+}
+
+static must_check int
+run_import(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	char id[BK_ID_SIZE];
+	int ret = bk_image_import(c->engine, l->args[0], arg(l, 1), c->cancel, id, err);
+
+	if (ret == 0)
+		reply_add(c->reply, id);
+	return ret;
+}
+
+static must_check int
+run_pull(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	char id[BK_ID_SIZE], spec[1100];
+	int ret;
+
+	snprintf(spec, sizeof(spec), "%s%s%s", l->args[0], l->nargs > 1 ? " " : "",
+		 l->nargs > 1 ? l->args[1] : "");
+	ret = bk_image_pull(c->engine, spec, c->cancel, NULL, id, err);
+	if (ret == 0)
+		reply_add(c->reply, id);
+	return ret;
+}
+
+static must_check int
+run_build(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	char id[BK_ID_SIZE];
+	int ret = bk_image_build(c->engine, l->args[0], arg(l, 1), c->cancel, id, err);
+
+	if (ret == 0)
+		reply_add(c->reply, id);
+	return ret;
+}
+
+/* run IMAGE [CMD...]: clone, image, cmd, start. */
+static must_check int
+run_run(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	char image_id[BK_ID_SIZE], id[BK_ID_SIZE];
+	const char *cmd = arg(l, 1);
+	int ret;
+
+	/* An unknown image fails before any container exists, as `docker run` does. */
+	ret = bk_image_resolve(c->engine, l->args[0], image_id, err);
+	if (ret < 0)
+		return ret;
+	ret = bk_container_create(c->engine, NULL, id, err);
+	if (ret < 0)
+		return ret;
+	ret = bk_container_set(c->engine, id, BK_CTR_IMAGE, l->args[0], false, err);
+	if (ret == 0 && cmd)
+		ret = bk_container_set(c->engine, id, BK_CTR_CMD, cmd, false, err);
+	if (ret == 0)
+		ret = bk_container_start(c->engine, id, err);
+	/* Like docker, a container that failed to start stays (created) for inspection. */
+	reply_add(c->reply, id);
+	return ret;
+}
+
+static must_check int
+run_start(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	(void)l;
+	return bk_container_start(c->engine, c->ctr_id, err);
+}
+
+static must_check int
+run_stop(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	return bk_container_stop(c->engine, c->ctr_id, timeout_of(l), c->cancel, err);
+}
+
+static must_check int
+run_kill(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	return bk_container_kill(c->engine, c->ctr_id, signal_of(l), err);
+}
+
+/* A container that is not running is started (stop's ESRCH is no failure here). */
+static must_check int
+run_restart(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	int ret = bk_container_stop(c->engine, c->ctr_id, timeout_of(l), c->cancel, err);
+
+	if (ret < 0 && ret != -ESRCH)
+		return ret;
+	return bk_container_start(c->engine, c->ctr_id, err);
+}
+
+static must_check int
+run_rm(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	(void)l;
+	return bk_container_remove(c->engine, c->ctr_id, true, err);
+}
+
+static must_check int
+run_commit(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	char img[BK_ID_SIZE];
+	int ret = bk_container_commit(c->engine, c->ctr_id, arg(l, 0), img, err);
+
+	if (ret == 0)
+		reply_add(c->reply, img);
+	return ret;
+}
+
+static must_check int
+run_exec(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	return bk_exec_start(c->engine, c->ctr_id, c->exec_n, l->args[0], err);
+}
+
+static must_check int
+run_exec_kill(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	return bk_exec_kill(c->engine, c->ctr_id, c->exec_n, signal_of(l), err);
+}
+
+/* ---- the tables ---------------------------------------------------------- */
+
+static const struct verb import_verbs[] = {
+	{ "import", "DIR [REF]", 1, 2, check_absolute, run_import },
+};
+static const struct verb pull_verbs[] = {
+	{ "pull", "REF [OS/ARCH[/VARIANT]]", 1, 2, NULL, run_pull },
+};
+static const struct verb build_verbs[] = {
+	{ "build", "CONTEXT_DIR [REF]", 1, 2, check_absolute, run_build },
+};
+static const struct verb run_verbs[] = {
+	{ "run", "IMAGE [CMD...]", 1, 2, NULL, run_run },
+};
+static const struct verb ctr_verbs[] = {
+	{ "start", "", 0, 0, NULL, run_start },
+	{ "stop", "[SECS]", 0, 1, check_timeout, run_stop },
+	{ "kill", "[SIG]", 0, 1, check_signal, run_kill },
+	{ "restart", "[SECS]", 0, 1, check_timeout, run_restart },
+	{ "rm", "force", 1, 1, check_force, run_rm },
+	{ "commit", "[REF|IMG_ID]", 0, 1, NULL, run_commit },
+};
+static const struct verb exec_verbs[] = {
+	{ "exec", "CMD...", 1, 1, NULL, run_exec },
+	{ "kill", "[SIG]", 0, 1, check_signal, run_exec_kill },
+};
+
+static const struct control_file control_files[] = {
+	{ N_IMAGES_IMPORT, FORM_ARGS, import_verbs, ARRAY_SIZE(import_verbs) },
+	{ N_IMAGES_PULL, FORM_ARGS, pull_verbs, ARRAY_SIZE(pull_verbs) },
+	{ N_IMAGES_BUILD, FORM_ARGS, build_verbs, ARRAY_SIZE(build_verbs) },
+	{ N_CTRS_RUN, FORM_ARG_REST, run_verbs, ARRAY_SIZE(run_verbs) },
+	{ N_CTR_CTL, FORM_VERB_ARGS, ctr_verbs, ARRAY_SIZE(ctr_verbs) },
+	{ N_EXEC_CTL, FORM_VERB_REST, exec_verbs, ARRAY_SIZE(exec_verbs) },
+};
+
+const struct control_file *
+control_file_of(enum node_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(control_files); i++)
+		if (control_files[i].kind == kind)
+			return &control_files[i];
+	return NULL;
+}
+
+/* ---- usage messages ------------------------------------------------------ */
+
+/* "stop [SECS]"; for a file of one command its arguments alone, "DIR [REF]". */
+static void
+verb_usage(const struct control_file *cf, const struct verb *v, char *buf, size_t size)
+{
+	if (cf->form == FORM_ARGS || cf->form == FORM_ARG_REST)
+		snprintf(buf, size, "%s", v->args);
+	else
+		snprintf(buf, size, "%s%s%s", v->name, *v->args ? " " : "", v->args);
+}
+
+void
+control_usage(const struct control_file *cf, char *buf, size_t size)
+{
+	size_t i, used = 0;
+	char one[64];
+
+	buf[0] = '\0';
+	for (i = 0; i < cf->nverbs && used < size; i++) {
+		verb_usage(cf, &cf->verbs[i], one, sizeof(one));
+		used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? " | " : "", one);
+	}
+}
+
+/*
+ * The messages are the ones the tree has always given (scripts and tests
+ * match them): a file of one command shows its usage and, when its
+ * arguments are words, how many it got; a file of verbs names the verb.
+ */
+int
+wrong_arguments(const struct line *l, struct bk_err *err)
+{
+	const struct control_file *cf = l->file;
+	char usage[160];
+
+	switch (cf->form) {
+	case FORM_ARGS:
+		verb_usage(cf, l->verb, usage, sizeof(usage));
+		return bk_err_set(err, EINVAL, "usage: %s (got %d words)", usage, l->argc);
+	case FORM_VERB_ARGS:
+		control_usage(cf, usage, sizeof(usage));
+		return bk_err_set(err, EINVAL, "%s: wrong arguments (%s)", l->verb->name, usage);
+	case FORM_ARG_REST:
+	case FORM_VERB_REST:
+		break;
+	}
+	verb_usage(cf, l->verb, usage, sizeof(usage));
+	return bk_err_set(err, EINVAL, "usage: %s", usage);
+}
