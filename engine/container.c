@@ -1065,6 +1065,11 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 			return ret;
 		}
 	}
+	/*
+	 * Its group goes while the name is still its own: once it leaves the
+	 * table, a new container may take the name, and with it the group's.
+	 */
+	cgroup_remove(e, c->id);
 	/* One atomic step out of containers/; a crash after it is cleaned at start. */
 	snprintf(trash, sizeof(trash), "%s.rm", c->id);
 	if (failpoint("rm.stopped", err) < 0) {
@@ -1085,7 +1090,6 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	pthread_mutex_unlock(&e->lock);
 
 	failpoint("rm.moved", NULL);
-	cgroup_remove(e, c->id);
 	network_release(e, c->id);
 	failpoint("rm.released", NULL);
 	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)

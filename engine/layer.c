@@ -1161,16 +1161,6 @@ stop_inflater(struct xtract *x)
 	x->inflating = false;
 }
 
-int
-layer_root_init(int root_dfd, struct bk_err *err)
-{
-	if (geteuid() == 0 && fchown(root_dfd, 0, 0) < 0)
-		return bk_err_sys(err, "layer root: chown");
-	if (fchmod(root_dfd, 0755) < 0)
-		return bk_err_sys(err, "layer root: chmod");
-	return 0;
-}
-
 const struct layer_limits layer_default_limits = {
 	.entries = LAYER_ENTRIES_MAX,
 	.tar_bytes = LAYER_TAR_MAX,

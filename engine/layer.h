@@ -76,17 +76,6 @@ int layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader 
 		  struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE],
 		  struct layer_stats *stats, struct bk_err *err);
 
-/*
- * Give the root of a layer with nothing below it (root_dfd, borrowed) what
- * Docker gives it: mode 0755, owner root:root (when run as root).  A new
- * subvolume has the daemon's umask (0700), and a layer tar made of files
- * rather than of a directory has no entry for "." to set it: then no user
- * but root could reach anything in the image.  Call it before layer_extract,
- * so that an entry for "." or "/" in the layer still sets its own.  0 or
- * -errno.
- */
-int layer_root_init(int root_dfd, struct bk_err *err);
-
 /* The same with other caps than layer_default_limits (tests use small ones). */
 int layer_extract_limited(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
 			  const struct layer_limits *limits, struct bk_cancel *cancel,

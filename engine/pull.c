@@ -437,9 +437,6 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		ret = bk_err_sys(err, "open tmp/%s/rootfs", work);
 		goto fail;
 	}
-	/* The image's "/", unless the layer says otherwise: 0755 root:root, not our umask's. */
-	if (parent == NULL && (ret = layer_root_init(rootfs_fd, err)) < 0)
-		goto fail;
 	ret = layer_extract(rootfs_fd, p->man.layers[i].comp, &src, p->cancel, diff, &st, err);
 	if (ret == -EBADMSG) {
 		const void *buf;
@@ -884,8 +881,7 @@ write_image_dir(struct pull *p, int work_dfd, struct pull_result *out, struct bk
 		rfd = openat(work_dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (rfd < 0)
 			return bk_err_sys(err, "open rootfs");
-		if ((ret = layer_root_init(rfd, err)) < 0 ||
-		    (ret = store_set_read_only(rfd, true, err)) < 0)
+		if ((ret = store_set_read_only(rfd, true, err)) < 0)
 			return ret;
 	} else {
 		snprintf(path, sizeof(path), "%s/rootfs",
