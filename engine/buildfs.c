@@ -257,7 +257,7 @@ copy_subdir(struct copier *x, int sdir, const char *name, const struct stat *st,
 	if (sfd < 0)
 		return bk_err_sys(err, "'%s'", name);
 	/* An existing directory, or a symlink to one inside the image, is merged into. */
-	dfd = inroot_dir(x->rootfs_fd, dpath, 0);
+	dfd = inroot_dir(x->rootfs_fd, dpath, 0, 0);
 	if (dfd == -ENOENT || dfd == -ENOTDIR) {
 		/* A file in the way is replaced, as Docker does. */
 		if (dfd == -ENOTDIR && unlinkat(ddir, name, 0) < 0)

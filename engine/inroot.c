@@ -61,10 +61,10 @@ inroot_path(int root_fd, const char *path, int flags, uint64_t resolve)
 }
 
 int
-inroot_dir(int root_fd, const char *path, uint64_t resolve)
+inroot_dir(int root_fd, const char *path, int flags, uint64_t resolve)
 {
 	/* O_DIRECTORY fails with ENOTDIR before a FIFO or a device is opened. */
-	return open_under(root_fd, path, O_RDONLY | O_DIRECTORY, 0, resolve);
+	return open_under(root_fd, path, O_RDONLY | O_DIRECTORY | (flags & O_NOFOLLOW), 0, resolve);
 }
 
 /* Open the file behind an O_PATH fd for reading, without resolving a path again. */
@@ -175,7 +175,7 @@ inroot_parent(int root_fd, const char *path, char *name, size_t size)
 
 	if (ret < 0)
 		return ret;
-	return inroot_dir(root_fd, dir, 0);
+	return inroot_dir(root_fd, dir, 0, 0);
 }
 
 static int
@@ -214,10 +214,26 @@ set_owner(int dfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
 	return fchmod(fd, mode) < 0 ? -errno : 0;
 }
 
+/*
+ * The directory name right under dfd, never a symlink and never leaving it:
+ * a step that costs one lookup, whatever the depth.
+ */
+static int
+step_into(int dfd, const char *name, uint64_t resolve)
+{
+	uint64_t how = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	int fd;
+
+	if (!(resolve & INROOT_MOUNTS))
+		how |= RESOLVE_NO_XDEV;
+	fd = sys_openat2(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, how);
+	return fd >= 0 ? fd : -errno;
+}
+
 int
 inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid, uint64_t resolve)
 {
-	local_close int cur = inroot_dir(root_fd, path, resolve);
+	local_close int cur = inroot_dir(root_fd, path, 0, resolve);
 	char prefix[PATH_MAX];
 	size_t len = strlen(path), start, end;
 
@@ -225,36 +241,44 @@ inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid, 
 		return cur >= 0 ? steal(&cur) : cur;
 	if (len >= sizeof(prefix))
 		return -ENAMETOOLONG;
-	cur = inroot_dir(root_fd, "/", 0);
+	cur = inroot_dir(root_fd, "/", 0, 0);
 	/*
-	 * Each prefix is resolved from the root again, so "..", "." and
-	 * symlinks on the way resolve as they would in the container; only a
-	 * plain name is ever made, inside the directory its prefix resolved to.
+	 * Component by component.  A plain name is opened from the directory
+	 * before it, and made there if missing; a symlink, "..", or anything
+	 * that is not a plain directory is resolved from the root again, as in
+	 * the container, so it can only lead inside.  Resolving every prefix
+	 * from the root would cost the square of the depth: minutes for the
+	 * 2000 levels of a hostile layer.
 	 */
 	for (start = 0; cur >= 0 && start < len; start = end) {
+		size_t n;
 		int next;
 
 		while (path[start] == '/')
 			start++;
 		for (end = start; end < len && path[end] != '/'; end++)
 			;
-		if (end == start)
-			break;
+		n = end - start;
+		if (n == 0 || (n == 1 && path[start] == '.'))
+			continue;
 		memcpy(prefix, path, end);
 		prefix[end] = '\0';
-		next = inroot_dir(root_fd, prefix, resolve);
+		next = n == 2 && path[start] == '.' && path[start + 1] == '.'
+			       ? -ELOOP
+			       : step_into(cur, prefix + start, resolve);
 		if (next == -ENOENT) {
-			int ret;
-
 			if (mkdirat(cur, prefix + start, mode) == 0) {
-				ret = set_owner(cur, prefix + start, mode, uid, gid);
+				int ret = set_owner(cur, prefix + start, mode, uid, gid);
+
 				if (ret < 0)
 					return ret;
 			} else if (errno != EEXIST) {
 				return -errno;
 			}
-			next = inroot_dir(root_fd, prefix, resolve);
+			next = step_into(cur, prefix + start, resolve);
 		}
+		if (next == -ELOOP || next == -ENOTDIR || next == -EXDEV)
+			next = inroot_dir(root_fd, prefix, 0, resolve);
 		if (next < 0)
 			return next;
 		close(cur);

@@ -39,8 +39,8 @@
 
 /* An O_PATH fd of path (flags: O_DIRECTORY, O_NOFOLLOW; resolve: extra RESOLVE_ bits). */
 int inroot_path(int root_fd, const char *path, int flags, uint64_t resolve);
-/* An O_RDONLY fd of the directory path. */
-int inroot_dir(int root_fd, const char *path, uint64_t resolve);
+/* An O_RDONLY fd of the directory path (flags: O_NOFOLLOW). */
+int inroot_dir(int root_fd, const char *path, int flags, uint64_t resolve);
 /*
  * An O_RDONLY fd of the regular file path (symlinks followed inside the
  * root); st gets its attributes.  -EINVAL if it is anything but a regular
@@ -61,7 +61,9 @@ int inroot_lstat(int root_fd, const char *path, struct stat *st);
 int inroot_parent(int root_fd, const char *path, char *name, size_t size);
 /*
  * mkdir -p path: missing directories are made with mode, owned by uid:gid
- * (owner kept when uid is (uid_t)-1).  Returns an O_RDONLY fd of the last.
+ * (owner kept when uid is (uid_t)-1).  A symlink on the way is followed
+ * inside the root; one to a missing directory is -ENOENT (nothing is made
+ * through it).  Linear in the depth.  Returns an O_RDONLY fd of the last.
  */
 int inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid,
 		  uint64_t resolve);

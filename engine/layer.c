@@ -10,9 +10,9 @@
  * process's working directory (one for all threads, and pulls run several
  * layers at once), and its SECURE_SYMLINKS check refuses every symlink in a
  * path, which real images need (merged-/usr "lib -> usr/lib").  Instead each
- * parent directory is opened with openat2(RESOLVE_IN_ROOT) on the layer root,
- * so a symlink resolves as it would inside the container and can never lead
- * out; the entry itself is then made with *at() calls on that directory fd,
+ * parent directory is opened through inroot.h on the layer root (openat2
+ * RESOLVE_IN_ROOT), so a symlink resolves as it would inside the container
+ * and can never lead out; the entry itself is then made with *at() calls on that directory fd,
  * with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW, and its metadata set through an fd
  * on what was just made.  This is the split security.md §1.1 recommends:
  * libarchive's own path checks have had gaps (issues #743-#746).
@@ -26,12 +26,12 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
-#include <linux/openat2.h>
 #include <archive.h>
 #include <archive_entry.h>
 
 #include "bocker.h"
 #include "blockq.h"
+#include "inroot.h"
 #include "layer.h"
 #include "util.h"
 
@@ -40,18 +40,6 @@
 #define WH_META      ".wh..wh."
 #define XATTR_MAX    (64u << 10)
 #define RMTREE_DEPTH 4096
-
-static int
-sys_openat2(int dfd, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = { .flags = (uint64_t)flags, .resolve = resolve };
-
-	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
-}
-
-#define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
-/* One component down from a directory already inside the root: no symlink, no mount. */
-#define STEP (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV)
 
 /* ---- what this layer made, for whiteouts: a tree of names --------------- */
 
@@ -337,71 +325,26 @@ split_path(char *path, const char **parent, const char **base)
 }
 
 /*
- * An O_PATH fd on directory rel inside the root ("" is the root), symlinks
- * resolved as if the root were "/".  With create, missing directories are
- * made (0755); the caller remembers them as this layer's once its entry is
- * made.  Returns the fd, or -errno.
+ * A directory fd on rel inside the root ("" is the root), symlinks resolved
+ * as if the root were "/" (inroot.h).  With create, missing directories are
+ * made (0755).  Returns the fd, or -errno (-ENOENT when it is missing and
+ * not to be made).
  */
 static int
 open_in_root(struct xtract *x, const char *rel, bool create, struct bk_err *err)
 {
-	cleanup_free char *walk = NULL;
-	cleanup_close int pfd = -1;
-	char *p;
-	int fd;
+	int fd = create ? inroot_mkdirs(x->root, rel, 0755, (uid_t)-1, 0, 0)
+			: inroot_dir(x->root, rel, 0, 0);
 
-	fd = sys_openat2(x->root, *rel ? rel : ".", O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
-	if (fd >= 0 || errno != ENOENT || !create) {
-		if (fd < 0 && errno == ENOTDIR)
-			return bk_err_set(err, EBADMSG, "'%.200s' is not a directory", rel);
-		if (fd < 0 && errno != ENOENT)
-			return bk_err_sys(err, "open '%.200s'", rel);
-		return fd < 0 ? -ENOENT : fd;
-	}
-	/*
-	 * Component by component.  A real directory is opened from the one
-	 * before it (STEP: no way out); a symlink is resolved from the root
-	 * again, as in the container.  Resolving every prefix from the root
-	 * would cost the square of the depth: minutes for a 2000-level path.
-	 */
-	walk = xstrdup(rel);
-	pfd = sys_openat2(x->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
-	if (pfd < 0)
-		return bk_err_sys(err, "open layer root");
-	for (p = walk;;) {
-		char *slash = strchr(p, '/');
-		int nfd;
-
-		if (slash)
-			*slash = '\0';
-		nfd = sys_openat2(pfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, STEP);
-		if (nfd < 0 && errno == ENOENT) {
-			if (mkdirat(pfd, p, 0755) < 0 && errno != EEXIST)
-				return bk_err_sys(err, "mkdir '%.200s'", walk);
-			nfd = sys_openat2(pfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, STEP);
-		}
-		/* A symlink (or not a directory at all): resolved as the container would. */
-		if (nfd < 0 && (errno == ELOOP || errno == ENOTDIR))
-			nfd = sys_openat2(x->root, walk, O_PATH | O_DIRECTORY | O_CLOEXEC, IN_ROOT);
-		if (nfd < 0) {
-			if (errno == ENOTDIR)
-				return bk_err_set(err, EBADMSG, "'%.200s' is not a directory",
-						  walk);
-			/* A dangling symlink: its target is not followed to make directories. */
-			if (errno == ENOENT)
-				return bk_err_set(err, EBADMSG,
-						  "'%.200s' is a symlink to a missing directory",
-						  walk);
-			return bk_err_sys(err, "open '%.200s'", walk);
-		}
-		close(pfd);
-		pfd = nfd;
-		if (slash == NULL)
-			break;
-		*slash = '/';
-		p = slash + 1;
-	}
-	return take_fd(pfd);
+	if (fd >= 0 || (fd == -ENOENT && !create))
+		return fd;
+	if (fd == -ENOTDIR)
+		return bk_err_set(err, EBADMSG, "'%.200s' is not a directory", rel);
+	/* A dangling symlink: its target is not followed to make directories. */
+	if (fd == -ENOENT)
+		return bk_err_set(err, EBADMSG, "'%.200s' is a symlink to a missing directory",
+				  rel);
+	return bk_err_set(err, -fd, "open '%.200s': %s", rel, inroot_strerror(-fd));
 }
 
 /* The parent directory of an entry, through the one-entry cache; borrowed fd. */
@@ -632,8 +575,7 @@ apply_dir_times(struct xtract *x)
 		int fd;
 
 		pathset_path(&x->seen, dt->node, path);
-		fd = sys_openat2(x->root, *path ? path : ".",
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, IN_ROOT);
+		fd = inroot_dir(x->root, path, O_NOFOLLOW, 0);
 
 		/* Gone or replaced by a symlink later in the layer: nothing to set. */
 		if (fd >= 0) {
