@@ -25,21 +25,31 @@ CFLAGS  += -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g $(OPT) $(WARN) -fn
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-ENGINE_SRC := $(sort $(wildcard engine/*.c))
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
+ENGINE_SRC := $(filter-out engine/init/%,$(ENGINE_SRC))
 FSD_SRC    := $(sort $(filter-out fsd/main.c,$(wildcard fsd/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
-INIT_SRC   := $(sort $(wildcard engine/init/*.c)) engine/inroot.c
+INIT_SRC   := $(sort $(wildcard engine/init/*.c)) engine/base/inroot.c
 INIT_OBJ   := $(INIT_SRC:%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FSD_OBJ    := $(FSD_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPERS    := $(BUILD)/bockerfs
 
-.PHONY: all deps check test e2e py san format format-check check-layers bench start stop clean install
+.PHONY: all deps test-deps check test e2e py san format format-check check-layers bench start \
+	stop clean install
 all: deps $(BUILD)/bockerfs $(BUILD)/bockerfs-init
 
+# What building needs; `make check` needs no more.
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh build
+
+# What the suites need, and a PATH of only the programs of Debian's packages a fresh machine
+# would have after deps.sh: a program installed by hand and named nowhere fails here too.
+PACKAGED_PATH := $(CURDIR)/$(BUILD)/path
+test-deps:
+	@scripts/deps.sh test
+	@scripts/packaged-path.sh $(PACKAGED_PATH) test
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -88,13 +98,13 @@ check: all $(UNIT_BIN)
 	prove -v $(UNIT_BIN)
 
 # End-to-end tests against the mounted tree: bats, then Python.
-e2e: all
-	BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs bats --tap tests/e2e
+e2e: all test-deps
+	PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs bats --tap tests/e2e
 
-py: all
-	BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs /usr/bin/python3 -m pytest -q tests/py
+py: all test-deps
+	PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs python3 -m pytest -q tests/py
 
-test: check-layers check e2e py
+test: test-deps check-layers format-check check e2e py
 
 san:
 	$(MAKE) SAN=1 test

@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "engine.h"
-#include "pull.h"
-#include "seccomp_profile.h"
-#include "util.h"
+#include "ops/pull.h"
+#include "proc/seccomp_profile.h"
+#include "base/util.h"
 
 static void
 boot_id(char *out, size_t size)

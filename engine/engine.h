@@ -9,8 +9,8 @@
 #include <jansson.h>
 
 #include "bocker.h"
-#include "limits.h"
-#include "net.h"
+#include "parse/limits.h"
+#include "net/net.h"
 
 struct image {
 	char id[BK_ID_SIZE];

@@ -1,7 +1,7 @@
 #!/bin/sh
-# check-rootpaths.sh: the one-way rule of engine/inroot.h, enforced.  Every
+# check-rootpaths.sh: the one-way rule of engine/base/inroot.h, enforced.  Every
 # path the daemon or bockerfs-init opens, makes or removes inside an image's
-# or a container's filesystem (a "root") goes through engine/inroot.c.  This
+# or a container's filesystem (a "root") goes through engine/base/inroot.c.  This
 # fails when a file elsewhere
 #   1. calls openat2 or names RESOLVE_IN_ROOT/RESOLVE_BENEATH (a second way
 #      of resolving under a root);
@@ -14,8 +14,8 @@
 set -u
 cd "$(dirname "$0")/.."
 status=0
-files=$(find engine fsd -name '*.[ch]' ! -path engine/inroot.c ! -path engine/inroot.h \
-	! -path engine/syscalls.h | sort)
+files=$(find engine fsd common -name '*.[ch]' ! -path engine/base/inroot.c ! -path engine/base/inroot.h \
+	! -path common/syscalls.h | sort)
 
 # Comment lines are left out: they may name what they explain.
 code() {
@@ -24,7 +24,7 @@ code() {
 
 hits=$(code 'sys_openat2|SYS_openat2|openat2 *\(|linux/openat2\.h|RESOLVE_(IN_ROOT|BENEATH)')
 if [ -n "$hits" ]; then
-	echo "check-rootpaths: openat2 outside engine/inroot.c (use inroot_*):"
+	echo "check-rootpaths: openat2 outside engine/base/inroot.c (use inroot_*):"
 	echo "$hits"
 	status=1
 fi

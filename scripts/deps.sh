@@ -1,16 +1,46 @@
 #!/bin/sh
-# Install, from Debian's packages and only when missing, everything that
-# building, running and testing bockerfs needs.
+# Install, from Debian's packages and only when missing, what a part of
+# bockerfs needs.  One list per part, so that a build never waits for the
+# test tools:
+#   deps.sh build   compile and run bockerfs (make, make start, make check)
+#   deps.sh test    build + everything the test suite runs (make test)
+#   deps.sh bench   test + the peers `make bench` compares against
+#   deps.sh fuzz    build + clang's libFuzzer and sanitizer runtimes
+#   deps.sh --list PART   print the packages of PART, install nothing
+# scripts/packaged-path.sh runs the test suite with only these packages'
+# programs on its PATH, so that a program the suite uses but no list names
+# fails here as it would on a fresh machine (it once did: nft).
 set -eu
-pkgs="make gcc pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev
-libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev libseccomp-dev busybox-static
-docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq apache2-utils
-util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd openssl"
-# `deps.sh bench` adds the peers that `make bench` compares against.
-[ "${1:-}" = bench ] && pkgs="$pkgs crun runc podman hyperfine bc debootstrap"
-# `deps.sh fuzz` adds clang's libFuzzer and sanitizer runtimes for `make fuzz` (llvm-14 has
-# the symbolizer that names functions in crash reports).
-[ "${1:-}" = fuzz ] && pkgs="$pkgs clang-14 libclang-rt-14-dev llvm-14"
+build="make gcc pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev
+libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev libseccomp-dev
+busybox-static"
+test="$build docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq
+apache2-utils util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd
+openssl clang-format"
+bench="$test crun runc podman hyperfine bc debootstrap"
+# llvm-14 has the symbolizer that names functions in crash reports.
+fuzz="$build clang-14 libclang-rt-14-dev llvm-14"
+
+list=false
+if [ "${1:-}" = --list ]; then
+	list=true
+	shift
+fi
+case "${1:-build}" in
+build) pkgs=$build ;;
+test) pkgs=$test ;;
+bench) pkgs=$bench ;;
+fuzz) pkgs=$fuzz ;;
+*)
+	echo "usage: deps.sh [--list] [build|test|bench|fuzz]" >&2
+	exit 2
+	;;
+esac
+if $list; then
+	# shellcheck disable=SC2086
+	printf '%s\n' $pkgs
+	exit 0
+fi
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -28,7 +28,7 @@
 #include <linux/seccomp.h>
 
 #include "setup.h"
-#include "../inroot.h"
+#include "engine/base/inroot.h"
 
 #define FD_PATH_SIZE 32
 

@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "fuzz.h"
-#include "registry.h"
+#include "registry/registry.h"
 
 /* auth_lookup opens a path without following symlinks: a real file, in $FUZZ_TMP if set. */
 static int config_fd = -1;

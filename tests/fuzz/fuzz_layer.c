@@ -31,9 +31,9 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "digest.h"
-#include "layer.h"
-#include "util.h"
+#include "base/digest.h"
+#include "store/layer.h"
+#include "base/util.h"
 
 #define CHUNK  1000 /* not a multiple of 512: tar blocks straddle reads */
 #define CANARY "canary\n"

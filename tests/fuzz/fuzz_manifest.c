@@ -11,7 +11,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "manifest.h"
+#include "parse/manifest.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

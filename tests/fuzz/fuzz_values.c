@@ -12,9 +12,9 @@
 
 #include "fuzz.h"
 #include "engine.h"
-#include "limits.h"
-#include "net.h"
-#include "util.h"
+#include "parse/limits.h"
+#include "net/net.h"
+#include "base/util.h"
 
 #define NCPU      4
 #define PORTS_MAX 64

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "bocker.h"
-#include "registry.h"
-#include "util.h"
+#include "registry/registry.h"
+#include "base/util.h"
 #include "tap.h"
 
 static int

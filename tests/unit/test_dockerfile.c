@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "bocker.h"
-#include "dockerfile.h"
+#include "parse/dockerfile.h"
 #include "tap.h"
 
 static int

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "inroot.h"
+#include "base/inroot.h"
 #include "tap.h"
 
 static char base[] = "/tmp/bkt-inroot-XXXXXX";

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "net.h"
+#include "net/net.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 static char dir[] = "/tmp/bkt-ipam-XXXXXX";
 static int dfd = -1;

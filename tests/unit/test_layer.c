@@ -24,9 +24,9 @@
 #include <archive_entry.h>
 
 #include "bocker.h"
-#include "digest.h"
-#include "layer.h"
-#include "util.h"
+#include "base/digest.h"
+#include "store/layer.h"
+#include "base/util.h"
 #include "tap.h"
 
 #define BUF_MAX (8u << 20)

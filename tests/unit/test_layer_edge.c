@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 
 #include "bocker.h"
-#include "digest.h"
-#include "layer.h"
-#include "util.h"
+#include "base/digest.h"
+#include "store/layer.h"
+#include "base/util.h"
 #include "tap.h"
 
 static char base_dir[256];

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "limits.h"
+#include "parse/limits.h"
 #include "tap.h"
 
 static const struct cgroup_setting *

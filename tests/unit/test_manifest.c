@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "bocker.h"
-#include "manifest.h"
-#include "util.h"
+#include "parse/manifest.h"
+#include "base/util.h"
 #include "tap.h"
 
 #define H(c) \

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "bocker.h"
-#include "ref.h"
-#include "util.h"
+#include "parse/ref.h"
+#include "base/util.h"
 #include "tap.h"
 
 #define H64   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "bocker.h"
-#include "seccomp_profile.h"
+#include "proc/seccomp_profile.h"
 #include "tap.h"
 
 #define RUN_MAIN 0xffffffffu /* the interpreter fell through to the program after the stub */

@@ -1,0 +1,1151 @@
+/*
+ * Containers: the table, their records, and the lifecycle state machine
+ *
+ *	created --start--> running --(init exits)--> exited --start--> running
+ *	any --remove--> removing --> gone
+ *
+ * A container is containers/<id>/ in the store: container.json (the record,
+ * replaced atomically), rootfs (a writable snapshot of its image, made at the
+ * first start), hosts/hostname/resolv.conf (bound into it), log, log.1 and
+ * exit (written by its init, which outlives the daemon).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+#include "base/failpoint.h"
+#include "base/util.h"
+
+#define RECORD_MAX (4u << 20)
+#define ENV_MAX    4096
+
+static const char *state_names[] = {
+	[BK_CTR_CREATED] = "created",   [BK_CTR_RUNNING] = "running", [BK_CTR_EXITED] = "exited",
+	[BK_CTR_REMOVING] = "removing", [BK_CTR_BROKEN] = "broken",
+};
+
+const char *
+bk_ctr_state_name(enum bk_ctr_state state)
+{
+	return state <= BK_CTR_BROKEN ? state_names[state] : "unknown";
+}
+
+/* What a record may say: "broken" is never written, only shown. */
+static int
+state_parse(const char *s, enum bk_ctr_state *out)
+{
+	size_t i;
+
+	for (i = 0; i <= BK_CTR_REMOVING; i++)
+		if (strcmp(s, state_names[i]) == 0) {
+			*out = (enum bk_ctr_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static void
+container_free(struct container *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	for (i = 0; i < c->nenv; i++)
+		free(c->env[i]);
+	free(c->env);
+	free(c->image);
+	free(c->cmd);
+	free(c->ports);
+	free(c->broken);
+	free(c);
+}
+
+void
+container_free_all(struct bk_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nctrs; i++)
+		container_free(e->ctrs[i]);
+	free(e->ctrs);
+	e->ctrs = NULL;
+	e->nctrs = 0;
+}
+
+/* Docker's container name rule; also keeps names safe as path components. */
+static bool
+name_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+struct container *
+container_find_locked(struct bk_engine *e, const char *id, uint64_t serial)
+{
+	size_t i;
+
+	for (i = 0; i < e->nctrs; i++)
+		if (id ? strcmp(e->ctrs[i]->id, id) == 0 : e->ctrs[i]->serial == serial)
+			return e->ctrs[i];
+	return NULL;
+}
+
+bool
+container_uses_image_locked(struct bk_engine *e, const char *image_id, char *who, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < e->nctrs; i++)
+		if (strcmp(e->ctrs[i]->image_id, image_id) == 0) {
+			snprintf(who, size, "%s", e->ctrs[i]->id);
+			return true;
+		}
+	return false;
+}
+
+static json_t *
+record_json(const struct container *c)
+{
+	json_t *env = json_array(), *j;
+	size_t i;
+
+	for (i = 0; i < c->nenv; i++)
+		json_array_append_new(env, json_string(c->env[i]));
+	/* s*: an unset image or cmd is left out (a null would not load back as a string). */
+	j = json_pack("{s:s, s:s, s:s*, s:s, s:s*, s:o, s:s, s:s, s:s, s:i, s:I, s:s, s:b, s:i, "
+		      "s:i, s:b, s:i, s:b}",
+		      "id", c->id, "state", bk_ctr_state_name(c->state), "image", c->image,
+		      "image_id", c->image_id, "cmd", c->cmd, "env", env, "created", c->created,
+		      "started", c->started, "finished", c->finished, "pid", (int)c->pid,
+		      "pid_start", (json_int_t)c->pid_start, "boot_id", c->boot_id, "exited",
+		      c->exited, "exit_code", c->exit_code, "exit_signal", c->exit_signal,
+		      "oomkilled", c->oomkilled, "kill_sent", c->kill_sent, "rootfs",
+		      c->rootfs_made);
+	if (j) {
+		char ipb[16];
+		char *ports = ports_format(c->ports, c->nports);
+
+		json_object_set_new(j, "net_mode", json_string(net_mode_name(c->net_mode)));
+		json_object_set_new(j, "ip", json_string(c->ip ? ip_format(c->ip, ipb) : ""));
+		json_object_set_new(j, "ports", json_string(ports ? ports : ""));
+		free(ports);
+		json_object_set_new(j, "limits",
+				    json_pack("{s:I, s:I, s:I, s:I}", "memory",
+					      (json_int_t)c->limits.memory, "cpu_shares",
+					      (json_int_t)c->limits.cpu_shares, "cpus_milli",
+					      (json_int_t)c->limits.cpus_milli, "pids",
+					      (json_int_t)c->limits.pids));
+	}
+	return j;
+}
+
+int
+container_save(struct bk_engine *e, const struct container *c, struct bk_err *err)
+{
+	cleanup(json_decrefp) json_t *j = record_json(c);
+	cleanup_free char *text = NULL;
+	cleanup_close int dfd = -1;
+
+	/* What could not be read is left as it is, for the operator to see or repair. */
+	if (c->broken)
+		return bk_err_set(err, c->broken_code, "container %s is broken: %s", c->id,
+				  c->broken);
+	if (j == NULL)
+		return bk_err_set(err, EIO, "container %s: cannot encode record", c->id);
+	text = json_dumps(j, JSON_INDENT(1));
+	if (text == NULL)
+		return bk_err_set(err, ENOMEM, "container %s: cannot encode record", c->id);
+	dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return bk_err_sys(err, "container %s", c->id);
+	return write_file_replace(dfd, "container.json", text, strlen(text), err);
+}
+
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+static int
+record_load(struct bk_engine *e, const char *id, struct container **out, struct bk_err *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_free char *text = NULL;
+	cleanup(json_decrefp) json_t *j = NULL;
+	json_error_t jerr;
+	struct container *c;
+	const char *rid = "", *state = "", *image_id = "";
+	json_t *image = NULL, *cmd = NULL;
+	const char *created = "", *started = "", *finished = "", *boot = "";
+	json_t *env = NULL, *v;
+	json_int_t pid_start = 0;
+	int pid = 0, code = 0, sig = 0, kill_sent = 0, exited = 0, oom = 0, rootfs = 0;
+	size_t i;
+
+	dfd = openat(e->containers_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return bk_err_sys(err, "container %s", id);
+	if (read_file_at(dfd, "container.json", RECORD_MAX, &text, NULL, err) < 0)
+		return bk_err_wrap(err, "container %s", id);
+	j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL ||
+	    json_unpack_ex(j, &jerr, 0,
+			   "{s:s, s:s, s?o, s:s, s?o, s:o, s:s, s:s, s:s, s:i, s:I, s:s, "
+			   "s:b, s:i, s:i, s:b, s?i, s?b}",
+			   "id", &rid, "state", &state, "image", &image, "image_id", &image_id,
+			   "cmd", &cmd, "env", &env, "created", &created, "started", &started,
+			   "finished", &finished, "pid", &pid, "pid_start", &pid_start, "boot_id",
+			   &boot, "exited", &exited, "exit_code", &code, "exit_signal", &sig,
+			   "oomkilled", &oom, "kill_sent", &kill_sent, "rootfs", &rootfs) < 0)
+		return bk_err_set(err, EBADMSG, "container %s: malformed container.json: %s", id,
+				  jerr.text);
+	if (strcmp(rid, id) != 0 || !json_is_array(env))
+		return bk_err_set(err, EBADMSG, "container %s: malformed container.json", id);
+	c = xcalloc(1, sizeof(*c));
+	c->pidfd = -1;
+	copy_str(c->id, sizeof(c->id), id);
+	if (state_parse(state, &c->state) < 0) {
+		container_free(c);
+		return bk_err_set(err, EBADMSG, "container %s: unknown state '%s'", id, state);
+	}
+	/* Records of older versions may hold null for an unset image or cmd. */
+	c->image = json_is_string(image) ? xstrdup(json_string_value(image)) : NULL;
+	copy_str(c->image_id, sizeof(c->image_id), image_id);
+	c->cmd = json_is_string(cmd) ? xstrdup(json_string_value(cmd)) : NULL;
+	c->env = xcalloc(json_array_size(env) + 1, sizeof(char *));
+	json_array_foreach (env, i, v)
+		if (json_is_string(v))
+			c->env[c->nenv++] = xstrdup(json_string_value(v));
+	copy_str(c->created, sizeof(c->created), created);
+	copy_str(c->started, sizeof(c->started), started);
+	copy_str(c->finished, sizeof(c->finished), finished);
+	copy_str(c->boot_id, sizeof(c->boot_id), boot);
+	c->pid = pid;
+	c->pid_start = (uint64_t)pid_start;
+	c->exited = exited;
+	c->exit_code = code;
+	c->exit_signal = sig;
+	c->oomkilled = oom;
+	c->kill_sent = kill_sent;
+	c->rootfs_made = rootfs;
+	limits_init(&c->limits);
+	{
+		json_int_t mem = LIMIT_MAX, shares = 0, cpus = 0, pids = LIMIT_MAX;
+
+		/* Absent in records written before limits existed: unlimited. */
+		json_unpack(json_object_get(j, "limits"), "{s?I, s?I, s?I, s?I}", "memory", &mem,
+			    "cpu_shares", &shares, "cpus_milli", &cpus, "pids", &pids);
+		c->limits.memory = mem;
+		c->limits.cpu_shares = shares;
+		c->limits.cpus_milli = cpus;
+		c->limits.pids = pids;
+	}
+	{
+		const char *mode = json_string_value(json_object_get(j, "net_mode"));
+		const char *ip = json_string_value(json_object_get(j, "ip"));
+		const char *ports = json_string_value(json_object_get(j, "ports"));
+		struct port_map maps[PORTS_MAX];
+		size_t n = 0;
+
+		if (mode == NULL || net_mode_parse(mode, &c->net_mode) < 0)
+			c->net_mode = NET_MODE_BRIDGE;
+		if (ip == NULL || ip_parse(ip, &c->ip) < 0)
+			c->ip = 0;
+		if (ports && *ports && ports_parse(ports, maps, PORTS_MAX, &n, NULL) == 0 && n) {
+			c->ports = xcalloc(n, sizeof(*c->ports));
+			memcpy(c->ports, maps, n * sizeof(*maps));
+			c->nports = n;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+static void
+table_add_locked(struct bk_engine *e, struct container *c)
+{
+	c->serial = e->next_serial++;
+	e->ctrs = xrealloc(e->ctrs, (e->nctrs + 1) * sizeof(*e->ctrs));
+	e->ctrs[e->nctrs++] = c;
+}
+
+static void
+table_del_locked(struct bk_engine *e, struct container *c)
+{
+	size_t i;
+
+	for (i = 0; i < e->nctrs; i++)
+		if (e->ctrs[i] == c) {
+			memmove(&e->ctrs[i], &e->ctrs[i + 1],
+				(e->nctrs - i - 1) * sizeof(*e->ctrs));
+			e->nctrs--;
+			return;
+		}
+}
+
+/* Read the exit file its init wrote ("exit N" / "signal N"); false if there is none. */
+static bool
+read_exit_file(struct bk_engine *e, struct container *c)
+{
+	cleanup_close int dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *text = NULL;
+	int n;
+
+	if (dfd < 0 || read_file_at(dfd, "exit", 64, &text, NULL, NULL) < 0)
+		return false;
+	if (sscanf(text, "exit %d", &n) == 1) {
+		c->exit_code = n;
+		c->exit_signal = 0;
+		return true;
+	}
+	if (sscanf(text, "signal %d", &n) == 1) {
+		c->exit_code = 128 + n;
+		c->exit_signal = n;
+		return true;
+	}
+	return false;
+}
+
+static void
+set_exited_locked(struct bk_engine *e, struct container *c, int wait_code, int wait_status)
+{
+	if (!read_exit_file(e, c)) {
+		/* The init died without a word: killed (by us or by anyone) or failed. */
+		if (wait_code == CLD_EXITED) {
+			c->exit_code = wait_status;
+			c->exit_signal = 0;
+		} else if (wait_code == CLD_KILLED || wait_code == CLD_DUMPED) {
+			c->exit_signal = wait_status;
+			c->exit_code = 128 + wait_status;
+		} else {
+			c->exit_signal = c->kill_sent ? c->kill_sent : SIGKILL;
+			c->exit_code = 128 + c->exit_signal;
+		}
+	}
+	c->exited = true;
+	c->state = BK_CTR_EXITED;
+	c->pid = 0;
+	time_rfc3339(c->finished, sizeof(c->finished));
+	if (c->pidfd >= 0) {
+		close(c->pidfd);
+		c->pidfd = -1;
+	}
+}
+
+void
+container_exited(struct bk_engine *e, struct container *c, int wait_code, int wait_status)
+{
+	struct bk_err err = BK_ERR_INIT;
+	char id[BK_ID_SIZE];
+	char attrs[64];
+
+	struct bk_stats st;
+	struct bk_err serr = BK_ERR_INIT;
+	bool oom = cgroup_stats(e, c->id, &st, &serr) == 0 && st.oom_kills > 0;
+
+	/* The group is empty now: its init, the last process, has gone. */
+	cgroup_remove(e, c->id);
+	network_detach(e, c->id);
+	pthread_mutex_lock(&e->lock);
+	set_exited_locked(e, c, wait_code, wait_status);
+	c->oomkilled = oom;
+	if (!c->broken && container_save(e, c, &err) < 0)
+		bk_log(BK_LOG_WARN, "%s", err.msg);
+	snprintf(id, sizeof(id), "%s", c->id);
+	if (c->exit_signal)
+		snprintf(attrs, sizeof(attrs), "signal=%d%s", c->exit_signal,
+			 c->oomkilled ? " oomkilled=1" : "");
+	else
+		snprintf(attrs, sizeof(attrs), "code=%d", c->exit_code);
+	pthread_cond_broadcast(&e->ctr_changed);
+	pthread_mutex_unlock(&e->lock);
+	bk_log(BK_LOG_INFO, "container %s exited (%s)", id, attrs);
+	engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
+	engine_event(e, BK_OBJ_CONTAINER, id, "exit", "%s", attrs);
+}
+
+/*
+ * A record said running: adopt the init if it is still the same process in
+ * the same boot, else take the exit its init left (or the reboot) as final.
+ */
+static void
+reconcile(struct bk_engine *e, struct container *c)
+{
+	struct bk_err err = BK_ERR_INIT;
+	cleanup_close int dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* A start the daemon did not live to record: its init must not linger. */
+	if (dfd >= 0)
+		spawn_kill_unrecorded(dfd, c->id, c->state == BK_CTR_RUNNING ? c->pid : 0);
+
+	if (c->state == BK_CTR_RUNNING) {
+		bool same_boot = strcmp(c->boot_id, e->boot_id) == 0;
+
+		if (same_boot && c->pid > 0 && proc_start_time(c->pid) == c->pid_start) {
+			c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+			if (c->pidfd >= 0) {
+				bk_log(BK_LOG_INFO, "container %s: still running (pid %d)", c->id,
+				       (int)c->pid);
+				return;
+			}
+		}
+		set_exited_locked(e, c, 0, 0);
+		if (!same_boot)
+			bk_log(BK_LOG_INFO, "container %s: the host rebooted", c->id);
+		if (container_save(e, c, &err) < 0)
+			bk_log(BK_LOG_WARN, "%s", err.msg);
+	}
+}
+
+/*
+ * The record of containers/<name> did not load: list the container anyway,
+ * broken, so that it can be seen, killed and removed.  Its init, if it
+ * still runs, is found by its root (spawn_find_running); a start the
+ * daemon did not live to record is ended as for any container.
+ */
+static struct container *
+load_broken(struct bk_engine *e, const char *name, const struct bk_err *why)
+{
+	struct container *c = xcalloc(1, sizeof(*c));
+	cleanup_close int dfd =
+	    openat(e->containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	pid_t pid;
+
+	c->pidfd = -1;
+	copy_str(c->id, sizeof(c->id), name);
+	c->env = xcalloc(1, sizeof(char *));
+	c->broken = xstrdup(why->msg);
+	c->broken_code = why->code ? why->code : EIO;
+	c->state = BK_CTR_EXITED; /* not running, unless its init is found */
+	limits_init(&c->limits);
+	if (dfd < 0)
+		return c;
+	if (fstat(dfd, &st) == 0)
+		time_rfc3339_at(st.st_mtime, c->created, sizeof(c->created));
+	spawn_kill_unrecorded(dfd, c->id, 0);
+	pid = spawn_find_running(dfd);
+	if (pid > 0) {
+		c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (c->pidfd >= 0) {
+			c->state = BK_CTR_RUNNING;
+			c->pid = pid;
+			c->pid_start = proc_start_time(pid);
+			c->rootfs_made = true;
+			memcpy(c->boot_id, e->boot_id, sizeof(c->boot_id));
+			bk_log(BK_LOG_INFO, "container %s: broken record, its init runs (pid %d)",
+			       c->id, (int)pid);
+		}
+	}
+	return c;
+}
+
+int
+container_load_all(struct bk_engine *e, struct bk_err *err)
+{
+	cleanup_dir DIR *d = opendir_at(e->containers_fd);
+	struct dirent *de;
+
+	if (d == NULL)
+		return bk_err_sys(err, "containers");
+	while ((de = readdir(d)) != NULL) {
+		struct bk_err lerr = BK_ERR_INIT;
+		struct container *c = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (record_load(e, de->d_name, &c, &lerr) < 0) {
+			/* Never dropped: its init may still run, with a cgroup and an address. */
+			if (!name_valid(de->d_name)) {
+				bk_log(BK_LOG_WARN, "containers/%s: not a container name, ignored",
+				       de->d_name);
+				continue;
+			}
+			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
+			c = load_broken(e, de->d_name, &lerr);
+		} else {
+			reconcile(e, c);
+		}
+		table_add_locked(e, c);
+	}
+	bk_log(BK_LOG_INFO, "loaded %zu container(s)", e->nctrs);
+	return 0;
+}
+
+int
+container_broken_err(const struct container *c, struct bk_err *err)
+{
+	return bk_err_set(err, c->broken_code, "container %s is broken: %s", c->id, c->broken);
+}
+
+int
+bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
+		    struct bk_err *err)
+{
+	struct container *c;
+	int ret;
+
+	if (name && !name_valid(name))
+		return bk_err_set(err, EINVAL,
+				  "bad name '%s': use [A-Za-z0-9][A-Za-z0-9_.-], at most 64", name);
+	c = xcalloc(1, sizeof(*c));
+	c->pidfd = -1;
+	c->env = xcalloc(1, sizeof(char *));
+	c->state = BK_CTR_CREATED;
+	c->limits = e->default_limits;
+	time_rfc3339(c->created, sizeof(c->created));
+	if (name)
+		copy_str(c->id, sizeof(c->id), name);
+	else if ((ret = engine_new_id("ps_", c->id)) < 0) {
+		container_free(c);
+		return bk_err_set(err, -ret, "cannot make an id");
+	}
+
+	pthread_mutex_lock(&e->lock);
+	if (container_find_locked(e, c->id, 0) != NULL) {
+		pthread_mutex_unlock(&e->lock);
+		ret = bk_err_set(err, EEXIST, "container '%s' exists", c->id);
+		container_free(c);
+		return ret;
+	}
+	/* Built in tmp/ and renamed: a crash never leaves a directory without a record. */
+	if (mkdirat(e->tmp_fd, c->id, 0700) < 0) {
+		ret = bk_err_sys(err, "create container %s", c->id);
+		goto fail;
+	}
+	{
+		cleanup_close int dfd =
+		    openat(e->tmp_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cleanup(json_decrefp) json_t *j = record_json(c);
+		cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
+
+		if (dfd < 0 || text == NULL ||
+		    write_file_replace(dfd, "container.json", text, strlen(text), err) < 0 ||
+		    renameat2(e->tmp_fd, c->id, e->containers_fd, c->id, RENAME_NOREPLACE) < 0) {
+			ret =
+			    err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
+			store_rmtree_at(e->tmp_fd, c->id, NULL);
+			goto fail;
+		}
+	}
+	table_add_locked(e, c);
+	pthread_mutex_unlock(&e->lock);
+	snprintf(id_out, BK_ID_SIZE, "%s", c->id);
+	engine_notify(e, BK_OBJ_CONTAINER, c->id, BK_CHANGE_CREATED);
+	engine_event(e, BK_OBJ_CONTAINER, c->id, "create", "%s", "");
+	return 0;
+fail:
+	pthread_mutex_unlock(&e->lock);
+	container_free(c);
+	return ret;
+}
+
+static int
+env_valid(const char *kv, struct bk_err *err)
+{
+	const char *eq = strchr(kv, '=');
+	const char *p;
+
+	if (eq == NULL || eq == kv)
+		return bk_err_set(err, EINVAL, "env '%s': not KEY=VALUE", kv);
+	for (p = kv; p < eq; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			return bk_err_set(err, EINVAL, "env '%s': bad character in the name", kv);
+	return 0;
+}
+
+/* Replace (or extend) c's env from KEY=VALUE lines; nothing changes on error. */
+static int
+set_env_locked(struct container *c, const char *value, bool append, struct bk_err *err)
+{
+	cleanup_free char *copy = xstrdup(value);
+	char *save = NULL, *line, **env;
+	size_t n = append ? c->nenv : 0, i;
+
+	env = xcalloc(ENV_MAX + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		env[i] = xstrdup(c->env[i]);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t klen = strcspn(line, "=");
+
+		if (line[0] == '\0')
+			continue;
+		if (env_valid(line, err) < 0 || n == ENV_MAX) {
+			if (n == ENV_MAX)
+				bk_err_set(err, E2BIG, "env: more than %d variables", ENV_MAX);
+			goto fail;
+		}
+		/* A later KEY replaces an earlier one. */
+		for (i = 0; i < n; i++)
+			if (strncmp(env[i], line, klen + 1) == 0)
+				break;
+		if (i < n)
+			free(env[i]);
+		env[i] = xstrdup(line);
+		if (i == n)
+			n++;
+	}
+	for (i = 0; i < c->nenv; i++)
+		free(c->env[i]);
+	free(c->env);
+	c->env = env;
+	c->nenv = n;
+	return 0;
+fail:
+	for (i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+	return -err->code;
+}
+
+/* "mode bridge|none|host" (the only key); nothing changes on error. */
+static int
+set_net_locked(struct container *c, const char *text, struct bk_err *err)
+{
+	char key[16], value[16], extra[2];
+	enum net_mode mode = c->net_mode;
+	cleanup_free char *copy = xstrdup(text);
+	char *save = NULL, *line;
+
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[strspn(line, " \t\r")] == '\0')
+			continue;
+		if (sscanf(line, " %15s %15s %1s", key, value, extra) != 2 ||
+		    strcmp(key, "mode") != 0)
+			return bk_err_set(err, EINVAL,
+					  "net: expected 'mode bridge|none|host', got '%s'", line);
+		if (net_mode_parse(value, &mode) < 0)
+			return bk_err_set(err, EINVAL,
+					  "net: unknown mode '%s' (bridge, none, host)", value);
+	}
+	c->net_mode = mode;
+	return 0;
+}
+
+static int
+set_ports_locked(struct container *c, const char *text, struct bk_err *err)
+{
+	struct port_map maps[PORTS_MAX];
+	size_t n = 0;
+
+	if (ports_parse(text, maps, PORTS_MAX, &n, err) < 0)
+		return -err->code;
+	free(c->ports);
+	c->ports = n ? xcalloc(n, sizeof(*maps)) : NULL;
+	if (n)
+		memcpy(c->ports, maps, n * sizeof(*maps));
+	c->nports = n;
+	return 0;
+}
+
+/* Merge "KEY VALUE" lines into c's limits; live if running; nothing changes on error. */
+static int
+set_limits_locked(struct bk_engine *e, struct container *c, const char *text, struct bk_err *err)
+{
+	struct limits l = c->limits;
+
+	if (limits_parse(text, &l, e->ncpu, err) < 0)
+		return -err->code;
+	/* A start under way has taken the limits already and has no cgroup to change yet. */
+	if (c->busy && c->state != BK_CTR_RUNNING)
+		return bk_err_set(err, EBUSY,
+				  "limits: container %s is starting: write them again once it runs",
+				  c->id);
+	if (c->state == BK_CTR_RUNNING) {
+		if (!e->cgroups_ready)
+			return bk_err_set(err, ENOTSUP, "limits: cgroups are not available");
+		if (cgroup_update(e, c->id, &l, err) < 0) {
+			struct bk_err ignored = BK_ERR_INIT;
+
+			/* Put back what the kernel accepted before it refused. */
+			cgroup_update(e, c->id, &c->limits, &ignored);
+			return bk_err_wrap(err, "limits");
+		}
+	}
+	c->limits = l;
+	return 0;
+}
+
+int
+bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, const char *value,
+		 bool append, struct bk_err *err)
+{
+	char image_id[BK_ID_SIZE];
+	struct container *c;
+	int ret = 0;
+
+	if (field == BK_CTR_IMAGE) {
+		/* Resolved now, as docker create does: an unknown image fails here. */
+		ret = bk_image_resolve(e, value, image_id, err);
+		if (ret < 0)
+			return ret;
+	}
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, id, 0);
+	if (c == NULL) {
+		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
+		goto out;
+	}
+	if (c->broken) {
+		ret = container_broken_err(c, err);
+		goto out;
+	}
+	if (field == BK_CTR_LIMITS) {
+		ret = set_limits_locked(e, c, value, err);
+		if (ret == 0)
+			ret = container_save(e, c, err);
+		goto out;
+	}
+	if (c->state != BK_CTR_CREATED || c->busy) {
+		static const char *const names[] = {
+			"image", "cmd", "env", "limits", "net", "ports"
+		};
+
+		ret = bk_err_set(err, EBUSY, "container %s has been started: %s cannot change", id,
+				 names[field]);
+		goto out;
+	}
+	/* Resolved before the lock: an rmdir of the image may have come in between. */
+	if (field == BK_CTR_IMAGE && !image_exists_locked(e, image_id)) {
+		ret = bk_err_set(err, ENOENT, "no image named '%s' (removed meanwhile)", value);
+		goto out;
+	}
+	switch (field) {
+	case BK_CTR_IMAGE:
+		free(c->image);
+		c->image = xstrdup(value);
+		copy_str(c->image_id, sizeof(c->image_id), image_id);
+		break;
+	case BK_CTR_CMD:
+		free(c->cmd);
+		c->cmd = value[0] ? xstrdup(value) : NULL;
+		break;
+	case BK_CTR_ENV:
+		ret = set_env_locked(c, value, append, err);
+		break;
+	case BK_CTR_LIMITS:
+		break;
+	case BK_CTR_NET:
+		ret = set_net_locked(c, value, err);
+		break;
+	case BK_CTR_PORTS:
+		ret = set_ports_locked(c, value, err);
+		break;
+	}
+	if (ret == 0)
+		ret = container_save(e, c, err);
+out:
+	pthread_mutex_unlock(&e->lock);
+	if (ret == 0)
+		engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_UPDATED);
+	return ret;
+}
+
+static char *
+join_lines(char **v, size_t n)
+{
+	size_t i, len = 1;
+	char *s, *p;
+
+	for (i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	p = s = xmalloc(len);
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%s\n", v[i]);
+	*p = '\0';
+	return s;
+}
+
+int
+bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
+		 struct bk_container_info *out, struct bk_err *err)
+{
+	struct container *c;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, id, serial);
+	if (c == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no container '%s'", id ? id : "?");
+	}
+	copy_str(out->id, sizeof(out->id), c->id);
+	out->serial = c->serial;
+	out->state = c->broken ? BK_CTR_BROKEN : c->state;
+	out->broken = xstrdup(c->broken ? c->broken : "");
+	out->broken_code = c->broken ? c->broken_code : 0;
+	out->image = xstrdup(c->image ? c->image : "");
+	out->image_id = xstrdup(c->image_id);
+	out->cmd = xstrdup(c->cmd ? c->cmd : "");
+	out->env = join_lines(c->env, c->nenv);
+	{
+		char text[256];
+
+		limits_format(&c->limits, text, sizeof(text));
+		out->limits = xstrdup(text);
+	}
+	out->net = network_describe(e, c->net_mode, c->ip);
+	out->ports = ports_format(c->ports, c->nports);
+	if (out->ports == NULL)
+		out->ports = xstrdup("");
+	if (c->ip && c->net_mode == NET_MODE_BRIDGE)
+		ip_format(c->ip, out->ip);
+	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", e->store_path, c->id)
+					: xstrdup("");
+	memcpy(out->created, c->created, sizeof(out->created));
+	memcpy(out->started, c->started, sizeof(out->started));
+	memcpy(out->finished, c->finished, sizeof(out->finished));
+	out->pid = c->state == BK_CTR_RUNNING ? c->pid : 0;
+	out->exited = c->exited;
+	out->exit_code = c->exit_code;
+	out->exit_signal = c->exit_signal;
+	out->oomkilled = c->oomkilled;
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+void
+bk_container_info_free(struct bk_container_info *info)
+{
+	free(info->image);
+	free(info->image_id);
+	free(info->cmd);
+	free(info->env);
+	free(info->limits);
+	free(info->net);
+	free(info->ports);
+	free(info->root_path);
+	free(info->broken);
+	memset(info, 0, sizeof(*info));
+}
+
+/* Just the id of the container with serial (cheap): 0 or -ENOENT. */
+int
+bk_container_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
+{
+	struct container *c;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c)
+		copy_str(id, BK_ID_SIZE, c->id);
+	pthread_mutex_unlock(&e->lock);
+	return c ? 0 : -ENOENT;
+}
+
+/* The state alone, without copying the record: `state` is read often. */
+int
+bk_container_state(struct bk_engine *e, uint64_t serial, enum bk_ctr_state *state)
+{
+	struct container *c;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c)
+		*state = c->broken ? BK_CTR_BROKEN : c->state;
+	pthread_mutex_unlock(&e->lock);
+	return c ? 0 : -ENOENT;
+}
+
+int
+bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *n)
+{
+	struct bk_container_entry *list;
+	size_t i;
+
+	pthread_mutex_lock(&e->lock);
+	list = xcalloc(e->nctrs, sizeof(*list));
+	for (i = 0; i < e->nctrs; i++) {
+		struct container *c = e->ctrs[i];
+
+		copy_str(list[i].id, sizeof(list[i].id), c->id);
+		list[i].serial = c->serial;
+		list[i].cmd = xstrdup(c->cmd ? c->cmd : "");
+	}
+	*n = e->nctrs;
+	pthread_mutex_unlock(&e->lock);
+	*out = list;
+	return 0;
+}
+
+void
+bk_container_list_free(struct bk_container_entry *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i].cmd);
+	free(list);
+}
+
+int
+bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct bk_err *err)
+{
+	char path[BK_ID_SIZE + 16];
+	struct container *c;
+	int fd;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no such container");
+	}
+	snprintf(path, sizeof(path), "%s/%s", c->id, rotated ? "log.1" : "log");
+	pthread_mutex_unlock(&e->lock);
+	fd = openat(e->containers_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		/* Not started yet, or never rotated: an empty log. */
+		if (errno == ENOENT)
+			fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return bk_err_sys(err, "open %s", path);
+	}
+	return fd;
+}
+
+int
+bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *err)
+{
+	struct container *c;
+	int ret = 0;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, id, 0);
+	if (c == NULL)
+		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
+	else if (c->state != BK_CTR_RUNNING || c->pidfd < 0)
+		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
+	else if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0)
+		ret = bk_err_sys(err, "kill %s", id);
+	else
+		c->kill_sent = sig;
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+/* Wait (lock held) until c stops running or the deadline passes; true if it stopped. */
+static bool
+wait_stopped_locked(struct bk_engine *e, struct container *c, int timeout_ms,
+		    struct bk_cancel *cancel)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (c->state == BK_CTR_RUNNING) {
+		struct timespec step;
+
+		if (cancel && atomic_load(&cancel->cancelled))
+			return false;
+		/* Wake every 100 ms to notice a cancel. */
+		clock_gettime(CLOCK_REALTIME, &step);
+		step.tv_nsec += 100000000L;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
+		if (step.tv_sec > deadline.tv_sec ||
+		    (step.tv_sec == deadline.tv_sec && step.tv_nsec > deadline.tv_nsec))
+			step = deadline;
+		if (pthread_cond_timedwait(&e->ctr_changed, &e->lock, &step) == ETIMEDOUT &&
+		    step.tv_sec == deadline.tv_sec && step.tv_nsec == deadline.tv_nsec)
+			return c->state != BK_CTR_RUNNING;
+	}
+	return true;
+}
+
+/* Stop c (lock held, c->busy set by the caller): TERM, then KILL after timeout_s. */
+static int
+stop_locked(struct bk_engine *e, struct container *c, int timeout_s, struct bk_cancel *cancel,
+	    struct bk_err *err)
+{
+	if (timeout_s > 0 && c->pidfd >= 0) {
+		c->kill_sent = SIGTERM;
+		syscall(SYS_pidfd_send_signal, c->pidfd, SIGTERM, NULL, 0);
+		if (wait_stopped_locked(e, c, timeout_s * 1000, cancel))
+			return 0;
+		if (cancel && atomic_load(&cancel->cancelled))
+			return bk_err_set(err, EINTR, "stop %s: interrupted", c->id);
+	}
+	if (c->state == BK_CTR_RUNNING && c->pidfd >= 0) {
+		c->kill_sent = SIGKILL;
+		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+	}
+	/* SIGKILL cannot be refused; only a stuck kernel could keep us here. */
+	if (!wait_stopped_locked(e, c, 30000, NULL))
+		return bk_err_set(err, EIO, "stop %s: still running after SIGKILL", c->id);
+	return 0;
+}
+
+int
+bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_cancel *cancel,
+		  struct bk_err *err)
+{
+	struct container *c;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, id, 0);
+	if (c == NULL) {
+		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
+	} else if (c->state != BK_CTR_RUNNING) {
+		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
+	} else if (c->busy) {
+		ret = bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
+	} else {
+		c->busy = true;
+		ret = stop_locked(e, c, timeout_s, cancel, err);
+		c->busy = false;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+int
+bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_err *err)
+{
+	struct bk_err cerr = BK_ERR_INIT;
+	struct container *c;
+	char trash[BK_ID_SIZE + 8];
+	int ret = 0;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, id, 0);
+	if (c == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no container '%s'", id);
+	}
+	if (c->busy) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
+	}
+	if (c->state == BK_CTR_RUNNING && !force) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, EBUSY, "container %s is running: stop it or use 'rm force'",
+				  id);
+	}
+	c->busy = true;
+	if (c->state == BK_CTR_RUNNING) {
+		ret = stop_locked(e, c, 0, NULL, err);
+		if (ret < 0) {
+			c->busy = false;
+			pthread_mutex_unlock(&e->lock);
+			return ret;
+		}
+	}
+	/*
+	 * Its group goes while the name is still its own: once it leaves the
+	 * table, a new container may take the name, and with it the group's.
+	 */
+	cgroup_remove(e, c->id);
+	/* One atomic step out of containers/; a crash after it is cleaned at start. */
+	snprintf(trash, sizeof(trash), "%s.rm", c->id);
+	if (failpoint("rm.stopped", err) < 0) {
+		c->busy = false;
+		pthread_mutex_unlock(&e->lock);
+		return -err->code;
+	}
+	if (renameat(e->containers_fd, c->id, e->tmp_fd, trash) < 0) {
+		ret = bk_err_sys(err, "remove container %s", c->id);
+		c->busy = false;
+		pthread_mutex_unlock(&e->lock);
+		return ret;
+	}
+	c->state = BK_CTR_REMOVING;
+	table_del_locked(e, c);
+	exec_forget_container(e, c->id);
+	pthread_cond_broadcast(&e->ctr_changed);
+	pthread_mutex_unlock(&e->lock);
+
+	failpoint("rm.moved", NULL);
+	network_release(e, c->id);
+	failpoint("rm.released", NULL);
+	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "remove %s: %s (retried at next start)", id, cerr.msg);
+	bk_log(BK_LOG_INFO, "removed container %s", c->id);
+	engine_notify(e, BK_OBJ_CONTAINER, c->id, BK_CHANGE_REMOVED);
+	engine_event(e, BK_OBJ_CONTAINER, c->id, "remove", "%s", "");
+	container_free(c);
+	return 0;
+}
+
+int
+bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out, struct bk_err *err)
+{
+	char id[BK_ID_SIZE];
+	struct container *c;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c == NULL || c->state != BK_CTR_RUNNING) {
+		pthread_mutex_unlock(&e->lock);
+		memset(out, 0, sizeof(*out));
+		return bk_err_set(err, c ? ESRCH : ENOENT, "container is not running");
+	}
+	copy_str(id, sizeof(id), c->id);
+	pthread_mutex_unlock(&e->lock);
+	return cgroup_stats(e, id, out, err);
+}
+
+int
+bk_signal_parse(const char *s)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} sigs[] = {
+		{ "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT },
+		{ "ABRT", SIGABRT }, { "KILL", SIGKILL },   { "USR1", SIGUSR1 },
+		{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },
+		{ "TERM", SIGTERM }, { "CONT", SIGCONT },   { "STOP", SIGSTOP },
+		{ "TSTP", SIGTSTP }, { "WINCH", SIGWINCH },
+	};
+	char *end = NULL;
+	long n;
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	if (s[0] >= '0' && s[0] <= '9') {
+		n = strtol(s, &end, 10);
+		return *end == '\0' && n > 0 && n < 65 ? (int)n : -EINVAL;
+	}
+	if (strncmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+		if (strcmp(s, sigs[i].name) == 0)
+			return sigs[i].sig;
+	return -EINVAL;
+}

@@ -1,0 +1,1652 @@
+/*
+ * Images: the in-memory table, its records on disk, import and removal.
+ *
+ * An image is images/<id>/ in the store: image.json (the record) and rootfs
+ * (a read-only subvolume).  Work happens in tmp/<id>/ and is renamed into
+ * images/ only when complete, so an image is either whole or absent after a
+ * crash.  A reference names at most one image; importing under a name already
+ * in use moves the name, as `docker tag` does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "engine.h"
+#include "store/copy.h"
+#include "base/failpoint.h"
+#include "base/inroot.h"
+#include "ops/pull.h"
+#include "parse/ref.h"
+#include "base/util.h"
+
+#define RECORD_MAX   (4u << 20) /* an image.json larger than this is corrupt */
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static void
+image_free(struct image *img)
+{
+	size_t i;
+
+	if (img == NULL)
+		return;
+	for (i = 0; i < img->nrefs; i++)
+		free(img->refs[i]);
+	free(img->refs);
+	free(img->source);
+	json_decref(img->config);
+	free(img->digest);
+	free(img->manifest);
+	free(img->layers_text);
+	free(img->progress);
+	free(img->broken);
+	free(img);
+}
+
+const char *
+bk_image_state_name(enum bk_image_state state)
+{
+	static const char *const names[] = {
+		[BK_IMAGE_PULLING] = "pulling",
+		[BK_IMAGE_READY] = "ready",
+		[BK_IMAGE_BUILDING] = "building",
+		[BK_IMAGE_BROKEN] = "broken",
+	};
+
+	return state <= BK_IMAGE_BROKEN ? names[state] : "unknown";
+}
+
+void
+image_free_all(struct bk_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nimages; i++)
+		image_free(e->images[i]);
+	free(e->images);
+	e->images = NULL;
+	e->nimages = 0;
+}
+
+static bool
+image_id_valid(const char *id)
+{
+	size_t i;
+
+	if (strncmp(id, "img_", 4) != 0 || strlen(id) != 16)
+		return false;
+	for (i = 4; i < 16; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Borrowed; caller holds e->lock. */
+static struct image *
+find_locked(struct bk_engine *e, const char *id, uint64_t serial, size_t *index)
+{
+	size_t i;
+
+	for (i = 0; i < e->nimages; i++) {
+		struct image *img = e->images[i];
+
+		if (id ? strcmp(img->id, id) == 0 : img->serial == serial) {
+			if (index)
+				*index = i;
+			return img;
+		}
+	}
+	return NULL;
+}
+
+static struct image *
+find_ref_locked(struct bk_engine *e, const char *familiar, size_t *ref_index)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->nimages; i++)
+		for (j = 0; j < e->images[i]->nrefs; j++)
+			if ((e->images[i]->state == BK_IMAGE_READY ||
+			     e->images[i]->state == BK_IMAGE_BROKEN) &&
+			    strcmp(e->images[i]->refs[j], familiar) == 0) {
+				if (ref_index)
+					*ref_index = j;
+				return e->images[i];
+			}
+	return NULL;
+}
+
+static json_t *
+record_json(const struct image *img)
+{
+	json_t *refs = json_array();
+	size_t i;
+
+	for (i = 0; i < img->nrefs; i++)
+		json_array_append_new(refs, json_string(img->refs[i]));
+	json_t *j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:s, s:O}", "id", img->id, "source",
+			      img->source, "refs", refs, "created", img->created, "size",
+			      (json_int_t)img->size, "state", "ready", "config", img->config);
+
+	if (j && img->digest) {
+		json_object_set_new(j, "digest", json_string(img->digest));
+		json_object_set_new(j, "layers",
+				    json_string(img->layers_text ? img->layers_text : ""));
+	}
+	return j;
+}
+
+/*
+ * Write img's record into the directory open at dfd, atomically; durably
+ * too, or not when the caller syncs the whole directory before it publishes.
+ */
+static int
+record_write(int dfd, const struct image *img, bool durable, struct bk_err *err)
+{
+	cleanup(json_decrefp) json_t *j = record_json(img);
+	cleanup_free char *text = NULL;
+
+	if (j == NULL)
+		return bk_err_set(err, EIO, "image %s: cannot encode record", img->id);
+	text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if (text == NULL)
+		return bk_err_set(err, ENOMEM, "image %s: cannot encode record", img->id);
+	return durable ? write_file_atomic(dfd, "image.json", text, strlen(text), err)
+		       : write_file_replace(dfd, "image.json", text, strlen(text), err);
+}
+
+static int
+record_save(int dfd, const struct image *img, struct bk_err *err)
+{
+	return record_write(dfd, img, true, err);
+}
+
+static int
+record_save_in_store(struct bk_engine *e, const struct image *img, struct bk_err *err)
+{
+	cleanup_close int dfd = openat(e->images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return bk_err_sys(err, "image %s", img->id);
+	return record_save(dfd, img, err);
+}
+
+static int
+record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_err *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_free char *text = NULL;
+	cleanup(json_decrefp) json_t *j = NULL;
+	struct image *img = NULL;
+	json_error_t jerr;
+	json_t *refs, *config, *v;
+	const char *source = NULL, *created = NULL, *rid = NULL;
+	json_int_t size = 0;
+	size_t i;
+
+	dfd = openat(e->images_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return bk_err_sys(err, "image %s", id);
+	if (read_file_at(dfd, "image.json", RECORD_MAX, &text, NULL, err) < 0)
+		return bk_err_wrap(err, "image %s", id);
+	j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL)
+		return bk_err_set(err, EBADMSG, "image %s: image.json line %d: %s", id, jerr.line,
+				  jerr.text);
+	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:o, s:s, s:I, s:o}", "id", &rid, "source",
+			   &source, "refs", &refs, "created", &created, "size", &size, "config",
+			   &config) < 0 ||
+	    strcmp(rid, id) != 0 || !json_is_array(refs) || !json_is_object(config))
+		return bk_err_set(err, EBADMSG, "image %s: malformed image.json: %s", id,
+				  jerr.text);
+	img = xcalloc(1, sizeof(*img));
+	memcpy(img->id, id, strnlen(id, sizeof(img->id) - 1)); /* validated: 16 bytes */
+	img->source = xstrdup(source);
+	snprintf(img->created, sizeof(img->created), "%s", created);
+	img->size = (uint64_t)size;
+	img->config = json_incref(config);
+	img->state = BK_IMAGE_READY;
+	if (json_is_string(json_object_get(j, "digest"))) {
+		char *manifest = NULL;
+
+		img->digest = xstrdup(json_string_value(json_object_get(j, "digest")));
+		img->layers_text = xstrdup(json_is_string(json_object_get(j, "layers"))
+					       ? json_string_value(json_object_get(j, "layers"))
+					       : "");
+		if (read_file_at(dfd, "manifest.json", RECORD_MAX, &manifest, NULL, NULL) == 0)
+			img->manifest = manifest;
+	}
+	img->refs = xcalloc(json_array_size(refs), sizeof(char *));
+	json_array_foreach (refs, i, v)
+		if (json_is_string(v))
+			img->refs[img->nrefs++] = xstrdup(json_string_value(v));
+	*out = img;
+	return 0;
+}
+
+static void
+table_add_locked(struct bk_engine *e, struct image *img)
+{
+	img->serial = e->next_serial++;
+	e->images = xrealloc(e->images, (e->nimages + 1) * sizeof(*e->images));
+	e->images[e->nimages++] = img;
+}
+
+static bool
+has_ref(const struct image *img, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < img->nrefs; i++)
+		if (strcmp(img->refs[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+add_ref(struct image *img, const char *name)
+{
+	img->refs = xrealloc(img->refs, (img->nrefs + 1) * sizeof(char *));
+	img->refs[img->nrefs++] = xstrdup(name);
+}
+
+static void
+drop_ref(struct image *img, size_t j)
+{
+	free(img->refs[j]);
+	memmove(&img->refs[j], &img->refs[j + 1], (img->nrefs - j - 1) * sizeof(char *));
+	img->nrefs--;
+}
+
+/*
+ * A crash between writing a new image's record and rewriting the record that
+ * lost the name leaves a name on two images: the newer one keeps it.
+ */
+static void
+dedupe_refs_locked(struct bk_engine *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->nimages; i++) {
+		struct image *img = e->images[i];
+
+		for (j = 0; j < img->nrefs;) {
+			size_t k, l;
+			bool lost = false;
+
+			for (k = 0; k < e->nimages && !lost; k++) {
+				struct image *other = e->images[k];
+
+				if (other == img || strcmp(other->created, img->created) < 0)
+					continue;
+				for (l = 0; l < other->nrefs; l++)
+					if (strcmp(other->refs[l], img->refs[j]) == 0 &&
+					    (strcmp(other->created, img->created) > 0 ||
+					     strcmp(other->id, img->id) > 0))
+						lost = true;
+			}
+			if (lost) {
+				struct bk_err err = BK_ERR_INIT;
+
+				bk_log(BK_LOG_WARN, "image %s: name '%s' is on a newer image",
+				       img->id, img->refs[j]);
+				drop_ref(img, j);
+				if (record_save_in_store(e, img, &err) < 0)
+					bk_log(BK_LOG_WARN, "%s", err.msg);
+				continue;
+			}
+			j++;
+		}
+	}
+}
+
+/* images/<id>/rootfs must be there: a run of an image without one fails late and obscurely. */
+static int
+rootfs_check(struct bk_engine *e, const char *id, struct bk_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/rootfs", id);
+	struct stat st;
+
+	if (fstatat(e->images_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return bk_err_sys(err, "image %s: its filesystem", id);
+	if (!S_ISDIR(st.st_mode))
+		return bk_err_set(err, ENOTDIR, "image %s: its filesystem is not a directory", id);
+	return 0;
+}
+
+/* An image listed only to say why it cannot be used. */
+static struct image *
+broken_new(const char *id, const struct bk_err *why)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+
+	snprintf(img->id, sizeof(img->id), "%s", id);
+	img->state = BK_IMAGE_BROKEN;
+	img->source = xstrdup("");
+	img->config = json_object();
+	img->broken = xstrdup(why->msg);
+	img->broken_code = why->code ? why->code : EIO;
+	return img;
+}
+
+void
+image_mark_broken(struct bk_engine *e, const char *id, const struct bk_err *why)
+{
+	struct image *img;
+	bool changed = false;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img && img->state == BK_IMAGE_READY) {
+		img->state = BK_IMAGE_BROKEN;
+		img->broken = xstrdup(why->msg);
+		img->broken_code = why->code ? why->code : EIO;
+		changed = true;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (changed) {
+		bk_log(BK_LOG_WARN, "%s: image %s is broken", why->msg, id);
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
+	}
+}
+
+int
+image_load_all(struct bk_engine *e, struct bk_err *err)
+{
+	cleanup_dir DIR *d = opendir_at(e->images_fd);
+	struct dirent *de;
+
+	if (d == NULL)
+		return bk_err_sys(err, "images");
+	while ((de = readdir(d)) != NULL) {
+		struct bk_err lerr = BK_ERR_INIT;
+		struct image *img = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (!image_id_valid(de->d_name)) {
+			bk_log(BK_LOG_WARN, "images/%s: not an image id, ignored", de->d_name);
+			continue;
+		}
+		/*
+		 * Never delete what cannot be read, nor hide it: it is listed
+		 * broken, with the reason, for the operator to remove or repair.
+		 */
+		if (record_load(e, de->d_name, &img, &lerr) < 0) {
+			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
+			img = broken_new(de->d_name, &lerr);
+		} else if (rootfs_check(e, de->d_name, &lerr) < 0) {
+			/* Its record stands: it keeps its names, which now say it is broken. */
+			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
+			img->state = BK_IMAGE_BROKEN;
+			img->broken = xstrdup(lerr.msg);
+			img->broken_code = lerr.code;
+		}
+		table_add_locked(e, img);
+	}
+	/* Oldest first, as `docker images` lists them newest first: keep a stable order. */
+	for (size_t i = 1; i < e->nimages; i++)
+		for (size_t k = i;
+		     k > 0 && strcmp(e->images[k - 1]->created, e->images[k]->created) > 0; k--) {
+			struct image *t = e->images[k];
+
+			e->images[k] = e->images[k - 1];
+			e->images[k - 1] = t;
+		}
+	for (size_t i = 0; i < e->nimages; i++)
+		e->images[i]->serial = i + 1;
+	e->next_serial = e->nimages + 1;
+	dedupe_refs_locked(e);
+	bk_log(BK_LOG_INFO, "loaded %zu image(s)", e->nimages);
+	return 0;
+}
+
+static const char *
+oci_arch(void)
+{
+	static struct utsname u;
+
+	if (uname(&u) < 0)
+		return "amd64";
+	if (strcmp(u.machine, "x86_64") == 0)
+		return "amd64";
+	if (strcmp(u.machine, "aarch64") == 0)
+		return "arm64";
+	if (strncmp(u.machine, "armv7", 5) == 0)
+		return "arm";
+	return u.machine;
+}
+
+/* The config `docker import` would give, plus PATH and a shell if there is one. */
+static json_t *
+import_config(int rootfs_fd, const char *dir, const char *created)
+{
+	json_t *cfg = json_pack("{s:[s]}", "Env", DEFAULT_PATH);
+	struct stat st;
+
+	/* Followed as the container would: /bin/sh -> /bin/busybox is the image's busybox. */
+	if (inroot_stat(rootfs_fd, "/bin/sh", &st) == 0 && S_ISREG(st.st_mode))
+		json_object_set_new(cfg, "Cmd", json_pack("[s]", "/bin/sh"));
+	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[]}, s:[{s:s, s:s}]}", "architecture",
+			 oci_arch(), "os", "linux", "created", created, "config", cfg, "rootfs",
+			 "type", "layers", "diff_ids", "history", "created", created, "created_by",
+			 dir);
+}
+
+/* Copy the source directory's own owner, mode and times onto the new root. */
+static int
+copy_root_attrs(int src_fd, int dst_fd, struct bk_err *err)
+{
+	struct stat st;
+	struct timespec ts[2];
+
+	if (fstat(src_fd, &st) < 0)
+		return bk_err_sys(err, "stat source");
+	if (fchown(dst_fd, st.st_uid, st.st_gid) < 0 || fchmod(dst_fd, st.st_mode & 07777) < 0)
+		return bk_err_sys(err, "set root attributes");
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (futimens(dst_fd, ts) < 0)
+		return bk_err_sys(err, "set root times");
+	return 0;
+}
+
+/* Build tmp/<id>/{rootfs,image.json}; on failure the caller removes tmp/<id>. */
+static int
+import_build(struct bk_engine *e, int src_fd, struct image *img, struct bk_cancel *cancel,
+	     struct bk_err *err)
+{
+	cleanup_close int work_fd = -1, rootfs_fd = -1;
+	struct copy_stats stats = { 0 };
+
+	if (mkdirat(e->tmp_fd, img->id, 0700) < 0)
+		return bk_err_sys(err, "mkdir tmp/%s", img->id);
+	work_fd = openat(e->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0)
+		return bk_err_sys(err, "open tmp/%s", img->id);
+	if (store_create_subvolume(work_fd, "rootfs", err) < 0)
+		return -err->code;
+	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0)
+		return bk_err_sys(err, "open rootfs");
+	if (copy_tree(src_fd, rootfs_fd, cancel, &stats, err) < 0 ||
+	    failpoint("import.copied", err) < 0)
+		return -err->code;
+	if (copy_root_attrs(src_fd, rootfs_fd, err) < 0)
+		return -err->code;
+	/* Read-only: an image must never change under the containers made from it. */
+	if (store_set_read_only(rootfs_fd, true, err) < 0)
+		return -err->code;
+	img->size = stats.bytes;
+	img->config = import_config(rootfs_fd, img->source, img->created);
+	if (img->config == NULL)
+		return bk_err_set(err, EIO, "cannot encode config");
+	if (cancel && atomic_load(&cancel->cancelled))
+		return bk_err_set(err, EINTR, "interrupted");
+	return record_save(work_fd, img, err);
+}
+
+/* Move the new image into images/ and the table; take its name from others. */
+static int
+import_publish(struct bk_engine *e, struct image *img, struct bk_err *err)
+{
+	char *losers[64];
+	size_t nlosers = 0, i;
+
+	pthread_mutex_lock(&e->lock);
+	if (failpoint("image.publish", err) < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return -err->code;
+	}
+	if (renameat2(e->tmp_fd, img->id, e->images_fd, img->id, RENAME_NOREPLACE) < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_sys(err, "publish images/%s", img->id);
+	}
+	if (fsync(e->images_fd) < 0)
+		bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
+	for (i = 0; i < img->nrefs; i++) {
+		size_t j;
+		struct image *old = find_ref_locked(e, img->refs[i], &j);
+		struct bk_err werr = BK_ERR_INIT;
+
+		if (old == NULL)
+			continue;
+		drop_ref(old, j);
+		if (record_save_in_store(e, old, &werr) < 0)
+			bk_log(BK_LOG_WARN, "%s", werr.msg);
+		if (nlosers < ARRAY_SIZE(losers))
+			losers[nlosers++] = xstrdup(old->id);
+	}
+	table_add_locked(e, img);
+	pthread_mutex_unlock(&e->lock);
+
+	for (i = 0; i < nlosers; i++) {
+		engine_notify(e, BK_OBJ_IMAGE, losers[i], BK_CHANGE_UPDATED);
+		free(losers[i]);
+	}
+	return 0;
+}
+
+static int
+familiar_name(const char *ref, char *out, size_t size, struct bk_err *err)
+{
+	struct image_ref r;
+	int ret;
+
+	ret = ref_parse(ref, &r, err);
+	if (ret < 0)
+		return ret;
+	ret = ref_format_familiar(&r, out, size);
+	if (ret < 0)
+		return bk_err_set(err, -ret, "reference '%s' too long", ref);
+	return 0;
+}
+
+int
+bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk_cancel *cancel,
+		char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	cleanup_close int src_fd = -1;
+	struct image *img = NULL;
+	char name[512];
+	int ret;
+
+	if (dir[0] != '/')
+		return bk_err_set(err, EINVAL, "import '%s': path must be absolute", dir);
+	if (ref && familiar_name(ref, name, sizeof(name), err) < 0)
+		return bk_err_wrap(err, "import '%s'", dir);
+	src_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src_fd < 0)
+		return bk_err_sys(err, "import '%s'", dir);
+
+	img = xcalloc(1, sizeof(*img));
+	img->source = xstrdup(dir);
+	img->state = BK_IMAGE_READY;
+	time_rfc3339(img->created, sizeof(img->created));
+	if (ref) {
+		img->refs = xcalloc(1, sizeof(char *));
+		img->refs[img->nrefs++] = xstrdup(name);
+	}
+	ret = engine_new_id("img_", img->id);
+	if (ret < 0) {
+		image_free(img);
+		return bk_err_set(err, -ret, "import: cannot make an id");
+	}
+
+	ret = import_build(e, src_fd, img, cancel, err);
+	if (ret == 0)
+		ret = import_publish(e, img, err);
+	if (ret < 0) {
+		struct bk_err cerr = BK_ERR_INIT;
+
+		if (store_rmtree_at(e->tmp_fd, img->id, &cerr) < 0)
+			bk_log(BK_LOG_WARN, "import rollback: %s", cerr.msg);
+		image_free(img);
+		return bk_err_wrap(err, "import '%s'", dir);
+	}
+	snprintf(id_out, BK_ID_SIZE, "%s", img->id);
+	bk_log(BK_LOG_INFO, "imported '%s' as %s", dir, id_out);
+	spare_refill(e, id_out);
+	engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_CREATED);
+	return 0;
+}
+
+/* The image with this id or name, whatever its state; NULL if none. */
+static struct image *
+lookup_locked(struct bk_engine *e, const char *name)
+{
+	struct bk_err perr = BK_ERR_INIT;
+	char familiar[512];
+	struct image *img = find_locked(e, name, 0, NULL);
+
+	if (img == NULL && !image_id_valid(name) &&
+	    familiar_name(name, familiar, sizeof(familiar), &perr) == 0)
+		img = find_ref_locked(e, familiar, NULL);
+	return img;
+}
+
+/* The ready image with this id or name: ENOENT, EBUSY (not ready yet), or why it is broken. */
+static int
+resolve_locked(struct bk_engine *e, const char *name, struct image **out, struct bk_err *err)
+{
+	struct image *img = lookup_locked(e, name);
+
+	if (img == NULL)
+		return bk_err_set(err, ENOENT, "no image named '%s'", name);
+	if (img->state == BK_IMAGE_BROKEN)
+		return bk_err_set(err, img->broken_code, "image %s is broken: %s", img->id,
+				  img->broken);
+	if (img->state != BK_IMAGE_READY)
+		return bk_err_set(err, EBUSY, "image %s is not ready yet (being pulled or built)",
+				  name);
+	*out = img;
+	return 0;
+}
+
+int
+bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	struct image *img;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	ret = resolve_locked(e, name, &img, err);
+	if (ret == 0)
+		snprintf(id_out, BK_ID_SIZE, "%s", img->id);
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+bool
+image_exists_locked(struct bk_engine *e, const char *image_id)
+{
+	struct image *img = find_locked(e, image_id, 0, NULL);
+
+	return img != NULL && img->state != BK_IMAGE_BROKEN;
+}
+
+/* The image's id and a copy of its config (caller decrefs).  ENOENT if unknown. */
+int
+image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], json_t **config,
+		 struct bk_err *err)
+{
+	struct image *img;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	ret = resolve_locked(e, name, &img, err);
+	if (ret == 0) {
+		*config = json_deep_copy(img->config);
+		memmove(id_out, img->id, strlen(img->id) + 1);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+int
+bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
+{
+	struct bk_err cerr = BK_ERR_INIT;
+	struct image *img;
+	char trash[BK_ID_SIZE + 8];
+	size_t index = 0;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	/* A broken image can be removed too: that is what one does with it. */
+	img = lookup_locked(e, name);
+	ret = img && img->state == BK_IMAGE_BROKEN ? 0 : resolve_locked(e, name, &img, err);
+	if (ret < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return ret;
+	}
+	find_locked(e, img->id, 0, &index);
+	{
+		char who[BK_ID_SIZE];
+
+		/* As docker: an image a container was made from stays until that container goes. */
+		if (container_uses_image_locked(e, img->id, who, sizeof(who))) {
+			pthread_mutex_unlock(&e->lock);
+			return bk_err_set(err, EBUSY, "image %s is used by container %s", img->id,
+					  who);
+		}
+	}
+	/* Into tmp/ first: one atomic step, and a crash mid-delete is cleaned at start. */
+	snprintf(trash, sizeof(trash), "%s.rm", img->id);
+	if (renameat(e->images_fd, img->id, e->tmp_fd, trash) < 0) {
+		ret = bk_err_sys(err, "remove image %s", img->id);
+		pthread_mutex_unlock(&e->lock);
+		return ret;
+	}
+	fsync(e->images_fd);
+	memmove(&e->images[index], &e->images[index + 1],
+		(e->nimages - index - 1) * sizeof(*e->images));
+	e->nimages--;
+	pthread_mutex_unlock(&e->lock);
+
+	spare_drop(e, img->id);
+	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "remove image %s: %s (retried at next start)", img->id,
+		       cerr.msg);
+	bk_log(BK_LOG_INFO, "removed image %s", img->id);
+	engine_notify(e, BK_OBJ_IMAGE, img->id, BK_CHANGE_REMOVED);
+	image_free(img);
+	return 0;
+}
+
+static char *
+join_refs(const struct image *img)
+{
+	size_t i, len = 1;
+	char *s, *p;
+
+	for (i = 0; i < img->nrefs; i++)
+		len += strlen(img->refs[i]) + 1;
+	p = s = xmalloc(len);
+	for (i = 0; i < img->nrefs; i++)
+		p += sprintf(p, "%s\n", img->refs[i]);
+	*p = '\0';
+	return s;
+}
+
+int
+bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_image_info *out,
+	     struct bk_err *err)
+{
+	struct image *img;
+	char *cfg;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, serial, NULL);
+	if (img == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no image '%s'", id ? id : "?");
+	}
+	snprintf(out->id, sizeof(out->id), "%s", img->id);
+	out->serial = img->serial;
+	out->state = img->state;
+	out->source = xstrdup(img->source);
+	out->refs = join_refs(img);
+	cfg = json_dumps(img->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	out->config = xasprintf("%s\n", cfg ? cfg : "{}");
+	free(cfg);
+	out->root_path = xasprintf("%s/images/%s/rootfs", e->store_path, img->id);
+	out->digest = xstrdup(img->digest ? img->digest : "");
+	out->manifest = xstrdup(img->manifest ? img->manifest : "");
+	out->layers = xstrdup(img->layers_text ? img->layers_text : "");
+	{
+		size_t k, len = 1;
+		char *p;
+
+		for (k = 0; k < img->nprogress; k++)
+			len += strlen(img->progress[k].digest) + 48;
+		p = out->progress = xmalloc(len);
+		*p = '\0';
+		for (k = 0; k < img->nprogress; k++)
+			p += sprintf(p, "%s %llu %llu\n", img->progress[k].digest,
+				     (unsigned long long)img->progress[k].done,
+				     (unsigned long long)img->progress[k].total);
+	}
+	snprintf(out->created, sizeof(out->created), "%s", img->created);
+	out->size = img->size;
+	out->broken = xstrdup(img->broken ? img->broken : "");
+	out->broken_code = img->broken ? img->broken_code : 0;
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+/* Just the id of the image with serial (cheap): 0 or -ENOENT. */
+int
+bk_image_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
+{
+	struct image *img;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, NULL, serial, NULL);
+	if (img)
+		memcpy(id, img->id, strlen(img->id) + 1);
+	pthread_mutex_unlock(&e->lock);
+	return img ? 0 : -ENOENT;
+}
+
+void
+bk_image_info_free(struct bk_image_info *info)
+{
+	free(info->source);
+	free(info->refs);
+	free(info->config);
+	free(info->root_path);
+	free(info->digest);
+	free(info->manifest);
+	free(info->layers);
+	free(info->progress);
+	free(info->broken);
+	memset(info, 0, sizeof(*info));
+}
+
+int
+bk_image_list(struct bk_engine *e, struct bk_image_entry **out, size_t *n)
+{
+	struct bk_image_entry *list;
+	size_t i;
+
+	pthread_mutex_lock(&e->lock);
+	list = xcalloc(e->nimages, sizeof(*list));
+	for (i = 0; i < e->nimages; i++) {
+		snprintf(list[i].id, sizeof(list[i].id), "%s", e->images[i]->id);
+		list[i].serial = e->images[i]->serial;
+		list[i].source = xstrdup(e->images[i]->source);
+	}
+	*n = e->nimages;
+	pthread_mutex_unlock(&e->lock);
+	*out = list;
+	return 0;
+}
+
+void
+bk_image_list_free(struct bk_image_entry *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i].source);
+	free(list);
+}
+
+/* ---- pulls ---------------------------------------------------------------- */
+
+/*
+ * Put an image in progress (pulling or building) in the table, from where the
+ * tree shows it, and announce it.  id gets its id.
+ */
+static void
+pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state, const char *source,
+	     char id[BK_ID_SIZE])
+{
+	img->state = state;
+	img->source = xstrdup(source);
+	img->config = json_object();
+	time_rfc3339(img->created, sizeof(img->created));
+	memcpy(id, img->id, sizeof(img->id));
+	pthread_mutex_lock(&e->lock);
+	table_add_locked(e, img);
+	pthread_mutex_unlock(&e->lock);
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+}
+
+/*
+ * Show a pull under way: an image in state pulling (its directory with
+ * `state` and `progress`), not usable and not removable until it is done.
+ */
+int
+image_pull_begin(struct bk_engine *e, const char *spec, char id[BK_ID_SIZE], struct bk_err *err)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+	int ret = engine_new_id("img_", img->id);
+
+	if (ret < 0) {
+		image_free(img);
+		return bk_err_set(err, -ret, "pull: cannot make an id");
+	}
+	pending_show(e, img, BK_IMAGE_PULLING, spec, id);
+	return 0;
+}
+
+void
+image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uint64_t done,
+		    uint64_t total)
+{
+	struct image *img;
+	size_t k;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img && img->state == BK_IMAGE_PULLING) {
+		for (k = 0; k < img->nprogress; k++)
+			if (strcmp(img->progress[k].digest, digest) == 0)
+				break;
+		if (k == img->nprogress) {
+			img->progress = xrealloc(img->progress, (k + 1) * sizeof(*img->progress));
+			snprintf(img->progress[k].digest, sizeof(img->progress[k].digest), "%s",
+				 digest);
+			img->nprogress++;
+		}
+		img->progress[k].done = done;
+		img->progress[k].total = total;
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void
+drop_locked(struct bk_engine *e, const char *id)
+{
+	size_t index;
+	struct image *img = find_locked(e, id, 0, &index);
+
+	if (img == NULL)
+		return;
+	memmove(&e->images[index], &e->images[index + 1],
+		(e->nimages - index - 1) * sizeof(*e->images));
+	e->nimages--;
+	image_free(img);
+}
+
+void
+image_pull_abort(struct bk_engine *e, const char *id)
+{
+	pthread_mutex_lock(&e->lock);
+	drop_locked(e, id);
+	pthread_mutex_unlock(&e->lock);
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+}
+
+/* An image already stored with this manifest digest (docker keeps one image per digest). */
+static struct image *
+find_digest_locked(struct bk_engine *e, const char *digest)
+{
+	size_t i;
+
+	for (i = 0; i < e->nimages; i++)
+		if (e->images[i]->state == BK_IMAGE_READY && e->images[i]->digest &&
+		    strcmp(e->images[i]->digest, digest) == 0)
+			return e->images[i];
+	return NULL;
+}
+
+/* Give name to img (taking it from any other image); lock held. */
+static void
+take_name_locked(struct bk_engine *e, struct image *img, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->nimages; i++) {
+		struct image *other = e->images[i];
+
+		for (j = 0; other != img && j < other->nrefs; j++)
+			if (strcmp(other->refs[j], name) == 0) {
+				struct bk_err werr = BK_ERR_INIT;
+
+				drop_ref(other, j);
+				if (record_save_in_store(e, other, &werr) < 0)
+					bk_log(BK_LOG_WARN, "%s", werr.msg);
+				break;
+			}
+	}
+	if (!has_ref(img, name))
+		add_ref(img, name);
+}
+
+/*
+ * The pull of id has built tmp/<id>/: publish it as a ready image, or, if an
+ * image with the same manifest exists, give that one the name and drop this.
+ * id_out: the image the name now points to.
+ */
+int
+image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull_result *res,
+		  char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	struct image *img, *same;
+	struct bk_err werr = BK_ERR_INIT;
+	bool named;
+	int ret = 0;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "pull: image %s vanished", id);
+	}
+	same = find_digest_locked(e, res->digest);
+	if (same) {
+		take_name_locked(e, same, res->familiar);
+		if (record_save_in_store(e, same, &werr) < 0)
+			bk_log(BK_LOG_WARN, "%s", werr.msg);
+		memcpy(id_out, same->id, sizeof(same->id));
+		drop_locked(e, id);
+		pthread_mutex_unlock(&e->lock);
+		store_rmtree_at(e->tmp_fd, id, NULL);
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
+		return 0;
+	}
+	free(img->source);
+	img->source = xstrdup(res->familiar);
+	json_decref(img->config);
+	img->config = json_incref(res->config);
+	img->size = res->size;
+	img->digest = xstrdup(res->digest);
+	img->manifest = strndup(res->manifest, res->manifest_len);
+	img->layers_text = xstrdup(res->layers_text);
+	/*
+	 * The record bears the name from the start (a crash before the image
+	 * that had it is rewritten leaves it on two: the newer keeps it, see
+	 * dedupe_refs_locked).  The image's files (pull.c's write_image_dir and
+	 * the record) are written without fsync and made durable together by
+	 * one syncfs before they are published: 10 fsyncs were a third of a
+	 * small pull.
+	 */
+	named = !has_ref(img, res->familiar);
+	if (named)
+		add_ref(img, res->familiar);
+	ret = record_write(work_dfd, img, false, err);
+	if (ret == 0 && syncfs(work_dfd) < 0)
+		ret = bk_err_sys(err, "pull: sync the store");
+	if (ret == 0)
+		ret = failpoint("pull.record", err);
+	if (ret == 0 && renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
+		ret = bk_err_sys(err, "publish images/%s", id);
+	if (ret < 0 && named)
+		drop_ref(img, img->nrefs - 1);
+	if (ret == 0) {
+		if (fsync(e->images_fd) < 0)
+			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
+		take_name_locked(e, img, res->familiar);
+		img->state = BK_IMAGE_READY;
+		free(img->progress);
+		img->progress = NULL;
+		img->nprogress = 0;
+		memcpy(id_out, img->id, sizeof(img->id));
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret < 0)
+		return ret;
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
+	spare_refill(e, id);
+	return 0;
+}
+
+/* ---- commit ----------------------------------------------------------------- */
+
+/*
+ * The runtime's files are bind mounts; where the image had none, the init
+ * made empty files to mount on.  Those placeholders are not the container's
+ * and must not be baked into an image.
+ */
+static void
+drop_runtime_files(int image_rootfs_fd, int rootfs_fd)
+{
+	static const char *const files[] = { "/etc/hosts", "/etc/hostname", "/etc/resolv.conf" };
+	struct stat st;
+	size_t i;
+
+	/*
+	 * Both trees are the container's to shape (/etc may be a symlink to
+	 * anywhere): every lookup stays inside its root, and the entry removed
+	 * is the placeholder itself, never what a symlink names.
+	 */
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		char name[NAME_MAX + 1];
+		cleanup_close int dfd = -1;
+
+		if (inroot_lstat(image_rootfs_fd, files[i], &st) != -ENOENT)
+			continue;
+		dfd = inroot_parent(rootfs_fd, files[i], name, sizeof(name));
+		if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_size == 0)
+			unlinkat(dfd, name, 0);
+	}
+}
+
+/* The committed image's config: the source image's, with the container's cmd and env. */
+static json_t *
+commit_config(json_t *base, const struct bk_container_info *ci, const char *created)
+{
+	json_t *cfg = json_deep_copy(base ? base : json_object());
+	json_t *c = json_object_get(cfg, "config");
+	json_t *hist = json_object_get(cfg, "history");
+	char *save = NULL, *line, *env = xstrdup(ci->env);
+
+	if (!json_is_object(c)) {
+		c = json_object();
+		json_object_set_new(cfg, "config", c);
+	}
+	if (ci->cmd[0]) {
+		json_object_set_new(c, "Cmd", json_pack("[s, s, s]", "/bin/sh", "-c", ci->cmd));
+		json_object_del(c, "Entrypoint");
+	}
+	for (line = strtok_r(env, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *arr = json_object_get(c, "Env"), *v;
+		size_t klen = strcspn(line, "="), i;
+
+		if (!json_is_array(arr)) {
+			arr = json_array();
+			json_object_set_new(c, "Env", arr);
+		}
+		json_array_foreach (arr, i, v)
+			if (json_is_string(v) && strncmp(json_string_value(v), line, klen + 1) == 0)
+				break;
+		if (i < json_array_size(arr))
+			json_array_set_new(arr, i, json_string(line));
+		else
+			json_array_append_new(arr, json_string(line));
+	}
+	free(env);
+	json_object_set_new(cfg, "created", json_string(created));
+	if (!json_is_array(hist)) {
+		hist = json_array();
+		json_object_set_new(cfg, "history", hist);
+	}
+	json_array_append_new(
+	    hist, json_pack("{s:s, s:s}", "created", created, "created_by", "bockerfs commit"));
+	return cfg;
+}
+
+static bool
+container_listed(struct bk_engine *e, const char *id)
+{
+	bool found;
+
+	pthread_mutex_lock(&e->lock);
+	found = container_find_locked(e, id, 0) != NULL;
+	pthread_mutex_unlock(&e->lock);
+	return found;
+}
+
+/* The container went (rm force) while its commit ran: say so, not what btrfs said. */
+static int
+commit_lost(const char *id, struct bk_err *err)
+{
+	return bk_err_set(err, ENOENT, "no container '%s': it was removed during the commit", id);
+}
+
+/* tmp/<work>/{rootfs,image.json} from the container's filesystem; caller removes on failure. */
+static int
+commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char *work,
+	     struct image *img, struct bk_err *err)
+{
+	cleanup_free char *src = xasprintf("%s/rootfs", ci->id);
+	cleanup_free char *isrc = xasprintf("%s/rootfs", ci->image_id);
+	cleanup_close int src_fd =
+	    openat(e->containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int img_fd = openat(e->images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd = -1, rootfs_fd = -1;
+	json_t *base = NULL;
+	char unused[BK_ID_SIZE];
+
+	/* Tests stall here to remove the container under its commit. */
+	failpoint("commit.begin", NULL);
+	if (src_fd < 0 && !container_listed(e, ci->id))
+		return commit_lost(ci->id, err);
+	if (src_fd < 0)
+		return bk_err_set(err, ENOENT, "container %s has no filesystem yet: start it first",
+				  ci->id);
+	if (mkdirat(e->tmp_fd, work, 0700) < 0)
+		return bk_err_sys(err, "mkdir tmp/%s", work);
+	work_fd = openat(e->tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0)
+		return bk_err_sys(err, "open tmp/%s", work);
+	/* A snapshot: O(1), a consistent instant, and the container keeps running. */
+	if (store_snapshot(src_fd, work_fd, "rootfs", false, err) < 0)
+		return container_listed(e, ci->id) ? -err->code : commit_lost(ci->id, err);
+	if (failpoint("commit.snapshot", err) < 0)
+		return -err->code;
+	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0)
+		return bk_err_sys(err, "open the snapshot");
+	if (img_fd >= 0)
+		drop_runtime_files(img_fd, rootfs_fd);
+	if (store_set_read_only(rootfs_fd, true, err) < 0)
+		return -err->code;
+	if (image_config_for(e, ci->image_id, unused, &base, NULL) < 0)
+		base = NULL;
+	img->config = commit_config(base, ci, img->created);
+	json_decref(base);
+	return record_save(work_fd, img, err);
+}
+
+/* Swap the built tmp/<work> in for images/<id>, keeping the id (the seed's commit). */
+static int
+commit_replace(struct bk_engine *e, const char *work, struct image *built, struct bk_err *err)
+{
+	struct image *old;
+	size_t i;
+
+	pthread_mutex_lock(&e->lock);
+	old = find_locked(e, built->id, 0, NULL);
+	if (old == NULL || old->state != BK_IMAGE_READY) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no image '%s'", built->id);
+	}
+	/* One atomic exchange: a crash leaves either image whole. */
+	if (failpoint("commit.replace", err) < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return -err->code;
+	}
+	if (renameat2(e->tmp_fd, work, e->images_fd, built->id, RENAME_EXCHANGE) < 0) {
+		int ret = bk_err_sys(err, "replace images/%s", built->id);
+
+		pthread_mutex_unlock(&e->lock);
+		return ret;
+	}
+	fsync(e->images_fd);
+	json_decref(old->config);
+	old->config = json_incref(built->config);
+	old->size = built->size;
+	memcpy(old->created, built->created, sizeof(old->created));
+	free(old->source);
+	old->source = xstrdup(built->source);
+	free(old->digest);
+	free(old->manifest);
+	free(old->layers_text);
+	old->digest = old->manifest = old->layers_text = NULL;
+	for (i = 0; i < old->nrefs; i++)
+		free(old->refs[i]);
+	old->nrefs = 0;
+	for (i = 0; i < built->nrefs; i++) {
+		old->refs = xrealloc(old->refs, (old->nrefs + 1) * sizeof(char *));
+		old->refs[old->nrefs++] = xstrdup(built->refs[i]);
+	}
+	pthread_mutex_unlock(&e->lock);
+	spare_drop(e, built->id);
+	return 0;
+}
+
+int
+bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
+		    char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	struct bk_container_info ci;
+	struct image *img;
+	char work[BK_ID_SIZE + 16], name[512];
+	bool replace = false;
+	int ret;
+
+	if (bk_container_get(e, ctr_id, 0, &ci, err) < 0)
+		return -err->code;
+	if (ci.broken[0]) {
+		ret = bk_err_set(err, ci.broken_code, "container %s is broken: %s", ctr_id,
+				 ci.broken);
+		bk_container_info_free(&ci);
+		return ret;
+	}
+	if (ci.image_id[0] == '\0') {
+		bk_container_info_free(&ci);
+		return bk_err_set(err, EINVAL, "container %s has no image", ctr_id);
+	}
+	img = xcalloc(1, sizeof(*img));
+	img->state = BK_IMAGE_READY;
+	time_rfc3339(img->created, sizeof(img->created));
+	img->source = xasprintf("commit %s", ctr_id);
+	if (target && image_id_valid(target)) {
+		struct image *old;
+		size_t i;
+
+		/* `commit IMG_ID` replaces that image, keeping its id and names. */
+		pthread_mutex_lock(&e->lock);
+		old = find_locked(e, target, 0, NULL);
+		if (old)
+			for (i = 0; i < old->nrefs; i++) {
+				img->refs = xrealloc(img->refs, (img->nrefs + 1) * sizeof(char *));
+				img->refs[img->nrefs++] = xstrdup(old->refs[i]);
+			}
+		pthread_mutex_unlock(&e->lock);
+		if (old == NULL) {
+			image_free(img);
+			bk_container_info_free(&ci);
+			return bk_err_set(err, ENOENT, "no image '%s'", target);
+		}
+		memcpy(img->id, target, strlen(target) + 1);
+		replace = true;
+	} else {
+		if (target && familiar_name(target, name, sizeof(name), err) < 0) {
+			image_free(img);
+			bk_container_info_free(&ci);
+			return -err->code;
+		}
+		if (target) {
+			img->refs = xcalloc(1, sizeof(char *));
+			img->refs[img->nrefs++] = xstrdup(name);
+		}
+		ret = engine_new_id("img_", img->id);
+		if (ret < 0) {
+			image_free(img);
+			bk_container_info_free(&ci);
+			return bk_err_set(err, -ret, "cannot make an id");
+		}
+	}
+	snprintf(work, sizeof(work), "%s%s", img->id, replace ? ".new" : "");
+	ret = commit_build(e, &ci, work, img, err);
+	if (ret == 0)
+		ret = replace ? commit_replace(e, work, img, err) : import_publish(e, img, err);
+	bk_container_info_free(&ci);
+	if (ret < 0 || replace) {
+		/* After an exchange, tmp/<work> holds the old image. */
+		store_rmtree_at(e->tmp_fd, work, NULL);
+		if (ret < 0) {
+			image_free(img);
+			return ret;
+		}
+	}
+	memcpy(id_out, img->id, strlen(img->id) + 1);
+	if (replace) {
+		image_free(img);
+		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
+	} else {
+		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_CREATED);
+		spare_refill(e, id_out);
+	}
+	engine_event(e, BK_OBJ_IMAGE, id_out, "commit", "container=%s", ctr_id);
+	bk_log(BK_LOG_INFO, "committed container %s as %s", ctr_id, id_out);
+	return 0;
+}
+
+/* ---- builds (engine/build.c) --------------------------------------------------- */
+
+/*
+ * Show a build under way: an image in state building, whose build.log grows
+ * in tmp/<id>/ (emptied at every start, so a crash leaves nothing).  The
+ * finished image takes this id.  *log_fd: build.log, open for appending
+ * (caller closes).
+ */
+int
+image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], int *log_fd,
+		  struct bk_err *err)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+	cleanup_close int dfd = -1;
+	int ret = engine_new_id("img_", img->id);
+
+	if (ret < 0) {
+		image_free(img);
+		return bk_err_set(err, -ret, "build: cannot make an id");
+	}
+	if (mkdirat(e->tmp_fd, img->id, 0700) < 0) {
+		ret = bk_err_sys(err, "build: mkdir tmp/%s", img->id);
+		image_free(img);
+		return ret;
+	}
+	dfd = openat(e->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*log_fd = dfd < 0 ? -1
+			  : openat(dfd, "build.log",
+				   O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	if (*log_fd < 0) {
+		ret = bk_err_sys(err, "build: create tmp/%s/build.log", img->id);
+		store_rmtree_at(e->tmp_fd, img->id, NULL);
+		image_free(img);
+		return ret;
+	}
+	pending_show(e, img, BK_IMAGE_BUILDING, source, id);
+	return 0;
+}
+
+/*
+ * The build of id is done: tmp/<id>/rootfs becomes a read-only snapshot of
+ * image from_id (NULL: an empty filesystem), the image gets config, size and
+ * name (a familiar reference, taken from any other image; NULL: none), and
+ * it is published, keeping its build.log.  On failure the caller calls
+ * image_build_abort().
+ */
+int
+image_build_finish(struct bk_engine *e, const char *id, const char *from_id, json_t *config,
+		   const char *name, uint64_t size, struct bk_err *err)
+{
+	cleanup_close int work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int src_fd = -1, rootfs_fd = -1;
+	struct image *img;
+	int ret = 0;
+
+	if (work_fd < 0)
+		return bk_err_sys(err, "build: open tmp/%s", id);
+	if (from_id) {
+		cleanup_free char *src = xasprintf("%s/rootfs", from_id);
+
+		src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (src_fd < 0)
+			return bk_err_sys(err, "build: image %s", from_id);
+		/* O(1), and read-only: an image never changes under its containers. */
+		if (store_snapshot(src_fd, work_fd, "rootfs", true, err) < 0)
+			return -err->code;
+	} else {
+		if (store_create_subvolume(work_fd, "rootfs", err) < 0)
+			return -err->code;
+		rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfs_fd < 0)
+			return bk_err_sys(err, "build: open rootfs");
+		if (store_set_read_only(rootfs_fd, true, err) < 0)
+			return -err->code;
+	}
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL || img->state != BK_IMAGE_BUILDING) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "build: image %s vanished", id);
+	}
+	json_decref(img->config);
+	img->config = json_deep_copy(config);
+	img->size = size;
+	time_rfc3339(img->created, sizeof(img->created));
+	ret = record_save(work_fd, img, err);
+	if (ret == 0 && renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
+		ret = bk_err_sys(err, "build: publish images/%s", id);
+	if (ret == 0) {
+		struct bk_err werr = BK_ERR_INIT;
+
+		if (fsync(e->images_fd) < 0)
+			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
+		if (name) {
+			take_name_locked(e, img, name);
+			if (record_save_in_store(e, img, &werr) < 0)
+				bk_log(BK_LOG_WARN, "%s", werr.msg);
+		}
+		img->state = BK_IMAGE_READY;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret < 0)
+		return ret;
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
+	engine_event(e, BK_OBJ_IMAGE, id, "build", "%s", "");
+	spare_refill(e, id);
+	return 0;
+}
+
+/* The build of id failed: its image and build.log disappear. */
+void
+image_build_abort(struct bk_engine *e, const char *id)
+{
+	struct bk_err cerr = BK_ERR_INIT;
+
+	if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "build rollback: %s", cerr.msg);
+	image_pull_abort(e, id);
+}
+
+/*
+ * A new image made from base_id's filesystem (NULL: an empty one) by a build
+ * step: tmp/<id>/rootfs, a writable snapshot, for the caller to change and
+ * then publish with image_derive_publish() or drop with image_derive_abort().
+ * *rootfs_fd: the snapshot's root (caller closes).
+ */
+int
+image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_SIZE],
+		   int *rootfs_fd, struct bk_err *err)
+{
+	cleanup_close int work_fd = -1, src_fd = -1;
+	char id[BK_ID_SIZE];
+	int ret = engine_new_id("img_", id);
+
+	if (ret < 0)
+		return bk_err_set(err, -ret, "cannot make an id");
+	if (mkdirat(e->tmp_fd, id, 0700) < 0)
+		return bk_err_sys(err, "mkdir tmp/%s", id);
+	work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0) {
+		ret = bk_err_sys(err, "open tmp/%s", id);
+		goto fail;
+	}
+	if (base_id) {
+		cleanup_free char *src = xasprintf("%s/rootfs", base_id);
+
+		src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (src_fd < 0) {
+			ret = bk_err_sys(err, "image %s", base_id);
+			goto fail;
+		}
+		ret = store_snapshot(src_fd, work_fd, "rootfs", false, err);
+	} else {
+		ret = store_create_subvolume(work_fd, "rootfs", err);
+	}
+	if (ret < 0)
+		goto fail;
+	*rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*rootfs_fd < 0) {
+		ret = bk_err_sys(err, "open tmp/%s/rootfs", id);
+		goto fail;
+	}
+	memcpy(id_out, id, sizeof(id));
+	return 0;
+fail:
+	store_rmtree_at(e->tmp_fd, id, NULL);
+	return ret;
+}
+
+/*
+ * Make tmp/<id>/rootfs (open at rootfs_fd) read-only and publish it as a
+ * ready, unnamed image with config, source and size.  On failure the caller
+ * calls image_derive_abort().
+ */
+int
+image_derive_publish(struct bk_engine *e, const char *id, int rootfs_fd, json_t *config,
+		     const char *source, uint64_t size, struct bk_err *err)
+{
+	cleanup_close int work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct image *img;
+	int ret;
+
+	if (work_fd < 0)
+		return bk_err_sys(err, "open tmp/%s", id);
+	if (store_set_read_only(rootfs_fd, true, err) < 0)
+		return -err->code;
+	img = xcalloc(1, sizeof(*img));
+	memcpy(img->id, id, strlen(id) + 1);
+	img->state = BK_IMAGE_READY;
+	img->source = xstrdup(source);
+	img->config = json_deep_copy(config);
+	img->size = size;
+	time_rfc3339(img->created, sizeof(img->created));
+	ret = record_save(work_fd, img, err);
+	if (ret == 0)
+		ret = import_publish(e, img, err);
+	if (ret < 0) {
+		image_free(img);
+		return ret;
+	}
+	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	return 0;
+}
+
+void
+image_derive_abort(struct bk_engine *e, const char *id)
+{
+	struct bk_err cerr = BK_ERR_INIT;
+
+	if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "build step rollback: %s", cerr.msg);
+}
+
+/*
+ * Replace a ready image's config (and its source, if not NULL), in memory and
+ * in its record (rewritten atomically).  ENOENT if unknown, EBUSY if not
+ * ready; nothing changes on failure.
+ */
+int
+image_set_config(struct bk_engine *e, const char *id, json_t *config, const char *source,
+		 struct bk_err *err)
+{
+	struct image *img;
+	json_t *old_config;
+	char *old_source;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL || img->state != BK_IMAGE_READY) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
+				  img ? "not ready" : "gone");
+	}
+	old_config = img->config;
+	old_source = img->source;
+	img->config = json_deep_copy(config);
+	if (source)
+		img->source = xstrdup(source);
+	ret = record_save_in_store(e, img, err);
+	if (ret < 0) {
+		json_decref(img->config);
+		if (img->source != old_source)
+			free(img->source);
+		img->config = old_config;
+		img->source = old_source;
+	} else {
+		json_decref(old_config);
+		if (img->source != old_source)
+			free(old_source);
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret == 0)
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
+	return ret;
+}
+
+/*
+ * The build log of the image with this serial: tmp/<id>/build.log while it
+ * builds, images/<id>/build.log after; an empty file (/dev/null) for an image
+ * that was not built.  Opened under the lock, as the publication renames it.
+ */
+int
+bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err *err)
+{
+	struct image *img;
+	char path[BK_ID_SIZE + 16];
+	int fd;
+
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, NULL, serial, NULL);
+	if (img == NULL) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, ENOENT, "no such image");
+	}
+	snprintf(path, sizeof(path), "%s/build.log", img->id);
+	fd = openat(img->state == BK_IMAGE_BUILDING ? e->tmp_fd : e->images_fd, path,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = bk_err_sys(err, "open %s", path);
+	pthread_mutex_unlock(&e->lock);
+	return fd;
+}
+
+/* ---- tags ------------------------------------------------------------------- */
+
+/*
+ * Set the names of image id from text (one reference per line): replace them,
+ * or with append add to them.  A name another image has moves here, as
+ * `docker tag` does.  EINVAL for a malformed reference (nothing changes).
+ */
+int
+bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool append,
+		  struct bk_err *err)
+{
+	cleanup_free char *copy = xstrdup(text);
+	char names[64][512];
+	char *save = NULL, *line;
+	struct image *img;
+	size_t n = 0, i;
+	int ret = 0;
+
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line[strcspn(line, "\r")] = '\0';
+		if (line[strspn(line, " \t")] == '\0')
+			continue;
+		if (n == ARRAY_SIZE(names))
+			return bk_err_set(err, E2BIG, "ref: at most %zu names at once",
+					  ARRAY_SIZE(names));
+		line += strspn(line, " \t");
+		line[strcspn(line, " \t")] = '\0';
+		if (familiar_name(line, names[n], sizeof(names[n]), err) < 0)
+			return bk_err_wrap(err, "ref");
+		n++;
+	}
+	pthread_mutex_lock(&e->lock);
+	img = find_locked(e, id, 0, NULL);
+	if (img == NULL || img->state != BK_IMAGE_READY) {
+		pthread_mutex_unlock(&e->lock);
+		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
+				  img ? "not ready" : "gone");
+	}
+	if (!append) {
+		for (i = 0; i < img->nrefs; i++)
+			free(img->refs[i]);
+		img->nrefs = 0;
+	}
+	for (i = 0; i < n; i++)
+		take_name_locked(e, img, names[i]);
+	ret = record_save_in_store(e, img, err);
+	pthread_mutex_unlock(&e->lock);
+	if (ret == 0)
+		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
+	return ret;
+}

@@ -1,0 +1,123 @@
+/*
+ * The monitor thread: one epoll over the pidfds of running containers'
+ * inits.  A pidfd becomes readable when its process exits, whether the
+ * daemon started it or adopted it after a restart, so no SIGCHLD handler
+ * and no waitpid(-1) (which would steal other children) are needed.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+#include "base/util.h"
+
+#define WAKE_TAG UINT64_MAX
+
+int
+monitor_add(struct bk_engine *e, struct container *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = c->serial };
+
+	if (epoll_ctl(e->monitor_epfd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void
+handle_exit(struct bk_engine *e, uint64_t serial)
+{
+	struct container *c;
+	siginfo_t si;
+	int code = 0, status = 0;
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, NULL, serial);
+	if (c == NULL || c->pidfd < 0 || c->state != BK_CTR_RUNNING) {
+		pthread_mutex_unlock(&e->lock);
+		return;
+	}
+	epoll_ctl(e->monitor_epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+	memset(&si, 0, sizeof(si));
+	/* Reaps our own children; an adopted init is reaped by its parent (ECHILD). */
+	if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
+		code = si.si_code;
+		status = si.si_status;
+	}
+	pthread_mutex_unlock(&e->lock);
+	/* c stays alive: removal waits for this state change under the lock. */
+	container_exited(e, c, code, status);
+}
+
+static void *
+monitor_main(void *arg)
+{
+	struct bk_engine *e = arg;
+	struct epoll_event evs[32];
+
+	for (;;) {
+		int n = epoll_wait(e->monitor_epfd, evs, ARRAY_SIZE(evs), -1);
+		int i;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			bk_log(BK_LOG_ERROR, "monitor: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.u64 == WAKE_TAG)
+				return NULL;
+			if (evs[i].data.u64 & EXEC_TAG_MASK)
+				exec_event(e, evs[i].data.u64);
+			else
+				handle_exit(e, evs[i].data.u64);
+		}
+	}
+}
+
+int
+monitor_start(struct bk_engine *e, struct bk_err *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
+	size_t i;
+	int ret;
+
+	e->monitor_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->monitor_epfd < 0)
+		return bk_err_sys(err, "monitor: epoll_create1");
+	e->monitor_wakefd = eventfd(0, EFD_CLOEXEC);
+	if (e->monitor_wakefd < 0)
+		return bk_err_sys(err, "monitor: eventfd");
+	if (epoll_ctl(e->monitor_epfd, EPOLL_CTL_ADD, e->monitor_wakefd, &ev) < 0)
+		return bk_err_sys(err, "monitor: epoll_ctl");
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < e->nctrs; i++)
+		if (e->ctrs[i]->state == BK_CTR_RUNNING && e->ctrs[i]->pidfd >= 0)
+			monitor_add(e, e->ctrs[i]);
+	pthread_mutex_unlock(&e->lock);
+	ret = pthread_create(&e->monitor, NULL, monitor_main, e);
+	if (ret != 0)
+		return bk_err_set(err, ret, "monitor: cannot start its thread");
+	e->monitor_running = true;
+	return 0;
+}
+
+void
+monitor_stop(struct bk_engine *e)
+{
+	uint64_t one = 1;
+
+	if (e->monitor_running) {
+		if (write(e->monitor_wakefd, &one, sizeof(one)) < 0)
+			bk_log(BK_LOG_WARN, "monitor: wake: %s", strerror(errno));
+		pthread_join(e->monitor, NULL);
+		e->monitor_running = false;
+	}
+	if (e->monitor_epfd >= 0)
+		close(e->monitor_epfd);
+	if (e->monitor_wakefd >= 0)
+		close(e->monitor_wakefd);
+	e->monitor_epfd = e->monitor_wakefd = -1;
+}

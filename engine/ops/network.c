@@ -1,0 +1,319 @@
+/*
+ * Containers' networks: the glue between the container lifecycle and the
+ * netlink, nftables and address-allocation modules (net.h).
+ *
+ *   bridge (default)  a veth pair: the host end on the bridge, eth0 inside
+ *                     with an address leased from the subnet (kept until the
+ *                     container is removed), published ports DNATed to it
+ *   none              only lo
+ *   host              the host's network namespace
+ *
+ * The daemon's own setup (bridge, forwarding, the nft table) is made at
+ * start and its table removed at a clean exit; running containers'
+ * published ports are published again when a daemon starts.
+ *
+ * Everything a container holds here (its lease, its published ports, its
+ * veth) is named by its id alone, and a removed container's name may be
+ * taken again at once: see network_release.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "base/failpoint.h"
+#include "net/net.h"
+#include "base/util.h"
+
+static const char *const mode_names[] = {
+	[NET_MODE_BRIDGE] = "bridge",
+	[NET_MODE_NONE] = "none",
+	[NET_MODE_HOST] = "host",
+};
+
+const char *
+net_mode_name(enum net_mode mode)
+{
+	return mode <= NET_MODE_HOST ? mode_names[mode] : "bridge";
+}
+
+int
+net_mode_parse(const char *s, enum net_mode *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mode_names); i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*out = (enum net_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int
+network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_err *err)
+{
+	struct net_config cfg;
+	int ret;
+
+	ret = net_config_parse(opts->bridge, opts->subnet, &cfg, err);
+	if (ret < 0)
+		return ret;
+	ret = ipam_open(e->store_fd, &cfg, &e->ipam, err);
+	if (ret < 0)
+		return ret;
+	/* Without the bridge, containers still run with `net mode none` or `host`. */
+	ret = net_host_open(&cfg, &e->net, err);
+	if (ret < 0) {
+		bk_log(BK_LOG_WARN, "networking: %s: bridge mode unavailable", err->msg);
+		e->net = NULL;
+	}
+	return 0;
+}
+
+void
+network_close(struct bk_engine *e)
+{
+	if (e->net)
+		net_host_close(e->net, true);
+	if (e->ipam)
+		ipam_close(e->ipam);
+	e->net = NULL;
+	e->ipam = NULL;
+}
+
+/*
+ * At a start: leases of containers that are gone (a daemon killed in the
+ * middle of an rm) are released, and the running containers' published
+ * ports, lost with the table, are published again.
+ */
+void
+network_republish(struct bk_engine *e)
+{
+	struct ipam_lease *leases;
+	size_t i, n;
+
+	if (e->net == NULL || e->ipam == NULL)
+		return;
+	n = ipam_list(e->ipam, &leases);
+	for (i = 0; i < n; i++) {
+		bool known;
+
+		pthread_mutex_lock(&e->lock);
+		known = container_find_locked(e, leases[i].ctr_id, 0) != NULL;
+		pthread_mutex_unlock(&e->lock);
+		if (!known) {
+			bk_log(BK_LOG_INFO, "network: releasing the lease of %s, which is gone",
+			       leases[i].ctr_id);
+			ipam_release(e->ipam, leases[i].ctr_id);
+		}
+	}
+	free(leases);
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < e->nctrs; i++) {
+		struct container *c = e->ctrs[i];
+		struct bk_err err = BK_ERR_INIT;
+
+		if (c->state != BK_CTR_RUNNING || c->net_mode != NET_MODE_BRIDGE || c->nports == 0)
+			continue;
+		if (ports_publish(e->net, c->id, c->ip, c->ports, c->nports, &err) < 0)
+			bk_log(BK_LOG_WARN, "container %s: ports: %s", c->id, err.msg);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+/*
+ * The ids whose network a removal is releasing (network_release), with the
+ * engine they belong to: a start of a new container of that name waits in
+ * network_prepare until the release is over.  A handful at most.
+ */
+struct releasing {
+	const struct bk_engine *e;
+	char id[BK_ID_SIZE];
+};
+
+static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t release_done = PTHREAD_COND_INITIALIZER;
+static struct releasing *releasing; /* protected by release_lock */
+static size_t nreleasing;           /* protected by release_lock */
+
+static ssize_t
+release_find_locked(const struct bk_engine *e, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < nreleasing; i++)
+		if (releasing[i].e == e && strcmp(releasing[i].id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+release_begin(const struct bk_engine *e, const char *id)
+{
+	pthread_mutex_lock(&release_lock);
+	releasing = xrealloc(releasing, (nreleasing + 1) * sizeof(*releasing));
+	releasing[nreleasing].e = e;
+	snprintf(releasing[nreleasing].id, sizeof(releasing[nreleasing].id), "%s", id);
+	nreleasing++;
+	pthread_mutex_unlock(&release_lock);
+}
+
+static void
+release_end(const struct bk_engine *e, const char *id)
+{
+	ssize_t i;
+
+	pthread_mutex_lock(&release_lock);
+	i = release_find_locked(e, id);
+	if (i >= 0)
+		releasing[i] = releasing[--nreleasing];
+	pthread_cond_broadcast(&release_done);
+	pthread_mutex_unlock(&release_lock);
+}
+
+/* Until no removal is releasing the network of an earlier container named id. */
+static void
+release_wait(const struct bk_engine *e, const char *id)
+{
+	pthread_mutex_lock(&release_lock);
+	while (release_find_locked(e, id) >= 0)
+		pthread_cond_wait(&release_done, &release_lock);
+	pthread_mutex_unlock(&release_lock);
+}
+
+/*
+ * Lease an address for a bridge-mode container about to start (kept across
+ * restarts), once a removal of an earlier container of the same name has
+ * released what that one held.
+ */
+int
+network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_t *ip,
+		struct bk_err *err)
+{
+	*ip = 0;
+	if (mode != NET_MODE_BRIDGE)
+		return 0;
+	if (e->net == NULL)
+		return bk_err_set(err, ENOTSUP,
+				  "networking is unavailable on this host: "
+				  "use 'mode none' or 'mode host'");
+	release_wait(e, id);
+	return ipam_alloc(e->ipam, id, ip, err);
+}
+
+/* Between the init's clone and its go: the veth into its netns, then the ports. */
+int
+network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode, uint32_t ip,
+	       const struct port_map *ports, size_t nports, struct bk_err *err)
+{
+	uint8_t mac[6];
+
+	if (mode != NET_MODE_BRIDGE)
+		return 0;
+	mac_for_ip(ip, mac);
+	if (net_attach(e->net, id, pid, ip, mac, err) < 0)
+		return -err->code;
+	if (nports > 0 && ports_publish(e->net, id, ip, ports, nports, err) < 0) {
+		net_detach(e->net, id);
+		return -err->code;
+	}
+	return 0;
+}
+
+/*
+ * The container stopped: unpublish its ports.  Its veth pair goes with its
+ * network namespace, in the kernel's own time; deleting it here would make
+ * every exit wait ~20 ms for RCU.
+ */
+void
+network_detach(struct bk_engine *e, const char *id)
+{
+	if (e->net == NULL)
+		return;
+	ports_unpublish(e->net, id);
+}
+
+/*
+ * A removed container's network: its ports, a veth left behind, its lease.
+ * The removal calls this once the container has left the table, when a new
+ * container may already have its name, and all three are found by name: a
+ * release then would unpublish the new container's ports, delete its veth
+ * and free its lease while it runs (and hand its address to another).  So
+ * the check that no container has the name and the mark that a release is
+ * under way are made together under the engine's lock, which creations take:
+ * a container of that name made before keeps everything (it adopts the
+ * lease, which is by name; the old ports went when the old one stopped, its
+ * veth with its netns), and one made after waits in network_prepare.
+ */
+void
+network_release(struct bk_engine *e, const char *id)
+{
+	bool taken;
+
+	pthread_mutex_lock(&e->lock);
+	taken = container_find_locked(e, id, 0) != NULL;
+	if (!taken)
+		release_begin(e, id);
+	pthread_mutex_unlock(&e->lock);
+	if (taken) {
+		bk_log(BK_LOG_INFO, "network of removed container %s: kept for the new %s", id, id);
+		return;
+	}
+	failpoint("net.release", NULL);
+	network_detach(e, id);
+	/* A host end left behind (an init killed before its namespace was set up). */
+	if (e->net)
+		net_detach(e->net, id);
+	if (e->ipam)
+		ipam_release(e->ipam, id);
+	release_end(e, id);
+}
+
+/* "mode bridge\nip 10.88.0.2\nmac 02:42:..\ngateway 10.88.0.1\n" */
+char *
+network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip)
+{
+	char ipb[16], gw[16], macb[18];
+	uint8_t mac[6];
+
+	if (mode != NET_MODE_BRIDGE || ip == 0 || e->net == NULL)
+		return xasprintf("mode %s\n", net_mode_name(mode));
+	mac_for_ip(ip, mac);
+	return xasprintf("mode bridge\nip %s\nmac %s\ngateway %s\n", ip_format(ip, ipb),
+			 mac_format(mac, macb), ip_format(net_host_config(e->net)->gateway, gw));
+}
+
+char *
+bk_net_bridge(struct bk_engine *e)
+{
+	const struct net_config *cfg;
+	char gw[16];
+
+	if (e->net == NULL)
+		return xasprintf("%s", "");
+	cfg = net_host_config(e->net);
+	return xasprintf("%s %s/%d\n", cfg->bridge, ip_format(cfg->gateway, gw), cfg->prefix);
+}
+
+char *
+bk_net_leases(struct bk_engine *e)
+{
+	struct ipam_lease *leases = NULL;
+	size_t n = e->ipam ? ipam_list(e->ipam, &leases) : 0, i, used = 0;
+	char *out = xmalloc(n * (BK_ID_SIZE + 40) + 1);
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		char ipb[16], macb[18];
+		uint8_t mac[6];
+
+		mac_for_ip(leases[i].ip, mac);
+		used += (size_t)sprintf(out + used, "%s %s %s\n", leases[i].ctr_id,
+					ip_format(leases[i].ip, ipb), mac_format(mac, macb));
+	}
+	free(leases);
+	return out;
+}

@@ -1,0 +1,1035 @@
+/*
+ * Pulling an image: manifest (or index, then the platform's manifest),
+ * config, then the layers, each a btrfs snapshot of the one below it, keyed
+ * by chain id in store/layers/<hex>/ so that images sharing a base store it
+ * once and a second pull downloads nothing.
+ *
+ * Streaming.  Each missing layer has a fetcher thread running a blocking
+ * libcurl transfer whose write callback hashes the compressed bytes and
+ * queues them; the pull's own thread extracts the layers in order, libarchive
+ * pulling from that queue (layer.c).  Layers download in parallel (up to
+ * PULL_PARALLEL at once), but a layer can only be extracted onto the one
+ * below it, so the queue of a layer that is ahead of the extraction is
+ * bounded (QUEUE_AHEAD_MAX) and its fetcher waits there; the layer being
+ * extracted streams through a smaller queue (QUEUE_STREAM_MAX), so a disk
+ * slower than the network also holds the transfer back: no temporary
+ * tarball, bounded memory.  The blob digest is checked when its transfer
+ * ends, which the extractor waits for (it reads its source to the end) before
+ * the layer can be committed; the diff id is checked against the config.
+ *
+ * Crash safety.  A layer is built in tmp/ (emptied at every start) and
+ * renamed into layers/ only when verified and read-only; the image is built
+ * in tmp/<id>/ and published by one rename.  After a kill -9, what is in
+ * layers/ is whole and reused; everything else is gone at the next start.
+ *
+ * Concurrent pulls.  A layer is built by one pull at a time: the pull that
+ * claims its chain id first downloads and commits it, and any other pull that
+ * needs it (the same image, or another on the same base) waits for that and
+ * reuses the layer, so each blob is fetched once; configs likewise, through
+ * the config cache.  If the one fetching fails, one of the waiting pulls
+ * claims the blob and fetches it itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+
+#include "engine.h"
+#include "base/failpoint.h"
+#include "store/layer.h"
+#include "parse/manifest.h"
+#include "ops/pull.h"
+#include "parse/ref.h"
+#include "registry/registry.h"
+#include "base/util.h"
+
+#define PULL_PARALLEL    3
+#define QUEUE_AHEAD_MAX  (32u << 20) /* bytes queued for a layer waiting its turn */
+#define QUEUE_STREAM_MAX (8u << 20)  /* bytes queued for the layer being extracted */
+#define LAYER_INFO_MAX   (64u << 10)
+
+/* ---- configuration ----------------------------------------------------- */
+
+static char **
+strv_dup(const char *const *v)
+{
+	size_t n = 0;
+	char **out;
+
+	while (v && v[n])
+		n++;
+	out = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+static void
+strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+pull_config_init(struct bk_engine *e, const struct bk_engine_opts *opts)
+{
+	struct pull_config *pc = xcalloc(1, sizeof(*pc));
+
+	pc->mirrors = strv_dup(opts->registry_mirrors);
+	pc->insecure = strv_dup(opts->insecure_registries);
+	pc->auth_config = opts->auth_config ? xstrdup(opts->auth_config) : NULL;
+	pull_config_free(e);
+	e->pull = pc;
+}
+
+void
+pull_config_free(struct bk_engine *e)
+{
+	if (e->pull == NULL)
+		return;
+	strv_free(e->pull->mirrors);
+	strv_free(e->pull->insecure);
+	free(e->pull->auth_config);
+	free(e->pull);
+	e->pull = NULL;
+}
+
+void
+pull_result_free(struct pull_result *res)
+{
+	free(res->familiar);
+	json_decref(res->config);
+	free(res->manifest);
+	free(res->layers_text);
+	free(res->layers);
+	memset(res, 0, sizeof(*res));
+}
+
+/* ---- a layer's stream: fetcher thread -> queue -> extractor ------------ */
+
+struct chunk {
+	struct chunk *next;
+	size_t len;
+	char data[];
+};
+
+struct fetch {
+	struct registry *reg;
+	const struct manifest_layer *ml;
+	const struct bk_pull_progress *progress;
+	struct bk_cancel *cancel;
+	pthread_t thread;
+	bool started;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct chunk *head, *tail; /* protected by mu */
+	size_t queued;             /* protected by mu */
+	bool extracting;           /* protected by mu: its turn has come (smaller queue) */
+	bool abort;                /* protected by mu: the extractor gave up */
+	bool done;                 /* protected by mu: the transfer is over */
+	int ret;                   /* protected by mu: its result, once done */
+	struct bk_err err;         /* protected by mu: its error, once done */
+
+	/* fetcher thread only */
+	struct digest dig;
+	uint64_t received;
+	/* extractor only */
+	struct chunk *current;
+};
+
+static bool
+is_cancelled(struct bk_cancel *c)
+{
+	return c && atomic_load(&c->cancelled);
+}
+
+static int
+fetch_sink(void *arg, const void *data, size_t len, struct bk_err *err)
+{
+	struct fetch *f = arg;
+	struct chunk *c;
+
+	f->received += len;
+	/* Halfway through the blob (a test's kill -9 or dropped transfer). */
+	if (f->received >= f->ml->size / 2 && f->received - len < f->ml->size / 2) {
+		int ret = failpoint("pull.mid-blob", err);
+
+		if (ret < 0)
+			return ret;
+	}
+	/* The manifest gives the size: a longer stream is wrong whatever its digest. */
+	if (f->received > f->ml->size)
+		return bk_err_set(err, EBADMSG, "more than the %llu bytes the manifest announced",
+				  (unsigned long long)f->ml->size);
+	digest_update(&f->dig, data, len);
+	c = xmalloc(sizeof(*c) + len);
+	c->next = NULL;
+	c->len = len;
+	memcpy(c->data, data, len);
+	pthread_mutex_lock(&f->mu);
+	while (f->queued >= (f->extracting ? QUEUE_STREAM_MAX : QUEUE_AHEAD_MAX) && !f->abort)
+		pthread_cond_wait(&f->cv, &f->mu);
+	if (f->abort) {
+		pthread_mutex_unlock(&f->mu);
+		free(c);
+		return bk_err_set(err, EINTR, "download stopped");
+	}
+	if (f->tail)
+		f->tail->next = c;
+	else
+		f->head = c;
+	f->tail = c;
+	f->queued += len;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	if (f->progress && f->progress->layer)
+		f->progress->layer(f->progress->arg, f->ml->digest, f->received, f->ml->size);
+	return 0;
+}
+
+static void *
+fetch_main(void *arg)
+{
+	struct fetch *f = arg;
+	struct bk_err err = BK_ERR_INIT;
+	char got[DIGEST_STR_SIZE];
+	int ret;
+
+	digest_init(&f->dig);
+	/* A broken transfer resumes inside (Range): fetch_sink sees each byte once. */
+	ret = registry_stream_blob(f->reg, f->ml->digest, f->ml->size, fetch_sink, f, &err);
+	if (ret == 0) {
+		digest_final(&f->dig, got);
+		/* "digest mismatch" first: build_layer looks for it to report the cause. */
+		if (strcmp(got, f->ml->digest) != 0 && f->received != f->ml->size)
+			ret = bk_err_set(&err, EBADMSG,
+					 "digest mismatch (got %s from %llu bytes, the manifest "
+					 "says %llu)",
+					 got, (unsigned long long)f->received,
+					 (unsigned long long)f->ml->size);
+		else if (strcmp(got, f->ml->digest) != 0)
+			ret = bk_err_set(&err, EBADMSG, "digest mismatch (got %s)", got);
+		else if (f->received != f->ml->size)
+			ret = bk_err_set(&err, EBADMSG, "%llu bytes, the manifest says %llu",
+					 (unsigned long long)f->received,
+					 (unsigned long long)f->ml->size);
+	}
+	digest_free(&f->dig);
+	pthread_mutex_lock(&f->mu);
+	f->done = true;
+	f->ret = ret;
+	f->err = err;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+static int
+fetch_start(struct fetch *f, struct bk_err *err)
+{
+	int ret;
+
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	ret = pthread_create(&f->thread, NULL, fetch_main, f);
+	if (ret != 0) {
+		errno = ret;
+		return bk_err_sys(err, "start a download thread");
+	}
+	f->started = true;
+	return 0;
+}
+
+/* Stop (if still running) and join the fetcher; free what it queued. */
+static void
+fetch_finish(struct fetch *f)
+{
+	if (!f->started)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->abort = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	pthread_join(f->thread, NULL);
+	while (f->head) {
+		struct chunk *c = f->head;
+
+		f->head = c->next;
+		free(c);
+	}
+	free(f->current);
+	f->current = NULL;
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	f->started = false;
+}
+
+/* layer_reader: the next chunk, 0 once the transfer ended well, else its error. */
+static ssize_t
+fetch_read(void *arg, const void **buf, struct bk_err *err)
+{
+	struct fetch *f = arg;
+	struct chunk *c;
+	ssize_t ret;
+
+	/* After the first chunk: the layer is half written in tmp/. */
+	if (f->current != NULL && failpoint("pull.mid-extraction", err) < 0)
+		return -err->code;
+	free(f->current);
+	f->current = NULL;
+	pthread_mutex_lock(&f->mu);
+	f->extracting = true;
+	while (f->head == NULL && !f->done) {
+		struct timespec ts;
+
+		/* bk_cancel is a bare flag: look at it now and then. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+		if (is_cancelled(f->cancel)) {
+			pthread_mutex_unlock(&f->mu);
+			return bk_err_set(err, EINTR, "interrupted");
+		}
+	}
+	c = f->head;
+	if (c) {
+		f->head = c->next;
+		if (f->head == NULL)
+			f->tail = NULL;
+		f->queued -= c->len;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		f->current = c;
+		*buf = c->data;
+		return (ssize_t)c->len;
+	}
+	ret = f->ret;
+	if (ret < 0)
+		*err = f->err;
+	pthread_mutex_unlock(&f->mu);
+	return ret;
+}
+
+/* ---- the layer store --------------------------------------------------- */
+
+struct pull {
+	struct bk_engine *e;
+	struct registry *reg;
+	struct bk_cancel *cancel;
+	const struct bk_pull_progress *progress;
+	struct image_ref ref;
+	struct manifest man;
+	struct pull_layer *layers;
+	size_t nlayers;
+	int layers_fd; /* store/layers */
+	uint64_t fetched_bytes;
+};
+
+static const char *
+hex_of(const char *digest)
+{
+	return digest + strlen("sha256:");
+}
+
+static int
+open_layers_dir(struct bk_engine *e, struct bk_err *err)
+{
+	int fd;
+
+	if (mkdirat(e->store_fd, "layers", 0700) < 0 && errno != EEXIST)
+		return bk_err_sys(err, "mkdir layers");
+	fd = openat(e->store_fd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bk_err_sys(err, "open layers");
+	return fd;
+}
+
+static bool
+layer_present(struct pull *p, const char *chain)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/rootfs", hex_of(chain));
+	return fstatat(p->layers_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* file_bytes of a stored layer, from its layer.json (0 if unreadable). */
+static uint64_t
+stored_file_bytes(struct pull *p, const char *chain)
+{
+	char path[96];
+	cleanup_free char *text = NULL;
+	cleanup(json_decrefp) json_t *j = NULL;
+	struct bk_err err = BK_ERR_INIT;
+
+	snprintf(path, sizeof(path), "%s/layer.json", hex_of(chain));
+	if (read_file_at(p->layers_fd, path, LAYER_INFO_MAX, &text, NULL, &err) < 0)
+		return 0;
+	j = json_loads(text, 0, NULL);
+	return (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
+}
+
+static int
+write_layer_info(int dfd, const struct pull_layer *l, const char *parent, struct bk_err *err)
+{
+	cleanup(json_decrefp) json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?}", "chain_id", l->chain_id, "diff_id",
+		      l->diff_id, "digest", l->digest, "size", (json_int_t)l->size, "file_bytes",
+		      (json_int_t)l->file_bytes, "parent", parent);
+	cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+
+	if (text == NULL)
+		return bk_err_set(err, ENOMEM, "encode layer.json");
+	/* Made durable with the layer's files by commit_layer's syncfs. */
+	return write_file_replace(dfd, "layer.json", text, strlen(text), err);
+}
+
+/*
+ * Extract layer i from f onto a writable snapshot of layer i-1 in tmp/,
+ * verify it, make it read-only and rename it into layers/<chain hex>.
+ */
+static int
+build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
+{
+	struct pull_layer *l = &p->layers[i];
+	const char *parent = i ? p->layers[i - 1].chain_id : NULL;
+	cleanup_close int work_fd = -1, rootfs_fd = -1, parent_fd = -1;
+	struct layer_reader src = { fetch_read, f };
+	struct layer_stats st = { 0 };
+	char work[128], rnd[13], diff[DIGEST_STR_SIZE], ppath[96];
+	int ret;
+
+	random_hex(rnd, 12);
+	snprintf(work, sizeof(work), "layer-%.16s-%s", hex_of(l->chain_id), rnd);
+	if (mkdirat(p->e->tmp_fd, work, 0700) < 0)
+		return bk_err_sys(err, "mkdir tmp/%s", work);
+	work_fd = openat(p->e->tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0) {
+		ret = bk_err_sys(err, "open tmp/%s", work);
+		goto fail;
+	}
+	if (parent) {
+		snprintf(ppath, sizeof(ppath), "%s/rootfs", hex_of(parent));
+		parent_fd = openat(p->layers_fd, ppath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (parent_fd < 0) {
+			ret = bk_err_sys(err, "open layers/%.16s", hex_of(parent));
+			goto fail;
+		}
+		ret = store_snapshot(parent_fd, work_fd, "rootfs", false, err);
+	} else {
+		ret = store_create_subvolume(work_fd, "rootfs", err);
+	}
+	if (ret < 0)
+		goto fail;
+	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0) {
+		ret = bk_err_sys(err, "open tmp/%s/rootfs", work);
+		goto fail;
+	}
+	ret = layer_extract(rootfs_fd, p->man.layers[i].comp, &src, p->cancel, diff, &st, err);
+	if (ret == -EBADMSG) {
+		const void *buf;
+		struct bk_err derr = BK_ERR_INIT;
+		ssize_t n;
+
+		/*
+		 * Garbage in the stream is usually a wrong blob: read the rest
+		 * (bounded by the manifest's size) and report the digest
+		 * mismatch, the cause, rather than what the decoder tripped on.
+		 */
+		while ((n = fetch_read(f, &buf, &derr)) > 0)
+			;
+		if (n < 0 && derr.code == EBADMSG && strstr(derr.msg, "digest mismatch"))
+			*err = derr;
+	}
+	if (ret < 0)
+		goto fail;
+	if (strcmp(diff, l->diff_id) != 0) {
+		ret = bk_err_set(err, EBADMSG, "diff id mismatch: the config says %s, got %s",
+				 l->diff_id, diff);
+		goto fail;
+	}
+	if ((ret = failpoint("pull.blob-verified", err)) < 0)
+		goto fail;
+	l->file_bytes = st.file_bytes;
+	l->fetched = true;
+	p->fetched_bytes += l->size;
+	if ((ret = write_layer_info(work_fd, l, parent, err)) < 0 ||
+	    (ret = store_set_read_only(rootfs_fd, true, err)) < 0)
+		goto fail;
+	if (is_cancelled(p->cancel)) {
+		ret = bk_err_set(err, EINTR, "interrupted");
+		goto fail;
+	}
+	/*
+	 * One syncfs makes the layer's files and its layer.json durable before
+	 * it can be reused (three fsyncs made only layer.json so; the files a
+	 * power cut emptied would have been reused as verified).  The rename
+	 * itself needs no sync: a layer it loses is fetched again.
+	 */
+	if (syncfs(work_fd) < 0) {
+		ret = bk_err_sys(err, "commit layers/%.16s: sync", hex_of(l->chain_id));
+		goto fail;
+	}
+	if (renameat2(p->e->tmp_fd, work, p->layers_fd, hex_of(l->chain_id), RENAME_NOREPLACE) <
+	    0) {
+		/* Another pull committed the same layer first: keep theirs. */
+		if (errno != EEXIST && errno != ENOTEMPTY) {
+			ret = bk_err_sys(err, "commit layers/%.16s", hex_of(l->chain_id));
+			goto fail;
+		}
+		store_rmtree_at(p->e->tmp_fd, work, NULL);
+	}
+	return failpoint("pull.layer-committed", err);
+fail : {
+	struct bk_err cerr = BK_ERR_INIT;
+
+	if (store_rmtree_at(p->e->tmp_fd, work, &cerr) < 0)
+		bk_log(BK_LOG_WARN, "pull: cleanup tmp/%s: %s", work, cerr.msg);
+}
+	return ret;
+}
+
+/* ---- downloads shared by concurrent pulls ------------------------------ */
+
+/*
+ * What some pull of engine e is downloading now, process-wide: layers by
+ * chain id ("layer sha256:..."), until committed to layers/, and configs by
+ * digest ("config sha256:..."), until cached in configs/.  A handful at most
+ * (PULL_PARALLEL layers and one config per pull).  A pull that needs one of
+ * them waits on claims_done rather than fetching the blob a second time.
+ */
+#define CLAIM_KEY_SIZE (DIGEST_STR_SIZE + 8)
+
+struct claim {
+	const struct bk_engine *e;
+	char key[CLAIM_KEY_SIZE];
+};
+
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t claims_done = PTHREAD_COND_INITIALIZER;
+static struct claim *claims; /* protected by claims_lock */
+static size_t nclaims;       /* protected by claims_lock */
+
+static ssize_t
+claim_find_locked(const struct bk_engine *e, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < nclaims; i++)
+		if (claims[i].e == e && strcmp(claims[i].key, key) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Claim "KIND DIGEST" for this pull: true, or false if another pull has it. */
+static bool
+claim_take(struct pull *p, const char *kind, const char *digest)
+{
+	char key[CLAIM_KEY_SIZE];
+	bool taken = false;
+
+	snprintf(key, sizeof(key), "%s %s", kind, digest);
+	pthread_mutex_lock(&claims_lock);
+	if (claim_find_locked(p->e, key) < 0) {
+		claims = xrealloc(claims, (nclaims + 1) * sizeof(*claims));
+		claims[nclaims].e = p->e;
+		snprintf(claims[nclaims].key, sizeof(claims[nclaims].key), "%s", key);
+		nclaims++;
+		taken = true;
+	}
+	pthread_mutex_unlock(&claims_lock);
+	return taken;
+}
+
+/* Drop a claim: the blob is stored, or this pull gave up on it. */
+static void
+claim_drop(struct pull *p, const char *kind, const char *digest)
+{
+	char key[CLAIM_KEY_SIZE];
+	ssize_t i;
+
+	snprintf(key, sizeof(key), "%s %s", kind, digest);
+	pthread_mutex_lock(&claims_lock);
+	i = claim_find_locked(p->e, key);
+	if (i >= 0)
+		claims[i] = claims[--nclaims];
+	pthread_cond_broadcast(&claims_done);
+	pthread_mutex_unlock(&claims_lock);
+}
+
+/* Until no pull has "KIND DIGEST": 0, or -EINTR if this pull is cancelled meanwhile. */
+static int
+claim_wait(struct pull *p, const char *kind, const char *digest, struct bk_err *err)
+{
+	char key[CLAIM_KEY_SIZE];
+	struct timespec ts;
+
+	snprintf(key, sizeof(key), "%s %s", kind, digest);
+	pthread_mutex_lock(&claims_lock);
+	while (claim_find_locked(p->e, key) >= 0) {
+		if (is_cancelled(p->cancel)) {
+			pthread_mutex_unlock(&claims_lock);
+			return bk_err_set(err, EINTR, "interrupted");
+		}
+		/* bk_cancel is a bare flag: look at it now and then. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&claims_done, &claims_lock, &ts);
+	}
+	pthread_mutex_unlock(&claims_lock);
+	return 0;
+}
+
+static void
+report_done(struct pull *p, size_t i)
+{
+	if (p->progress && p->progress->layer)
+		p->progress->layer(p->progress->arg, p->layers[i].digest, p->layers[i].size,
+				   p->layers[i].size);
+}
+
+/*
+ * Claim layer i and start its download, unless another pull builds it or it
+ * is in layers/ already (committed by one since this pull looked).  The
+ * claim comes before the look: a pull unclaims a layer only once it is
+ * committed or given up, so a layer absent under our claim stays ours.
+ */
+static int
+layer_take(struct pull *p, size_t i, struct fetch *f, bool *owned, struct bk_err *err)
+{
+	if (!claim_take(p, "layer", p->layers[i].chain_id))
+		return 0;
+	if (layer_present(p, p->layers[i].chain_id)) {
+		claim_drop(p, "layer", p->layers[i].chain_id);
+		return 0;
+	}
+	*owned = true;
+	f->reg = p->reg;
+	f->ml = &p->man.layers[i];
+	f->progress = p->progress;
+	f->cancel = p->cancel;
+	return fetch_start(f, err);
+}
+
+/*
+ * Layer i, which this pull did not claim: wait while another pull builds it,
+ * then reuse it, or (that pull failed) claim it and download it here.
+ * 1: reused; 0: ours to build now (*owned set, its download started).
+ */
+static int
+layer_reuse_or_take(struct pull *p, size_t i, struct fetch *f, bool *owned, struct bk_err *err)
+{
+	int ret;
+
+	for (;;) {
+		if ((ret = claim_wait(p, "layer", p->layers[i].chain_id, err)) < 0)
+			return ret;
+		if (layer_present(p, p->layers[i].chain_id))
+			return 1;
+		if ((ret = layer_take(p, i, f, owned, err)) < 0)
+			return ret;
+		if (*owned)
+			return 0;
+		/* Claimed by another pull again, or committed meanwhile: look again. */
+	}
+}
+
+/*
+ * Make every layer present in layers/, downloading the missing ones in
+ * parallel; those another pull is building are waited for and reused.
+ */
+static int
+build_layers(struct pull *p, struct bk_err *err)
+{
+	size_t nalloc = p->nlayers ? p->nlayers : 1;
+	struct fetch *fs = xcalloc(nalloc, sizeof(*fs));
+	bool *owned = xcalloc(nalloc, sizeof(*owned));
+	size_t first = 0, i, next = 0;
+	int ret = 0;
+
+	/* Everything below the highest layer present is present too. */
+	for (i = p->nlayers; i > 0; i--)
+		if (layer_present(p, p->layers[i - 1].chain_id)) {
+			first = i;
+			break;
+		}
+	for (i = 0; i < first; i++) {
+		p->layers[i].file_bytes = stored_file_bytes(p, p->layers[i].chain_id);
+		report_done(p, i);
+	}
+	next = first;
+	for (i = first; i < p->nlayers && ret == 0; i++) {
+		for (; next < p->nlayers && next < i + PULL_PARALLEL && ret == 0; next++)
+			ret = layer_take(p, next, &fs[next], &owned[next], err);
+		if (ret == 0 && !owned[i]) {
+			ret = layer_reuse_or_take(p, i, &fs[i], &owned[i], err);
+			if (ret == 1) {
+				p->layers[i].file_bytes =
+				    stored_file_bytes(p, p->layers[i].chain_id);
+				report_done(p, i);
+				ret = 0;
+				continue;
+			}
+		}
+		if (ret == 0)
+			ret = build_layer(p, i, &fs[i], err);
+		if (ret < 0)
+			bk_err_wrap(err, "layer %s", p->layers[i].digest);
+		fetch_finish(&fs[i]);
+		if (owned[i])
+			claim_drop(p, "layer", p->layers[i].chain_id);
+		owned[i] = false;
+	}
+	for (i = 0; i < p->nlayers; i++) {
+		fetch_finish(&fs[i]);
+		if (owned[i])
+			claim_drop(p, "layer", p->layers[i].chain_id);
+	}
+	free(owned);
+	free(fs);
+	return ret;
+}
+
+/* ---- manifest, config -------------------------------------------------- */
+
+/* "REF" or "REF os/arch[/variant]". */
+static int
+parse_spec(const char *spec, struct image_ref *ref, struct platform *plat, struct bk_err *err)
+{
+	cleanup_free char *s = xstrdup(spec);
+	char *sp, *p = s;
+	size_t n;
+
+	p += strspn(p, " \t");
+	n = strlen(p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n'))
+		p[--n] = '\0';
+	sp = strpbrk(p, " \t");
+	platform_host(plat);
+	if (sp) {
+		*sp++ = '\0';
+		sp += strspn(sp, " \t");
+		if (platform_parse(sp, plat, err) < 0)
+			return -err->code;
+	}
+	return ref_parse(p, ref, err);
+}
+
+int
+pull_spec_name(const char *spec, char *out, size_t size, struct bk_err *err)
+{
+	struct image_ref ref;
+	struct platform plat;
+	int ret;
+
+	if ((ret = parse_spec(spec, &ref, &plat, err)) < 0)
+		return ret;
+	if (ref_format_familiar(&ref, out, size) < 0)
+		return bk_err_set(err, EINVAL, "reference '%.200s' too long", spec);
+	return 0;
+}
+
+static int
+fetch_manifest(struct pull *p, const struct platform *plat, struct pull_result *out,
+	       struct bk_err *err)
+{
+	cleanup_free char *body = NULL, *ct = NULL;
+	char got[DIGEST_STR_SIZE], child[DIGEST_STR_SIZE];
+	const char *want = p->ref.digest[0] ? p->ref.digest : NULL;
+	enum manifest_kind kind;
+	size_t len;
+	int ret;
+
+	ret = registry_get_manifest(p->reg, want ? want : p->ref.tag, MANIFEST_MAX, &body, &len,
+				    &ct, err);
+	if (ret < 0)
+		return ret;
+	for (int depth = 0;; depth++) {
+		digest_buf(body, len, got);
+		if (want && strcmp(got, want) != 0)
+			return bk_err_set(err, EBADMSG, "manifest %s: digest mismatch (got %s)",
+					  want, got);
+		if ((ret = manifest_kind(body, len, ct, &kind, err)) < 0)
+			return ret;
+		if (kind == MANIFEST_IMAGE)
+			break;
+		if (depth > 0)
+			return bk_err_set(err, EPROTO, "index %s points to another index", want);
+		if ((ret = manifest_index_select(body, len, plat, child, err)) < 0)
+			return ret;
+		free(body);
+		free(ct);
+		body = ct = NULL;
+		ret = registry_get_manifest(p->reg, child, MANIFEST_MAX, &body, &len, &ct, err);
+		if (ret < 0)
+			return ret;
+		want = child;
+	}
+	if ((ret = manifest_parse(body, len, &p->man, err)) < 0)
+		return ret;
+	snprintf(out->digest, sizeof(out->digest), "%s", got);
+	out->manifest = take_ptr(body);
+	out->manifest_len = len;
+	return 0;
+}
+
+/*
+ * Configs are blobs too: store/configs/<hex> keeps the verified ones, so that
+ * pulling an image again fetches its manifest and nothing else.
+ */
+static int
+config_cached(struct pull *p, char **body, size_t *len)
+{
+	cleanup_close int dfd =
+	    openat(p->e->store_fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char got[DIGEST_STR_SIZE];
+
+	if (dfd < 0 ||
+	    read_file_at(dfd, hex_of(p->man.config_digest), CONFIG_MAX, body, len, NULL) < 0)
+		return -1;
+	digest_buf(*body, *len, got);
+	if (strcmp(got, p->man.config_digest) != 0) {
+		free(*body);
+		*body = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+config_cache_put(struct pull *p, const char *body, size_t len)
+{
+	cleanup_close int dfd = -1;
+	struct bk_err err = BK_ERR_INIT;
+
+	if (mkdirat(p->e->store_fd, "configs", 0700) < 0 && errno != EEXIST)
+		return;
+	dfd = openat(p->e->store_fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* A cache: a copy lost to a power cut is fetched again. */
+	if (dfd < 0 || write_file_replace(dfd, hex_of(p->man.config_digest), body, len, &err) < 0)
+		bk_log(BK_LOG_DEBUG, "pull: config not cached: %s", err.msg);
+}
+
+static int
+fetch_config(struct pull *p, struct pull_result *out, struct bk_err *err)
+{
+	cleanup_free char *body = NULL;
+	cleanup_free const char **ids = NULL;
+	size_t len, i;
+	int ret;
+
+	/* A config another pull is fetching is waited for, then read from the cache. */
+	while (config_cached(p, &body, &len) < 0) {
+		if (!claim_take(p, "config", p->man.config_digest)) {
+			if ((ret = claim_wait(p, "config", p->man.config_digest, err)) < 0)
+				return bk_err_wrap(err, "config");
+			continue;
+		}
+		ret = registry_get_blob(p->reg, p->man.config_digest, CONFIG_MAX, &body, &len, err);
+		if (ret == 0)
+			config_cache_put(p, body, len);
+		claim_drop(p, "config", p->man.config_digest);
+		if (ret < 0)
+			return bk_err_wrap(err, "config");
+		break;
+	}
+	ret = manifest_config_parse(body, len, p->man.nlayers, &out->config, &ids, err);
+	if (ret < 0)
+		return ret;
+	p->nlayers = p->man.nlayers;
+	p->layers = xcalloc(p->nlayers ? p->nlayers : 1, sizeof(*p->layers));
+	for (i = 0; i < p->nlayers; i++) {
+		struct pull_layer *l = &p->layers[i];
+
+		snprintf(l->digest, sizeof(l->digest), "%s", p->man.layers[i].digest);
+		l->size = p->man.layers[i].size;
+		snprintf(l->diff_id, sizeof(l->diff_id), "%s", ids[i]);
+		manifest_chain_id(i ? p->layers[i - 1].chain_id : NULL, l->diff_id, l->chain_id);
+	}
+	return 0;
+}
+
+/* rootfs (read-only) and the files that describe the image, into work_dfd. */
+static int
+write_image_dir(struct pull *p, int work_dfd, struct pull_result *out, struct bk_err *err)
+{
+	cleanup_close int top = -1, rfd = -1;
+	cleanup_free char *cfg = NULL, *digest_line = NULL;
+	size_t used = 0, i;
+	char path[96];
+	int ret;
+
+	if (p->nlayers == 0) {
+		if ((ret = store_create_subvolume(work_dfd, "rootfs", err)) < 0)
+			return ret;
+		rfd = openat(work_dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rfd < 0)
+			return bk_err_sys(err, "open rootfs");
+		if ((ret = store_set_read_only(rfd, true, err)) < 0)
+			return ret;
+	} else {
+		snprintf(path, sizeof(path), "%s/rootfs",
+			 hex_of(p->layers[p->nlayers - 1].chain_id));
+		top = openat(p->layers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (top < 0)
+			return bk_err_sys(err, "open layers/%.16s", path);
+		if ((ret = store_snapshot(top, work_dfd, "rootfs", true, err)) < 0)
+			return ret;
+	}
+	out->layers_text = xmalloc(p->nlayers * 96 + 1);
+	out->layers_text[0] = '\0';
+	for (i = 0; i < p->nlayers; i++) {
+		used += (size_t)sprintf(out->layers_text + used, "%s %llu\n", p->layers[i].digest,
+					(unsigned long long)p->layers[i].size);
+		out->size += p->layers[i].file_bytes;
+	}
+	cfg = json_dumps(out->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (cfg == NULL)
+		return bk_err_set(err, ENOMEM, "encode config");
+	digest_line = xasprintf("%s\n", out->digest);
+	/* Not synced one by one: image_pull_finish syncs them with the record. */
+	if ((ret = write_file_replace(work_dfd, "config.json", cfg, strlen(cfg), err)) < 0 ||
+	    (ret = write_file_replace(work_dfd, "manifest.json", out->manifest, out->manifest_len,
+				      err)) < 0 ||
+	    (ret = write_file_replace(work_dfd, "digest", digest_line, strlen(digest_line), err)) <
+		0 ||
+	    (ret = write_file_replace(work_dfd, "layers", out->layers_text, used, err)) < 0)
+		return ret;
+	return 0;
+}
+
+int
+pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel *cancel,
+	   const struct bk_pull_progress *progress, struct pull_result *out, struct bk_err *err)
+{
+	struct registry_opts ropts = { .cancel = cancel };
+	struct pull p = { .e = e, .cancel = cancel, .progress = progress, .layers_fd = -1 };
+	struct platform plat;
+	char familiar[512];
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = parse_spec(spec, &p.ref, &plat, err)) < 0)
+		return ret;
+	if (ref_format_familiar(&p.ref, familiar, sizeof(familiar)) < 0)
+		return bk_err_set(err, EINVAL, "reference '%.200s' too long", spec);
+	out->familiar = xstrdup(familiar);
+	if (e->pull) {
+		ropts.mirrors = (const char *const *)e->pull->mirrors;
+		ropts.insecure = (const char *const *)e->pull->insecure;
+		ropts.auth_config = e->pull->auth_config;
+	}
+	if ((ret = registry_open(&p.ref, &ropts, &p.reg, err)) < 0)
+		goto out;
+	if ((ret = p.layers_fd = open_layers_dir(e, err)) < 0)
+		goto out;
+	if ((ret = fetch_manifest(&p, &plat, out, err)) < 0 ||
+	    (ret = failpoint("pull.manifest", err)) < 0 || (ret = fetch_config(&p, out, err)) < 0 ||
+	    (ret = build_layers(&p, err)) < 0)
+		goto out;
+	if (is_cancelled(cancel)) {
+		ret = bk_err_set(err, EINTR, "interrupted");
+		goto out;
+	}
+	if ((ret = write_image_dir(&p, work_dfd, out, err)) == 0)
+		ret = failpoint("pull.before-record", err);
+out:
+	out->requests = p.reg ? registry_requests(p.reg) : 0;
+	out->fetched_bytes = p.fetched_bytes;
+	out->layers = take_ptr(p.layers);
+	out->nlayers = p.nlayers;
+	manifest_free(&p.man);
+	registry_free(p.reg);
+	if (p.layers_fd >= 0)
+		close(p.layers_fd);
+	return ret;
+}
+
+/* ---- the public entry -------------------------------------------------- */
+
+struct progress_relay {
+	struct bk_engine *e;
+	char id[BK_ID_SIZE];
+	const struct bk_pull_progress *user;
+};
+
+/* Download threads report here: the image's `progress`, then the caller's callback. */
+static void
+relay_progress(void *arg, const char *digest, uint64_t done, uint64_t total)
+{
+	struct progress_relay *r = arg;
+
+	image_pull_progress(r->e, r->id, digest, done, total);
+	if (r->user && r->user->layer)
+		r->user->layer(r->user->arg, digest, done, total);
+}
+
+int
+bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
+	      const struct bk_pull_progress *progress, char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	struct progress_relay relay = { .e = e, .user = progress };
+	struct bk_pull_progress hook = { .layer = relay_progress, .arg = &relay };
+	struct pull_result res;
+	cleanup_close int work_fd = -1;
+	char name[512];
+	struct timespec t0, t1;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* A malformed reference fails before anything shows in the tree. */
+	ret = pull_spec_name(ref, name, sizeof(name), err);
+	if (ret < 0)
+		return bk_err_wrap(err, "pull");
+	ret = image_pull_begin(e, ref, relay.id, err);
+	if (ret < 0)
+		return ret;
+	memset(&res, 0, sizeof(res));
+	if (mkdirat(e->tmp_fd, relay.id, 0700) < 0) {
+		ret = bk_err_sys(err, "mkdir tmp/%s", relay.id);
+	} else {
+		work_fd = openat(e->tmp_fd, relay.id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (work_fd < 0)
+			ret = bk_err_sys(err, "open tmp/%s", relay.id);
+		else
+			ret = pull_build(e, ref, work_fd, cancel, &hook, &res, err);
+	}
+	if (ret == 0)
+		ret = image_pull_finish(e, relay.id, work_fd, &res, id_out, err);
+	if (ret < 0) {
+		struct bk_err cerr = BK_ERR_INIT;
+
+		if (store_rmtree_at(e->tmp_fd, relay.id, &cerr) < 0)
+			bk_log(BK_LOG_WARN, "pull rollback: %s", cerr.msg);
+		if (ret == -ENOSPC)
+			store_reclaim(e->tmp_fd);
+		image_pull_abort(e, relay.id);
+		pull_result_free(&res);
+		return bk_err_wrap(err, "pull '%.200s'", ref);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	bk_log(BK_LOG_INFO,
+	       "pulled '%s' (%s) as %s: %zu layer(s), %llu bytes fetched, %llu requests, %.3f s",
+	       res.familiar, res.digest, id_out, res.nlayers, (unsigned long long)res.fetched_bytes,
+	       (unsigned long long)res.requests,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	engine_event(e, BK_OBJ_IMAGE, id_out, "pull", "ref=%s", res.familiar);
+	pull_result_free(&res);
+	return 0;
+}

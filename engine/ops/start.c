@@ -1,0 +1,428 @@
+/*
+ * Starting a container: from its record and its image's config to a spawn
+ * request (engine/spawn.c) — the filesystem snapshot, the command, the
+ * environment, the user, the files the runtime provides (/etc/hosts,
+ * /etc/hostname, /etc/resolv.conf, kept outside the rootfs so that a commit
+ * never bakes them in), and Docker's default capabilities.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine.h"
+#include "base/failpoint.h"
+#include "base/inroot.h"
+#include "base/util.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Docker's default set: nothing more (no SYS_ADMIN, SYS_PTRACE, NET_ADMIN, SYS_MODULE...). */
+static const int default_caps[] = {
+	CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+	CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+	CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+	CAP_KILL,    CAP_AUDIT_WRITE,
+};
+
+uint64_t
+default_cap_mask(void)
+{
+	uint64_t mask = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(default_caps); i++)
+		mask |= 1ULL << default_caps[i];
+	return mask;
+}
+
+/* What a start needs, copied out of the record so the lock can be dropped. */
+struct start_ctx {
+	char id[BK_ID_SIZE];
+	char image_id[BK_ID_SIZE];
+	char *cmd;
+	char **env;
+	size_t nenv;
+	bool rootfs_made;
+	struct limits limits;
+	enum net_mode net_mode;
+	uint32_t ip;
+	struct port_map ports[PORTS_MAX];
+	size_t nports;
+	json_t *config;
+	int dfd; /* containers/<id>/ */
+	int rootfs_fd;
+	char **argv;
+	char **envp;
+	size_t nenvp;
+};
+
+static void
+ctx_free(struct start_ctx *x)
+{
+	size_t i;
+
+	free(x->cmd);
+	for (i = 0; i < x->nenv; i++)
+		free(x->env[i]);
+	free(x->env);
+	if (x->argv)
+		for (i = 0; x->argv[i]; i++)
+			free(x->argv[i]);
+	free(x->argv);
+	for (i = 0; i < x->nenvp; i++)
+		free(x->envp[i]);
+	free(x->envp);
+	json_decref(x->config);
+	if (x->dfd >= 0)
+		close(x->dfd);
+	if (x->rootfs_fd >= 0)
+		close(x->rootfs_fd);
+}
+
+static int
+make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
+{
+	cleanup_free char *src = xasprintf("%s/rootfs", x->image_id);
+	cleanup_close int src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (src_fd < 0) {
+		bk_err_sys(err, "image %s: its filesystem", x->image_id);
+		/* Deleted from the store behind our back: the image says so from now on. */
+		if (err->code == ENOENT || err->code == ENOTDIR)
+			image_mark_broken(e, x->image_id, err);
+		return -err->code;
+	}
+	/* A writable snapshot: O(1) in the image's size, and usually made ahead of time. */
+	if (spare_take(e, x->image_id, x->dfd, "rootfs") < 0 &&
+	    store_snapshot(src_fd, x->dfd, "rootfs", false, err) < 0)
+		return bk_err_wrap(err, "container filesystem");
+	spare_used(e, x->image_id);
+	return failpoint("run.snapshot", err);
+}
+
+static int
+write_etc_files(struct start_ctx *x, const char *hostname, struct bk_err *err)
+{
+	char ipb[16];
+	cleanup_free char *hosts = NULL, *host_resolv = NULL, *hn = NULL;
+	char resolv[4096];
+	size_t used = 0;
+	char *save = NULL, *line;
+	bool any = false;
+
+	/* As docker: the container's own name resolves to its address. */
+	if (x->net_mode == NET_MODE_HOST &&
+	    read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &hosts, NULL, NULL) == 0)
+		;
+	else if (x->ip)
+		hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+				  "ip6-loopback\n%s\t%s\n",
+				  ip_format(x->ip, ipb), hostname);
+	else
+		hosts =
+		    xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+	if (write_file_replace(x->dfd, "hosts", hosts, strlen(hosts), err) < 0)
+		return -err->code;
+	hn = xasprintf("%s\n", hostname);
+	if (write_file_replace(x->dfd, "hostname", hn, strlen(hn), err) < 0)
+		return -err->code;
+	/* The host's resolvers, less loopback ones a container cannot reach (as docker). */
+	resolv[0] = '\0';
+	if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536, &host_resolv, NULL, NULL) == 0) {
+		for (line = strtok_r(host_resolv, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, "nameserver", 10) == 0) {
+				const char *a = line + 10 + strspn(line + 10, " \t");
+
+				if (strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0)
+					continue;
+				any = true;
+			}
+			if (used + strlen(line) + 2 < sizeof(resolv))
+				used += (size_t)sprintf(resolv + used, "%s\n", line);
+		}
+	}
+	if (!any && used + 64 < sizeof(resolv))
+		used += (size_t)sprintf(resolv + used, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+	return write_file_replace(x->dfd, "resolv.conf", resolv, used, err);
+}
+
+static char **
+json_strings(json_t *arr, size_t *n)
+{
+	size_t i, k = 0;
+	json_t *v;
+	char **out = xcalloc(json_is_array(arr) ? json_array_size(arr) + 1 : 1, sizeof(char *));
+
+	if (json_is_array(arr))
+		json_array_foreach (arr, i, v)
+			if (json_is_string(v))
+				out[k++] = xstrdup(json_string_value(v));
+	if (n)
+		*n = k;
+	return out;
+}
+
+/* cmd (the seed's `sh -c`) or the image's Entrypoint followed by its Cmd. */
+static int
+build_argv(struct start_ctx *x, struct bk_err *err)
+{
+	json_t *cfg = json_object_get(x->config, "config");
+	size_t ne = 0, nc = 0, i;
+	char **ep, **cmd;
+
+	if (x->cmd) {
+		x->argv = xcalloc(4, sizeof(char *));
+		x->argv[0] = xstrdup("/bin/sh");
+		x->argv[1] = xstrdup("-c");
+		x->argv[2] = xstrdup(x->cmd);
+		return 0;
+	}
+	ep = json_strings(json_object_get(cfg, "Entrypoint"), &ne);
+	cmd = json_strings(json_object_get(cfg, "Cmd"), &nc);
+	x->argv = xcalloc(ne + nc + 1, sizeof(char *));
+	for (i = 0; i < ne; i++)
+		x->argv[i] = ep[i];
+	for (i = 0; i < nc; i++)
+		x->argv[ne + i] = cmd[i];
+	free(ep);
+	free(cmd);
+	if (ne + nc == 0)
+		return bk_err_set(err, EINVAL,
+				  "no command: set cmd (the image has no Entrypoint or Cmd)");
+	return 0;
+}
+
+static void
+env_put(char ***envp, size_t *n, const char *kv, bool replace)
+{
+	size_t klen = strcspn(kv, "="), i;
+
+	for (i = 0; i < *n; i++)
+		if (strncmp((*envp)[i], kv, klen) == 0 && (*envp)[i][klen] == '=') {
+			if (replace) {
+				free((*envp)[i]);
+				(*envp)[i] = xstrdup(kv);
+			}
+			return;
+		}
+	*envp = xrealloc(*envp, (*n + 2) * sizeof(char *));
+	(*envp)[(*n)++] = xstrdup(kv);
+	(*envp)[*n] = NULL;
+}
+
+/*
+ * A container process's environment: the image's Env, then the container's
+ * env, then what docker always sets.  NULL-terminated; caller frees.
+ */
+char **
+process_env(json_t *config, char *const *env, size_t nenv, const char *hostname, const char *home,
+	    size_t *n_out)
+{
+	json_t *cfg = json_object_get(config, "config");
+	size_t n = 0, k = 0, i;
+	char **img = json_strings(json_object_get(cfg, "Env"), &n);
+	char **envp = xcalloc(1, sizeof(char *));
+	char *kv;
+
+	for (i = 0; i < n; i++) {
+		env_put(&envp, &k, img[i], true);
+		free(img[i]);
+	}
+	free(img);
+	for (i = 0; i < nenv; i++)
+		env_put(&envp, &k, env[i], true);
+	env_put(&envp, &k, DEFAULT_PATH, false);
+	kv = xasprintf("HOSTNAME=%s", hostname);
+	env_put(&envp, &k, kv, false);
+	free(kv);
+	kv = xasprintf("HOME=%s", home);
+	env_put(&envp, &k, kv, false);
+	free(kv);
+	*n_out = k;
+	return envp;
+}
+
+/* mkdir -p inside the rootfs, never leaving it (as docker does for WorkingDir). */
+static int
+make_workdir(int rootfs_fd, const char *path, struct bk_err *err)
+{
+	int fd = inroot_mkdirs(rootfs_fd, path, 0755, 0, 0, 0);
+
+	if (fd < 0)
+		return bk_err_set(err, -fd, "workdir '%s': %s", path, inroot_strerror(-fd));
+	close(fd);
+	return 0;
+}
+
+/* Everything up to the clone: filesystem, files, command, user. */
+static int
+prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *groups,
+	struct bk_err *err)
+{
+	json_t *cfg;
+	const char *user, *workdir;
+	char home[256];
+	size_t ngroups = 0;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (image_config_for(e, x->image_id, x->image_id, &x->config, err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
+	x->dfd = openat(e->containers_fd, x->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x->dfd < 0)
+		return bk_err_sys(err, "start %s", x->id);
+	if (!x->rootfs_made && make_rootfs(e, x, err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
+	x->rootfs_fd = openat(x->dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x->rootfs_fd < 0)
+		return bk_err_sys(err, "start %s: rootfs", x->id);
+	if (network_prepare(e, x->id, x->net_mode, &x->ip, err) < 0 ||
+	    failpoint("run.lease", err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
+	if (write_etc_files(x, x->id, err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
+	/* A restart must not find the previous run's exit. */
+	if (unlinkat(x->dfd, "exit", 0) < 0 && errno != ENOENT)
+		return bk_err_sys(err, "start %s: remove old exit file", x->id);
+
+	cfg = json_object_get(x->config, "config");
+	user = json_string_value(json_object_get(cfg, "User"));
+	workdir = json_string_value(json_object_get(cfg, "WorkingDir"));
+	if (userdb_resolve(x->rootfs_fd, user, &uid, &gid, groups, &ngroups, home, sizeof(home),
+			   err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
+	if (workdir && *workdir && make_workdir(x->rootfs_fd, workdir, err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
+	if (build_argv(x, err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
+	x->envp = process_env(x->config, x->env, x->nenv, x->id, home, &x->nenvp);
+
+	req->hostname = x->id;
+	req->argv = x->argv;
+	req->envp = x->envp;
+	req->cwd = workdir && *workdir ? workdir : "/";
+	req->uid = uid;
+	req->gid = gid;
+	req->groups = groups;
+	req->ngroups = ngroups;
+	req->caps = default_cap_mask();
+	req->log_max = e->log_max;
+	req->netns = x->net_mode != NET_MODE_HOST;
+	req->net_mode = x->net_mode;
+	req->ip = x->ip;
+	req->ports = x->ports;
+	req->nports = x->nports;
+	req->state_dfd = x->dfd;
+	req->cgroup_id = x->id;
+	req->limits = e->cgroups_ready ? &x->limits : NULL;
+	req->cgroupns = e->cgroups_ready;
+	req->seccomp = e->seccomp_hex;
+	return 0;
+}
+
+/* Copy what a start needs and mark c busy; EBUSY/EINVAL when it cannot start. */
+static int
+claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *err)
+{
+	struct container *c = container_find_locked(e, id, 0);
+	size_t i;
+
+	if (c == NULL)
+		return bk_err_set(err, ENOENT, "no container '%s'", id);
+	if (c->broken)
+		return container_broken_err(c, err);
+	if (c->state == BK_CTR_RUNNING)
+		return bk_err_set(err, EBUSY, "container %s is already running", id);
+	if (c->busy || c->state == BK_CTR_REMOVING)
+		return bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
+	if (c->image_id[0] == '\0')
+		return bk_err_set(err, EINVAL,
+				  "container %s has no image: write one to its 'image'", id);
+	c->busy = true;
+	snprintf(x->id, sizeof(x->id), "%s", c->id);
+	snprintf(x->image_id, sizeof(x->image_id), "%s", c->image_id);
+	x->cmd = c->cmd ? xstrdup(c->cmd) : NULL;
+	x->env = xcalloc(c->nenv + 1, sizeof(char *));
+	for (i = 0; i < c->nenv; i++)
+		x->env[i] = xstrdup(c->env[i]);
+	x->nenv = c->nenv;
+	x->rootfs_made = c->rootfs_made;
+	x->limits = c->limits;
+	x->net_mode = c->net_mode;
+	x->nports = c->nports;
+	if (c->nports)
+		memcpy(x->ports, c->ports, c->nports * sizeof(*c->ports));
+	return 0;
+}
+
+int
+bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
+{
+	struct start_ctx x = { .dfd = -1, .rootfs_fd = -1 };
+	struct spawn_req req = { 0 };
+	gid_t groups[64];
+	struct container *c;
+	cleanup_free char *rootfs = NULL;
+	pid_t pid = 0;
+	int pidfd = -1, ret;
+
+	pthread_mutex_lock(&e->lock);
+	ret = claim(e, id, &x, err);
+	pthread_mutex_unlock(&e->lock);
+	if (ret < 0) {
+		ctx_free(&x);
+		return ret;
+	}
+
+	ret = prepare(e, &x, &req, groups, err);
+	if (ret == 0) {
+		rootfs = xasprintf("%s/containers/%s/rootfs", e->store_path, x.id);
+		req.rootfs_path = rootfs;
+		ret = spawn_init(e, &req, &pid, &pidfd, err);
+		if (ret < 0)
+			bk_err_wrap(err, "start %s", x.id);
+	}
+
+	pthread_mutex_lock(&e->lock);
+	c = container_find_locked(e, id, 0);
+	c->rootfs_made = c->rootfs_made || x.rootfs_fd >= 0;
+	if (ret == 0) {
+		struct bk_err serr = BK_ERR_INIT;
+
+		c->state = BK_CTR_RUNNING;
+		c->pid = pid;
+		c->pidfd = pidfd;
+		c->pid_start = proc_start_time(pid);
+		memcpy(c->boot_id, e->boot_id, sizeof(c->boot_id));
+		time_rfc3339(c->started, sizeof(c->started));
+		c->finished[0] = '\0';
+		c->exited = false;
+		c->exit_code = c->exit_signal = 0;
+		c->oomkilled = false;
+		c->kill_sent = 0;
+		c->ip = x.ip;
+		if (container_save(e, c, &serr) < 0)
+			bk_log(BK_LOG_WARN, "%s", serr.msg);
+		failpoint("run.saved", NULL);
+		unlinkat(x.dfd, "starting", 0);
+		monitor_add(e, c);
+	} else if (x.rootfs_fd >= 0) {
+		struct bk_err serr = BK_ERR_INIT;
+
+		container_save(e, c, &serr);
+	}
+	c->busy = false;
+	pthread_cond_broadcast(&e->ctr_changed);
+	pthread_mutex_unlock(&e->lock);
+	ctx_free(&x);
+	if (ret < 0)
+		return ret;
+	bk_log(BK_LOG_INFO, "started container %s (pid %d)", id, (int)pid);
+	engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
+	engine_event(e, BK_OBJ_CONTAINER, id, "start", "pid=%d", (int)pid);
+	return 0;
+}

@@ -1,0 +1,223 @@
+/*
+ * Spare inits: container inits started ahead of time, so that a start does
+ * not wait for what a container's first process costs before it can be
+ * told what to run.
+ *
+ * On this kernel the dear part of a start is not the clone (a new network
+ * namespace, ~3 ms) but joining the cgroups: the first write to a cgroup's
+ * tasks file waits out an RCU grace period for the global threadgroup lock
+ * (6-15 ms measured here, held with cgroup_mutex, see docs/design.md).  A
+ * spare is cloned into fresh mount, pid, uts, ipc and net namespaces, joins
+ * a group of its own (cgroup v1: bockerfs/<tag>/spare-N), and waits on its
+ * socket for a plan.  A start takes one, renames its group to the
+ * container's (a rename costs ~20 us and no grace period), sets the limits
+ * and sends the plan; the init sets up the container's filesystem while the
+ * daemon attaches its network.
+ *
+ * A spare holds nothing of any container, and drops the control tree from
+ * its copy of the mount table (bk_engine_opts.hide_mount): else an unmount
+ * of the tree (fusermount3 -u) would not end the FUSE connection, nor the
+ * daemon, whose exit is what ends the spares.  It exits on EOF on its socket:
+ * when the pool is stopped, and when the daemon dies however it dies, so a
+ * crash leaves at most empty spare-N groups, which the next daemon removes.
+ * Refills come in batches, so that several joins share one grace period.
+ */
+#include <errno.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+#include "base/util.h"
+
+#define POOL      4 /* spares kept */
+#define LOW_WATER 1 /* refill when this few are left */
+
+struct spare_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct spare_init spares[POOL];
+	int n;
+	bool stop, want;
+	uint64_t serial;
+	pthread_t thread;
+};
+
+static void
+discard(struct bk_engine *e, struct spare_init *s)
+{
+	struct pollfd pfd = { .fd = s->pidfd, .events = POLLIN };
+	siginfo_t si;
+
+	/* EOF on its socket ends a spare; SIGKILL if it does not go at once. */
+	close(s->sync_fd);
+	if (poll(&pfd, 1, 1000) <= 0)
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	close(s->pidfd);
+	if (s->cgroup[0])
+		cgroup_remove(e, s->cgroup);
+	/* Nothing of it is left to adopt or remove. */
+	s->pidfd = s->sync_fd = -1;
+	s->cgroup[0] = '\0';
+}
+
+static int
+make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
+{
+	struct clone_args ca = { 0 };
+	char fdarg[16];
+	/* Nothing of the host in its command line: it is /proc/1/cmdline of a container. */
+	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, NULL };
+	int sv[2], pidfd = -1;
+	long pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return bk_err_sys(err, "spare init: socketpair");
+	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+	ca.flags =
+	    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	ca.exit_signal = SIGCHLD;
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return bk_err_sys(err, "spare init: clone3");
+	}
+	if (pid == 0) {
+		spawn_child_hide(e->hide_mount);
+		spawn_child_exec(e->init_fd, argv, -1, -1, &sv[1], 1);
+	}
+	close(sv[1]);
+	s->pid = (pid_t)pid;
+	s->pidfd = pidfd;
+	s->sync_fd = sv[0];
+	s->cgroup[0] = '\0';
+	/* cgroup v2 cannot rename a group: there the start joins the init to its own. */
+	if (e->cgroups_ready && e->cgroup_mode == CGROUP_V1) {
+		snprintf(s->cgroup, sizeof(s->cgroup), "spare-%llu",
+			 (unsigned long long)e->spare_inits->serial++);
+		if (cgroup_enter(e, s->cgroup, s->pid, &e->default_limits, err) < 0) {
+			discard(e, s);
+			return bk_err_wrap(err, "spare init");
+		}
+	}
+	return 0;
+}
+
+static void *
+refill_main(void *arg)
+{
+	struct bk_engine *e = arg;
+	struct spare_pool *p = e->spare_inits;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->want && !p->stop)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->stop)
+			break;
+		p->want = false;
+		while (p->n < POOL && !p->stop) {
+			struct spare_init s;
+			struct bk_err err = BK_ERR_INIT;
+
+			pthread_mutex_unlock(&p->lock);
+			if (make_one(e, &s, &err) < 0) {
+				bk_log(BK_LOG_DEBUG, "%s", err.msg);
+				pthread_mutex_lock(&p->lock);
+				break;
+			}
+			pthread_mutex_lock(&p->lock);
+			p->spares[p->n++] = s;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Take a spare: 0, or -ENOENT when there is none ready (the caller clones). */
+int
+spare_init_take(struct bk_engine *e, struct spare_init *out)
+{
+	struct spare_pool *p = e->spare_inits;
+	int ret = -ENOENT;
+
+	if (p == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&p->lock);
+	/* Spares anyone killed meanwhile go now, with their groups, not at their turn. */
+	for (int i = p->n - 1; i >= 0; i--) {
+		struct pollfd pfd = { .fd = p->spares[i].pidfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) > 0) {
+			discard(e, &p->spares[i]);
+			p->spares[i] = p->spares[--p->n];
+		}
+	}
+	if (p->n > 0) {
+		*out = p->spares[--p->n];
+		ret = 0;
+	}
+	if (p->n <= LOW_WATER) {
+		p->want = true;
+		pthread_cond_signal(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+/* A spare that could not be used: end it and remove its group. */
+void
+spare_init_discard(struct bk_engine *e, struct spare_init *s)
+{
+	discard(e, s);
+}
+
+int
+spare_init_start(struct bk_engine *e, struct bk_err *err)
+{
+	struct spare_pool *p = xcalloc(1, sizeof(*p));
+	int ret;
+
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->want = true;
+	e->spare_inits = p;
+	ret = pthread_create(&p->thread, NULL, refill_main, e);
+	if (ret != 0) {
+		e->spare_inits = NULL;
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return bk_err_set(err, ret, "cannot start the spare-init thread");
+	}
+	return 0;
+}
+
+void
+spare_init_stop(struct bk_engine *e)
+{
+	struct spare_pool *p = e->spare_inits;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	e->spare_inits = NULL;
+	while (p->n > 0)
+		discard(e, &p->spares[--p->n]);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
