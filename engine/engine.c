@@ -13,7 +13,7 @@
 #include "engine.h"
 #include "ops/pull.h"
 #include "proc/seccomp_profile.h"
-#include "base/util.h"
+#include "base/base.h"
 
 static void
 boot_id(char *out, size_t size)
@@ -35,47 +35,41 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	size_t ninsns = 0;
 	int ret;
 
-	e->lock_fd = e->store_fd = e->images_fd = e->containers_fd = e->tmp_fd = e->spare_fd = -1;
-	e->init_fd = e->monitor_epfd = e->monitor_wakefd = -1;
-	e->root = xstrdup(opts->root);
-	e->hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
-	e->next_serial = 1;
-	e->log_max = opts->log_max ? opts->log_max : BK_LOG_MAX_DEFAULT;
-	pthread_mutex_init(&e->lock, NULL);
-	pthread_cond_init(&e->ctr_changed, NULL);
-	pthread_mutex_init(&e->spare_lock, NULL);
-	pthread_cond_init(&e->spare_cond, NULL);
+	e->store = (struct store){ .lock_fd = -1, .fd = -1, .images_fd = -1, .containers_fd = -1,
+				   .tmp_fd = -1, .spare_fd = -1 };
+	e->procs.init_fd = e->monitor.epfd = e->monitor.wakefd = -1;
+	e->procs.hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
+	e->model.next_serial = 1;
+	e->procs.log_max = opts->log_max ? opts->log_max : BK_LOG_MAX_DEFAULT;
+	pthread_mutex_init(&e->model.lock, NULL);
+	pthread_cond_init(&e->model.ctr_changed, NULL);
+	pthread_mutex_init(&e->spares.lock, NULL);
+	pthread_cond_init(&e->spares.cond, NULL);
 	/* Spare names must not repeat those a previous run left. */
-	if (getrandom(&e->spare_serial, sizeof(e->spare_serial), 0) < 0)
-		e->spare_serial = (uint64_t)time(NULL) << 20;
-	e->spare_serial >>= 1;
-	boot_id(e->boot_id, sizeof(e->boot_id));
-	e->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (e->ncpu < 1)
-		e->ncpu = 1;
-	limits_init(&e->default_limits);
+	if (getrandom(&e->spares.serial, sizeof(e->spares.serial), 0) < 0)
+		e->spares.serial = (uint64_t)time(NULL) << 20;
+	e->spares.serial >>= 1;
+	boot_id(e->model.boot_id, sizeof(e->model.boot_id));
+	e->model.ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (e->model.ncpu < 1)
+		e->model.ncpu = 1;
+	limits_init(&e->model.default_limits);
 	/* As podman (containers.conf pids_limit): a fork bomb stops there; `pids max` lifts it. */
-	e->default_limits.pids = LIMIT_PIDS_DEFAULT;
+	e->model.default_limits.pids = LIMIT_PIDS_DEFAULT;
 	if (opts->default_limits &&
-	    limits_parse(opts->default_limits, &e->default_limits, e->ncpu, err) < 0) {
+	    limits_parse(opts->default_limits, &e->model.default_limits, e->model.ncpu, err) < 0) {
 		ret = bk_err_wrap(err, "default limits");
 		goto fail;
 	}
 	/* One filter for every container (they all get the default capabilities): built once. */
-	ret = seccomp_profile_hex(default_cap_mask(), &e->seccomp_hex, &ninsns, err);
+	ret = seccomp_profile_hex(default_cap_mask(), &e->procs.seccomp_hex, &ninsns, err);
 	if (ret < 0) {
 		bk_err_wrap(err, "container seccomp profile");
 		goto fail;
 	}
 	bk_log(BK_LOG_DEBUG, "seccomp profile: %zu instructions", ninsns);
 
-	ret = storage_lock(e->root, &e->lock_fd, err);
-	if (ret < 0)
-		goto fail;
-	ret = storage_open(e->root, opts->storage_size, &e->store_path, &e->store_mounted, err);
-	if (ret < 0)
-		goto fail;
-	ret = store_init(e, err);
+	ret = store_open(&e->store, opts->root, opts->storage_size, err);
 	if (ret < 0)
 		goto fail;
 	ret = network_open(e, opts, err);
@@ -119,26 +113,15 @@ bk_engine_close(struct bk_engine *e)
 	cgroup_teardown(e);
 	container_free_all(e);
 	image_free_all(e);
-	if (e->init_fd >= 0)
-		close(e->init_fd);
-	store_fini(e);
-	if (e->store_path)
-		storage_close(e->store_path, e->store_mounted);
-	if (e->lock_fd >= 0) {
-		char *pid = xasprintf("%s/bockerfs.pid", e->root);
-
-		unlink(pid);
-		free(pid);
-		close(e->lock_fd);
-	}
-	pthread_cond_destroy(&e->ctr_changed);
-	pthread_cond_destroy(&e->spare_cond);
-	pthread_mutex_destroy(&e->spare_lock);
-	pthread_mutex_destroy(&e->lock);
-	free(e->seccomp_hex);
-	free(e->store_path);
-	free(e->hide_mount);
-	free(e->root);
+	if (e->procs.init_fd >= 0)
+		close(e->procs.init_fd);
+	store_close(&e->store);
+	pthread_cond_destroy(&e->model.ctr_changed);
+	pthread_cond_destroy(&e->spares.cond);
+	pthread_mutex_destroy(&e->spares.lock);
+	pthread_mutex_destroy(&e->model.lock);
+	free(e->procs.seccomp_hex);
+	free(e->procs.hide_mount);
 	free(e);
 }
 
@@ -148,7 +131,7 @@ bk_engine_write_pid(struct bk_engine *e)
 	struct bk_err err = BK_ERR_INIT;
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	cleanup_close int fd = open(e->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd = open(e->store.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0 || write_file_atomic(fd, "bockerfs.pid", buf, (size_t)n, &err) < 0)
 		bk_log(BK_LOG_WARN, "pid file: %s", err.msg);
@@ -163,9 +146,9 @@ bk_parse_size(const char *s, uint64_t *out)
 void
 bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, bk_event_fn event, void *arg)
 {
-	e->watch = fn;
-	e->event = event;
-	e->watch_arg = arg;
+	e->model.ev.watch = fn;
+	e->model.ev.event = event;
+	e->model.ev.arg = arg;
 }
 
 int
@@ -183,10 +166,10 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 	if (ret < 0)
 		return ret;
 	/* Have a snapshot ready for each image before its first run. */
-	pthread_mutex_lock(&e->lock);
-	for (i = 0; i < e->nimages; i++)
-		spare_refill(e, e->images[i]->id);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
+	for (i = 0; i < e->model.nimages; i++)
+		spare_refill(e, e->model.images[i]->id);
+	pthread_mutex_unlock(&e->model.lock);
 	return monitor_start(e, err);
 }
 
@@ -197,25 +180,25 @@ engine_event(struct bk_engine *e, enum bk_obj_kind kind, const char *id, const c
 	char attrs[512];
 	va_list ap;
 
-	if (e->event == NULL)
+	if (e->model.ev.event == NULL)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(attrs, sizeof(attrs), fmt, ap);
 	va_end(ap);
-	e->event(e->watch_arg, kind, id, action, attrs);
+	e->model.ev.event(e->model.ev.arg, kind, id, action, attrs);
 }
 
 const char *
 bk_engine_store_path(const struct bk_engine *e)
 {
-	return e->store_path;
+	return e->store.path;
 }
 
 void
 engine_notify(struct bk_engine *e, enum bk_obj_kind kind, const char *id, enum bk_change change)
 {
-	if (e->watch)
-		e->watch(e->watch_arg, kind, id, change);
+	if (e->model.ev.watch)
+		e->model.ev.watch(e->model.ev.arg, kind, id, change);
 }
 
 int

@@ -9,8 +9,9 @@
 #include <jansson.h>
 
 #include "bocker.h"
-#include "parse/limits.h"
+#include "parse/parse.h"
 #include "net/net.h"
+#include "store/store.h"
 
 struct image {
 	char id[BK_ID_SIZE];
@@ -72,73 +73,82 @@ struct container {
 	int broken_code;
 };
 
-struct bk_engine {
-	char *root;         /* state directory: lock, pid file, log, storage.img */
-	char *hide_mount;   /* bk_engine_opts.hide_mount, or NULL */
-	char *store_path;   /* the mounted btrfs filesystem */
-	bool store_mounted; /* we mounted store_path (embedded store) */
-	int lock_fd;
-	int store_fd, images_fd, containers_fd, tmp_fd, spare_fd;
-
-	pthread_mutex_t lock; /* protects everything below */
-	struct image **images;
-	size_t nimages;
-	uint64_t next_serial;
-
-	struct container **ctrs; /* protected by lock */
-	size_t nctrs;
-	pthread_cond_t ctr_changed; /* with lock: a container's state changed */
-
+/* model/: the tables of images and containers, their records, and the change callbacks. */
+struct events {
 	bk_watch_fn watch;
 	bk_event_fn event;
-	void *watch_arg;
-
-	int init_fd;        /* O_PATH fd of the bockerfs-init binary */
-	char *seccomp_hex;  /* the containers' seccomp filter (seccomp.c), built once */
-	int monitor_epfd;   /* epoll over running containers' pidfds */
-	int monitor_wakefd; /* eventfd: stop the monitor */
-	pthread_t monitor;
-	bool monitor_running;
-	char boot_id[40];
-	uint64_t log_max; /* rotate container logs past this size */
-
-	/* spare.c: the pool of ready snapshots and its refill thread */
-	pthread_mutex_t spare_lock; /* protects spare/ renames and the fields below */
-	pthread_cond_t spare_cond;
-	struct refill *refills;
-	uint64_t spare_serial;
-	uint64_t spare_epoch; /* bumped by every spare_drop: a refill begun before is stale */
-	bool spare_stop, spare_running;
-	pthread_t spare_thread;
-	struct spare_pool *spare_inits; /* spare_init.c; NULL when not running */
-
-	enum cgroup_mode cgroup_mode;
-	bool cgroups_ready;
-	char cgroup_parent[32];       /* "bockerfs/<store tag>" */
-	struct limits default_limits; /* what a new container starts with */
-	long ncpu;
-
-	struct pull_config *pull;
-	struct exec_session *execs; /* protected by lock */
-	uint64_t exec_uid;          /* protected by lock */
-	struct net_host *net;       /* NULL: no bridge networking on this host */
-	struct ipam *ipam;          /* registry settings (pull.c), NULL: defaults */
+	void *arg;
 };
 
-/* storage.c: the state directory's lock and the btrfs store under it. */
-int storage_lock(const char *root, int *lock_fd, struct bk_err *err);
-int storage_open(const char *root, uint64_t size, char **store_path, bool *mounted,
-		 struct bk_err *err);
-void storage_close(const char *store_path, bool mounted);
+struct model {
+	pthread_mutex_t lock; /* protects the tables and every object in them */
+	pthread_cond_t ctr_changed; /* with lock: a container's state changed */
+	struct image **images;
+	size_t nimages;
+	struct container **ctrs;
+	size_t nctrs;
+	uint64_t next_serial; /* of the objects, never reused while the engine runs */
+	struct events ev;
+	char boot_id[40];		  /* this boot: a record of another one runs nothing */
+	struct limits default_limits; /* what a new container starts with */
+	long ncpu;
+};
 
-/* store.c: the layout inside the btrfs store, subvolumes via libbtrfsutil. */
-int store_init(struct bk_engine *e, struct bk_err *err);
-void store_fini(struct bk_engine *e);
-int store_rmtree_at(int dfd, const char *name, struct bk_err *err);
-void store_reclaim(int dfd);
-int store_create_subvolume(int dfd, const char *name, struct bk_err *err);
-int store_set_read_only(int fd, bool ro, struct bk_err *err);
-int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, struct bk_err *err);
+/* proc/: how container processes are made. */
+struct cgroups {
+	enum cgroup_mode mode;
+	bool ready;	/* false: containers run without limits */
+	char parent[32]; /* "bockerfs/<store tag>" */
+};
+
+struct procs {
+	int init_fd;	  /* O_PATH fd of the bockerfs-init binary */
+	char *seccomp_hex; /* the containers' seccomp filter (seccomp.c), built once */
+	char *hide_mount;  /* bk_engine_opts.hide_mount, or NULL */
+	uint64_t log_max;  /* rotate container logs past this size */
+	struct cgroups cg;
+	struct spare_pool *spare_inits; /* spare_init.c; NULL when not running */
+};
+
+/* ops/: the threads and pools of the operations. */
+struct monitor {
+	int epfd;   /* epoll over running containers' pidfds and exec sessions' fds */
+	int wakefd; /* eventfd: stop the monitor */
+	pthread_t thread;
+	bool running;
+};
+
+struct spares {
+	pthread_mutex_t lock; /* protects spare/ renames and the fields below */
+	pthread_cond_t cond;
+	struct refill *refills;
+	uint64_t serial;
+	uint64_t epoch; /* bumped by every spare_drop: a refill begun before is stale */
+	bool stop, running;
+	pthread_t thread;
+};
+
+struct execs {
+	struct exec_session *list; /* protected by model.lock */
+	uint64_t next_uid;	   /* protected by model.lock */
+};
+
+struct network {
+	struct net_host *host; /* NULL: no bridge networking on this host */
+	struct ipam *ipam;
+};
+
+/* The engine: one part per layer. */
+struct bk_engine {
+	struct store store;
+	struct model model;
+	struct procs procs;
+	struct network net;
+	struct pull_config *registry; /* registry settings (pull.c), NULL: defaults */
+	struct monitor monitor;
+	struct spares spares;
+	struct execs execs;
+};
 
 /* image.c */
 int image_load_all(struct bk_engine *e, struct bk_err *err);

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/blockq.h"
-#include "base/util.h"
+#include "base/base.h"
 
 void
 blockq_init(struct blockq *q)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <openssl/evp.h>
 
-#include "base/digest.h"
+#include "base/base.h"
 
 void
 digest_init(struct digest *d)

@@ -22,8 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/failpoint.h"
-#include "base/util.h"
+#include "base/base.h"
 
 enum fp_action { FP_KILL, FP_ERROR, FP_SLEEP };
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "bocker.h"
-#include "base/util.h"
+#include "base/base.h"
 
 int
 write_all(int fd, const void *buf, size_t len)

@@ -19,8 +19,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
-#include "base/failpoint.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define RECORD_MAX (4u << 20)
 #define ENV_MAX    4096
@@ -74,11 +73,11 @@ container_free_all(struct bk_engine *e)
 {
 	size_t i;
 
-	for (i = 0; i < e->nctrs; i++)
-		container_free(e->ctrs[i]);
-	free(e->ctrs);
-	e->ctrs = NULL;
-	e->nctrs = 0;
+	for (i = 0; i < e->model.nctrs; i++)
+		container_free(e->model.ctrs[i]);
+	free(e->model.ctrs);
+	e->model.ctrs = NULL;
+	e->model.nctrs = 0;
 }
 
 /* Docker's container name rule; also keeps names safe as path components. */
@@ -105,9 +104,9 @@ container_find_locked(struct bk_engine *e, const char *id, uint64_t serial)
 {
 	size_t i;
 
-	for (i = 0; i < e->nctrs; i++)
-		if (id ? strcmp(e->ctrs[i]->id, id) == 0 : e->ctrs[i]->serial == serial)
-			return e->ctrs[i];
+	for (i = 0; i < e->model.nctrs; i++)
+		if (id ? strcmp(e->model.ctrs[i]->id, id) == 0 : e->model.ctrs[i]->serial == serial)
+			return e->model.ctrs[i];
 	return NULL;
 }
 
@@ -116,9 +115,9 @@ container_uses_image_locked(struct bk_engine *e, const char *image_id, char *who
 {
 	size_t i;
 
-	for (i = 0; i < e->nctrs; i++)
-		if (strcmp(e->ctrs[i]->image_id, image_id) == 0) {
-			snprintf(who, size, "%s", e->ctrs[i]->id);
+	for (i = 0; i < e->model.nctrs; i++)
+		if (strcmp(e->model.ctrs[i]->image_id, image_id) == 0) {
+			snprintf(who, size, "%s", e->model.ctrs[i]->id);
 			return true;
 		}
 	return false;
@@ -176,7 +175,7 @@ container_save(struct bk_engine *e, const struct container *c, struct bk_err *er
 	text = json_dumps(j, JSON_INDENT(1));
 	if (text == NULL)
 		return bk_err_set(err, ENOMEM, "container %s: cannot encode record", c->id);
-	dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(e->store.containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "container %s", c->id);
 	return write_file_replace(dfd, "container.json", text, strlen(text), err);
@@ -207,7 +206,7 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 	int pid = 0, code = 0, sig = 0, kill_sent = 0, exited = 0, oom = 0, rootfs = 0;
 	size_t i;
 
-	dfd = openat(e->containers_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(e->store.containers_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "container %s", id);
 	if (read_file_at(dfd, "container.json", RECORD_MAX, &text, NULL, err) < 0)
@@ -289,9 +288,9 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 static void
 table_add_locked(struct bk_engine *e, struct container *c)
 {
-	c->serial = e->next_serial++;
-	e->ctrs = xrealloc(e->ctrs, (e->nctrs + 1) * sizeof(*e->ctrs));
-	e->ctrs[e->nctrs++] = c;
+	c->serial = e->model.next_serial++;
+	e->model.ctrs = xrealloc(e->model.ctrs, (e->model.nctrs + 1) * sizeof(*e->model.ctrs));
+	e->model.ctrs[e->model.nctrs++] = c;
 }
 
 static void
@@ -299,11 +298,11 @@ table_del_locked(struct bk_engine *e, struct container *c)
 {
 	size_t i;
 
-	for (i = 0; i < e->nctrs; i++)
-		if (e->ctrs[i] == c) {
-			memmove(&e->ctrs[i], &e->ctrs[i + 1],
-				(e->nctrs - i - 1) * sizeof(*e->ctrs));
-			e->nctrs--;
+	for (i = 0; i < e->model.nctrs; i++)
+		if (e->model.ctrs[i] == c) {
+			memmove(&e->model.ctrs[i], &e->model.ctrs[i + 1],
+				(e->model.nctrs - i - 1) * sizeof(*e->model.ctrs));
+			e->model.nctrs--;
 			return;
 		}
 }
@@ -312,7 +311,7 @@ table_del_locked(struct bk_engine *e, struct container *c)
 static bool
 read_exit_file(struct bk_engine *e, struct container *c)
 {
-	cleanup_close int dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd = openat(e->store.containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free char *text = NULL;
 	int n;
 
@@ -371,7 +370,7 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 	/* The group is empty now: its init, the last process, has gone. */
 	cgroup_remove(e, c->id);
 	network_detach(e, c->id);
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	set_exited_locked(e, c, wait_code, wait_status);
 	c->oomkilled = oom;
 	if (!c->broken && container_save(e, c, &err) < 0)
@@ -382,8 +381,8 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 			 c->oomkilled ? " oomkilled=1" : "");
 	else
 		snprintf(attrs, sizeof(attrs), "code=%d", c->exit_code);
-	pthread_cond_broadcast(&e->ctr_changed);
-	pthread_mutex_unlock(&e->lock);
+	pthread_cond_broadcast(&e->model.ctr_changed);
+	pthread_mutex_unlock(&e->model.lock);
 	bk_log(BK_LOG_INFO, "container %s exited (%s)", id, attrs);
 	engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
 	engine_event(e, BK_OBJ_CONTAINER, id, "exit", "%s", attrs);
@@ -397,14 +396,14 @@ static void
 reconcile(struct bk_engine *e, struct container *c)
 {
 	struct bk_err err = BK_ERR_INIT;
-	cleanup_close int dfd = openat(e->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd = openat(e->store.containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	/* A start the daemon did not live to record: its init must not linger. */
 	if (dfd >= 0)
 		spawn_kill_unrecorded(dfd, c->id, c->state == BK_CTR_RUNNING ? c->pid : 0);
 
 	if (c->state == BK_CTR_RUNNING) {
-		bool same_boot = strcmp(c->boot_id, e->boot_id) == 0;
+		bool same_boot = strcmp(c->boot_id, e->model.boot_id) == 0;
 
 		if (same_boot && c->pid > 0 && proc_start_time(c->pid) == c->pid_start) {
 			c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
@@ -433,7 +432,7 @@ load_broken(struct bk_engine *e, const char *name, const struct bk_err *why)
 {
 	struct container *c = xcalloc(1, sizeof(*c));
 	cleanup_close int dfd =
-	    openat(e->containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    openat(e->store.containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	pid_t pid;
 
@@ -457,7 +456,7 @@ load_broken(struct bk_engine *e, const char *name, const struct bk_err *why)
 			c->pid = pid;
 			c->pid_start = proc_start_time(pid);
 			c->rootfs_made = true;
-			memcpy(c->boot_id, e->boot_id, sizeof(c->boot_id));
+			memcpy(c->boot_id, e->model.boot_id, sizeof(c->boot_id));
 			bk_log(BK_LOG_INFO, "container %s: broken record, its init runs (pid %d)",
 			       c->id, (int)pid);
 		}
@@ -468,7 +467,7 @@ load_broken(struct bk_engine *e, const char *name, const struct bk_err *why)
 int
 container_load_all(struct bk_engine *e, struct bk_err *err)
 {
-	cleanup_dir DIR *d = opendir_at(e->containers_fd);
+	cleanup_dir DIR *d = opendir_at(e->store.containers_fd);
 	struct dirent *de;
 
 	if (d == NULL)
@@ -493,7 +492,7 @@ container_load_all(struct bk_engine *e, struct bk_err *err)
 		}
 		table_add_locked(e, c);
 	}
-	bk_log(BK_LOG_INFO, "loaded %zu container(s)", e->nctrs);
+	bk_log(BK_LOG_INFO, "loaded %zu container(s)", e->model.nctrs);
 	return 0;
 }
 
@@ -517,7 +516,7 @@ bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZ
 	c->pidfd = -1;
 	c->env = xcalloc(1, sizeof(char *));
 	c->state = BK_CTR_CREATED;
-	c->limits = e->default_limits;
+	c->limits = e->model.default_limits;
 	time_rfc3339(c->created, sizeof(c->created));
 	if (name)
 		copy_str(c->id, sizeof(c->id), name);
@@ -526,41 +525,41 @@ bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZ
 		return bk_err_set(err, -ret, "cannot make an id");
 	}
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	if (container_find_locked(e, c->id, 0) != NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		ret = bk_err_set(err, EEXIST, "container '%s' exists", c->id);
 		container_free(c);
 		return ret;
 	}
 	/* Built in tmp/ and renamed: a crash never leaves a directory without a record. */
-	if (mkdirat(e->tmp_fd, c->id, 0700) < 0) {
+	if (mkdirat(e->store.tmp_fd, c->id, 0700) < 0) {
 		ret = bk_err_sys(err, "create container %s", c->id);
 		goto fail;
 	}
 	{
 		cleanup_close int dfd =
-		    openat(e->tmp_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		    openat(e->store.tmp_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		cleanup(json_decrefp) json_t *j = record_json(c);
 		cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
 
 		if (dfd < 0 || text == NULL ||
 		    write_file_replace(dfd, "container.json", text, strlen(text), err) < 0 ||
-		    renameat2(e->tmp_fd, c->id, e->containers_fd, c->id, RENAME_NOREPLACE) < 0) {
+		    renameat2(e->store.tmp_fd, c->id, e->store.containers_fd, c->id, RENAME_NOREPLACE) < 0) {
 			ret =
 			    err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
-			store_rmtree_at(e->tmp_fd, c->id, NULL);
+			store_rmtree_at(e->store.tmp_fd, c->id, NULL);
 			goto fail;
 		}
 	}
 	table_add_locked(e, c);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	snprintf(id_out, BK_ID_SIZE, "%s", c->id);
 	engine_notify(e, BK_OBJ_CONTAINER, c->id, BK_CHANGE_CREATED);
 	engine_event(e, BK_OBJ_CONTAINER, c->id, "create", "%s", "");
 	return 0;
 fail:
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	container_free(c);
 	return ret;
 }
@@ -670,7 +669,7 @@ set_limits_locked(struct bk_engine *e, struct container *c, const char *text, st
 {
 	struct limits l = c->limits;
 
-	if (limits_parse(text, &l, e->ncpu, err) < 0)
+	if (limits_parse(text, &l, e->model.ncpu, err) < 0)
 		return -err->code;
 	/* A start under way has taken the limits already and has no cgroup to change yet. */
 	if (c->busy && c->state != BK_CTR_RUNNING)
@@ -678,7 +677,7 @@ set_limits_locked(struct bk_engine *e, struct container *c, const char *text, st
 				  "limits: container %s is starting: write them again once it runs",
 				  c->id);
 	if (c->state == BK_CTR_RUNNING) {
-		if (!e->cgroups_ready)
+		if (!e->procs.cg.ready)
 			return bk_err_set(err, ENOTSUP, "limits: cgroups are not available");
 		if (cgroup_update(e, c->id, &l, err) < 0) {
 			struct bk_err ignored = BK_ERR_INIT;
@@ -706,7 +705,7 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		if (ret < 0)
 			return ret;
 	}
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, id, 0);
 	if (c == NULL) {
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
@@ -761,7 +760,7 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 	if (ret == 0)
 		ret = container_save(e, c, err);
 out:
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (ret == 0)
 		engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_UPDATED);
 	return ret;
@@ -789,10 +788,10 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 	struct container *c;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, id, serial);
 	if (c == NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "no container '%s'", id ? id : "?");
 	}
 	copy_str(out->id, sizeof(out->id), c->id);
@@ -816,7 +815,7 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 		out->ports = xstrdup("");
 	if (c->ip && c->net_mode == NET_MODE_BRIDGE)
 		ip_format(c->ip, out->ip);
-	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", e->store_path, c->id)
+	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", e->store.path, c->id)
 					: xstrdup("");
 	memcpy(out->created, c->created, sizeof(out->created));
 	memcpy(out->started, c->started, sizeof(out->started));
@@ -826,7 +825,7 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 	out->exit_code = c->exit_code;
 	out->exit_signal = c->exit_signal;
 	out->oomkilled = c->oomkilled;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return 0;
 }
 
@@ -851,11 +850,11 @@ bk_container_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
 {
 	struct container *c;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, NULL, serial);
 	if (c)
 		copy_str(id, BK_ID_SIZE, c->id);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return c ? 0 : -ENOENT;
 }
 
@@ -865,11 +864,11 @@ bk_container_state(struct bk_engine *e, uint64_t serial, enum bk_ctr_state *stat
 {
 	struct container *c;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, NULL, serial);
 	if (c)
 		*state = c->broken ? BK_CTR_BROKEN : c->state;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return c ? 0 : -ENOENT;
 }
 
@@ -879,17 +878,17 @@ bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *
 	struct bk_container_entry *list;
 	size_t i;
 
-	pthread_mutex_lock(&e->lock);
-	list = xcalloc(e->nctrs, sizeof(*list));
-	for (i = 0; i < e->nctrs; i++) {
-		struct container *c = e->ctrs[i];
+	pthread_mutex_lock(&e->model.lock);
+	list = xcalloc(e->model.nctrs, sizeof(*list));
+	for (i = 0; i < e->model.nctrs; i++) {
+		struct container *c = e->model.ctrs[i];
 
 		copy_str(list[i].id, sizeof(list[i].id), c->id);
 		list[i].serial = c->serial;
 		list[i].cmd = xstrdup(c->cmd ? c->cmd : "");
 	}
-	*n = e->nctrs;
-	pthread_mutex_unlock(&e->lock);
+	*n = e->model.nctrs;
+	pthread_mutex_unlock(&e->model.lock);
 	*out = list;
 	return 0;
 }
@@ -911,15 +910,15 @@ bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct
 	struct container *c;
 	int fd;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, NULL, serial);
 	if (c == NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "no such container");
 	}
 	snprintf(path, sizeof(path), "%s/%s", c->id, rotated ? "log.1" : "log");
-	pthread_mutex_unlock(&e->lock);
-	fd = openat(e->containers_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	pthread_mutex_unlock(&e->model.lock);
+	fd = openat(e->store.containers_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		/* Not started yet, or never rotated: an empty log. */
 		if (errno == ENOENT)
@@ -936,7 +935,7 @@ bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *e
 	struct container *c;
 	int ret = 0;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, id, 0);
 	if (c == NULL)
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
@@ -946,7 +945,7 @@ bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *e
 		ret = bk_err_sys(err, "kill %s", id);
 	else
 		c->kill_sent = sig;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -979,7 +978,7 @@ wait_stopped_locked(struct bk_engine *e, struct container *c, int timeout_ms,
 		if (step.tv_sec > deadline.tv_sec ||
 		    (step.tv_sec == deadline.tv_sec && step.tv_nsec > deadline.tv_nsec))
 			step = deadline;
-		if (pthread_cond_timedwait(&e->ctr_changed, &e->lock, &step) == ETIMEDOUT &&
+		if (pthread_cond_timedwait(&e->model.ctr_changed, &e->model.lock, &step) == ETIMEDOUT &&
 		    step.tv_sec == deadline.tv_sec && step.tv_nsec == deadline.tv_nsec)
 			return c->state != BK_CTR_RUNNING;
 	}
@@ -1016,7 +1015,7 @@ bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_
 	struct container *c;
 	int ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, id, 0);
 	if (c == NULL) {
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
@@ -1029,7 +1028,7 @@ bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_
 		ret = stop_locked(e, c, timeout_s, cancel, err);
 		c->busy = false;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -1041,18 +1040,18 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	char trash[BK_ID_SIZE + 8];
 	int ret = 0;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, id, 0);
 	if (c == NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "no container '%s'", id);
 	}
 	if (c->busy) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
 	}
 	if (c->state == BK_CTR_RUNNING && !force) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, EBUSY, "container %s is running: stop it or use 'rm force'",
 				  id);
 	}
@@ -1061,7 +1060,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 		ret = stop_locked(e, c, 0, NULL, err);
 		if (ret < 0) {
 			c->busy = false;
-			pthread_mutex_unlock(&e->lock);
+			pthread_mutex_unlock(&e->model.lock);
 			return ret;
 		}
 	}
@@ -1074,25 +1073,25 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	snprintf(trash, sizeof(trash), "%s.rm", c->id);
 	if (failpoint("rm.stopped", err) < 0) {
 		c->busy = false;
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return -err->code;
 	}
-	if (renameat(e->containers_fd, c->id, e->tmp_fd, trash) < 0) {
+	if (renameat(e->store.containers_fd, c->id, e->store.tmp_fd, trash) < 0) {
 		ret = bk_err_sys(err, "remove container %s", c->id);
 		c->busy = false;
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return ret;
 	}
 	c->state = BK_CTR_REMOVING;
 	table_del_locked(e, c);
 	exec_forget_container(e, c->id);
-	pthread_cond_broadcast(&e->ctr_changed);
-	pthread_mutex_unlock(&e->lock);
+	pthread_cond_broadcast(&e->model.ctr_changed);
+	pthread_mutex_unlock(&e->model.lock);
 
 	failpoint("rm.moved", NULL);
 	network_release(e, c->id);
 	failpoint("rm.released", NULL);
-	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
+	if (store_rmtree_at(e->store.tmp_fd, trash, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "remove %s: %s (retried at next start)", id, cerr.msg);
 	bk_log(BK_LOG_INFO, "removed container %s", c->id);
 	engine_notify(e, BK_OBJ_CONTAINER, c->id, BK_CHANGE_REMOVED);
@@ -1107,15 +1106,15 @@ bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out, s
 	char id[BK_ID_SIZE];
 	struct container *c;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, NULL, serial);
 	if (c == NULL || c->state != BK_CTR_RUNNING) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		memset(out, 0, sizeof(*out));
 		return bk_err_set(err, c ? ESRCH : ENOENT, "container is not running");
 	}
 	copy_str(id, sizeof(id), c->id);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return cgroup_stats(e, id, out, err);
 }
 

@@ -14,12 +14,11 @@
 #include <sys/utsname.h>
 
 #include "engine.h"
-#include "store/copy.h"
-#include "base/failpoint.h"
+#include "store/store.h"
 #include "base/inroot.h"
 #include "ops/pull.h"
-#include "parse/ref.h"
-#include "base/util.h"
+#include "parse/parse.h"
+#include "base/base.h"
 
 #define RECORD_MAX   (4u << 20) /* an image.json larger than this is corrupt */
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,11 +61,11 @@ image_free_all(struct bk_engine *e)
 {
 	size_t i;
 
-	for (i = 0; i < e->nimages; i++)
-		image_free(e->images[i]);
-	free(e->images);
-	e->images = NULL;
-	e->nimages = 0;
+	for (i = 0; i < e->model.nimages; i++)
+		image_free(e->model.images[i]);
+	free(e->model.images);
+	e->model.images = NULL;
+	e->model.nimages = 0;
 }
 
 static bool
@@ -82,14 +81,14 @@ image_id_valid(const char *id)
 	return true;
 }
 
-/* Borrowed; caller holds e->lock. */
+/* Borrowed; caller holds e->model.lock. */
 static struct image *
 find_locked(struct bk_engine *e, const char *id, uint64_t serial, size_t *index)
 {
 	size_t i;
 
-	for (i = 0; i < e->nimages; i++) {
-		struct image *img = e->images[i];
+	for (i = 0; i < e->model.nimages; i++) {
+		struct image *img = e->model.images[i];
 
 		if (id ? strcmp(img->id, id) == 0 : img->serial == serial) {
 			if (index)
@@ -105,14 +104,14 @@ find_ref_locked(struct bk_engine *e, const char *familiar, size_t *ref_index)
 {
 	size_t i, j;
 
-	for (i = 0; i < e->nimages; i++)
-		for (j = 0; j < e->images[i]->nrefs; j++)
-			if ((e->images[i]->state == BK_IMAGE_READY ||
-			     e->images[i]->state == BK_IMAGE_BROKEN) &&
-			    strcmp(e->images[i]->refs[j], familiar) == 0) {
+	for (i = 0; i < e->model.nimages; i++)
+		for (j = 0; j < e->model.images[i]->nrefs; j++)
+			if ((e->model.images[i]->state == BK_IMAGE_READY ||
+			     e->model.images[i]->state == BK_IMAGE_BROKEN) &&
+			    strcmp(e->model.images[i]->refs[j], familiar) == 0) {
 				if (ref_index)
 					*ref_index = j;
-				return e->images[i];
+				return e->model.images[i];
 			}
 	return NULL;
 }
@@ -165,7 +164,7 @@ record_save(int dfd, const struct image *img, struct bk_err *err)
 static int
 record_save_in_store(struct bk_engine *e, const struct image *img, struct bk_err *err)
 {
-	cleanup_close int dfd = openat(e->images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd = openat(e->store.images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0)
 		return bk_err_sys(err, "image %s", img->id);
@@ -185,7 +184,7 @@ record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_e
 	json_int_t size = 0;
 	size_t i;
 
-	dfd = openat(e->images_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(e->store.images_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "image %s", id);
 	if (read_file_at(dfd, "image.json", RECORD_MAX, &text, NULL, err) < 0)
@@ -228,9 +227,9 @@ record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_e
 static void
 table_add_locked(struct bk_engine *e, struct image *img)
 {
-	img->serial = e->next_serial++;
-	e->images = xrealloc(e->images, (e->nimages + 1) * sizeof(*e->images));
-	e->images[e->nimages++] = img;
+	img->serial = e->model.next_serial++;
+	e->model.images = xrealloc(e->model.images, (e->model.nimages + 1) * sizeof(*e->model.images));
+	e->model.images[e->model.nimages++] = img;
 }
 
 static bool
@@ -268,15 +267,15 @@ dedupe_refs_locked(struct bk_engine *e)
 {
 	size_t i, j;
 
-	for (i = 0; i < e->nimages; i++) {
-		struct image *img = e->images[i];
+	for (i = 0; i < e->model.nimages; i++) {
+		struct image *img = e->model.images[i];
 
 		for (j = 0; j < img->nrefs;) {
 			size_t k, l;
 			bool lost = false;
 
-			for (k = 0; k < e->nimages && !lost; k++) {
-				struct image *other = e->images[k];
+			for (k = 0; k < e->model.nimages && !lost; k++) {
+				struct image *other = e->model.images[k];
 
 				if (other == img || strcmp(other->created, img->created) < 0)
 					continue;
@@ -308,7 +307,7 @@ rootfs_check(struct bk_engine *e, const char *id, struct bk_err *err)
 	cleanup_free char *path = xasprintf("%s/rootfs", id);
 	struct stat st;
 
-	if (fstatat(e->images_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(e->store.images_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return bk_err_sys(err, "image %s: its filesystem", id);
 	if (!S_ISDIR(st.st_mode))
 		return bk_err_set(err, ENOTDIR, "image %s: its filesystem is not a directory", id);
@@ -336,7 +335,7 @@ image_mark_broken(struct bk_engine *e, const char *id, const struct bk_err *why)
 	struct image *img;
 	bool changed = false;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, id, 0, NULL);
 	if (img && img->state == BK_IMAGE_READY) {
 		img->state = BK_IMAGE_BROKEN;
@@ -344,7 +343,7 @@ image_mark_broken(struct bk_engine *e, const char *id, const struct bk_err *why)
 		img->broken_code = why->code ? why->code : EIO;
 		changed = true;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (changed) {
 		bk_log(BK_LOG_WARN, "%s: image %s is broken", why->msg, id);
 		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
@@ -354,7 +353,7 @@ image_mark_broken(struct bk_engine *e, const char *id, const struct bk_err *why)
 int
 image_load_all(struct bk_engine *e, struct bk_err *err)
 {
-	cleanup_dir DIR *d = opendir_at(e->images_fd);
+	cleanup_dir DIR *d = opendir_at(e->store.images_fd);
 	struct dirent *de;
 
 	if (d == NULL)
@@ -386,19 +385,19 @@ image_load_all(struct bk_engine *e, struct bk_err *err)
 		table_add_locked(e, img);
 	}
 	/* Oldest first, as `docker images` lists them newest first: keep a stable order. */
-	for (size_t i = 1; i < e->nimages; i++)
+	for (size_t i = 1; i < e->model.nimages; i++)
 		for (size_t k = i;
-		     k > 0 && strcmp(e->images[k - 1]->created, e->images[k]->created) > 0; k--) {
-			struct image *t = e->images[k];
+		     k > 0 && strcmp(e->model.images[k - 1]->created, e->model.images[k]->created) > 0; k--) {
+			struct image *t = e->model.images[k];
 
-			e->images[k] = e->images[k - 1];
-			e->images[k - 1] = t;
+			e->model.images[k] = e->model.images[k - 1];
+			e->model.images[k - 1] = t;
 		}
-	for (size_t i = 0; i < e->nimages; i++)
-		e->images[i]->serial = i + 1;
-	e->next_serial = e->nimages + 1;
+	for (size_t i = 0; i < e->model.nimages; i++)
+		e->model.images[i]->serial = i + 1;
+	e->model.next_serial = e->model.nimages + 1;
 	dedupe_refs_locked(e);
-	bk_log(BK_LOG_INFO, "loaded %zu image(s)", e->nimages);
+	bk_log(BK_LOG_INFO, "loaded %zu image(s)", e->model.nimages);
 	return 0;
 }
 
@@ -460,9 +459,9 @@ import_build(struct bk_engine *e, int src_fd, struct image *img, struct bk_cance
 	cleanup_close int work_fd = -1, rootfs_fd = -1;
 	struct copy_stats stats = { 0 };
 
-	if (mkdirat(e->tmp_fd, img->id, 0700) < 0)
+	if (mkdirat(e->store.tmp_fd, img->id, 0700) < 0)
 		return bk_err_sys(err, "mkdir tmp/%s", img->id);
-	work_fd = openat(e->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	work_fd = openat(e->store.tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (work_fd < 0)
 		return bk_err_sys(err, "open tmp/%s", img->id);
 	if (store_create_subvolume(work_fd, "rootfs", err) < 0)
@@ -494,16 +493,16 @@ import_publish(struct bk_engine *e, struct image *img, struct bk_err *err)
 	char *losers[64];
 	size_t nlosers = 0, i;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	if (failpoint("image.publish", err) < 0) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return -err->code;
 	}
-	if (renameat2(e->tmp_fd, img->id, e->images_fd, img->id, RENAME_NOREPLACE) < 0) {
-		pthread_mutex_unlock(&e->lock);
+	if (renameat2(e->store.tmp_fd, img->id, e->store.images_fd, img->id, RENAME_NOREPLACE) < 0) {
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_sys(err, "publish images/%s", img->id);
 	}
-	if (fsync(e->images_fd) < 0)
+	if (fsync(e->store.images_fd) < 0)
 		bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
 	for (i = 0; i < img->nrefs; i++) {
 		size_t j;
@@ -519,7 +518,7 @@ import_publish(struct bk_engine *e, struct image *img, struct bk_err *err)
 			losers[nlosers++] = xstrdup(old->id);
 	}
 	table_add_locked(e, img);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 
 	for (i = 0; i < nlosers; i++) {
 		engine_notify(e, BK_OBJ_IMAGE, losers[i], BK_CHANGE_UPDATED);
@@ -580,7 +579,7 @@ bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk
 	if (ret < 0) {
 		struct bk_err cerr = BK_ERR_INIT;
 
-		if (store_rmtree_at(e->tmp_fd, img->id, &cerr) < 0)
+		if (store_rmtree_at(e->store.tmp_fd, img->id, &cerr) < 0)
 			bk_log(BK_LOG_WARN, "import rollback: %s", cerr.msg);
 		image_free(img);
 		return bk_err_wrap(err, "import '%s'", dir);
@@ -630,11 +629,11 @@ bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 	struct image *img;
 	int ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	ret = resolve_locked(e, name, &img, err);
 	if (ret == 0)
 		snprintf(id_out, BK_ID_SIZE, "%s", img->id);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -654,13 +653,13 @@ image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 	struct image *img;
 	int ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	ret = resolve_locked(e, name, &img, err);
 	if (ret == 0) {
 		*config = json_deep_copy(img->config);
 		memmove(id_out, img->id, strlen(img->id) + 1);
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -673,12 +672,12 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 	size_t index = 0;
 	int ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	/* A broken image can be removed too: that is what one does with it. */
 	img = lookup_locked(e, name);
 	ret = img && img->state == BK_IMAGE_BROKEN ? 0 : resolve_locked(e, name, &img, err);
 	if (ret < 0) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return ret;
 	}
 	find_locked(e, img->id, 0, &index);
@@ -687,26 +686,26 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 
 		/* As docker: an image a container was made from stays until that container goes. */
 		if (container_uses_image_locked(e, img->id, who, sizeof(who))) {
-			pthread_mutex_unlock(&e->lock);
+			pthread_mutex_unlock(&e->model.lock);
 			return bk_err_set(err, EBUSY, "image %s is used by container %s", img->id,
 					  who);
 		}
 	}
 	/* Into tmp/ first: one atomic step, and a crash mid-delete is cleaned at start. */
 	snprintf(trash, sizeof(trash), "%s.rm", img->id);
-	if (renameat(e->images_fd, img->id, e->tmp_fd, trash) < 0) {
+	if (renameat(e->store.images_fd, img->id, e->store.tmp_fd, trash) < 0) {
 		ret = bk_err_sys(err, "remove image %s", img->id);
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return ret;
 	}
-	fsync(e->images_fd);
-	memmove(&e->images[index], &e->images[index + 1],
-		(e->nimages - index - 1) * sizeof(*e->images));
-	e->nimages--;
-	pthread_mutex_unlock(&e->lock);
+	fsync(e->store.images_fd);
+	memmove(&e->model.images[index], &e->model.images[index + 1],
+		(e->model.nimages - index - 1) * sizeof(*e->model.images));
+	e->model.nimages--;
+	pthread_mutex_unlock(&e->model.lock);
 
 	spare_drop(e, img->id);
-	if (store_rmtree_at(e->tmp_fd, trash, &cerr) < 0)
+	if (store_rmtree_at(e->store.tmp_fd, trash, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "remove image %s: %s (retried at next start)", img->id,
 		       cerr.msg);
 	bk_log(BK_LOG_INFO, "removed image %s", img->id);
@@ -738,10 +737,10 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	char *cfg;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, id, serial, NULL);
 	if (img == NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "no image '%s'", id ? id : "?");
 	}
 	snprintf(out->id, sizeof(out->id), "%s", img->id);
@@ -752,7 +751,7 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	cfg = json_dumps(img->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	out->config = xasprintf("%s\n", cfg ? cfg : "{}");
 	free(cfg);
-	out->root_path = xasprintf("%s/images/%s/rootfs", e->store_path, img->id);
+	out->root_path = xasprintf("%s/images/%s/rootfs", e->store.path, img->id);
 	out->digest = xstrdup(img->digest ? img->digest : "");
 	out->manifest = xstrdup(img->manifest ? img->manifest : "");
 	out->layers = xstrdup(img->layers_text ? img->layers_text : "");
@@ -773,7 +772,7 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	out->size = img->size;
 	out->broken = xstrdup(img->broken ? img->broken : "");
 	out->broken_code = img->broken ? img->broken_code : 0;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return 0;
 }
 
@@ -783,11 +782,11 @@ bk_image_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
 {
 	struct image *img;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, NULL, serial, NULL);
 	if (img)
 		memcpy(id, img->id, strlen(img->id) + 1);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return img ? 0 : -ENOENT;
 }
 
@@ -812,15 +811,15 @@ bk_image_list(struct bk_engine *e, struct bk_image_entry **out, size_t *n)
 	struct bk_image_entry *list;
 	size_t i;
 
-	pthread_mutex_lock(&e->lock);
-	list = xcalloc(e->nimages, sizeof(*list));
-	for (i = 0; i < e->nimages; i++) {
-		snprintf(list[i].id, sizeof(list[i].id), "%s", e->images[i]->id);
-		list[i].serial = e->images[i]->serial;
-		list[i].source = xstrdup(e->images[i]->source);
+	pthread_mutex_lock(&e->model.lock);
+	list = xcalloc(e->model.nimages, sizeof(*list));
+	for (i = 0; i < e->model.nimages; i++) {
+		snprintf(list[i].id, sizeof(list[i].id), "%s", e->model.images[i]->id);
+		list[i].serial = e->model.images[i]->serial;
+		list[i].source = xstrdup(e->model.images[i]->source);
 	}
-	*n = e->nimages;
-	pthread_mutex_unlock(&e->lock);
+	*n = e->model.nimages;
+	pthread_mutex_unlock(&e->model.lock);
 	*out = list;
 	return 0;
 }
@@ -850,9 +849,9 @@ pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state, 
 	img->config = json_object();
 	time_rfc3339(img->created, sizeof(img->created));
 	memcpy(id, img->id, sizeof(img->id));
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	table_add_locked(e, img);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
 }
 
@@ -881,7 +880,7 @@ image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uin
 	struct image *img;
 	size_t k;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, id, 0, NULL);
 	if (img && img->state == BK_IMAGE_PULLING) {
 		for (k = 0; k < img->nprogress; k++)
@@ -896,7 +895,7 @@ image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uin
 		img->progress[k].done = done;
 		img->progress[k].total = total;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 }
 
 static void
@@ -907,18 +906,18 @@ drop_locked(struct bk_engine *e, const char *id)
 
 	if (img == NULL)
 		return;
-	memmove(&e->images[index], &e->images[index + 1],
-		(e->nimages - index - 1) * sizeof(*e->images));
-	e->nimages--;
+	memmove(&e->model.images[index], &e->model.images[index + 1],
+		(e->model.nimages - index - 1) * sizeof(*e->model.images));
+	e->model.nimages--;
 	image_free(img);
 }
 
 void
 image_pull_abort(struct bk_engine *e, const char *id)
 {
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	drop_locked(e, id);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
 }
 
@@ -928,10 +927,10 @@ find_digest_locked(struct bk_engine *e, const char *digest)
 {
 	size_t i;
 
-	for (i = 0; i < e->nimages; i++)
-		if (e->images[i]->state == BK_IMAGE_READY && e->images[i]->digest &&
-		    strcmp(e->images[i]->digest, digest) == 0)
-			return e->images[i];
+	for (i = 0; i < e->model.nimages; i++)
+		if (e->model.images[i]->state == BK_IMAGE_READY && e->model.images[i]->digest &&
+		    strcmp(e->model.images[i]->digest, digest) == 0)
+			return e->model.images[i];
 	return NULL;
 }
 
@@ -941,8 +940,8 @@ take_name_locked(struct bk_engine *e, struct image *img, const char *name)
 {
 	size_t i, j;
 
-	for (i = 0; i < e->nimages; i++) {
-		struct image *other = e->images[i];
+	for (i = 0; i < e->model.nimages; i++) {
+		struct image *other = e->model.images[i];
 
 		for (j = 0; other != img && j < other->nrefs; j++)
 			if (strcmp(other->refs[j], name) == 0) {
@@ -972,10 +971,10 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 	bool named;
 	int ret = 0;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, id, 0, NULL);
 	if (img == NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "pull: image %s vanished", id);
 	}
 	same = find_digest_locked(e, res->digest);
@@ -985,8 +984,8 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 			bk_log(BK_LOG_WARN, "%s", werr.msg);
 		memcpy(id_out, same->id, sizeof(same->id));
 		drop_locked(e, id);
-		pthread_mutex_unlock(&e->lock);
-		store_rmtree_at(e->tmp_fd, id, NULL);
+		pthread_mutex_unlock(&e->model.lock);
+		store_rmtree_at(e->store.tmp_fd, id, NULL);
 		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
 		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
 		return 0;
@@ -1015,12 +1014,12 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 		ret = bk_err_sys(err, "pull: sync the store");
 	if (ret == 0)
 		ret = failpoint("pull.record", err);
-	if (ret == 0 && renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
+	if (ret == 0 && renameat2(e->store.tmp_fd, id, e->store.images_fd, id, RENAME_NOREPLACE) < 0)
 		ret = bk_err_sys(err, "publish images/%s", id);
 	if (ret < 0 && named)
 		drop_ref(img, img->nrefs - 1);
 	if (ret == 0) {
-		if (fsync(e->images_fd) < 0)
+		if (fsync(e->store.images_fd) < 0)
 			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
 		take_name_locked(e, img, res->familiar);
 		img->state = BK_IMAGE_READY;
@@ -1029,7 +1028,7 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 		img->nprogress = 0;
 		memcpy(id_out, img->id, sizeof(img->id));
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (ret < 0)
 		return ret;
 	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
@@ -1118,9 +1117,9 @@ container_listed(struct bk_engine *e, const char *id)
 {
 	bool found;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	found = container_find_locked(e, id, 0) != NULL;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return found;
 }
 
@@ -1139,8 +1138,8 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 	cleanup_free char *src = xasprintf("%s/rootfs", ci->id);
 	cleanup_free char *isrc = xasprintf("%s/rootfs", ci->image_id);
 	cleanup_close int src_fd =
-	    openat(e->containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int img_fd = openat(e->images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    openat(e->store.containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int img_fd = openat(e->store.images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int work_fd = -1, rootfs_fd = -1;
 	json_t *base = NULL;
 	char unused[BK_ID_SIZE];
@@ -1152,9 +1151,9 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 	if (src_fd < 0)
 		return bk_err_set(err, ENOENT, "container %s has no filesystem yet: start it first",
 				  ci->id);
-	if (mkdirat(e->tmp_fd, work, 0700) < 0)
+	if (mkdirat(e->store.tmp_fd, work, 0700) < 0)
 		return bk_err_sys(err, "mkdir tmp/%s", work);
-	work_fd = openat(e->tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	work_fd = openat(e->store.tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (work_fd < 0)
 		return bk_err_sys(err, "open tmp/%s", work);
 	/* A snapshot: O(1), a consistent instant, and the container keeps running. */
@@ -1183,24 +1182,24 @@ commit_replace(struct bk_engine *e, const char *work, struct image *built, struc
 	struct image *old;
 	size_t i;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	old = find_locked(e, built->id, 0, NULL);
 	if (old == NULL || old->state != BK_IMAGE_READY) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "no image '%s'", built->id);
 	}
 	/* One atomic exchange: a crash leaves either image whole. */
 	if (failpoint("commit.replace", err) < 0) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return -err->code;
 	}
-	if (renameat2(e->tmp_fd, work, e->images_fd, built->id, RENAME_EXCHANGE) < 0) {
+	if (renameat2(e->store.tmp_fd, work, e->store.images_fd, built->id, RENAME_EXCHANGE) < 0) {
 		int ret = bk_err_sys(err, "replace images/%s", built->id);
 
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return ret;
 	}
-	fsync(e->images_fd);
+	fsync(e->store.images_fd);
 	json_decref(old->config);
 	old->config = json_incref(built->config);
 	old->size = built->size;
@@ -1218,7 +1217,7 @@ commit_replace(struct bk_engine *e, const char *work, struct image *built, struc
 		old->refs = xrealloc(old->refs, (old->nrefs + 1) * sizeof(char *));
 		old->refs[old->nrefs++] = xstrdup(built->refs[i]);
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	spare_drop(e, built->id);
 	return 0;
 }
@@ -1254,14 +1253,14 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 		size_t i;
 
 		/* `commit IMG_ID` replaces that image, keeping its id and names. */
-		pthread_mutex_lock(&e->lock);
+		pthread_mutex_lock(&e->model.lock);
 		old = find_locked(e, target, 0, NULL);
 		if (old)
 			for (i = 0; i < old->nrefs; i++) {
 				img->refs = xrealloc(img->refs, (img->nrefs + 1) * sizeof(char *));
 				img->refs[img->nrefs++] = xstrdup(old->refs[i]);
 			}
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		if (old == NULL) {
 			image_free(img);
 			bk_container_info_free(&ci);
@@ -1293,7 +1292,7 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 	bk_container_info_free(&ci);
 	if (ret < 0 || replace) {
 		/* After an exchange, tmp/<work> holds the old image. */
-		store_rmtree_at(e->tmp_fd, work, NULL);
+		store_rmtree_at(e->store.tmp_fd, work, NULL);
 		if (ret < 0) {
 			image_free(img);
 			return ret;
@@ -1332,18 +1331,18 @@ image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], 
 		image_free(img);
 		return bk_err_set(err, -ret, "build: cannot make an id");
 	}
-	if (mkdirat(e->tmp_fd, img->id, 0700) < 0) {
+	if (mkdirat(e->store.tmp_fd, img->id, 0700) < 0) {
 		ret = bk_err_sys(err, "build: mkdir tmp/%s", img->id);
 		image_free(img);
 		return ret;
 	}
-	dfd = openat(e->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = openat(e->store.tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	*log_fd = dfd < 0 ? -1
 			  : openat(dfd, "build.log",
 				   O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (*log_fd < 0) {
 		ret = bk_err_sys(err, "build: create tmp/%s/build.log", img->id);
-		store_rmtree_at(e->tmp_fd, img->id, NULL);
+		store_rmtree_at(e->store.tmp_fd, img->id, NULL);
 		image_free(img);
 		return ret;
 	}
@@ -1362,7 +1361,7 @@ int
 image_build_finish(struct bk_engine *e, const char *id, const char *from_id, json_t *config,
 		   const char *name, uint64_t size, struct bk_err *err)
 {
-	cleanup_close int work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd = openat(e->store.tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int src_fd = -1, rootfs_fd = -1;
 	struct image *img;
 	int ret = 0;
@@ -1372,7 +1371,7 @@ image_build_finish(struct bk_engine *e, const char *id, const char *from_id, jso
 	if (from_id) {
 		cleanup_free char *src = xasprintf("%s/rootfs", from_id);
 
-		src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src_fd < 0)
 			return bk_err_sys(err, "build: image %s", from_id);
 		/* O(1), and read-only: an image never changes under its containers. */
@@ -1388,10 +1387,10 @@ image_build_finish(struct bk_engine *e, const char *id, const char *from_id, jso
 			return -err->code;
 	}
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, id, 0, NULL);
 	if (img == NULL || img->state != BK_IMAGE_BUILDING) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "build: image %s vanished", id);
 	}
 	json_decref(img->config);
@@ -1399,12 +1398,12 @@ image_build_finish(struct bk_engine *e, const char *id, const char *from_id, jso
 	img->size = size;
 	time_rfc3339(img->created, sizeof(img->created));
 	ret = record_save(work_fd, img, err);
-	if (ret == 0 && renameat2(e->tmp_fd, id, e->images_fd, id, RENAME_NOREPLACE) < 0)
+	if (ret == 0 && renameat2(e->store.tmp_fd, id, e->store.images_fd, id, RENAME_NOREPLACE) < 0)
 		ret = bk_err_sys(err, "build: publish images/%s", id);
 	if (ret == 0) {
 		struct bk_err werr = BK_ERR_INIT;
 
-		if (fsync(e->images_fd) < 0)
+		if (fsync(e->store.images_fd) < 0)
 			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
 		if (name) {
 			take_name_locked(e, img, name);
@@ -1413,7 +1412,7 @@ image_build_finish(struct bk_engine *e, const char *id, const char *from_id, jso
 		}
 		img->state = BK_IMAGE_READY;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (ret < 0)
 		return ret;
 	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
@@ -1428,7 +1427,7 @@ image_build_abort(struct bk_engine *e, const char *id)
 {
 	struct bk_err cerr = BK_ERR_INIT;
 
-	if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
+	if (store_rmtree_at(e->store.tmp_fd, id, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "build rollback: %s", cerr.msg);
 	image_pull_abort(e, id);
 }
@@ -1449,9 +1448,9 @@ image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_S
 
 	if (ret < 0)
 		return bk_err_set(err, -ret, "cannot make an id");
-	if (mkdirat(e->tmp_fd, id, 0700) < 0)
+	if (mkdirat(e->store.tmp_fd, id, 0700) < 0)
 		return bk_err_sys(err, "mkdir tmp/%s", id);
-	work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	work_fd = openat(e->store.tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (work_fd < 0) {
 		ret = bk_err_sys(err, "open tmp/%s", id);
 		goto fail;
@@ -1459,7 +1458,7 @@ image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_S
 	if (base_id) {
 		cleanup_free char *src = xasprintf("%s/rootfs", base_id);
 
-		src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src_fd < 0) {
 			ret = bk_err_sys(err, "image %s", base_id);
 			goto fail;
@@ -1478,7 +1477,7 @@ image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_S
 	memcpy(id_out, id, sizeof(id));
 	return 0;
 fail:
-	store_rmtree_at(e->tmp_fd, id, NULL);
+	store_rmtree_at(e->store.tmp_fd, id, NULL);
 	return ret;
 }
 
@@ -1491,7 +1490,7 @@ int
 image_derive_publish(struct bk_engine *e, const char *id, int rootfs_fd, json_t *config,
 		     const char *source, uint64_t size, struct bk_err *err)
 {
-	cleanup_close int work_fd = openat(e->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd = openat(e->store.tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct image *img;
 	int ret;
 
@@ -1522,7 +1521,7 @@ image_derive_abort(struct bk_engine *e, const char *id)
 {
 	struct bk_err cerr = BK_ERR_INIT;
 
-	if (store_rmtree_at(e->tmp_fd, id, &cerr) < 0)
+	if (store_rmtree_at(e->store.tmp_fd, id, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "build step rollback: %s", cerr.msg);
 }
 
@@ -1540,10 +1539,10 @@ image_set_config(struct bk_engine *e, const char *id, json_t *config, const char
 	char *old_source;
 	int ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, id, 0, NULL);
 	if (img == NULL || img->state != BK_IMAGE_READY) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
 				  img ? "not ready" : "gone");
 	}
@@ -1564,7 +1563,7 @@ image_set_config(struct bk_engine *e, const char *id, json_t *config, const char
 		if (img->source != old_source)
 			free(old_source);
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (ret == 0)
 		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
 	return ret;
@@ -1582,20 +1581,20 @@ bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err *err
 	char path[BK_ID_SIZE + 16];
 	int fd;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, NULL, serial, NULL);
 	if (img == NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, ENOENT, "no such image");
 	}
 	snprintf(path, sizeof(path), "%s/build.log", img->id);
-	fd = openat(img->state == BK_IMAGE_BUILDING ? e->tmp_fd : e->images_fd, path,
+	fd = openat(img->state == BK_IMAGE_BUILDING ? e->store.tmp_fd : e->store.images_fd, path,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fd = bk_err_sys(err, "open %s", path);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return fd;
 }
 
@@ -1630,10 +1629,10 @@ bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool ap
 			return bk_err_wrap(err, "ref");
 		n++;
 	}
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	img = find_locked(e, id, 0, NULL);
 	if (img == NULL || img->state != BK_IMAGE_READY) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
 				  img ? "not ready" : "gone");
 	}
@@ -1645,7 +1644,7 @@ bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool ap
 	for (i = 0; i < n; i++)
 		take_name_locked(e, img, names[i]);
 	ret = record_save_in_store(e, img, err);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (ret == 0)
 		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
 	return ret;

@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "net/net.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define IPAM_FILE     "ipam.json"
 #define IPAM_FILE_MAX (16 << 20)

@@ -49,7 +49,7 @@
 #include <nftables/libnftables.h>
 
 #include "net/net.h"
-#include "base/util.h"
+#include "base/base.h"
 
 struct nat_pub {
 	char ctr_id[BK_ID_SIZE];

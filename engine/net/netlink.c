@@ -27,9 +27,8 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
-#include "base/failpoint.h"
 #include "net/net.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define NL_RECV_SIZE 16384 /* replies: one link's attributes at most */
 #define NL_MSG_SIZE  1024  /* requests */

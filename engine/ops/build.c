@@ -26,10 +26,9 @@
 #include <sys/utsname.h>
 
 #include "engine.h"
-#include "store/buildfs.h"
-#include "parse/dockerfile.h"
-#include "parse/ref.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "parse/parse.h"
+#include "base/base.h"
 
 #define TAIL_SIZE    300 /* bytes of a failed RUN's output quoted in its error */
 #define TAIL_LINES   3
@@ -408,7 +407,7 @@ step_workdir(struct build *b, const struct df_step *st, struct bk_err *err)
 	b->cur_stale = true;
 	if (b->cur[0]) {
 		cur_root = xasprintf("%s/rootfs", b->cur);
-		cur_fd = openat(b->e->images_fd, cur_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cur_fd = openat(b->e->store.images_fd, cur_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cur_fd >= 0 && buildfs_is_dir(cur_fd, path))
 			return 0;
 	}
@@ -515,7 +514,7 @@ pump_log(struct build *b, int *fd)
 	snprintf(path, sizeof(path), "%s/log", b->ctr);
 	for (;;) {
 		if (*fd < 0) {
-			*fd = openat(b->e->containers_fd, path, O_RDONLY | O_CLOEXEC);
+			*fd = openat(b->e->store.containers_fd, path, O_RDONLY | O_CLOEXEC);
 			if (*fd < 0)
 				return;
 		}
@@ -530,7 +529,7 @@ pump_log(struct build *b, int *fd)
 			continue;
 		}
 		/* At the end: past the log's size cap the init went on in a new file. */
-		if (fstat(*fd, &now) == 0 && fstatat(b->e->containers_fd, path, &at_path, 0) == 0 &&
+		if (fstat(*fd, &now) == 0 && fstatat(b->e->store.containers_fd, path, &at_path, 0) == 0 &&
 		    (now.st_ino != at_path.st_ino || now.st_dev != at_path.st_dev)) {
 			close(*fd);
 			*fd = -1;
@@ -553,16 +552,16 @@ wait_run(struct build *b, int *code, int *sig, struct bk_err *err)
 		struct timespec ts;
 
 		pump_log(b, &log_fd);
-		pthread_mutex_lock(&e->lock);
+		pthread_mutex_lock(&e->model.lock);
 		c = container_find_locked(e, b->ctr, 0);
 		if (c == NULL) {
-			pthread_mutex_unlock(&e->lock);
+			pthread_mutex_unlock(&e->model.lock);
 			return bk_err_set(err, ENOENT, "step container %s was removed", b->ctr);
 		}
 		if (c->state != BK_CTR_RUNNING) {
 			*code = c->exit_code;
 			*sig = c->exit_signal;
-			pthread_mutex_unlock(&e->lock);
+			pthread_mutex_unlock(&e->model.lock);
 			break;
 		}
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -571,8 +570,8 @@ wait_run(struct build *b, int *code, int *sig, struct bk_err *err)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&e->ctr_changed, &e->lock, &ts);
-		pthread_mutex_unlock(&e->lock);
+		pthread_cond_timedwait(&e->model.ctr_changed, &e->model.lock, &ts);
+		pthread_mutex_unlock(&e->model.lock);
 		if (!killed && cancelled(b)) {
 			bk_container_kill(e, b->ctr, SIGKILL, NULL);
 			killed = true;
@@ -727,7 +726,7 @@ finish(struct build *b, const char *name, struct bk_err *err)
 
 	if (b->cur[0]) {
 		root = xasprintf("%s/rootfs", b->cur);
-		root_fd = openat(b->e->images_fd, root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		root_fd = openat(b->e->store.images_fd, root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (root_fd >= 0)
 			size = buildfs_size(root_fd);
 	}

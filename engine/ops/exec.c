@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define OUT_MAX       (16u << 20) /* output kept per session; the pipe waits beyond */
 #define EXEC_KEEP_SEC 600         /* a finished session nobody waited for is freed after */
@@ -49,7 +49,7 @@ find_locked(struct bk_engine *e, const char *ctr_id, int n)
 {
 	struct exec_session *s;
 
-	for (s = e->execs; s; s = s->next)
+	for (s = e->execs.list; s; s = s->next)
 		if (s->n == n && strcmp(s->ctr_id, ctr_id) == 0)
 			return s;
 	return NULL;
@@ -63,7 +63,7 @@ session_close_fds(struct bk_engine *e, struct exec_session *s)
 
 	for (i = 0; i < ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0) {
-			epoll_ctl(e->monitor_epfd, EPOLL_CTL_DEL, *fds[i], NULL);
+			epoll_ctl(e->monitor.epfd, EPOLL_CTL_DEL, *fds[i], NULL);
 			close(*fds[i]);
 			*fds[i] = -1;
 		}
@@ -90,7 +90,7 @@ notify(struct bk_engine *e, const char *ctr_id, int n)
 static void
 expire_locked(struct bk_engine *e)
 {
-	struct exec_session **pp = &e->execs, *s;
+	struct exec_session **pp = &e->execs.list, *s;
 	time_t now = time(NULL);
 
 	while ((s = *pp) != NULL) {
@@ -110,27 +110,27 @@ bk_exec_new(struct bk_engine *e, const char *ctr_id, int *n, struct bk_err *err)
 	struct container *c;
 	int next = 1;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	expire_locked(e);
 	c = container_find_locked(e, ctr_id, 0);
 	if (c == NULL || c->broken) {
 		int ret = c ? container_broken_err(c, err)
 			    : bk_err_set(err, ENOENT, "no container '%s'", ctr_id);
 
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return ret;
 	}
-	for (s = e->execs; s; s = s->next)
+	for (s = e->execs.list; s; s = s->next)
 		if (strcmp(s->ctr_id, ctr_id) == 0 && s->n >= next)
 			next = s->n + 1;
 	s = xcalloc(1, sizeof(*s));
-	s->uid = e->exec_uid++;
+	s->uid = e->execs.next_uid++;
 	snprintf(s->ctr_id, sizeof(s->ctr_id), "%s", ctr_id);
 	s->n = next;
 	s->pidfd = s->sync_fd = s->out_fd = s->in_fd = -1;
-	s->next = e->execs;
-	e->execs = s;
-	pthread_mutex_unlock(&e->lock);
+	s->next = e->execs.list;
+	e->execs.list = s;
+	pthread_mutex_unlock(&e->model.lock);
 	*n = next;
 	return 0;
 }
@@ -142,16 +142,16 @@ bk_exec_list(struct bk_engine *e, const char *ctr_id, int **out)
 	struct exec_session *s;
 	size_t n = 0;
 
-	pthread_mutex_lock(&e->lock);
-	for (s = e->execs; s; s = s->next)
+	pthread_mutex_lock(&e->model.lock);
+	for (s = e->execs.list; s; s = s->next)
 		if (strcmp(s->ctr_id, ctr_id) == 0)
 			n++;
 	*out = xcalloc(n + 1, sizeof(int));
 	n = 0;
-	for (s = e->execs; s; s = s->next)
+	for (s = e->execs.list; s; s = s->next)
 		if (strcmp(s->ctr_id, ctr_id) == 0)
 			(*out)[n++] = s->n;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return n;
 }
 
@@ -160,9 +160,9 @@ bk_exec_exists(struct bk_engine *e, const char *ctr_id, int n)
 {
 	bool found;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	found = find_locked(e, ctr_id, n) != NULL;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return found;
 }
 
@@ -213,7 +213,7 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	{
 		cleanup_free char *path = xasprintf("%s/rootfs", c->id);
 
-		rootfs_fd = openat(e->containers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rootfs_fd = openat(e->store.containers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (rootfs_fd < 0 || userdb_resolve(rootfs_fd, user, &uid, &gid, groups, &ngroups, home,
 					    sizeof(home), err) < 0) {
@@ -241,8 +241,8 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	fprintf(f, "caps=0x%llx%clog_max=0%cnetns=0%ccgroupns=0%cstdin=null%c",
 		(unsigned long long)default_cap_mask(), 0, 0, 0, 0, 0);
 	/* The container's own filter: a session gets no more than the container's command. */
-	if (e->seccomp_hex)
-		fprintf(f, "seccomp=%s%c", e->seccomp_hex, 0);
+	if (e->procs.seccomp_hex)
+		fprintf(f, "seccomp=%s%c", e->procs.seccomp_hex, 0);
 	fclose(f);
 	fd = memfd_create("bockerfs-exec-plan", MFD_CLOEXEC);
 	if (fd < 0 || write_all(fd, plan, len) < 0) {
@@ -294,7 +294,7 @@ spawn_helper(struct bk_engine *e, int init_pidfd, int plan_fd, struct exec_sessi
 	if (pid < 0)
 		return bk_err_sys(err, "exec: clone3");
 	if (pid == 0)
-		spawn_child_exec(e->init_fd, argv, in_r, out_w, keep, 3);
+		spawn_child_exec(e->procs.init_fd, argv, in_r, out_w, keep, 3);
 	s->pid = (pid_t)pid;
 	s->pidfd = pidfd;
 	return 0;
@@ -326,7 +326,7 @@ watch_fd(struct bk_engine *e, int fd, uint64_t tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
-	epoll_ctl(e->monitor_epfd, EPOLL_CTL_ADD, fd, &ev);
+	epoll_ctl(e->monitor.epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int
@@ -340,7 +340,7 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 	size_t i;
 
 	/* Claim the session and copy what is needed; nothing slow under the lock. */
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
 	c = container_find_locked(e, ctr_id, 0);
 	if (s == NULL || c == NULL)
@@ -361,13 +361,13 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 		if (x.init_pidfd < 0)
 			ret = bk_err_sys(err, "exec: dup the container's pidfd");
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 
 	if (ret == 0)
 		ret = exec_plan(e, &x, cmd, &plan_fd, err);
 	if (ret == 0)
 		ret = spawn_helper(e, x.init_pidfd, plan_fd, &run, err);
-	if (ret == 0 && e->cgroups_ready)
+	if (ret == 0 && e->procs.cg.ready)
 		ret = cgroup_join(e, ctr_id, run.pid, err);
 	if (ret == 0 && send(run.sync_fd, "go", 2, MSG_NOSIGNAL) < 0)
 		ret = bk_err_sys(err, "exec: talk to the helper");
@@ -377,7 +377,7 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 		close(plan_fd);
 	exec_ctr_free(&x);
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
 	if (ret == 0 && s == NULL)
 		ret = bk_err_set(err, ENOENT, "exec session %d went away", n);
@@ -405,7 +405,7 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 		watch_fd(e, s->sync_fd, EXEC_TAG_SYNC | s->uid);
 		watch_fd(e, s->pidfd, EXEC_TAG_PID | s->uid);
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	notify(e, ctr_id, n);
 	return ret;
 }
@@ -434,11 +434,11 @@ exec_event(struct bk_engine *e, uint64_t tag)
 	char ctr_id[BK_ID_SIZE];
 	int n;
 
-	pthread_mutex_lock(&e->lock);
-	for (s = e->execs; s && s->uid != uid; s = s->next)
+	pthread_mutex_lock(&e->model.lock);
+	for (s = e->execs.list; s && s->uid != uid; s = s->next)
 		;
 	if (s == NULL) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return;
 	}
 	if ((tag & EXEC_TAG_MASK) == EXEC_TAG_OUT && s->out_fd >= 0) {
@@ -446,7 +446,7 @@ exec_event(struct bk_engine *e, uint64_t tag)
 
 		if (s->out_len >= OUT_MAX || r == 0) {
 			/* EOF (or full): stop watching; the rest stays in the pipe. */
-			epoll_ctl(e->monitor_epfd, EPOLL_CTL_DEL, s->out_fd, NULL);
+			epoll_ctl(e->monitor.epfd, EPOLL_CTL_DEL, s->out_fd, NULL);
 			if (r == 0) {
 				close(s->out_fd);
 				s->out_fd = -1;
@@ -462,7 +462,7 @@ exec_event(struct bk_engine *e, uint64_t tag)
 			snprintf(s->status, sizeof(s->status), "%s", msg);
 		}
 		if (r >= 0 || errno != EAGAIN) {
-			epoll_ctl(e->monitor_epfd, EPOLL_CTL_DEL, s->sync_fd, NULL);
+			epoll_ctl(e->monitor.epfd, EPOLL_CTL_DEL, s->sync_fd, NULL);
 			close(s->sync_fd);
 			s->sync_fd = -1;
 		}
@@ -471,7 +471,7 @@ exec_event(struct bk_engine *e, uint64_t tag)
 
 		memset(&si, 0, sizeof(si));
 		waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG);
-		epoll_ctl(e->monitor_epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
+		epoll_ctl(e->monitor.epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
 		close(s->pidfd);
 		s->pidfd = -1;
 		if (s->sync_fd >= 0) {
@@ -498,7 +498,7 @@ exec_event(struct bk_engine *e, uint64_t tag)
 	}
 	snprintf(ctr_id, sizeof(ctr_id), "%s", s->ctr_id);
 	n = s->n;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	notify(e, ctr_id, n);
 }
 
@@ -508,7 +508,7 @@ bk_exec_read(struct bk_engine *e, const char *ctr_id, int n, uint64_t off, char 
 	struct exec_session *s;
 	ssize_t ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
 	if (s == NULL) {
 		ret = -ENOENT;
@@ -523,7 +523,7 @@ bk_exec_read(struct bk_engine *e, const char *ctr_id, int n, uint64_t off, char 
 	} else {
 		ret = 0;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -534,7 +534,7 @@ bk_exec_write(struct bk_engine *e, const char *ctr_id, int n, const char *buf, s
 	struct exec_session *s;
 	ssize_t ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
 	if (s == NULL)
 		ret = bk_err_set(err, ENOENT, "no exec session %d", n);
@@ -542,7 +542,7 @@ bk_exec_write(struct bk_engine *e, const char *ctr_id, int n, const char *buf, s
 		ret = bk_err_set(err, EPIPE, "exec session %d: no command reads its input", n);
 	else if ((ret = write(s->in_fd, buf, len)) < 0)
 		ret = bk_err_sys(err, "exec session %d: input", n);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -551,13 +551,13 @@ bk_exec_close_stdin(struct bk_engine *e, const char *ctr_id, int n)
 {
 	struct exec_session *s;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
 	if (s && s->in_fd >= 0) {
 		close(s->in_fd);
 		s->in_fd = -1;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 }
 
 /* "exit N" / "signal N" once done: 0; -EAGAIN while running; -ENOENT. */
@@ -567,7 +567,7 @@ bk_exec_status(struct bk_engine *e, const char *ctr_id, int n, char *out, size_t
 	struct exec_session *s;
 	int ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
 	if (s == NULL)
 		ret = -ENOENT;
@@ -577,7 +577,7 @@ bk_exec_status(struct bk_engine *e, const char *ctr_id, int n, char *out, size_t
 		snprintf(out, size, "%s", s->status);
 		ret = 0;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -587,7 +587,7 @@ bk_exec_kill(struct bk_engine *e, const char *ctr_id, int n, int sig, struct bk_
 	struct exec_session *s;
 	int ret = 0;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
 	if (s == NULL)
 		ret = bk_err_set(err, ENOENT, "no exec session %d", n);
@@ -597,7 +597,7 @@ bk_exec_kill(struct bk_engine *e, const char *ctr_id, int n, int sig, struct bk_
 	 * child is not reachable from here, so kill the helper's whole session group. */
 	else if (syscall(SYS_pidfd_send_signal, s->pidfd, sig, NULL, 0) < 0)
 		ret = bk_err_sys(err, "kill exec session %d", n);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
 
@@ -607,21 +607,21 @@ bk_exec_free(struct bk_engine *e, const char *ctr_id, int n)
 {
 	struct exec_session **pp, *s;
 
-	pthread_mutex_lock(&e->lock);
-	for (pp = &e->execs; (s = *pp) != NULL; pp = &s->next)
+	pthread_mutex_lock(&e->model.lock);
+	for (pp = &e->execs.list; (s = *pp) != NULL; pp = &s->next)
 		if (s->n == n && strcmp(s->ctr_id, ctr_id) == 0) {
 			*pp = s->next;
 			session_free(e, s);
 			break;
 		}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 }
 
 /* A container's sessions go with it. */
 void
 exec_forget_container(struct bk_engine *e, const char *ctr_id)
 {
-	struct exec_session **pp = &e->execs, *s;
+	struct exec_session **pp = &e->execs.list, *s;
 
 	while ((s = *pp) != NULL) {
 		if (strcmp(s->ctr_id, ctr_id) == 0) {
@@ -638,8 +638,8 @@ exec_free_all(struct bk_engine *e)
 {
 	struct exec_session *s;
 
-	while ((s = e->execs) != NULL) {
-		e->execs = s->next;
+	while ((s = e->execs.list) != NULL) {
+		e->execs.list = s->next;
 		session_free(e, s);
 	}
 }

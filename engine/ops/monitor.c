@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define WAKE_TAG UINT64_MAX
 
@@ -20,7 +20,7 @@ monitor_add(struct bk_engine *e, struct container *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = c->serial };
 
-	if (epoll_ctl(e->monitor_epfd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0)
+	if (epoll_ctl(e->monitor.epfd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0)
 		return -errno;
 	return 0;
 }
@@ -32,20 +32,20 @@ handle_exit(struct bk_engine *e, uint64_t serial)
 	siginfo_t si;
 	int code = 0, status = 0;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, NULL, serial);
 	if (c == NULL || c->pidfd < 0 || c->state != BK_CTR_RUNNING) {
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		return;
 	}
-	epoll_ctl(e->monitor_epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+	epoll_ctl(e->monitor.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
 	memset(&si, 0, sizeof(si));
 	/* Reaps our own children; an adopted init is reaped by its parent (ECHILD). */
 	if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
 		code = si.si_code;
 		status = si.si_status;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	/* c stays alive: removal waits for this state change under the lock. */
 	container_exited(e, c, code, status);
 }
@@ -57,7 +57,7 @@ monitor_main(void *arg)
 	struct epoll_event evs[32];
 
 	for (;;) {
-		int n = epoll_wait(e->monitor_epfd, evs, ARRAY_SIZE(evs), -1);
+		int n = epoll_wait(e->monitor.epfd, evs, ARRAY_SIZE(evs), -1);
 		int i;
 
 		if (n < 0) {
@@ -84,23 +84,23 @@ monitor_start(struct bk_engine *e, struct bk_err *err)
 	size_t i;
 	int ret;
 
-	e->monitor_epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (e->monitor_epfd < 0)
+	e->monitor.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->monitor.epfd < 0)
 		return bk_err_sys(err, "monitor: epoll_create1");
-	e->monitor_wakefd = eventfd(0, EFD_CLOEXEC);
-	if (e->monitor_wakefd < 0)
+	e->monitor.wakefd = eventfd(0, EFD_CLOEXEC);
+	if (e->monitor.wakefd < 0)
 		return bk_err_sys(err, "monitor: eventfd");
-	if (epoll_ctl(e->monitor_epfd, EPOLL_CTL_ADD, e->monitor_wakefd, &ev) < 0)
+	if (epoll_ctl(e->monitor.epfd, EPOLL_CTL_ADD, e->monitor.wakefd, &ev) < 0)
 		return bk_err_sys(err, "monitor: epoll_ctl");
-	pthread_mutex_lock(&e->lock);
-	for (i = 0; i < e->nctrs; i++)
-		if (e->ctrs[i]->state == BK_CTR_RUNNING && e->ctrs[i]->pidfd >= 0)
-			monitor_add(e, e->ctrs[i]);
-	pthread_mutex_unlock(&e->lock);
-	ret = pthread_create(&e->monitor, NULL, monitor_main, e);
+	pthread_mutex_lock(&e->model.lock);
+	for (i = 0; i < e->model.nctrs; i++)
+		if (e->model.ctrs[i]->state == BK_CTR_RUNNING && e->model.ctrs[i]->pidfd >= 0)
+			monitor_add(e, e->model.ctrs[i]);
+	pthread_mutex_unlock(&e->model.lock);
+	ret = pthread_create(&e->monitor.thread, NULL, monitor_main, e);
 	if (ret != 0)
 		return bk_err_set(err, ret, "monitor: cannot start its thread");
-	e->monitor_running = true;
+	e->monitor.running = true;
 	return 0;
 }
 
@@ -109,15 +109,15 @@ monitor_stop(struct bk_engine *e)
 {
 	uint64_t one = 1;
 
-	if (e->monitor_running) {
-		if (write(e->monitor_wakefd, &one, sizeof(one)) < 0)
+	if (e->monitor.running) {
+		if (write(e->monitor.wakefd, &one, sizeof(one)) < 0)
 			bk_log(BK_LOG_WARN, "monitor: wake: %s", strerror(errno));
-		pthread_join(e->monitor, NULL);
-		e->monitor_running = false;
+		pthread_join(e->monitor.thread, NULL);
+		e->monitor.running = false;
 	}
-	if (e->monitor_epfd >= 0)
-		close(e->monitor_epfd);
-	if (e->monitor_wakefd >= 0)
-		close(e->monitor_wakefd);
-	e->monitor_epfd = e->monitor_wakefd = -1;
+	if (e->monitor.epfd >= 0)
+		close(e->monitor.epfd);
+	if (e->monitor.wakefd >= 0)
+		close(e->monitor.wakefd);
+	e->monitor.epfd = e->monitor.wakefd = -1;
 }

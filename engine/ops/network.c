@@ -23,9 +23,8 @@
 #include <string.h>
 
 #include "engine.h"
-#include "base/failpoint.h"
 #include "net/net.h"
-#include "base/util.h"
+#include "base/base.h"
 
 static const char *const mode_names[] = {
 	[NET_MODE_BRIDGE] = "bridge",
@@ -61,14 +60,14 @@ network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_e
 	ret = net_config_parse(opts->bridge, opts->subnet, &cfg, err);
 	if (ret < 0)
 		return ret;
-	ret = ipam_open(e->store_fd, &cfg, &e->ipam, err);
+	ret = ipam_open(e->store.fd, &cfg, &e->net.ipam, err);
 	if (ret < 0)
 		return ret;
 	/* Without the bridge, containers still run with `net mode none` or `host`. */
-	ret = net_host_open(&cfg, &e->net, err);
+	ret = net_host_open(&cfg, &e->net.host, err);
 	if (ret < 0) {
 		bk_log(BK_LOG_WARN, "networking: %s: bridge mode unavailable", err->msg);
-		e->net = NULL;
+		e->net.host = NULL;
 	}
 	return 0;
 }
@@ -76,12 +75,12 @@ network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_e
 void
 network_close(struct bk_engine *e)
 {
-	if (e->net)
-		net_host_close(e->net, true);
-	if (e->ipam)
-		ipam_close(e->ipam);
-	e->net = NULL;
-	e->ipam = NULL;
+	if (e->net.host)
+		net_host_close(e->net.host, true);
+	if (e->net.ipam)
+		ipam_close(e->net.ipam);
+	e->net.host = NULL;
+	e->net.ipam = NULL;
 }
 
 /*
@@ -95,33 +94,33 @@ network_republish(struct bk_engine *e)
 	struct ipam_lease *leases;
 	size_t i, n;
 
-	if (e->net == NULL || e->ipam == NULL)
+	if (e->net.host == NULL || e->net.ipam == NULL)
 		return;
-	n = ipam_list(e->ipam, &leases);
+	n = ipam_list(e->net.ipam, &leases);
 	for (i = 0; i < n; i++) {
 		bool known;
 
-		pthread_mutex_lock(&e->lock);
+		pthread_mutex_lock(&e->model.lock);
 		known = container_find_locked(e, leases[i].ctr_id, 0) != NULL;
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		if (!known) {
 			bk_log(BK_LOG_INFO, "network: releasing the lease of %s, which is gone",
 			       leases[i].ctr_id);
-			ipam_release(e->ipam, leases[i].ctr_id);
+			ipam_release(e->net.ipam, leases[i].ctr_id);
 		}
 	}
 	free(leases);
-	pthread_mutex_lock(&e->lock);
-	for (i = 0; i < e->nctrs; i++) {
-		struct container *c = e->ctrs[i];
+	pthread_mutex_lock(&e->model.lock);
+	for (i = 0; i < e->model.nctrs; i++) {
+		struct container *c = e->model.ctrs[i];
 		struct bk_err err = BK_ERR_INIT;
 
 		if (c->state != BK_CTR_RUNNING || c->net_mode != NET_MODE_BRIDGE || c->nports == 0)
 			continue;
-		if (ports_publish(e->net, c->id, c->ip, c->ports, c->nports, &err) < 0)
+		if (ports_publish(e->net.host, c->id, c->ip, c->ports, c->nports, &err) < 0)
 			bk_log(BK_LOG_WARN, "container %s: ports: %s", c->id, err.msg);
 	}
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 }
 
 /*
@@ -196,12 +195,12 @@ network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_
 	*ip = 0;
 	if (mode != NET_MODE_BRIDGE)
 		return 0;
-	if (e->net == NULL)
+	if (e->net.host == NULL)
 		return bk_err_set(err, ENOTSUP,
 				  "networking is unavailable on this host: "
 				  "use 'mode none' or 'mode host'");
 	release_wait(e, id);
-	return ipam_alloc(e->ipam, id, ip, err);
+	return ipam_alloc(e->net.ipam, id, ip, err);
 }
 
 /* Between the init's clone and its go: the veth into its netns, then the ports. */
@@ -214,10 +213,10 @@ network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mod
 	if (mode != NET_MODE_BRIDGE)
 		return 0;
 	mac_for_ip(ip, mac);
-	if (net_attach(e->net, id, pid, ip, mac, err) < 0)
+	if (net_attach(e->net.host, id, pid, ip, mac, err) < 0)
 		return -err->code;
-	if (nports > 0 && ports_publish(e->net, id, ip, ports, nports, err) < 0) {
-		net_detach(e->net, id);
+	if (nports > 0 && ports_publish(e->net.host, id, ip, ports, nports, err) < 0) {
+		net_detach(e->net.host, id);
 		return -err->code;
 	}
 	return 0;
@@ -231,9 +230,9 @@ network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mod
 void
 network_detach(struct bk_engine *e, const char *id)
 {
-	if (e->net == NULL)
+	if (e->net.host == NULL)
 		return;
-	ports_unpublish(e->net, id);
+	ports_unpublish(e->net.host, id);
 }
 
 /*
@@ -253,11 +252,11 @@ network_release(struct bk_engine *e, const char *id)
 {
 	bool taken;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	taken = container_find_locked(e, id, 0) != NULL;
 	if (!taken)
 		release_begin(e, id);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (taken) {
 		bk_log(BK_LOG_INFO, "network of removed container %s: kept for the new %s", id, id);
 		return;
@@ -265,10 +264,10 @@ network_release(struct bk_engine *e, const char *id)
 	failpoint("net.release", NULL);
 	network_detach(e, id);
 	/* A host end left behind (an init killed before its namespace was set up). */
-	if (e->net)
-		net_detach(e->net, id);
-	if (e->ipam)
-		ipam_release(e->ipam, id);
+	if (e->net.host)
+		net_detach(e->net.host, id);
+	if (e->net.ipam)
+		ipam_release(e->net.ipam, id);
 	release_end(e, id);
 }
 
@@ -279,11 +278,11 @@ network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip)
 	char ipb[16], gw[16], macb[18];
 	uint8_t mac[6];
 
-	if (mode != NET_MODE_BRIDGE || ip == 0 || e->net == NULL)
+	if (mode != NET_MODE_BRIDGE || ip == 0 || e->net.host == NULL)
 		return xasprintf("mode %s\n", net_mode_name(mode));
 	mac_for_ip(ip, mac);
 	return xasprintf("mode bridge\nip %s\nmac %s\ngateway %s\n", ip_format(ip, ipb),
-			 mac_format(mac, macb), ip_format(net_host_config(e->net)->gateway, gw));
+			 mac_format(mac, macb), ip_format(net_host_config(e->net.host)->gateway, gw));
 }
 
 char *
@@ -292,9 +291,9 @@ bk_net_bridge(struct bk_engine *e)
 	const struct net_config *cfg;
 	char gw[16];
 
-	if (e->net == NULL)
+	if (e->net.host == NULL)
 		return xasprintf("%s", "");
-	cfg = net_host_config(e->net);
+	cfg = net_host_config(e->net.host);
 	return xasprintf("%s %s/%d\n", cfg->bridge, ip_format(cfg->gateway, gw), cfg->prefix);
 }
 
@@ -302,7 +301,7 @@ char *
 bk_net_leases(struct bk_engine *e)
 {
 	struct ipam_lease *leases = NULL;
-	size_t n = e->ipam ? ipam_list(e->ipam, &leases) : 0, i, used = 0;
+	size_t n = e->net.ipam ? ipam_list(e->net.ipam, &leases) : 0, i, used = 0;
 	char *out = xmalloc(n * (BK_ID_SIZE + 40) + 1);
 
 	out[0] = '\0';

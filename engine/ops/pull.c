@@ -38,13 +38,11 @@
 #include <sys/stat.h>
 
 #include "engine.h"
-#include "base/failpoint.h"
-#include "store/layer.h"
-#include "parse/manifest.h"
+#include "store/store.h"
 #include "ops/pull.h"
-#include "parse/ref.h"
+#include "parse/parse.h"
 #include "registry/registry.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define PULL_PARALLEL    3
 #define QUEUE_AHEAD_MAX  (32u << 20) /* bytes queued for a layer waiting its turn */
@@ -84,19 +82,19 @@ pull_config_init(struct bk_engine *e, const struct bk_engine_opts *opts)
 	pc->insecure = strv_dup(opts->insecure_registries);
 	pc->auth_config = opts->auth_config ? xstrdup(opts->auth_config) : NULL;
 	pull_config_free(e);
-	e->pull = pc;
+	e->registry = pc;
 }
 
 void
 pull_config_free(struct bk_engine *e)
 {
-	if (e->pull == NULL)
+	if (e->registry == NULL)
 		return;
-	strv_free(e->pull->mirrors);
-	strv_free(e->pull->insecure);
-	free(e->pull->auth_config);
-	free(e->pull);
-	e->pull = NULL;
+	strv_free(e->registry->mirrors);
+	strv_free(e->registry->insecure);
+	free(e->registry->auth_config);
+	free(e->registry);
+	e->registry = NULL;
 }
 
 void
@@ -346,9 +344,9 @@ open_layers_dir(struct bk_engine *e, struct bk_err *err)
 {
 	int fd;
 
-	if (mkdirat(e->store_fd, "layers", 0700) < 0 && errno != EEXIST)
+	if (mkdirat(e->store.fd, "layers", 0700) < 0 && errno != EEXIST)
 		return bk_err_sys(err, "mkdir layers");
-	fd = openat(e->store_fd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(e->store.fd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return bk_err_sys(err, "open layers");
 	return fd;
@@ -412,9 +410,9 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 
 	random_hex(rnd, 12);
 	snprintf(work, sizeof(work), "layer-%.16s-%s", hex_of(l->chain_id), rnd);
-	if (mkdirat(p->e->tmp_fd, work, 0700) < 0)
+	if (mkdirat(p->e->store.tmp_fd, work, 0700) < 0)
 		return bk_err_sys(err, "mkdir tmp/%s", work);
-	work_fd = openat(p->e->tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	work_fd = openat(p->e->store.tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (work_fd < 0) {
 		ret = bk_err_sys(err, "open tmp/%s", work);
 		goto fail;
@@ -482,20 +480,20 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		ret = bk_err_sys(err, "commit layers/%.16s: sync", hex_of(l->chain_id));
 		goto fail;
 	}
-	if (renameat2(p->e->tmp_fd, work, p->layers_fd, hex_of(l->chain_id), RENAME_NOREPLACE) <
+	if (renameat2(p->e->store.tmp_fd, work, p->layers_fd, hex_of(l->chain_id), RENAME_NOREPLACE) <
 	    0) {
 		/* Another pull committed the same layer first: keep theirs. */
 		if (errno != EEXIST && errno != ENOTEMPTY) {
 			ret = bk_err_sys(err, "commit layers/%.16s", hex_of(l->chain_id));
 			goto fail;
 		}
-		store_rmtree_at(p->e->tmp_fd, work, NULL);
+		store_rmtree_at(p->e->store.tmp_fd, work, NULL);
 	}
 	return failpoint("pull.layer-committed", err);
 fail : {
 	struct bk_err cerr = BK_ERR_INIT;
 
-	if (store_rmtree_at(p->e->tmp_fd, work, &cerr) < 0)
+	if (store_rmtree_at(p->e->store.tmp_fd, work, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "pull: cleanup tmp/%s: %s", work, cerr.msg);
 }
 	return ret;
@@ -797,7 +795,7 @@ static int
 config_cached(struct pull *p, char **body, size_t *len)
 {
 	cleanup_close int dfd =
-	    openat(p->e->store_fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    openat(p->e->store.fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char got[DIGEST_STR_SIZE];
 
 	if (dfd < 0 ||
@@ -818,9 +816,9 @@ config_cache_put(struct pull *p, const char *body, size_t len)
 	cleanup_close int dfd = -1;
 	struct bk_err err = BK_ERR_INIT;
 
-	if (mkdirat(p->e->store_fd, "configs", 0700) < 0 && errno != EEXIST)
+	if (mkdirat(p->e->store.fd, "configs", 0700) < 0 && errno != EEXIST)
 		return;
-	dfd = openat(p->e->store_fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = openat(p->e->store.fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* A cache: a copy lost to a power cut is fetched again. */
 	if (dfd < 0 || write_file_replace(dfd, hex_of(p->man.config_digest), body, len, &err) < 0)
 		bk_log(BK_LOG_DEBUG, "pull: config not cached: %s", err.msg);
@@ -930,10 +928,10 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 	if (ref_format_familiar(&p.ref, familiar, sizeof(familiar)) < 0)
 		return bk_err_set(err, EINVAL, "reference '%.200s' too long", spec);
 	out->familiar = xstrdup(familiar);
-	if (e->pull) {
-		ropts.mirrors = (const char *const *)e->pull->mirrors;
-		ropts.insecure = (const char *const *)e->pull->insecure;
-		ropts.auth_config = e->pull->auth_config;
+	if (e->registry) {
+		ropts.mirrors = (const char *const *)e->registry->mirrors;
+		ropts.insecure = (const char *const *)e->registry->insecure;
+		ropts.auth_config = e->registry->auth_config;
 	}
 	if ((ret = registry_open(&p.ref, &ropts, &p.reg, err)) < 0)
 		goto out;
@@ -1001,10 +999,10 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	if (ret < 0)
 		return ret;
 	memset(&res, 0, sizeof(res));
-	if (mkdirat(e->tmp_fd, relay.id, 0700) < 0) {
+	if (mkdirat(e->store.tmp_fd, relay.id, 0700) < 0) {
 		ret = bk_err_sys(err, "mkdir tmp/%s", relay.id);
 	} else {
-		work_fd = openat(e->tmp_fd, relay.id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		work_fd = openat(e->store.tmp_fd, relay.id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (work_fd < 0)
 			ret = bk_err_sys(err, "open tmp/%s", relay.id);
 		else
@@ -1015,10 +1013,10 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	if (ret < 0) {
 		struct bk_err cerr = BK_ERR_INIT;
 
-		if (store_rmtree_at(e->tmp_fd, relay.id, &cerr) < 0)
+		if (store_rmtree_at(e->store.tmp_fd, relay.id, &cerr) < 0)
 			bk_log(BK_LOG_WARN, "pull rollback: %s", cerr.msg);
 		if (ret == -ENOSPC)
-			store_reclaim(e->tmp_fd);
+			store_reclaim(e->store.tmp_fd);
 		image_pull_abort(e, relay.id);
 		pull_result_free(&res);
 		return bk_err_wrap(err, "pull '%.200s'", ref);

@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "bocker.h"
-#include "base/digest.h"
+#include "base/base.h"
 
 struct bk_engine;
 
@@ -21,9 +21,9 @@ struct pull_config {
 	char *auth_config;
 };
 
-/* Copy opts' registry settings into e->pull; call from bk_engine_open. */
+/* Copy opts' registry settings into e->registry; call from bk_engine_open. */
 void pull_config_init(struct bk_engine *e, const struct bk_engine_opts *opts);
-/* Free e->pull; call from bk_engine_close. */
+/* Free e->registry; call from bk_engine_close. */
 void pull_config_free(struct bk_engine *e);
 
 struct pull_layer {

@@ -22,9 +22,8 @@
 #include <sys/stat.h>
 
 #include "engine.h"
-#include "base/failpoint.h"
 #include "base/inroot.h"
-#include "base/util.h"
+#include "base/base.h"
 
 /*
  * Refilled in batches, when only SPARES_LOW are left: a snapshot commits a
@@ -51,7 +50,7 @@ is_spare_of(const char *name, const char *image_id)
 static int
 count_locked(struct bk_engine *e, const char *image_id)
 {
-	cleanup_dir DIR *d = opendir_at(e->spare_fd);
+	cleanup_dir DIR *d = opendir_at(e->store.spare_fd);
 	struct dirent *de;
 	int n = 0;
 
@@ -128,24 +127,24 @@ static int
 make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 {
 	cleanup_free char *src = xasprintf("%s/rootfs", image_id);
-	cleanup_close int src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char tmp[BK_ID_SIZE + 64], name[BK_ID_SIZE + 32];
 	uint64_t epoch;
 	int ret = 0;
 
 	if (src_fd < 0)
 		return bk_err_sys(err, "spare for %s", image_id);
-	pthread_mutex_lock(&e->spare_lock);
-	snprintf(name, sizeof(name), "%s.%llu", image_id, (unsigned long long)e->spare_serial++);
-	epoch = e->spare_epoch;
-	pthread_mutex_unlock(&e->spare_lock);
+	pthread_mutex_lock(&e->spares.lock);
+	snprintf(name, sizeof(name), "%s.%llu", image_id, (unsigned long long)e->spares.serial++);
+	epoch = e->spares.epoch;
+	pthread_mutex_unlock(&e->spares.lock);
 	snprintf(tmp, sizeof(tmp), "spare-%s", name);
 	/* Made in tmp/ and renamed: spare/ holds only whole snapshots. */
-	if (store_snapshot(src_fd, e->tmp_fd, tmp, false, err) < 0)
+	if (store_snapshot(src_fd, e->store.tmp_fd, tmp, false, err) < 0)
 		return -err->code;
 	{
 		cleanup_close int root_fd =
-		    openat(e->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		    openat(e->store.tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (root_fd >= 0)
 			warm_spare(e, image_id, root_fd);
@@ -157,19 +156,19 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 	 * image's spares after it leaves the list, so a spare named after
 	 * that would be left behind.
 	 */
-	pthread_mutex_lock(&e->lock);
-	pthread_mutex_lock(&e->spare_lock);
+	pthread_mutex_lock(&e->model.lock);
+	pthread_mutex_lock(&e->spares.lock);
 	if (!image_exists_locked(e, image_id))
 		ret = bk_err_set(err, ENOENT, "spare for %s: the image was removed", image_id);
 	/* `commit IMG_ID` replaced the image's rootfs while this one was made from the old. */
-	else if (e->spare_epoch != epoch)
+	else if (e->spares.epoch != epoch)
 		ret = bk_err_set(err, ESTALE, "spare for %s: the image changed", image_id);
-	else if (renameat(e->tmp_fd, tmp, e->spare_fd, name) < 0)
+	else if (renameat(e->store.tmp_fd, tmp, e->store.spare_fd, name) < 0)
 		ret = bk_err_sys(err, "spare for %s", image_id);
-	pthread_mutex_unlock(&e->spare_lock);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->spares.lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (ret < 0)
-		store_rmtree_at(e->tmp_fd, tmp, NULL);
+		store_rmtree_at(e->store.tmp_fd, tmp, NULL);
 	return ret;
 }
 
@@ -178,25 +177,25 @@ refill_main(void *arg)
 {
 	struct bk_engine *e = arg;
 
-	pthread_mutex_lock(&e->spare_lock);
+	pthread_mutex_lock(&e->spares.lock);
 	for (;;) {
 		struct refill *r;
 		char image_id[BK_ID_SIZE];
 
-		while (e->refills == NULL && !e->spare_stop)
-			pthread_cond_wait(&e->spare_cond, &e->spare_lock);
-		if (e->spare_stop)
+		while (e->spares.refills == NULL && !e->spares.stop)
+			pthread_cond_wait(&e->spares.cond, &e->spares.lock);
+		if (e->spares.stop)
 			break;
-		r = e->refills;
-		e->refills = r->next;
+		r = e->spares.refills;
+		e->spares.refills = r->next;
 		memcpy(image_id, r->image_id, sizeof(image_id));
 		free(r);
-		pthread_mutex_unlock(&e->spare_lock);
+		pthread_mutex_unlock(&e->spares.lock);
 
-		pthread_mutex_lock(&e->lock);
+		pthread_mutex_lock(&e->model.lock);
 		/* The image may be gone, or being removed: then no spares for it. */
 		bool exists = image_exists_locked(e, image_id);
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		while (exists && count_spares(e, image_id) < SPARES_PER_IMAGE) {
 			struct bk_err err = BK_ERR_INIT;
 
@@ -206,9 +205,9 @@ refill_main(void *arg)
 				break;
 			}
 		}
-		pthread_mutex_lock(&e->spare_lock);
+		pthread_mutex_lock(&e->spares.lock);
 	}
-	pthread_mutex_unlock(&e->spare_lock);
+	pthread_mutex_unlock(&e->spares.lock);
 	return NULL;
 }
 
@@ -217,9 +216,9 @@ count_spares(struct bk_engine *e, const char *image_id)
 {
 	int n;
 
-	pthread_mutex_lock(&e->spare_lock);
+	pthread_mutex_lock(&e->spares.lock);
 	n = count_locked(e, image_id);
-	pthread_mutex_unlock(&e->spare_lock);
+	pthread_mutex_unlock(&e->spares.lock);
 	return n;
 }
 
@@ -229,15 +228,15 @@ spare_refill(struct bk_engine *e, const char *image_id)
 {
 	struct refill *r;
 
-	if (!e->spare_running)
+	if (!e->spares.running)
 		return;
 	r = xcalloc(1, sizeof(*r));
 	snprintf(r->image_id, sizeof(r->image_id), "%s", image_id);
-	pthread_mutex_lock(&e->spare_lock);
-	r->next = e->refills;
-	e->refills = r;
-	pthread_cond_signal(&e->spare_cond);
-	pthread_mutex_unlock(&e->spare_lock);
+	pthread_mutex_lock(&e->spares.lock);
+	r->next = e->spares.refills;
+	e->spares.refills = r;
+	pthread_cond_signal(&e->spares.cond);
+	pthread_mutex_unlock(&e->spares.lock);
 }
 
 /* A start took (or found no) spare of image_id: refill once few are left. */
@@ -259,15 +258,15 @@ spare_take(struct bk_engine *e, const char *image_id, int dst_dfd, const char *n
 	struct dirent *de;
 	int ret = -ENOENT;
 
-	pthread_mutex_lock(&e->spare_lock);
-	d = opendir_at(e->spare_fd);
+	pthread_mutex_lock(&e->spares.lock);
+	d = opendir_at(e->store.spare_fd);
 	while (d && (de = readdir(d)) != NULL)
 		if (is_spare_of(de->d_name, image_id) &&
-		    renameat(e->spare_fd, de->d_name, dst_dfd, name) == 0) {
+		    renameat(e->store.spare_fd, de->d_name, dst_dfd, name) == 0) {
 			ret = 0;
 			break;
 		}
-	pthread_mutex_unlock(&e->spare_lock);
+	pthread_mutex_unlock(&e->spares.lock);
 	return ret;
 }
 
@@ -278,27 +277,27 @@ spare_drop(struct bk_engine *e, const char *image_id)
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 
-	pthread_mutex_lock(&e->spare_lock);
-	e->spare_epoch++;
-	d = opendir_at(e->spare_fd);
+	pthread_mutex_lock(&e->spares.lock);
+	e->spares.epoch++;
+	d = opendir_at(e->store.spare_fd);
 	while (d && (de = readdir(d)) != NULL) {
 		struct bk_err err = BK_ERR_INIT;
 
 		if (is_spare_of(de->d_name, image_id) &&
-		    store_rmtree_at(e->spare_fd, de->d_name, &err) < 0)
+		    store_rmtree_at(e->store.spare_fd, de->d_name, &err) < 0)
 			bk_log(BK_LOG_WARN, "spare %s: %s", de->d_name, err.msg);
 	}
-	pthread_mutex_unlock(&e->spare_lock);
+	pthread_mutex_unlock(&e->spares.lock);
 }
 
 int
 spare_start(struct bk_engine *e, struct bk_err *err)
 {
-	int ret = pthread_create(&e->spare_thread, NULL, refill_main, e);
+	int ret = pthread_create(&e->spares.thread, NULL, refill_main, e);
 
 	if (ret != 0)
 		return bk_err_set(err, ret, "cannot start the spare-snapshot thread");
-	e->spare_running = true;
+	e->spares.running = true;
 	return 0;
 }
 
@@ -307,16 +306,16 @@ spare_stop(struct bk_engine *e)
 {
 	struct refill *r;
 
-	if (e->spare_running) {
-		pthread_mutex_lock(&e->spare_lock);
-		e->spare_stop = true;
-		pthread_cond_signal(&e->spare_cond);
-		pthread_mutex_unlock(&e->spare_lock);
-		pthread_join(e->spare_thread, NULL);
-		e->spare_running = false;
+	if (e->spares.running) {
+		pthread_mutex_lock(&e->spares.lock);
+		e->spares.stop = true;
+		pthread_cond_signal(&e->spares.cond);
+		pthread_mutex_unlock(&e->spares.lock);
+		pthread_join(e->spares.thread, NULL);
+		e->spares.running = false;
 	}
-	while ((r = e->refills) != NULL) {
-		e->refills = r->next;
+	while ((r = e->spares.refills) != NULL) {
+		e->spares.refills = r->next;
 		free(r);
 	}
 }

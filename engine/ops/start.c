@@ -13,9 +13,8 @@
 #include <sys/stat.h>
 
 #include "engine.h"
-#include "base/failpoint.h"
 #include "base/inroot.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -86,7 +85,7 @@ static int
 make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 {
 	cleanup_free char *src = xasprintf("%s/rootfs", x->image_id);
-	cleanup_close int src_fd = openat(e->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (src_fd < 0) {
 		bk_err_sys(err, "image %s: its filesystem", x->image_id);
@@ -272,7 +271,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 
 	if (image_config_for(e, x->image_id, x->image_id, &x->config, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
-	x->dfd = openat(e->containers_fd, x->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	x->dfd = openat(e->store.containers_fd, x->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->dfd < 0)
 		return bk_err_sys(err, "start %s", x->id);
 	if (!x->rootfs_made && make_rootfs(e, x, err) < 0)
@@ -310,7 +309,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	req->groups = groups;
 	req->ngroups = ngroups;
 	req->caps = default_cap_mask();
-	req->log_max = e->log_max;
+	req->log_max = e->procs.log_max;
 	req->netns = x->net_mode != NET_MODE_HOST;
 	req->net_mode = x->net_mode;
 	req->ip = x->ip;
@@ -318,9 +317,9 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	req->nports = x->nports;
 	req->state_dfd = x->dfd;
 	req->cgroup_id = x->id;
-	req->limits = e->cgroups_ready ? &x->limits : NULL;
-	req->cgroupns = e->cgroups_ready;
-	req->seccomp = e->seccomp_hex;
+	req->limits = e->procs.cg.ready ? &x->limits : NULL;
+	req->cgroupns = e->procs.cg.ready;
+	req->seccomp = e->procs.seccomp_hex;
 	return 0;
 }
 
@@ -370,9 +369,9 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 	pid_t pid = 0;
 	int pidfd = -1, ret;
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	ret = claim(e, id, &x, err);
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->model.lock);
 	if (ret < 0) {
 		ctx_free(&x);
 		return ret;
@@ -380,14 +379,14 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 
 	ret = prepare(e, &x, &req, groups, err);
 	if (ret == 0) {
-		rootfs = xasprintf("%s/containers/%s/rootfs", e->store_path, x.id);
+		rootfs = xasprintf("%s/containers/%s/rootfs", e->store.path, x.id);
 		req.rootfs_path = rootfs;
 		ret = spawn_init(e, &req, &pid, &pidfd, err);
 		if (ret < 0)
 			bk_err_wrap(err, "start %s", x.id);
 	}
 
-	pthread_mutex_lock(&e->lock);
+	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(e, id, 0);
 	c->rootfs_made = c->rootfs_made || x.rootfs_fd >= 0;
 	if (ret == 0) {
@@ -397,7 +396,7 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		c->pid = pid;
 		c->pidfd = pidfd;
 		c->pid_start = proc_start_time(pid);
-		memcpy(c->boot_id, e->boot_id, sizeof(c->boot_id));
+		memcpy(c->boot_id, e->model.boot_id, sizeof(c->boot_id));
 		time_rfc3339(c->started, sizeof(c->started));
 		c->finished[0] = '\0';
 		c->exited = false;
@@ -416,8 +415,8 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		container_save(e, c, &serr);
 	}
 	c->busy = false;
-	pthread_cond_broadcast(&e->ctr_changed);
-	pthread_mutex_unlock(&e->lock);
+	pthread_cond_broadcast(&e->model.ctr_changed);
+	pthread_mutex_unlock(&e->model.lock);
 	ctx_free(&x);
 	if (ret < 0)
 		return ret;

@@ -18,8 +18,8 @@
 #include <jansson.h>
 
 #include "bocker.h"
-#include "parse/dockerfile.h"
-#include "base/util.h"
+#include "parse/parse.h"
+#include "base/base.h"
 
 #define PORTS_MAX 65536 /* EXPOSE ports in one instruction, ranges expanded */
 

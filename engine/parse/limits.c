@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "parse/limits.h"
-#include "base/util.h"
+#include "parse/parse.h"
+#include "base/base.h"
 
 #define MEMORY_MIN (6LL << 20) /* docker's minimum: below it a shell cannot start */
 #define SHARES_MIN 2

@@ -11,8 +11,8 @@
 #include <sys/utsname.h>
 
 #include "bocker.h"
-#include "parse/manifest.h"
-#include "base/util.h"
+#include "parse/parse.h"
+#include "base/base.h"
 
 #define MT_DOCKER_V2   "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "bocker.h"
-#include "parse/ref.h"
+#include "parse/parse.h"
 
 #define DOCKER_DOMAIN        "docker.io"
 #define DOCKER_LEGACY_DOMAIN "index.docker.io"

@@ -26,11 +26,11 @@
 #include <linux/magic.h>
 
 #include "engine.h"
-#include "parse/limits.h"
-#include "base/util.h"
+#include "parse/parse.h"
+#include "base/base.h"
 
 #define PARENT "bockerfs"
-#define PARENT_DIR (e->cgroup_parent) /* "bockerfs/<store tag>" */
+#define PARENT_DIR (e->procs.cg.parent) /* "bockerfs/<store tag>" */
 #define V2_ROOT "/sys/fs/cgroup"
 
 static const char *const v1_controllers[] = { "cpu", "cpuacct", "memory", "pids", "devices" };
@@ -56,7 +56,7 @@ cg_err(struct bk_err *err, int ret, const char *what)
 static const char *const *
 controllers(const struct bk_engine *e, size_t *n)
 {
-	if (e->cgroup_mode == CGROUP_V2) {
+	if (e->procs.cg.mode == CGROUP_V2) {
 		*n = ARRAY_SIZE(v2_controllers);
 		return v2_controllers;
 	}
@@ -72,7 +72,7 @@ group_path(const struct bk_engine *e, const char *controller, const char *id, ch
 	cleanup_free char *mnt = NULL;
 	int n;
 
-	if (e->cgroup_mode == CGROUP_V2) {
+	if (e->procs.cg.mode == CGROUP_V2) {
 		n = snprintf(buf, size, "%s/%s/%s", V2_ROOT, PARENT_DIR, id);
 	} else {
 		if (cgroup_get_subsys_mount_point(controller, &mnt) != 0 || mnt == NULL)
@@ -121,17 +121,17 @@ store_tag(struct bk_engine *e, struct bk_err *err)
 	cleanup_free char *text = NULL;
 	char tag[9];
 
-	if (read_file_at(e->store_fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 &&
+	if (read_file_at(e->store.fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 &&
 	    strlen(text) >= 8) {
 		memcpy(tag, text, 8);
 		tag[8] = '\0';
 	} else {
 		if (random_hex(tag, 8) < 0)
 			return bk_err_sys(err, "cgroups: random tag");
-		if (write_file_atomic(e->store_fd, "cgroup-tag", tag, 8, err) < 0)
+		if (write_file_atomic(e->store.fd, "cgroup-tag", tag, 8, err) < 0)
 			return bk_err_wrap(err, "cgroups");
 	}
-	snprintf(e->cgroup_parent, sizeof(e->cgroup_parent), "%s/%s", PARENT, tag);
+	snprintf(e->procs.cg.parent, sizeof(e->procs.cg.parent), "%s/%s", PARENT, tag);
 	return 0;
 }
 
@@ -147,11 +147,11 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 		return -err->code;
 	if (statfs(V2_ROOT, &sf) < 0)
 		return bk_err_sys(err, "cgroups: statfs %s", V2_ROOT);
-	e->cgroup_mode = sf.f_type == CGROUP2_SUPER_MAGIC ? CGROUP_V2 : CGROUP_V1;
+	e->procs.cg.mode = sf.f_type == CGROUP2_SUPER_MAGIC ? CGROUP_V2 : CGROUP_V1;
 	ret = cgroup_init();
 	if (ret != 0)
 		return cg_err(err, ret, "cgroups: libcgroup init");
-	if (e->cgroup_mode == CGROUP_V2) {
+	if (e->procs.cg.mode == CGROUP_V2) {
 		if (v2_enable(V2_ROOT, err) < 0)
 			return -err->code;
 		char dir[PATH_MAX];
@@ -180,8 +180,8 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 		if (ret != 0)
 			return cg_err(err, ret, "cgroups: create parent group");
 	}
-	bk_log(BK_LOG_INFO, "cgroups: %s", e->cgroup_mode == CGROUP_V2 ? "v2" : "v1");
-	e->cgroups_ready = true;
+	bk_log(BK_LOG_INFO, "cgroups: %s", e->procs.cg.mode == CGROUP_V2 ? "v2" : "v1");
+	e->procs.cg.ready = true;
 	return 0;
 }
 
@@ -205,7 +205,7 @@ group_with_limits(struct bk_engine *e, const char *id, const struct limits *l, b
 		for (i = 0; i < n; i++)
 			cgroup_add_controller(cg, ctrls[i]);
 	}
-	count = limits_to_files(l, e->cgroup_mode, set, ARRAY_SIZE(set));
+	count = limits_to_files(l, e->procs.cg.mode, set, ARRAY_SIZE(set));
 	for (k = 0; k < count; k++) {
 		struct cgroup_controller *c = cgroup_get_controller(cg, set[k].controller);
 
@@ -239,7 +239,7 @@ cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits
 	struct cgroup *cg;
 	int ret;
 
-	if (!e->cgroups_ready)
+	if (!e->procs.cg.ready)
 		return 0;
 	cg = group_with_limits(e, id, l, true);
 	if (cg == NULL)
@@ -251,7 +251,7 @@ cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits
 		cgroup_free(&cg);
 		return -err->code;
 	}
-	if (e->cgroup_mode == CGROUP_V1)
+	if (e->procs.cg.mode == CGROUP_V1)
 		v1_devices(e, id);
 	ret = cgroup_attach_task_pid(cg, pid);
 	cgroup_free(&cg);
@@ -303,13 +303,13 @@ cgroup_update(struct bk_engine *e, const char *id, const struct limits *l, struc
 	char dir[PATH_MAX];
 	int k, count, ret;
 
-	if (!e->cgroups_ready)
+	if (!e->procs.cg.ready)
 		return 0;
 	/*
 	 * One file at a time, so that the file the kernel refuses is named
 	 * (cgroup_modify_cgroup() reports only that something failed).
 	 */
-	count = limits_to_files(l, e->cgroup_mode, set, ARRAY_SIZE(set));
+	count = limits_to_files(l, e->procs.cg.mode, set, ARRAY_SIZE(set));
 	for (k = 0; k < count; k++) {
 		if (group_path(e, set[k].controller, id, dir, sizeof(dir)) < 0)
 			return bk_err_set(err, ENOENT, "cgroup %s: no %s controller", id,
@@ -353,9 +353,9 @@ cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk
 	int64_t v;
 
 	memset(st, 0, sizeof(*st));
-	if (!e->cgroups_ready)
+	if (!e->procs.cg.ready)
 		return bk_err_set(err, ENOENT, "no cgroups");
-	if (e->cgroup_mode == CGROUP_V2) {
+	if (e->procs.cg.mode == CGROUP_V2) {
 		if (group_path(e, NULL, id, dir, sizeof(dir)) < 0)
 			return bk_err_set(err, ENOENT, "cgroup %s", id);
 		v = read_num(dir, "cpu.stat", "usage_usec");
@@ -400,7 +400,7 @@ cgroup_adopt(struct bk_engine *e, const char *spare, const char *id, const struc
 	const char *const *ctrls;
 	size_t n, i;
 
-	if (!e->cgroups_ready)
+	if (!e->procs.cg.ready)
 		return 0;
 	ctrls = controllers(e, &n);
 	for (i = 0; i < n; i++) {
@@ -422,7 +422,7 @@ remove_empty(struct bk_engine *e, const char *id)
 	size_t n, i;
 	int ret = 0;
 
-	if (e->cgroup_mode == CGROUP_V2) {
+	if (e->procs.cg.mode == CGROUP_V2) {
 		snprintf(dir, sizeof(dir), "%s/%s/%s", V2_ROOT, PARENT_DIR, id);
 		return rmdir(dir) == 0 || errno == ENOENT ? 0 : -1;
 	}
@@ -441,7 +441,7 @@ cgroup_remove(struct bk_engine *e, const char *id)
 	struct cgroup *cg;
 	int ret;
 
-	if (!e->cgroups_ready)
+	if (!e->procs.cg.ready)
 		return;
 	/*
 	 * The usual case, an empty group without children: a plain rmdir per
@@ -471,9 +471,9 @@ cgroup_teardown(struct bk_engine *e)
 	size_t n, i;
 	const char *const *ctrls;
 
-	if (!e->cgroups_ready)
+	if (!e->procs.cg.ready)
 		return;
-	if (e->cgroup_mode == CGROUP_V2) {
+	if (e->procs.cg.mode == CGROUP_V2) {
 		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
 		rmdir(dir);
 		return;
@@ -496,9 +496,9 @@ cgroup_clean_orphans(struct bk_engine *e)
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 
-	if (!e->cgroups_ready)
+	if (!e->procs.cg.ready)
 		return;
-	if (e->cgroup_mode == CGROUP_V2)
+	if (e->procs.cg.mode == CGROUP_V2)
 		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
 	else if (group_path(e, "memory", "", dir, sizeof(dir)) < 0)
 		return;
@@ -516,10 +516,10 @@ cgroup_clean_orphans(struct bk_engine *e)
 			cgroup_remove(e, de->d_name);
 			continue;
 		}
-		pthread_mutex_lock(&e->lock);
+		pthread_mutex_lock(&e->model.lock);
 		c = container_find_locked(e, de->d_name, 0);
 		running = c == NULL || c->state == BK_CTR_RUNNING;
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->model.lock);
 		if (!running) {
 			bk_log(BK_LOG_INFO, "cgroups: removing leftover group %s", de->d_name);
 			cgroup_remove(e, de->d_name);

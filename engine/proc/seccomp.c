@@ -38,7 +38,7 @@
 
 #include "engine.h"
 #include "proc/seccomp_profile.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #ifndef AF_VSOCK
 #define AF_VSOCK 40

@@ -33,7 +33,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define POOL      4 /* spares kept */
 #define LOW_WATER 1 /* refill when this few are left */
@@ -92,8 +92,8 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 		return bk_err_sys(err, "spare init: clone3");
 	}
 	if (pid == 0) {
-		spawn_child_hide(e->hide_mount);
-		spawn_child_exec(e->init_fd, argv, -1, -1, &sv[1], 1);
+		spawn_child_hide(e->procs.hide_mount);
+		spawn_child_exec(e->procs.init_fd, argv, -1, -1, &sv[1], 1);
 	}
 	close(sv[1]);
 	s->pid = (pid_t)pid;
@@ -101,10 +101,10 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 	s->sync_fd = sv[0];
 	s->cgroup[0] = '\0';
 	/* cgroup v2 cannot rename a group: there the start joins the init to its own. */
-	if (e->cgroups_ready && e->cgroup_mode == CGROUP_V1) {
+	if (e->procs.cg.ready && e->procs.cg.mode == CGROUP_V1) {
 		snprintf(s->cgroup, sizeof(s->cgroup), "spare-%llu",
-			 (unsigned long long)e->spare_inits->serial++);
-		if (cgroup_enter(e, s->cgroup, s->pid, &e->default_limits, err) < 0) {
+			 (unsigned long long)e->procs.spare_inits->serial++);
+		if (cgroup_enter(e, s->cgroup, s->pid, &e->model.default_limits, err) < 0) {
 			discard(e, s);
 			return bk_err_wrap(err, "spare init");
 		}
@@ -116,7 +116,7 @@ static void *
 refill_main(void *arg)
 {
 	struct bk_engine *e = arg;
-	struct spare_pool *p = e->spare_inits;
+	struct spare_pool *p = e->procs.spare_inits;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -147,7 +147,7 @@ refill_main(void *arg)
 int
 spare_init_take(struct bk_engine *e, struct spare_init *out)
 {
-	struct spare_pool *p = e->spare_inits;
+	struct spare_pool *p = e->procs.spare_inits;
 	int ret = -ENOENT;
 
 	if (p == NULL)
@@ -190,10 +190,10 @@ spare_init_start(struct bk_engine *e, struct bk_err *err)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->want = true;
-	e->spare_inits = p;
+	e->procs.spare_inits = p;
 	ret = pthread_create(&p->thread, NULL, refill_main, e);
 	if (ret != 0) {
-		e->spare_inits = NULL;
+		e->procs.spare_inits = NULL;
 		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->lock);
 		free(p);
@@ -205,7 +205,7 @@ spare_init_start(struct bk_engine *e, struct bk_err *err)
 void
 spare_init_stop(struct bk_engine *e)
 {
-	struct spare_pool *p = e->spare_inits;
+	struct spare_pool *p = e->procs.spare_inits;
 
 	if (p == NULL)
 		return;
@@ -214,7 +214,7 @@ spare_init_stop(struct bk_engine *e)
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
-	e->spare_inits = NULL;
+	e->procs.spare_inits = NULL;
 	while (p->n > 0)
 		discard(e, &p->spares[--p->n]);
 	pthread_cond_destroy(&p->cond);

@@ -21,8 +21,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
-#include "base/failpoint.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define START_TIMEOUT_MS 30000
 
@@ -48,14 +47,14 @@ spawn_find_init(struct bk_engine *e, struct bk_err *err)
 			*slash = '\0';
 		snprintf(path, sizeof(path), "%s/bockerfs-init", self);
 	}
-	e->init_fd = open(path, O_PATH | O_CLOEXEC);
-	if (e->init_fd < 0)
+	e->procs.init_fd = open(path, O_PATH | O_CLOEXEC);
+	if (e->procs.init_fd < 0)
 		return bk_err_sys(err, "open the container init '%s'", path);
 	/* It runs as root in every container: only root may be able to change it. */
-	if (fstat(e->init_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	if (fstat(e->procs.init_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022)) {
-		close(e->init_fd);
-		e->init_fd = -1;
+		close(e->procs.init_fd);
+		e->procs.init_fd = -1;
 		return bk_err_set(err, EPERM,
 				  "container init '%s' must be a root-owned file "
 				  "that only root can write",
@@ -382,7 +381,7 @@ clone_init(struct bk_engine *e, const struct spawn_req *req, int plan_fd, pid_t 
 		return bk_err_sys(err, "clone3");
 	}
 	if (pid == 0)
-		spawn_child_exec(e->init_fd, argv, -1, -1, keep, 3);
+		spawn_child_exec(e->procs.init_fd, argv, -1, -1, keep, 3);
 	*pid_out = (pid_t)pid;
 	*pidfd_out = pidfd;
 	*sync_out = sv[0];

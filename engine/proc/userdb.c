@@ -10,7 +10,7 @@
 
 #include "engine.h"
 #include "base/inroot.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define DB_MAX     (4u << 20)
 #define GROUPS_MAX 64

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "registry/registry.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define AUTH_CONFIG_MAX (1u << 20)
 

@@ -38,10 +38,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "base/digest.h"
-#include "parse/manifest.h"
+#include "parse/parse.h"
 #include "registry/registry.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define REDIRECTS_MAX   10
 #define TOKEN_MAX       (1u << 20)

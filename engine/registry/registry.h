@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "bocker.h"
-#include "parse/ref.h"
+#include "parse/parse.h"
 
 /* ---- auth.c: pure parsing, and the config file ------------------------- */
 

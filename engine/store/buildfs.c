@@ -23,11 +23,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "store/buildfs.h"
-#include "base/digest.h"
 #include "base/inroot.h"
-#include "store/layer.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 
 #ifndef FICLONE
 #define FICLONE _IOW(0x94, 9, int)

@@ -19,8 +19,8 @@
 #include <linux/limits.h>
 
 #include "bocker.h"
-#include "store/copy.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 
 /* Defined here rather than by <linux/fs.h>, which fights <sys/mount.h>. */
 #ifndef FICLONE

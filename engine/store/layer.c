@@ -30,10 +30,9 @@
 #include <archive_entry.h>
 
 #include "bocker.h"
-#include "base/blockq.h"
 #include "base/inroot.h"
-#include "store/layer.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 
 #define WH_PREFIX    ".wh."
 #define WH_OPAQUE    ".wh..wh..opq"

@@ -21,10 +21,10 @@
 #include <linux/loop.h>
 #include <linux/magic.h>
 
-#include "engine.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 
-int
+static int
 storage_lock(const char *root, int *lock_fd, struct bk_err *err)
 {
 	cleanup_close int fd = -1;
@@ -178,7 +178,7 @@ attach_loop(const char *img, char *dev, size_t size, struct bk_err *err)
 	return bk_err_set(err, EBUSY, "attach '%s': no free loop device", img);
 }
 
-int
+static int
 storage_open(const char *root, uint64_t size, char **store_path, bool *mounted, struct bk_err *err)
 {
 	cleanup_free char *store = NULL, *img = NULL;
@@ -223,7 +223,7 @@ done:
 	return 0;
 }
 
-void
+static void
 storage_close(const char *store_path, bool mounted)
 {
 	if (!mounted)
@@ -233,4 +233,40 @@ storage_close(const char *store_path, bool mounted)
 		bk_log(BK_LOG_WARN, "unmount '%s': %s", store_path, strerror(errno));
 	else
 		bk_log(BK_LOG_INFO, "unmounted '%s'", store_path);
+}
+
+int
+store_open(struct store *s, const char *root, uint64_t size, struct bk_err *err)
+{
+	int ret;
+
+	*s = (struct store){ .lock_fd = -1, .fd = -1, .images_fd = -1, .containers_fd = -1,
+			     .tmp_fd = -1, .spare_fd = -1 };
+	s->root = xstrdup(root);
+	ret = storage_lock(root, &s->lock_fd, err);
+	if (ret == 0)
+		ret = storage_open(root, size, &s->path, &s->mounted, err);
+	if (ret == 0)
+		ret = store_layout_open(s, err);
+	if (ret < 0)
+		store_close(s);
+	return ret;
+}
+
+void
+store_close(struct store *s)
+{
+	store_layout_close(s);
+	if (s->path)
+		storage_close(s->path, s->mounted);
+	if (s->lock_fd >= 0) {
+		cleanup_free char *pid = xasprintf("%s/bockerfs.pid", s->root);
+
+		unlink(pid);
+		close(s->lock_fd);
+	}
+	free(s->path);
+	free(s->root);
+	s->path = s->root = NULL;
+	s->lock_fd = -1;
 }

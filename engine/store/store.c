@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <btrfsutil.h>
 
-#include "engine.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 
 /* btrfs gives every subvolume root this inode number (BTRFS_FIRST_FREE_OBJECTID). */
 #define SUBVOL_ROOT_INO 256
@@ -166,9 +166,9 @@ open_dir(int dfd, const char *name, int *out, struct bk_err *err)
 
 /* Drop everything a crash left half done in tmp/. */
 static void
-clean_tmp(struct bk_engine *e)
+clean_tmp(struct store *s)
 {
-	cleanup_dir DIR *d = opendir_at(e->tmp_fd);
+	cleanup_dir DIR *d = opendir_at(s->tmp_fd);
 	struct dirent *de;
 
 	if (d == NULL)
@@ -179,30 +179,30 @@ clean_tmp(struct bk_engine *e)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		bk_log(BK_LOG_INFO, "removing unfinished work tmp/%s", de->d_name);
-		if (store_rmtree_at(e->tmp_fd, de->d_name, &err) < 0)
+		if (store_rmtree_at(s->tmp_fd, de->d_name, &err) < 0)
 			bk_log(BK_LOG_WARN, "cleanup tmp/%s: %s", de->d_name, err.msg);
 	}
 }
 
 int
-store_init(struct bk_engine *e, struct bk_err *err)
+store_layout_open(struct store *s, struct bk_err *err)
 {
-	e->store_fd = open(e->store_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (e->store_fd < 0)
-		return bk_err_sys(err, "open store '%s'", e->store_path);
-	if (open_dir(e->store_fd, "images", &e->images_fd, err) < 0 ||
-	    open_dir(e->store_fd, "containers", &e->containers_fd, err) < 0 ||
-	    open_dir(e->store_fd, "tmp", &e->tmp_fd, err) < 0 ||
-	    open_dir(e->store_fd, "spare", &e->spare_fd, err) < 0)
-		return bk_err_wrap(err, "store '%s'", e->store_path);
-	clean_tmp(e);
+	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->fd < 0)
+		return bk_err_sys(err, "open store '%s'", s->path);
+	if (open_dir(s->fd, "images", &s->images_fd, err) < 0 ||
+	    open_dir(s->fd, "containers", &s->containers_fd, err) < 0 ||
+	    open_dir(s->fd, "tmp", &s->tmp_fd, err) < 0 ||
+	    open_dir(s->fd, "spare", &s->spare_fd, err) < 0)
+		return bk_err_wrap(err, "store '%s'", s->path);
+	clean_tmp(s);
 	return 0;
 }
 
 void
-store_fini(struct bk_engine *e)
+store_layout_close(struct store *s)
 {
-	int *fds[] = { &e->spare_fd, &e->tmp_fd, &e->containers_fd, &e->images_fd, &e->store_fd };
+	int *fds[] = { &s->spare_fd, &s->tmp_fd, &s->containers_fd, &s->images_fd, &s->fd };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fds); i++) {

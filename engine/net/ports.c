@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "net/net.h"
-#include "base/util.h"
+#include "base/base.h"
 
 /* A port number: digits only, 1..65535.  0 or -EINVAL. */
 static int

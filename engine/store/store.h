@@ -1,0 +1,220 @@
+/*
+ * store.h: the btrfs store and what is built in it, for model/ and ops/.
+ *
+ *   storage.c  the state directory's lock, and the btrfs filesystem under
+ *              it (a loop-mounted image file when the directory is not btrfs)
+ *   store.c    the layout inside (images/, containers/, tmp/, spare/) and
+ *              subvolume operations through libbtrfsutil
+ *   layer.c    a layer's tar extracted into a subvolume (libarchive)
+ *   copy.c     a host directory copied into one (import)
+ *   buildfs.c  a build's COPY/ADD/WORKDIR into one
+ *
+ * Paths inside an image's or a container's tree go through base/inroot.h.
+ * Uses base/ and bocker.h only.
+ */
+#ifndef BK_STORE_H
+#define BK_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bocker.h"
+
+/* ---- the store (storage.c, store.c) ---------------------------------------------------------- */
+
+struct store {
+	char *root;    /* the state directory: lock, pid file, log, storage.img */
+	char *path;    /* the mounted btrfs filesystem */
+	bool mounted;  /* we mounted it (the embedded image file) */
+	int lock_fd;   /* the state directory's lock, held while open */
+	int fd;        /* path */
+	int images_fd; /* images/<id>/{image.json, rootfs, ...} */
+	int containers_fd;
+	int tmp_fd;   /* work in progress, emptied at every open */
+	int spare_fd; /* spare/<image>.<n>: snapshots made ahead */
+};
+
+/*
+ * Lock root (EBUSY "store locked" if another daemon has it), find or make
+ * the btrfs store under it (size: of the image file made when root is not
+ * on btrfs), open its layout and empty tmp/.  On failure nothing is left
+ * locked or mounted.
+ */
+int store_open(struct store *s, const char *root, uint64_t size, struct bk_err *err);
+/* Close the layout, unmount what store_open mounted, unlock. */
+void store_close(struct store *s);
+
+/* Inside store/: the layout of the store at s->path (store.c). */
+int store_layout_open(struct store *s, struct bk_err *err);
+void store_layout_close(struct store *s);
+
+int store_rmtree_at(int dfd, const char *name, struct bk_err *err);
+void store_reclaim(int dfd);
+int store_create_subvolume(int dfd, const char *name, struct bk_err *err);
+int store_set_read_only(int fd, bool ro, struct bk_err *err);
+int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, struct bk_err *err);
+
+/* ---- layer ----------------------------------------------------------------------------------- */
+/*
+ * layer.h: extract one image layer (a tar stream, gzip-, zstd- or not
+ * compressed) into a directory that already holds the layers below it,
+ * applying OCI whiteouts, and never writing outside that directory.
+ */
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bocker.h"
+#include "base/base.h"
+#include "parse/parse.h"
+
+/*
+ * What one layer may cost before it is refused as hostile (EBADMSG).  Docker
+ * has no such caps; these stay far above real images (the largest have a few
+ * hundred thousand entries and compress about 3 to 10 times) and bound what a
+ * small blob can make the daemon do: a gzip of zeros expands about 1000
+ * times, a zstd one 30000 times, and a deep path makes many directories.
+ */
+#define LAYER_ENTRIES_MAX    (1u << 20)    /* entries, and paths named (implied directories) */
+#define LAYER_TAR_MAX        (64ull << 30) /* uncompressed bytes */
+#define LAYER_ENTRY_SIZE_MAX (64ull << 30) /* the size one entry states, a sparse file's too */
+#define LAYER_RATIO_MAX      100u          /* uncompressed bytes per compressed byte ... */
+#define LAYER_RATIO_FLOOR    (1ull << 30)  /* ... once more than this is uncompressed */
+
+struct layer_limits {
+	uint64_t entries, tar_bytes, entry_size, ratio, ratio_floor;
+};
+
+/* The LAYER_*_MAX values above. */
+extern const struct layer_limits layer_default_limits;
+
+/* Where the compressed bytes come from (the network, or memory in tests). */
+struct layer_reader {
+	/*
+	 * Point *buf at the next bytes (valid until the next call) and return
+	 * how many, 0 at the end, or -errno with err filled.
+	 */
+	ssize_t (*read)(void *arg, const void **buf, struct bk_err *err);
+	void *arg;
+};
+
+struct layer_stats {
+	uint64_t entries;    /* tar entries applied, whiteouts included */
+	uint64_t file_bytes; /* regular-file data written */
+	uint64_t tar_bytes;  /* uncompressed tar stream */
+};
+
+/*
+ * Apply the layer read from src (compressed as comp) to the directory open at
+ * root_dfd (an O_RDONLY|O_DIRECTORY fd, borrowed), and read src to its end.
+ *
+ * Every path is resolved inside root_dfd as if it were "/" (openat2
+ * RESOLVE_IN_ROOT): absolute names and symlinks in a path land inside;
+ * entries with a ".." component are refused.  Owners (when run as root),
+ * modes with setuid/setgid/sticky bits, xattrs, times, symlinks, hardlinks
+ * (to files inside root_dfd only), device nodes and fifos are kept; sockets
+ * are skipped.  An entry of a typeflag outside POSIX's list ('Z', '9'...) is
+ * a regular file with its data and mode, as libarchive reads it and GNU tar
+ * extracts it (Docker refuses the layer), never a link or a device.
+ * ".wh.NAME" removes NAME of the lower layers, ".wh..wh..opq" empties its
+ * directory of lower-layer content; neither is materialised, and an
+ * overlay-style whiteout (a 0:0 character device) counts as one.
+ *
+ * diff_id gets the sha256 of the uncompressed tar stream; stats (may be
+ * NULL) what was done.  Returns 0, or -errno: EBADMSG for a corrupt or
+ * hostile archive (the entry named) and past the caps above, EPROTO if comp
+ * has no built-in decompressor, ENOSPC, EINTR when cancel is set, or the
+ * reader's error.  On failure root_dfd holds a partial layer that the caller
+ * must discard.
+ */
+int layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
+		  struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE],
+		  struct layer_stats *stats, struct bk_err *err);
+
+/* The same with other caps than layer_default_limits (tests use small ones). */
+int layer_extract_limited(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
+			  const struct layer_limits *limits, struct bk_cancel *cancel,
+			  char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
+			  struct bk_err *err);
+
+/* ---- copy ------------------------------------------------------------------------------------ */
+/*
+ * copy.h: copy a directory tree into a fresh directory (an image's subvolume)
+ * by file descriptors, keeping ownership, modes, times, xattrs, symlinks,
+ * device nodes and hardlinks, and reflinking file data where it can.
+ */
+#include <stdint.h>
+
+
+struct copy_stats {
+	uint64_t bytes; /* file data, each inode once (hardlinks are not counted again) */
+	uint64_t files; /* regular-file inodes whose data was copied or reflinked */
+};
+
+/*
+ * Copy the contents of the directory open at src_dfd into the existing, empty
+ * directory open at dst_dfd (both O_RDONLY|O_DIRECTORY fds, borrowed).  The
+ * metadata of dst_dfd itself is left as the caller made it.  Symlinks are never
+ * followed on either side.  stats (may be NULL) is zeroed, then counts what was
+ * copied, also when the copy fails.  cancel (may be NULL) is polled before each
+ * entry and between chunks of file data.
+ *
+ * Returns 0, or -errno with err naming the relative path: EINTR when cancelled,
+ * ENOSPC when the destination is full, ELOOP past 256 levels of directories.
+ * On failure a partial copy is left in dst_dfd for the caller to delete.
+ */
+int copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel, struct copy_stats *stats,
+	      struct bk_err *err);
+
+/* ---- buildfs --------------------------------------------------------------------------------- */
+/*
+ * buildfs.h: the file system side of a build (engine/buildfs.c): reading
+ * the build context without leaving it, and writing into a step's rootfs
+ * without leaving that (COPY, ADD, WORKDIR).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+
+struct buildfs_copy {
+	uid_t uid; /* owner of everything copied, and of the directories made for it */
+	gid_t gid;
+	int mode;  /* --chmod, or -1 to keep each source's mode */
+	bool add;  /* ADD: a local tar archive (plain, gzip, zstd) is extracted */
+	struct bk_cancel *cancel; /* may be NULL */
+	uint64_t bytes;		  /* out: file data written */
+};
+
+/*
+ * Read name (relative to the context, never leaving it: openat2
+ * RESOLVE_BENEATH) into a NUL-terminated buffer of at most max bytes;
+ * caller frees *out.  ENOENT, EFBIG, EINVAL when it leads outside.
+ */
+int buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len,
+		 struct bk_err *err);
+
+/*
+ * COPY/ADD: copy the sources (context-relative, cleaned by the parser; '*',
+ * '?' and '[' patterns allowed) to dest (absolute, inside the rootfs open at
+ * rootfs_fd), as Docker does: a directory's contents go into dest, a file
+ * into dest when dest ends in '/', is a directory or several sources are
+ * given, else to dest itself; missing directories are made.  Everything
+ * is resolved inside its tree (openat2 RESOLVE_BENEATH in the context,
+ * RESOLVE_IN_ROOT in the rootfs).  Errors: ENOENT (no such source, or no
+ * match), EINVAL (a source leading out of the context, an unsupported file
+ * type), EISDIR/ENOTDIR (a file over a directory or the reverse), EINTR,
+ * ENOSPC.  On failure the rootfs is left half written, for the caller to drop.
+ */
+int buildfs_copy(int ctx_fd, int rootfs_fd, char *const *srcs, size_t nsrc, const char *dest,
+		 struct buildfs_copy *opt, struct bk_err *err);
+
+/* mkdir -p path inside the rootfs, new directories 0755 owned by uid:gid. */
+int buildfs_mkdir(int rootfs_fd, const char *path, uid_t uid, gid_t gid, struct bk_err *err);
+
+/* path resolves, inside the rootfs, to a directory. */
+bool buildfs_is_dir(int rootfs_fd, const char *path);
+
+/* Bytes of file data in the tree open at dfd, each inode counted once. */
+uint64_t buildfs_size(int dfd);
+
+#endif
