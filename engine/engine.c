@@ -40,6 +40,7 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	e->procs.init_fd = e->monitor.epfd = e->monitor.wakefd = -1;
 	e->procs.hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
 	e->model.next_serial = 1;
+	e->model.store = &e->store;
 	e->procs.log_max = opts->log_max ? opts->log_max : BK_LOG_MAX_DEFAULT;
 	pthread_mutex_init(&e->model.lock, NULL);
 	pthread_cond_init(&e->model.ctr_changed, NULL);
@@ -50,14 +51,14 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 		e->spares.serial = (uint64_t)time(NULL) << 20;
 	e->spares.serial >>= 1;
 	boot_id(e->model.boot_id, sizeof(e->model.boot_id));
-	e->model.ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (e->model.ncpu < 1)
-		e->model.ncpu = 1;
-	limits_init(&e->model.default_limits);
+	e->procs.ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (e->procs.ncpu < 1)
+		e->procs.ncpu = 1;
+	limits_init(&e->procs.default_limits);
 	/* As podman (containers.conf pids_limit): a fork bomb stops there; `pids max` lifts it. */
-	e->model.default_limits.pids = LIMIT_PIDS_DEFAULT;
+	e->procs.default_limits.pids = LIMIT_PIDS_DEFAULT;
 	if (opts->default_limits &&
-	    limits_parse(opts->default_limits, &e->model.default_limits, e->model.ncpu, err) < 0) {
+	    limits_parse(opts->default_limits, &e->procs.default_limits, e->procs.ncpu, err) < 0) {
 		ret = bk_err_wrap(err, "default limits");
 		goto fail;
 	}
@@ -75,20 +76,21 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	ret = network_open(e, opts, err);
 	if (ret < 0)
 		goto fail;
-	ret = image_load_all(e, err);
+	ret = images_load(&e->model, err);
 	if (ret < 0)
 		goto fail;
-	ret = container_load_all(e, err);
+	ret = containers_load(&e->model, err);
 	if (ret < 0)
 		goto fail;
-	ret = spawn_find_init(e, err);
+	ret = procs_find_init(&e->procs, err);
 	if (ret < 0)
 		goto fail;
+	containers_adopt(e);
 	{
 		struct bk_err cerr = BK_ERR_INIT;
 
 		/* Containers still run without cgroups; their limits cannot be set. */
-		if (cgroup_setup(e, &cerr) < 0)
+		if (cgroup_setup(&e->procs.cg, e->store.fd, &cerr) < 0)
 			bk_log(BK_LOG_WARN, "%s: running without resource limits", cerr.msg);
 	}
 	pull_config_init(e, opts);
@@ -106,13 +108,13 @@ bk_engine_close(struct bk_engine *e)
 		return;
 	monitor_stop(e);
 	exec_free_all(e);
-	spare_init_stop(e);
+	spare_init_stop(&e->procs);
 	spare_stop(e);
 	pull_config_free(e);
 	network_close(e);
-	cgroup_teardown(e);
-	container_free_all(e);
-	image_free_all(e);
+	cgroup_teardown(&e->procs.cg);
+	containers_free(&e->model);
+	images_free(&e->model);
 	if (e->procs.init_fd >= 0)
 		close(e->procs.init_fd);
 	store_close(&e->store);
@@ -151,18 +153,37 @@ bk_engine_set_watch(struct bk_engine *e, bk_watch_fn fn, bk_event_fn event, void
 	e->model.ev.arg = arg;
 }
 
+/*
+ * A group under bockerfs/<tag> is kept if it is a running container's, or
+ * a name we do not know (the parent may be shared with a daemon on another
+ * store of the same tag).
+ */
+static bool
+cgroup_wanted(void *arg, const char *name)
+{
+	struct bk_engine *e = arg;
+	struct container *c;
+	bool keep;
+
+	pthread_mutex_lock(&e->model.lock);
+	c = container_find_locked(&e->model, name, 0);
+	keep = c == NULL || c->state == BK_CTR_RUNNING;
+	pthread_mutex_unlock(&e->model.lock);
+	return keep;
+}
+
 int
 bk_engine_start(struct bk_engine *e, struct bk_err *err)
 {
 	size_t i;
 	int ret;
 
-	cgroup_clean_orphans(e);
+	cgroup_clean_orphans(&e->procs.cg, cgroup_wanted, e);
 	network_republish(e);
 	ret = spare_start(e, err);
 	if (ret < 0)
 		return ret;
-	ret = spare_init_start(e, err);
+	ret = spare_init_start(&e->procs, err);
 	if (ret < 0)
 		return ret;
 	/* Have a snapshot ready for each image before its first run. */
@@ -173,42 +194,9 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 	return monitor_start(e, err);
 }
 
-void
-engine_event(struct bk_engine *e, enum bk_obj_kind kind, const char *id, const char *action,
-	     const char *fmt, ...)
-{
-	char attrs[512];
-	va_list ap;
-
-	if (e->model.ev.event == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(attrs, sizeof(attrs), fmt, ap);
-	va_end(ap);
-	e->model.ev.event(e->model.ev.arg, kind, id, action, attrs);
-}
-
 const char *
 bk_engine_store_path(const struct bk_engine *e)
 {
 	return e->store.path;
 }
 
-void
-engine_notify(struct bk_engine *e, enum bk_obj_kind kind, const char *id, enum bk_change change)
-{
-	if (e->model.ev.watch)
-		e->model.ev.watch(e->model.ev.arg, kind, id, change);
-}
-
-int
-engine_new_id(const char *prefix, char out[BK_ID_SIZE])
-{
-	char hex[13];
-	int ret = random_hex(hex, 12);
-
-	if (ret < 0)
-		return ret;
-	snprintf(out, BK_ID_SIZE, "%s%s", prefix, hex);
-	return 0;
-}

@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
-struct bk_err;
+#include "bocker.h"
 
 #include "common/cleanup.h"
 #include "common/timefmt.h"
@@ -59,6 +59,8 @@ DIR *opendir_at(int dfd);
 
 /* Random lower-case hex id of n hex digits into out (n+1 bytes). */
 int random_hex(char *out, size_t n);
+/* A new object id: prefix ("img_", "ps_") and 12 random hex digits; 0 or -errno. */
+int new_id(const char *prefix, char out[BK_ID_SIZE]);
 
 /* Parse "20G", "512M", "4096", "1.5G"; powers of 1024.  0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);

@@ -215,3 +215,15 @@ opendir_at(int dfd)
 		close(fd);
 	return d;
 }
+
+int
+new_id(const char *prefix, char out[BK_ID_SIZE])
+{
+	char hex[13];
+	int ret = random_hex(hex, 12);
+
+	if (ret < 0)
+		return ret;
+	snprintf(out, BK_ID_SIZE, "%s%s", prefix, hex);
+	return 0;
+}

@@ -325,14 +325,14 @@ static const struct plan_key {
 	key_fn parse;
 	bool repeat;
 } keys[] = {
-	{ "rootfs", key_rootfs, false },   { "hostname", key_hostname, false },
-	{ "cwd", key_cwd, false },         { "uid", key_uid, false },
-	{ "gid", key_gid, false },         { "groups", key_groups, false },
-	{ "arg", key_arg, true },          { "env", key_env, true },
-	{ "caps", key_caps, false },       { "log_max", key_log_max, false },
-	{ "netns", key_netns, false },     { "cgroupns", key_cgroupns, false },
-	{ "bind", key_bind, true },        { "stdin", key_stdin, false },
-	{ "seccomp", key_seccomp, false },
+	{ PLAN_ROOTFS, key_rootfs, false },   { PLAN_HOSTNAME, key_hostname, false },
+	{ PLAN_CWD, key_cwd, false },         { PLAN_UID, key_uid, false },
+	{ PLAN_GID, key_gid, false },         { PLAN_GROUPS, key_groups, false },
+	{ PLAN_ARG, key_arg, true },          { PLAN_ENV, key_env, true },
+	{ PLAN_CAPS, key_caps, false },       { PLAN_LOG_MAX, key_log_max, false },
+	{ PLAN_NETNS, key_netns, false },     { PLAN_CGROUPNS, key_cgroupns, false },
+	{ PLAN_BIND, key_bind, true },        { PLAN_STDIN, key_stdin, false },
+	{ PLAN_SECCOMP, key_seccomp, false },
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) <= 32, "seen is a 32-bit mask");

@@ -14,6 +14,7 @@
 #include <linux/filter.h>
 
 #include "init.h"
+#include "plan_keys.h"
 
 #define PLAN_MAX_BYTES    (1 << 20)          /* the whole plan */
 #define PLAN_MAX_VEC      4096               /* arg= plus env= entries */
@@ -21,7 +22,6 @@
 #define PLAN_MAX_GROUPS   128
 #define PLAN_MAX_BINDS    16
 
-#define PLAN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct init_bind {
 	const char *name; /* a file in the state directory, one component */

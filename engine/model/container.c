@@ -18,7 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "engine.h"
+#include "model/model.h"
 #include "base/base.h"
 
 #define RECORD_MAX (4u << 20)
@@ -49,7 +49,7 @@ state_parse(const char *s, enum bk_ctr_state *out)
 	return -EINVAL;
 }
 
-static void
+void
 container_free(struct container *c)
 {
 	size_t i;
@@ -69,15 +69,15 @@ container_free(struct container *c)
 }
 
 void
-container_free_all(struct bk_engine *e)
+containers_free(struct model *m)
 {
 	size_t i;
 
-	for (i = 0; i < e->model.nctrs; i++)
-		container_free(e->model.ctrs[i]);
-	free(e->model.ctrs);
-	e->model.ctrs = NULL;
-	e->model.nctrs = 0;
+	for (i = 0; i < m->nctrs; i++)
+		container_free(m->ctrs[i]);
+	free(m->ctrs);
+	m->ctrs = NULL;
+	m->nctrs = 0;
 }
 
 /* Docker's container name rule; also keeps names safe as path components. */
@@ -100,24 +100,24 @@ name_valid(const char *s)
 }
 
 struct container *
-container_find_locked(struct bk_engine *e, const char *id, uint64_t serial)
+container_find_locked(struct model *m, const char *id, uint64_t serial)
 {
 	size_t i;
 
-	for (i = 0; i < e->model.nctrs; i++)
-		if (id ? strcmp(e->model.ctrs[i]->id, id) == 0 : e->model.ctrs[i]->serial == serial)
-			return e->model.ctrs[i];
+	for (i = 0; i < m->nctrs; i++)
+		if (id ? strcmp(m->ctrs[i]->id, id) == 0 : m->ctrs[i]->serial == serial)
+			return m->ctrs[i];
 	return NULL;
 }
 
 bool
-container_uses_image_locked(struct bk_engine *e, const char *image_id, char *who, size_t size)
+container_uses_image_locked(struct model *m, const char *image_id, char *who, size_t size)
 {
 	size_t i;
 
-	for (i = 0; i < e->model.nctrs; i++)
-		if (strcmp(e->model.ctrs[i]->image_id, image_id) == 0) {
-			snprintf(who, size, "%s", e->model.ctrs[i]->id);
+	for (i = 0; i < m->nctrs; i++)
+		if (strcmp(m->ctrs[i]->image_id, image_id) == 0) {
+			snprintf(who, size, "%s", m->ctrs[i]->id);
 			return true;
 		}
 	return false;
@@ -160,7 +160,7 @@ record_json(const struct container *c)
 }
 
 int
-container_save(struct bk_engine *e, const struct container *c, struct bk_err *err)
+container_save(struct model *m, const struct container *c, struct bk_err *err)
 {
 	cleanup(json_decrefp) json_t *j = record_json(c);
 	cleanup_free char *text = NULL;
@@ -175,7 +175,7 @@ container_save(struct bk_engine *e, const struct container *c, struct bk_err *er
 	text = json_dumps(j, JSON_INDENT(1));
 	if (text == NULL)
 		return bk_err_set(err, ENOMEM, "container %s: cannot encode record", c->id);
-	dfd = openat(e->store.containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(m->store->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "container %s", c->id);
 	return write_file_replace(dfd, "container.json", text, strlen(text), err);
@@ -191,7 +191,7 @@ copy_str(char *dst, size_t size, const char *src)
 }
 
 static int
-record_load(struct bk_engine *e, const char *id, struct container **out, struct bk_err *err)
+record_load(struct model *m, const char *id, struct container **out, struct bk_err *err)
 {
 	cleanup_close int dfd = -1;
 	cleanup_free char *text = NULL;
@@ -206,7 +206,7 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 	int pid = 0, code = 0, sig = 0, kill_sent = 0, exited = 0, oom = 0, rootfs = 0;
 	size_t i;
 
-	dfd = openat(e->store.containers_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(m->store->containers_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "container %s", id);
 	if (read_file_at(dfd, "container.json", RECORD_MAX, &text, NULL, err) < 0)
@@ -286,32 +286,32 @@ record_load(struct bk_engine *e, const char *id, struct container **out, struct 
 }
 
 static void
-table_add_locked(struct bk_engine *e, struct container *c)
+table_add_locked(struct model *m, struct container *c)
 {
-	c->serial = e->model.next_serial++;
-	e->model.ctrs = xrealloc(e->model.ctrs, (e->model.nctrs + 1) * sizeof(*e->model.ctrs));
-	e->model.ctrs[e->model.nctrs++] = c;
+	c->serial = m->next_serial++;
+	m->ctrs = xrealloc(m->ctrs, (m->nctrs + 1) * sizeof(*m->ctrs));
+	m->ctrs[m->nctrs++] = c;
 }
 
-static void
-table_del_locked(struct bk_engine *e, struct container *c)
+void
+container_table_del_locked(struct model *m, struct container *c)
 {
 	size_t i;
 
-	for (i = 0; i < e->model.nctrs; i++)
-		if (e->model.ctrs[i] == c) {
-			memmove(&e->model.ctrs[i], &e->model.ctrs[i + 1],
-				(e->model.nctrs - i - 1) * sizeof(*e->model.ctrs));
-			e->model.nctrs--;
+	for (i = 0; i < m->nctrs; i++)
+		if (m->ctrs[i] == c) {
+			memmove(&m->ctrs[i], &m->ctrs[i + 1],
+				(m->nctrs - i - 1) * sizeof(*m->ctrs));
+			m->nctrs--;
 			return;
 		}
 }
 
 /* Read the exit file its init wrote ("exit N" / "signal N"); false if there is none. */
 static bool
-read_exit_file(struct bk_engine *e, struct container *c)
+read_exit_file(struct model *m, struct container *c)
 {
-	cleanup_close int dfd = openat(e->store.containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd = openat(m->store->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free char *text = NULL;
 	int n;
 
@@ -330,10 +330,10 @@ read_exit_file(struct bk_engine *e, struct container *c)
 	return false;
 }
 
-static void
-set_exited_locked(struct bk_engine *e, struct container *c, int wait_code, int wait_status)
+void
+container_set_exited_locked(struct model *m, struct container *c, int wait_code, int wait_status)
 {
-	if (!read_exit_file(e, c)) {
+	if (!read_exit_file(m, c)) {
 		/* The init died without a word: killed (by us or by anyone) or failed. */
 		if (wait_code == CLD_EXITED) {
 			c->exit_code = wait_status;
@@ -356,118 +356,37 @@ set_exited_locked(struct bk_engine *e, struct container *c, int wait_code, int w
 	}
 }
 
-void
-container_exited(struct bk_engine *e, struct container *c, int wait_code, int wait_status)
-{
-	struct bk_err err = BK_ERR_INIT;
-	char id[BK_ID_SIZE];
-	char attrs[64];
-
-	struct bk_stats st;
-	struct bk_err serr = BK_ERR_INIT;
-	bool oom = cgroup_stats(e, c->id, &st, &serr) == 0 && st.oom_kills > 0;
-
-	/* The group is empty now: its init, the last process, has gone. */
-	cgroup_remove(e, c->id);
-	network_detach(e, c->id);
-	pthread_mutex_lock(&e->model.lock);
-	set_exited_locked(e, c, wait_code, wait_status);
-	c->oomkilled = oom;
-	if (!c->broken && container_save(e, c, &err) < 0)
-		bk_log(BK_LOG_WARN, "%s", err.msg);
-	snprintf(id, sizeof(id), "%s", c->id);
-	if (c->exit_signal)
-		snprintf(attrs, sizeof(attrs), "signal=%d%s", c->exit_signal,
-			 c->oomkilled ? " oomkilled=1" : "");
-	else
-		snprintf(attrs, sizeof(attrs), "code=%d", c->exit_code);
-	pthread_cond_broadcast(&e->model.ctr_changed);
-	pthread_mutex_unlock(&e->model.lock);
-	bk_log(BK_LOG_INFO, "container %s exited (%s)", id, attrs);
-	engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
-	engine_event(e, BK_OBJ_CONTAINER, id, "exit", "%s", attrs);
-}
-
-/*
- * A record said running: adopt the init if it is still the same process in
- * the same boot, else take the exit its init left (or the reboot) as final.
- */
-static void
-reconcile(struct bk_engine *e, struct container *c)
-{
-	struct bk_err err = BK_ERR_INIT;
-	cleanup_close int dfd = openat(e->store.containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	/* A start the daemon did not live to record: its init must not linger. */
-	if (dfd >= 0)
-		spawn_kill_unrecorded(dfd, c->id, c->state == BK_CTR_RUNNING ? c->pid : 0);
-
-	if (c->state == BK_CTR_RUNNING) {
-		bool same_boot = strcmp(c->boot_id, e->model.boot_id) == 0;
-
-		if (same_boot && c->pid > 0 && proc_start_time(c->pid) == c->pid_start) {
-			c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-			if (c->pidfd >= 0) {
-				bk_log(BK_LOG_INFO, "container %s: still running (pid %d)", c->id,
-				       (int)c->pid);
-				return;
-			}
-		}
-		set_exited_locked(e, c, 0, 0);
-		if (!same_boot)
-			bk_log(BK_LOG_INFO, "container %s: the host rebooted", c->id);
-		if (container_save(e, c, &err) < 0)
-			bk_log(BK_LOG_WARN, "%s", err.msg);
-	}
-}
-
 /*
  * The record of containers/<name> did not load: list the container anyway,
- * broken, so that it can be seen, killed and removed.  Its init, if it
- * still runs, is found by its root (spawn_find_running); a start the
- * daemon did not live to record is ended as for any container.
+ * broken, so that it can be seen, killed and removed (its init, if it still
+ * runs, is found by ops/, containers_adopt).
  */
 static struct container *
-load_broken(struct bk_engine *e, const char *name, const struct bk_err *why)
+load_broken(struct model *m, const char *name, const struct bk_err *why)
 {
 	struct container *c = xcalloc(1, sizeof(*c));
 	cleanup_close int dfd =
-	    openat(e->store.containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    openat(m->store->containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
-	pid_t pid;
 
 	c->pidfd = -1;
 	copy_str(c->id, sizeof(c->id), name);
 	c->env = xcalloc(1, sizeof(char *));
 	c->broken = xstrdup(why->msg);
 	c->broken_code = why->code ? why->code : EIO;
-	c->state = BK_CTR_EXITED; /* not running, unless its init is found */
+	c->state = BK_CTR_EXITED; /* not running, until ops/ finds its init (containers_adopt) */
 	limits_init(&c->limits);
 	if (dfd < 0)
 		return c;
 	if (fstat(dfd, &st) == 0)
 		time_rfc3339_at(st.st_mtime, c->created, sizeof(c->created));
-	spawn_kill_unrecorded(dfd, c->id, 0);
-	pid = spawn_find_running(dfd);
-	if (pid > 0) {
-		c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (c->pidfd >= 0) {
-			c->state = BK_CTR_RUNNING;
-			c->pid = pid;
-			c->pid_start = proc_start_time(pid);
-			c->rootfs_made = true;
-			memcpy(c->boot_id, e->model.boot_id, sizeof(c->boot_id));
-			bk_log(BK_LOG_INFO, "container %s: broken record, its init runs (pid %d)",
-			       c->id, (int)pid);
-		}
-	}
 	return c;
 }
 
 int
-container_load_all(struct bk_engine *e, struct bk_err *err)
+containers_load(struct model *m, struct bk_err *err)
 {
-	cleanup_dir DIR *d = opendir_at(e->store.containers_fd);
+	cleanup_dir DIR *d = opendir_at(m->store->containers_fd);
 	struct dirent *de;
 
 	if (d == NULL)
@@ -478,7 +397,7 @@ container_load_all(struct bk_engine *e, struct bk_err *err)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (record_load(e, de->d_name, &c, &lerr) < 0) {
+		if (record_load(m, de->d_name, &c, &lerr) < 0) {
 			/* Never dropped: its init may still run, with a cgroup and an address. */
 			if (!name_valid(de->d_name)) {
 				bk_log(BK_LOG_WARN, "containers/%s: not a container name, ignored",
@@ -486,13 +405,11 @@ container_load_all(struct bk_engine *e, struct bk_err *err)
 				continue;
 			}
 			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
-			c = load_broken(e, de->d_name, &lerr);
-		} else {
-			reconcile(e, c);
+			c = load_broken(m, de->d_name, &lerr);
 		}
-		table_add_locked(e, c);
+		table_add_locked(m, c);
 	}
-	bk_log(BK_LOG_INFO, "loaded %zu container(s)", e->model.nctrs);
+	bk_log(BK_LOG_INFO, "loaded %zu container(s)", m->nctrs);
 	return 0;
 }
 
@@ -503,8 +420,8 @@ container_broken_err(const struct container *c, struct bk_err *err)
 }
 
 int
-bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
-		    struct bk_err *err)
+container_create(struct model *m, const char *name, const struct limits *limits,
+		 char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	struct container *c;
 	int ret;
@@ -516,50 +433,50 @@ bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZ
 	c->pidfd = -1;
 	c->env = xcalloc(1, sizeof(char *));
 	c->state = BK_CTR_CREATED;
-	c->limits = e->model.default_limits;
+	c->limits = *limits;
 	time_rfc3339(c->created, sizeof(c->created));
 	if (name)
 		copy_str(c->id, sizeof(c->id), name);
-	else if ((ret = engine_new_id("ps_", c->id)) < 0) {
+	else if ((ret = new_id("ps_", c->id)) < 0) {
 		container_free(c);
 		return bk_err_set(err, -ret, "cannot make an id");
 	}
 
-	pthread_mutex_lock(&e->model.lock);
-	if (container_find_locked(e, c->id, 0) != NULL) {
-		pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_lock(&m->lock);
+	if (container_find_locked(m, c->id, 0) != NULL) {
+		pthread_mutex_unlock(&m->lock);
 		ret = bk_err_set(err, EEXIST, "container '%s' exists", c->id);
 		container_free(c);
 		return ret;
 	}
 	/* Built in tmp/ and renamed: a crash never leaves a directory without a record. */
-	if (mkdirat(e->store.tmp_fd, c->id, 0700) < 0) {
+	if (mkdirat(m->store->tmp_fd, c->id, 0700) < 0) {
 		ret = bk_err_sys(err, "create container %s", c->id);
 		goto fail;
 	}
 	{
 		cleanup_close int dfd =
-		    openat(e->store.tmp_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		    openat(m->store->tmp_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		cleanup(json_decrefp) json_t *j = record_json(c);
 		cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
 
 		if (dfd < 0 || text == NULL ||
 		    write_file_replace(dfd, "container.json", text, strlen(text), err) < 0 ||
-		    renameat2(e->store.tmp_fd, c->id, e->store.containers_fd, c->id, RENAME_NOREPLACE) < 0) {
+		    renameat2(m->store->tmp_fd, c->id, m->store->containers_fd, c->id, RENAME_NOREPLACE) < 0) {
 			ret =
 			    err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
-			store_rmtree_at(e->store.tmp_fd, c->id, NULL);
+			store_rmtree_at(m->store->tmp_fd, c->id, NULL);
 			goto fail;
 		}
 	}
-	table_add_locked(e, c);
-	pthread_mutex_unlock(&e->model.lock);
+	table_add_locked(m, c);
+	pthread_mutex_unlock(&m->lock);
 	snprintf(id_out, BK_ID_SIZE, "%s", c->id);
-	engine_notify(e, BK_OBJ_CONTAINER, c->id, BK_CHANGE_CREATED);
-	engine_event(e, BK_OBJ_CONTAINER, c->id, "create", "%s", "");
+	events_notify(&m->ev, BK_OBJ_CONTAINER, c->id, BK_CHANGE_CREATED);
+	events_emit(&m->ev, BK_OBJ_CONTAINER, c->id, "create", "%s", "");
 	return 0;
 fail:
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	container_free(c);
 	return ret;
 }
@@ -663,78 +580,28 @@ set_ports_locked(struct container *c, const char *text, struct bk_err *err)
 	return 0;
 }
 
-/* Merge "KEY VALUE" lines into c's limits; live if running; nothing changes on error. */
-static int
-set_limits_locked(struct bk_engine *e, struct container *c, const char *text, struct bk_err *err)
-{
-	struct limits l = c->limits;
-
-	if (limits_parse(text, &l, e->model.ncpu, err) < 0)
-		return -err->code;
-	/* A start under way has taken the limits already and has no cgroup to change yet. */
-	if (c->busy && c->state != BK_CTR_RUNNING)
-		return bk_err_set(err, EBUSY,
-				  "limits: container %s is starting: write them again once it runs",
-				  c->id);
-	if (c->state == BK_CTR_RUNNING) {
-		if (!e->procs.cg.ready)
-			return bk_err_set(err, ENOTSUP, "limits: cgroups are not available");
-		if (cgroup_update(e, c->id, &l, err) < 0) {
-			struct bk_err ignored = BK_ERR_INIT;
-
-			/* Put back what the kernel accepted before it refused. */
-			cgroup_update(e, c->id, &c->limits, &ignored);
-			return bk_err_wrap(err, "limits");
-		}
-	}
-	c->limits = l;
-	return 0;
-}
-
+/*
+ * Set a field other than limits (which a running container's cgroup must
+ * take first: ops/) and save the record; EBUSY once started.  image_id: the
+ * image value resolved (before the lock).  Lock held.
+ */
 int
-bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, const char *value,
-		 bool append, struct bk_err *err)
+container_set_locked(struct model *m, struct container *c, enum bk_ctr_field field,
+		     const char *value, const char *image_id, bool append, struct bk_err *err)
 {
-	char image_id[BK_ID_SIZE];
-	struct container *c;
 	int ret = 0;
 
-	if (field == BK_CTR_IMAGE) {
-		/* Resolved now, as docker create does: an unknown image fails here. */
-		ret = bk_image_resolve(e, value, image_id, err);
-		if (ret < 0)
-			return ret;
-	}
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, id, 0);
-	if (c == NULL) {
-		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
-		goto out;
-	}
-	if (c->broken) {
-		ret = container_broken_err(c, err);
-		goto out;
-	}
-	if (field == BK_CTR_LIMITS) {
-		ret = set_limits_locked(e, c, value, err);
-		if (ret == 0)
-			ret = container_save(e, c, err);
-		goto out;
-	}
 	if (c->state != BK_CTR_CREATED || c->busy) {
 		static const char *const names[] = {
 			"image", "cmd", "env", "limits", "net", "ports"
 		};
 
-		ret = bk_err_set(err, EBUSY, "container %s has been started: %s cannot change", id,
-				 names[field]);
-		goto out;
+		return bk_err_set(err, EBUSY, "container %s has been started: %s cannot change",
+				  c->id, names[field]);
 	}
 	/* Resolved before the lock: an rmdir of the image may have come in between. */
-	if (field == BK_CTR_IMAGE && !image_exists_locked(e, image_id)) {
-		ret = bk_err_set(err, ENOENT, "no image named '%s' (removed meanwhile)", value);
-		goto out;
-	}
+	if (field == BK_CTR_IMAGE && !image_exists_locked(m, image_id))
+		return bk_err_set(err, ENOENT, "no image named '%s' (removed meanwhile)", value);
 	switch (field) {
 	case BK_CTR_IMAGE:
 		free(c->image);
@@ -757,13 +624,7 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		ret = set_ports_locked(c, value, err);
 		break;
 	}
-	if (ret == 0)
-		ret = container_save(e, c, err);
-out:
-	pthread_mutex_unlock(&e->model.lock);
-	if (ret == 0)
-		engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_UPDATED);
-	return ret;
+	return ret < 0 ? ret : container_save(m, c, err);
 }
 
 static char *
@@ -782,16 +643,16 @@ join_lines(char **v, size_t n)
 }
 
 int
-bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
+container_info(struct model *m, const char *id, uint64_t serial,
 		 struct bk_container_info *out, struct bk_err *err)
 {
 	struct container *c;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, id, serial);
+	pthread_mutex_lock(&m->lock);
+	c = container_find_locked(m, id, serial);
 	if (c == NULL) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, ENOENT, "no container '%s'", id ? id : "?");
 	}
 	copy_str(out->id, sizeof(out->id), c->id);
@@ -809,13 +670,13 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 		limits_format(&c->limits, text, sizeof(text));
 		out->limits = xstrdup(text);
 	}
-	out->net = network_describe(e, c->net_mode, c->ip);
+	out->net = NULL; /* the caller's: it knows the network (ops/network.c) */
 	out->ports = ports_format(c->ports, c->nports);
 	if (out->ports == NULL)
 		out->ports = xstrdup("");
 	if (c->ip && c->net_mode == NET_MODE_BRIDGE)
 		ip_format(c->ip, out->ip);
-	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", e->store.path, c->id)
+	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", m->store->path, c->id)
 					: xstrdup("");
 	memcpy(out->created, c->created, sizeof(out->created));
 	memcpy(out->started, c->started, sizeof(out->started));
@@ -825,7 +686,7 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 	out->exit_code = c->exit_code;
 	out->exit_signal = c->exit_signal;
 	out->oomkilled = c->oomkilled;
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 
@@ -846,49 +707,49 @@ bk_container_info_free(struct bk_container_info *info)
 
 /* Just the id of the container with serial (cheap): 0 or -ENOENT. */
 int
-bk_container_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
+container_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE])
 {
 	struct container *c;
 
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, NULL, serial);
+	pthread_mutex_lock(&m->lock);
+	c = container_find_locked(m, NULL, serial);
 	if (c)
 		copy_str(id, BK_ID_SIZE, c->id);
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return c ? 0 : -ENOENT;
 }
 
 /* The state alone, without copying the record: `state` is read often. */
 int
-bk_container_state(struct bk_engine *e, uint64_t serial, enum bk_ctr_state *state)
+container_state_of(struct model *m, uint64_t serial, enum bk_ctr_state *state)
 {
 	struct container *c;
 
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, NULL, serial);
+	pthread_mutex_lock(&m->lock);
+	c = container_find_locked(m, NULL, serial);
 	if (c)
 		*state = c->broken ? BK_CTR_BROKEN : c->state;
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return c ? 0 : -ENOENT;
 }
 
 int
-bk_container_list(struct bk_engine *e, struct bk_container_entry **out, size_t *n)
+container_list(struct model *m, struct bk_container_entry **out, size_t *n)
 {
 	struct bk_container_entry *list;
 	size_t i;
 
-	pthread_mutex_lock(&e->model.lock);
-	list = xcalloc(e->model.nctrs, sizeof(*list));
-	for (i = 0; i < e->model.nctrs; i++) {
-		struct container *c = e->model.ctrs[i];
+	pthread_mutex_lock(&m->lock);
+	list = xcalloc(m->nctrs, sizeof(*list));
+	for (i = 0; i < m->nctrs; i++) {
+		struct container *c = m->ctrs[i];
 
 		copy_str(list[i].id, sizeof(list[i].id), c->id);
 		list[i].serial = c->serial;
 		list[i].cmd = xstrdup(c->cmd ? c->cmd : "");
 	}
-	*n = e->model.nctrs;
-	pthread_mutex_unlock(&e->model.lock);
+	*n = m->nctrs;
+	pthread_mutex_unlock(&m->lock);
 	*out = list;
 	return 0;
 }
@@ -904,21 +765,21 @@ bk_container_list_free(struct bk_container_entry *list, size_t n)
 }
 
 int
-bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct bk_err *err)
+container_open_log(struct model *m, uint64_t serial, bool rotated, struct bk_err *err)
 {
 	char path[BK_ID_SIZE + 16];
 	struct container *c;
 	int fd;
 
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, NULL, serial);
+	pthread_mutex_lock(&m->lock);
+	c = container_find_locked(m, NULL, serial);
 	if (c == NULL) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, ENOENT, "no such container");
 	}
 	snprintf(path, sizeof(path), "%s/%s", c->id, rotated ? "log.1" : "log");
-	pthread_mutex_unlock(&e->model.lock);
-	fd = openat(e->store.containers_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	pthread_mutex_unlock(&m->lock);
+	fd = openat(m->store->containers_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		/* Not started yet, or never rotated: an empty log. */
 		if (errno == ENOENT)
@@ -927,224 +788,4 @@ bk_container_open_log(struct bk_engine *e, uint64_t serial, bool rotated, struct
 			return bk_err_sys(err, "open %s", path);
 	}
 	return fd;
-}
-
-int
-bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *err)
-{
-	struct container *c;
-	int ret = 0;
-
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, id, 0);
-	if (c == NULL)
-		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
-	else if (c->state != BK_CTR_RUNNING || c->pidfd < 0)
-		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
-	else if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0)
-		ret = bk_err_sys(err, "kill %s", id);
-	else
-		c->kill_sent = sig;
-	pthread_mutex_unlock(&e->model.lock);
-	return ret;
-}
-
-/* Wait (lock held) until c stops running or the deadline passes; true if it stopped. */
-static bool
-wait_stopped_locked(struct bk_engine *e, struct container *c, int timeout_ms,
-		    struct bk_cancel *cancel)
-{
-	struct timespec deadline;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	while (c->state == BK_CTR_RUNNING) {
-		struct timespec step;
-
-		if (cancel && atomic_load(&cancel->cancelled))
-			return false;
-		/* Wake every 100 ms to notice a cancel. */
-		clock_gettime(CLOCK_REALTIME, &step);
-		step.tv_nsec += 100000000L;
-		if (step.tv_nsec >= 1000000000L) {
-			step.tv_sec++;
-			step.tv_nsec -= 1000000000L;
-		}
-		if (step.tv_sec > deadline.tv_sec ||
-		    (step.tv_sec == deadline.tv_sec && step.tv_nsec > deadline.tv_nsec))
-			step = deadline;
-		if (pthread_cond_timedwait(&e->model.ctr_changed, &e->model.lock, &step) == ETIMEDOUT &&
-		    step.tv_sec == deadline.tv_sec && step.tv_nsec == deadline.tv_nsec)
-			return c->state != BK_CTR_RUNNING;
-	}
-	return true;
-}
-
-/* Stop c (lock held, c->busy set by the caller): TERM, then KILL after timeout_s. */
-static int
-stop_locked(struct bk_engine *e, struct container *c, int timeout_s, struct bk_cancel *cancel,
-	    struct bk_err *err)
-{
-	if (timeout_s > 0 && c->pidfd >= 0) {
-		c->kill_sent = SIGTERM;
-		syscall(SYS_pidfd_send_signal, c->pidfd, SIGTERM, NULL, 0);
-		if (wait_stopped_locked(e, c, timeout_s * 1000, cancel))
-			return 0;
-		if (cancel && atomic_load(&cancel->cancelled))
-			return bk_err_set(err, EINTR, "stop %s: interrupted", c->id);
-	}
-	if (c->state == BK_CTR_RUNNING && c->pidfd >= 0) {
-		c->kill_sent = SIGKILL;
-		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
-	}
-	/* SIGKILL cannot be refused; only a stuck kernel could keep us here. */
-	if (!wait_stopped_locked(e, c, 30000, NULL))
-		return bk_err_set(err, EIO, "stop %s: still running after SIGKILL", c->id);
-	return 0;
-}
-
-int
-bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_cancel *cancel,
-		  struct bk_err *err)
-{
-	struct container *c;
-	int ret;
-
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, id, 0);
-	if (c == NULL) {
-		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
-	} else if (c->state != BK_CTR_RUNNING) {
-		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
-	} else if (c->busy) {
-		ret = bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
-	} else {
-		c->busy = true;
-		ret = stop_locked(e, c, timeout_s, cancel, err);
-		c->busy = false;
-	}
-	pthread_mutex_unlock(&e->model.lock);
-	return ret;
-}
-
-int
-bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_err *err)
-{
-	struct bk_err cerr = BK_ERR_INIT;
-	struct container *c;
-	char trash[BK_ID_SIZE + 8];
-	int ret = 0;
-
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, id, 0);
-	if (c == NULL) {
-		pthread_mutex_unlock(&e->model.lock);
-		return bk_err_set(err, ENOENT, "no container '%s'", id);
-	}
-	if (c->busy) {
-		pthread_mutex_unlock(&e->model.lock);
-		return bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
-	}
-	if (c->state == BK_CTR_RUNNING && !force) {
-		pthread_mutex_unlock(&e->model.lock);
-		return bk_err_set(err, EBUSY, "container %s is running: stop it or use 'rm force'",
-				  id);
-	}
-	c->busy = true;
-	if (c->state == BK_CTR_RUNNING) {
-		ret = stop_locked(e, c, 0, NULL, err);
-		if (ret < 0) {
-			c->busy = false;
-			pthread_mutex_unlock(&e->model.lock);
-			return ret;
-		}
-	}
-	/*
-	 * Its group goes while the name is still its own: once it leaves the
-	 * table, a new container may take the name, and with it the group's.
-	 */
-	cgroup_remove(e, c->id);
-	/* One atomic step out of containers/; a crash after it is cleaned at start. */
-	snprintf(trash, sizeof(trash), "%s.rm", c->id);
-	if (failpoint("rm.stopped", err) < 0) {
-		c->busy = false;
-		pthread_mutex_unlock(&e->model.lock);
-		return -err->code;
-	}
-	if (renameat(e->store.containers_fd, c->id, e->store.tmp_fd, trash) < 0) {
-		ret = bk_err_sys(err, "remove container %s", c->id);
-		c->busy = false;
-		pthread_mutex_unlock(&e->model.lock);
-		return ret;
-	}
-	c->state = BK_CTR_REMOVING;
-	table_del_locked(e, c);
-	exec_forget_container(e, c->id);
-	pthread_cond_broadcast(&e->model.ctr_changed);
-	pthread_mutex_unlock(&e->model.lock);
-
-	failpoint("rm.moved", NULL);
-	network_release(e, c->id);
-	failpoint("rm.released", NULL);
-	if (store_rmtree_at(e->store.tmp_fd, trash, &cerr) < 0)
-		bk_log(BK_LOG_WARN, "remove %s: %s (retried at next start)", id, cerr.msg);
-	bk_log(BK_LOG_INFO, "removed container %s", c->id);
-	engine_notify(e, BK_OBJ_CONTAINER, c->id, BK_CHANGE_REMOVED);
-	engine_event(e, BK_OBJ_CONTAINER, c->id, "remove", "%s", "");
-	container_free(c);
-	return 0;
-}
-
-int
-bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out, struct bk_err *err)
-{
-	char id[BK_ID_SIZE];
-	struct container *c;
-
-	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, NULL, serial);
-	if (c == NULL || c->state != BK_CTR_RUNNING) {
-		pthread_mutex_unlock(&e->model.lock);
-		memset(out, 0, sizeof(*out));
-		return bk_err_set(err, c ? ESRCH : ENOENT, "container is not running");
-	}
-	copy_str(id, sizeof(id), c->id);
-	pthread_mutex_unlock(&e->model.lock);
-	return cgroup_stats(e, id, out, err);
-}
-
-int
-bk_signal_parse(const char *s)
-{
-	static const struct {
-		const char *name;
-		int sig;
-	} sigs[] = {
-		{ "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT },
-		{ "ABRT", SIGABRT }, { "KILL", SIGKILL },   { "USR1", SIGUSR1 },
-		{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },
-		{ "TERM", SIGTERM }, { "CONT", SIGCONT },   { "STOP", SIGSTOP },
-		{ "TSTP", SIGTSTP }, { "WINCH", SIGWINCH },
-	};
-	char *end = NULL;
-	long n;
-	size_t i;
-
-	if (s == NULL || *s == '\0')
-		return -EINVAL;
-	if (s[0] >= '0' && s[0] <= '9') {
-		n = strtol(s, &end, 10);
-		return *end == '\0' && n > 0 && n < 65 ? (int)n : -EINVAL;
-	}
-	if (strncmp(s, "SIG", 3) == 0)
-		s += 3;
-	for (i = 0; i < ARRAY_SIZE(sigs); i++)
-		if (strcmp(s, sigs[i].name) == 0)
-			return sigs[i].sig;
-	return -EINVAL;
 }

@@ -13,17 +13,15 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "engine.h"
+#include "model/model.h"
 #include "store/store.h"
 #include "base/inroot.h"
-#include "ops/pull.h"
 #include "parse/parse.h"
 #include "base/base.h"
 
 #define RECORD_MAX   (4u << 20) /* an image.json larger than this is corrupt */
-#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static void
+void
 image_free(struct image *img)
 {
 	size_t i;
@@ -57,18 +55,18 @@ bk_image_state_name(enum bk_image_state state)
 }
 
 void
-image_free_all(struct bk_engine *e)
+images_free(struct model *m)
 {
 	size_t i;
 
-	for (i = 0; i < e->model.nimages; i++)
-		image_free(e->model.images[i]);
-	free(e->model.images);
-	e->model.images = NULL;
-	e->model.nimages = 0;
+	for (i = 0; i < m->nimages; i++)
+		image_free(m->images[i]);
+	free(m->images);
+	m->images = NULL;
+	m->nimages = 0;
 }
 
-static bool
+bool
 image_id_valid(const char *id)
 {
 	size_t i;
@@ -81,14 +79,14 @@ image_id_valid(const char *id)
 	return true;
 }
 
-/* Borrowed; caller holds e->model.lock. */
-static struct image *
-find_locked(struct bk_engine *e, const char *id, uint64_t serial, size_t *index)
+/* Borrowed; caller holds m->lock. */
+struct image *
+image_find_locked(struct model *m, const char *id, uint64_t serial, size_t *index)
 {
 	size_t i;
 
-	for (i = 0; i < e->model.nimages; i++) {
-		struct image *img = e->model.images[i];
+	for (i = 0; i < m->nimages; i++) {
+		struct image *img = m->images[i];
 
 		if (id ? strcmp(img->id, id) == 0 : img->serial == serial) {
 			if (index)
@@ -100,18 +98,18 @@ find_locked(struct bk_engine *e, const char *id, uint64_t serial, size_t *index)
 }
 
 static struct image *
-find_ref_locked(struct bk_engine *e, const char *familiar, size_t *ref_index)
+find_ref_locked(struct model *m, const char *familiar, size_t *ref_index)
 {
 	size_t i, j;
 
-	for (i = 0; i < e->model.nimages; i++)
-		for (j = 0; j < e->model.images[i]->nrefs; j++)
-			if ((e->model.images[i]->state == BK_IMAGE_READY ||
-			     e->model.images[i]->state == BK_IMAGE_BROKEN) &&
-			    strcmp(e->model.images[i]->refs[j], familiar) == 0) {
+	for (i = 0; i < m->nimages; i++)
+		for (j = 0; j < m->images[i]->nrefs; j++)
+			if ((m->images[i]->state == BK_IMAGE_READY ||
+			     m->images[i]->state == BK_IMAGE_BROKEN) &&
+			    strcmp(m->images[i]->refs[j], familiar) == 0) {
 				if (ref_index)
 					*ref_index = j;
-				return e->model.images[i];
+				return m->images[i];
 			}
 	return NULL;
 }
@@ -155,24 +153,24 @@ record_write(int dfd, const struct image *img, bool durable, struct bk_err *err)
 		       : write_file_replace(dfd, "image.json", text, strlen(text), err);
 }
 
-static int
-record_save(int dfd, const struct image *img, struct bk_err *err)
+int
+image_record_save(int dfd, const struct image *img, struct bk_err *err)
 {
 	return record_write(dfd, img, true, err);
 }
 
 static int
-record_save_in_store(struct bk_engine *e, const struct image *img, struct bk_err *err)
+record_save_in_store(struct model *m, const struct image *img, struct bk_err *err)
 {
-	cleanup_close int dfd = openat(e->store.images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd = openat(m->store->images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0)
 		return bk_err_sys(err, "image %s", img->id);
-	return record_save(dfd, img, err);
+	return image_record_save(dfd, img, err);
 }
 
 static int
-record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_err *err)
+record_load(struct model *m, const char *id, struct image **out, struct bk_err *err)
 {
 	cleanup_close int dfd = -1;
 	cleanup_free char *text = NULL;
@@ -184,7 +182,7 @@ record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_e
 	json_int_t size = 0;
 	size_t i;
 
-	dfd = openat(e->store.images_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(m->store->images_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "image %s", id);
 	if (read_file_at(dfd, "image.json", RECORD_MAX, &text, NULL, err) < 0)
@@ -225,11 +223,11 @@ record_load(struct bk_engine *e, const char *id, struct image **out, struct bk_e
 }
 
 static void
-table_add_locked(struct bk_engine *e, struct image *img)
+table_add_locked(struct model *m, struct image *img)
 {
-	img->serial = e->model.next_serial++;
-	e->model.images = xrealloc(e->model.images, (e->model.nimages + 1) * sizeof(*e->model.images));
-	e->model.images[e->model.nimages++] = img;
+	img->serial = m->next_serial++;
+	m->images = xrealloc(m->images, (m->nimages + 1) * sizeof(*m->images));
+	m->images[m->nimages++] = img;
 }
 
 static bool
@@ -263,19 +261,19 @@ drop_ref(struct image *img, size_t j)
  * lost the name leaves a name on two images: the newer one keeps it.
  */
 static void
-dedupe_refs_locked(struct bk_engine *e)
+dedupe_refs_locked(struct model *m)
 {
 	size_t i, j;
 
-	for (i = 0; i < e->model.nimages; i++) {
-		struct image *img = e->model.images[i];
+	for (i = 0; i < m->nimages; i++) {
+		struct image *img = m->images[i];
 
 		for (j = 0; j < img->nrefs;) {
 			size_t k, l;
 			bool lost = false;
 
-			for (k = 0; k < e->model.nimages && !lost; k++) {
-				struct image *other = e->model.images[k];
+			for (k = 0; k < m->nimages && !lost; k++) {
+				struct image *other = m->images[k];
 
 				if (other == img || strcmp(other->created, img->created) < 0)
 					continue;
@@ -291,7 +289,7 @@ dedupe_refs_locked(struct bk_engine *e)
 				bk_log(BK_LOG_WARN, "image %s: name '%s' is on a newer image",
 				       img->id, img->refs[j]);
 				drop_ref(img, j);
-				if (record_save_in_store(e, img, &err) < 0)
+				if (record_save_in_store(m, img, &err) < 0)
 					bk_log(BK_LOG_WARN, "%s", err.msg);
 				continue;
 			}
@@ -302,12 +300,12 @@ dedupe_refs_locked(struct bk_engine *e)
 
 /* images/<id>/rootfs must be there: a run of an image without one fails late and obscurely. */
 static int
-rootfs_check(struct bk_engine *e, const char *id, struct bk_err *err)
+rootfs_check(struct model *m, const char *id, struct bk_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/rootfs", id);
 	struct stat st;
 
-	if (fstatat(e->store.images_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(m->store->images_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return bk_err_sys(err, "image %s: its filesystem", id);
 	if (!S_ISDIR(st.st_mode))
 		return bk_err_set(err, ENOTDIR, "image %s: its filesystem is not a directory", id);
@@ -330,30 +328,30 @@ broken_new(const char *id, const struct bk_err *why)
 }
 
 void
-image_mark_broken(struct bk_engine *e, const char *id, const struct bk_err *why)
+image_mark_broken(struct model *m, const char *id, const struct bk_err *why)
 {
 	struct image *img;
 	bool changed = false;
 
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, id, 0, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
 	if (img && img->state == BK_IMAGE_READY) {
 		img->state = BK_IMAGE_BROKEN;
 		img->broken = xstrdup(why->msg);
 		img->broken_code = why->code ? why->code : EIO;
 		changed = true;
 	}
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	if (changed) {
 		bk_log(BK_LOG_WARN, "%s: image %s is broken", why->msg, id);
-		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
+		events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
 	}
 }
 
 int
-image_load_all(struct bk_engine *e, struct bk_err *err)
+images_load(struct model *m, struct bk_err *err)
 {
-	cleanup_dir DIR *d = opendir_at(e->store.images_fd);
+	cleanup_dir DIR *d = opendir_at(m->store->images_fd);
 	struct dirent *de;
 
 	if (d == NULL)
@@ -372,162 +370,77 @@ image_load_all(struct bk_engine *e, struct bk_err *err)
 		 * Never delete what cannot be read, nor hide it: it is listed
 		 * broken, with the reason, for the operator to remove or repair.
 		 */
-		if (record_load(e, de->d_name, &img, &lerr) < 0) {
+		if (record_load(m, de->d_name, &img, &lerr) < 0) {
 			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
 			img = broken_new(de->d_name, &lerr);
-		} else if (rootfs_check(e, de->d_name, &lerr) < 0) {
+		} else if (rootfs_check(m, de->d_name, &lerr) < 0) {
 			/* Its record stands: it keeps its names, which now say it is broken. */
 			bk_log(BK_LOG_WARN, "%s: shown as broken", lerr.msg);
 			img->state = BK_IMAGE_BROKEN;
 			img->broken = xstrdup(lerr.msg);
 			img->broken_code = lerr.code;
 		}
-		table_add_locked(e, img);
+		table_add_locked(m, img);
 	}
 	/* Oldest first, as `docker images` lists them newest first: keep a stable order. */
-	for (size_t i = 1; i < e->model.nimages; i++)
+	for (size_t i = 1; i < m->nimages; i++)
 		for (size_t k = i;
-		     k > 0 && strcmp(e->model.images[k - 1]->created, e->model.images[k]->created) > 0; k--) {
-			struct image *t = e->model.images[k];
+		     k > 0 && strcmp(m->images[k - 1]->created, m->images[k]->created) > 0; k--) {
+			struct image *t = m->images[k];
 
-			e->model.images[k] = e->model.images[k - 1];
-			e->model.images[k - 1] = t;
+			m->images[k] = m->images[k - 1];
+			m->images[k - 1] = t;
 		}
-	for (size_t i = 0; i < e->model.nimages; i++)
-		e->model.images[i]->serial = i + 1;
-	e->model.next_serial = e->model.nimages + 1;
-	dedupe_refs_locked(e);
-	bk_log(BK_LOG_INFO, "loaded %zu image(s)", e->model.nimages);
+	for (size_t i = 0; i < m->nimages; i++)
+		m->images[i]->serial = i + 1;
+	m->next_serial = m->nimages + 1;
+	dedupe_refs_locked(m);
+	bk_log(BK_LOG_INFO, "loaded %zu image(s)", m->nimages);
 	return 0;
-}
-
-static const char *
-oci_arch(void)
-{
-	static struct utsname u;
-
-	if (uname(&u) < 0)
-		return "amd64";
-	if (strcmp(u.machine, "x86_64") == 0)
-		return "amd64";
-	if (strcmp(u.machine, "aarch64") == 0)
-		return "arm64";
-	if (strncmp(u.machine, "armv7", 5) == 0)
-		return "arm";
-	return u.machine;
-}
-
-/* The config `docker import` would give, plus PATH and a shell if there is one. */
-static json_t *
-import_config(int rootfs_fd, const char *dir, const char *created)
-{
-	json_t *cfg = json_pack("{s:[s]}", "Env", DEFAULT_PATH);
-	struct stat st;
-
-	/* Followed as the container would: /bin/sh -> /bin/busybox is the image's busybox. */
-	if (inroot_stat(rootfs_fd, "/bin/sh", &st) == 0 && S_ISREG(st.st_mode))
-		json_object_set_new(cfg, "Cmd", json_pack("[s]", "/bin/sh"));
-	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[]}, s:[{s:s, s:s}]}", "architecture",
-			 oci_arch(), "os", "linux", "created", created, "config", cfg, "rootfs",
-			 "type", "layers", "diff_ids", "history", "created", created, "created_by",
-			 dir);
-}
-
-/* Copy the source directory's own owner, mode and times onto the new root. */
-static int
-copy_root_attrs(int src_fd, int dst_fd, struct bk_err *err)
-{
-	struct stat st;
-	struct timespec ts[2];
-
-	if (fstat(src_fd, &st) < 0)
-		return bk_err_sys(err, "stat source");
-	if (fchown(dst_fd, st.st_uid, st.st_gid) < 0 || fchmod(dst_fd, st.st_mode & 07777) < 0)
-		return bk_err_sys(err, "set root attributes");
-	ts[0] = st.st_atim;
-	ts[1] = st.st_mtim;
-	if (futimens(dst_fd, ts) < 0)
-		return bk_err_sys(err, "set root times");
-	return 0;
-}
-
-/* Build tmp/<id>/{rootfs,image.json}; on failure the caller removes tmp/<id>. */
-static int
-import_build(struct bk_engine *e, int src_fd, struct image *img, struct bk_cancel *cancel,
-	     struct bk_err *err)
-{
-	cleanup_close int work_fd = -1, rootfs_fd = -1;
-	struct copy_stats stats = { 0 };
-
-	if (mkdirat(e->store.tmp_fd, img->id, 0700) < 0)
-		return bk_err_sys(err, "mkdir tmp/%s", img->id);
-	work_fd = openat(e->store.tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (work_fd < 0)
-		return bk_err_sys(err, "open tmp/%s", img->id);
-	if (store_create_subvolume(work_fd, "rootfs", err) < 0)
-		return -err->code;
-	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfs_fd < 0)
-		return bk_err_sys(err, "open rootfs");
-	if (copy_tree(src_fd, rootfs_fd, cancel, &stats, err) < 0 ||
-	    failpoint("import.copied", err) < 0)
-		return -err->code;
-	if (copy_root_attrs(src_fd, rootfs_fd, err) < 0)
-		return -err->code;
-	/* Read-only: an image must never change under the containers made from it. */
-	if (store_set_read_only(rootfs_fd, true, err) < 0)
-		return -err->code;
-	img->size = stats.bytes;
-	img->config = import_config(rootfs_fd, img->source, img->created);
-	if (img->config == NULL)
-		return bk_err_set(err, EIO, "cannot encode config");
-	if (cancel && atomic_load(&cancel->cancelled))
-		return bk_err_set(err, EINTR, "interrupted");
-	return record_save(work_fd, img, err);
 }
 
 /* Move the new image into images/ and the table; take its name from others. */
-static int
-import_publish(struct bk_engine *e, struct image *img, struct bk_err *err)
+int
+image_publish(struct model *m, struct image *img, struct bk_err *err)
 {
 	char *losers[64];
 	size_t nlosers = 0, i;
 
-	pthread_mutex_lock(&e->model.lock);
+	pthread_mutex_lock(&m->lock);
 	if (failpoint("image.publish", err) < 0) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return -err->code;
 	}
-	if (renameat2(e->store.tmp_fd, img->id, e->store.images_fd, img->id, RENAME_NOREPLACE) < 0) {
-		pthread_mutex_unlock(&e->model.lock);
+	if (renameat2(m->store->tmp_fd, img->id, m->store->images_fd, img->id, RENAME_NOREPLACE) < 0) {
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_sys(err, "publish images/%s", img->id);
 	}
-	if (fsync(e->store.images_fd) < 0)
+	if (fsync(m->store->images_fd) < 0)
 		bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
 	for (i = 0; i < img->nrefs; i++) {
 		size_t j;
-		struct image *old = find_ref_locked(e, img->refs[i], &j);
+		struct image *old = find_ref_locked(m, img->refs[i], &j);
 		struct bk_err werr = BK_ERR_INIT;
 
 		if (old == NULL)
 			continue;
 		drop_ref(old, j);
-		if (record_save_in_store(e, old, &werr) < 0)
+		if (record_save_in_store(m, old, &werr) < 0)
 			bk_log(BK_LOG_WARN, "%s", werr.msg);
 		if (nlosers < ARRAY_SIZE(losers))
 			losers[nlosers++] = xstrdup(old->id);
 	}
-	table_add_locked(e, img);
-	pthread_mutex_unlock(&e->model.lock);
+	table_add_locked(m, img);
+	pthread_mutex_unlock(&m->lock);
 
 	for (i = 0; i < nlosers; i++) {
-		engine_notify(e, BK_OBJ_IMAGE, losers[i], BK_CHANGE_UPDATED);
+		events_notify(&m->ev, BK_OBJ_IMAGE, losers[i], BK_CHANGE_UPDATED);
 		free(losers[i]);
 	}
 	return 0;
 }
 
-static int
+int
 familiar_name(const char *ref, char *out, size_t size, struct bk_err *err)
 {
 	struct image_ref r;
@@ -542,74 +455,25 @@ familiar_name(const char *ref, char *out, size_t size, struct bk_err *err)
 	return 0;
 }
 
-int
-bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk_cancel *cancel,
-		char id_out[BK_ID_SIZE], struct bk_err *err)
-{
-	cleanup_close int src_fd = -1;
-	struct image *img = NULL;
-	char name[512];
-	int ret;
-
-	if (dir[0] != '/')
-		return bk_err_set(err, EINVAL, "import '%s': path must be absolute", dir);
-	if (ref && familiar_name(ref, name, sizeof(name), err) < 0)
-		return bk_err_wrap(err, "import '%s'", dir);
-	src_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (src_fd < 0)
-		return bk_err_sys(err, "import '%s'", dir);
-
-	img = xcalloc(1, sizeof(*img));
-	img->source = xstrdup(dir);
-	img->state = BK_IMAGE_READY;
-	time_rfc3339(img->created, sizeof(img->created));
-	if (ref) {
-		img->refs = xcalloc(1, sizeof(char *));
-		img->refs[img->nrefs++] = xstrdup(name);
-	}
-	ret = engine_new_id("img_", img->id);
-	if (ret < 0) {
-		image_free(img);
-		return bk_err_set(err, -ret, "import: cannot make an id");
-	}
-
-	ret = import_build(e, src_fd, img, cancel, err);
-	if (ret == 0)
-		ret = import_publish(e, img, err);
-	if (ret < 0) {
-		struct bk_err cerr = BK_ERR_INIT;
-
-		if (store_rmtree_at(e->store.tmp_fd, img->id, &cerr) < 0)
-			bk_log(BK_LOG_WARN, "import rollback: %s", cerr.msg);
-		image_free(img);
-		return bk_err_wrap(err, "import '%s'", dir);
-	}
-	snprintf(id_out, BK_ID_SIZE, "%s", img->id);
-	bk_log(BK_LOG_INFO, "imported '%s' as %s", dir, id_out);
-	spare_refill(e, id_out);
-	engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_CREATED);
-	return 0;
-}
-
 /* The image with this id or name, whatever its state; NULL if none. */
-static struct image *
-lookup_locked(struct bk_engine *e, const char *name)
+struct image *
+image_lookup_locked(struct model *m, const char *name)
 {
 	struct bk_err perr = BK_ERR_INIT;
 	char familiar[512];
-	struct image *img = find_locked(e, name, 0, NULL);
+	struct image *img = image_find_locked(m, name, 0, NULL);
 
 	if (img == NULL && !image_id_valid(name) &&
 	    familiar_name(name, familiar, sizeof(familiar), &perr) == 0)
-		img = find_ref_locked(e, familiar, NULL);
+		img = find_ref_locked(m, familiar, NULL);
 	return img;
 }
 
 /* The ready image with this id or name: ENOENT, EBUSY (not ready yet), or why it is broken. */
-static int
-resolve_locked(struct bk_engine *e, const char *name, struct image **out, struct bk_err *err)
+int
+image_resolve_locked(struct model *m, const char *name, struct image **out, struct bk_err *err)
 {
-	struct image *img = lookup_locked(e, name);
+	struct image *img = image_lookup_locked(m, name);
 
 	if (img == NULL)
 		return bk_err_set(err, ENOENT, "no image named '%s'", name);
@@ -624,94 +488,43 @@ resolve_locked(struct bk_engine *e, const char *name, struct image **out, struct
 }
 
 int
-bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err)
+image_resolve(struct model *m, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	struct image *img;
 	int ret;
 
-	pthread_mutex_lock(&e->model.lock);
-	ret = resolve_locked(e, name, &img, err);
+	pthread_mutex_lock(&m->lock);
+	ret = image_resolve_locked(m, name, &img, err);
 	if (ret == 0)
 		snprintf(id_out, BK_ID_SIZE, "%s", img->id);
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return ret;
 }
 
 bool
-image_exists_locked(struct bk_engine *e, const char *image_id)
+image_exists_locked(struct model *m, const char *image_id)
 {
-	struct image *img = find_locked(e, image_id, 0, NULL);
+	struct image *img = image_find_locked(m, image_id, 0, NULL);
 
 	return img != NULL && img->state != BK_IMAGE_BROKEN;
 }
 
 /* The image's id and a copy of its config (caller decrefs).  ENOENT if unknown. */
 int
-image_config_for(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], json_t **config,
+image_config_for(struct model *m, const char *name, char id_out[BK_ID_SIZE], json_t **config,
 		 struct bk_err *err)
 {
 	struct image *img;
 	int ret;
 
-	pthread_mutex_lock(&e->model.lock);
-	ret = resolve_locked(e, name, &img, err);
+	pthread_mutex_lock(&m->lock);
+	ret = image_resolve_locked(m, name, &img, err);
 	if (ret == 0) {
 		*config = json_deep_copy(img->config);
 		memmove(id_out, img->id, strlen(img->id) + 1);
 	}
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return ret;
-}
-
-int
-bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
-{
-	struct bk_err cerr = BK_ERR_INIT;
-	struct image *img;
-	char trash[BK_ID_SIZE + 8];
-	size_t index = 0;
-	int ret;
-
-	pthread_mutex_lock(&e->model.lock);
-	/* A broken image can be removed too: that is what one does with it. */
-	img = lookup_locked(e, name);
-	ret = img && img->state == BK_IMAGE_BROKEN ? 0 : resolve_locked(e, name, &img, err);
-	if (ret < 0) {
-		pthread_mutex_unlock(&e->model.lock);
-		return ret;
-	}
-	find_locked(e, img->id, 0, &index);
-	{
-		char who[BK_ID_SIZE];
-
-		/* As docker: an image a container was made from stays until that container goes. */
-		if (container_uses_image_locked(e, img->id, who, sizeof(who))) {
-			pthread_mutex_unlock(&e->model.lock);
-			return bk_err_set(err, EBUSY, "image %s is used by container %s", img->id,
-					  who);
-		}
-	}
-	/* Into tmp/ first: one atomic step, and a crash mid-delete is cleaned at start. */
-	snprintf(trash, sizeof(trash), "%s.rm", img->id);
-	if (renameat(e->store.images_fd, img->id, e->store.tmp_fd, trash) < 0) {
-		ret = bk_err_sys(err, "remove image %s", img->id);
-		pthread_mutex_unlock(&e->model.lock);
-		return ret;
-	}
-	fsync(e->store.images_fd);
-	memmove(&e->model.images[index], &e->model.images[index + 1],
-		(e->model.nimages - index - 1) * sizeof(*e->model.images));
-	e->model.nimages--;
-	pthread_mutex_unlock(&e->model.lock);
-
-	spare_drop(e, img->id);
-	if (store_rmtree_at(e->store.tmp_fd, trash, &cerr) < 0)
-		bk_log(BK_LOG_WARN, "remove image %s: %s (retried at next start)", img->id,
-		       cerr.msg);
-	bk_log(BK_LOG_INFO, "removed image %s", img->id);
-	engine_notify(e, BK_OBJ_IMAGE, img->id, BK_CHANGE_REMOVED);
-	image_free(img);
-	return 0;
 }
 
 static char *
@@ -730,17 +543,17 @@ join_refs(const struct image *img)
 }
 
 int
-bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_image_info *out,
+image_info(struct model *m, const char *id, uint64_t serial, struct bk_image_info *out,
 	     struct bk_err *err)
 {
 	struct image *img;
 	char *cfg;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, id, serial, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, serial, NULL);
 	if (img == NULL) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, ENOENT, "no image '%s'", id ? id : "?");
 	}
 	snprintf(out->id, sizeof(out->id), "%s", img->id);
@@ -751,7 +564,7 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	cfg = json_dumps(img->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	out->config = xasprintf("%s\n", cfg ? cfg : "{}");
 	free(cfg);
-	out->root_path = xasprintf("%s/images/%s/rootfs", e->store.path, img->id);
+	out->root_path = xasprintf("%s/images/%s/rootfs", m->store->path, img->id);
 	out->digest = xstrdup(img->digest ? img->digest : "");
 	out->manifest = xstrdup(img->manifest ? img->manifest : "");
 	out->layers = xstrdup(img->layers_text ? img->layers_text : "");
@@ -772,21 +585,21 @@ bk_image_get(struct bk_engine *e, const char *id, uint64_t serial, struct bk_ima
 	out->size = img->size;
 	out->broken = xstrdup(img->broken ? img->broken : "");
 	out->broken_code = img->broken ? img->broken_code : 0;
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 
 /* Just the id of the image with serial (cheap): 0 or -ENOENT. */
 int
-bk_image_id(struct bk_engine *e, uint64_t serial, char id[BK_ID_SIZE])
+image_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE])
 {
 	struct image *img;
 
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, NULL, serial, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, NULL, serial, NULL);
 	if (img)
 		memcpy(id, img->id, strlen(img->id) + 1);
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return img ? 0 : -ENOENT;
 }
 
@@ -806,20 +619,20 @@ bk_image_info_free(struct bk_image_info *info)
 }
 
 int
-bk_image_list(struct bk_engine *e, struct bk_image_entry **out, size_t *n)
+image_list(struct model *m, struct bk_image_entry **out, size_t *n)
 {
 	struct bk_image_entry *list;
 	size_t i;
 
-	pthread_mutex_lock(&e->model.lock);
-	list = xcalloc(e->model.nimages, sizeof(*list));
-	for (i = 0; i < e->model.nimages; i++) {
-		snprintf(list[i].id, sizeof(list[i].id), "%s", e->model.images[i]->id);
-		list[i].serial = e->model.images[i]->serial;
-		list[i].source = xstrdup(e->model.images[i]->source);
+	pthread_mutex_lock(&m->lock);
+	list = xcalloc(m->nimages, sizeof(*list));
+	for (i = 0; i < m->nimages; i++) {
+		snprintf(list[i].id, sizeof(list[i].id), "%s", m->images[i]->id);
+		list[i].serial = m->images[i]->serial;
+		list[i].source = xstrdup(m->images[i]->source);
 	}
-	*n = e->model.nimages;
-	pthread_mutex_unlock(&e->model.lock);
+	*n = m->nimages;
+	pthread_mutex_unlock(&m->lock);
 	*out = list;
 	return 0;
 }
@@ -841,7 +654,7 @@ bk_image_list_free(struct bk_image_entry *list, size_t n)
  * tree shows it, and announce it.  id gets its id.
  */
 static void
-pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state, const char *source,
+pending_show(struct model *m, struct image *img, enum bk_image_state state, const char *source,
 	     char id[BK_ID_SIZE])
 {
 	img->state = state;
@@ -849,10 +662,10 @@ pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state, 
 	img->config = json_object();
 	time_rfc3339(img->created, sizeof(img->created));
 	memcpy(id, img->id, sizeof(img->id));
-	pthread_mutex_lock(&e->model.lock);
-	table_add_locked(e, img);
-	pthread_mutex_unlock(&e->model.lock);
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	pthread_mutex_lock(&m->lock);
+	table_add_locked(m, img);
+	pthread_mutex_unlock(&m->lock);
+	events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
 }
 
 /*
@@ -860,28 +673,28 @@ pending_show(struct bk_engine *e, struct image *img, enum bk_image_state state, 
  * `state` and `progress`), not usable and not removable until it is done.
  */
 int
-image_pull_begin(struct bk_engine *e, const char *spec, char id[BK_ID_SIZE], struct bk_err *err)
+image_pull_begin(struct model *m, const char *spec, char id[BK_ID_SIZE], struct bk_err *err)
 {
 	struct image *img = xcalloc(1, sizeof(*img));
-	int ret = engine_new_id("img_", img->id);
+	int ret = new_id("img_", img->id);
 
 	if (ret < 0) {
 		image_free(img);
 		return bk_err_set(err, -ret, "pull: cannot make an id");
 	}
-	pending_show(e, img, BK_IMAGE_PULLING, spec, id);
+	pending_show(m, img, BK_IMAGE_PULLING, spec, id);
 	return 0;
 }
 
 void
-image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uint64_t done,
+image_pull_progress(struct model *m, const char *id, const char *digest, uint64_t done,
 		    uint64_t total)
 {
 	struct image *img;
 	size_t k;
 
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, id, 0, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
 	if (img && img->state == BK_IMAGE_PULLING) {
 		for (k = 0; k < img->nprogress; k++)
 			if (strcmp(img->progress[k].digest, digest) == 0)
@@ -895,60 +708,60 @@ image_pull_progress(struct bk_engine *e, const char *id, const char *digest, uin
 		img->progress[k].done = done;
 		img->progress[k].total = total;
 	}
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 }
 
 static void
-drop_locked(struct bk_engine *e, const char *id)
+drop_locked(struct model *m, const char *id)
 {
 	size_t index;
-	struct image *img = find_locked(e, id, 0, &index);
+	struct image *img = image_find_locked(m, id, 0, &index);
 
 	if (img == NULL)
 		return;
-	memmove(&e->model.images[index], &e->model.images[index + 1],
-		(e->model.nimages - index - 1) * sizeof(*e->model.images));
-	e->model.nimages--;
+	memmove(&m->images[index], &m->images[index + 1],
+		(m->nimages - index - 1) * sizeof(*m->images));
+	m->nimages--;
 	image_free(img);
 }
 
 void
-image_pull_abort(struct bk_engine *e, const char *id)
+image_pull_abort(struct model *m, const char *id)
 {
-	pthread_mutex_lock(&e->model.lock);
-	drop_locked(e, id);
-	pthread_mutex_unlock(&e->model.lock);
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+	pthread_mutex_lock(&m->lock);
+	drop_locked(m, id);
+	pthread_mutex_unlock(&m->lock);
+	events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
 }
 
 /* An image already stored with this manifest digest (docker keeps one image per digest). */
 static struct image *
-find_digest_locked(struct bk_engine *e, const char *digest)
+find_digest_locked(struct model *m, const char *digest)
 {
 	size_t i;
 
-	for (i = 0; i < e->model.nimages; i++)
-		if (e->model.images[i]->state == BK_IMAGE_READY && e->model.images[i]->digest &&
-		    strcmp(e->model.images[i]->digest, digest) == 0)
-			return e->model.images[i];
+	for (i = 0; i < m->nimages; i++)
+		if (m->images[i]->state == BK_IMAGE_READY && m->images[i]->digest &&
+		    strcmp(m->images[i]->digest, digest) == 0)
+			return m->images[i];
 	return NULL;
 }
 
 /* Give name to img (taking it from any other image); lock held. */
 static void
-take_name_locked(struct bk_engine *e, struct image *img, const char *name)
+take_name_locked(struct model *m, struct image *img, const char *name)
 {
 	size_t i, j;
 
-	for (i = 0; i < e->model.nimages; i++) {
-		struct image *other = e->model.images[i];
+	for (i = 0; i < m->nimages; i++) {
+		struct image *other = m->images[i];
 
 		for (j = 0; other != img && j < other->nrefs; j++)
 			if (strcmp(other->refs[j], name) == 0) {
 				struct bk_err werr = BK_ERR_INIT;
 
 				drop_ref(other, j);
-				if (record_save_in_store(e, other, &werr) < 0)
+				if (record_save_in_store(m, other, &werr) < 0)
 					bk_log(BK_LOG_WARN, "%s", werr.msg);
 				break;
 			}
@@ -963,7 +776,7 @@ take_name_locked(struct bk_engine *e, struct image *img, const char *name)
  * id_out: the image the name now points to.
  */
 int
-image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull_result *res,
+image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pulled *res,
 		  char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	struct image *img, *same;
@@ -971,23 +784,23 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 	bool named;
 	int ret = 0;
 
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, id, 0, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
 	if (img == NULL) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, ENOENT, "pull: image %s vanished", id);
 	}
-	same = find_digest_locked(e, res->digest);
+	same = find_digest_locked(m, res->digest);
 	if (same) {
-		take_name_locked(e, same, res->familiar);
-		if (record_save_in_store(e, same, &werr) < 0)
+		take_name_locked(m, same, res->familiar);
+		if (record_save_in_store(m, same, &werr) < 0)
 			bk_log(BK_LOG_WARN, "%s", werr.msg);
 		memcpy(id_out, same->id, sizeof(same->id));
-		drop_locked(e, id);
-		pthread_mutex_unlock(&e->model.lock);
-		store_rmtree_at(e->store.tmp_fd, id, NULL);
-		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
-		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
+		drop_locked(m, id);
+		pthread_mutex_unlock(&m->lock);
+		store_rmtree_at(m->store->tmp_fd, id, NULL);
+		events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
+		events_notify(&m->ev, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
 		return 0;
 	}
 	free(img->source);
@@ -1014,192 +827,55 @@ image_pull_finish(struct bk_engine *e, const char *id, int work_dfd, struct pull
 		ret = bk_err_sys(err, "pull: sync the store");
 	if (ret == 0)
 		ret = failpoint("pull.record", err);
-	if (ret == 0 && renameat2(e->store.tmp_fd, id, e->store.images_fd, id, RENAME_NOREPLACE) < 0)
+	if (ret == 0 && renameat2(m->store->tmp_fd, id, m->store->images_fd, id, RENAME_NOREPLACE) < 0)
 		ret = bk_err_sys(err, "publish images/%s", id);
 	if (ret < 0 && named)
 		drop_ref(img, img->nrefs - 1);
 	if (ret == 0) {
-		if (fsync(e->store.images_fd) < 0)
+		if (fsync(m->store->images_fd) < 0)
 			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
-		take_name_locked(e, img, res->familiar);
+		take_name_locked(m, img, res->familiar);
 		img->state = BK_IMAGE_READY;
 		free(img->progress);
 		img->progress = NULL;
 		img->nprogress = 0;
 		memcpy(id_out, img->id, sizeof(img->id));
 	}
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	if (ret < 0)
 		return ret;
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
-	spare_refill(e, id);
+	events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
 	return 0;
 }
 
-/* ---- commit ----------------------------------------------------------------- */
-
 /*
- * The runtime's files are bind mounts; where the image had none, the init
- * made empty files to mount on.  Those placeholders are not the container's
- * and must not be baked into an image.
+ * Swap the built tmp/<work> in for images/<id>, keeping the id (the seed's
+ * commit); the caller drops the old image's spare snapshots.
  */
-static void
-drop_runtime_files(int image_rootfs_fd, int rootfs_fd)
-{
-	static const char *const files[] = { "/etc/hosts", "/etc/hostname", "/etc/resolv.conf" };
-	struct stat st;
-	size_t i;
-
-	/*
-	 * Both trees are the container's to shape (/etc may be a symlink to
-	 * anywhere): every lookup stays inside its root, and the entry removed
-	 * is the placeholder itself, never what a symlink names.
-	 */
-	for (i = 0; i < ARRAY_SIZE(files); i++) {
-		char name[NAME_MAX + 1];
-		cleanup_close int dfd = -1;
-
-		if (inroot_lstat(image_rootfs_fd, files[i], &st) != -ENOENT)
-			continue;
-		dfd = inroot_parent(rootfs_fd, files[i], name, sizeof(name));
-		if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && st.st_size == 0)
-			unlinkat(dfd, name, 0);
-	}
-}
-
-/* The committed image's config: the source image's, with the container's cmd and env. */
-static json_t *
-commit_config(json_t *base, const struct bk_container_info *ci, const char *created)
-{
-	json_t *cfg = json_deep_copy(base ? base : json_object());
-	json_t *c = json_object_get(cfg, "config");
-	json_t *hist = json_object_get(cfg, "history");
-	char *save = NULL, *line, *env = xstrdup(ci->env);
-
-	if (!json_is_object(c)) {
-		c = json_object();
-		json_object_set_new(cfg, "config", c);
-	}
-	if (ci->cmd[0]) {
-		json_object_set_new(c, "Cmd", json_pack("[s, s, s]", "/bin/sh", "-c", ci->cmd));
-		json_object_del(c, "Entrypoint");
-	}
-	for (line = strtok_r(env, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		json_t *arr = json_object_get(c, "Env"), *v;
-		size_t klen = strcspn(line, "="), i;
-
-		if (!json_is_array(arr)) {
-			arr = json_array();
-			json_object_set_new(c, "Env", arr);
-		}
-		json_array_foreach (arr, i, v)
-			if (json_is_string(v) && strncmp(json_string_value(v), line, klen + 1) == 0)
-				break;
-		if (i < json_array_size(arr))
-			json_array_set_new(arr, i, json_string(line));
-		else
-			json_array_append_new(arr, json_string(line));
-	}
-	free(env);
-	json_object_set_new(cfg, "created", json_string(created));
-	if (!json_is_array(hist)) {
-		hist = json_array();
-		json_object_set_new(cfg, "history", hist);
-	}
-	json_array_append_new(
-	    hist, json_pack("{s:s, s:s}", "created", created, "created_by", "bockerfs commit"));
-	return cfg;
-}
-
-static bool
-container_listed(struct bk_engine *e, const char *id)
-{
-	bool found;
-
-	pthread_mutex_lock(&e->model.lock);
-	found = container_find_locked(e, id, 0) != NULL;
-	pthread_mutex_unlock(&e->model.lock);
-	return found;
-}
-
-/* The container went (rm force) while its commit ran: say so, not what btrfs said. */
-static int
-commit_lost(const char *id, struct bk_err *err)
-{
-	return bk_err_set(err, ENOENT, "no container '%s': it was removed during the commit", id);
-}
-
-/* tmp/<work>/{rootfs,image.json} from the container's filesystem; caller removes on failure. */
-static int
-commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char *work,
-	     struct image *img, struct bk_err *err)
-{
-	cleanup_free char *src = xasprintf("%s/rootfs", ci->id);
-	cleanup_free char *isrc = xasprintf("%s/rootfs", ci->image_id);
-	cleanup_close int src_fd =
-	    openat(e->store.containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int img_fd = openat(e->store.images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int work_fd = -1, rootfs_fd = -1;
-	json_t *base = NULL;
-	char unused[BK_ID_SIZE];
-
-	/* Tests stall here to remove the container under its commit. */
-	failpoint("commit.begin", NULL);
-	if (src_fd < 0 && !container_listed(e, ci->id))
-		return commit_lost(ci->id, err);
-	if (src_fd < 0)
-		return bk_err_set(err, ENOENT, "container %s has no filesystem yet: start it first",
-				  ci->id);
-	if (mkdirat(e->store.tmp_fd, work, 0700) < 0)
-		return bk_err_sys(err, "mkdir tmp/%s", work);
-	work_fd = openat(e->store.tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (work_fd < 0)
-		return bk_err_sys(err, "open tmp/%s", work);
-	/* A snapshot: O(1), a consistent instant, and the container keeps running. */
-	if (store_snapshot(src_fd, work_fd, "rootfs", false, err) < 0)
-		return container_listed(e, ci->id) ? -err->code : commit_lost(ci->id, err);
-	if (failpoint("commit.snapshot", err) < 0)
-		return -err->code;
-	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfs_fd < 0)
-		return bk_err_sys(err, "open the snapshot");
-	if (img_fd >= 0)
-		drop_runtime_files(img_fd, rootfs_fd);
-	if (store_set_read_only(rootfs_fd, true, err) < 0)
-		return -err->code;
-	if (image_config_for(e, ci->image_id, unused, &base, NULL) < 0)
-		base = NULL;
-	img->config = commit_config(base, ci, img->created);
-	json_decref(base);
-	return record_save(work_fd, img, err);
-}
-
-/* Swap the built tmp/<work> in for images/<id>, keeping the id (the seed's commit). */
-static int
-commit_replace(struct bk_engine *e, const char *work, struct image *built, struct bk_err *err)
+int
+image_exchange(struct model *m, const char *work, struct image *built, struct bk_err *err)
 {
 	struct image *old;
 	size_t i;
 
-	pthread_mutex_lock(&e->model.lock);
-	old = find_locked(e, built->id, 0, NULL);
+	pthread_mutex_lock(&m->lock);
+	old = image_find_locked(m, built->id, 0, NULL);
 	if (old == NULL || old->state != BK_IMAGE_READY) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, ENOENT, "no image '%s'", built->id);
 	}
 	/* One atomic exchange: a crash leaves either image whole. */
 	if (failpoint("commit.replace", err) < 0) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return -err->code;
 	}
-	if (renameat2(e->store.tmp_fd, work, e->store.images_fd, built->id, RENAME_EXCHANGE) < 0) {
+	if (renameat2(m->store->tmp_fd, work, m->store->images_fd, built->id, RENAME_EXCHANGE) < 0) {
 		int ret = bk_err_sys(err, "replace images/%s", built->id);
 
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return ret;
 	}
-	fsync(e->store.images_fd);
+	fsync(m->store->images_fd);
 	json_decref(old->config);
 	old->config = json_incref(built->config);
 	old->size = built->size;
@@ -1217,97 +893,7 @@ commit_replace(struct bk_engine *e, const char *work, struct image *built, struc
 		old->refs = xrealloc(old->refs, (old->nrefs + 1) * sizeof(char *));
 		old->refs[old->nrefs++] = xstrdup(built->refs[i]);
 	}
-	pthread_mutex_unlock(&e->model.lock);
-	spare_drop(e, built->id);
-	return 0;
-}
-
-int
-bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
-		    char id_out[BK_ID_SIZE], struct bk_err *err)
-{
-	struct bk_container_info ci;
-	struct image *img;
-	char work[BK_ID_SIZE + 16], name[512];
-	bool replace = false;
-	int ret;
-
-	if (bk_container_get(e, ctr_id, 0, &ci, err) < 0)
-		return -err->code;
-	if (ci.broken[0]) {
-		ret = bk_err_set(err, ci.broken_code, "container %s is broken: %s", ctr_id,
-				 ci.broken);
-		bk_container_info_free(&ci);
-		return ret;
-	}
-	if (ci.image_id[0] == '\0') {
-		bk_container_info_free(&ci);
-		return bk_err_set(err, EINVAL, "container %s has no image", ctr_id);
-	}
-	img = xcalloc(1, sizeof(*img));
-	img->state = BK_IMAGE_READY;
-	time_rfc3339(img->created, sizeof(img->created));
-	img->source = xasprintf("commit %s", ctr_id);
-	if (target && image_id_valid(target)) {
-		struct image *old;
-		size_t i;
-
-		/* `commit IMG_ID` replaces that image, keeping its id and names. */
-		pthread_mutex_lock(&e->model.lock);
-		old = find_locked(e, target, 0, NULL);
-		if (old)
-			for (i = 0; i < old->nrefs; i++) {
-				img->refs = xrealloc(img->refs, (img->nrefs + 1) * sizeof(char *));
-				img->refs[img->nrefs++] = xstrdup(old->refs[i]);
-			}
-		pthread_mutex_unlock(&e->model.lock);
-		if (old == NULL) {
-			image_free(img);
-			bk_container_info_free(&ci);
-			return bk_err_set(err, ENOENT, "no image '%s'", target);
-		}
-		memcpy(img->id, target, strlen(target) + 1);
-		replace = true;
-	} else {
-		if (target && familiar_name(target, name, sizeof(name), err) < 0) {
-			image_free(img);
-			bk_container_info_free(&ci);
-			return -err->code;
-		}
-		if (target) {
-			img->refs = xcalloc(1, sizeof(char *));
-			img->refs[img->nrefs++] = xstrdup(name);
-		}
-		ret = engine_new_id("img_", img->id);
-		if (ret < 0) {
-			image_free(img);
-			bk_container_info_free(&ci);
-			return bk_err_set(err, -ret, "cannot make an id");
-		}
-	}
-	snprintf(work, sizeof(work), "%s%s", img->id, replace ? ".new" : "");
-	ret = commit_build(e, &ci, work, img, err);
-	if (ret == 0)
-		ret = replace ? commit_replace(e, work, img, err) : import_publish(e, img, err);
-	bk_container_info_free(&ci);
-	if (ret < 0 || replace) {
-		/* After an exchange, tmp/<work> holds the old image. */
-		store_rmtree_at(e->store.tmp_fd, work, NULL);
-		if (ret < 0) {
-			image_free(img);
-			return ret;
-		}
-	}
-	memcpy(id_out, img->id, strlen(img->id) + 1);
-	if (replace) {
-		image_free(img);
-		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
-	} else {
-		engine_notify(e, BK_OBJ_IMAGE, id_out, BK_CHANGE_CREATED);
-		spare_refill(e, id_out);
-	}
-	engine_event(e, BK_OBJ_IMAGE, id_out, "commit", "container=%s", ctr_id);
-	bk_log(BK_LOG_INFO, "committed container %s as %s", ctr_id, id_out);
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 
@@ -1320,33 +906,33 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
  * (caller closes).
  */
 int
-image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], int *log_fd,
+image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE], int *log_fd,
 		  struct bk_err *err)
 {
 	struct image *img = xcalloc(1, sizeof(*img));
 	cleanup_close int dfd = -1;
-	int ret = engine_new_id("img_", img->id);
+	int ret = new_id("img_", img->id);
 
 	if (ret < 0) {
 		image_free(img);
 		return bk_err_set(err, -ret, "build: cannot make an id");
 	}
-	if (mkdirat(e->store.tmp_fd, img->id, 0700) < 0) {
+	if (mkdirat(m->store->tmp_fd, img->id, 0700) < 0) {
 		ret = bk_err_sys(err, "build: mkdir tmp/%s", img->id);
 		image_free(img);
 		return ret;
 	}
-	dfd = openat(e->store.tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = openat(m->store->tmp_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	*log_fd = dfd < 0 ? -1
 			  : openat(dfd, "build.log",
 				   O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (*log_fd < 0) {
 		ret = bk_err_sys(err, "build: create tmp/%s/build.log", img->id);
-		store_rmtree_at(e->store.tmp_fd, img->id, NULL);
+		store_rmtree_at(m->store->tmp_fd, img->id, NULL);
 		image_free(img);
 		return ret;
 	}
-	pending_show(e, img, BK_IMAGE_BUILDING, source, id);
+	pending_show(m, img, BK_IMAGE_BUILDING, source, id);
 	return 0;
 }
 
@@ -1358,10 +944,10 @@ image_build_begin(struct bk_engine *e, const char *source, char id[BK_ID_SIZE], 
  * image_build_abort().
  */
 int
-image_build_finish(struct bk_engine *e, const char *id, const char *from_id, json_t *config,
+image_build_finish(struct model *m, const char *id, const char *from_id, json_t *config,
 		   const char *name, uint64_t size, struct bk_err *err)
 {
-	cleanup_close int work_fd = openat(e->store.tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd = openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int src_fd = -1, rootfs_fd = -1;
 	struct image *img;
 	int ret = 0;
@@ -1371,7 +957,7 @@ image_build_finish(struct bk_engine *e, const char *id, const char *from_id, jso
 	if (from_id) {
 		cleanup_free char *src = xasprintf("%s/rootfs", from_id);
 
-		src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		src_fd = openat(m->store->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src_fd < 0)
 			return bk_err_sys(err, "build: image %s", from_id);
 		/* O(1), and read-only: an image never changes under its containers. */
@@ -1387,49 +973,48 @@ image_build_finish(struct bk_engine *e, const char *id, const char *from_id, jso
 			return -err->code;
 	}
 
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, id, 0, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
 	if (img == NULL || img->state != BK_IMAGE_BUILDING) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, ENOENT, "build: image %s vanished", id);
 	}
 	json_decref(img->config);
 	img->config = json_deep_copy(config);
 	img->size = size;
 	time_rfc3339(img->created, sizeof(img->created));
-	ret = record_save(work_fd, img, err);
-	if (ret == 0 && renameat2(e->store.tmp_fd, id, e->store.images_fd, id, RENAME_NOREPLACE) < 0)
+	ret = image_record_save(work_fd, img, err);
+	if (ret == 0 && renameat2(m->store->tmp_fd, id, m->store->images_fd, id, RENAME_NOREPLACE) < 0)
 		ret = bk_err_sys(err, "build: publish images/%s", id);
 	if (ret == 0) {
 		struct bk_err werr = BK_ERR_INIT;
 
-		if (fsync(e->store.images_fd) < 0)
+		if (fsync(m->store->images_fd) < 0)
 			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
 		if (name) {
-			take_name_locked(e, img, name);
-			if (record_save_in_store(e, img, &werr) < 0)
+			take_name_locked(m, img, name);
+			if (record_save_in_store(m, img, &werr) < 0)
 				bk_log(BK_LOG_WARN, "%s", werr.msg);
 		}
 		img->state = BK_IMAGE_READY;
 	}
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	if (ret < 0)
 		return ret;
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
-	engine_event(e, BK_OBJ_IMAGE, id, "build", "%s", "");
-	spare_refill(e, id);
+	events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_STATE);
+	events_emit(&m->ev, BK_OBJ_IMAGE, id, "build", "%s", "");
 	return 0;
 }
 
 /* The build of id failed: its image and build.log disappear. */
 void
-image_build_abort(struct bk_engine *e, const char *id)
+image_build_abort(struct model *m, const char *id)
 {
 	struct bk_err cerr = BK_ERR_INIT;
 
-	if (store_rmtree_at(e->store.tmp_fd, id, &cerr) < 0)
+	if (store_rmtree_at(m->store->tmp_fd, id, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "build rollback: %s", cerr.msg);
-	image_pull_abort(e, id);
+	image_pull_abort(m, id);
 }
 
 /*
@@ -1439,18 +1024,18 @@ image_build_abort(struct bk_engine *e, const char *id)
  * *rootfs_fd: the snapshot's root (caller closes).
  */
 int
-image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_SIZE],
+image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE],
 		   int *rootfs_fd, struct bk_err *err)
 {
 	cleanup_close int work_fd = -1, src_fd = -1;
 	char id[BK_ID_SIZE];
-	int ret = engine_new_id("img_", id);
+	int ret = new_id("img_", id);
 
 	if (ret < 0)
 		return bk_err_set(err, -ret, "cannot make an id");
-	if (mkdirat(e->store.tmp_fd, id, 0700) < 0)
+	if (mkdirat(m->store->tmp_fd, id, 0700) < 0)
 		return bk_err_sys(err, "mkdir tmp/%s", id);
-	work_fd = openat(e->store.tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	work_fd = openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (work_fd < 0) {
 		ret = bk_err_sys(err, "open tmp/%s", id);
 		goto fail;
@@ -1458,7 +1043,7 @@ image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_S
 	if (base_id) {
 		cleanup_free char *src = xasprintf("%s/rootfs", base_id);
 
-		src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		src_fd = openat(m->store->images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src_fd < 0) {
 			ret = bk_err_sys(err, "image %s", base_id);
 			goto fail;
@@ -1477,7 +1062,7 @@ image_derive_begin(struct bk_engine *e, const char *base_id, char id_out[BK_ID_S
 	memcpy(id_out, id, sizeof(id));
 	return 0;
 fail:
-	store_rmtree_at(e->store.tmp_fd, id, NULL);
+	store_rmtree_at(m->store->tmp_fd, id, NULL);
 	return ret;
 }
 
@@ -1487,10 +1072,10 @@ fail:
  * calls image_derive_abort().
  */
 int
-image_derive_publish(struct bk_engine *e, const char *id, int rootfs_fd, json_t *config,
+image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *config,
 		     const char *source, uint64_t size, struct bk_err *err)
 {
-	cleanup_close int work_fd = openat(e->store.tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd = openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct image *img;
 	int ret;
 
@@ -1505,23 +1090,23 @@ image_derive_publish(struct bk_engine *e, const char *id, int rootfs_fd, json_t 
 	img->config = json_deep_copy(config);
 	img->size = size;
 	time_rfc3339(img->created, sizeof(img->created));
-	ret = record_save(work_fd, img, err);
+	ret = image_record_save(work_fd, img, err);
 	if (ret == 0)
-		ret = import_publish(e, img, err);
+		ret = image_publish(m, img, err);
 	if (ret < 0) {
 		image_free(img);
 		return ret;
 	}
-	engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
+	events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_CREATED);
 	return 0;
 }
 
 void
-image_derive_abort(struct bk_engine *e, const char *id)
+image_derive_abort(struct model *m, const char *id)
 {
 	struct bk_err cerr = BK_ERR_INIT;
 
-	if (store_rmtree_at(e->store.tmp_fd, id, &cerr) < 0)
+	if (store_rmtree_at(m->store->tmp_fd, id, &cerr) < 0)
 		bk_log(BK_LOG_WARN, "build step rollback: %s", cerr.msg);
 }
 
@@ -1531,7 +1116,7 @@ image_derive_abort(struct bk_engine *e, const char *id)
  * ready; nothing changes on failure.
  */
 int
-image_set_config(struct bk_engine *e, const char *id, json_t *config, const char *source,
+image_set_config(struct model *m, const char *id, json_t *config, const char *source,
 		 struct bk_err *err)
 {
 	struct image *img;
@@ -1539,10 +1124,10 @@ image_set_config(struct bk_engine *e, const char *id, json_t *config, const char
 	char *old_source;
 	int ret;
 
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, id, 0, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
 	if (img == NULL || img->state != BK_IMAGE_READY) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
 				  img ? "not ready" : "gone");
 	}
@@ -1551,7 +1136,7 @@ image_set_config(struct bk_engine *e, const char *id, json_t *config, const char
 	img->config = json_deep_copy(config);
 	if (source)
 		img->source = xstrdup(source);
-	ret = record_save_in_store(e, img, err);
+	ret = record_save_in_store(m, img, err);
 	if (ret < 0) {
 		json_decref(img->config);
 		if (img->source != old_source)
@@ -1563,9 +1148,9 @@ image_set_config(struct bk_engine *e, const char *id, json_t *config, const char
 		if (img->source != old_source)
 			free(old_source);
 	}
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	if (ret == 0)
-		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
+		events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
 	return ret;
 }
 
@@ -1575,26 +1160,26 @@ image_set_config(struct bk_engine *e, const char *id, json_t *config, const char
  * that was not built.  Opened under the lock, as the publication renames it.
  */
 int
-bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err *err)
+image_open_build_log(struct model *m, uint64_t serial, struct bk_err *err)
 {
 	struct image *img;
 	char path[BK_ID_SIZE + 16];
 	int fd;
 
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, NULL, serial, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, NULL, serial, NULL);
 	if (img == NULL) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, ENOENT, "no such image");
 	}
 	snprintf(path, sizeof(path), "%s/build.log", img->id);
-	fd = openat(img->state == BK_IMAGE_BUILDING ? e->store.tmp_fd : e->store.images_fd, path,
+	fd = openat(img->state == BK_IMAGE_BUILDING ? m->store->tmp_fd : m->store->images_fd, path,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fd = bk_err_sys(err, "open %s", path);
-	pthread_mutex_unlock(&e->model.lock);
+	pthread_mutex_unlock(&m->lock);
 	return fd;
 }
 
@@ -1606,7 +1191,7 @@ bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err *err
  * `docker tag` does.  EINVAL for a malformed reference (nothing changes).
  */
 int
-bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool append,
+image_set_refs(struct model *m, const char *id, const char *text, bool append,
 		  struct bk_err *err)
 {
 	cleanup_free char *copy = xstrdup(text);
@@ -1629,10 +1214,10 @@ bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool ap
 			return bk_err_wrap(err, "ref");
 		n++;
 	}
-	pthread_mutex_lock(&e->model.lock);
-	img = find_locked(e, id, 0, NULL);
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
 	if (img == NULL || img->state != BK_IMAGE_READY) {
-		pthread_mutex_unlock(&e->model.lock);
+		pthread_mutex_unlock(&m->lock);
 		return bk_err_set(err, img ? EBUSY : ENOENT, "image %s is %s", id,
 				  img ? "not ready" : "gone");
 	}
@@ -1642,10 +1227,10 @@ bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool ap
 		img->nrefs = 0;
 	}
 	for (i = 0; i < n; i++)
-		take_name_locked(e, img, names[i]);
-	ret = record_save_in_store(e, img, err);
-	pthread_mutex_unlock(&e->model.lock);
+		take_name_locked(m, img, names[i]);
+	ret = record_save_in_store(m, img, err);
+	pthread_mutex_unlock(&m->lock);
 	if (ret == 0)
-		engine_notify(e, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
+		events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
 	return ret;
 }

@@ -96,7 +96,13 @@ void ipam_release(struct ipam *ipam, const char *ctr_id);
 /* A copy of all leases, by address; caller frees *out.  Returns the count. */
 size_t ipam_list(struct ipam *ipam, struct ipam_lease **out);
 
-/* ---- published ports (ports.c, pure) ----------------------------------- */
+/* ---- a container's network mode and published ports (ports.c, pure) ---- */
+
+/* bridge: a veth on the bridge and an address; none: only lo; host: the host's namespace. */
+enum net_mode { NET_MODE_BRIDGE, NET_MODE_NONE, NET_MODE_HOST };
+const char *net_mode_name(enum net_mode mode);
+/* "bridge", "none" or "host"; 0 or -EINVAL. */
+int net_mode_parse(const char *s, enum net_mode *out);
 
 struct port_map {
 	int proto; /* IPPROTO_TCP or IPPROTO_UDP */

@@ -1,5 +1,6 @@
 /*
- * A container's published ports as the user writes them, one per line:
+ * A container's network mode ("bridge", "none", "host"), and its published
+ * ports as the user writes them, one per line:
  *
  *	tcp 18080 80
  *	udp 5353 53
@@ -131,4 +132,29 @@ ports_format(const struct port_map *maps, size_t n)
 					 maps[i].proto == IPPROTO_TCP ? "tcp" : "udp",
 					 maps[i].host_port, maps[i].ctr_port);
 	return text;
+}
+
+static const char *const mode_names[] = {
+	[NET_MODE_BRIDGE] = "bridge",
+	[NET_MODE_NONE] = "none",
+	[NET_MODE_HOST] = "host",
+};
+
+const char *
+net_mode_name(enum net_mode mode)
+{
+	return mode <= NET_MODE_HOST ? mode_names[mode] : "bridge";
+}
+
+int
+net_mode_parse(const char *s, enum net_mode *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mode_names); i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*out = (enum net_mode)i;
+			return 0;
+		}
+	return -EINVAL;
 }

@@ -275,7 +275,7 @@ from_image(struct build *b, const char *name, struct bk_err *err)
 	}
 	if (ret < 0)
 		return bk_err_wrap(err, "FROM %s", name);
-	ret = image_config_for(b->e, id, b->cur, &b->config, err);
+	ret = image_config_for(&b->e->model, id, b->cur, &b->config, err);
 	if (ret < 0)
 		return bk_err_wrap(err, "FROM %s", name);
 	blog(b, " ---> %s\n", b->cur);
@@ -305,9 +305,9 @@ derive_finish(struct build *b, const char *new_id, int rootfs_fd, int ret, struc
 	cleanup_free char *source = xasprintf("build %s step %zu/%zu", b->id, b->step, b->nsteps);
 
 	if (ret == 0)
-		ret = image_derive_publish(b->e, new_id, rootfs_fd, b->config, source, 0, err);
+		ret = image_derive_publish(&b->e->model, new_id, rootfs_fd, b->config, source, 0, err);
 	if (ret < 0) {
-		image_derive_abort(b->e, new_id);
+		image_derive_abort(&b->e->model, new_id);
 		return ret;
 	}
 	advance(b, new_id);
@@ -325,13 +325,13 @@ sync_config(struct build *b, struct bk_err *err)
 	if (b->cur[0] && !b->cur_stale)
 		return 0;
 	if (b->cur[0] && b->cur_owned) {
-		ret = image_set_config(b->e, b->cur, b->config, NULL, err);
+		ret = image_set_config(&b->e->model, b->cur, b->config, NULL, err);
 		if (ret == 0)
 			b->cur_stale = false;
 		return ret;
 	}
 	/* The base image is not ours to change: an O(1) snapshot of it gets the config. */
-	ret = image_derive_begin(b->e, b->cur[0] ? b->cur : NULL, new_id, &rootfs_fd, err);
+	ret = image_derive_begin(&b->e->model, b->cur[0] ? b->cur : NULL, new_id, &rootfs_fd, err);
 	if (ret < 0)
 		return ret;
 	return derive_finish(b, new_id, rootfs_fd, 0, err);
@@ -366,7 +366,7 @@ step_copy(struct build *b, const struct df_step *st, struct bk_err *err)
 	char new_id[BK_ID_SIZE];
 	int ret;
 
-	ret = image_derive_begin(b->e, b->cur[0] ? b->cur : NULL, new_id, &rootfs_fd, err);
+	ret = image_derive_begin(&b->e->model, b->cur[0] ? b->cur : NULL, new_id, &rootfs_fd, err);
 	if (ret < 0)
 		return ret;
 	if (st->chown) {
@@ -412,7 +412,7 @@ step_workdir(struct build *b, const struct df_step *st, struct bk_err *err)
 			return 0;
 	}
 	/* As BuildKit: the directory is made, owned by the USER so far. */
-	ret = image_derive_begin(b->e, b->cur[0] ? b->cur : NULL, new_id, &rootfs_fd, err);
+	ret = image_derive_begin(&b->e->model, b->cur[0] ? b->cur : NULL, new_id, &rootfs_fd, err);
 	if (ret < 0)
 		return ret;
 	user_ids(b, rootfs_fd, user, &uid, &gid);
@@ -553,7 +553,7 @@ wait_run(struct build *b, int *code, int *sig, struct bk_err *err)
 
 		pump_log(b, &log_fd);
 		pthread_mutex_lock(&e->model.lock);
-		c = container_find_locked(e, b->ctr, 0);
+		c = container_find_locked(&e->model, b->ctr, 0);
 		if (c == NULL) {
 			pthread_mutex_unlock(&e->model.lock);
 			return bk_err_set(err, ENOENT, "step container %s was removed", b->ctr);
@@ -645,7 +645,7 @@ step_run(struct build *b, const struct df_step *st, struct bk_err *err)
 		return bk_err_wrap(err, "RUN: commit");
 	/* The commit gave it the step's cmd and env; the build's config replaces them. */
 	source = xasprintf("build %s step %zu/%zu", b->id, b->step, b->nsteps);
-	ret = image_set_config(b->e, new_id, b->config, source, err);
+	ret = image_set_config(&b->e->model, new_id, b->config, source, err);
 	/* Before the old image goes: this container is made from it. */
 	drop_container(b);
 	if (ret < 0) {
@@ -735,8 +735,11 @@ finish(struct build *b, const char *name, struct bk_err *err)
 	blog(b, "Successfully built %s\n", b->id);
 	if (name)
 		blog(b, "Successfully tagged %s\n", name);
-	return image_build_finish(b->e, b->id, b->cur[0] ? b->cur : NULL, b->config, name, size,
-				  err);
+	if (image_build_finish(&b->e->model, b->id, b->cur[0] ? b->cur : NULL, b->config, name, size,
+			       err) < 0)
+		return -err->code;
+	spare_refill(b->e, b->id);
+	return 0;
 }
 
 static int
@@ -825,7 +828,7 @@ bk_image_build(struct bk_engine *e, const char *context_dir, const char *ref,
 	if (ret == 0)
 		ret = dockerfile_parse(text, len, &df, err);
 	if (ret == 0)
-		ret = image_build_begin(e, context_dir, b.id, &b.log_fd, err);
+		ret = image_build_begin(&e->model, context_dir, b.id, &b.log_fd, err);
 	if (ret < 0) {
 		close(b.ctx_fd);
 		dockerfile_free(&df);
@@ -839,7 +842,7 @@ bk_image_build(struct bk_engine *e, const char *context_dir, const char *ref,
 		drop_container(&b);
 		if (b.cur_owned)
 			drop_image(&b, b.cur);
-		image_build_abort(e, b.id);
+		image_build_abort(&e->model, b.id);
 		bk_err_wrap(err, "build '%s'", context_dir);
 		bk_log(BK_LOG_INFO, "%s", err->msg);
 	} else {

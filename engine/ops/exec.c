@@ -83,7 +83,7 @@ notify(struct bk_engine *e, const char *ctr_id, int n)
 	char id[BK_ID_SIZE + 16];
 
 	snprintf(id, sizeof(id), "%s/%d", ctr_id, n);
-	engine_notify(e, BK_OBJ_EXEC, id, BK_CHANGE_UPDATED);
+	events_notify(&e->model.ev, BK_OBJ_EXEC, id, BK_CHANGE_UPDATED);
 }
 
 /* Finished sessions nobody collected (lock held). */
@@ -112,7 +112,7 @@ bk_exec_new(struct bk_engine *e, const char *ctr_id, int *n, struct bk_err *err)
 
 	pthread_mutex_lock(&e->model.lock);
 	expire_locked(e);
-	c = container_find_locked(e, ctr_id, 0);
+	c = container_find_locked(&e->model, ctr_id, 0);
 	if (c == NULL || c->broken) {
 		int ret = c ? container_broken_err(c, err)
 			    : bk_err_set(err, ENOENT, "no container '%s'", ctr_id);
@@ -193,66 +193,54 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	  struct bk_err *err)
 {
 	cleanup_close int rootfs_fd = -1;
-	json_t *config = NULL, *cfg;
+	cleanup(json_decrefp) json_t *config = NULL;
 	char image_id[BK_ID_SIZE], home[256];
 	const char *user, *workdir;
-	gid_t groups[64];
+	gid_t groups[PLAN_GROUPS_MAX];
 	size_t ngroups = 0, nenv = 0, i;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	char **envp = NULL, *plan = NULL;
-	size_t len = 0;
-	FILE *f;
-	int ret = 0, fd;
+	char **envp;
+	char *argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)cmd, NULL };
+	int fd;
 
-	if (image_config_for(e, c->image_id, image_id, &config, err) < 0)
+	if (image_config_for(&e->model, c->image_id, image_id, &config, err) < 0)
 		return -err->code;
-	cfg = json_object_get(config, "config");
-	user = json_string_value(json_object_get(cfg, "User"));
-	workdir = json_string_value(json_object_get(cfg, "WorkingDir"));
+	user = json_string_value(json_object_get(json_object_get(config, "config"), "User"));
+	workdir = json_string_value(json_object_get(json_object_get(config, "config"), "WorkingDir"));
 	{
 		cleanup_free char *path = xasprintf("%s/rootfs", c->id);
 
 		rootfs_fd = openat(e->store.containers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	if (rootfs_fd < 0 || userdb_resolve(rootfs_fd, user, &uid, &gid, groups, &ngroups, home,
-					    sizeof(home), err) < 0) {
-		ret = rootfs_fd < 0 ? bk_err_sys(err, "container %s: rootfs", c->id) : -err->code;
-		json_decref(config);
-		return ret;
-	}
+	if (rootfs_fd < 0)
+		return bk_err_sys(err, "container %s: rootfs", c->id);
+	if (userdb_resolve(rootfs_fd, user, &uid, &gid, groups, &ngroups, home, sizeof(home), err) <
+	    0)
+		return -err->code;
 	envp = process_env(config, c->env, c->nenv, c->id, home, &nenv);
-
-	f = open_memstream(&plan, &len);
-	if (f == NULL)
-		abort();
-	/* rootfs and hostname are the init's; the helper ignores them. */
-	fprintf(f, "rootfs=/%chostname=%s%ccwd=%s%cuid=%u%cgid=%u%cgroups=", 0, c->id, 0,
-		workdir && *workdir ? workdir : "/", 0, (unsigned)uid, 0, (unsigned)gid, 0);
-	json_decref(config);
-	for (i = 0; i < ngroups; i++)
-		fprintf(f, "%s%u", i ? "," : "", (unsigned)groups[i]);
-	fprintf(f, "%carg=/bin/sh%carg=-c%carg=%s%c", 0, 0, 0, cmd, 0);
-	for (i = 0; i < nenv; i++) {
-		fprintf(f, "env=%s%c", envp[i], 0);
+	/*
+	 * rootfs and hostname are the init's; the helper ignores them.  The
+	 * container's own filter: a session gets no more than the container's
+	 * command.
+	 */
+	fd = plan_memfd(&(struct plan_req){ .rootfs_path = "/",
+					    .hostname = c->id,
+					    .argv = argv,
+					    .envp = envp,
+					    .cwd = workdir && *workdir ? workdir : "/",
+					    .uid = uid,
+					    .gid = gid,
+					    .groups = groups,
+					    .ngroups = ngroups,
+					    .caps = default_cap_mask(),
+					    .seccomp = e->procs.seccomp_hex },
+			err);
+	for (i = 0; i < nenv; i++)
 		free(envp[i]);
-	}
 	free(envp);
-	fprintf(f, "caps=0x%llx%clog_max=0%cnetns=0%ccgroupns=0%cstdin=null%c",
-		(unsigned long long)default_cap_mask(), 0, 0, 0, 0, 0);
-	/* The container's own filter: a session gets no more than the container's command. */
-	if (e->procs.seccomp_hex)
-		fprintf(f, "seccomp=%s%c", e->procs.seccomp_hex, 0);
-	fclose(f);
-	fd = memfd_create("bockerfs-exec-plan", MFD_CLOEXEC);
-	if (fd < 0 || write_all(fd, plan, len) < 0) {
-		ret = bk_err_sys(err, "exec plan");
-		if (fd >= 0)
-			close(fd);
-		free(plan);
-		return ret;
-	}
-	free(plan);
+	if (fd < 0)
+		return fd;
 	*plan_fd = fd;
 	return 0;
 }
@@ -342,7 +330,7 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 	/* Claim the session and copy what is needed; nothing slow under the lock. */
 	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
-	c = container_find_locked(e, ctr_id, 0);
+	c = container_find_locked(&e->model, ctr_id, 0);
 	if (s == NULL || c == NULL)
 		ret = bk_err_set(err, ENOENT, "no exec session %d of '%s'", n, ctr_id);
 	else if (s->started)
@@ -368,7 +356,7 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 	if (ret == 0)
 		ret = spawn_helper(e, x.init_pidfd, plan_fd, &run, err);
 	if (ret == 0 && e->procs.cg.ready)
-		ret = cgroup_join(e, ctr_id, run.pid, err);
+		ret = cgroup_join(&e->procs.cg, ctr_id, run.pid, err);
 	if (ret == 0 && send(run.sync_fd, "go", 2, MSG_NOSIGNAL) < 0)
 		ret = bk_err_sys(err, "exec: talk to the helper");
 	if (ret == 0)

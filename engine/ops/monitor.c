@@ -33,7 +33,7 @@ handle_exit(struct bk_engine *e, uint64_t serial)
 	int code = 0, status = 0;
 
 	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, NULL, serial);
+	c = container_find_locked(&e->model, NULL, serial);
 	if (c == NULL || c->pidfd < 0 || c->state != BK_CTR_RUNNING) {
 		pthread_mutex_unlock(&e->model.lock);
 		return;

@@ -26,31 +26,6 @@
 #include "net/net.h"
 #include "base/base.h"
 
-static const char *const mode_names[] = {
-	[NET_MODE_BRIDGE] = "bridge",
-	[NET_MODE_NONE] = "none",
-	[NET_MODE_HOST] = "host",
-};
-
-const char *
-net_mode_name(enum net_mode mode)
-{
-	return mode <= NET_MODE_HOST ? mode_names[mode] : "bridge";
-}
-
-int
-net_mode_parse(const char *s, enum net_mode *out)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(mode_names); i++)
-		if (strcmp(s, mode_names[i]) == 0) {
-			*out = (enum net_mode)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
 int
 network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_err *err)
 {
@@ -101,7 +76,7 @@ network_republish(struct bk_engine *e)
 		bool known;
 
 		pthread_mutex_lock(&e->model.lock);
-		known = container_find_locked(e, leases[i].ctr_id, 0) != NULL;
+		known = container_find_locked(&e->model, leases[i].ctr_id, 0) != NULL;
 		pthread_mutex_unlock(&e->model.lock);
 		if (!known) {
 			bk_log(BK_LOG_INFO, "network: releasing the lease of %s, which is gone",
@@ -253,7 +228,7 @@ network_release(struct bk_engine *e, const char *id)
 	bool taken;
 
 	pthread_mutex_lock(&e->model.lock);
-	taken = container_find_locked(e, id, 0) != NULL;
+	taken = container_find_locked(&e->model, id, 0) != NULL;
 	if (!taken)
 		release_begin(e, id);
 	pthread_mutex_unlock(&e->model.lock);

@@ -973,7 +973,7 @@ relay_progress(void *arg, const char *digest, uint64_t done, uint64_t total)
 {
 	struct progress_relay *r = arg;
 
-	image_pull_progress(r->e, r->id, digest, done, total);
+	image_pull_progress(&r->e->model, r->id, digest, done, total);
 	if (r->user && r->user->layer)
 		r->user->layer(r->user->arg, digest, done, total);
 }
@@ -995,7 +995,7 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	ret = pull_spec_name(ref, name, sizeof(name), err);
 	if (ret < 0)
 		return bk_err_wrap(err, "pull");
-	ret = image_pull_begin(e, ref, relay.id, err);
+	ret = image_pull_begin(&e->model, ref, relay.id, err);
 	if (ret < 0)
 		return ret;
 	memset(&res, 0, sizeof(res));
@@ -1009,7 +1009,17 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 			ret = pull_build(e, ref, work_fd, cancel, &hook, &res, err);
 	}
 	if (ret == 0)
-		ret = image_pull_finish(e, relay.id, work_fd, &res, id_out, err);
+		ret = image_pull_finish(&e->model, relay.id, work_fd,
+					&(struct pulled){ .familiar = res.familiar,
+							  .config = res.config,
+							  .manifest = res.manifest,
+							  .manifest_len = res.manifest_len,
+							  .digest = res.digest,
+							  .layers_text = res.layers_text,
+							  .size = res.size },
+					id_out, err);
+	if (ret == 0)
+		spare_refill(e, id_out);
 	if (ret < 0) {
 		struct bk_err cerr = BK_ERR_INIT;
 
@@ -1017,7 +1027,7 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 			bk_log(BK_LOG_WARN, "pull rollback: %s", cerr.msg);
 		if (ret == -ENOSPC)
 			store_reclaim(e->store.tmp_fd);
-		image_pull_abort(e, relay.id);
+		image_pull_abort(&e->model, relay.id);
 		pull_result_free(&res);
 		return bk_err_wrap(err, "pull '%.200s'", ref);
 	}
@@ -1027,7 +1037,7 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	       res.familiar, res.digest, id_out, res.nlayers, (unsigned long long)res.fetched_bytes,
 	       (unsigned long long)res.requests,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	engine_event(e, BK_OBJ_IMAGE, id_out, "pull", "ref=%s", res.familiar);
+	events_emit(&e->model.ev, BK_OBJ_IMAGE, id_out, "pull", "ref=%s", res.familiar);
 	pull_result_free(&res);
 	return 0;
 }

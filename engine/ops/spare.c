@@ -106,7 +106,7 @@ warm_spare(struct bk_engine *e, const char *image_id, int root_fd)
 	char unused[BK_ID_SIZE];
 	size_t i;
 
-	if (image_config_for(e, image_id, unused, &config, NULL) == 0) {
+	if (image_config_for(&e->model, image_id, unused, &config, NULL) == 0) {
 		cfg = json_object_get(config, "config");
 		arr = json_object_get(cfg, "Entrypoint");
 		if (!json_is_array(arr) || json_array_size(arr) == 0)
@@ -158,7 +158,7 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 	 */
 	pthread_mutex_lock(&e->model.lock);
 	pthread_mutex_lock(&e->spares.lock);
-	if (!image_exists_locked(e, image_id))
+	if (!image_exists_locked(&e->model, image_id))
 		ret = bk_err_set(err, ENOENT, "spare for %s: the image was removed", image_id);
 	/* `commit IMG_ID` replaced the image's rootfs while this one was made from the old. */
 	else if (e->spares.epoch != epoch)
@@ -194,7 +194,7 @@ refill_main(void *arg)
 
 		pthread_mutex_lock(&e->model.lock);
 		/* The image may be gone, or being removed: then no spares for it. */
-		bool exists = image_exists_locked(e, image_id);
+		bool exists = image_exists_locked(&e->model, image_id);
 		pthread_mutex_unlock(&e->model.lock);
 		while (exists && count_spares(e, image_id) < SPARES_PER_IMAGE) {
 			struct bk_err err = BK_ERR_INIT;

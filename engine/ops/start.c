@@ -11,31 +11,14 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "engine.h"
+#include "ops/ops.h"
 #include "base/inroot.h"
 #include "base/base.h"
 
-#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* Docker's default set: nothing more (no SYS_ADMIN, SYS_PTRACE, NET_ADMIN, SYS_MODULE...). */
-static const int default_caps[] = {
-	CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
-	CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
-	CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-	CAP_KILL,    CAP_AUDIT_WRITE,
-};
-
-uint64_t
-default_cap_mask(void)
-{
-	uint64_t mask = 0;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(default_caps); i++)
-		mask |= 1ULL << default_caps[i];
-	return mask;
-}
 
 /* What a start needs, copied out of the record so the lock can be dropped. */
 struct start_ctx {
@@ -91,7 +74,7 @@ make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 		bk_err_sys(err, "image %s: its filesystem", x->image_id);
 		/* Deleted from the store behind our back: the image says so from now on. */
 		if (err->code == ENOENT || err->code == ENOTDIR)
-			image_mark_broken(e, x->image_id, err);
+			image_mark_broken(&e->model, x->image_id, err);
 		return -err->code;
 	}
 	/* A writable snapshot: O(1) in the image's size, and usually made ahead of time. */
@@ -149,22 +132,6 @@ write_etc_files(struct start_ctx *x, const char *hostname, struct bk_err *err)
 	return write_file_replace(x->dfd, "resolv.conf", resolv, used, err);
 }
 
-static char **
-json_strings(json_t *arr, size_t *n)
-{
-	size_t i, k = 0;
-	json_t *v;
-	char **out = xcalloc(json_is_array(arr) ? json_array_size(arr) + 1 : 1, sizeof(char *));
-
-	if (json_is_array(arr))
-		json_array_foreach (arr, i, v)
-			if (json_is_string(v))
-				out[k++] = xstrdup(json_string_value(v));
-	if (n)
-		*n = k;
-	return out;
-}
-
 /* cmd (the seed's `sh -c`) or the image's Entrypoint followed by its Cmd. */
 static int
 build_argv(struct start_ctx *x, struct bk_err *err)
@@ -180,8 +147,8 @@ build_argv(struct start_ctx *x, struct bk_err *err)
 		x->argv[2] = xstrdup(x->cmd);
 		return 0;
 	}
-	ep = json_strings(json_object_get(cfg, "Entrypoint"), &ne);
-	cmd = json_strings(json_object_get(cfg, "Cmd"), &nc);
+	ep = json_strv(json_object_get(cfg, "Entrypoint"), &ne);
+	cmd = json_strv(json_object_get(cfg, "Cmd"), &nc);
 	x->argv = xcalloc(ne + nc + 1, sizeof(char *));
 	for (i = 0; i < ne; i++)
 		x->argv[i] = ep[i];
@@ -193,56 +160,6 @@ build_argv(struct start_ctx *x, struct bk_err *err)
 		return bk_err_set(err, EINVAL,
 				  "no command: set cmd (the image has no Entrypoint or Cmd)");
 	return 0;
-}
-
-static void
-env_put(char ***envp, size_t *n, const char *kv, bool replace)
-{
-	size_t klen = strcspn(kv, "="), i;
-
-	for (i = 0; i < *n; i++)
-		if (strncmp((*envp)[i], kv, klen) == 0 && (*envp)[i][klen] == '=') {
-			if (replace) {
-				free((*envp)[i]);
-				(*envp)[i] = xstrdup(kv);
-			}
-			return;
-		}
-	*envp = xrealloc(*envp, (*n + 2) * sizeof(char *));
-	(*envp)[(*n)++] = xstrdup(kv);
-	(*envp)[*n] = NULL;
-}
-
-/*
- * A container process's environment: the image's Env, then the container's
- * env, then what docker always sets.  NULL-terminated; caller frees.
- */
-char **
-process_env(json_t *config, char *const *env, size_t nenv, const char *hostname, const char *home,
-	    size_t *n_out)
-{
-	json_t *cfg = json_object_get(config, "config");
-	size_t n = 0, k = 0, i;
-	char **img = json_strings(json_object_get(cfg, "Env"), &n);
-	char **envp = xcalloc(1, sizeof(char *));
-	char *kv;
-
-	for (i = 0; i < n; i++) {
-		env_put(&envp, &k, img[i], true);
-		free(img[i]);
-	}
-	free(img);
-	for (i = 0; i < nenv; i++)
-		env_put(&envp, &k, env[i], true);
-	env_put(&envp, &k, DEFAULT_PATH, false);
-	kv = xasprintf("HOSTNAME=%s", hostname);
-	env_put(&envp, &k, kv, false);
-	free(kv);
-	kv = xasprintf("HOME=%s", home);
-	env_put(&envp, &k, kv, false);
-	free(kv);
-	*n_out = k;
-	return envp;
 }
 
 /* mkdir -p inside the rootfs, never leaving it (as docker does for WorkingDir). */
@@ -259,7 +176,7 @@ make_workdir(int rootfs_fd, const char *path, struct bk_err *err)
 
 /* Everything up to the clone: filesystem, files, command, user. */
 static int
-prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *groups,
+prepare(struct bk_engine *e, struct start_ctx *x, struct launch_req *req, gid_t *groups,
 	struct bk_err *err)
 {
 	json_t *cfg;
@@ -269,7 +186,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 	uid_t uid = 0;
 	gid_t gid = 0;
 
-	if (image_config_for(e, x->image_id, x->image_id, &x->config, err) < 0)
+	if (image_config_for(&e->model, x->image_id, x->image_id, &x->config, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
 	x->dfd = openat(e->store.containers_fd, x->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->dfd < 0)
@@ -300,34 +217,60 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct spawn_req *req, gid_t *
 		return bk_err_wrap(err, "start %s", x->id);
 	x->envp = process_env(x->config, x->env, x->nenv, x->id, home, &x->nenvp);
 
-	req->hostname = x->id;
-	req->argv = x->argv;
-	req->envp = x->envp;
-	req->cwd = workdir && *workdir ? workdir : "/";
-	req->uid = uid;
-	req->gid = gid;
-	req->groups = groups;
-	req->ngroups = ngroups;
-	req->caps = default_cap_mask();
-	req->log_max = e->procs.log_max;
-	req->netns = x->net_mode != NET_MODE_HOST;
+	req->plan = (struct plan_req){
+		.hostname = x->id,
+		.argv = x->argv,
+		.envp = x->envp,
+		.cwd = workdir && *workdir ? workdir : "/",
+		.uid = uid,
+		.gid = gid,
+		.groups = groups,
+		.ngroups = ngroups,
+		.caps = default_cap_mask(),
+		.log_max = e->procs.log_max,
+		.netns = x->net_mode != NET_MODE_HOST,
+		.cgroupns = e->procs.cg.ready,
+		.runtime_files = true,
+		.seccomp = e->procs.seccomp_hex,
+	};
+	req->id = x->id;
+	req->state_dfd = x->dfd;
+	req->limits = e->procs.cg.ready ? &x->limits : NULL;
 	req->net_mode = x->net_mode;
 	req->ip = x->ip;
 	req->ports = x->ports;
 	req->nports = x->nports;
-	req->state_dfd = x->dfd;
-	req->cgroup_id = x->id;
-	req->limits = e->procs.cg.ready ? &x->limits : NULL;
-	req->cgroupns = e->procs.cg.ready;
-	req->seccomp = e->procs.seccomp_hex;
 	return 0;
+}
+
+/*
+ * A launched init that cannot be kept: kill it (its pid namespace, its
+ * workload and its veth go with it), release its cgroup and ports.  pidfd
+ * -1: the container's own, c->pidfd, which the caller then drops.
+ */
+static void
+undo_launch(struct bk_engine *e, struct start_ctx *x, int pidfd)
+{
+	struct container *c = container_find_locked(&e->model, x->id, 0);
+	siginfo_t si;
+	int fd = pidfd >= 0 ? pidfd : c->pidfd;
+
+	syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	close(fd);
+	if (pidfd < 0)
+		c->pidfd = -1;
+	unlinkat(x->dfd, "starting", 0);
+	cgroup_remove(&e->procs.cg, x->id);
+	network_detach(e, x->id);
 }
 
 /* Copy what a start needs and mark c busy; EBUSY/EINVAL when it cannot start. */
 static int
 claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *err)
 {
-	struct container *c = container_find_locked(e, id, 0);
+	struct container *c = container_find_locked(&e->model, id, 0);
 	size_t i;
 
 	if (c == NULL)
@@ -362,7 +305,7 @@ int
 bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 {
 	struct start_ctx x = { .dfd = -1, .rootfs_fd = -1 };
-	struct spawn_req req = { 0 };
+	struct launch_req req = { 0 };
 	gid_t groups[64];
 	struct container *c;
 	cleanup_free char *rootfs = NULL;
@@ -380,17 +323,17 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 	ret = prepare(e, &x, &req, groups, err);
 	if (ret == 0) {
 		rootfs = xasprintf("%s/containers/%s/rootfs", e->store.path, x.id);
-		req.rootfs_path = rootfs;
-		ret = spawn_init(e, &req, &pid, &pidfd, err);
+		req.plan.rootfs_path = rootfs;
+		ret = launch(e, &req, &pid, &pidfd, err);
 		if (ret < 0)
 			bk_err_wrap(err, "start %s", x.id);
 	}
 
 	pthread_mutex_lock(&e->model.lock);
-	c = container_find_locked(e, id, 0);
+	c = container_find_locked(&e->model, id, 0);
 	c->rootfs_made = c->rootfs_made || x.rootfs_fd >= 0;
 	if (ret == 0) {
-		struct bk_err serr = BK_ERR_INIT;
+		struct container before = *c;
 
 		c->state = BK_CTR_RUNNING;
 		c->pid = pid;
@@ -404,15 +347,37 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		c->oomkilled = false;
 		c->kill_sent = 0;
 		c->ip = x.ip;
-		if (container_save(e, c, &serr) < 0)
-			bk_log(BK_LOG_WARN, "%s", serr.msg);
+		/*
+		 * Unrecorded, it would run on unknown to the next daemon (whose
+		 * reconciliation would kill it): the start fails instead.
+		 */
+		ret = container_save(&e->model, c, err);
+		if (ret < 0) {
+			*c = before;
+			undo_launch(e, &x, pidfd);
+			bk_err_wrap(err, "start %s", x.id);
+		}
+	}
+	if (ret == 0) {
 		failpoint("run.saved", NULL);
 		unlinkat(x.dfd, "starting", 0);
-		monitor_add(e, c);
+		/* Unwatched, its exit would never be seen: the start fails instead. */
+		ret = monitor_add(e, c);
+		if (ret < 0) {
+			struct bk_err serr = BK_ERR_INIT;
+
+			bk_err_set(err, -ret, "start %s: watch its init: %s", x.id, strerror(-ret));
+			undo_launch(e, &x, -1);
+			container_set_exited_locked(&e->model, c, CLD_KILLED, SIGKILL);
+			if (container_save(&e->model, c, &serr) < 0)
+				bk_log(BK_LOG_WARN, "%s", serr.msg);
+		}
 	} else if (x.rootfs_fd >= 0) {
 		struct bk_err serr = BK_ERR_INIT;
 
-		container_save(e, c, &serr);
+		/* The snapshot was made (rootfs_made): a later start must find it. */
+		if (container_save(&e->model, c, &serr) < 0)
+			bk_log(BK_LOG_WARN, "%s", serr.msg);
 	}
 	c->busy = false;
 	pthread_cond_broadcast(&e->model.ctr_changed);
@@ -421,7 +386,7 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 	if (ret < 0)
 		return ret;
 	bk_log(BK_LOG_INFO, "started container %s (pid %d)", id, (int)pid);
-	engine_notify(e, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
-	engine_event(e, BK_OBJ_CONTAINER, id, "start", "pid=%d", (int)pid);
+	events_notify(&e->model.ev, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
+	events_emit(&e->model.ev, BK_OBJ_CONTAINER, id, "start", "pid=%d", (int)pid);
 	return 0;
 }

@@ -376,3 +376,19 @@ manifest_chain_id(const char *parent, const char *diff_id, char out[DIGEST_STR_S
 	digest_update(&d, diff_id, strlen(diff_id));
 	digest_final(&d, out);
 }
+
+char **
+json_strv(json_t *arr, size_t *n)
+{
+	size_t i, k = 0;
+	json_t *v;
+	char **out = xcalloc(json_is_array(arr) ? json_array_size(arr) + 1 : 1, sizeof(char *));
+
+	if (json_is_array(arr))
+		json_array_foreach (arr, i, v)
+			if (json_is_string(v))
+				out[k++] = xstrdup(json_string_value(v));
+	if (n)
+		*n = k;
+	return out;
+}

@@ -148,6 +148,9 @@ void platform_host(struct platform *out);
 int manifest_config_parse(const char *body, size_t len, size_t nlayers, json_t **config_out,
 			  const char ***diff_ids, struct bk_err *err);
 
+/* The strings of a JSON array (an image config's Env, Cmd...), NULL-terminated, *n of them. */
+char **json_strv(json_t *arr, size_t *n);
+
 /*
  * The chain id of a layer (OCI image spec, config.md): its diff id for the
  * first layer, else sha256 of "PARENT_CHAIN_ID DIFF_ID".  parent may be NULL.

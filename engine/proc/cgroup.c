@@ -25,12 +25,12 @@
 #include <libcgroup.h>
 #include <linux/magic.h>
 
-#include "engine.h"
+#include "proc/proc.h"
 #include "parse/parse.h"
 #include "base/base.h"
 
 #define PARENT "bockerfs"
-#define PARENT_DIR (e->procs.cg.parent) /* "bockerfs/<store tag>" */
+#define PARENT_DIR (g->parent) /* "bockerfs/<store tag>" */
 #define V2_ROOT "/sys/fs/cgroup"
 
 static const char *const v1_controllers[] = { "cpu", "cpuacct", "memory", "pids", "devices" };
@@ -54,9 +54,9 @@ cg_err(struct bk_err *err, int ret, const char *what)
 }
 
 static const char *const *
-controllers(const struct bk_engine *e, size_t *n)
+controllers(const struct cgroups *g, size_t *n)
 {
-	if (e->procs.cg.mode == CGROUP_V2) {
+	if (g->mode == CGROUP_V2) {
 		*n = ARRAY_SIZE(v2_controllers);
 		return v2_controllers;
 	}
@@ -66,13 +66,13 @@ controllers(const struct bk_engine *e, size_t *n)
 
 /* Absolute path of a container's group for controller (v1) or in the v2 tree. */
 static int
-group_path(const struct bk_engine *e, const char *controller, const char *id, char *buf,
+group_path(const struct cgroups *g, const char *controller, const char *id, char *buf,
 	   size_t size)
 {
 	cleanup_free char *mnt = NULL;
 	int n;
 
-	if (e->procs.cg.mode == CGROUP_V2) {
+	if (g->mode == CGROUP_V2) {
 		n = snprintf(buf, size, "%s/%s/%s", V2_ROOT, PARENT_DIR, id);
 	} else {
 		if (cgroup_get_subsys_mount_point(controller, &mnt) != 0 || mnt == NULL)
@@ -116,42 +116,42 @@ v2_enable(const char *dir, struct bk_err *err)
 
 /* The store's tag, made once and kept in the store ("cgroup-tag"). */
 static int
-store_tag(struct bk_engine *e, struct bk_err *err)
+store_tag(struct cgroups *g, int store_fd, struct bk_err *err)
 {
 	cleanup_free char *text = NULL;
 	char tag[9];
 
-	if (read_file_at(e->store.fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 &&
+	if (read_file_at(store_fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 &&
 	    strlen(text) >= 8) {
 		memcpy(tag, text, 8);
 		tag[8] = '\0';
 	} else {
 		if (random_hex(tag, 8) < 0)
 			return bk_err_sys(err, "cgroups: random tag");
-		if (write_file_atomic(e->store.fd, "cgroup-tag", tag, 8, err) < 0)
+		if (write_file_atomic(store_fd, "cgroup-tag", tag, 8, err) < 0)
 			return bk_err_wrap(err, "cgroups");
 	}
-	snprintf(e->procs.cg.parent, sizeof(e->procs.cg.parent), "%s/%s", PARENT, tag);
+	snprintf(g->parent, sizeof(g->parent), "%s/%s", PARENT, tag);
 	return 0;
 }
 
 int
-cgroup_setup(struct bk_engine *e, struct bk_err *err)
+cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err)
 {
 	struct statfs sf;
 	struct cgroup *cg;
 	size_t n, i;
 	int ret;
 
-	if (store_tag(e, err) < 0)
+	if (store_tag(g, store_fd, err) < 0)
 		return -err->code;
 	if (statfs(V2_ROOT, &sf) < 0)
 		return bk_err_sys(err, "cgroups: statfs %s", V2_ROOT);
-	e->procs.cg.mode = sf.f_type == CGROUP2_SUPER_MAGIC ? CGROUP_V2 : CGROUP_V1;
+	g->mode = sf.f_type == CGROUP2_SUPER_MAGIC ? CGROUP_V2 : CGROUP_V1;
 	ret = cgroup_init();
 	if (ret != 0)
 		return cg_err(err, ret, "cgroups: libcgroup init");
-	if (e->procs.cg.mode == CGROUP_V2) {
+	if (g->mode == CGROUP_V2) {
 		if (v2_enable(V2_ROOT, err) < 0)
 			return -err->code;
 		char dir[PATH_MAX];
@@ -168,7 +168,7 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 		if (v2_enable(dir, err) < 0)
 			return -err->code;
 	} else {
-		const char *const *ctrls = controllers(e, &n);
+		const char *const *ctrls = controllers(g, &n);
 
 		cg = cgroup_new_cgroup(PARENT_DIR);
 		if (cg == NULL)
@@ -180,14 +180,14 @@ cgroup_setup(struct bk_engine *e, struct bk_err *err)
 		if (ret != 0)
 			return cg_err(err, ret, "cgroups: create parent group");
 	}
-	bk_log(BK_LOG_INFO, "cgroups: %s", e->procs.cg.mode == CGROUP_V2 ? "v2" : "v1");
-	e->procs.cg.ready = true;
+	bk_log(BK_LOG_INFO, "cgroups: %s", g->mode == CGROUP_V2 ? "v2" : "v1");
+	g->ready = true;
 	return 0;
 }
 
 /* A libcgroup group for id with each limit as a value. */
 static struct cgroup *
-group_with_limits(struct bk_engine *e, const char *id, const struct limits *l, bool all)
+group_with_limits(struct cgroups *g, const char *id, const struct limits *l, bool all)
 {
 	struct cgroup_setting set[16];
 	char name[BK_ID_SIZE + 16];
@@ -201,11 +201,11 @@ group_with_limits(struct bk_engine *e, const char *id, const struct limits *l, b
 	if (cg == NULL)
 		return NULL;
 	if (all) {
-		ctrls = controllers(e, &n);
+		ctrls = controllers(g, &n);
 		for (i = 0; i < n; i++)
 			cgroup_add_controller(cg, ctrls[i]);
 	}
-	count = limits_to_files(l, e->procs.cg.mode, set, ARRAY_SIZE(set));
+	count = limits_to_files(l, g->mode, set, ARRAY_SIZE(set));
 	for (k = 0; k < count; k++) {
 		struct cgroup_controller *c = cgroup_get_controller(cg, set[k].controller);
 
@@ -218,12 +218,12 @@ group_with_limits(struct bk_engine *e, const char *id, const struct limits *l, b
 }
 
 static void
-v1_devices(struct bk_engine *e, const char *id)
+v1_devices(struct cgroups *g, const char *id)
 {
 	char dir[PATH_MAX];
 	size_t i;
 
-	if (group_path(e, "devices", id, dir, sizeof(dir)) < 0)
+	if (group_path(g, "devices", id, dir, sizeof(dir)) < 0)
 		return;
 	if (write_str(dir, "devices.deny", "a") < 0)
 		bk_log(BK_LOG_WARN, "cgroups: %s: devices.deny: %s", id, strerror(errno));
@@ -233,15 +233,15 @@ v1_devices(struct bk_engine *e, const char *id)
 
 /* Make the container's group with its limits and move pid into it. */
 int
-cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits *l,
+cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *l,
 	     struct bk_err *err)
 {
 	struct cgroup *cg;
 	int ret;
 
-	if (!e->procs.cg.ready)
+	if (!g->ready)
 		return 0;
-	cg = group_with_limits(e, id, l, true);
+	cg = group_with_limits(g, id, l, true);
 	if (cg == NULL)
 		return bk_err_set(err, ENOMEM, "cgroup %s", id);
 	/* Owned by root already: skip libcgroup's chown of every file in every controller. */
@@ -251,8 +251,8 @@ cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits
 		cgroup_free(&cg);
 		return -err->code;
 	}
-	if (e->procs.cg.mode == CGROUP_V1)
-		v1_devices(e, id);
+	if (g->mode == CGROUP_V1)
+		v1_devices(g, id);
 	ret = cgroup_attach_task_pid(cg, pid);
 	cgroup_free(&cg);
 	if (ret != 0)
@@ -262,7 +262,7 @@ cgroup_enter(struct bk_engine *e, const char *id, pid_t pid, const struct limits
 
 /* A libcgroup handle on id's group in every controller we use; NULL if out of memory. */
 static struct cgroup *
-group_of(struct bk_engine *e, const char *id)
+group_of(struct cgroups *g, const char *id)
 {
 	char name[BK_ID_SIZE + 32];
 	const char *const *ctrls;
@@ -273,7 +273,7 @@ group_of(struct bk_engine *e, const char *id)
 	cg = cgroup_new_cgroup(name);
 	if (cg == NULL)
 		return NULL;
-	ctrls = controllers(e, &n);
+	ctrls = controllers(g, &n);
 	for (i = 0; i < n; i++)
 		cgroup_add_controller(cg, ctrls[i]);
 	return cg;
@@ -281,9 +281,9 @@ group_of(struct bk_engine *e, const char *id)
 
 /* Move pid into a running container's existing group (exec sessions). */
 int
-cgroup_join(struct bk_engine *e, const char *id, pid_t pid, struct bk_err *err)
+cgroup_join(struct cgroups *g, const char *id, pid_t pid, struct bk_err *err)
 {
-	struct cgroup *cg = group_of(e, id);
+	struct cgroup *cg = group_of(g, id);
 	int ret;
 
 	if (cg == NULL)
@@ -297,21 +297,21 @@ cgroup_join(struct bk_engine *e, const char *id, pid_t pid, struct bk_err *err)
 
 /* Change a running container's limits at once; the kernel's refusal comes back as is. */
 int
-cgroup_update(struct bk_engine *e, const char *id, const struct limits *l, struct bk_err *err)
+cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct bk_err *err)
 {
 	struct cgroup_setting set[16];
 	char dir[PATH_MAX];
 	int k, count, ret;
 
-	if (!e->procs.cg.ready)
+	if (!g->ready)
 		return 0;
 	/*
 	 * One file at a time, so that the file the kernel refuses is named
 	 * (cgroup_modify_cgroup() reports only that something failed).
 	 */
-	count = limits_to_files(l, e->procs.cg.mode, set, ARRAY_SIZE(set));
+	count = limits_to_files(l, g->mode, set, ARRAY_SIZE(set));
 	for (k = 0; k < count; k++) {
-		if (group_path(e, set[k].controller, id, dir, sizeof(dir)) < 0)
+		if (group_path(g, set[k].controller, id, dir, sizeof(dir)) < 0)
 			return bk_err_set(err, ENOENT, "cgroup %s: no %s controller", id,
 					  set[k].controller);
 		ret = write_str(dir, set[k].file, set[k].value);
@@ -347,16 +347,16 @@ read_num(const char *dir, const char *file, const char *key)
 }
 
 int
-cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk_err *err)
+cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_err *err)
 {
 	char dir[PATH_MAX];
 	int64_t v;
 
 	memset(st, 0, sizeof(*st));
-	if (!e->procs.cg.ready)
+	if (!g->ready)
 		return bk_err_set(err, ENOENT, "no cgroups");
-	if (e->procs.cg.mode == CGROUP_V2) {
-		if (group_path(e, NULL, id, dir, sizeof(dir)) < 0)
+	if (g->mode == CGROUP_V2) {
+		if (group_path(g, NULL, id, dir, sizeof(dir)) < 0)
 			return bk_err_set(err, ENOENT, "cgroup %s", id);
 		v = read_num(dir, "cpu.stat", "usage_usec");
 		st->cpu_usec = v > 0 ? (uint64_t)v : 0;
@@ -370,10 +370,10 @@ cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk
 		st->oom_kills = v > 0 ? (uint64_t)v : 0;
 		return 0;
 	}
-	if (group_path(e, "cpuacct", id, dir, sizeof(dir)) == 0 &&
+	if (group_path(g, "cpuacct", id, dir, sizeof(dir)) == 0 &&
 	    (v = read_num(dir, "cpuacct.usage", NULL)) > 0)
 		st->cpu_usec = (uint64_t)v / 1000;
-	if (group_path(e, "memory", id, dir, sizeof(dir)) == 0) {
+	if (group_path(g, "memory", id, dir, sizeof(dir)) == 0) {
 		v = read_num(dir, "memory.usage_in_bytes", NULL);
 		st->memory = v > 0 ? (uint64_t)v : 0;
 		v = read_num(dir, "memory.max_usage_in_bytes", NULL);
@@ -381,7 +381,7 @@ cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk
 		v = read_num(dir, "memory.oom_control", "oom_kill");
 		st->oom_kills = v > 0 ? (uint64_t)v : 0;
 	}
-	if (group_path(e, "pids", id, dir, sizeof(dir)) == 0 &&
+	if (group_path(g, "pids", id, dir, sizeof(dir)) == 0 &&
 	    (v = read_num(dir, "pids.current", NULL)) > 0)
 		st->pids = (uint64_t)v;
 	return 0;
@@ -393,42 +393,42 @@ cgroup_stats(struct bk_engine *e, const char *id, struct bk_stats *st, struct bk
  * together (cpu,cpuacct) share one directory: renamed once.
  */
 int
-cgroup_adopt(struct bk_engine *e, const char *spare, const char *id, const struct limits *l,
+cgroup_adopt(struct cgroups *g, const char *spare, const char *id, const struct limits *l,
 	     struct bk_err *err)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 	const char *const *ctrls;
 	size_t n, i;
 
-	if (!e->procs.cg.ready)
+	if (!g->ready)
 		return 0;
-	ctrls = controllers(e, &n);
+	ctrls = controllers(g, &n);
 	for (i = 0; i < n; i++) {
-		if (group_path(e, ctrls[i], spare, from, sizeof(from)) < 0 ||
-		    group_path(e, ctrls[i], id, to, sizeof(to)) < 0)
+		if (group_path(g, ctrls[i], spare, from, sizeof(from)) < 0 ||
+		    group_path(g, ctrls[i], id, to, sizeof(to)) < 0)
 			return bk_err_set(err, ENOENT, "cgroup %s: no %s controller", id, ctrls[i]);
 		if (rename(from, to) < 0 && !(errno == ENOENT && access(to, F_OK) == 0))
 			return bk_err_sys(err, "cgroup %s: rename %s", id, from);
 	}
-	return cgroup_update(e, id, l, err);
+	return cgroup_update(g, id, l, err);
 }
 
 /* rmdir id's group in every hierarchy: 0, or -1 if one is left (busy, or has children). */
 static int
-remove_empty(struct bk_engine *e, const char *id)
+remove_empty(struct cgroups *g, const char *id)
 {
 	char dir[PATH_MAX];
 	const char *const *ctrls;
 	size_t n, i;
 	int ret = 0;
 
-	if (e->procs.cg.mode == CGROUP_V2) {
+	if (g->mode == CGROUP_V2) {
 		snprintf(dir, sizeof(dir), "%s/%s/%s", V2_ROOT, PARENT_DIR, id);
 		return rmdir(dir) == 0 || errno == ENOENT ? 0 : -1;
 	}
-	ctrls = controllers(e, &n);
+	ctrls = controllers(g, &n);
 	for (i = 0; i < n; i++)
-		if (group_path(e, ctrls[i], id, dir, sizeof(dir)) < 0 ||
+		if (group_path(g, ctrls[i], id, dir, sizeof(dir)) < 0 ||
 		    (rmdir(dir) < 0 && errno != ENOENT))
 			ret = -1;
 	return ret;
@@ -436,21 +436,21 @@ remove_empty(struct bk_engine *e, const char *id)
 
 /* Remove id's group (it must hold no process any more). */
 void
-cgroup_remove(struct bk_engine *e, const char *id)
+cgroup_remove(struct cgroups *g, const char *id)
 {
 	struct cgroup *cg;
 	int ret;
 
-	if (!e->procs.cg.ready)
+	if (!g->ready)
 		return;
 	/*
 	 * The usual case, an empty group without children: a plain rmdir per
 	 * hierarchy (libcgroup's delete first moves every task to the parent,
 	 * which costs a millisecond on every container's exit).
 	 */
-	if (remove_empty(e, id) == 0)
+	if (remove_empty(g, id) == 0)
 		return;
-	cg = group_of(e, id);
+	cg = group_of(g, id);
 	if (cg == NULL)
 		return;
 	ret = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION | CGFLAG_DELETE_RECURSIVE);
@@ -465,64 +465,57 @@ cgroup_remove(struct bk_engine *e, const char *id)
  * bockerfs/ stays: other stores' daemons may use it.
  */
 void
-cgroup_teardown(struct bk_engine *e)
+cgroup_teardown(struct cgroups *g)
 {
 	char dir[PATH_MAX];
 	size_t n, i;
 	const char *const *ctrls;
 
-	if (!e->procs.cg.ready)
+	if (!g->ready)
 		return;
-	if (e->procs.cg.mode == CGROUP_V2) {
+	if (g->mode == CGROUP_V2) {
 		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
 		rmdir(dir);
 		return;
 	}
-	ctrls = controllers(e, &n);
+	ctrls = controllers(g, &n);
 	for (i = 0; i < n; i++)
-		if (group_path(e, ctrls[i], "", dir, sizeof(dir)) == 0)
+		if (group_path(g, ctrls[i], "", dir, sizeof(dir)) == 0)
 			rmdir(dir);
 }
 
 /*
- * Groups under bockerfs/ of our containers that are not running: left over
- * from a crash.  Groups of names we do not know are left alone: the parent
- * group is shared with other daemons on other stores.
+ * Groups under bockerfs/<tag>/ that keep(arg, name) does not want (the
+ * engine's: containers that are not running, left over from a crash), and
+ * every spare init's group: a spare ends with the daemon that made it.
  */
 void
-cgroup_clean_orphans(struct bk_engine *e)
+cgroup_clean_orphans(struct cgroups *g, bool (*keep)(void *arg, const char *name), void *arg)
 {
 	char dir[PATH_MAX];
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 
-	if (!e->procs.cg.ready)
+	if (!g->ready)
 		return;
-	if (e->procs.cg.mode == CGROUP_V2)
+	if (g->mode == CGROUP_V2)
 		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
-	else if (group_path(e, "memory", "", dir, sizeof(dir)) < 0)
+	else if (group_path(g, "memory", "", dir, sizeof(dir)) < 0)
 		return;
 	d = opendir(dir);
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		struct container *c;
-		bool running;
-
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
 		/* A spare init's group: the spare ended with the daemon that made it. */
 		if (strncmp(de->d_name, "spare-", 6) == 0) {
-			cgroup_remove(e, de->d_name);
+			cgroup_remove(g, de->d_name);
 			continue;
 		}
-		pthread_mutex_lock(&e->model.lock);
-		c = container_find_locked(e, de->d_name, 0);
-		running = c == NULL || c->state == BK_CTR_RUNNING;
-		pthread_mutex_unlock(&e->model.lock);
-		if (!running) {
+		if (!keep(arg, de->d_name)) {
 			bk_log(BK_LOG_INFO, "cgroups: removing leftover group %s", de->d_name);
-			cgroup_remove(e, de->d_name);
+			cgroup_remove(g, de->d_name);
 		}
 	}
 }

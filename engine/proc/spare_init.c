@@ -32,7 +32,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "engine.h"
+#include "proc/proc.h"
 #include "base/base.h"
 
 #define POOL      4 /* spares kept */
@@ -49,7 +49,7 @@ struct spare_pool {
 };
 
 static void
-discard(struct bk_engine *e, struct spare_init *s)
+discard(struct procs *pr, struct spare_init *s)
 {
 	struct pollfd pfd = { .fd = s->pidfd, .events = POLLIN };
 	siginfo_t si;
@@ -62,14 +62,14 @@ discard(struct bk_engine *e, struct spare_init *s)
 		;
 	close(s->pidfd);
 	if (s->cgroup[0])
-		cgroup_remove(e, s->cgroup);
+		cgroup_remove(&pr->cg, s->cgroup);
 	/* Nothing of it is left to adopt or remove. */
 	s->pidfd = s->sync_fd = -1;
 	s->cgroup[0] = '\0';
 }
 
 static int
-make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
+make_one(struct procs *pr, struct spare_init *s, struct bk_err *err)
 {
 	struct clone_args ca = { 0 };
 	char fdarg[16];
@@ -92,8 +92,8 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 		return bk_err_sys(err, "spare init: clone3");
 	}
 	if (pid == 0) {
-		spawn_child_hide(e->procs.hide_mount);
-		spawn_child_exec(e->procs.init_fd, argv, -1, -1, &sv[1], 1);
+		spawn_child_hide(pr->hide_mount);
+		spawn_child_exec(pr->init_fd, argv, -1, -1, &sv[1], 1);
 	}
 	close(sv[1]);
 	s->pid = (pid_t)pid;
@@ -101,11 +101,11 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 	s->sync_fd = sv[0];
 	s->cgroup[0] = '\0';
 	/* cgroup v2 cannot rename a group: there the start joins the init to its own. */
-	if (e->procs.cg.ready && e->procs.cg.mode == CGROUP_V1) {
+	if (pr->cg.ready && pr->cg.mode == CGROUP_V1) {
 		snprintf(s->cgroup, sizeof(s->cgroup), "spare-%llu",
-			 (unsigned long long)e->procs.spare_inits->serial++);
-		if (cgroup_enter(e, s->cgroup, s->pid, &e->model.default_limits, err) < 0) {
-			discard(e, s);
+			 (unsigned long long)pr->spare_inits->serial++);
+		if (cgroup_enter(&pr->cg, s->cgroup, s->pid, &pr->default_limits, err) < 0) {
+			discard(pr, s);
 			return bk_err_wrap(err, "spare init");
 		}
 	}
@@ -115,8 +115,8 @@ make_one(struct bk_engine *e, struct spare_init *s, struct bk_err *err)
 static void *
 refill_main(void *arg)
 {
-	struct bk_engine *e = arg;
-	struct spare_pool *p = e->procs.spare_inits;
+	struct procs *pr = arg;
+	struct spare_pool *p = pr->spare_inits;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -130,7 +130,7 @@ refill_main(void *arg)
 			struct bk_err err = BK_ERR_INIT;
 
 			pthread_mutex_unlock(&p->lock);
-			if (make_one(e, &s, &err) < 0) {
+			if (make_one(pr, &s, &err) < 0) {
 				bk_log(BK_LOG_DEBUG, "%s", err.msg);
 				pthread_mutex_lock(&p->lock);
 				break;
@@ -145,9 +145,9 @@ refill_main(void *arg)
 
 /* Take a spare: 0, or -ENOENT when there is none ready (the caller clones). */
 int
-spare_init_take(struct bk_engine *e, struct spare_init *out)
+spare_init_take(struct procs *pr, struct spare_init *out)
 {
-	struct spare_pool *p = e->procs.spare_inits;
+	struct spare_pool *p = pr->spare_inits;
 	int ret = -ENOENT;
 
 	if (p == NULL)
@@ -158,7 +158,7 @@ spare_init_take(struct bk_engine *e, struct spare_init *out)
 		struct pollfd pfd = { .fd = p->spares[i].pidfd, .events = POLLIN };
 
 		if (poll(&pfd, 1, 0) > 0) {
-			discard(e, &p->spares[i]);
+			discard(pr, &p->spares[i]);
 			p->spares[i] = p->spares[--p->n];
 		}
 	}
@@ -176,13 +176,13 @@ spare_init_take(struct bk_engine *e, struct spare_init *out)
 
 /* A spare that could not be used: end it and remove its group. */
 void
-spare_init_discard(struct bk_engine *e, struct spare_init *s)
+spare_init_discard(struct procs *pr, struct spare_init *s)
 {
-	discard(e, s);
+	discard(pr, s);
 }
 
 int
-spare_init_start(struct bk_engine *e, struct bk_err *err)
+spare_init_start(struct procs *pr, struct bk_err *err)
 {
 	struct spare_pool *p = xcalloc(1, sizeof(*p));
 	int ret;
@@ -190,10 +190,10 @@ spare_init_start(struct bk_engine *e, struct bk_err *err)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->want = true;
-	e->procs.spare_inits = p;
-	ret = pthread_create(&p->thread, NULL, refill_main, e);
+	pr->spare_inits = p;
+	ret = pthread_create(&p->thread, NULL, refill_main, pr);
 	if (ret != 0) {
-		e->procs.spare_inits = NULL;
+		pr->spare_inits = NULL;
 		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->lock);
 		free(p);
@@ -203,9 +203,9 @@ spare_init_start(struct bk_engine *e, struct bk_err *err)
 }
 
 void
-spare_init_stop(struct bk_engine *e)
+spare_init_stop(struct procs *pr)
 {
-	struct spare_pool *p = e->procs.spare_inits;
+	struct spare_pool *p = pr->spare_inits;
 
 	if (p == NULL)
 		return;
@@ -214,9 +214,9 @@ spare_init_stop(struct bk_engine *e)
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
-	e->procs.spare_inits = NULL;
+	pr->spare_inits = NULL;
 	while (p->n > 0)
-		discard(e, &p->spares[--p->n]);
+		discard(pr, &p->spares[--p->n]);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

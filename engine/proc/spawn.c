@@ -20,14 +20,14 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "engine.h"
+#include "proc/proc.h"
 #include "base/base.h"
 
 #define START_TIMEOUT_MS 30000
 
 /* The init binary lives next to the daemon (or where BOCKERFS_INIT says). */
 int
-spawn_find_init(struct bk_engine *e, struct bk_err *err)
+procs_find_init(struct procs *p, struct bk_err *err)
 {
 	char self[PATH_MAX], path[PATH_MAX + 32];
 	const char *env = getenv("BOCKERFS_INIT");
@@ -47,14 +47,14 @@ spawn_find_init(struct bk_engine *e, struct bk_err *err)
 			*slash = '\0';
 		snprintf(path, sizeof(path), "%s/bockerfs-init", self);
 	}
-	e->procs.init_fd = open(path, O_PATH | O_CLOEXEC);
-	if (e->procs.init_fd < 0)
+	p->init_fd = open(path, O_PATH | O_CLOEXEC);
+	if (p->init_fd < 0)
 		return bk_err_sys(err, "open the container init '%s'", path);
 	/* It runs as root in every container: only root may be able to change it. */
-	if (fstat(e->procs.init_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	if (fstat(p->init_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022)) {
-		close(e->procs.init_fd);
-		e->procs.init_fd = -1;
+		close(p->init_fd);
+		p->init_fd = -1;
 		return bk_err_set(err, EPERM,
 				  "container init '%s' must be a root-owned file "
 				  "that only root can write",
@@ -142,78 +142,6 @@ spawn_find_running(int state_dfd)
 			return (pid_t)strtol(de->d_name, NULL, 10);
 	}
 	return 0;
-}
-
-struct plan {
-	char *buf;
-	size_t len, cap;
-};
-
-static void __attribute__((format(printf, 2, 3))) plan_add(struct plan *p, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (p->len + (size_t)n + 1 > p->cap) {
-		p->cap = (p->len + (size_t)n + 1) * 2;
-		p->buf = xrealloc(p->buf, p->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(p->buf + p->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	p->len += (size_t)n + 1; /* keep the NUL: it separates entries */
-}
-
-static int
-plan_memfd(const struct spawn_req *req, struct bk_err *err)
-{
-	struct plan p = { 0 };
-	cleanup_close int fd = -1;
-	size_t i;
-	int ret;
-
-	plan_add(&p, "rootfs=%s", req->rootfs_path);
-	plan_add(&p, "hostname=%s", req->hostname);
-	plan_add(&p, "cwd=%s", req->cwd);
-	plan_add(&p, "uid=%u", (unsigned)req->uid);
-	plan_add(&p, "gid=%u", (unsigned)req->gid);
-	{
-		char groups[64 * 12] = "";
-		size_t used = 0;
-
-		for (i = 0; i < req->ngroups && used < sizeof(groups) - 12; i++)
-			used += (size_t)snprintf(groups + used, sizeof(groups) - used, "%s%u",
-						 i ? "," : "", (unsigned)req->groups[i]);
-		plan_add(&p, "groups=%s", groups);
-	}
-	for (i = 0; req->argv[i]; i++)
-		plan_add(&p, "arg=%s", req->argv[i]);
-	for (i = 0; req->envp[i]; i++)
-		plan_add(&p, "env=%s", req->envp[i]);
-	plan_add(&p, "caps=0x%llx", (unsigned long long)req->caps);
-	plan_add(&p, "log_max=%llu", (unsigned long long)req->log_max);
-	plan_add(&p, "netns=%d", req->netns ? 1 : 0);
-	plan_add(&p, "cgroupns=%d", req->cgroupns ? 1 : 0);
-	plan_add(&p, "bind=hosts:/etc/hosts");
-	plan_add(&p, "bind=hostname:/etc/hostname");
-	plan_add(&p, "bind=resolv.conf:/etc/resolv.conf");
-	plan_add(&p, "stdin=null");
-	if (req->seccomp)
-		plan_add(&p, "seccomp=%s", req->seccomp);
-
-	fd = memfd_create("bockerfs-plan", MFD_CLOEXEC);
-	if (fd < 0) {
-		free(p.buf);
-		return bk_err_sys(err, "memfd for the plan");
-	}
-	ret = write_all(fd, p.buf, p.len);
-	free(p.buf);
-	if (ret < 0)
-		return bk_err_sys(err, "write the plan");
-	return take_fd(fd);
 }
 
 /*
@@ -349,10 +277,10 @@ send_plan(int sync_fd, int plan_fd, int state_dfd)
 	return sendmsg(sync_fd, &mh, MSG_NOSIGNAL) == 4 ? 0 : -errno;
 }
 
-/* Clone a new init for req (no spare was ready). */
+/* Clone a new init for the plan (no spare was ready). */
 static int
-clone_init(struct bk_engine *e, const struct spawn_req *req, int plan_fd, pid_t *pid_out,
-	   int *pidfd_out, int *sync_out, struct bk_err *err)
+clone_init(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_proc *out,
+	   struct bk_err *err)
 {
 	cleanup_close int child_fd = -1;
 	struct clone_args ca = { 0 };
@@ -366,13 +294,13 @@ clone_init(struct bk_engine *e, const struct spawn_req *req, int plan_fd, pid_t 
 	child_fd = sv[1];
 	snprintf(a1, sizeof(a1), "%d", plan_fd);
 	snprintf(a2, sizeof(a2), "%d", child_fd);
-	snprintf(a3, sizeof(a3), "%d", req->state_dfd);
+	snprintf(a3, sizeof(a3), "%d", state_dfd);
 	keep[0] = plan_fd;
 	keep[1] = child_fd;
-	keep[2] = req->state_dfd;
+	keep[2] = state_dfd;
 
 	ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
-		   (req->netns ? CLONE_NEWNET : 0);
+		   (netns ? CLONE_NEWNET : 0);
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
@@ -381,146 +309,70 @@ clone_init(struct bk_engine *e, const struct spawn_req *req, int plan_fd, pid_t 
 		return bk_err_sys(err, "clone3");
 	}
 	if (pid == 0)
-		spawn_child_exec(e->procs.init_fd, argv, -1, -1, keep, 3);
-	*pid_out = (pid_t)pid;
-	*pidfd_out = pidfd;
-	*sync_out = sv[0];
+		spawn_child_exec(p->init_fd, argv, -1, -1, keep, 3);
+	*out = (struct init_proc){ .pid = (pid_t)pid, .pidfd = pidfd, .sync_fd = sv[0] };
 	return 0;
 }
 
-/* A spare init (spare_init.c) with req's plan sent to it; -ENOENT: none. */
+/* A spare init with the plan sent to it; -ENOENT: none (ready, or that would take it). */
 static int
-use_spare(struct bk_engine *e, const struct spawn_req *req, int plan_fd, struct spare_init *s)
+use_spare(struct procs *p, int plan_fd, int state_dfd, struct init_proc *out)
 {
-	/* Spares have their own network namespace: not for --network host. */
-	if (!req->netns || spare_init_take(e, s) < 0)
+	struct spare_init s;
+
+	if (spare_init_take(p, &s) < 0)
 		return -ENOENT;
-	if (send_plan(s->sync_fd, plan_fd, req->state_dfd) < 0) {
-		spare_init_discard(e, s);
+	if (send_plan(s.sync_fd, plan_fd, state_dfd) < 0) {
+		spare_init_discard(p, &s);
 		return -ENOENT;
 	}
+	*out = (struct init_proc){ .pid = s.pid, .pidfd = s.pidfd, .sync_fd = s.sync_fd,
+				   .spare = true };
+	memcpy(out->cgroup, s.cgroup, sizeof(out->cgroup));
 	return 0;
 }
 
-/* The process behind pidfd has exited (a spare killed from outside, by anyone). */
-static bool
-exited(int pidfd)
+int
+init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, bool with_spare,
+	    struct init_proc *out, struct bk_err *err)
 {
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	/* Spares have their own network namespace: not for `net mode host`. */
+	if (with_spare && netns && use_spare(p, plan_fd, state_dfd, out) == 0)
+		return 0;
+	return clone_init(p, plan_fd, state_dfd, netns, out, err);
+}
+
+int
+init_go(struct init_proc *ip, struct bk_err *err)
+{
+	struct pollfd pfd = { .fd = ip->sync_fd, .events = POLLIN };
+	char msg[1024];
+	ssize_t n;
+
+	if (send(ip->sync_fd, "go", 2, MSG_NOSIGNAL) < 0)
+		return bk_err_sys(err, "start: talk to the container init");
+	if (poll(&pfd, 1, START_TIMEOUT_MS) <= 0)
+		return bk_err_set(err, ETIMEDOUT, "start: the container init did not answer");
+	n = recv(ip->sync_fd, msg, sizeof(msg) - 1, 0);
+	if (n <= 0)
+		return bk_err_set(err, EIO, "start: the container init exited before it was ready");
+	msg[n] = '\0';
+	if (strcmp(msg, "ok") != 0)
+		return init_error(msg, err);
+	return 0;
+}
+
+bool
+init_exited(const struct init_proc *ip)
+{
+	struct pollfd pfd = { .fd = ip->pidfd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) > 0;
 }
 
-/*
- * One attempt at a start; with_spare: take a spare init if one is ready.
- * -ECHILD when the spare turned out dead before it was told to go (someone
- * killed it): everything is undone and the caller may try again without.
- */
-static int
-spawn_attempt(struct bk_engine *e, const struct spawn_req *req, bool with_spare, pid_t *pid_out,
-	      int *pidfd_out, struct bk_err *err)
+void
+init_kill(struct init_proc *ip)
 {
-	cleanup_close int plan_fd = -1, sync_fd = -1;
-	struct spare_init spare = { .cgroup = "" };
-	bool have_spare = false, spare_died = false;
-	struct pollfd pfd;
-	char msg[1024];
-	int pidfd = -1, ret;
-	pid_t pid = 0;
-	ssize_t n;
-
-	plan_fd = plan_memfd(req, err);
-	if (plan_fd < 0)
-		return plan_fd;
-	if (with_spare)
-		have_spare = use_spare(e, req, plan_fd, &spare) == 0;
-	if (have_spare) {
-		pid = spare.pid;
-		pidfd = spare.pidfd;
-		sync_fd = spare.sync_fd;
-	} else if (clone_init(e, req, plan_fd, &pid, &pidfd, &sync_fd, err) < 0) {
-		return -err->code;
-	}
-	/*
-	 * Until the start is recorded, "starting" names the init: a daemon that
-	 * dies before then finds it at the next start and kills it (a start
-	 * that never answered must not leave a process, a veth or a cgroup).
-	 */
-	spawn_mark_starting(req->state_dfd, pid);
-	/*
-	 * The init sets up the container's filesystem meanwhile, and waits for
-	 * "go": join it to its cgroup and its network first.
-	 */
-	if (req->limits && spare.cgroup[0])
-		ret = cgroup_adopt(e, spare.cgroup, req->cgroup_id, req->limits, err);
-	else
-		ret = req->limits ? cgroup_enter(e, req->cgroup_id, pid, req->limits, err) : 0;
-	if (ret < 0 || failpoint("run.cgroup", err) < 0) {
-		spare_died = have_spare && exited(pidfd);
-		bk_err_wrap(err, "start");
-		goto fail;
-	}
-	if (network_attach(e, req->cgroup_id, pid, req->net_mode, req->ip, req->ports, req->nports,
-			   err) < 0 ||
-	    failpoint("run.veth", err) < 0) {
-		spare_died = have_spare && exited(pidfd);
-		bk_err_wrap(err, "network");
-		goto fail;
-	}
-	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) < 0) {
-		spare_died = have_spare && exited(pidfd);
-		bk_err_sys(err, "start: talk to the container init");
-		goto fail;
-	}
-	pfd.fd = sync_fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, START_TIMEOUT_MS) <= 0) {
-		bk_err_set(err, ETIMEDOUT, "start: the container init did not answer");
-		goto fail;
-	}
-	n = recv(sync_fd, msg, sizeof(msg) - 1, 0);
-	if (n <= 0) {
-		bk_err_set(err, EIO, "start: the container init exited before it was ready");
-		goto fail;
-	}
-	msg[n] = '\0';
-	if (strcmp(msg, "ok") != 0) {
-		init_error(msg, err);
-		goto fail;
-	}
-	/* The command runs (exec'd) and the daemon has not recorded it yet. */
-	if (failpoint("run.exec", err) < 0)
-		goto fail;
-	*pid_out = pid;
-	*pidfd_out = pidfd;
-	return 0;
-fail:
-	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	reap(pidfd);
-	close(pidfd);
-	unlinkat(req->state_dfd, "starting", 0);
-	if (req->limits) {
-		cgroup_remove(e, req->cgroup_id);
-		/* A rename that failed half way leaves some of the spare's name. */
-		if (spare.cgroup[0])
-			cgroup_remove(e, spare.cgroup);
-	}
-	if (req->net_mode == NET_MODE_BRIDGE)
-		network_detach(e, req->cgroup_id);
-	return spare_died ? -ECHILD : -err->code;
-}
-
-int
-spawn_init(struct bk_engine *e, const struct spawn_req *req, pid_t *pid_out, int *pidfd_out,
-	   struct bk_err *err)
-{
-	int ret = spawn_attempt(e, req, true, pid_out, pidfd_out, err);
-
-	if (ret == -ECHILD) {
-		bk_log(BK_LOG_WARN, "start %s: a spare init was killed (%s): starting a new one",
-		       req->cgroup_id, err->msg);
-		*err = (struct bk_err)BK_ERR_INIT;
-		ret = spawn_attempt(e, req, false, pid_out, pidfd_out, err);
-	}
-	return ret;
+	syscall(SYS_pidfd_send_signal, ip->pidfd, SIGKILL, NULL, 0);
+	reap(ip->pidfd);
 }

@@ -1,0 +1,229 @@
+/*
+ * model.h: the engine's objects, images and containers: their tables (in
+ * memory, under one lock), their records in the store, their lookups, and
+ * the callbacks that report their changes.  For ops/ and engine.c.
+ *
+ *   image.c      images: records (images/<id>/image.json), names, lookup,
+ *                the table's changes for pulls, builds and commits
+ *   container.c  containers: records (containers/<id>/container.json),
+ *                their settable fields, lookup
+ *   events.c     the watch and event callbacks (bk_engine_set_watch)
+ *
+ * Uses store/, net/ (a container's network settings), parse/, base/.
+ * Nothing here starts or stops a process: that is ops/.  A record that does
+ * not load is kept in the table, broken, with the reason.
+ */
+#ifndef BK_MODEL_H
+#define BK_MODEL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "bocker.h"
+#include "net/net.h"
+#include "parse/parse.h"
+#include "store/store.h"
+
+struct image {
+	char id[BK_ID_SIZE];
+	uint64_t serial;
+	enum bk_image_state state;
+	char *source;
+	char **refs; /* familiar names ("busybox:latest") */
+	size_t nrefs;
+	json_t *config; /* the OCI image config object */
+	uint64_t size;
+	char created[32];
+	/* pulled images */
+	char *digest;                    /* the manifest's, "sha256:..." */
+	char *manifest;                  /* as the registry sent it */
+	char *layers_text;               /* "DIGEST SIZE" per layer */
+	struct layer_progress *progress; /* while pulling */
+	size_t nprogress;
+	char *broken; /* BK_IMAGE_BROKEN: why its record or filesystem did not load */
+	int broken_code;
+};
+
+struct layer_progress {
+	char digest[80];
+	uint64_t done, total;
+};
+
+
+struct container {
+	char id[BK_ID_SIZE];
+	uint64_t serial;
+	enum bk_ctr_state state;
+	char *image; /* as the user named it, NULL if not set */
+	char image_id[BK_ID_SIZE];
+	char *cmd;  /* NULL: the image's Entrypoint and Cmd */
+	char **env; /* KEY=VALUE over the image's Env */
+	size_t nenv;
+	char created[32], started[32], finished[32];
+	pid_t pid;          /* host pid of its init while running */
+	uint64_t pid_start; /* the init's start time (clock ticks), against pid reuse */
+	char boot_id[40];   /* the boot it ran in: after a reboot nothing runs */
+	int pidfd;          /* -1 when not running */
+	bool exited;
+	int exit_code, exit_signal;
+	bool oomkilled;
+	int kill_sent; /* last signal the daemon sent, for an init that left no exit file */
+	bool busy;     /* a start, stop or remove is under way */
+	bool rootfs_made;
+	struct limits limits;
+	enum net_mode net_mode;
+	uint32_t ip; /* leased address in bridge mode, 0 before the first start */
+	struct port_map *ports;
+	size_t nports;
+	/*
+	 * Its record did not load (NULL: fine).  Shown as BK_CTR_BROKEN; state
+	 * still says whether its init runs, so that kill, stop and rm work.
+	 */
+	char *broken;
+	int broken_code;
+};
+
+struct events {
+	bk_watch_fn watch;
+	bk_event_fn event;
+	void *arg;
+};
+
+struct model {
+	const struct store *store; /* where the records live (borrowed) */
+	pthread_mutex_t lock;      /* protects the tables and every object in them */
+	pthread_cond_t ctr_changed; /* with lock: a container's state changed */
+	struct image **images;
+	size_t nimages;
+	struct container **ctrs;
+	size_t nctrs;
+	uint64_t next_serial; /* of the objects, never reused while the engine runs */
+	struct events ev;
+	char boot_id[40];		  /* this boot: a record of another one runs nothing */
+};
+
+/* ---- image.c --------------------------------------------------------------------------------- */
+
+/* What a pull made, for its image's record (ops/pull.c fills it). */
+struct pulled {
+	const char *familiar; /* its name, "busybox:latest" */
+	json_t *config;       /* the image config object (borrowed) */
+	const char *manifest; /* as the registry sent it */
+	size_t manifest_len;
+	const char *digest;      /* the manifest's */
+	const char *layers_text; /* "DIGEST SIZE" per layer */
+	uint64_t size;           /* bytes of file data */
+};
+
+/* Load every images/<id>; one that does not load is listed broken. */
+int images_load(struct model *m, struct bk_err *err);
+void images_free(struct model *m);
+void image_free(struct image *img);
+/* "img_" and 12 hex digits. */
+bool image_id_valid(const char *id);
+/* ref normalised as Docker does ("busybox" -> "busybox:latest"); 0 or -EINVAL. */
+int familiar_name(const char *ref, char *out, size_t size, struct bk_err *err);
+
+/* Lookups (lock held): by id or serial; by id or name whatever its state; ready only. */
+struct image *image_find_locked(struct model *m, const char *id, uint64_t serial, size_t *index);
+struct image *image_lookup_locked(struct model *m, const char *name);
+int image_resolve_locked(struct model *m, const char *name, struct image **out,
+			 struct bk_err *err);
+/* A ready (or pulling, building) image: not a broken one. */
+bool image_exists_locked(struct model *m, const char *image_id);
+/* The ready image name names: its id; ENOENT, EBUSY (not ready yet), or why it is broken. */
+int image_resolve(struct model *m, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err);
+/* Its id and a copy of its config (caller decrefs). */
+int image_config_for(struct model *m, const char *name, char id_out[BK_ID_SIZE], json_t **config,
+		     struct bk_err *err);
+/* images/<id> is not usable any more (its filesystem vanished): shown broken from now on. */
+void image_mark_broken(struct model *m, const char *id, const struct bk_err *why);
+
+/* What the public API reads (bk_image_get, bk_image_id, bk_image_list...). */
+int image_info(struct model *m, const char *id, uint64_t serial, struct bk_image_info *out,
+	       struct bk_err *err);
+int image_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE]);
+int image_list(struct model *m, struct bk_image_entry **out, size_t *n);
+int image_open_build_log(struct model *m, uint64_t serial, struct bk_err *err);
+int image_set_refs(struct model *m, const char *id, const char *text, bool append,
+		   struct bk_err *err);
+
+/* An image's record into the directory dfd, durably. */
+int image_record_save(int dfd, const struct image *img, struct bk_err *err);
+/* tmp/<img->id>, complete, into images/ and the table (img is the table's then). */
+int image_publish(struct model *m, struct image *img, struct bk_err *err);
+/* Swap the built tmp/<work> in for images/<built->id>, keeping its id; tmp/<work> gets the old. */
+int image_exchange(struct model *m, const char *work, struct image *built, struct bk_err *err);
+
+/* A pull shown while it runs (state pulling): begin, progress, then finish or abort. */
+int image_pull_begin(struct model *m, const char *spec, char id[BK_ID_SIZE], struct bk_err *err);
+void image_pull_progress(struct model *m, const char *id, const char *digest, uint64_t done,
+			 uint64_t total);
+int image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pulled *p,
+		      char id_out[BK_ID_SIZE], struct bk_err *err);
+void image_pull_abort(struct model *m, const char *id);
+
+/* A build shown while it runs (state building), its log in tmp/<id>/build.log. */
+int image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE], int *log_fd,
+		      struct bk_err *err);
+int image_build_finish(struct model *m, const char *id, const char *from_id, json_t *config,
+		       const char *name, uint64_t size, struct bk_err *err);
+void image_build_abort(struct model *m, const char *id);
+/* A build step's image: a writable snapshot of base_id's (NULL: empty), then published. */
+int image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE],
+		       int *rootfs_fd, struct bk_err *err);
+int image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *config,
+			 const char *source, uint64_t size, struct bk_err *err);
+void image_derive_abort(struct model *m, const char *id);
+int image_set_config(struct model *m, const char *id, json_t *config, const char *source,
+		     struct bk_err *err);
+
+/* ---- container.c ----------------------------------------------------------------------------- */
+
+/* Load every containers/<id>; one that does not load is listed broken (not running). */
+int containers_load(struct model *m, struct bk_err *err);
+void containers_free(struct model *m);
+void container_free(struct container *c);
+
+/* Lookups (lock held): by id, or by serial when id is NULL. */
+struct container *container_find_locked(struct model *m, const char *id, uint64_t serial);
+/* Is a container made from image_id?  who gets its id. */
+bool container_uses_image_locked(struct model *m, const char *image_id, char *who, size_t size);
+void container_table_del_locked(struct model *m, struct container *c);
+
+/* Its record, replaced atomically (not for a broken one: its error). */
+int container_save(struct model *m, const struct container *c, struct bk_err *err)
+	__attribute__((warn_unused_result));
+/* The error for any operation but kill, stop and remove on a broken container. */
+int container_broken_err(const struct container *c, struct bk_err *err);
+/* Its init ended (wait_code, wait_status from waitid; 0: not ours to reap): exit recorded. */
+void container_set_exited_locked(struct model *m, struct container *c, int wait_code,
+				 int wait_status);
+
+/* A new container (created): name NULL gives ps_<12 hex>; EEXIST, EINVAL. */
+int container_create(struct model *m, const char *name, const struct limits *limits,
+		     char id_out[BK_ID_SIZE], struct bk_err *err);
+/* Set image (image_id: resolved), cmd, env, net or ports, and save; EBUSY once started. */
+int container_set_locked(struct model *m, struct container *c, enum bk_ctr_field field,
+			 const char *value, const char *image_id, bool append, struct bk_err *err);
+
+/* What the public API reads (bk_container_get but its net, bk_container_id...). */
+int container_info(struct model *m, const char *id, uint64_t serial,
+		   struct bk_container_info *out, struct bk_err *err);
+int container_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE]);
+int container_state_of(struct model *m, uint64_t serial, enum bk_ctr_state *state);
+int container_list(struct model *m, struct bk_container_entry **out, size_t *n);
+int container_open_log(struct model *m, uint64_t serial, bool rotated, struct bk_err *err);
+
+/* ---- events.c -------------------------------------------------------------------------------- */
+
+/* An object was created, changed or removed (no lock held). */
+void events_notify(const struct events *ev, enum bk_obj_kind kind, const char *id,
+		   enum bk_change change);
+/* A lifecycle event for the events file; attrs printf-style ("k=v k=v"). */
+void events_emit(const struct events *ev, enum bk_obj_kind kind, const char *id,
+		 const char *action, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

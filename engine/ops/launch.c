@@ -1,0 +1,103 @@
+/*
+ * Launching a container's init, once its plan is known: an init (a spare
+ * or a new clone, proc/) sets the container's filesystem up while the
+ * daemon joins it to its cgroup and gives it its network, then goes.  A
+ * spare that someone killed before its go is replaced by a new clone.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "engine.h"
+#include "ops/ops.h"
+#include "proc/proc.h"
+
+/*
+ * One attempt; with_spare: take a spare init if one is ready.  -ECHILD when
+ * the spare turned out dead before it was told to go (someone killed it):
+ * everything is undone and the caller may try again without.
+ */
+static int
+launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spare, pid_t *pid_out,
+	       int *pidfd_out, struct bk_err *err)
+{
+	cleanup_close int plan_fd = plan_memfd(&req->plan, err);
+	struct init_proc ip = { .pidfd = -1, .sync_fd = -1 };
+	bool spare_died = false;
+	int ret;
+
+	if (plan_fd < 0)
+		return plan_fd;
+	if (init_launch(&e->procs, plan_fd, req->state_dfd, req->plan.netns, with_spare, &ip,
+			err) < 0)
+		return -err->code;
+	/*
+	 * Until the start is recorded, "starting" names the init: a daemon that
+	 * dies before then finds it at the next start and kills it (a start
+	 * that never answered must not leave a process, a veth or a cgroup).
+	 */
+	spawn_mark_starting(req->state_dfd, ip.pid);
+	/* The init sets up the container's filesystem meanwhile, and waits for its go. */
+	if (req->limits && ip.cgroup[0])
+		ret = cgroup_adopt(&e->procs.cg, ip.cgroup, req->id, req->limits, err);
+	else
+		ret = req->limits ? cgroup_enter(&e->procs.cg, req->id, ip.pid, req->limits, err)
+				  : 0;
+	if (ret < 0 || failpoint("run.cgroup", err) < 0) {
+		spare_died = ip.spare && init_exited(&ip);
+		bk_err_wrap(err, "start");
+		goto fail;
+	}
+	if (network_attach(e, req->id, ip.pid, req->net_mode, req->ip, req->ports, req->nports,
+			   err) < 0 ||
+	    failpoint("run.veth", err) < 0) {
+		spare_died = ip.spare && init_exited(&ip);
+		bk_err_wrap(err, "network");
+		goto fail;
+	}
+	/* Killed before its go: nothing of the container ran yet, another init may. */
+	if (ip.spare && init_exited(&ip)) {
+		spare_died = true;
+		bk_err_set(err, ECHILD, "start: the spare init was killed");
+		goto fail;
+	}
+	if (init_go(&ip, err) < 0)
+		goto fail;
+	/* The command runs (exec'd) and the daemon has not recorded it yet. */
+	if (failpoint("run.exec", err) < 0)
+		goto fail;
+	close(ip.sync_fd);
+	*pid_out = ip.pid;
+	*pidfd_out = ip.pidfd;
+	return 0;
+fail:
+	init_kill(&ip);
+	close(ip.pidfd);
+	close(ip.sync_fd);
+	unlinkat(req->state_dfd, "starting", 0);
+	if (req->limits) {
+		cgroup_remove(&e->procs.cg, req->id);
+		/* A rename that failed half way leaves some of the spare's name. */
+		if (ip.cgroup[0])
+			cgroup_remove(&e->procs.cg, ip.cgroup);
+	}
+	if (req->net_mode == NET_MODE_BRIDGE)
+		network_detach(e, req->id);
+	return spare_died ? -ECHILD : -err->code;
+}
+
+int
+launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid_out, int *pidfd_out,
+       struct bk_err *err)
+{
+	int ret = launch_attempt(e, req, true, pid_out, pidfd_out, err);
+
+	if (ret == -ECHILD) {
+		bk_log(BK_LOG_WARN, "start %s: a spare init was killed (%s): starting a new one",
+		       req->id, err->msg);
+		*err = (struct bk_err)BK_ERR_INIT;
+		ret = launch_attempt(e, req, false, pid_out, pidfd_out, err);
+	}
+	return ret;
+}
