@@ -10,9 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "engine.h"
-#include "ops/pull.h"
-#include "proc/seccomp_profile.h"
+#include "ops/ops.h"
 #include "base/base.h"
 
 static void
@@ -93,7 +91,8 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 		if (cgroup_setup(&e->procs.cg, e->store.fd, &cerr) < 0)
 			bk_log(BK_LOG_WARN, "%s: running without resource limits", cerr.msg);
 	}
-	pull_config_init(e, opts);
+	registry_config_init(&e->registry, opts->registry_mirrors, opts->insecure_registries,
+			     opts->auth_config);
 	*out = e;
 	return 0;
 fail:
@@ -110,7 +109,7 @@ bk_engine_close(struct bk_engine *e)
 	exec_free_all(e);
 	spare_init_stop(&e->procs);
 	spare_stop(e);
-	pull_config_free(e);
+	registry_config_free(&e->registry);
 	network_close(e);
 	cgroup_teardown(&e->procs.cg);
 	containers_free(&e->model);

@@ -53,7 +53,7 @@
  * not compile (-Werror).  A deliberate drop says why in a comment and is
  * written (void)!f(), since GCC ignores a plain (void) cast here.
  */
-#define must_check __attribute__((warn_unused_result))
+#include "common/compiler.h"
 
 /* The struct whose member ptr points to (a handle in what it tracks: handles.c). */
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))

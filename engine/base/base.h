@@ -10,6 +10,8 @@
 #ifndef BK_BASE_H
 #define BK_BASE_H
 
+#include "common/compiler.h"
+
 /* ---- util ------------------------------------------------------------------------------------ */
 /*
  * Small helpers shared by the engine's files: cleanup attributes (crun's
@@ -33,13 +35,13 @@
 #include "common/xalloc.h"
 
 /* write(2) until done, retrying EINTR and short writes.  0 or -1 with errno. */
-int write_all(int fd, const void *buf, size_t len);
+must_check int write_all(int fd, const void *buf, size_t len);
 
 /*
  * Replace dfd/name with data atomically: write name.tmp, fsync, rename over
  * name, fsync the directory.  A crash leaves either the old or the new file.
  */
-int write_file_atomic(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
+must_check int write_file_atomic(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
 
 /*
  * Like write_file_atomic, without the fsyncs: a killed process leaves the old
@@ -47,11 +49,11 @@ int write_file_atomic(int dfd, const char *name, const void *data, size_t len, s
  * a rename replaces another), but a power cut may lose the change.  For
  * state that changes often: container records, the files given to containers.
  */
-int write_file_replace(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
+must_check int write_file_replace(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
 /* Read fd to its end (at most max bytes) into a NUL-terminated buffer. Caller frees. */
-int read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err);
+must_check int read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err);
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. Caller frees. */
-int read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len,
+must_check int read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len,
 		 struct bk_err *err);
 
 /* A directory stream over dfd with its own offset (NULL + errno on failure). */
@@ -60,10 +62,10 @@ DIR *opendir_at(int dfd);
 /* Random lower-case hex id of n hex digits into out (n+1 bytes). */
 int random_hex(char *out, size_t n);
 /* A new object id: prefix ("img_", "ps_") and 12 random hex digits; 0 or -errno. */
-int new_id(const char *prefix, char out[BK_ID_SIZE]);
+must_check int new_id(const char *prefix, char out[BK_ID_SIZE]);
 
 /* Parse "20G", "512M", "4096", "1.5G"; powers of 1024.  0 or -EINVAL. */
-int parse_size(const char *s, uint64_t *out);
+must_check int parse_size(const char *s, uint64_t *out);
 
 /* ---- digest ---------------------------------------------------------------------------------- */
 /*

@@ -25,6 +25,8 @@
 #ifndef BK_INROOT_H
 #define BK_INROOT_H
 
+#include "common/compiler.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -38,43 +40,43 @@
 #define INROOT_MOUNTS (1ULL << 63)
 
 /* An O_PATH fd of path (flags: O_DIRECTORY, O_NOFOLLOW; resolve: extra RESOLVE_ bits). */
-int inroot_path(int root_fd, const char *path, int flags, uint64_t resolve);
+must_check int inroot_path(int root_fd, const char *path, int flags, uint64_t resolve);
 /* An O_RDONLY fd of the directory path (flags: O_NOFOLLOW). */
-int inroot_dir(int root_fd, const char *path, int flags, uint64_t resolve);
+must_check int inroot_dir(int root_fd, const char *path, int flags, uint64_t resolve);
 /*
  * An O_RDONLY fd of the regular file path (symlinks followed inside the
  * root); st gets its attributes.  -EINVAL if it is anything but a regular
  * file: a FIFO, socket or device is never opened for reading.
  */
-int inroot_file(int root_fd, const char *path, struct stat *st);
+must_check int inroot_file(int root_fd, const char *path, struct stat *st);
 /* The whole regular file path, at most max bytes (-EFBIG), NUL-terminated; caller frees. */
-int inroot_read(int root_fd, const char *path, size_t max, char **out, size_t *len);
+must_check int inroot_read(int root_fd, const char *path, size_t max, char **out, size_t *len);
 /* stat(2) of path (symlinks followed inside the root), and lstat(2). */
-int inroot_stat(int root_fd, const char *path, struct stat *st);
-int inroot_lstat(int root_fd, const char *path, struct stat *st);
+must_check int inroot_stat(int root_fd, const char *path, struct stat *st);
+must_check int inroot_lstat(int root_fd, const char *path, struct stat *st);
 /*
  * The directory that holds path (O_RDONLY), and path's last component in
  * name: for *at() calls on that entry itself (unlinkat, fstatat with
  * AT_SYMLINK_NOFOLLOW).  -EINVAL when path has no last component ("/", ".",
  * "..").
  */
-int inroot_parent(int root_fd, const char *path, char *name, size_t size);
+must_check int inroot_parent(int root_fd, const char *path, char *name, size_t size);
 /*
  * mkdir -p path: missing directories are made with mode, owned by uid:gid
  * (owner kept when uid is (uid_t)-1).  A symlink on the way is followed
  * inside the root; one to a missing directory is -ENOENT (nothing is made
  * through it).  Linear in the depth.  Returns an O_RDONLY fd of the last.
  */
-int inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid,
+must_check int inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid,
 		  uint64_t resolve);
 /* An O_PATH fd of the regular file path, made empty with mode (parents 0755) if missing. */
-int inroot_mkfile(int root_fd, const char *path, mode_t mode);
+must_check int inroot_mkfile(int root_fd, const char *path, mode_t mode);
 /*
  * Not a root but a trusted directory whose paths must stay beneath it (the
  * build context): openat2(RESOLVE_BENEATH), where ".." or a symlink leading
  * out is -EXDEV.  flags: O_RDONLY with O_DIRECTORY or O_NONBLOCK.
  */
-int inroot_beneath(int dir_fd, const char *path, int flags);
+must_check int inroot_beneath(int dir_fd, const char *path, int flags);
 /* Words for the errors above, for messages ("not a regular file" for EINVAL). */
 const char *inroot_strerror(int code);
 

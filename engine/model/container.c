@@ -465,7 +465,7 @@ container_create(struct model *m, const char *name, const struct limits *limits,
 		    renameat2(m->store->tmp_fd, c->id, m->store->containers_fd, c->id, RENAME_NOREPLACE) < 0) {
 			ret =
 			    err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
-			store_rmtree_at(m->store->tmp_fd, c->id, NULL);
+			store_discard(m->store->tmp_fd, c->id);
 			goto fail;
 		}
 	}

@@ -318,7 +318,8 @@ broken_new(const char *id, const struct bk_err *why)
 {
 	struct image *img = xcalloc(1, sizeof(*img));
 
-	snprintf(img->id, sizeof(img->id), "%s", id);
+	/* id is a valid image id (image_id_valid): 16 bytes. */
+	memcpy(img->id, id, strnlen(id, sizeof(img->id) - 1));
 	img->state = BK_IMAGE_BROKEN;
 	img->source = xstrdup("");
 	img->config = json_object();
@@ -798,7 +799,7 @@ image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pu
 		memcpy(id_out, same->id, sizeof(same->id));
 		drop_locked(m, id);
 		pthread_mutex_unlock(&m->lock);
-		store_rmtree_at(m->store->tmp_fd, id, NULL);
+		store_discard(m->store->tmp_fd, id);
 		events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_REMOVED);
 		events_notify(&m->ev, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
 		return 0;
@@ -928,7 +929,7 @@ image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE], int 
 				   O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (*log_fd < 0) {
 		ret = bk_err_sys(err, "build: create tmp/%s/build.log", img->id);
-		store_rmtree_at(m->store->tmp_fd, img->id, NULL);
+		store_discard(m->store->tmp_fd, img->id);
 		image_free(img);
 		return ret;
 	}
@@ -1062,7 +1063,7 @@ image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE]
 	memcpy(id_out, id, sizeof(id));
 	return 0;
 fail:
-	store_rmtree_at(m->store->tmp_fd, id, NULL);
+	store_discard(m->store->tmp_fd, id);
 	return ret;
 }
 

@@ -16,6 +16,8 @@
 #ifndef BK_MODEL_H
 #define BK_MODEL_H
 
+#include "common/compiler.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -118,72 +120,72 @@ struct pulled {
 };
 
 /* Load every images/<id>; one that does not load is listed broken. */
-int images_load(struct model *m, struct bk_err *err);
+must_check int images_load(struct model *m, struct bk_err *err);
 void images_free(struct model *m);
 void image_free(struct image *img);
 /* "img_" and 12 hex digits. */
 bool image_id_valid(const char *id);
 /* ref normalised as Docker does ("busybox" -> "busybox:latest"); 0 or -EINVAL. */
-int familiar_name(const char *ref, char *out, size_t size, struct bk_err *err);
+must_check int familiar_name(const char *ref, char *out, size_t size, struct bk_err *err);
 
 /* Lookups (lock held): by id or serial; by id or name whatever its state; ready only. */
 struct image *image_find_locked(struct model *m, const char *id, uint64_t serial, size_t *index);
 struct image *image_lookup_locked(struct model *m, const char *name);
-int image_resolve_locked(struct model *m, const char *name, struct image **out,
+must_check int image_resolve_locked(struct model *m, const char *name, struct image **out,
 			 struct bk_err *err);
 /* A ready (or pulling, building) image: not a broken one. */
 bool image_exists_locked(struct model *m, const char *image_id);
 /* The ready image name names: its id; ENOENT, EBUSY (not ready yet), or why it is broken. */
-int image_resolve(struct model *m, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err);
+must_check int image_resolve(struct model *m, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err);
 /* Its id and a copy of its config (caller decrefs). */
-int image_config_for(struct model *m, const char *name, char id_out[BK_ID_SIZE], json_t **config,
+must_check int image_config_for(struct model *m, const char *name, char id_out[BK_ID_SIZE], json_t **config,
 		     struct bk_err *err);
 /* images/<id> is not usable any more (its filesystem vanished): shown broken from now on. */
 void image_mark_broken(struct model *m, const char *id, const struct bk_err *why);
 
 /* What the public API reads (bk_image_get, bk_image_id, bk_image_list...). */
-int image_info(struct model *m, const char *id, uint64_t serial, struct bk_image_info *out,
+must_check int image_info(struct model *m, const char *id, uint64_t serial, struct bk_image_info *out,
 	       struct bk_err *err);
 int image_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE]);
-int image_list(struct model *m, struct bk_image_entry **out, size_t *n);
-int image_open_build_log(struct model *m, uint64_t serial, struct bk_err *err);
-int image_set_refs(struct model *m, const char *id, const char *text, bool append,
+must_check int image_list(struct model *m, struct bk_image_entry **out, size_t *n);
+must_check int image_open_build_log(struct model *m, uint64_t serial, struct bk_err *err);
+must_check int image_set_refs(struct model *m, const char *id, const char *text, bool append,
 		   struct bk_err *err);
 
 /* An image's record into the directory dfd, durably. */
-int image_record_save(int dfd, const struct image *img, struct bk_err *err);
+must_check int image_record_save(int dfd, const struct image *img, struct bk_err *err);
 /* tmp/<img->id>, complete, into images/ and the table (img is the table's then). */
-int image_publish(struct model *m, struct image *img, struct bk_err *err);
+must_check int image_publish(struct model *m, struct image *img, struct bk_err *err);
 /* Swap the built tmp/<work> in for images/<built->id>, keeping its id; tmp/<work> gets the old. */
-int image_exchange(struct model *m, const char *work, struct image *built, struct bk_err *err);
+must_check int image_exchange(struct model *m, const char *work, struct image *built, struct bk_err *err);
 
 /* A pull shown while it runs (state pulling): begin, progress, then finish or abort. */
-int image_pull_begin(struct model *m, const char *spec, char id[BK_ID_SIZE], struct bk_err *err);
+must_check int image_pull_begin(struct model *m, const char *spec, char id[BK_ID_SIZE], struct bk_err *err);
 void image_pull_progress(struct model *m, const char *id, const char *digest, uint64_t done,
 			 uint64_t total);
-int image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pulled *p,
+must_check int image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pulled *p,
 		      char id_out[BK_ID_SIZE], struct bk_err *err);
 void image_pull_abort(struct model *m, const char *id);
 
 /* A build shown while it runs (state building), its log in tmp/<id>/build.log. */
-int image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE], int *log_fd,
+must_check int image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE], int *log_fd,
 		      struct bk_err *err);
-int image_build_finish(struct model *m, const char *id, const char *from_id, json_t *config,
+must_check int image_build_finish(struct model *m, const char *id, const char *from_id, json_t *config,
 		       const char *name, uint64_t size, struct bk_err *err);
 void image_build_abort(struct model *m, const char *id);
 /* A build step's image: a writable snapshot of base_id's (NULL: empty), then published. */
-int image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE],
+must_check int image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE],
 		       int *rootfs_fd, struct bk_err *err);
-int image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *config,
+must_check int image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *config,
 			 const char *source, uint64_t size, struct bk_err *err);
 void image_derive_abort(struct model *m, const char *id);
-int image_set_config(struct model *m, const char *id, json_t *config, const char *source,
+must_check int image_set_config(struct model *m, const char *id, json_t *config, const char *source,
 		     struct bk_err *err);
 
 /* ---- container.c ----------------------------------------------------------------------------- */
 
 /* Load every containers/<id>; one that does not load is listed broken (not running). */
-int containers_load(struct model *m, struct bk_err *err);
+must_check int containers_load(struct model *m, struct bk_err *err);
 void containers_free(struct model *m);
 void container_free(struct container *c);
 
@@ -194,28 +196,27 @@ bool container_uses_image_locked(struct model *m, const char *image_id, char *wh
 void container_table_del_locked(struct model *m, struct container *c);
 
 /* Its record, replaced atomically (not for a broken one: its error). */
-int container_save(struct model *m, const struct container *c, struct bk_err *err)
-	__attribute__((warn_unused_result));
+must_check int container_save(struct model *m, const struct container *c, struct bk_err *err);
 /* The error for any operation but kill, stop and remove on a broken container. */
-int container_broken_err(const struct container *c, struct bk_err *err);
+must_check int container_broken_err(const struct container *c, struct bk_err *err);
 /* Its init ended (wait_code, wait_status from waitid; 0: not ours to reap): exit recorded. */
 void container_set_exited_locked(struct model *m, struct container *c, int wait_code,
 				 int wait_status);
 
 /* A new container (created): name NULL gives ps_<12 hex>; EEXIST, EINVAL. */
-int container_create(struct model *m, const char *name, const struct limits *limits,
+must_check int container_create(struct model *m, const char *name, const struct limits *limits,
 		     char id_out[BK_ID_SIZE], struct bk_err *err);
 /* Set image (image_id: resolved), cmd, env, net or ports, and save; EBUSY once started. */
-int container_set_locked(struct model *m, struct container *c, enum bk_ctr_field field,
+must_check int container_set_locked(struct model *m, struct container *c, enum bk_ctr_field field,
 			 const char *value, const char *image_id, bool append, struct bk_err *err);
 
 /* What the public API reads (bk_container_get but its net, bk_container_id...). */
-int container_info(struct model *m, const char *id, uint64_t serial,
+must_check int container_info(struct model *m, const char *id, uint64_t serial,
 		   struct bk_container_info *out, struct bk_err *err);
 int container_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE]);
 int container_state_of(struct model *m, uint64_t serial, enum bk_ctr_state *state);
-int container_list(struct model *m, struct bk_container_entry **out, size_t *n);
-int container_open_log(struct model *m, uint64_t serial, bool rotated, struct bk_err *err);
+must_check int container_list(struct model *m, struct bk_container_entry **out, size_t *n);
+must_check int container_open_log(struct model *m, uint64_t serial, bool rotated, struct bk_err *err);
 
 /* ---- events.c -------------------------------------------------------------------------------- */
 

@@ -29,6 +29,8 @@
 #ifndef BK_NET_H
 #define BK_NET_H
 
+#include "common/compiler.h"
+
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -57,12 +59,12 @@ struct net_config {
  * "10.88.0.0/16").  EINVAL for a bad interface name, a malformed CIDR, host
  * bits set ("10.88.0.1/16") or a prefix outside 8..30.
  */
-int net_config_parse(const char *bridge, const char *subnet_cidr, struct net_config *out,
+must_check int net_config_parse(const char *bridge, const char *subnet_cidr, struct net_config *out,
 		     struct bk_err *err);
 /* "10.88.0.2" into buf (at least INET_ADDRSTRLEN bytes); returns buf. */
 char *ip_format(uint32_t ip, char *buf);
 /* Parse a dotted quad; 0 or -EINVAL. */
-int ip_parse(const char *s, uint32_t *ip);
+must_check int ip_parse(const char *s, uint32_t *ip);
 /* 02:42 followed by the address's four bytes, as docker does: unique per address. */
 void mac_for_ip(uint32_t ip, uint8_t mac[6]);
 /* "02:42:0a:58:00:02" into buf (at least 18 bytes); returns buf. */
@@ -81,16 +83,16 @@ struct ipam_lease {
  * Leases outside cfg's subnet (after --subnet changed) are dropped with a
  * warning.  EINVAL if the file is not valid JSON of the expected shape.
  */
-int ipam_open(int store_dfd, const struct net_config *cfg, struct ipam **out, struct bk_err *err);
+must_check int ipam_open(int store_dfd, const struct net_config *cfg, struct ipam **out, struct bk_err *err);
 void ipam_close(struct ipam *ipam);
 /*
  * The address of ctr_id: its lease if it has one, else the next free address
  * after the last one handed out (never the network, gateway or broadcast
  * address), saved before it is returned.  ENOSPC when the subnet is full.
  */
-int ipam_alloc(struct ipam *ipam, const char *ctr_id, uint32_t *ip, struct bk_err *err);
+must_check int ipam_alloc(struct ipam *ipam, const char *ctr_id, uint32_t *ip, struct bk_err *err);
 /* ctr_id's current lease: 0, or -ENOENT if it has none. */
-int ipam_get(struct ipam *ipam, const char *ctr_id, uint32_t *ip);
+must_check int ipam_get(struct ipam *ipam, const char *ctr_id, uint32_t *ip);
 /* Free ctr_id's lease, if any, and save (a failed save is logged). */
 void ipam_release(struct ipam *ipam, const char *ctr_id);
 /* A copy of all leases, by address; caller frees *out.  Returns the count. */
@@ -102,7 +104,7 @@ size_t ipam_list(struct ipam *ipam, struct ipam_lease **out);
 enum net_mode { NET_MODE_BRIDGE, NET_MODE_NONE, NET_MODE_HOST };
 const char *net_mode_name(enum net_mode mode);
 /* "bridge", "none" or "host"; 0 or -EINVAL. */
-int net_mode_parse(const char *s, enum net_mode *out);
+must_check int net_mode_parse(const char *s, enum net_mode *out);
 
 struct port_map {
 	int proto; /* IPPROTO_TCP or IPPROTO_UDP */
@@ -116,7 +118,7 @@ struct port_map {
  * outside 1-65535 or a host port given twice for one protocol; E2BIG past
  * max entries.  The message names the line.
  */
-int ports_parse(const char *text, struct port_map *out, size_t max, size_t *n, struct bk_err *err);
+must_check int ports_parse(const char *text, struct port_map *out, size_t max, size_t *n, struct bk_err *err);
 /* "tcp 18080 80\n" lines into a new string; caller frees. */
 char *ports_format(const struct port_map *maps, size_t n);
 
@@ -132,7 +134,7 @@ struct net_host;
  * published again (ports_publish) for containers still running.
  * A bridge it created is kept on failure (as on close).
  */
-int net_host_open(const struct net_config *cfg, struct net_host **out, struct bk_err *err);
+must_check int net_host_open(const struct net_config *cfg, struct net_host **out, struct bk_err *err);
 /* Free h; remove_rules: delete the nftables table (clean exit).  The bridge stays. */
 void net_host_close(struct net_host *h, bool remove_rules);
 /* The configuration h was opened with (borrowed, valid until close). */
@@ -151,12 +153,12 @@ void net_ifname(const char *ctr_id, char name[IFNAMSIZ]);
  * that is not ctr_id's is left alone (EEXIST).  On failure nothing is left
  * (EEXIST also if the container already has an eth0).
  */
-int net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const uint8_t mac[6],
+must_check int net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const uint8_t mac[6],
 	       struct bk_err *err);
 /* Delete ctr_id's veth pair if it exists (it also goes when the netns dies). */
 void net_detach(struct net_host *h, const char *ctr_id);
 /* Network mode none: bring up lo in pid's network namespace, nothing else. */
-int net_lo_up(pid_t pid, struct bk_err *err);
+must_check int net_lo_up(pid_t pid, struct bk_err *err);
 
 /*
  * Publish maps[0..n) for ctr_id at ip: DNAT from every local address of the
@@ -165,7 +167,7 @@ int net_lo_up(pid_t pid, struct bk_err *err);
  * those host ports, E2BIG past PORTS_MAX; on failure none of ctr_id's ports
  * stay published.
  */
-int ports_publish(struct net_host *h, const char *ctr_id, uint32_t ip, const struct port_map *maps,
+must_check int ports_publish(struct net_host *h, const char *ctr_id, uint32_t ip, const struct port_map *maps,
 		  size_t n, struct bk_err *err);
 /* Remove what ctr_id published (idempotent). */
 void ports_unpublish(struct net_host *h, const char *ctr_id);
@@ -198,7 +200,7 @@ struct net_host {
 };
 
 /* nat.c: build the table (dropping an old one); delete it. */
-int nat_open(struct net_host *h, struct bk_err *err);
+must_check int nat_open(struct net_host *h, struct bk_err *err);
 void nat_close(struct net_host *h, bool remove_rules);
 
 #endif

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "engine.h"
+#include "ops/ops.h"
 #include "store/store.h"
 #include "parse/parse.h"
 #include "base/base.h"

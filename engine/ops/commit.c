@@ -10,7 +10,6 @@
 
 #include "base/base.h"
 #include "base/inroot.h"
-#include "engine.h"
 #include "model/model.h"
 #include "ops/ops.h"
 #include "store/store.h"
@@ -230,7 +229,7 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 	bk_container_info_free(&ci);
 	if (ret < 0 || replace) {
 		/* After an exchange, tmp/<work> holds the old image. */
-		store_rmtree_at(e->store.tmp_fd, work, NULL);
+		store_discard(e->store.tmp_fd, work);
 		if (ret < 0) {
 			image_free(img);
 			return ret;

@@ -23,7 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "engine.h"
+#include "ops/ops.h"
 #include "base/base.h"
 
 #define OUT_MAX       (16u << 20) /* output kept per session; the pipe waits beyond */

@@ -10,7 +10,6 @@
 
 #include "base/base.h"
 #include "base/inroot.h"
-#include "engine.h"
 #include "model/model.h"
 #include "ops/ops.h"
 #include "store/store.h"

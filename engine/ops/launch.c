@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "engine.h"
 #include "ops/ops.h"
 #include "proc/proc.h"
 

@@ -13,7 +13,6 @@
 #include <sys/wait.h>
 
 #include "base/base.h"
-#include "engine.h"
 #include "model/model.h"
 #include "ops/ops.h"
 
@@ -140,8 +139,12 @@ set_limits_locked(struct bk_engine *e, struct container *c, const char *text, st
 		if (cgroup_update(&e->procs.cg, c->id, &l, err) < 0) {
 			struct bk_err ignored = BK_ERR_INIT;
 
-			/* Put back what the kernel accepted before it refused. */
-			cgroup_update(&e->procs.cg, c->id, &c->limits, &ignored);
+			/*
+			 * Put back what the kernel accepted before it refused; the
+			 * refusal is the error the writer gets.
+			 */
+			if (cgroup_update(&e->procs.cg, c->id, &c->limits, &ignored) < 0)
+				bk_log(BK_LOG_WARN, "limits of %s: %s", c->id, ignored.msg);
 			return bk_err_wrap(err, "limits");
 		}
 	}

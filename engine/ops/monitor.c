@@ -10,7 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 
-#include "engine.h"
+#include "ops/ops.h"
 #include "base/base.h"
 
 #define WAKE_TAG UINT64_MAX
@@ -94,8 +94,12 @@ monitor_start(struct bk_engine *e, struct bk_err *err)
 		return bk_err_sys(err, "monitor: epoll_ctl");
 	pthread_mutex_lock(&e->model.lock);
 	for (i = 0; i < e->model.nctrs; i++)
-		if (e->model.ctrs[i]->state == BK_CTR_RUNNING && e->model.ctrs[i]->pidfd >= 0)
-			monitor_add(e, e->model.ctrs[i]);
+		if (e->model.ctrs[i]->state == BK_CTR_RUNNING && e->model.ctrs[i]->pidfd >= 0 &&
+		    (ret = monitor_add(e, e->model.ctrs[i])) < 0) {
+			pthread_mutex_unlock(&e->model.lock);
+			return bk_err_set(err, -ret, "monitor: watch container %s: %s",
+					  e->model.ctrs[i]->id, strerror(-ret));
+		}
 	pthread_mutex_unlock(&e->model.lock);
 	ret = pthread_create(&e->monitor.thread, NULL, monitor_main, e);
 	if (ret != 0)

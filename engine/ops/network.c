@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine.h"
+#include "ops/ops.h"
 #include "net/net.h"
 #include "base/base.h"
 
@@ -32,6 +32,8 @@ network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_e
 	struct net_config cfg;
 	int ret;
 
+	pthread_mutex_init(&e->net.release_lock, NULL);
+	pthread_cond_init(&e->net.release_done, NULL);
 	ret = net_config_parse(opts->bridge, opts->subnet, &cfg, err);
 	if (ret < 0)
 		return ret;
@@ -56,6 +58,10 @@ network_close(struct bk_engine *e)
 		ipam_close(e->net.ipam);
 	e->net.host = NULL;
 	e->net.ipam = NULL;
+	free(e->net.releasing);
+	e->net.releasing = NULL;
+	pthread_cond_destroy(&e->net.release_done);
+	pthread_mutex_destroy(&e->net.release_lock);
 }
 
 /*
@@ -99,63 +105,52 @@ network_republish(struct bk_engine *e)
 }
 
 /*
- * The ids whose network a removal is releasing (network_release), with the
- * engine they belong to: a start of a new container of that name waits in
- * network_prepare until the release is over.  A handful at most.
+ * The ids whose network a removal is releasing (network_release): a start
+ * of a new container of that name waits in network_prepare until the
+ * release is over.  A handful at most.
  */
-struct releasing {
-	const struct bk_engine *e;
-	char id[BK_ID_SIZE];
-};
-
-static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t release_done = PTHREAD_COND_INITIALIZER;
-static struct releasing *releasing; /* protected by release_lock */
-static size_t nreleasing;           /* protected by release_lock */
-
 static ssize_t
-release_find_locked(const struct bk_engine *e, const char *id)
+release_find_locked(const struct network *n, const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < nreleasing; i++)
-		if (releasing[i].e == e && strcmp(releasing[i].id, id) == 0)
+	for (i = 0; i < n->nreleasing; i++)
+		if (strcmp(n->releasing[i], id) == 0)
 			return (ssize_t)i;
 	return -1;
 }
 
 static void
-release_begin(const struct bk_engine *e, const char *id)
+release_begin(struct network *n, const char *id)
 {
-	pthread_mutex_lock(&release_lock);
-	releasing = xrealloc(releasing, (nreleasing + 1) * sizeof(*releasing));
-	releasing[nreleasing].e = e;
-	snprintf(releasing[nreleasing].id, sizeof(releasing[nreleasing].id), "%s", id);
-	nreleasing++;
-	pthread_mutex_unlock(&release_lock);
+	pthread_mutex_lock(&n->release_lock);
+	n->releasing = xrealloc(n->releasing, (n->nreleasing + 1) * sizeof(*n->releasing));
+	snprintf(n->releasing[n->nreleasing], sizeof(n->releasing[n->nreleasing]), "%s", id);
+	n->nreleasing++;
+	pthread_mutex_unlock(&n->release_lock);
 }
 
 static void
-release_end(const struct bk_engine *e, const char *id)
+release_end(struct network *n, const char *id)
 {
 	ssize_t i;
 
-	pthread_mutex_lock(&release_lock);
-	i = release_find_locked(e, id);
+	pthread_mutex_lock(&n->release_lock);
+	i = release_find_locked(n, id);
 	if (i >= 0)
-		releasing[i] = releasing[--nreleasing];
-	pthread_cond_broadcast(&release_done);
-	pthread_mutex_unlock(&release_lock);
+		memcpy(n->releasing[i], n->releasing[--n->nreleasing], sizeof(n->releasing[i]));
+	pthread_cond_broadcast(&n->release_done);
+	pthread_mutex_unlock(&n->release_lock);
 }
 
 /* Until no removal is releasing the network of an earlier container named id. */
 static void
-release_wait(const struct bk_engine *e, const char *id)
+release_wait(struct network *n, const char *id)
 {
-	pthread_mutex_lock(&release_lock);
-	while (release_find_locked(e, id) >= 0)
-		pthread_cond_wait(&release_done, &release_lock);
-	pthread_mutex_unlock(&release_lock);
+	pthread_mutex_lock(&n->release_lock);
+	while (release_find_locked(n, id) >= 0)
+		pthread_cond_wait(&n->release_done, &n->release_lock);
+	pthread_mutex_unlock(&n->release_lock);
 }
 
 /*
@@ -174,7 +169,7 @@ network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_
 		return bk_err_set(err, ENOTSUP,
 				  "networking is unavailable on this host: "
 				  "use 'mode none' or 'mode host'");
-	release_wait(e, id);
+	release_wait(&e->net, id);
 	return ipam_alloc(e->net.ipam, id, ip, err);
 }
 
@@ -230,7 +225,7 @@ network_release(struct bk_engine *e, const char *id)
 	pthread_mutex_lock(&e->model.lock);
 	taken = container_find_locked(&e->model, id, 0) != NULL;
 	if (!taken)
-		release_begin(e, id);
+		release_begin(&e->net, id);
 	pthread_mutex_unlock(&e->model.lock);
 	if (taken) {
 		bk_log(BK_LOG_INFO, "network of removed container %s: kept for the new %s", id, id);
@@ -243,7 +238,7 @@ network_release(struct bk_engine *e, const char *id)
 		net_detach(e->net.host, id);
 	if (e->net.ipam)
 		ipam_release(e->net.ipam, id);
-	release_end(e, id);
+	release_end(&e->net, id);
 }
 
 /* "mode bridge\nip 10.88.0.2\nmac 02:42:..\ngateway 10.88.0.1\n" */

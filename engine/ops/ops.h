@@ -1,7 +1,7 @@
 /*
- * ops.h: the operations, on the whole engine (struct bk_engine, engine.h):
+ * ops.h: the operations, on the whole engine (struct bk_engine, below):
  * everything that takes several layers at once lives in ops/, and only
- * engine.c is above it.
+ * engine.c (open, close, reconciliation at start) is above it.
  *
  *   start.c    a start, from a container's record to a launch request
  *   launch.c   the init launched, joined to its cgroup and network, told to go
@@ -15,14 +15,20 @@
 #ifndef BK_OPS_H
 #define BK_OPS_H
 
+#include "common/compiler.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "bocker.h"
+#include "base/base.h"
+#include "model/model.h"
 #include "net/net.h"
 #include "parse/parse.h"
 #include "proc/proc.h"
+#include "registry/registry.h"
+#include "store/store.h"
 
 #include <pthread.h>
 
@@ -63,6 +69,18 @@ struct network {
 };
 
 
+/* The engine: one part per layer (fsd/ sees none of it: bocker.h only). */
+struct bk_engine {
+	struct store store;
+	struct model model;
+	struct procs procs;
+	struct network net;
+	struct registry_config registry;
+	struct monitor monitor;
+	struct spares spares;
+	struct execs execs;
+};
+
 /* ---- launch.c -------------------------------------------------------------------------------- */
 
 /* A start, all decided: the plan for the init, and what the daemon does around it. */
@@ -77,8 +95,8 @@ struct launch_req {
 	size_t nports;
 };
 /* Launch it: the init's pid and pidfd once the command runs, or -errno. */
-int launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid, int *pidfd,
-	   struct bk_err *err) __attribute__((warn_unused_result));
+must_check int launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid, int *pidfd,
+	   struct bk_err *err);
 
 /* ---- lifecycle.c ----------------------------------------------------------------------------- */
 
@@ -93,21 +111,21 @@ void container_exited(struct bk_engine *e, struct container *c, int wait_code, i
 void containers_adopt(struct bk_engine *e);
 
 /* ---- spare.c ------------------------------------------------------------------------------- */
-int spare_start(struct bk_engine *e, struct bk_err *err);
+must_check int spare_start(struct bk_engine *e, struct bk_err *err);
 void spare_stop(struct bk_engine *e);
 void spare_refill(struct bk_engine *e, const char *image_id);
 void spare_used(struct bk_engine *e, const char *image_id);
-int spare_take(struct bk_engine *e, const char *image_id, int dst_dfd, const char *name);
+must_check int spare_take(struct bk_engine *e, const char *image_id, int dst_dfd, const char *name);
 void spare_drop(struct bk_engine *e, const char *image_id);
-int count_spares(struct bk_engine *e, const char *image_id);
+must_check int count_spares(struct bk_engine *e, const char *image_id);
 
 /* ---- network.c ----------------------------------------------------------------------------- */
-int network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_err *err);
+must_check int network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_err *err);
 void network_close(struct bk_engine *e);
 void network_republish(struct bk_engine *e);
-int network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_t *ip,
+must_check int network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_t *ip,
 		    struct bk_err *err);
-int network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode, uint32_t ip,
+must_check int network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode, uint32_t ip,
 		   const struct port_map *ports, size_t nports, struct bk_err *err);
 void network_detach(struct bk_engine *e, const char *id);
 void network_release(struct bk_engine *e, const char *id);
@@ -124,10 +142,56 @@ void exec_forget_container(struct bk_engine *e, const char *ctr_id);
 void exec_free_all(struct bk_engine *e);
 
 /* ---- monitor.c ----------------------------------------------------------------------------- */
-int monitor_start(struct bk_engine *e, struct bk_err *err);
+must_check int monitor_start(struct bk_engine *e, struct bk_err *err);
 void monitor_stop(struct bk_engine *e);
-int monitor_add(struct bk_engine *e, struct container *c);
+must_check int monitor_add(struct bk_engine *e, struct container *c);
 
 /* engine.c */
+
+/* ---- pull.c: the layers of an image pulled into the store --------------------------------- */
+
+
+struct pull_layer {
+	char digest[DIGEST_STR_SIZE];   /* compressed blob */
+	uint64_t size;                  /* compressed bytes, as the manifest says */
+	char diff_id[DIGEST_STR_SIZE];  /* uncompressed tar */
+	char chain_id[DIGEST_STR_SIZE]; /* key of store/layers/<hex> */
+	uint64_t file_bytes;            /* regular-file data the layer wrote */
+	bool fetched;                   /* false: it was in the store already */
+};
+
+struct pull_result {
+	char *familiar; /* "busybox:latest", "localhost:5000/x/y:t": the image's name */
+	json_t *config; /* the image config object */
+	char *manifest; /* the image manifest as the registry sent it */
+	size_t manifest_len;
+	char digest[DIGEST_STR_SIZE]; /* sha256 of manifest */
+	char *layers_text;            /* "DIGEST SIZE\n" per layer, bottom first */
+	uint64_t size;                /* sum of the layers' file bytes */
+	struct pull_layer *layers;
+	size_t nlayers;
+	uint64_t requests; /* HTTP requests made, token fetches and redirects included */
+	uint64_t fetched_bytes;
+};
+void pull_result_free(struct pull_result *res);
+
+/*
+ * The name an image pulled with spec will have ("busybox:latest" for
+ * "busybox linux/arm64"), for showing it while the pull runs.  0 or -EINVAL.
+ */
+must_check int pull_spec_name(const char *spec, char *out, size_t size, struct bk_err *err);
+
+/*
+ * Pull spec ("REF" or "REF os/arch[/variant]") into the empty directory open
+ * at work_dfd: a read-only subvolume "rootfs" (a snapshot of the top layer),
+ * and the files config.json, manifest.json, digest and layers.  Layers that
+ * are missing are downloaded in parallel, verified and committed to
+ * store/layers/ on the way, so they survive a later failure of this pull and
+ * are reused by the next one.  On failure work_dfd holds a partial result
+ * for the caller to remove.
+ */
+must_check int pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel *cancel,
+	       const struct bk_pull_progress *progress, struct pull_result *out,
+	       struct bk_err *err);
 
 #endif

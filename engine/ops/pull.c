@@ -37,9 +37,8 @@
 #include <time.h>
 #include <sys/stat.h>
 
-#include "engine.h"
+#include "ops/ops.h"
 #include "store/store.h"
-#include "ops/pull.h"
 #include "parse/parse.h"
 #include "registry/registry.h"
 #include "base/base.h"
@@ -50,52 +49,6 @@
 #define LAYER_INFO_MAX   (64u << 10)
 
 /* ---- configuration ----------------------------------------------------- */
-
-static char **
-strv_dup(const char *const *v)
-{
-	size_t n = 0;
-	char **out;
-
-	while (v && v[n])
-		n++;
-	out = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		out[i] = xstrdup(v[i]);
-	return out;
-}
-
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-void
-pull_config_init(struct bk_engine *e, const struct bk_engine_opts *opts)
-{
-	struct pull_config *pc = xcalloc(1, sizeof(*pc));
-
-	pc->mirrors = strv_dup(opts->registry_mirrors);
-	pc->insecure = strv_dup(opts->insecure_registries);
-	pc->auth_config = opts->auth_config ? xstrdup(opts->auth_config) : NULL;
-	pull_config_free(e);
-	e->registry = pc;
-}
-
-void
-pull_config_free(struct bk_engine *e)
-{
-	if (e->registry == NULL)
-		return;
-	strv_free(e->registry->mirrors);
-	strv_free(e->registry->insecure);
-	free(e->registry->auth_config);
-	free(e->registry);
-	e->registry = NULL;
-}
 
 void
 pull_result_free(struct pull_result *res)
@@ -487,7 +440,7 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 			ret = bk_err_sys(err, "commit layers/%.16s", hex_of(l->chain_id));
 			goto fail;
 		}
-		store_rmtree_at(p->e->store.tmp_fd, work, NULL);
+		store_discard(p->e->store.tmp_fd, work);
 	}
 	return failpoint("pull.layer-committed", err);
 fail : {
@@ -928,11 +881,9 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 	if (ref_format_familiar(&p.ref, familiar, sizeof(familiar)) < 0)
 		return bk_err_set(err, EINVAL, "reference '%.200s' too long", spec);
 	out->familiar = xstrdup(familiar);
-	if (e->registry) {
-		ropts.mirrors = (const char *const *)e->registry->mirrors;
-		ropts.insecure = (const char *const *)e->registry->insecure;
-		ropts.auth_config = e->registry->auth_config;
-	}
+	ropts.mirrors = (const char *const *)e->registry.mirrors;
+	ropts.insecure = (const char *const *)e->registry.insecure;
+	ropts.auth_config = e->registry.auth_config;
 	if ((ret = registry_open(&p.ref, &ropts, &p.reg, err)) < 0)
 		goto out;
 	if ((ret = p.layers_fd = open_layers_dir(e, err)) < 0)

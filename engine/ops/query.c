@@ -4,7 +4,7 @@
  * adds what only the network knows.
  */
 #include "base/base.h"
-#include "engine.h"
+#include "ops/ops.h"
 
 int
 bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],

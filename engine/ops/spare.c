@@ -21,7 +21,7 @@
 #include <elf.h>
 #include <sys/stat.h>
 
-#include "engine.h"
+#include "ops/ops.h"
 #include "base/inroot.h"
 #include "base/base.h"
 
@@ -168,7 +168,7 @@ make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 	pthread_mutex_unlock(&e->spares.lock);
 	pthread_mutex_unlock(&e->model.lock);
 	if (ret < 0)
-		store_rmtree_at(e->store.tmp_fd, tmp, NULL);
+		store_discard(e->store.tmp_fd, tmp);
 	return ret;
 }
 

@@ -14,7 +14,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "engine.h"
 #include "ops/ops.h"
 #include "base/inroot.h"
 #include "base/base.h"

@@ -93,7 +93,7 @@ limits_parse_line(const char *line, struct limits *l, long ncpu, struct bk_err *
 	if (strcmp(key, "memory") == 0) {
 		if (strcmp(value, "max") == 0)
 			n.memory = LIMIT_MAX;
-		else if (value[0] == '-' || bk_parse_size(value, &bytes) < 0)
+		else if (value[0] == '-' || parse_size(value, &bytes) < 0)
 			return bk_err_set(err, EINVAL, "limits: memory '%s': SIZE (e.g. 512M) or max",
 					  value);
 		else if ((int64_t)bytes < MEMORY_MIN)

@@ -17,6 +17,8 @@
 #ifndef BK_PROC_H
 #define BK_PROC_H
 
+#include "common/compiler.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,7 +52,7 @@ struct procs {
 /* ---- the container init (spawn.c) ------------------------------------------------------------ */
 
 /* Open the bockerfs-init binary next to the daemon (or at $BOCKERFS_INIT): root's only. */
-int procs_find_init(struct procs *p, struct bk_err *err);
+must_check int procs_find_init(struct procs *p, struct bk_err *err);
 
 /* A container init between its clone (or its hand-over as a spare) and its go. */
 struct init_proc {
@@ -66,10 +68,10 @@ struct init_proc {
  * network namespace), else a new clone.  The init sets the container's
  * filesystem up meanwhile and waits for init_go.
  */
-int init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, bool with_spare,
-		struct init_proc *out, struct bk_err *err) __attribute__((warn_unused_result));
+must_check int init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, bool with_spare,
+		struct init_proc *out, struct bk_err *err);
 /* Tell it to go; its answer: 0 once the command runs, or its error (ENOENT: no such program). */
-int init_go(struct init_proc *ip, struct bk_err *err) __attribute__((warn_unused_result));
+must_check int init_go(struct init_proc *ip, struct bk_err *err);
 /* Has it exited (killed by anyone)? */
 bool init_exited(const struct init_proc *ip);
 /* SIGKILL and reap it (a start that failed). */
@@ -105,10 +107,10 @@ struct spare_init {
 	int sync_fd;     /* the daemon's end: the plan goes here */
 	char cgroup[32]; /* its group, "spare-N"; "" if none */
 };
-int spare_init_start(struct procs *p, struct bk_err *err);
+must_check int spare_init_start(struct procs *p, struct bk_err *err);
 void spare_init_stop(struct procs *p);
 /* A live spare: 0, or -ENOENT when none is ready. */
-int spare_init_take(struct procs *p, struct spare_init *out);
+must_check int spare_init_take(struct procs *p, struct spare_init *out);
 /* End a spare that could not be used, and remove its group. */
 void spare_init_discard(struct procs *p, struct spare_init *s);
 
@@ -137,7 +139,7 @@ struct plan_req {
 	const char *seccomp; /* the filter as hex, NULL: none */
 };
 /* The plan in a memfd, its offset at 0 (an fd, or -errno). */
-int plan_memfd(const struct plan_req *req, struct bk_err *err) __attribute__((warn_unused_result));
+must_check int plan_memfd(const struct plan_req *req, struct bk_err *err);
 /* Docker's default capabilities, bit n = capability n. */
 uint64_t default_cap_mask(void);
 /*
@@ -151,18 +153,18 @@ char **process_env(json_t *config, char *const *env, size_t nenv, const char *ho
 /* ---- cgroups (cgroup.c) ---------------------------------------------------------------------- */
 
 /* Find the hierarchy, make bockerfs/<tag> (tag kept in store_fd/cgroup-tag). */
-int cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err);
+must_check int cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err);
 /* Make id's group with limits l and move pid into it. */
-int cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *l,
+must_check int cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *l,
 		 struct bk_err *err);
 /* Rename a spare's group to id's and set limits l (no RCU grace period, unlike a join). */
-int cgroup_adopt(struct cgroups *g, const char *spare, const char *id, const struct limits *l,
+must_check int cgroup_adopt(struct cgroups *g, const char *spare, const char *id, const struct limits *l,
 		 struct bk_err *err);
 /* Move pid into id's existing group (exec sessions). */
-int cgroup_join(struct cgroups *g, const char *id, pid_t pid, struct bk_err *err);
+must_check int cgroup_join(struct cgroups *g, const char *id, pid_t pid, struct bk_err *err);
 /* Change id's limits at once; the kernel's refusal comes back as it is. */
-int cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct bk_err *err);
-int cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_err *err);
+must_check int cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct bk_err *err);
+must_check int cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_err *err);
 /* Remove id's group (it must hold no process any more). */
 void cgroup_remove(struct cgroups *g, const char *id);
 /* Remove the groups keep() does not want, and every spare's. */
@@ -177,7 +179,7 @@ void cgroup_teardown(struct cgroups *g);
  * machine's architectures, as lowercase hex of the struct sock_filter array
  * (*ninsns instructions; caller frees *hex).
  */
-int seccomp_profile_hex(uint64_t caps, char **hex, size_t *ninsns, struct bk_err *err);
+must_check int seccomp_profile_hex(uint64_t caps, char **hex, size_t *ninsns, struct bk_err *err);
 /*
  * The instructions put before libseccomp's program: for arches[i] (audit
  * values) with highest[i] >= 0, a syscall numbered above highest[i] and
@@ -195,7 +197,7 @@ size_t seccomp_enosys_stub(const uint32_t *arches, const int *highest, size_t na
  * ENOENT for an unknown name; EINVAL when either file is there but not a
  * regular file.
  */
-int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
+must_check int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
 		   size_t *ngroups, char *home, size_t home_size, struct bk_err *err);
 
 #endif

@@ -36,8 +36,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "engine.h"
-#include "proc/seccomp_profile.h"
+#include "proc/proc.h"
 #include "base/base.h"
 
 #ifndef AF_VSOCK

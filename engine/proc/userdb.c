@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "proc/proc.h"
 #include "base/inroot.h"
 #include "base/base.h"
 

@@ -1153,3 +1153,44 @@ registry_stream_blob(struct registry *r, const char *digest, uint64_t size, regi
 		abort();
 	return request_retry(r, &r->eps[r->cur], path, NULL, &x, err);
 }
+
+static char **
+strv_dup(const char *const *v)
+{
+	size_t n = 0;
+	char **out;
+
+	while (v && v[n])
+		n++;
+	out = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+static void
+strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+registry_config_init(struct registry_config *c, const char *const *mirrors,
+		     const char *const *insecure, const char *auth_config)
+{
+	registry_config_free(c);
+	c->mirrors = strv_dup(mirrors);
+	c->insecure = strv_dup(insecure);
+	c->auth_config = auth_config ? xstrdup(auth_config) : NULL;
+}
+
+void
+registry_config_free(struct registry_config *c)
+{
+	strv_free(c->mirrors);
+	strv_free(c->insecure);
+	free(c->auth_config);
+	*c = (struct registry_config){ 0 };
+}

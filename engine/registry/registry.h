@@ -10,6 +10,8 @@
 #ifndef BK_REGISTRY_H
 #define BK_REGISTRY_H
 
+#include "common/compiler.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,7 +36,7 @@ struct auth_challenge {
  * Returns 0, or -EINVAL if there is no Bearer or Basic challenge or the
  * syntax is broken.
  */
-int auth_parse_challenge(const char *header, struct auth_challenge *out);
+must_check int auth_parse_challenge(const char *header, struct auth_challenge *out);
 
 /* Standard base64 (RFC 4648) with padding; caller frees. */
 char *auth_base64_encode(const void *data, size_t len);
@@ -51,9 +53,19 @@ long auth_base64_decode(const char *s, unsigned char **out);
  * 0 when the file has none for host, -errno if the file is unreadable or
  * malformed (a missing file is 0).
  */
-int auth_lookup(const char *path, const char *host, char **user, char **pass, struct bk_err *err);
+must_check int auth_lookup(const char *path, const char *host, char **user, char **pass, struct bk_err *err);
 
 /* ---- registry.c -------------------------------------------------------- */
+
+/* The daemon's registry settings (bk_engine_opts), owned copies. */
+struct registry_config {
+	char **mirrors;  /* NULL-terminated, may be NULL */
+	char **insecure; /* NULL-terminated, may be NULL */
+	char *auth_config;
+};
+void registry_config_init(struct registry_config *c, const char *const *mirrors,
+			  const char *const *insecure, const char *auth_config);
+void registry_config_free(struct registry_config *c);
 
 struct registry_opts {
 	const char *const *mirrors;  /* Docker Hub mirrors, NULL-terminated, may be NULL */
@@ -70,7 +82,7 @@ struct registry;
  * before it.  Contacts nothing yet.  The options are borrowed for the life of
  * *out.  Free with registry_free.
  */
-int registry_open(const struct image_ref *ref, const struct registry_opts *opts,
+must_check int registry_open(const struct image_ref *ref, const struct registry_opts *opts,
 		  struct registry **out, struct bk_err *err);
 void registry_free(struct registry *r);
 
@@ -86,11 +98,11 @@ const char *registry_endpoint(const struct registry *r);
  * EPROTO (other statuses, TLS), EFBIG, EINTR.  Every GET here retries
  * transient failures a few times (registry.c, "Retries").
  */
-int registry_get_manifest(struct registry *r, const char *reference, size_t max, char **body,
+must_check int registry_get_manifest(struct registry *r, const char *reference, size_t max, char **body,
 			  size_t *len, char **content_type, struct bk_err *err);
 
 /* GET a small blob into memory, at most max bytes, its sha256 checked (EBADMSG). */
-int registry_get_blob(struct registry *r, const char *digest, size_t max, char **body, size_t *len,
+must_check int registry_get_blob(struct registry *r, const char *digest, size_t max, char **body, size_t *len,
 		      struct bk_err *err);
 
 /*
@@ -102,7 +114,7 @@ int registry_get_blob(struct registry *r, const char *digest, size_t max, char *
  * on one registry.
  */
 typedef int (*registry_sink)(void *arg, const void *data, size_t len, struct bk_err *err);
-int registry_stream_blob(struct registry *r, const char *digest, uint64_t size, registry_sink sink,
+must_check int registry_stream_blob(struct registry *r, const char *digest, uint64_t size, registry_sink sink,
 			 void *arg, struct bk_err *err);
 
 /* Requests made so far (all endpoints, redirects and token fetches included). */

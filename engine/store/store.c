@@ -146,6 +146,15 @@ store_reclaim(int dfd)
 		btrfs_util_wait_sync_fd(dfd, transid);
 }
 
+void
+store_discard(int tmp_dfd, const char *name)
+{
+	struct bk_err err = BK_ERR_INIT;
+
+	if (store_rmtree_at(tmp_dfd, name, &err) < 0)
+		bk_log(BK_LOG_WARN, "tmp/%s: %s (removed at the next start)", name, err.msg);
+}
+
 /* Remove dfd/name and everything below it, subvolumes included.  Missing is fine. */
 int
 store_rmtree_at(int dfd, const char *name, struct bk_err *err)

@@ -15,6 +15,8 @@
 #ifndef BK_STORE_H
 #define BK_STORE_H
 
+#include "common/compiler.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,19 +42,24 @@ struct store {
  * on btrfs), open its layout and empty tmp/.  On failure nothing is left
  * locked or mounted.
  */
-int store_open(struct store *s, const char *root, uint64_t size, struct bk_err *err);
+must_check int store_open(struct store *s, const char *root, uint64_t size, struct bk_err *err);
 /* Close the layout, unmount what store_open mounted, unlock. */
 void store_close(struct store *s);
 
 /* Inside store/: the layout of the store at s->path (store.c). */
-int store_layout_open(struct store *s, struct bk_err *err);
+must_check int store_layout_open(struct store *s, struct bk_err *err);
 void store_layout_close(struct store *s);
 
-int store_rmtree_at(int dfd, const char *name, struct bk_err *err);
+must_check int store_rmtree_at(int dfd, const char *name, struct bk_err *err);
+/*
+ * Remove work in tmp/ that failed, as far as it goes (a warning if not):
+ * what is left is removed at the next start, as after a crash.
+ */
+void store_discard(int tmp_dfd, const char *name);
 void store_reclaim(int dfd);
-int store_create_subvolume(int dfd, const char *name, struct bk_err *err);
-int store_set_read_only(int fd, bool ro, struct bk_err *err);
-int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, struct bk_err *err);
+must_check int store_create_subvolume(int dfd, const char *name, struct bk_err *err);
+must_check int store_set_read_only(int fd, bool ro, struct bk_err *err);
+must_check int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, struct bk_err *err);
 
 /* ---- layer ----------------------------------------------------------------------------------- */
 /*
@@ -126,12 +133,12 @@ struct layer_stats {
  * reader's error.  On failure root_dfd holds a partial layer that the caller
  * must discard.
  */
-int layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
+must_check int layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
 		  struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE],
 		  struct layer_stats *stats, struct bk_err *err);
 
 /* The same with other caps than layer_default_limits (tests use small ones). */
-int layer_extract_limited(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
+must_check int layer_extract_limited(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
 			  const struct layer_limits *limits, struct bk_cancel *cancel,
 			  char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
 			  struct bk_err *err);
@@ -162,7 +169,7 @@ struct copy_stats {
  * ENOSPC when the destination is full, ELOOP past 256 levels of directories.
  * On failure a partial copy is left in dst_dfd for the caller to delete.
  */
-int copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel, struct copy_stats *stats,
+must_check int copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel, struct copy_stats *stats,
 	      struct bk_err *err);
 
 /* ---- buildfs --------------------------------------------------------------------------------- */
@@ -190,7 +197,7 @@ struct buildfs_copy {
  * RESOLVE_BENEATH) into a NUL-terminated buffer of at most max bytes;
  * caller frees *out.  ENOENT, EFBIG, EINVAL when it leads outside.
  */
-int buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len,
+must_check int buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len,
 		 struct bk_err *err);
 
 /*
@@ -205,11 +212,11 @@ int buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *l
  * type), EISDIR/ENOTDIR (a file over a directory or the reverse), EINTR,
  * ENOSPC.  On failure the rootfs is left half written, for the caller to drop.
  */
-int buildfs_copy(int ctx_fd, int rootfs_fd, char *const *srcs, size_t nsrc, const char *dest,
+must_check int buildfs_copy(int ctx_fd, int rootfs_fd, char *const *srcs, size_t nsrc, const char *dest,
 		 struct buildfs_copy *opt, struct bk_err *err);
 
 /* mkdir -p path inside the rootfs, new directories 0755 owned by uid:gid. */
-int buildfs_mkdir(int rootfs_fd, const char *path, uid_t uid, gid_t gid, struct bk_err *err);
+must_check int buildfs_mkdir(int rootfs_fd, const char *path, uid_t uid, gid_t gid, struct bk_err *err);
 
 /* path resolves, inside the rootfs, to a directory. */
 bool buildfs_is_dir(int rootfs_fd, const char *path);

@@ -11,7 +11,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "parse/dockerfile.h"
+#include "parse/parse.h"
 
 static const char *const base_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root",
 					"EMPTY=", NULL };

@@ -31,9 +31,8 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "base/digest.h"
-#include "store/layer.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 
 #define CHUNK  1000 /* not a multiple of 512: tar blocks straddle reads */
 #define CANARY "canary\n"

@@ -11,7 +11,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "parse/manifest.h"
+#include "parse/parse.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

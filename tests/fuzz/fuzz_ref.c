@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "fuzz.h"
-#include "parse/ref.h"
+#include "parse/parse.h"
 
 static void
 same_ref(const struct image_ref *a, const struct image_ref *b)

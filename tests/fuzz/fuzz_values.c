@@ -1,6 +1,6 @@
 /*
  * Fuzz the parsers of what is written to a container's limits and ports
- * files and of the daemon's size options: limits_parse (engine/limits.c),
+ * files and of the daemon's size options: limits_parse (engine/parse/limits.c),
  * ports_parse (engine/ports.c), parse_size (engine/util.c, behind
  * `memory SIZE` and --storage-size), bk_signal_parse (`kill SIG`) and
  * net_mode_parse.  Checks: failures carry EINVAL (E2BIG for too many ports)
@@ -11,10 +11,9 @@
 #include <signal.h>
 
 #include "fuzz.h"
-#include "engine.h"
-#include "parse/limits.h"
+#include "parse/parse.h"
 #include "net/net.h"
-#include "base/util.h"
+#include "base/base.h"
 
 #define NCPU      4
 #define PORTS_MAX 64

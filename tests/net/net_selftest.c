@@ -37,9 +37,9 @@
 #include <linux/rtnetlink.h>
 #include <nftables/libnftables.h>
 
-#include "net.h"
+#include "net/net.h"
 #include "tap.h"
-#include "util.h"
+#include "base/base.h"
 
 #define MAX_CHILDREN 64
 #define NPAR         20 /* containers attached in parallel */

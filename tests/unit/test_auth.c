@@ -11,7 +11,7 @@
 
 #include "bocker.h"
 #include "registry/registry.h"
-#include "base/util.h"
+#include "base/base.h"
 #include "tap.h"
 
 static int

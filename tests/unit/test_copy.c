@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "bocker.h"
-#include "store/copy.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 #include "tap.h"
 
 /* From <linux/fs.h>, which does not mix with <sys/mount.h>. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "bocker.h"
-#include "parse/dockerfile.h"
+#include "parse/parse.h"
 #include "tap.h"
 
 static int

@@ -12,7 +12,7 @@
 
 #include "net/net.h"
 #include "tap.h"
-#include "base/util.h"
+#include "base/base.h"
 
 static char dir[] = "/tmp/bkt-ipam-XXXXXX";
 static int dfd = -1;

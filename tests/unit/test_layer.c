@@ -24,9 +24,8 @@
 #include <archive_entry.h>
 
 #include "bocker.h"
-#include "base/digest.h"
-#include "store/layer.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 #include "tap.h"
 
 #define BUF_MAX (8u << 20)

@@ -24,9 +24,8 @@
 #include <sys/stat.h>
 
 #include "bocker.h"
-#include "base/digest.h"
-#include "store/layer.h"
-#include "base/util.h"
+#include "store/store.h"
+#include "base/base.h"
 #include "tap.h"
 
 static char base_dir[256];

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "parse/limits.h"
+#include "parse/parse.h"
 #include "tap.h"
 
 static const struct cgroup_setting *

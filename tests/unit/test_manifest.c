@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "bocker.h"
-#include "parse/manifest.h"
-#include "base/util.h"
+#include "parse/parse.h"
+#include "base/base.h"
 #include "tap.h"
 
 #define H(c) \

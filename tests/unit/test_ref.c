@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "bocker.h"
-#include "parse/ref.h"
-#include "base/util.h"
+#include "parse/parse.h"
+#include "base/base.h"
 #include "tap.h"
 
 #define H64   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "bocker.h"
-#include "proc/seccomp_profile.h"
+#include "proc/proc.h"
 #include "tap.h"
 
 #define RUN_MAIN 0xffffffffu /* the interpreter fell through to the program after the stub */
