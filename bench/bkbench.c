@@ -172,7 +172,7 @@ main(int argc, char **argv)
 
 		if (strcmp(mode, "run") == 0 || strcmp(mode, "runnone") == 0 ||
 		    strcmp(mode, "exec") == 0) {
-			int ret = strcmp(mode, "run") == 0	   ? run_once(mnt, argv[4], &t[i])
+			int ret = strcmp(mode, "run") == 0       ? run_once(mnt, argv[4], &t[i])
 				  : strcmp(mode, "runnone") == 0 ? runnone_once(mnt, argv[4], &t[i])
 								 : exec_once(mnt, argv[4], &t[i]);
 

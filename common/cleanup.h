@@ -57,17 +57,17 @@ closedirp(DIR **d)
 	}
 
 /* Hand ownership out of a cleanup-managed variable. */
-#define take_ptr(p)                       \
-	({                                \
-		__typeof__(p) p_ = (p);   \
-		(p) = NULL;               \
-		p_;                       \
+#define take_ptr(p)                     \
+	({                              \
+		__typeof__(p) p_ = (p); \
+		(p) = NULL;             \
+		p_;                     \
 	})
-#define take_fd(fd)                       \
-	({                                \
-		int fd_ = (fd);           \
-		(fd) = -1;                \
-		fd_;                      \
+#define take_fd(fd)             \
+	({                      \
+		int fd_ = (fd); \
+		(fd) = -1;      \
+		fd_;            \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -50,8 +50,7 @@ xstrdup(const char *s)
 	return p;
 }
 
-static inline char *__attribute__((format(printf, 1, 2)))
-xasprintf(const char *fmt, ...)
+static inline char *__attribute__((format(printf, 1, 2))) xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *p = NULL;

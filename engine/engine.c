@@ -33,8 +33,12 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	size_t ninsns = 0;
 	int ret;
 
-	e->store = (struct store){ .lock_fd = -1, .fd = -1, .images_fd = -1, .containers_fd = -1,
-				   .tmp_fd = -1, .spare_fd = -1 };
+	e->store = (struct store){ .lock_fd = -1,
+				   .fd = -1,
+				   .images_fd = -1,
+				   .containers_fd = -1,
+				   .tmp_fd = -1,
+				   .spare_fd = -1 };
 	e->procs.init_fd = e->monitor.epfd = e->monitor.wakefd = -1;
 	e->procs.hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
 	e->model.next_serial = 1;
@@ -198,4 +202,3 @@ bk_engine_store_path(const struct bk_engine *e)
 {
 	return e->store.path;
 }
-

@@ -41,7 +41,8 @@ must_check int write_all(int fd, const void *buf, size_t len);
  * Replace dfd/name with data atomically: write name.tmp, fsync, rename over
  * name, fsync the directory.  A crash leaves either the old or the new file.
  */
-must_check int write_file_atomic(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
+must_check int write_file_atomic(int dfd, const char *name, const void *data, size_t len,
+				 struct bk_err *err);
 
 /*
  * Like write_file_atomic, without the fsyncs: a killed process leaves the old
@@ -49,12 +50,13 @@ must_check int write_file_atomic(int dfd, const char *name, const void *data, si
  * a rename replaces another), but a power cut may lose the change.  For
  * state that changes often: container records, the files given to containers.
  */
-must_check int write_file_replace(int dfd, const char *name, const void *data, size_t len, struct bk_err *err);
+must_check int write_file_replace(int dfd, const char *name, const void *data, size_t len,
+				  struct bk_err *err);
 /* Read fd to its end (at most max bytes) into a NUL-terminated buffer. Caller frees. */
 must_check int read_fd_all(int fd, size_t max, char **out, size_t *len, struct bk_err *err);
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. Caller frees. */
 must_check int read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len,
-		 struct bk_err *err);
+			    struct bk_err *err);
 
 /* A directory stream over dfd with its own offset (NULL + errno on failure). */
 DIR *opendir_at(int dfd);

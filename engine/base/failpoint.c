@@ -29,7 +29,7 @@ enum fp_action { FP_KILL, FP_ERROR, FP_SLEEP };
 struct fp {
 	char name[64];
 	enum fp_action action;
-	long arg; /* errno or milliseconds */
+	long arg;  /* errno or milliseconds */
 	long only; /* act on this hit only; 0: every hit */
 	atomic_long hits;
 };
@@ -94,8 +94,8 @@ load(void)
 			break;
 		}
 		if (!parse_one(item, &points[npoints])) {
-			bk_log(BK_LOG_WARN, "failpoints: '%s' is not NAME=kill|error[:N]|sleep:MS[@K]",
-			       item);
+			bk_log(BK_LOG_WARN,
+			       "failpoints: '%s' is not NAME=kill|error[:N]|sleep:MS[@K]", item);
 			continue;
 		}
 		bk_log(BK_LOG_WARN, "failpoint armed: %s", item);

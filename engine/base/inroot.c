@@ -264,8 +264,8 @@ inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid, 
 		memcpy(prefix, path, end);
 		prefix[end] = '\0';
 		next = n == 2 && path[start] == '.' && path[start + 1] == '.'
-			       ? -ELOOP
-			       : step_into(cur, prefix + start, resolve);
+			   ? -ELOOP
+			   : step_into(cur, prefix + start, resolve);
 		if (next == -ENOENT) {
 			if (mkdirat(cur, prefix + start, mode) == 0) {
 				int ret = set_owner(cur, prefix + start, mode, uid, gid);

@@ -68,7 +68,7 @@ must_check int inroot_parent(int root_fd, const char *path, char *name, size_t s
  * through it).  Linear in the depth.  Returns an O_RDONLY fd of the last.
  */
 must_check int inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid,
-		  uint64_t resolve);
+			     uint64_t resolve);
 /* An O_PATH fd of the regular file path, made empty with mode (parents 0755) if missing. */
 must_check int inroot_mkfile(int root_fd, const char *path, mode_t mode);
 /*

@@ -30,7 +30,8 @@
 #include "proc.h"
 #include "setup.h"
 
-#define NS_ALL (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP)
+#define NS_ALL \
+	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP)
 
 static volatile pid_t command_pid;
 
@@ -129,8 +130,8 @@ exec_main(int argc, char **argv)
 	}
 	command_pid = pid;
 	{
-		static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
-					    SIGWINCH, SIGCONT, SIGALRM };
+		static const int sigs[] = { SIGTERM, SIGINT,   SIGHUP,  SIGQUIT, SIGUSR1,
+					    SIGUSR2, SIGWINCH, SIGCONT, SIGALRM };
 		struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
 
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)

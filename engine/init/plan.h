@@ -16,12 +16,11 @@
 #include "init.h"
 #include "plan_keys.h"
 
-#define PLAN_MAX_BYTES    (1 << 20)          /* the whole plan */
-#define PLAN_MAX_VEC      4096               /* arg= plus env= entries */
-#define PLAN_VEC_SLOTS    (PLAN_MAX_VEC + 2) /* room for both NULL terminators */
-#define PLAN_MAX_GROUPS   128
-#define PLAN_MAX_BINDS    16
-
+#define PLAN_MAX_BYTES  (1 << 20)          /* the whole plan */
+#define PLAN_MAX_VEC    4096               /* arg= plus env= entries */
+#define PLAN_VEC_SLOTS  (PLAN_MAX_VEC + 2) /* room for both NULL terminators */
+#define PLAN_MAX_GROUPS 128
+#define PLAN_MAX_BINDS  16
 
 struct init_bind {
 	const char *name; /* a file in the state directory, one component */

@@ -7,9 +7,9 @@
 #ifndef BK_INIT_PLAN_KEYS_H
 #define BK_INIT_PLAN_KEYS_H
 
-#define PLAN_ROOTFS   "rootfs"   /* absolute host path of the container's root */
+#define PLAN_ROOTFS   "rootfs" /* absolute host path of the container's root */
 #define PLAN_HOSTNAME "hostname"
-#define PLAN_CWD      "cwd"      /* absolute, inside the container */
+#define PLAN_CWD      "cwd" /* absolute, inside the container */
 #define PLAN_UID      "uid"
 #define PLAN_GID      "gid"
 #define PLAN_GROUPS   "groups"   /* "G1,G2,...", may be empty */

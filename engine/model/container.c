@@ -175,7 +175,8 @@ container_save(struct model *m, const struct container *c, struct bk_err *err)
 	text = json_dumps(j, JSON_INDENT(1));
 	if (text == NULL)
 		return bk_err_set(err, ENOMEM, "container %s: cannot encode record", c->id);
-	dfd = openat(m->store->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd =
+	    openat(m->store->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return bk_err_sys(err, "container %s", c->id);
 	return write_file_replace(dfd, "container.json", text, strlen(text), err);
@@ -311,7 +312,8 @@ container_table_del_locked(struct model *m, struct container *c)
 static bool
 read_exit_file(struct model *m, struct container *c)
 {
-	cleanup_close int dfd = openat(m->store->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd =
+	    openat(m->store->containers_fd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free char *text = NULL;
 	int n;
 
@@ -462,7 +464,8 @@ container_create(struct model *m, const char *name, const struct limits *limits,
 
 		if (dfd < 0 || text == NULL ||
 		    write_file_replace(dfd, "container.json", text, strlen(text), err) < 0 ||
-		    renameat2(m->store->tmp_fd, c->id, m->store->containers_fd, c->id, RENAME_NOREPLACE) < 0) {
+		    renameat2(m->store->tmp_fd, c->id, m->store->containers_fd, c->id,
+			      RENAME_NOREPLACE) < 0) {
 			ret =
 			    err->code ? -err->code : bk_err_sys(err, "create container %s", c->id);
 			store_discard(m->store->tmp_fd, c->id);
@@ -643,8 +646,8 @@ join_lines(char **v, size_t n)
 }
 
 int
-container_info(struct model *m, const char *id, uint64_t serial,
-		 struct bk_container_info *out, struct bk_err *err)
+container_info(struct model *m, const char *id, uint64_t serial, struct bk_container_info *out,
+	       struct bk_err *err)
 {
 	struct container *c;
 
@@ -676,8 +679,9 @@ container_info(struct model *m, const char *id, uint64_t serial,
 		out->ports = xstrdup("");
 	if (c->ip && c->net_mode == NET_MODE_BRIDGE)
 		ip_format(c->ip, out->ip);
-	out->root_path = c->rootfs_made ? xasprintf("%s/containers/%s/rootfs", m->store->path, c->id)
-					: xstrdup("");
+	out->root_path = c->rootfs_made
+			     ? xasprintf("%s/containers/%s/rootfs", m->store->path, c->id)
+			     : xstrdup("");
 	memcpy(out->created, c->created, sizeof(out->created));
 	memcpy(out->started, c->started, sizeof(out->started));
 	memcpy(out->finished, c->finished, sizeof(out->finished));

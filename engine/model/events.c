@@ -8,8 +8,7 @@
 #include "model/model.h"
 
 void
-events_notify(const struct events *ev, enum bk_obj_kind kind, const char *id,
-	      enum bk_change change)
+events_notify(const struct events *ev, enum bk_obj_kind kind, const char *id, enum bk_change change)
 {
 	if (ev->watch)
 		ev->watch(ev->arg, kind, id, change);

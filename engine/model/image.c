@@ -19,7 +19,7 @@
 #include "parse/parse.h"
 #include "base/base.h"
 
-#define RECORD_MAX   (4u << 20) /* an image.json larger than this is corrupt */
+#define RECORD_MAX (4u << 20) /* an image.json larger than this is corrupt */
 
 void
 image_free(struct image *img)
@@ -162,7 +162,8 @@ image_record_save(int dfd, const struct image *img, struct bk_err *err)
 static int
 record_save_in_store(struct model *m, const struct image *img, struct bk_err *err)
 {
-	cleanup_close int dfd = openat(m->store->images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd =
+	    openat(m->store->images_fd, img->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0)
 		return bk_err_sys(err, "image %s", img->id);
@@ -412,7 +413,8 @@ image_publish(struct model *m, struct image *img, struct bk_err *err)
 		pthread_mutex_unlock(&m->lock);
 		return -err->code;
 	}
-	if (renameat2(m->store->tmp_fd, img->id, m->store->images_fd, img->id, RENAME_NOREPLACE) < 0) {
+	if (renameat2(m->store->tmp_fd, img->id, m->store->images_fd, img->id, RENAME_NOREPLACE) <
+	    0) {
 		pthread_mutex_unlock(&m->lock);
 		return bk_err_sys(err, "publish images/%s", img->id);
 	}
@@ -545,7 +547,7 @@ join_refs(const struct image *img)
 
 int
 image_info(struct model *m, const char *id, uint64_t serial, struct bk_image_info *out,
-	     struct bk_err *err)
+	   struct bk_err *err)
 {
 	struct image *img;
 	char *cfg;
@@ -828,7 +830,8 @@ image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pu
 		ret = bk_err_sys(err, "pull: sync the store");
 	if (ret == 0)
 		ret = failpoint("pull.record", err);
-	if (ret == 0 && renameat2(m->store->tmp_fd, id, m->store->images_fd, id, RENAME_NOREPLACE) < 0)
+	if (ret == 0 &&
+	    renameat2(m->store->tmp_fd, id, m->store->images_fd, id, RENAME_NOREPLACE) < 0)
 		ret = bk_err_sys(err, "publish images/%s", id);
 	if (ret < 0 && named)
 		drop_ref(img, img->nrefs - 1);
@@ -870,7 +873,8 @@ image_exchange(struct model *m, const char *work, struct image *built, struct bk
 		pthread_mutex_unlock(&m->lock);
 		return -err->code;
 	}
-	if (renameat2(m->store->tmp_fd, work, m->store->images_fd, built->id, RENAME_EXCHANGE) < 0) {
+	if (renameat2(m->store->tmp_fd, work, m->store->images_fd, built->id, RENAME_EXCHANGE) <
+	    0) {
 		int ret = bk_err_sys(err, "replace images/%s", built->id);
 
 		pthread_mutex_unlock(&m->lock);
@@ -948,7 +952,8 @@ int
 image_build_finish(struct model *m, const char *id, const char *from_id, json_t *config,
 		   const char *name, uint64_t size, struct bk_err *err)
 {
-	cleanup_close int work_fd = openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd =
+	    openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int src_fd = -1, rootfs_fd = -1;
 	struct image *img;
 	int ret = 0;
@@ -985,7 +990,8 @@ image_build_finish(struct model *m, const char *id, const char *from_id, json_t 
 	img->size = size;
 	time_rfc3339(img->created, sizeof(img->created));
 	ret = image_record_save(work_fd, img, err);
-	if (ret == 0 && renameat2(m->store->tmp_fd, id, m->store->images_fd, id, RENAME_NOREPLACE) < 0)
+	if (ret == 0 &&
+	    renameat2(m->store->tmp_fd, id, m->store->images_fd, id, RENAME_NOREPLACE) < 0)
 		ret = bk_err_sys(err, "build: publish images/%s", id);
 	if (ret == 0) {
 		struct bk_err werr = BK_ERR_INIT;
@@ -1025,8 +1031,8 @@ image_build_abort(struct model *m, const char *id)
  * *rootfs_fd: the snapshot's root (caller closes).
  */
 int
-image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE],
-		   int *rootfs_fd, struct bk_err *err)
+image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE], int *rootfs_fd,
+		   struct bk_err *err)
 {
 	cleanup_close int work_fd = -1, src_fd = -1;
 	char id[BK_ID_SIZE];
@@ -1076,7 +1082,8 @@ int
 image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *config,
 		     const char *source, uint64_t size, struct bk_err *err)
 {
-	cleanup_close int work_fd = openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work_fd =
+	    openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct image *img;
 	int ret;
 
@@ -1192,8 +1199,7 @@ image_open_build_log(struct model *m, uint64_t serial, struct bk_err *err)
  * `docker tag` does.  EINVAL for a malformed reference (nothing changes).
  */
 int
-image_set_refs(struct model *m, const char *id, const char *text, bool append,
-		  struct bk_err *err)
+image_set_refs(struct model *m, const char *id, const char *text, bool append, struct bk_err *err)
 {
 	cleanup_free char *copy = xstrdup(text);
 	char names[64][512];

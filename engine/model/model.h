@@ -53,7 +53,6 @@ struct layer_progress {
 	uint64_t done, total;
 };
 
-
 struct container {
 	char id[BK_ID_SIZE];
 	uint64_t serial;
@@ -94,8 +93,8 @@ struct events {
 };
 
 struct model {
-	const struct store *store; /* where the records live (borrowed) */
-	pthread_mutex_t lock;      /* protects the tables and every object in them */
+	const struct store *store;  /* where the records live (borrowed) */
+	pthread_mutex_t lock;       /* protects the tables and every object in them */
 	pthread_cond_t ctr_changed; /* with lock: a container's state changed */
 	struct image **images;
 	size_t nimages;
@@ -103,7 +102,7 @@ struct model {
 	size_t nctrs;
 	uint64_t next_serial; /* of the objects, never reused while the engine runs */
 	struct events ev;
-	char boot_id[40];		  /* this boot: a record of another one runs nothing */
+	char boot_id[40]; /* this boot: a record of another one runs nothing */
 };
 
 /* ---- image.c --------------------------------------------------------------------------------- */
@@ -132,55 +131,60 @@ must_check int familiar_name(const char *ref, char *out, size_t size, struct bk_
 struct image *image_find_locked(struct model *m, const char *id, uint64_t serial, size_t *index);
 struct image *image_lookup_locked(struct model *m, const char *name);
 must_check int image_resolve_locked(struct model *m, const char *name, struct image **out,
-			 struct bk_err *err);
+				    struct bk_err *err);
 /* A ready (or pulling, building) image: not a broken one. */
 bool image_exists_locked(struct model *m, const char *image_id);
 /* The ready image name names: its id; ENOENT, EBUSY (not ready yet), or why it is broken. */
-must_check int image_resolve(struct model *m, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err);
+must_check int image_resolve(struct model *m, const char *name, char id_out[BK_ID_SIZE],
+			     struct bk_err *err);
 /* Its id and a copy of its config (caller decrefs). */
-must_check int image_config_for(struct model *m, const char *name, char id_out[BK_ID_SIZE], json_t **config,
-		     struct bk_err *err);
+must_check int image_config_for(struct model *m, const char *name, char id_out[BK_ID_SIZE],
+				json_t **config, struct bk_err *err);
 /* images/<id> is not usable any more (its filesystem vanished): shown broken from now on. */
 void image_mark_broken(struct model *m, const char *id, const struct bk_err *why);
 
 /* What the public API reads (bk_image_get, bk_image_id, bk_image_list...). */
-must_check int image_info(struct model *m, const char *id, uint64_t serial, struct bk_image_info *out,
-	       struct bk_err *err);
+must_check int image_info(struct model *m, const char *id, uint64_t serial,
+			  struct bk_image_info *out, struct bk_err *err);
 int image_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE]);
 must_check int image_list(struct model *m, struct bk_image_entry **out, size_t *n);
 must_check int image_open_build_log(struct model *m, uint64_t serial, struct bk_err *err);
 must_check int image_set_refs(struct model *m, const char *id, const char *text, bool append,
-		   struct bk_err *err);
+			      struct bk_err *err);
 
 /* An image's record into the directory dfd, durably. */
 must_check int image_record_save(int dfd, const struct image *img, struct bk_err *err);
 /* tmp/<img->id>, complete, into images/ and the table (img is the table's then). */
 must_check int image_publish(struct model *m, struct image *img, struct bk_err *err);
 /* Swap the built tmp/<work> in for images/<built->id>, keeping its id; tmp/<work> gets the old. */
-must_check int image_exchange(struct model *m, const char *work, struct image *built, struct bk_err *err);
+must_check int image_exchange(struct model *m, const char *work, struct image *built,
+			      struct bk_err *err);
 
 /* A pull shown while it runs (state pulling): begin, progress, then finish or abort. */
-must_check int image_pull_begin(struct model *m, const char *spec, char id[BK_ID_SIZE], struct bk_err *err);
+must_check int image_pull_begin(struct model *m, const char *spec, char id[BK_ID_SIZE],
+				struct bk_err *err);
 void image_pull_progress(struct model *m, const char *id, const char *digest, uint64_t done,
 			 uint64_t total);
-must_check int image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pulled *p,
-		      char id_out[BK_ID_SIZE], struct bk_err *err);
+must_check int image_pull_finish(struct model *m, const char *id, int work_dfd,
+				 const struct pulled *p, char id_out[BK_ID_SIZE],
+				 struct bk_err *err);
 void image_pull_abort(struct model *m, const char *id);
 
 /* A build shown while it runs (state building), its log in tmp/<id>/build.log. */
-must_check int image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE], int *log_fd,
-		      struct bk_err *err);
-must_check int image_build_finish(struct model *m, const char *id, const char *from_id, json_t *config,
-		       const char *name, uint64_t size, struct bk_err *err);
+must_check int image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE],
+				 int *log_fd, struct bk_err *err);
+must_check int image_build_finish(struct model *m, const char *id, const char *from_id,
+				  json_t *config, const char *name, uint64_t size,
+				  struct bk_err *err);
 void image_build_abort(struct model *m, const char *id);
 /* A build step's image: a writable snapshot of base_id's (NULL: empty), then published. */
 must_check int image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE],
-		       int *rootfs_fd, struct bk_err *err);
+				  int *rootfs_fd, struct bk_err *err);
 must_check int image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *config,
-			 const char *source, uint64_t size, struct bk_err *err);
+				    const char *source, uint64_t size, struct bk_err *err);
 void image_derive_abort(struct model *m, const char *id);
 must_check int image_set_config(struct model *m, const char *id, json_t *config, const char *source,
-		     struct bk_err *err);
+				struct bk_err *err);
 
 /* ---- container.c ----------------------------------------------------------------------------- */
 
@@ -205,18 +209,20 @@ void container_set_exited_locked(struct model *m, struct container *c, int wait_
 
 /* A new container (created): name NULL gives ps_<12 hex>; EEXIST, EINVAL. */
 must_check int container_create(struct model *m, const char *name, const struct limits *limits,
-		     char id_out[BK_ID_SIZE], struct bk_err *err);
+				char id_out[BK_ID_SIZE], struct bk_err *err);
 /* Set image (image_id: resolved), cmd, env, net or ports, and save; EBUSY once started. */
 must_check int container_set_locked(struct model *m, struct container *c, enum bk_ctr_field field,
-			 const char *value, const char *image_id, bool append, struct bk_err *err);
+				    const char *value, const char *image_id, bool append,
+				    struct bk_err *err);
 
 /* What the public API reads (bk_container_get but its net, bk_container_id...). */
 must_check int container_info(struct model *m, const char *id, uint64_t serial,
-		   struct bk_container_info *out, struct bk_err *err);
+			      struct bk_container_info *out, struct bk_err *err);
 int container_id_of(struct model *m, uint64_t serial, char id[BK_ID_SIZE]);
 int container_state_of(struct model *m, uint64_t serial, enum bk_ctr_state *state);
 must_check int container_list(struct model *m, struct bk_container_entry **out, size_t *n);
-must_check int container_open_log(struct model *m, uint64_t serial, bool rotated, struct bk_err *err);
+must_check int container_open_log(struct model *m, uint64_t serial, bool rotated,
+				  struct bk_err *err);
 
 /* ---- events.c -------------------------------------------------------------------------------- */
 
@@ -224,7 +230,7 @@ must_check int container_open_log(struct model *m, uint64_t serial, bool rotated
 void events_notify(const struct events *ev, enum bk_obj_kind kind, const char *id,
 		   enum bk_change change);
 /* A lifecycle event for the events file; attrs printf-style ("k=v k=v"). */
-void events_emit(const struct events *ev, enum bk_obj_kind kind, const char *id,
-		 const char *action, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void events_emit(const struct events *ev, enum bk_obj_kind kind, const char *id, const char *action,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

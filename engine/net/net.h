@@ -60,7 +60,7 @@ struct net_config {
  * bits set ("10.88.0.1/16") or a prefix outside 8..30.
  */
 must_check int net_config_parse(const char *bridge, const char *subnet_cidr, struct net_config *out,
-		     struct bk_err *err);
+				struct bk_err *err);
 /* "10.88.0.2" into buf (at least INET_ADDRSTRLEN bytes); returns buf. */
 char *ip_format(uint32_t ip, char *buf);
 /* Parse a dotted quad; 0 or -EINVAL. */
@@ -83,7 +83,8 @@ struct ipam_lease {
  * Leases outside cfg's subnet (after --subnet changed) are dropped with a
  * warning.  EINVAL if the file is not valid JSON of the expected shape.
  */
-must_check int ipam_open(int store_dfd, const struct net_config *cfg, struct ipam **out, struct bk_err *err);
+must_check int ipam_open(int store_dfd, const struct net_config *cfg, struct ipam **out,
+			 struct bk_err *err);
 void ipam_close(struct ipam *ipam);
 /*
  * The address of ctr_id: its lease if it has one, else the next free address
@@ -118,7 +119,8 @@ struct port_map {
  * outside 1-65535 or a host port given twice for one protocol; E2BIG past
  * max entries.  The message names the line.
  */
-must_check int ports_parse(const char *text, struct port_map *out, size_t max, size_t *n, struct bk_err *err);
+must_check int ports_parse(const char *text, struct port_map *out, size_t max, size_t *n,
+			   struct bk_err *err);
 /* "tcp 18080 80\n" lines into a new string; caller frees. */
 char *ports_format(const struct port_map *maps, size_t n);
 
@@ -134,7 +136,8 @@ struct net_host;
  * published again (ports_publish) for containers still running.
  * A bridge it created is kept on failure (as on close).
  */
-must_check int net_host_open(const struct net_config *cfg, struct net_host **out, struct bk_err *err);
+must_check int net_host_open(const struct net_config *cfg, struct net_host **out,
+			     struct bk_err *err);
 /* Free h; remove_rules: delete the nftables table (clean exit).  The bridge stays. */
 void net_host_close(struct net_host *h, bool remove_rules);
 /* The configuration h was opened with (borrowed, valid until close). */
@@ -153,8 +156,8 @@ void net_ifname(const char *ctr_id, char name[IFNAMSIZ]);
  * that is not ctr_id's is left alone (EEXIST).  On failure nothing is left
  * (EEXIST also if the container already has an eth0).
  */
-must_check int net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const uint8_t mac[6],
-	       struct bk_err *err);
+must_check int net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip,
+			  const uint8_t mac[6], struct bk_err *err);
 /* Delete ctr_id's veth pair if it exists (it also goes when the netns dies). */
 void net_detach(struct net_host *h, const char *ctr_id);
 /* Network mode none: bring up lo in pid's network namespace, nothing else. */
@@ -167,8 +170,8 @@ must_check int net_lo_up(pid_t pid, struct bk_err *err);
  * those host ports, E2BIG past PORTS_MAX; on failure none of ctr_id's ports
  * stay published.
  */
-must_check int ports_publish(struct net_host *h, const char *ctr_id, uint32_t ip, const struct port_map *maps,
-		  size_t n, struct bk_err *err);
+must_check int ports_publish(struct net_host *h, const char *ctr_id, uint32_t ip,
+			     const struct port_map *maps, size_t n, struct bk_err *err);
 /* Remove what ctr_id published (idempotent). */
 void ports_unpublish(struct net_host *h, const char *ctr_id);
 

@@ -37,15 +37,15 @@
 struct build {
 	struct bk_engine *e;
 	struct bk_cancel *cancel; /* may be NULL */
-	int ctx_fd;		  /* the context directory */
-	int log_fd;		  /* build.log, append-only */
-	char id[BK_ID_SIZE];	  /* the build's image: building, then the result */
-	char cur[BK_ID_SIZE];	  /* the image the next step starts from; "" = empty (scratch) */
-	bool cur_owned;		  /* cur is one of this build's intermediate images */
-	bool cur_stale;		  /* cur's config is not config yet */
-	json_t *config;		  /* the result's image config, as far as the build got */
-	bool cmd_set;		  /* this Dockerfile set CMD (a later ENTRYPOINT keeps it) */
-	char ctr[BK_ID_SIZE];	  /* the step container, "" when there is none */
+	int ctx_fd;               /* the context directory */
+	int log_fd;               /* build.log, append-only */
+	char id[BK_ID_SIZE];      /* the build's image: building, then the result */
+	char cur[BK_ID_SIZE];     /* the image the next step starts from; "" = empty (scratch) */
+	bool cur_owned;           /* cur is one of this build's intermediate images */
+	bool cur_stale;           /* cur's config is not config yet */
+	json_t *config;           /* the result's image config, as far as the build got */
+	bool cmd_set;             /* this Dockerfile set CMD (a later ENTRYPOINT keeps it) */
+	char ctr[BK_ID_SIZE];     /* the step container, "" when there is none */
 	size_t step, nsteps;
 	char tail[TAIL_SIZE]; /* the last bytes of the running RUN's output */
 	size_t tail_len;
@@ -66,8 +66,7 @@ blog(struct build *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	if (write_all(b->log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) <
-	    0)
+	if (write_all(b->log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
 		bk_log(BK_LOG_WARN, "build %s: write build.log: %s", b->id, strerror(errno));
 }
 
@@ -207,7 +206,7 @@ static char *
 abs_path(const char *dir, const char *path)
 {
 	cleanup_free char *full =
-		path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", dir && *dir ? dir : "", path);
+	    path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", dir && *dir ? dir : "", path);
 	char *out = xmalloc(strlen(full) + 3), *save = NULL, *part;
 	size_t len = 0, n = strlen(path);
 
@@ -305,7 +304,8 @@ derive_finish(struct build *b, const char *new_id, int rootfs_fd, int ret, struc
 	cleanup_free char *source = xasprintf("build %s step %zu/%zu", b->id, b->step, b->nsteps);
 
 	if (ret == 0)
-		ret = image_derive_publish(&b->e->model, new_id, rootfs_fd, b->config, source, 0, err);
+		ret = image_derive_publish(&b->e->model, new_id, rootfs_fd, b->config, source, 0,
+					   err);
 	if (ret < 0) {
 		image_derive_abort(&b->e->model, new_id);
 		return ret;
@@ -349,8 +349,8 @@ user_ids(struct build *b, int rootfs_fd, const char *spec, uid_t *uid, gid_t *gi
 	*uid = 0;
 	*gid = 0;
 	if (spec && *spec &&
-	    userdb_resolve(rootfs_fd, spec, uid, gid, groups, &ngroups, home, sizeof(home),
-			   &uerr) < 0) {
+	    userdb_resolve(rootfs_fd, spec, uid, gid, groups, &ngroups, home, sizeof(home), &uerr) <
+		0) {
 		blog(b, "warning: %s: made as root\n", uerr.msg);
 		*uid = 0;
 		*gid = 0;
@@ -407,7 +407,8 @@ step_workdir(struct build *b, const struct df_step *st, struct bk_err *err)
 	b->cur_stale = true;
 	if (b->cur[0]) {
 		cur_root = xasprintf("%s/rootfs", b->cur);
-		cur_fd = openat(b->e->store.images_fd, cur_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cur_fd =
+		    openat(b->e->store.images_fd, cur_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cur_fd >= 0 && buildfs_is_dir(cur_fd, path))
 			return 0;
 	}
@@ -529,7 +530,8 @@ pump_log(struct build *b, int *fd)
 			continue;
 		}
 		/* At the end: past the log's size cap the init went on in a new file. */
-		if (fstat(*fd, &now) == 0 && fstatat(b->e->store.containers_fd, path, &at_path, 0) == 0 &&
+		if (fstat(*fd, &now) == 0 &&
+		    fstatat(b->e->store.containers_fd, path, &at_path, 0) == 0 &&
 		    (now.st_ino != at_path.st_ino || now.st_dev != at_path.st_dev)) {
 			close(*fd);
 			*fd = -1;
@@ -610,7 +612,7 @@ static int
 step_run(struct build *b, const struct df_step *st, struct bk_err *err)
 {
 	cleanup_free char *cmd =
-		st->exec_form ? quote_argv(st->argv, st->argc) : xstrdup(st->argv[0]);
+	    st->exec_form ? quote_argv(st->argv, st->argc) : xstrdup(st->argv[0]);
 	cleanup_free char *env = run_env(b, st);
 	cleanup_free char *source = NULL;
 	char new_id[BK_ID_SIZE], tail[TAIL_SIZE + 64];
@@ -735,8 +737,8 @@ finish(struct build *b, const char *name, struct bk_err *err)
 	blog(b, "Successfully built %s\n", b->id);
 	if (name)
 		blog(b, "Successfully tagged %s\n", name);
-	if (image_build_finish(&b->e->model, b->id, b->cur[0] ? b->cur : NULL, b->config, name, size,
-			       err) < 0)
+	if (image_build_finish(&b->e->model, b->id, b->cur[0] ? b->cur : NULL, b->config, name,
+			       size, err) < 0)
 		return -err->code;
 	spare_refill(b->e, b->id);
 	return 0;

@@ -117,7 +117,8 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 	cleanup_free char *isrc = xasprintf("%s/rootfs", ci->image_id);
 	cleanup_close int src_fd =
 	    openat(e->store.containers_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int img_fd = openat(e->store.images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int img_fd =
+	    openat(e->store.images_fd, isrc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int work_fd = -1, rootfs_fd = -1;
 	json_t *base = NULL;
 	char unused[BK_ID_SIZE];

@@ -207,11 +207,13 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	if (image_config_for(&e->model, c->image_id, image_id, &config, err) < 0)
 		return -err->code;
 	user = json_string_value(json_object_get(json_object_get(config, "config"), "User"));
-	workdir = json_string_value(json_object_get(json_object_get(config, "config"), "WorkingDir"));
+	workdir =
+	    json_string_value(json_object_get(json_object_get(config, "config"), "WorkingDir"));
 	{
 		cleanup_free char *path = xasprintf("%s/rootfs", c->id);
 
-		rootfs_fd = openat(e->store.containers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rootfs_fd =
+		    openat(e->store.containers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (rootfs_fd < 0)
 		return bk_err_sys(err, "container %s: rootfs", c->id);

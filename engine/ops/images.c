@@ -26,7 +26,9 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 	pthread_mutex_lock(&e->model.lock);
 	/* A broken image can be removed too: that is what one does with it. */
 	img = image_lookup_locked(&e->model, name);
-	ret = img && img->state == BK_IMAGE_BROKEN ? 0 : image_resolve_locked(&e->model, name, &img, err);
+	ret = img && img->state == BK_IMAGE_BROKEN
+		  ? 0
+		  : image_resolve_locked(&e->model, name, &img, err);
 	if (ret < 0) {
 		pthread_mutex_unlock(&e->model.lock);
 		return ret;

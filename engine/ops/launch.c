@@ -28,8 +28,8 @@ launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spar
 
 	if (plan_fd < 0)
 		return plan_fd;
-	if (init_launch(&e->procs, plan_fd, req->state_dfd, req->plan.netns, with_spare, &ip,
-			err) < 0)
+	if (init_launch(&e->procs, plan_fd, req->state_dfd, req->plan.netns, with_spare, &ip, err) <
+	    0)
 		return -err->code;
 	/*
 	 * Until the start is recorded, "starting" names the init: a daemon that
@@ -41,8 +41,8 @@ launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spar
 	if (req->limits && ip.cgroup[0])
 		ret = cgroup_adopt(&e->procs.cg, ip.cgroup, req->id, req->limits, err);
 	else
-		ret = req->limits ? cgroup_enter(&e->procs.cg, req->id, ip.pid, req->limits, err)
-				  : 0;
+		ret =
+		    req->limits ? cgroup_enter(&e->procs.cg, req->id, ip.pid, req->limits, err) : 0;
 	if (ret < 0 || failpoint("run.cgroup", err) < 0) {
 		spare_died = ip.spare && init_exited(&ip);
 		bk_err_wrap(err, "start");

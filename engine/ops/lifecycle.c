@@ -93,8 +93,7 @@ adopt_broken(struct bk_engine *e, struct container *c, int dfd)
 	c->pid_start = proc_start_time(pid);
 	c->rootfs_made = true;
 	memcpy(c->boot_id, e->model.boot_id, sizeof(c->boot_id));
-	bk_log(BK_LOG_INFO, "container %s: broken record, its init runs (pid %d)", c->id,
-	       (int)pid);
+	bk_log(BK_LOG_INFO, "container %s: broken record, its init runs (pid %d)", c->id, (int)pid);
 }
 
 void
@@ -239,7 +238,8 @@ wait_stopped_locked(struct bk_engine *e, struct container *c, int timeout_ms,
 		if (step.tv_sec > deadline.tv_sec ||
 		    (step.tv_sec == deadline.tv_sec && step.tv_nsec > deadline.tv_nsec))
 			step = deadline;
-		if (pthread_cond_timedwait(&e->model.ctr_changed, &e->model.lock, &step) == ETIMEDOUT &&
+		if (pthread_cond_timedwait(&e->model.ctr_changed, &e->model.lock, &step) ==
+			ETIMEDOUT &&
 		    step.tv_sec == deadline.tv_sec && step.tv_nsec == deadline.tv_nsec)
 			return c->state != BK_CTR_RUNNING;
 	}

@@ -252,7 +252,8 @@ network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip)
 		return xasprintf("mode %s\n", net_mode_name(mode));
 	mac_for_ip(ip, mac);
 	return xasprintf("mode bridge\nip %s\nmac %s\ngateway %s\n", ip_format(ip, ipb),
-			 mac_format(mac, macb), ip_format(net_host_config(e->net.host)->gateway, gw));
+			 mac_format(mac, macb),
+			 ip_format(net_host_config(e->net.host)->gateway, gw));
 }
 
 char *

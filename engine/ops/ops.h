@@ -55,7 +55,7 @@ struct spares {
 
 struct execs {
 	struct exec_session *list; /* protected by model.lock */
-	uint64_t next_uid;	   /* protected by model.lock */
+	uint64_t next_uid;         /* protected by model.lock */
 };
 
 struct network {
@@ -67,7 +67,6 @@ struct network {
 	char (*releasing)[BK_ID_SIZE]; /* protected by release_lock */
 	size_t nreleasing;             /* protected by release_lock */
 };
-
 
 /* The engine: one part per layer (fsd/ sees none of it: bocker.h only). */
 struct bk_engine {
@@ -96,7 +95,7 @@ struct launch_req {
 };
 /* Launch it: the init's pid and pidfd once the command runs, or -errno. */
 must_check int launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid, int *pidfd,
-	   struct bk_err *err);
+		      struct bk_err *err);
 
 /* ---- lifecycle.c ----------------------------------------------------------------------------- */
 
@@ -120,13 +119,15 @@ void spare_drop(struct bk_engine *e, const char *image_id);
 must_check int count_spares(struct bk_engine *e, const char *image_id);
 
 /* ---- network.c ----------------------------------------------------------------------------- */
-must_check int network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_err *err);
+must_check int network_open(struct bk_engine *e, const struct bk_engine_opts *opts,
+			    struct bk_err *err);
 void network_close(struct bk_engine *e);
 void network_republish(struct bk_engine *e);
-must_check int network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_t *ip,
-		    struct bk_err *err);
-must_check int network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode, uint32_t ip,
-		   const struct port_map *ports, size_t nports, struct bk_err *err);
+must_check int network_prepare(struct bk_engine *e, const char *id, enum net_mode mode,
+			       uint32_t *ip, struct bk_err *err);
+must_check int network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode,
+			      uint32_t ip, const struct port_map *ports, size_t nports,
+			      struct bk_err *err);
 void network_detach(struct bk_engine *e, const char *id);
 void network_release(struct bk_engine *e, const char *id);
 char *network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip);
@@ -149,7 +150,6 @@ must_check int monitor_add(struct bk_engine *e, struct container *c);
 /* engine.c */
 
 /* ---- pull.c: the layers of an image pulled into the store --------------------------------- */
-
 
 struct pull_layer {
 	char digest[DIGEST_STR_SIZE];   /* compressed blob */
@@ -190,8 +190,8 @@ must_check int pull_spec_name(const char *spec, char *out, size_t size, struct b
  * are reused by the next one.  On failure work_dfd holds a partial result
  * for the caller to remove.
  */
-must_check int pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel *cancel,
-	       const struct bk_pull_progress *progress, struct pull_result *out,
-	       struct bk_err *err);
+must_check int pull_build(struct bk_engine *e, const char *spec, int work_dfd,
+			  struct bk_cancel *cancel, const struct bk_pull_progress *progress,
+			  struct pull_result *out, struct bk_err *err);
 
 #endif

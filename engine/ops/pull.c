@@ -433,8 +433,8 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		ret = bk_err_sys(err, "commit layers/%.16s: sync", hex_of(l->chain_id));
 		goto fail;
 	}
-	if (renameat2(p->e->store.tmp_fd, work, p->layers_fd, hex_of(l->chain_id), RENAME_NOREPLACE) <
-	    0) {
+	if (renameat2(p->e->store.tmp_fd, work, p->layers_fd, hex_of(l->chain_id),
+		      RENAME_NOREPLACE) < 0) {
 		/* Another pull committed the same layer first: keep theirs. */
 		if (errno != EEXIST && errno != ENOTEMPTY) {
 			ret = bk_err_sys(err, "commit layers/%.16s", hex_of(l->chain_id));

@@ -7,8 +7,7 @@
 #include "ops/ops.h"
 
 int
-bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
-		 struct bk_err *err)
+bk_image_resolve(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	return image_resolve(&e->model, name, id_out, err);
 }

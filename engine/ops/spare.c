@@ -127,7 +127,8 @@ static int
 make_one(struct bk_engine *e, const char *image_id, struct bk_err *err)
 {
 	cleanup_free char *src = xasprintf("%s/rootfs", image_id);
-	cleanup_close int src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int src_fd =
+	    openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char tmp[BK_ID_SIZE + 64], name[BK_ID_SIZE + 32];
 	uint64_t epoch;
 	int ret = 0;

@@ -18,7 +18,6 @@
 #include "base/inroot.h"
 #include "base/base.h"
 
-
 /* What a start needs, copied out of the record so the lock can be dropped. */
 struct start_ctx {
 	char id[BK_ID_SIZE];
@@ -67,7 +66,8 @@ static int
 make_rootfs(struct bk_engine *e, struct start_ctx *x, struct bk_err *err)
 {
 	cleanup_free char *src = xasprintf("%s/rootfs", x->image_id);
-	cleanup_close int src_fd = openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int src_fd =
+	    openat(e->store.images_fd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (src_fd < 0) {
 		bk_err_sys(err, "image %s: its filesystem", x->image_id);

@@ -27,15 +27,17 @@ static const struct {
 	const char *name;
 	enum df_op op;
 } ops[] = {
-	{ "FROM", DF_FROM },	 { "ARG", DF_ARG },	    { "RUN", DF_RUN },
-	{ "COPY", DF_COPY },	 { "ADD", DF_ADD },	    { "ENV", DF_ENV },
-	{ "WORKDIR", DF_WORKDIR }, { "USER", DF_USER },	    { "CMD", DF_CMD },
-	{ "ENTRYPOINT", DF_ENTRYPOINT }, { "LABEL", DF_LABEL }, { "EXPOSE", DF_EXPOSE },
+	{ "FROM", DF_FROM },       { "ARG", DF_ARG },
+	{ "RUN", DF_RUN },         { "COPY", DF_COPY },
+	{ "ADD", DF_ADD },         { "ENV", DF_ENV },
+	{ "WORKDIR", DF_WORKDIR }, { "USER", DF_USER },
+	{ "CMD", DF_CMD },         { "ENTRYPOINT", DF_ENTRYPOINT },
+	{ "LABEL", DF_LABEL },     { "EXPOSE", DF_EXPOSE },
 };
 
 /* Docker's other instructions: named as unsupported rather than called unknown. */
-static const char *const unsupported[] = { "HEALTHCHECK", "ONBUILD",	"SHELL",
-					   "VOLUME",	  "STOPSIGNAL", "MAINTAINER" };
+static const char *const unsupported[] = { "HEALTHCHECK", "ONBUILD",    "SHELL",
+					   "VOLUME",      "STOPSIGNAL", "MAINTAINER" };
 
 const char *
 dockerfile_op_name(enum df_op op)
@@ -127,8 +129,8 @@ strv_finish(struct strv *sv)
 	return sv->v;
 }
 
-static int
-line_err(struct bk_err *err, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int line_err(struct bk_err *err, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 line_err(struct bk_err *err, int line, const char *fmt, ...)
@@ -1143,8 +1145,9 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 	size_t n = 0, i;
 	int ret = 0;
 
-	*st = (struct df_step){ .op = in->op, .line = in->line, .text = in->text,
-				.exec_form = in->json };
+	*st = (struct df_step){
+		.op = in->op, .line = in->line, .text = in->text, .exec_form = in->json
+	};
 	switch (in->op) {
 	case DF_RUN:
 	case DF_CMD:
@@ -1161,8 +1164,7 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 		break;
 	case DF_FROM:
 		ret = lex_words(in->rest, esc, true, sc, in->line, &w, &n, err);
-		if (ret == 0 && !sc->check &&
-		    !(n == 1 || (n == 3 && strcasecmp(w[1], "AS") == 0)))
+		if (ret == 0 && !sc->check && !(n == 1 || (n == 3 && strcasecmp(w[1], "AS") == 0)))
 			ret = line_err(err, in->line, "FROM: expected 'IMAGE [AS NAME]', got '%s'",
 				       in->rest);
 		if (ret == 0 && n > 0)
@@ -1233,7 +1235,7 @@ declare_args(char **argv, size_t argc, struct vars *vs, const struct vars *fallb
 			*eq = '=';
 		} else {
 			const struct var *f =
-				fallback ? vars_find(fallback, argv[i], strlen(argv[i])) : NULL;
+			    fallback ? vars_find(fallback, argv[i], strlen(argv[i])) : NULL;
 
 			vars_set(vs, argv[i], f ? f->value : NULL);
 		}
@@ -1248,8 +1250,7 @@ run_env(struct df_step *st, const struct vars *args, const struct vars *env)
 	size_t i;
 
 	for (i = 0; i < args->n; i++)
-		if (args->v[i].value &&
-		    !vars_find(env, args->v[i].name, strlen(args->v[i].name)))
+		if (args->v[i].value && !vars_find(env, args->v[i].name, strlen(args->v[i].name)))
 			strv_push(&out, xasprintf("%s=%s", args->v[i].name, args->v[i].value));
 	st->env = strv_finish(&out);
 	st->nenv = out.n;

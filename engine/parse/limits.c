@@ -94,8 +94,8 @@ limits_parse_line(const char *line, struct limits *l, long ncpu, struct bk_err *
 		if (strcmp(value, "max") == 0)
 			n.memory = LIMIT_MAX;
 		else if (value[0] == '-' || parse_size(value, &bytes) < 0)
-			return bk_err_set(err, EINVAL, "limits: memory '%s': SIZE (e.g. 512M) or max",
-					  value);
+			return bk_err_set(err, EINVAL,
+					  "limits: memory '%s': SIZE (e.g. 512M) or max", value);
 		else if ((int64_t)bytes < MEMORY_MIN)
 			return bk_err_set(err, EINVAL, "limits: memory '%s': at least 6M", value);
 		else
@@ -109,8 +109,9 @@ limits_parse_line(const char *line, struct limits *l, long ncpu, struct bk_err *
 			n.cpus_milli = 0;
 		else if (parse_cpus(value, &n.cpus_milli) < 0 || n.cpus_milli < 10 ||
 			 n.cpus_milli > ncpu * 1000)
-			return bk_err_set(err, EINVAL, "limits: cpus '%s': from 0.01 to %ld, or max",
-					  value, ncpu);
+			return bk_err_set(err, EINVAL,
+					  "limits: cpus '%s': from 0.01 to %ld, or max", value,
+					  ncpu);
 	} else if (strcmp(key, "pids") == 0) {
 		if (strcmp(value, "max") == 0)
 			n.pids = LIMIT_MAX;
@@ -189,14 +190,14 @@ limits_to_files(const struct limits *l, enum cgroup_mode mode, struct cgroup_set
 {
 	size_t n = 0;
 
-#define PUT(c, f, ...)                                                                \
-	do {                                                                          \
-		if (n < max) {                                                        \
-			out[n].controller = (c);                                      \
-			out[n].file = (f);                                            \
-			snprintf(out[n].value, sizeof(out[n].value), __VA_ARGS__);   \
-			n++;                                                          \
-		}                                                                     \
+#define PUT(c, f, ...)                                                             \
+	do {                                                                       \
+		if (n < max) {                                                     \
+			out[n].controller = (c);                                   \
+			out[n].file = (f);                                         \
+			snprintf(out[n].value, sizeof(out[n].value), __VA_ARGS__); \
+			n++;                                                       \
+		}                                                                  \
 	} while (0)
 
 	if (mode == CGROUP_V1) {
@@ -225,8 +226,8 @@ limits_to_files(const struct limits *l, enum cgroup_mode mode, struct cgroup_set
 		if (l->cpus_milli == 0)
 			PUT("cpu", "cpu.max", "max %d", PERIOD_US);
 		else
-			PUT("cpu", "cpu.max", "%lld %d", (long long)(l->cpus_milli * PERIOD_US / 1000),
-			    PERIOD_US);
+			PUT("cpu", "cpu.max", "%lld %d",
+			    (long long)(l->cpus_milli * PERIOD_US / 1000), PERIOD_US);
 		if (l->pids == LIMIT_MAX)
 			PUT("pids", "pids.max", "max");
 		else

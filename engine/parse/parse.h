@@ -174,9 +174,9 @@ void manifest_chain_id(const char *parent, const char *diff_id, char out[DIGEST_
 struct bk_err;
 
 #define DF_TEXT_MAX   (1u << 20) /* largest Dockerfile accepted */
-#define DF_INSTR_MAX  1024	 /* instructions in one Dockerfile */
+#define DF_INSTR_MAX  1024       /* instructions in one Dockerfile */
 #define DF_EXPAND_MAX (4u << 20) /* bytes made by substitution, EXPOSE ranges, RUN's args */
-#define DF_NEST_MAX   32          /* ${A:-${B:-...}} levels */
+#define DF_NEST_MAX   32         /* ${A:-${B:-...}} levels */
 
 enum df_op {
 	DF_FROM,
@@ -196,14 +196,14 @@ enum df_op {
 /* One instruction as written. */
 struct df_instr {
 	enum df_op op;
-	int line;     /* where it starts, from 1 */
-	char *text;   /* "RUN a && b", continuations joined, for "Step N/M : ..." */
-	char *rest;   /* the arguments after the keyword and the flags, trimmed */
-	bool json;    /* rest is a JSON array of strings, in argv */
-	char **argv;  /* json only: its strings, NULL-terminated */
+	int line;    /* where it starts, from 1 */
+	char *text;  /* "RUN a && b", continuations joined, for "Step N/M : ..." */
+	char *rest;  /* the arguments after the keyword and the flags, trimmed */
+	bool json;   /* rest is a JSON array of strings, in argv */
+	char **argv; /* json only: its strings, NULL-terminated */
 	size_t argc;
-	char *chown;  /* COPY/ADD --chown=, NULL if absent (not expanded yet) */
-	char *chmod;  /* COPY/ADD --chmod=, NULL if absent */
+	char *chown; /* COPY/ADD --chown=, NULL if absent (not expanded yet) */
+	char *chmod; /* COPY/ADD --chmod=, NULL if absent */
 };
 
 struct dockerfile {
@@ -290,14 +290,15 @@ char *dockerfile_clean_path(const char *path);
 
 #include "bocker.h"
 
-#define LIMIT_MAX (-1)
-#define LIMIT_PIDS_DEFAULT 2048 /* a new container's pids limit unless the daemon says otherwise */
+/* LIMIT_PIDS_DEFAULT: a new container's pids limit unless the daemon says otherwise. */
+#define LIMIT_MAX          (-1)
+#define LIMIT_PIDS_DEFAULT 2048
 
 struct limits {
-	int64_t memory;	    /* bytes, LIMIT_MAX: unlimited */
+	int64_t memory;     /* bytes, LIMIT_MAX: unlimited */
 	int64_t cpu_shares; /* 0: the default (1024) */
 	int64_t cpus_milli; /* thousandths of a CPU, 0: unlimited */
-	int64_t pids;	    /* LIMIT_MAX: unlimited */
+	int64_t pids;       /* LIMIT_MAX: unlimited */
 };
 
 enum cgroup_mode { CGROUP_V1, CGROUP_V2 };

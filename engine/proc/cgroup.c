@@ -29,16 +29,16 @@
 #include "parse/parse.h"
 #include "base/base.h"
 
-#define PARENT "bockerfs"
+#define PARENT     "bockerfs"
 #define PARENT_DIR (g->parent) /* "bockerfs/<store tag>" */
-#define V2_ROOT "/sys/fs/cgroup"
+#define V2_ROOT    "/sys/fs/cgroup"
 
 static const char *const v1_controllers[] = { "cpu", "cpuacct", "memory", "pids", "devices" };
 static const char *const v2_controllers[] = { "cpu", "memory", "pids" };
 
 /* docker's default device rules: mknod of anything, use of the standard nodes. */
 static const char *const device_rules[] = {
-	"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
+	"c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
 	"c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
 };
 
@@ -66,8 +66,7 @@ controllers(const struct cgroups *g, size_t *n)
 
 /* Absolute path of a container's group for controller (v1) or in the v2 tree. */
 static int
-group_path(const struct cgroups *g, const char *controller, const char *id, char *buf,
-	   size_t size)
+group_path(const struct cgroups *g, const char *controller, const char *id, char *buf, size_t size)
 {
 	cleanup_free char *mnt = NULL;
 	int n;
@@ -121,8 +120,7 @@ store_tag(struct cgroups *g, int store_fd, struct bk_err *err)
 	cleanup_free char *text = NULL;
 	char tag[9];
 
-	if (read_file_at(store_fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 &&
-	    strlen(text) >= 8) {
+	if (read_file_at(store_fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 && strlen(text) >= 8) {
 		memcpy(tag, text, 8);
 		tag[8] = '\0';
 	} else {
@@ -453,7 +451,8 @@ cgroup_remove(struct cgroups *g, const char *id)
 	cg = group_of(g, id);
 	if (cg == NULL)
 		return;
-	ret = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION | CGFLAG_DELETE_RECURSIVE);
+	ret =
+	    cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION | CGFLAG_DELETE_RECURSIVE);
 	if (ret != 0 && ret != ECGROUPNOTEXIST)
 		bk_log(BK_LOG_DEBUG, "cgroup %s: delete: %s", id, cgroup_strerror(ret));
 	cgroup_free(&cg);

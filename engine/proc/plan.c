@@ -17,7 +17,6 @@
 #include "parse/parse.h"
 #include "proc/proc.h"
 
-
 /* Docker's default set: nothing more (no SYS_ADMIN, SYS_PTRACE, NET_ADMIN, SYS_MODULE...). */
 static const int default_caps[] = {
 	CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,

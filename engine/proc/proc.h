@@ -39,10 +39,10 @@ struct cgroups {
 };
 
 struct procs {
-	int init_fd;       /* O_PATH fd of the bockerfs-init binary */
-	char *seccomp_hex; /* the containers' seccomp filter, built once */
-	char *hide_mount;  /* bk_engine_opts.hide_mount, or NULL */
-	uint64_t log_max;  /* rotate container logs past this size */
+	int init_fd;                  /* O_PATH fd of the bockerfs-init binary */
+	char *seccomp_hex;            /* the containers' seccomp filter, built once */
+	char *hide_mount;             /* bk_engine_opts.hide_mount, or NULL */
+	uint64_t log_max;             /* rotate container logs past this size */
 	struct limits default_limits; /* what a new container (and a spare's group) starts with */
 	long ncpu;
 	struct cgroups cg;
@@ -69,7 +69,7 @@ struct init_proc {
  * filesystem up meanwhile and waits for init_go.
  */
 must_check int init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, bool with_spare,
-		struct init_proc *out, struct bk_err *err);
+			   struct init_proc *out, struct bk_err *err);
 /* Tell it to go; its answer: 0 once the command runs, or its error (ENOENT: no such program). */
 must_check int init_go(struct init_proc *ip, struct bk_err *err);
 /* Has it exited (killed by anyone)? */
@@ -97,7 +97,7 @@ uint64_t proc_start_time(pid_t pid);
  */
 void spawn_child_hide(const char *path);
 void spawn_child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
-	__attribute__((noreturn));
+    __attribute__((noreturn));
 
 /* ---- spare inits (spare_init.c) -------------------------------------------------------------- */
 
@@ -133,9 +133,9 @@ struct plan_req {
 	size_t ngroups;
 	uint64_t caps;
 	uint64_t log_max;
-	bool netns;         /* the container has a network namespace of its own */
-	bool cgroupns;      /* enter a new cgroup namespace */
-	bool runtime_files; /* bind the state directory's hosts, hostname, resolv.conf */
+	bool netns;          /* the container has a network namespace of its own */
+	bool cgroupns;       /* enter a new cgroup namespace */
+	bool runtime_files;  /* bind the state directory's hosts, hostname, resolv.conf */
 	const char *seccomp; /* the filter as hex, NULL: none */
 };
 /* The plan in a memfd, its offset at 0 (an fd, or -errno). */
@@ -156,15 +156,17 @@ char **process_env(json_t *config, char *const *env, size_t nenv, const char *ho
 must_check int cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err);
 /* Make id's group with limits l and move pid into it. */
 must_check int cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *l,
-		 struct bk_err *err);
+			    struct bk_err *err);
 /* Rename a spare's group to id's and set limits l (no RCU grace period, unlike a join). */
-must_check int cgroup_adopt(struct cgroups *g, const char *spare, const char *id, const struct limits *l,
-		 struct bk_err *err);
+must_check int cgroup_adopt(struct cgroups *g, const char *spare, const char *id,
+			    const struct limits *l, struct bk_err *err);
 /* Move pid into id's existing group (exec sessions). */
 must_check int cgroup_join(struct cgroups *g, const char *id, pid_t pid, struct bk_err *err);
 /* Change id's limits at once; the kernel's refusal comes back as it is. */
-must_check int cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct bk_err *err);
-must_check int cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_err *err);
+must_check int cgroup_update(struct cgroups *g, const char *id, const struct limits *l,
+			     struct bk_err *err);
+must_check int cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st,
+			    struct bk_err *err);
 /* Remove id's group (it must hold no process any more). */
 void cgroup_remove(struct cgroups *g, const char *id);
 /* Remove the groups keep() does not want, and every spare's. */
@@ -197,7 +199,8 @@ size_t seccomp_enosys_stub(const uint32_t *arches, const int *highest, size_t na
  * ENOENT for an unknown name; EINVAL when either file is there but not a
  * regular file.
  */
-must_check int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid, gid_t *groups,
-		   size_t *ngroups, char *home, size_t home_size, struct bk_err *err);
+must_check int userdb_resolve(int rootfs_fd, const char *user, uid_t *uid, gid_t *gid,
+			      gid_t *groups, size_t *ngroups, char *home, size_t home_size,
+			      struct bk_err *err);
 
 #endif

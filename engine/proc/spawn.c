@@ -283,8 +283,9 @@ use_spare(struct procs *p, int plan_fd, int state_dfd, struct init_proc *out)
 		spare_init_discard(p, &s);
 		return -ENOENT;
 	}
-	*out = (struct init_proc){ .pid = s.pid, .pidfd = s.pidfd, .sync_fd = s.sync_fd,
-				   .spare = true };
+	*out = (struct init_proc){
+		.pid = s.pid, .pidfd = s.pidfd, .sync_fd = s.sync_fd, .spare = true
+	};
 	memcpy(out->cgroup, s.cgroup, sizeof(out->cgroup));
 	return 0;
 }

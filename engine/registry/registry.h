@@ -53,7 +53,8 @@ long auth_base64_decode(const char *s, unsigned char **out);
  * 0 when the file has none for host, -errno if the file is unreadable or
  * malformed (a missing file is 0).
  */
-must_check int auth_lookup(const char *path, const char *host, char **user, char **pass, struct bk_err *err);
+must_check int auth_lookup(const char *path, const char *host, char **user, char **pass,
+			   struct bk_err *err);
 
 /* ---- registry.c -------------------------------------------------------- */
 
@@ -83,7 +84,7 @@ struct registry;
  * *out.  Free with registry_free.
  */
 must_check int registry_open(const struct image_ref *ref, const struct registry_opts *opts,
-		  struct registry **out, struct bk_err *err);
+			     struct registry **out, struct bk_err *err);
 void registry_free(struct registry *r);
 
 /* "https://registry-1.docker.io" or the mirror in use (borrowed). */
@@ -98,12 +99,13 @@ const char *registry_endpoint(const struct registry *r);
  * EPROTO (other statuses, TLS), EFBIG, EINTR.  Every GET here retries
  * transient failures a few times (registry.c, "Retries").
  */
-must_check int registry_get_manifest(struct registry *r, const char *reference, size_t max, char **body,
-			  size_t *len, char **content_type, struct bk_err *err);
+must_check int registry_get_manifest(struct registry *r, const char *reference, size_t max,
+				     char **body, size_t *len, char **content_type,
+				     struct bk_err *err);
 
 /* GET a small blob into memory, at most max bytes, its sha256 checked (EBADMSG). */
-must_check int registry_get_blob(struct registry *r, const char *digest, size_t max, char **body, size_t *len,
-		      struct bk_err *err);
+must_check int registry_get_blob(struct registry *r, const char *digest, size_t max, char **body,
+				 size_t *len, struct bk_err *err);
 
 /*
  * Stream a blob of size bytes (as the manifest says; 0 if unknown): sink
@@ -114,8 +116,8 @@ must_check int registry_get_blob(struct registry *r, const char *digest, size_t 
  * on one registry.
  */
 typedef int (*registry_sink)(void *arg, const void *data, size_t len, struct bk_err *err);
-must_check int registry_stream_blob(struct registry *r, const char *digest, uint64_t size, registry_sink sink,
-			 void *arg, struct bk_err *err);
+must_check int registry_stream_blob(struct registry *r, const char *digest, uint64_t size,
+				    registry_sink sink, void *arg, struct bk_err *err);
 
 /* Requests made so far (all endpoints, redirects and token fetches included). */
 uint64_t registry_requests(const struct registry *r);

@@ -240,8 +240,12 @@ store_open(struct store *s, const char *root, uint64_t size, struct bk_err *err)
 {
 	int ret;
 
-	*s = (struct store){ .lock_fd = -1, .fd = -1, .images_fd = -1, .containers_fd = -1,
-			     .tmp_fd = -1, .spare_fd = -1 };
+	*s = (struct store){ .lock_fd = -1,
+			     .fd = -1,
+			     .images_fd = -1,
+			     .containers_fd = -1,
+			     .tmp_fd = -1,
+			     .spare_fd = -1 };
 	s->root = xstrdup(root);
 	ret = storage_lock(root, &s->lock_fd, err);
 	if (ret == 0)

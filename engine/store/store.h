@@ -59,7 +59,8 @@ void store_discard(int tmp_dfd, const char *name);
 void store_reclaim(int dfd);
 must_check int store_create_subvolume(int dfd, const char *name, struct bk_err *err);
 must_check int store_set_read_only(int fd, bool ro, struct bk_err *err);
-must_check int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only, struct bk_err *err);
+must_check int store_snapshot(int src_fd, int dst_dfd, const char *name, bool read_only,
+			      struct bk_err *err);
 
 /* ---- layer ----------------------------------------------------------------------------------- */
 /*
@@ -134,14 +135,15 @@ struct layer_stats {
  * must discard.
  */
 must_check int layer_extract(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
-		  struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE],
-		  struct layer_stats *stats, struct bk_err *err);
+			     struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE],
+			     struct layer_stats *stats, struct bk_err *err);
 
 /* The same with other caps than layer_default_limits (tests use small ones). */
-must_check int layer_extract_limited(int root_dfd, enum layer_comp comp, const struct layer_reader *src,
-			  const struct layer_limits *limits, struct bk_cancel *cancel,
-			  char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
-			  struct bk_err *err);
+must_check int layer_extract_limited(int root_dfd, enum layer_comp comp,
+				     const struct layer_reader *src,
+				     const struct layer_limits *limits, struct bk_cancel *cancel,
+				     char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
+				     struct bk_err *err);
 
 /* ---- copy ------------------------------------------------------------------------------------ */
 /*
@@ -150,7 +152,6 @@ must_check int layer_extract_limited(int root_dfd, enum layer_comp comp, const s
  * device nodes and hardlinks, and reflinking file data where it can.
  */
 #include <stdint.h>
-
 
 struct copy_stats {
 	uint64_t bytes; /* file data, each inode once (hardlinks are not counted again) */
@@ -169,8 +170,8 @@ struct copy_stats {
  * ENOSPC when the destination is full, ELOOP past 256 levels of directories.
  * On failure a partial copy is left in dst_dfd for the caller to delete.
  */
-must_check int copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel, struct copy_stats *stats,
-	      struct bk_err *err);
+must_check int copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel,
+			 struct copy_stats *stats, struct bk_err *err);
 
 /* ---- buildfs --------------------------------------------------------------------------------- */
 /*
@@ -182,14 +183,13 @@ must_check int copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel, str
 #include <stdint.h>
 #include <sys/types.h>
 
-
 struct buildfs_copy {
 	uid_t uid; /* owner of everything copied, and of the directories made for it */
 	gid_t gid;
-	int mode;  /* --chmod, or -1 to keep each source's mode */
-	bool add;  /* ADD: a local tar archive (plain, gzip, zstd) is extracted */
+	int mode;                 /* --chmod, or -1 to keep each source's mode */
+	bool add;                 /* ADD: a local tar archive (plain, gzip, zstd) is extracted */
 	struct bk_cancel *cancel; /* may be NULL */
-	uint64_t bytes;		  /* out: file data written */
+	uint64_t bytes;           /* out: file data written */
 };
 
 /*
@@ -198,7 +198,7 @@ struct buildfs_copy {
  * caller frees *out.  ENOENT, EFBIG, EINVAL when it leads outside.
  */
 must_check int buildfs_read(int ctx_fd, const char *name, size_t max, char **out, size_t *len,
-		 struct bk_err *err);
+			    struct bk_err *err);
 
 /*
  * COPY/ADD: copy the sources (context-relative, cleaned by the parser; '*',
@@ -212,11 +212,12 @@ must_check int buildfs_read(int ctx_fd, const char *name, size_t max, char **out
  * type), EISDIR/ENOTDIR (a file over a directory or the reverse), EINTR,
  * ENOSPC.  On failure the rootfs is left half written, for the caller to drop.
  */
-must_check int buildfs_copy(int ctx_fd, int rootfs_fd, char *const *srcs, size_t nsrc, const char *dest,
-		 struct buildfs_copy *opt, struct bk_err *err);
+must_check int buildfs_copy(int ctx_fd, int rootfs_fd, char *const *srcs, size_t nsrc,
+			    const char *dest, struct buildfs_copy *opt, struct bk_err *err);
 
 /* mkdir -p path inside the rootfs, new directories 0755 owned by uid:gid. */
-must_check int buildfs_mkdir(int rootfs_fd, const char *path, uid_t uid, gid_t gid, struct bk_err *err);
+must_check int buildfs_mkdir(int rootfs_fd, const char *path, uid_t uid, gid_t gid,
+			     struct bk_err *err);
 
 /* path resolves, inside the rootfs, to a directory. */
 bool buildfs_is_dir(int rootfs_fd, const char *path);

@@ -9,7 +9,7 @@
 #                benchmarking addresses) with no route back to 10.88.0.0/16
 #
 # The "containers" are children of net_selftest, each in its own netns.
-# Usage: tests/net/run.sh  (as root; SAN=1 for an ASan+UBSan build;
+# Usage: make net-selftest  (as root; SAN=1 for an ASan+UBSan build;
 # BK_TEST_KEEP=1 keeps the namespaces for a look afterwards).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -18,29 +18,12 @@ if [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root (network namespaces)"
 	exit 0
 fi
-for tool in ip busybox pkg-config; do
+for tool in ip busybox; do
 	command -v $tool >/dev/null || { echo "1..0 # SKIP no $tool"; exit 0; }
 done
-
-PKGS="fuse3 libcurl jansson libarchive libbtrfsutil libmnl libcgroup libnftables libcrypto"
-WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
--Wmissing-declarations -Wformat=2 -Wnull-dereference -Wvla -Wpointer-arith
--Wimplicit-fallthrough -Wundef -Wwrite-strings -Wno-missing-field-initializers"
-if [ "${SAN:-0}" = 1 ]; then
-	BUILD=build-asan
-	OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
-	make -s SAN=1 "$BUILD/libbocker.a"
-else
-	BUILD=build
-	OPT="-O2"
-	make -s "$BUILD/libbocker.a"
-fi
-BIN=$BUILD/tests/net_selftest
-mkdir -p "$BUILD/tests"
-# shellcheck disable=SC2046,SC2086
-cc -std=gnu11 -D_GNU_SOURCE -g $OPT $WARN -pthread $(pkg-config --cflags $PKGS) \
-	-Iengine -Itests/unit -o "$BIN" tests/net/net_selftest.c "$BUILD/libbocker.a" \
-	$(pkg-config --libs $PKGS)
+# Built by `make net-selftest` with the project's flags (SAN=1: in build-asan/).
+BIN=${NET_SELFTEST_BIN:-build/tests/net_selftest}
+[ -x "$BIN" ] || { echo "run.sh: no $BIN: run it with make net-selftest" >&2; exit 1; }
 
 P=bkt$$
 HOST=$P-host

@@ -130,7 +130,8 @@ split_limits_and_encoding(void)
 {
 	struct bk_err err = BK_ERR_INIT;
 	char many[] = "a b c d";
-	char ctrl[] = "a\x01" "b";
+	char ctrl[] = "a\x01"
+		      "b";
 	char del[] = "a\x7f";
 	char bad_utf8[] = "caf\xc3";
 	char overlong[] = "\xc0\xaf";

@@ -27,7 +27,8 @@ parse_good(void)
 	struct limits l;
 
 	limits_init(&l);
-	CHECK_INT(limits_parse("memory 512M\ncpu.shares 512\ncpus 1.5\npids 256\n", &l, 4, &err), 0);
+	CHECK_INT(limits_parse("memory 512M\ncpu.shares 512\ncpus 1.5\npids 256\n", &l, 4, &err),
+		  0);
 	CHECK_INT(l.memory, 512LL << 20);
 	CHECK_INT(l.cpu_shares, 512);
 	CHECK_INT(l.cpus_milli, 1500);
@@ -46,9 +47,10 @@ static int
 parse_bad_keeps_old(void)
 {
 	static const char *bad[] = {
-		"memory -1", "memory 1M", "memory abc", "cpus abc", "cpus 0", "cpus 0.001",
-		"cpus 9", "cpus 1.", "pids 0", "pids -5", "cpu.shares 1", "cpu.shares 300000",
-		"bogus 1", "memory", "memory 1G extra", "cpus 1.2345",
+		"memory -1", "memory 1M",  "memory abc",      "cpus abc",
+		"cpus 0",    "cpus 0.001", "cpus 9",          "cpus 1.",
+		"pids 0",    "pids -5",    "cpu.shares 1",    "cpu.shares 300000",
+		"bogus 1",   "memory",     "memory 1G extra", "cpus 1.2345",
 	};
 	struct bk_err err = BK_ERR_INIT;
 	struct limits l, before;

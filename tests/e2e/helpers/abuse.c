@@ -281,7 +281,7 @@ p_unshare(const char *arg)
 		    : strcmp(arg, "mnt") == 0 ? CLONE_NEWNS
 		    : strcmp(arg, "net") == 0 ? CLONE_NEWNET
 		    : strcmp(arg, "pid") == 0 ? CLONE_NEWPID
-						: 0;
+					      : 0;
 
 	return unshare(flags);
 }
@@ -332,8 +332,8 @@ p_personality(const char *arg)
 static long
 p_socket(const char *arg)
 {
-	int family = strcmp(arg, "vsock") == 0 ? AF_VSOCK
-		     : strcmp(arg, "alg") == 0 ? AF_ALG
+	int family = strcmp(arg, "vsock") == 0  ? AF_VSOCK
+		     : strcmp(arg, "alg") == 0  ? AF_ALG
 		     : strcmp(arg, "unix") == 0 ? AF_UNIX
 						: AF_INET;
 	long fd = socket(family, family == AF_ALG ? SOCK_SEQPACKET : SOCK_STREAM, 0);
