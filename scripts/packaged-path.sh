@@ -2,7 +2,9 @@
 # packaged-path.sh DIR [PART]: fill DIR with links to the programs a fresh
 # Debian 12 machine would have after `scripts/deps.sh PART` (default test):
 # those of the packages PART lists, of everything they depend on, and of
-# Debian's required and important packages, which every install has.
+# Debian's required packages, which every install has (a minimal image, as
+# cloud and container images are, has no "important" ones: nftables is
+# one of those, and the tests once needed it unlisted).
 # `make test` runs the suites with PATH=DIR, so a program the tests or the
 # daemon use that no list names fails here, as it would on a fresh machine,
 # instead of passing on a machine where someone once installed it by hand.
@@ -24,7 +26,7 @@ done
 closure=$({
 	apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts \
 		--no-breaks --no-replaces --no-enhances $pkgs 2>/dev/null | grep -v '^[ <]'
-	dpkg-query -W -f='${Package} ${Priority}\n' | awk '$2 == "required" || $2 == "important" { print $1 }'
+	dpkg-query -W -f='${Package} ${Priority}\n' | awk '$2 == "required" { print $1 }'
 } | sed 's/:.*//' | sort -u)
 
 # Every program those packages own, by its real path (merged /usr, alternatives),
