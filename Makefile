@@ -104,7 +104,7 @@ TEST_HELPERS := $(patsubst tests/e2e/helpers/%.c,$(BUILD)/tests/helpers/%,\
 $(BUILD)/tests/helpers/%: tests/e2e/helpers/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (static)"
-	@$(CC) -std=gnu11 -D_GNU_SOURCE -static -O2 $(WARN) -o $@ $<
+	@$(CC) -std=gnu11 -static -O2 $(WARN) -o $@ $<
 
 e2e: all test-deps $(TEST_HELPERS)
 	PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs \
