@@ -192,4 +192,4 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/path -prune -o -name '*.d' -type f -print 2>/dev/null)
