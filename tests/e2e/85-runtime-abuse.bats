@@ -7,8 +7,8 @@
 #   - seccomp: the command, the init (PID 1) and exec sessions all run under
 #     the default profile (Docker's); refused calls answer EPERM, clone3 and
 #     syscalls newer than the profile ENOSYS; what Docker allows still works
-#   - raw system calls (tests/e2e/helpers/abuse.c, built static here and
-#     copied into the busybox image): reboot, settimeofday, clock_settime,
+#   - raw system calls (tests/e2e/helpers/abuse.c, built static by the
+#     Makefile into BK_HELPERS and copied into the busybox image): reboot, settimeofday, clock_settime,
 #     swapon, acct, kexec, module loading, open_by_handle_at, keyctl, bpf,
 #     perf_event_open, userfaultfd, io_uring, iopl, syslog, mount (old and
 #     new API), pivot_root, unshare, clone with namespaces, setns,
@@ -37,9 +37,8 @@ CG=/sys/fs/cgroup
 
 setup_file() {
 	ct_setup_file || return
-	# The probe helper, static: the image has no libc.
-	gcc -static -O2 -Wall -Wextra -Werror -o "$CT_BB_DIR/busybox/bin/abuse" \
-		"$BATS_TEST_DIRNAME/helpers/abuse.c"
+	# The probe helper, static (the image has no libc), built by the Makefile.
+	bk_helper abuse "$CT_BB_DIR/busybox/bin/abuse"
 }
 
 teardown_file() {

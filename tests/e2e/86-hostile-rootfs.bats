@@ -45,7 +45,7 @@ load '../lib/hostile'
 
 setup_file() {
 	ct_setup_file || return
-	hostile_helper_build "$CT_BB_DIR/busybox/bin/hostile"
+	bk_helper hostile "$CT_BB_DIR/busybox/bin/hostile"
 }
 
 teardown_file() {

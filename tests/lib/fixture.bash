@@ -26,13 +26,15 @@
 # backing file is under BK_TMP.
 
 BK_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [ -z "${BOCKERFS_BIN:-}" ]; then
-	if [ -n "${BATS_TEST_FILENAME:-}" ]; then
-		BOCKERFS_BIN="$(dirname "$BATS_TEST_FILENAME")/../../build/bockerfs"
-	else
-		BOCKERFS_BIN="$BK_LIB/../../build/bockerfs"
-	fi
+# The daemon and the static helpers of tests/e2e/helpers/ (`make e2e` builds both
+# and sets these); by default those of the build directory next to the tests.
+if [ -n "${BATS_TEST_FILENAME:-}" ]; then
+	BK_BUILD="$(dirname "$BATS_TEST_FILENAME")/../../build"
+else
+	BK_BUILD="$BK_LIB/../../build"
 fi
+BOCKERFS_BIN=${BOCKERFS_BIN:-$BK_BUILD/bockerfs}
+BK_HELPERS=${BK_HELPERS:-$BK_BUILD/tests/helpers}
 BK_PY=${BK_PY:-python3}
 BK_DEADLINE=${BK_DEADLINE:-10} # seconds to wait for a mount, an exit, an event
 BK_STORAGE_SIZE=${BK_STORAGE_SIZE:-1G}
@@ -393,6 +395,14 @@ bk_busybox_rootfs() {
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
 	chmod 1777 "$dir/tmp"
 	chmod 0700 "$dir/root"
+}
+
+# bk_helper NAME DEST: copy the static helper NAME (tests/e2e/helpers/NAME.c,
+# built by the Makefile into BK_HELPERS) to DEST, e.g. into a busybox rootfs.
+bk_helper() {
+	[ -x "$BK_HELPERS/$1" ] || bk_fail "no helper at '$BK_HELPERS/$1' (run make build/tests/helpers/$1)" ||
+		return
+	cp "$BK_HELPERS/$1" "$2"
 }
 
 # bk_big_tree DIR COUNT MIB: COUNT files of MIB MiB of random data (one random

@@ -1,8 +1,8 @@
 /*
  * abuse: what tests/e2e/85-runtime-abuse.bats runs inside a container to
  * try what a hostile workload would, with raw system calls (busybox has no
- * applet for most).  Built there with `gcc -static` and copied into the
- * test's busybox image.
+ * applet for most).  Built static by the Makefile (build/tests/helpers/abuse:
+ * the image has no libc) and copied into the test's busybox image.
  *
  *   abuse PROBE[:ARG]...
  *
