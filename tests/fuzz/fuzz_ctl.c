@@ -1,11 +1,16 @@
 /*
  * Fuzz what a write to a control or config file goes through before anything
- * runs: fsd/ctl.c (bytes collected per open file, split at newlines, checked
- * for size and encoding, split into words) and the checks of fsd/control.c
- * (check_line: usage, verbs, timeouts, signals, absolute paths) and
- * fsd/config.c (check_value).  Those checks are static, so the two files are
- * compiled into this target; control_write itself needs a FUSE request, so
- * its parsing half is replayed here (write_like_control_write).
+ * runs, linked against libfsd.a: fsd/ctl.c (bytes collected per open file,
+ * split at newlines, checked for size and encoding, split into words) and the
+ * verb tables of fsd/verbs.c (control_file_of, each verb's check: usage,
+ * timeouts, signals, absolute paths; wrong_arguments, control_usage).
+ *
+ * Two pieces are static in fsd/ and so are replayed here, step for step:
+ * control.c's check_line (a line split by its file's form, its verb found,
+ * its arguments collected and checked: check_line below) and control_write's
+ * parsing half (write_like_control_write); config.c's value_of and
+ * check_value (config_value, config_check).  control_write and config_write
+ * themselves need a FUSE request and an engine.
  *
  * Input: byte 0 picks the file (images/import, pull, build, containers/run,
  * containers/ID/ctl, exec/N/ctl, or a config file: image, cmd, env, limits,
@@ -13,12 +18,15 @@
  * is what is written, then the file is closed.
  * Checks: a failure is EINVAL or EFBIG with a message and drops what was
  * pending; lines never hold a newline; words are non-empty, blank-free and
- * at most WORDS_MAX; bytes are neither lost nor invented.
+ * at most WORDS_MAX; a line that passes has a verb of its file and a number
+ * of arguments that verb takes; bytes are neither lost nor invented.
  */
-#include "../../fsd/control.c"
-#include "../../fsd/config.c"
+#include <errno.h>
 
 #include "fuzz.h"
+#include "verbs.h"
+
+#define LINES_MAX 64 /* control.c: commands in one write */
 
 #define NKINDS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -38,6 +46,137 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* ---- control.c's check_line, replayed (static there) ---------------------- */
+
+/* The rest of a line after its first word, as written ("IMAGE CMD...", "exec CMD..."). */
+static const char *
+rest_after_first_word(const char *raw)
+{
+	const char *p = raw + strspn(raw, " \t");
+
+	p += strcspn(p, " \t");
+	return p + strspn(p, " \t");
+}
+
+/* FORM_*_REST: only the first word is a word; what follows stays as written. */
+static int
+split_first_word(struct line *l, struct bk_err *err)
+{
+	char *p = l->words + strspn(l->words, " \t");
+
+	if (ctl_check_text(l->raw, false, err) < 0)
+		return -err->code;
+	p[strcspn(p, " \t\r")] = '\0';
+	l->argv[0] = p;
+	l->argc = *p ? 1 : 0;
+	return 0;
+}
+
+/* The line's verb: its first word's, or the file's only one. */
+static const struct verb *
+find_verb(const struct control_file *cf, const struct line *l)
+{
+	if (cf->form == FORM_ARGS || cf->form == FORM_ARG_REST)
+		return &cf->verbs[0];
+	for (size_t i = 0; i < cf->nverbs; i++)
+		if (strcmp(cf->verbs[i].name, l->argv[0]) == 0)
+			return &cf->verbs[i];
+	return NULL;
+}
+
+/* The verb's arguments: the words after it, or the rest of the line as written. */
+static void
+collect_args(const struct control_file *cf, struct line *l)
+{
+	const char *rest = rest_after_first_word(l->raw);
+
+	l->nargs = 0;
+	switch (cf->form) {
+	case FORM_ARGS:
+	case FORM_VERB_ARGS:
+		for (int i = cf->form == FORM_VERB_ARGS ? 1 : 0; i < l->argc; i++)
+			l->args[l->nargs++] = l->argv[i];
+		return;
+	case FORM_ARG_REST:
+		if (l->argc > 0)
+			l->args[l->nargs++] = l->argv[0];
+		break;
+	case FORM_VERB_REST:
+		break;
+	}
+	if (*rest)
+		l->args[l->nargs++] = rest;
+}
+
+/* Split l into words and check it against file's verbs: 0, or -errno with err set. */
+static int
+check_line(enum node_kind file, struct line *l, struct bk_err *err)
+{
+	const struct control_file *cf = control_file_of(file);
+	const struct verb *v;
+	char usage[160];
+	int ret;
+
+	l->words = strdup(l->raw);
+	if (l->words == NULL)
+		abort();
+	if (cf == NULL)
+		return bk_err_set(err, EINVAL, "this file takes no commands");
+	l->file = cf;
+	if (cf->form == FORM_ARG_REST || cf->form == FORM_VERB_REST)
+		ret = split_first_word(l, err);
+	else
+		ret = l->argc = ctl_split(l->words, l->argv, WORDS_MAX, err);
+	if (ret < 0)
+		return ret;
+	if (cf->form == FORM_VERB_ARGS && l->argc == 0) {
+		control_usage(cf, usage, sizeof(usage));
+		return bk_err_set(err, EINVAL, "empty command (%s)", usage);
+	}
+	v = find_verb(cf, l);
+	if (v == NULL) {
+		control_usage(cf, usage, sizeof(usage));
+		return bk_err_set(err, EINVAL, "unknown command '%s' (%s)", l->argv[0], usage);
+	}
+	l->verb = v;
+	collect_args(cf, l);
+	if (l->nargs < v->min || l->nargs > v->max)
+		return wrong_arguments(l, err);
+	return v->check ? v->check(l, err) : 0;
+}
+
+/* ---- config.c's value_of and check_value, replayed (static there) -------- */
+
+/* The value written so far, without the final newline(s). */
+static char *
+config_value(const struct ofile *of)
+{
+	size_t n = of->in_len;
+	char *v;
+
+	while (n > 0 && (of->in[n - 1] == '\n' || of->in[n - 1] == '\r'))
+		n--;
+	v = malloc(n + 1);
+	if (v == NULL)
+		abort();
+	if (n)
+		memcpy(v, of->in, n);
+	v[n] = '\0';
+	return v;
+}
+
+static int
+config_check(enum node_kind kind, const char *v, struct bk_err *err)
+{
+	if (kind == N_CTR_IMAGE && strchr(v, '\n'))
+		return bk_err_set(err, EINVAL, "image: one name on one line");
+	if (kind == N_CTR_IMAGE && *v == '\0')
+		return bk_err_set(err, EINVAL, "image: empty name");
+	return ctl_check_text(v, kind != N_CTR_IMAGE, err);
+}
+
+/* ---- the checks ---------------------------------------------------------- */
+
 static void
 check_words(const struct line *l)
 {
@@ -49,6 +188,19 @@ check_words(const struct line *l)
 	}
 }
 
+/* A line that passed: a verb of its file, with as many arguments as it takes. */
+static void
+check_verb(enum node_kind file, const struct line *l)
+{
+	const struct control_file *cf = control_file_of(file);
+
+	FUZZ_ASSERT(cf != NULL && l->file == cf && l->verb != NULL);
+	FUZZ_ASSERT(l->verb >= cf->verbs && l->verb < cf->verbs + cf->nverbs);
+	FUZZ_ASSERT(l->nargs >= l->verb->min && l->nargs <= l->verb->max);
+	for (int i = 0; i < l->nargs; i++)
+		FUZZ_ASSERT(l->args[i] != NULL && l->args[i][0] != '\0');
+}
+
 /*
  * control_write's parsing half: append, take the complete lines (all of
  * them at close), check each.  Returns 0, or -errno with err set.
@@ -57,7 +209,8 @@ static int
 write_like_control_write(struct ofile *of, const char *buf, size_t size, bool at_close,
 			 size_t *taken, struct bk_err *err)
 {
-	struct job *job;
+	struct line *lines;
+	size_t n = 0;
 	char *raw;
 	int ret = 0;
 
@@ -68,28 +221,33 @@ write_like_control_write(struct ofile *of, const char *buf, size_t size, bool at
 	/* No whole command yet: control_write keeps the bytes and does nothing else. */
 	if (!at_close && (of->in == NULL || memchr(of->in, '\n', of->in_len) == NULL))
 		return 0;
-	job = calloc(1, sizeof(*job));
-	if (job == NULL)
+	lines = calloc(LINES_MAX, sizeof(*lines));
+	if (lines == NULL)
 		abort();
-	job->file = of->kind;
-	while (job->n < LINES_MAX && (raw = ctl_next_line(of, at_close)) != NULL) {
+	while (n < LINES_MAX && (raw = ctl_next_line(of, at_close)) != NULL) {
 		FUZZ_ASSERT(strchr(raw, '\n') == NULL);
 		*taken += strlen(raw);
-		job->lines[job->n++].raw = raw;
+		lines[n++].raw = raw;
 	}
-	if (job->n == LINES_MAX && of->in_len > 0)
+	if (n == LINES_MAX && of->in_len > 0)
 		ret = bk_err_set(err, EINVAL, "more than %d commands in one write", LINES_MAX);
-	for (size_t i = 0; ret == 0 && i < job->n; i++) {
-		ret = check_line(job, &job->lines[i], err);
-		if (ret == 0)
-			check_words(&job->lines[i]);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = check_line(of->kind, &lines[i], err);
+		if (ret == 0) {
+			check_words(&lines[i]);
+			check_verb(of->kind, &lines[i]);
+		}
 	}
 	if (ret < 0) {
 		free(of->in);
 		of->in = NULL;
 		of->in_len = 0;
 	}
-	job_free(job);
+	for (size_t i = 0; i < n; i++) {
+		free(lines[i].raw);
+		free(lines[i].words);
+	}
+	free(lines);
 	return ret;
 }
 
@@ -146,9 +304,9 @@ fuzz_config(enum node_kind kind, size_t chunk, const char *data, size_t size)
 		fuzz_check_err(ret, &err, "config append");
 		if (ret < 0)
 			continue;
-		value = value_of(&of);
+		value = config_value(&of);
 		FUZZ_ASSERT(strlen(value) <= of.in_len);
-		ret = check_value(kind, value, &err);
+		ret = config_check(kind, value, &err);
 		fuzz_check_err(ret, &err, "config check");
 		if (ret == 0 && kind == N_CTR_IMAGE)
 			FUZZ_ASSERT(value[0] != '\0' && strchr(value, '\n') == NULL);
