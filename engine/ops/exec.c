@@ -252,11 +252,9 @@ spawn_helper(struct bk_engine *e, int init_pidfd, int plan_fd, struct exec_sessi
 	     struct bk_err *err)
 {
 	cleanup_close int in_r = -1, out_w = -1, child_sync = -1;
-	struct clone_args ca = { 0 };
 	char a2[16], a3[16], a4[16];
 	char *argv[] = { (char *)"bockerfs-init", (char *)"--exec", a2, a3, a4, NULL };
-	int in[2], out[2], sv[2], keep[3], pidfd = -1;
-	long pid;
+	int in[2], out[2], sv[2], keep[3], pidfd = -1, pid;
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
 		return bk_err_sys(err, "exec: pipes");
@@ -277,14 +275,9 @@ spawn_helper(struct bk_engine *e, int init_pidfd, int plan_fd, struct exec_sessi
 	keep[0] = plan_fd;
 	keep[1] = child_sync;
 	keep[2] = init_pidfd;
-	ca.flags = CLONE_PIDFD;
-	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	ca.exit_signal = SIGCHLD;
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	pid = clone_init_proc(&e->procs, 0, argv, in_r, out_w, keep, 3, false, &pidfd, err);
 	if (pid < 0)
-		return bk_err_sys(err, "exec: clone3");
-	if (pid == 0)
-		spawn_child_exec(e->procs.init_fd, argv, in_r, out_w, keep, 3);
+		return bk_err_wrap(err, "exec");
 	s->pid = (pid_t)pid;
 	s->pidfd = pidfd;
 	return 0;
@@ -293,22 +286,7 @@ spawn_helper(struct bk_engine *e, int init_pidfd, int plan_fd, struct exec_sessi
 static int
 await_ok(struct exec_session *s, struct bk_err *err)
 {
-	struct pollfd pfd = { .fd = s->sync_fd, .events = POLLIN };
-	char msg[512], step[32] = "";
-	int code = 0, off = 0;
-	ssize_t n;
-
-	if (poll(&pfd, 1, 30000) <= 0)
-		return bk_err_set(err, ETIMEDOUT, "exec: the helper did not answer");
-	n = recv(s->sync_fd, msg, sizeof(msg) - 1, 0);
-	if (n <= 0)
-		return bk_err_set(err, EIO, "exec: the helper exited before it was ready");
-	msg[n] = '\0';
-	if (strcmp(msg, "ok") == 0)
-		return 0;
-	if (sscanf(msg, "err %31s %d %n", step, &code, &off) >= 2 && code > 0)
-		return bk_err_set(err, code, "%s", msg + off);
-	return bk_err_set(err, EIO, "exec: %s", msg);
+	return init_answer(s->sync_fd, 30000, "exec: the helper", err);
 }
 
 static void

@@ -1,11 +1,17 @@
 /*
- * The child side of a clone3 of the daemon, which is multithreaded: raw
- * system calls only, up to the exec of bockerfs-init.  Used by every init
- * the daemon starts: a container's (spawn.c), a spare (spare_init.c), an
- * exec session's helper (ops/exec.c).
+ * Every bockerfs-init the daemon starts, a container's (spawn.c), a spare
+ * (spare_init.c) or an exec session's helper (ops/exec.c), is cloned here,
+ * and answers here.  The daemon is multithreaded: the child side makes raw
+ * system calls only, up to the exec.
  */
+#include <errno.h>
+#include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,8 +25,8 @@
  * tree mounted meanwhile: an unmount of the tree would not end the FUSE
  * connection then.  Best effort: the tree may not be mounted yet.
  */
-void
-spawn_child_hide(const char *path)
+static void
+child_hide(const char *path)
 {
 	if (path && syscall(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
 		syscall(SYS_umount2, path, MNT_DETACH);
@@ -32,8 +38,8 @@ spawn_child_hide(const char *path)
  * some), puts in_r on stdin and out_w on stdout and stderr when they are not
  * -1, lets the keep fds through exec, and execs the init binary.
  */
-void
-spawn_child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
+static void __attribute__((noreturn))
+child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
 {
 	static char *const envp[] = { NULL };
 	sigset_t none;
@@ -52,4 +58,49 @@ spawn_child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep,
 	syscall(SYS_execveat, init_fd, "", argv, envp, AT_EMPTY_PATH);
 	syscall(SYS_exit_group, 127);
 	__builtin_unreachable();
+}
+
+int
+clone_init_proc(const struct procs *p, uint64_t ns, char **argv, int in_r, int out_w,
+		const int *keep, int nkeep, bool hide, int *pidfd, struct bk_err *err)
+{
+	struct clone_args ca = { 0 };
+	int fd = -1;
+	long pid;
+
+	ca.flags = ns | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&fd;
+	ca.exit_signal = SIGCHLD;
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0)
+		return bk_err_sys(err, "clone3");
+	if (pid == 0) {
+		if (hide)
+			child_hide(p->hide_mount);
+		child_exec(p->init_fd, argv, in_r, out_w, keep, nkeep);
+	}
+	*pidfd = fd;
+	return (int)pid;
+}
+
+int
+init_answer(int sync_fd, int timeout_ms, const char *who, struct bk_err *err)
+{
+	struct pollfd pfd = { .fd = sync_fd, .events = POLLIN };
+	char msg[1024], step[32] = "";
+	int code = 0, off = 0;
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return bk_err_set(err, ETIMEDOUT, "%s did not answer", who);
+	n = recv(sync_fd, msg, sizeof(msg) - 1, 0);
+	if (n <= 0)
+		return bk_err_set(err, EIO, "%s exited before it was ready", who);
+	msg[n] = '\0';
+	if (strcmp(msg, "ok") == 0)
+		return 0;
+	/* "err STEP ERRNO MESSAGE": the errno and the text of the step that failed. */
+	if (sscanf(msg, "err %31s %d %n", step, &code, &off) >= 2 && code > 0)
+		return bk_err_set(err, code, "%s", msg + off);
+	return bk_err_set(err, EIO, "%s: %s", who, msg);
 }

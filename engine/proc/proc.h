@@ -90,14 +90,21 @@ pid_t spawn_find_running(int state_dfd);
 uint64_t proc_start_time(pid_t pid);
 
 /*
- * In a child just cloned from the (multithreaded) daemon, raw system calls
- * only: drop the control tree at path from its mount table; exec the init
- * binary with argv, in_r on stdin and out_w on stdout and stderr (-1: left
- * alone), the keep fds inherited.
+ * Clone the daemon into new namespaces (ns: CLONE_NEW* flags, 0: none) and
+ * exec bockerfs-init there with argv: in_r on its stdin and out_w on its
+ * stdout and stderr (-1: left as they are), the keep fds inherited; hide:
+ * drop the control tree from its copy of the mount table (with
+ * CLONE_NEWNS).  Its pid and *pidfd, or -errno.
  */
-void spawn_child_hide(const char *path);
-void spawn_child_exec(int init_fd, char **argv, int in_r, int out_w, const int *keep, int nkeep)
-    __attribute__((noreturn));
+must_check int clone_init_proc(const struct procs *p, uint64_t ns, char **argv, int in_r, int out_w,
+			       const int *keep, int nkeep, bool hide, int *pidfd,
+			       struct bk_err *err);
+/*
+ * What an init or an exec helper says on sync_fd once it is set up (within
+ * timeout_ms): 0 for "ok", else its errno and text ("exec 'nope': No such
+ * file or directory").  who names it in the other errors.
+ */
+must_check int init_answer(int sync_fd, int timeout_ms, const char *who, struct bk_err *err);
 
 /* ---- spare inits (spare_init.c) -------------------------------------------------------------- */
 

@@ -71,31 +71,22 @@ discard(struct procs *pr, struct spare_init *s)
 static int
 make_one(struct procs *pr, struct spare_init *s, struct bk_err *err)
 {
-	struct clone_args ca = { 0 };
 	char fdarg[16];
 	/* Nothing of the host in its command line: it is /proc/1/cmdline of a container. */
 	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, NULL };
-	int sv[2], pidfd = -1;
-	long pid;
+	int sv[2], pidfd = -1, pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "spare init: socketpair");
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
-	ca.flags =
-	    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
-	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	ca.exit_signal = SIGCHLD;
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	pid = clone_init_proc(
+	    pr, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET, argv, -1,
+	    -1, &sv[1], 1, true, &pidfd, err);
+	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
-		close(sv[1]);
-		return bk_err_sys(err, "spare init: clone3");
+		return bk_err_wrap(err, "spare init");
 	}
-	if (pid == 0) {
-		spawn_child_hide(pr->hide_mount);
-		spawn_child_exec(pr->init_fd, argv, -1, -1, &sv[1], 1);
-	}
-	close(sv[1]);
 	s->pid = (pid_t)pid;
 	s->pidfd = pidfd;
 	s->sync_fd = sv[0];

@@ -144,18 +144,6 @@ spawn_find_running(int state_dfd)
 	return 0;
 }
 
-/* Parse "err STEP ERRNO MESSAGE" from the init. */
-static int
-init_error(const char *msg, struct bk_err *err)
-{
-	char step[32] = "";
-	int code = 0, off = 0;
-
-	if (sscanf(msg, "err %31s %d %n", step, &code, &off) < 2 || code <= 0)
-		return bk_err_set(err, EIO, "container init: %s", msg);
-	return bk_err_set(err, code, "%s", msg + off);
-}
-
 static void
 reap(int pidfd)
 {
@@ -239,35 +227,28 @@ static int
 clone_init(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_proc *out,
 	   struct bk_err *err)
 {
-	cleanup_close int child_fd = -1;
-	struct clone_args ca = { 0 };
 	char a1[16], a2[16], a3[16];
 	char *argv[] = { (char *)"bockerfs-init", a1, a2, a3, NULL };
-	int sv[2], keep[3], pidfd = -1;
-	long pid;
+	int sv[2], keep[3], pidfd = -1, pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "socketpair");
-	child_fd = sv[1];
 	snprintf(a1, sizeof(a1), "%d", plan_fd);
-	snprintf(a2, sizeof(a2), "%d", child_fd);
+	snprintf(a2, sizeof(a2), "%d", sv[1]);
 	snprintf(a3, sizeof(a3), "%d", state_dfd);
 	keep[0] = plan_fd;
-	keep[1] = child_fd;
+	keep[1] = sv[1];
 	keep[2] = state_dfd;
-
-	ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
-		   (netns ? CLONE_NEWNET : 0);
-	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	ca.exit_signal = SIGCHLD;
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	pid = clone_init_proc(p,
+			      CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+				  (netns ? CLONE_NEWNET : 0),
+			      argv, -1, -1, keep, 3, false, &pidfd, err);
+	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
-		return bk_err_sys(err, "clone3");
+		return pid;
 	}
-	if (pid == 0)
-		spawn_child_exec(p->init_fd, argv, -1, -1, keep, 3);
-	*out = (struct init_proc){ .pid = (pid_t)pid, .pidfd = pidfd, .sync_fd = sv[0] };
+	*out = (struct init_proc){ .pid = pid, .pidfd = pidfd, .sync_fd = sv[0] };
 	return 0;
 }
 
@@ -303,21 +284,9 @@ init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, bool with_s
 int
 init_go(struct init_proc *ip, struct bk_err *err)
 {
-	struct pollfd pfd = { .fd = ip->sync_fd, .events = POLLIN };
-	char msg[1024];
-	ssize_t n;
-
 	if (send(ip->sync_fd, "go", 2, MSG_NOSIGNAL) < 0)
 		return bk_err_sys(err, "start: talk to the container init");
-	if (poll(&pfd, 1, START_TIMEOUT_MS) <= 0)
-		return bk_err_set(err, ETIMEDOUT, "start: the container init did not answer");
-	n = recv(ip->sync_fd, msg, sizeof(msg) - 1, 0);
-	if (n <= 0)
-		return bk_err_set(err, EIO, "start: the container init exited before it was ready");
-	msg[n] = '\0';
-	if (strcmp(msg, "ok") != 0)
-		return init_error(msg, err);
-	return 0;
+	return init_answer(ip->sync_fd, START_TIMEOUT_MS, "start: the container init", err);
 }
 
 bool
