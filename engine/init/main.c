@@ -12,9 +12,10 @@
  *           workload's stdout and stderr, rotated to "log.1" at log_max)
  *           and "exit" ("exit N" or "signal N"), written atomically
  *
- * or, as a spare (engine/spare_init.c), "bockerfs-init --spare SYNCFD [TREE]":
- * it unmounts TREE (the control tree) from its copy of the mount table,
- * waits for "plan" with PLANFD and DIRFD attached, and exits at EOF.
+ * or, as a spare (engine/proc/spare_init.c), "bockerfs-init --spare SYNCFD"
+ * (the daemon dropped the control tree from its mount table before the
+ * exec): it waits for "plan" with PLANFD and DIRFD attached, and exits at
+ * EOF.
  * Either way it sets up the container's filesystem before it waits for "go".
  *
  * After "ok" init is the container's monitor, so the container does not

@@ -902,7 +902,7 @@ image_exchange(struct model *m, const char *work, struct image *built, struct bk
 	return 0;
 }
 
-/* ---- builds (engine/build.c) --------------------------------------------------- */
+/* ---- builds (ops/build.c) --------------------------------------------------- */
 
 /*
  * Show a build under way: an image in state building, whose build.log grows

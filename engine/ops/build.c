@@ -1,5 +1,5 @@
 /*
- * Builds: a Dockerfile (parsed and expanded by engine/dockerfile.c) run one
+ * Builds: a Dockerfile (parsed and expanded by parse/dockerfile.c) run one
  * instruction at a time on top of the engine's own images and containers.
  *
  * The result exists from the start as an image in state building, so that
@@ -8,7 +8,7 @@
  * a container made from the image of the step before, run with that image's
  * Env, WorkingDir and User, and committed (a btrfs snapshot) into an
  * intermediate image; each COPY/ADD, and a WORKDIR that must make its
- * directory, writes into a writable snapshot of that image (engine/buildfs.c)
+ * directory, writes into a writable snapshot of that image (store/buildfs.c)
  * that becomes the next intermediate.  The other instructions only edit the
  * config the result will have, which is written into the current
  * intermediate before a RUN needs it.  An intermediate image is removed as

@@ -1,6 +1,6 @@
 /*
- * Starting a container: from its record and its image's config to a spawn
- * request (engine/spawn.c) — the filesystem snapshot, the command, the
+ * Starting a container: from its record and its image's config to a launch
+ * request (launch.c) — the filesystem snapshot, the command, the
  * environment, the user, the files the runtime provides (/etc/hosts,
  * /etc/hostname, /etc/resolv.conf, kept outside the rootfs so that a commit
  * never bakes them in), and Docker's default capabilities.

@@ -8,7 +8,7 @@
  * init.  It is Debian 12's 2.0.2, so three gaps are filled here (they were
  * closed only in libcgroup 3.0): telling v1 from v2 (statfs of
  * /sys/fs/cgroup), translating limits to each version's files
- * (engine/limits.c), and on v2 enabling the controllers in the parents'
+ * (parse/limits.c), and on v2 enabling the controllers in the parents'
  * cgroup.subtree_control, which 2.0.2 does not do at the delegation root.
  * On v1 the devices controller gets docker's device rules, written directly
  * because they are several writes to one file, which libcgroup cannot express.

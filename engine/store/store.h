@@ -175,7 +175,7 @@ must_check int copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel,
 
 /* ---- buildfs --------------------------------------------------------------------------------- */
 /*
- * buildfs.h: the file system side of a build (engine/buildfs.c): reading
+ * buildfs.h: the file system side of a build (buildfs.c): reading
  * the build context without leaving it, and writing into a step's rootfs
  * without leaving that (COPY, ADD, WORKDIR).
  */
