@@ -40,9 +40,8 @@ field_name(enum node_kind kind)
 	return node_types[kind].name;
 }
 
-/* The value written so far, without the final newline(s). */
-static char *
-value_of(struct ofile *of)
+char *
+config_value_of(struct ofile *of)
 {
 	size_t n = of->in_len;
 
@@ -52,8 +51,8 @@ value_of(struct ofile *of)
 	return xasprintf("%.*s", (int)n, of->in ? of->in : "");
 }
 
-static must_check int
-check_value(enum node_kind kind, const char *v, struct bk_err *err)
+int
+config_check_value(enum node_kind kind, const char *v, struct bk_err *err)
 {
 	if (kind == N_CTR_IMAGE && strchr(v, '\n'))
 		return bk_err_set(err, EINVAL, "image: one name on one line");
@@ -74,8 +73,8 @@ config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, 
 	pthread_mutex_lock(&of->lock);
 	if (buf && ctl_append(of, buf, size, &err) < 0)
 		goto fail;
-	value = value_of(of);
-	if (check_value(of->kind, value, &err) < 0)
+	value = config_value_of(of);
+	if (config_check_value(of->kind, value, &err) < 0)
 		goto fail;
 	if (of->kind == N_IMG_REF) {
 		struct bk_image_info ii;

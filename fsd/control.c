@@ -105,11 +105,10 @@ collect_args(const struct control_file *cf, struct line *l)
 		l->args[l->nargs++] = rest;
 }
 
-/* Split l into words and check it against its file's verbs: 0, or -errno with err set. */
-static must_check int
-check_line(struct job *job, struct line *l, struct bk_err *err)
+int
+control_check_line(enum node_kind file, struct line *l, struct bk_err *err)
 {
-	const struct control_file *cf = control_file_of(job->file);
+	const struct control_file *cf = control_file_of(file);
 	const struct verb *v;
 	char usage[160];
 	int ret;
@@ -264,7 +263,7 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 		return;
 	}
 	for (i = 0; i < job->n; i++)
-		if (check_line(job, &job->lines[i], &err) < 0)
+		if (control_check_line(job->file, &job->lines[i], &err) < 0)
 			goto fail;
 	if (job->file == N_EXEC_CTL && exec_ids(fs, of->kind, of->serial, job->ctr_id,
 						sizeof(job->ctr_id), &job->exec_n) < 0) {

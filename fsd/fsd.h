@@ -404,6 +404,10 @@ void control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *
 		  const struct bk_err *err);
 
 /* config.c: a container's image, cmd, env, limits, net and ports, an image's ref. */
+/* The value of's writes make so far, without the final newline(s); caller frees. */
+char *config_value_of(struct ofile *of);
+/* Is v a value a kind file takes (before the engine sees it)?  0, or EINVAL with err set. */
+must_check int config_check_value(enum node_kind kind, const char *v, struct bk_err *err);
 void config_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size,
 		  bool at_close);
 

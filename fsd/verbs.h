@@ -19,7 +19,7 @@ struct line {
 	int argc;
 	char *argv[WORDS_MAX]; /* its words (run, exec/N/ctl: the first only) */
 	char *words;           /* storage for argv */
-	/* Set by check_line: */
+	/* Set by control_check_line: */
 	const struct control_file *file;
 	const struct verb *verb;
 	int nargs;
@@ -69,5 +69,11 @@ const struct control_file *control_file_of(enum node_kind kind);
 void control_usage(const struct control_file *cf, char *buf, size_t size);
 /* EINVAL: l's arguments do not fit its verb (the message shows how they should). */
 must_check int wrong_arguments(const struct line *l, struct bk_err *err);
+
+/*
+ * control.c: split l (l->raw) into words and check it against the verbs of
+ * the control file file: 0, or -errno with err set.  Nothing runs.
+ */
+must_check int control_check_line(enum node_kind file, struct line *l, struct bk_err *err);
 
 #endif
