@@ -1,16 +1,13 @@
 /*
  * Fuzz what a write to a control or config file goes through before anything
  * runs, linked against libfsd.a: fsd/ctl.c (bytes collected per open file,
- * split at newlines, checked for size and encoding, split into words) and the
- * verb tables of fsd/verbs.c (control_file_of, each verb's check: usage,
- * timeouts, signals, absolute paths; wrong_arguments, control_usage).
- *
- * Two pieces are static in fsd/ and so are replayed here, step for step:
- * control.c's check_line (a line split by its file's form, its verb found,
- * its arguments collected and checked: check_line below) and control_write's
- * parsing half (write_like_control_write); config.c's value_of and
- * check_value (config_value, config_check).  control_write and config_write
- * themselves need a FUSE request and an engine.
+ * split at newlines, checked for size and encoding, split into words), the
+ * line checks of fsd/control.c (control_check_line) against the verb tables
+ * of fsd/verbs.c (usage, timeouts, signals, absolute paths), and the value
+ * checks of fsd/config.c (config_value_of, config_check_value).
+ * control_write and config_write themselves need a FUSE request and an
+ * engine, so control_write's parsing half is replayed here
+ * (write_like_control_write).
  *
  * Input: byte 0 picks the file (images/import, pull, build, containers/run,
  * containers/ID/ctl, exec/N/ctl, or a config file: image, cmd, env, limits,
@@ -44,135 +41,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	bk_log_set_sink(fuzz_quiet_sink);
 	return 0;
-}
-
-/* ---- control.c's check_line, replayed (static there) ---------------------- */
-
-/* The rest of a line after its first word, as written ("IMAGE CMD...", "exec CMD..."). */
-static const char *
-rest_after_first_word(const char *raw)
-{
-	const char *p = raw + strspn(raw, " \t");
-
-	p += strcspn(p, " \t");
-	return p + strspn(p, " \t");
-}
-
-/* FORM_*_REST: only the first word is a word; what follows stays as written. */
-static int
-split_first_word(struct line *l, struct bk_err *err)
-{
-	char *p = l->words + strspn(l->words, " \t");
-
-	if (ctl_check_text(l->raw, false, err) < 0)
-		return -err->code;
-	p[strcspn(p, " \t\r")] = '\0';
-	l->argv[0] = p;
-	l->argc = *p ? 1 : 0;
-	return 0;
-}
-
-/* The line's verb: its first word's, or the file's only one. */
-static const struct verb *
-find_verb(const struct control_file *cf, const struct line *l)
-{
-	if (cf->form == FORM_ARGS || cf->form == FORM_ARG_REST)
-		return &cf->verbs[0];
-	for (size_t i = 0; i < cf->nverbs; i++)
-		if (strcmp(cf->verbs[i].name, l->argv[0]) == 0)
-			return &cf->verbs[i];
-	return NULL;
-}
-
-/* The verb's arguments: the words after it, or the rest of the line as written. */
-static void
-collect_args(const struct control_file *cf, struct line *l)
-{
-	const char *rest = rest_after_first_word(l->raw);
-
-	l->nargs = 0;
-	switch (cf->form) {
-	case FORM_ARGS:
-	case FORM_VERB_ARGS:
-		for (int i = cf->form == FORM_VERB_ARGS ? 1 : 0; i < l->argc; i++)
-			l->args[l->nargs++] = l->argv[i];
-		return;
-	case FORM_ARG_REST:
-		if (l->argc > 0)
-			l->args[l->nargs++] = l->argv[0];
-		break;
-	case FORM_VERB_REST:
-		break;
-	}
-	if (*rest)
-		l->args[l->nargs++] = rest;
-}
-
-/* Split l into words and check it against file's verbs: 0, or -errno with err set. */
-static int
-check_line(enum node_kind file, struct line *l, struct bk_err *err)
-{
-	const struct control_file *cf = control_file_of(file);
-	const struct verb *v;
-	char usage[160];
-	int ret;
-
-	l->words = strdup(l->raw);
-	if (l->words == NULL)
-		abort();
-	if (cf == NULL)
-		return bk_err_set(err, EINVAL, "this file takes no commands");
-	l->file = cf;
-	if (cf->form == FORM_ARG_REST || cf->form == FORM_VERB_REST)
-		ret = split_first_word(l, err);
-	else
-		ret = l->argc = ctl_split(l->words, l->argv, WORDS_MAX, err);
-	if (ret < 0)
-		return ret;
-	if (cf->form == FORM_VERB_ARGS && l->argc == 0) {
-		control_usage(cf, usage, sizeof(usage));
-		return bk_err_set(err, EINVAL, "empty command (%s)", usage);
-	}
-	v = find_verb(cf, l);
-	if (v == NULL) {
-		control_usage(cf, usage, sizeof(usage));
-		return bk_err_set(err, EINVAL, "unknown command '%s' (%s)", l->argv[0], usage);
-	}
-	l->verb = v;
-	collect_args(cf, l);
-	if (l->nargs < v->min || l->nargs > v->max)
-		return wrong_arguments(l, err);
-	return v->check ? v->check(l, err) : 0;
-}
-
-/* ---- config.c's value_of and check_value, replayed (static there) -------- */
-
-/* The value written so far, without the final newline(s). */
-static char *
-config_value(const struct ofile *of)
-{
-	size_t n = of->in_len;
-	char *v;
-
-	while (n > 0 && (of->in[n - 1] == '\n' || of->in[n - 1] == '\r'))
-		n--;
-	v = malloc(n + 1);
-	if (v == NULL)
-		abort();
-	if (n)
-		memcpy(v, of->in, n);
-	v[n] = '\0';
-	return v;
-}
-
-static int
-config_check(enum node_kind kind, const char *v, struct bk_err *err)
-{
-	if (kind == N_CTR_IMAGE && strchr(v, '\n'))
-		return bk_err_set(err, EINVAL, "image: one name on one line");
-	if (kind == N_CTR_IMAGE && *v == '\0')
-		return bk_err_set(err, EINVAL, "image: empty name");
-	return ctl_check_text(v, kind != N_CTR_IMAGE, err);
 }
 
 /* ---- the checks ---------------------------------------------------------- */
@@ -232,7 +100,7 @@ write_like_control_write(struct ofile *of, const char *buf, size_t size, bool at
 	if (n == LINES_MAX && of->in_len > 0)
 		ret = bk_err_set(err, EINVAL, "more than %d commands in one write", LINES_MAX);
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		ret = check_line(of->kind, &lines[i], err);
+		ret = control_check_line(of->kind, &lines[i], err);
 		if (ret == 0) {
 			check_words(&lines[i]);
 			check_verb(of->kind, &lines[i]);
@@ -304,9 +172,9 @@ fuzz_config(enum node_kind kind, size_t chunk, const char *data, size_t size)
 		fuzz_check_err(ret, &err, "config append");
 		if (ret < 0)
 			continue;
-		value = config_value(&of);
+		value = config_value_of(&of);
 		FUZZ_ASSERT(strlen(value) <= of.in_len);
-		ret = config_check(kind, value, &err);
+		ret = config_check_value(kind, value, &err);
 		fuzz_check_err(ret, &err, "config check");
 		if (ret == 0 && kind == N_CTR_IMAGE)
 			FUZZ_ASSERT(value[0] != '\0' && strchr(value, '\n') == NULL);
