@@ -382,19 +382,9 @@ bk_errno() {
 	"$BK_PY" "$BK_LIB/bkio.py" errno "$@"
 }
 
-# bk_busybox_rootfs DIR: a minimal busybox root file system in DIR.
+# bk_busybox_rootfs DIR: a minimal busybox root file system in DIR (scripts/busybox-rootfs.sh).
 bk_busybox_rootfs() {
-	local dir=$1 a
-	mkdir -p "$dir"/{bin,etc,tmp,proc,sys,dev,root}
-	cp /bin/busybox "$dir/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
-		>"$dir/etc/passwd"
-	printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
-	chmod 1777 "$dir/tmp"
-	chmod 0700 "$dir/root"
+	"$BK_LIB/../../scripts/busybox-rootfs.sh" "$1"
 }
 
 # bk_helper NAME DEST: copy the static helper NAME (tests/e2e/helpers/NAME.c,

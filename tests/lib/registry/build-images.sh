@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the test images as an OCI layout with umoci, from Debian's
 # busybox-static (/bin/busybox):
-#   busybox  one gzip layer: busybox, its applets, /etc/passwd, /tmp 1777
+#   busybox  one gzip layer: scripts/busybox-rootfs.sh's busybox rootfs
 #   multi    busybox + a layer adding files (setuid, hardlink, owner 1000,
 #            symlink) + a layer deleting /etc/hello (umoci writes
 #            etc/.wh.hello) + a layer with an opaque /data and .wh.gone
@@ -20,16 +20,7 @@ export SOURCE_DATE_EPOCH=1700000000
 umoci init --layout "$oci"
 umoci new --image "$oci:busybox"
 umoci unpack --image "$oci:busybox" "$work/b" >/dev/null
-r=$work/b/rootfs
-mkdir -p "$r"/{bin,etc,tmp,root,proc,sys,dev}
-cp /bin/busybox "$r/bin/busybox"
-for a in $(/bin/busybox --list); do
-	[ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$r/etc/passwd"
-printf 'root:x:0:\n' >"$r/etc/group"
-chmod 1777 "$r/tmp"
-chmod 0700 "$r/root"
+"$here/../../../scripts/busybox-rootfs.sh" "$work/b/rootfs"
 umoci repack --image "$oci:busybox" "$work/b"
 umoci config --image "$oci:busybox" --config.cmd sh \
 	--config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin --os linux --architecture amd64
