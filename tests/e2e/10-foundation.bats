@@ -423,7 +423,7 @@ $output"
 # check_nothing_left FIRST BEFORE_SUBVOLUMES: after a failed import, the store
 # holds only image FIRST, and tmp/ empties (cleanup may finish after the reply).
 check_nothing_left() {
-	bk_wait_until "$BK_DEADLINE" test -z "$(ls -A "$BK_STORE/tmp")" ||
+	bk_wait_until "$BK_DEADLINE" bk_tmp_is_empty ||
 		bk_fail "left in tmp/: $(ls -A "$BK_STORE/tmp")" || return
 	[ "$(bk_index_ids)" = "$1" ] || bk_fail "index: $(bk_index_ids)" || return
 	[ "$(bk_tree_images)" = "$1" ] || bk_fail "images/: $(bk_tree_images)" || return

@@ -267,10 +267,9 @@ pulling_state() {
 	start
 	start_hanging_server
 	n=$(bk_index_ids | wc -l)
-	"$BK_PY" "$BK_LIB/bkio.py" intr-write "$BK_MNT/images/pull" "127.0.0.1:$HANG_PORT/test/x"$'\n' 3 \
-		>"$BK_TMP/intr.out" 2>&1 3>&- &
-	pid=$!
-	bk_track helper "$pid"
+	bk_bg "$BK_TMP/intr.out" "$BK_PY" "$BK_LIB/bkio.py" intr-write "$BK_MNT/images/pull" \
+		"127.0.0.1:$HANG_PORT/test/x"$'\n' 3
+	pid=$BK_BG_PID
 	bk_wait_until 5 pulling_state || bk_fail "no image directory in state pulling"
 	timeout 2 cat "$BK_MNT/version" >/dev/null
 	[ -f "$(ls -d "$BK_MNT"/images/img_*/ | head -n1)/progress" ]

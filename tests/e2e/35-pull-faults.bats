@@ -50,13 +50,8 @@ start() {
 
 # ok_pull REF: pull REF; the image's busybox is the host's.
 ok_pull() {
-	local - fd id=""
-	set +e
-	exec {fd}<>"$BK_MNT/images/pull" || return 1
-	printf '%s\n' "$1" >&"$fd" || { exec {fd}>&-; bk_fail "pull $1 failed"; return 1; }
-	read -r id <&"$fd"
-	exec {fd}>&-
-	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "pull $1: reply '$id' is not an image id" || return
+	local id
+	id=$(bk_pull "$1") || return
 	[ "$(cat "$BK_MNT/images/$id/state")" = ready ] || bk_fail "$id not ready" || return
 	cmp /bin/busybox "$BK_MNT/images/$id/root/bin/busybox" || bk_fail "$id: busybox differs"
 }
@@ -74,25 +69,6 @@ fail_pull() {
 	[ "$(bk_tree_images)" = "$before" ] || bk_fail "images changed: $(bk_tree_images)" || return
 	[ "$(bk_store_images)" = "$before" ] || bk_fail "store images: $(bk_store_images)" || return
 	bk_nothing_partial
-}
-
-# gets LISTENER PATHRE: GETs that LISTENER (front, other) logged for a path matching PATHRE.
-gets() {
-	awk -v l="$1" -v re="$2" '$2 == l && $3 == "GET" && $4 ~ re' "$BK_FAULTY_LOG" | wc -l
-}
-
-# col LISTENER PATHRE N: field N (5 range, 6 auth, 7 fault) of those lines, in order.
-col() {
-	awk -v l="$1" -v re="$2" -v f="$3" '$2 == l && $3 == "GET" && $4 ~ re { print $f }' \
-		"$BK_FAULTY_LOG"
-}
-
-# want_gets LISTENER PATHRE N: exactly N such GETs.
-want_gets() {
-	local n
-	n=$(gets "$1" "$2")
-	[ "$n" = "$3" ] || bk_fail "$1 GETs of $2: $n, want $3; log:
-$(cat "$BK_FAULTY_LOG")"
 }
 
 # A new daemon on a new store: nothing pulled before (a pull that succeeded
@@ -117,10 +93,10 @@ heals() {
 @test "without faults the proxy is transparent: one GET each for manifest, config and layer" {
 	start
 	ok_pull "$BB"
-	want_gets front /manifests/latest 1
-	want_gets front "/blobs/$BB_CONFIG" 1
-	want_gets front "/blobs/$BB_LAYER" 1
-	[ "$(col front "/blobs/$BB_LAYER" 5)" = - ]
+	bk_faulty_want_gets front /manifests/latest 1
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 5)" = - ]
 	bk_nothing_partial
 }
 
@@ -129,10 +105,10 @@ heals() {
 	half=$((BB_SIZE / 2))
 	bk_faulty_rules "/blobs/$BB_LAYER drop 50% times=1"
 	ok_pull "$BB"
-	want_gets front "/blobs/$BB_LAYER" 2
-	[ "$(col front "/blobs/$BB_LAYER" 7 | head -n1)" = "drop@$half" ]
-	[ "$(col front "/blobs/$BB_LAYER" 5 | tail -n1)" = "bytes=$half-" ]
-	[ "$(col front "/blobs/$BB_LAYER" 7 | tail -n1)" = pass ]
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 2
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 7 | head -n1)" = "drop@$half" ]
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 5 | tail -n1)" = "bytes=$half-" ]
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 7 | tail -n1)" = pass ]
 	grep -q "attempt 2 of 4" "$BK_LOG"
 	bk_nothing_partial
 }
@@ -141,8 +117,8 @@ heals() {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER reset 50% times=1"
 	ok_pull "$BB"
-	want_gets front "/blobs/$BB_LAYER" 2
-	[[ $(col front "/blobs/$BB_LAYER" 5 | tail -n1) =~ ^bytes=[0-9]+-$ ]]
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 2
+	[[ $(bk_faulty_col front "/blobs/$BB_LAYER" 5 | tail -n1) =~ ^bytes=[0-9]+-$ ]]
 	bk_nothing_partial
 }
 
@@ -150,19 +126,19 @@ heals() {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER noranges" "/blobs/$BB_LAYER drop 50% times=1"
 	ok_pull "$BB"
-	want_gets front "/blobs/$BB_LAYER" 2
-	[ "$(col front "/blobs/$BB_LAYER" 5 | tail -n1)" = "bytes=$((BB_SIZE / 2))-" ]
-	[ "$(col front "/blobs/$BB_LAYER" 7 | tail -n1)" = noranges+pass ]
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 2
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 5 | tail -n1)" = "bytes=$((BB_SIZE / 2))-" ]
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 7 | tail -n1)" = noranges+pass ]
 }
 
 @test "a blob dropped at the same byte every time: ECONNRESET after 4 attempts, then it heals" {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER drop 50%"
 	fail_pull ECONNRESET "$BB" "$BB_LAYER" "after 4 attempts"
-	want_gets front "/blobs/$BB_LAYER" 4
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 4
 	no_layer
 	# Every retry resumed at the byte the first attempt reached.
-	[ "$(col front "/blobs/$BB_LAYER" 5 | tail -n3 | sort -u)" = "bytes=$((BB_SIZE / 2))-" ]
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 5 | tail -n3 | sort -u)" = "bytes=$((BB_SIZE / 2))-" ]
 	heals
 }
 
@@ -170,10 +146,10 @@ heals() {
 	start
 	bk_faulty_rules "/manifests/ drop 50% times=1" "/blobs/$BB_CONFIG drop 50% times=1"
 	ok_pull "$BB"
-	want_gets front /manifests/latest 2
-	want_gets front "/blobs/$BB_CONFIG" 2
-	[ "$(col front /manifests/latest 5 | sort -u)" = - ]
-	[ "$(col front "/blobs/$BB_CONFIG" 5 | sort -u)" = - ]
+	bk_faulty_want_gets front /manifests/latest 2
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 2
+	[ "$(bk_faulty_col front /manifests/latest 5 | sort -u)" = - ]
+	[ "$(bk_faulty_col front "/blobs/$BB_CONFIG" 5 | sort -u)" = - ]
 }
 
 @test "a stall (headers, then nothing): retried with Range; ETIMEDOUT after 4 attempts" {
@@ -182,13 +158,13 @@ heals() {
 	bk_faulty_rules "/blobs/$BB_LAYER stall 50% times=1"
 	ok_pull "$BB"
 	# The stalled GET is logged when the daemon hangs up on it.
-	bk_wait_until 10 test "$(gets front "/blobs/$BB_LAYER")" = 2 || want_gets front "/blobs/$BB_LAYER" 2
-	[ "$(col front "/blobs/$BB_LAYER" 7 | grep -c "^stall@$((BB_SIZE / 2))$")" = 1 ]
-	col front "/blobs/$BB_LAYER" 5 | grep -qx "bytes=$((BB_SIZE / 2))-"
+	bk_wait_until 10 bk_faulty_gets_are front "/blobs/$BB_LAYER" 2 || bk_faulty_want_gets front "/blobs/$BB_LAYER" 2
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 7 | grep -c "^stall@$((BB_SIZE / 2))$")" = 1 ]
+	bk_faulty_col front "/blobs/$BB_LAYER" 5 | grep -qx "bytes=$((BB_SIZE / 2))-"
 	fresh
 	bk_faulty_rules "/blobs/$BB_LAYER stall 50%"
 	fail_pull ETIMEDOUT "$BB" "no data for 1 s" "after 4 attempts" "$BB_LAYER"
-	bk_wait_until 10 test "$(gets front "/blobs/$BB_LAYER")" = 4 ||
+	bk_wait_until 10 bk_faulty_gets_are front "/blobs/$BB_LAYER" 4 ||
 		bk_fail "stalled GETs: $(cat "$BK_FAULTY_LOG")"
 	heals
 }
@@ -198,19 +174,19 @@ heals() {
 	start
 	bk_faulty_rules "/manifests/ stall 0 times=1"
 	ok_pull "$BB"
-	bk_wait_until 10 test "$(gets front /manifests/latest)" = 2
+	bk_wait_until 10 bk_faulty_gets_are front /manifests/latest 2
 }
 
 @test "wrong bytes in a layer or the config: EBADMSG at once, no retry" {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER corrupt"
 	fail_pull EBADMSG "$BB" "digest mismatch" "$BB_LAYER"
-	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
 	no_layer
 	fresh
 	bk_faulty_rules "/blobs/$BB_CONFIG corrupt"
 	fail_pull EBADMSG "$BB" "digest mismatch" "$BB_CONFIG"
-	want_gets front "/blobs/$BB_CONFIG" 1
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 1
 	heals
 }
 
@@ -218,12 +194,12 @@ heals() {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER status 500 times=2"
 	ok_pull "$BB"
-	want_gets front "/blobs/$BB_LAYER" 3
-	[ "$(col front "/blobs/$BB_LAYER" 7 | tr '\n' ' ')" = "status:500 status:500 pass " ]
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 3
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 7 | tr '\n' ' ')" = "status:500 status:500 pass " ]
 	fresh
 	bk_faulty_rules "/manifests/ status 500"
 	fail_pull EIO "$BB" "server error, HTTP 500" "injected HTTP 500" "after 4 attempts"
-	want_gets front /manifests/ 4
+	bk_faulty_want_gets front /manifests/ 4
 	heals
 }
 
@@ -231,11 +207,11 @@ heals() {
 	start
 	bk_faulty_rules "/blobs/$BB_CONFIG status 503 times=3"
 	ok_pull "$BB"
-	want_gets front "/blobs/$BB_CONFIG" 4
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 4
 	fresh
 	bk_faulty_rules "/blobs/$BB_LAYER status 502"
 	fail_pull EIO "$BB" "HTTP 502" "after 4 attempts" "$BB_LAYER"
-	want_gets front "/blobs/$BB_LAYER" 4
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 4
 	heals
 }
 
@@ -243,14 +219,14 @@ heals() {
 	start
 	bk_faulty_rules "/manifests/ status 429 retry-after=1 times=1"
 	ok_pull "$BB"
-	want_gets front /manifests/latest 2
+	bk_faulty_want_gets front /manifests/latest 2
 	# The second GET came at least the second Retry-After asked for after the first.
-	col front /manifests/latest 1 | awk 'NR == 1 { t = $1 } NR == 2 { exit !($1 - t >= 0.95) }' ||
+	bk_faulty_col front /manifests/latest 1 | awk 'NR == 1 { t = $1 } NR == 2 { exit !($1 - t >= 0.95) }' ||
 		bk_fail "retried too early: $(cat "$BK_FAULTY_LOG")"
 	fresh
 	bk_faulty_rules "/manifests/ status 429 retry-after=3600"
 	fail_pull EAGAIN "$BB" "HTTP 429" "retry after 3600 s"
-	want_gets front /manifests/ 1
+	bk_faulty_want_gets front /manifests/ 1
 	heals
 }
 
@@ -258,14 +234,14 @@ heals() {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER status 403"
 	fail_pull EACCES "$BB" "access denied, HTTP 403" "$BB_LAYER"
-	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
 	fresh
 	bk_faulty_rules "/manifests/ status 404"
 	fail_pull ENOENT "$BB" "not found"
-	want_gets front /manifests/ 1
+	bk_faulty_want_gets front /manifests/ 1
 	bk_faulty_rules "/blobs/$BB_CONFIG status 400"
 	fail_pull EPROTO "$BB" "unexpected HTTP status 400"
-	want_gets front "/blobs/$BB_CONFIG" 1
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 1
 	heals
 }
 
@@ -275,13 +251,13 @@ heals() {
 		"^/blob/$BB_LAYER drop 50% times=1"
 	ok_pull "$BB"
 	# The registry saw the credentials; the other host saw none, on any request.
-	[ "$(col front "/blobs/$BB_LAYER" 6 | sort -u)" = Basic ]
-	want_gets other "^/blob/$BB_LAYER" 2
-	want_gets other "^/blob/$BB_CONFIG" 1
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 6 | sort -u)" = Basic ]
+	bk_faulty_want_gets other "^/blob/$BB_LAYER" 2
+	bk_faulty_want_gets other "^/blob/$BB_CONFIG" 1
 	[ "$(awk '$2 == "other" { print $6 }' "$BK_FAULTY_LOG" | sort -u)" = - ]
 	# The resumed GET went through the registry again, and asked the other host for the rest.
-	[ "$(col other "^/blob/$BB_LAYER" 5 | tail -n1)" = "bytes=$((BB_SIZE / 2))-" ]
-	[ "$(col front "/blobs/$BB_LAYER" 5 | tail -n1)" = "bytes=$((BB_SIZE / 2))-" ]
+	[ "$(bk_faulty_col other "^/blob/$BB_LAYER" 5 | tail -n1)" = "bytes=$((BB_SIZE / 2))-" ]
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 5 | tail -n1)" = "bytes=$((BB_SIZE / 2))-" ]
 	bk_nothing_partial
 }
 
@@ -289,7 +265,7 @@ heals() {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER redirect dead"
 	fail_pull ECONNREFUSED "$BB" "127.0.0.2:1" "after 4 attempts"
-	want_gets front "/blobs/$BB_LAYER" 4
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 4
 	# The query of a signed URL is a secret: never in the error text.
 	grep -q s3cr3t "$BK_MNT/errors" && bk_fail "the signed URL's query is in errors"
 	heals
@@ -308,8 +284,8 @@ heals() {
 	ok_pull "$BB"
 	[ "$(bk_faulty_count ' other GET /token')" -ge 1 ]
 	[ "$(awk '$2 == "other" { print $6 }' "$BK_FAULTY_LOG" | sort -u)" = - ]
-	[ "$(col front /manifests/latest 6 | tail -n1)" = Bearer ]
-	[ "$(col front "/blobs/$BB_LAYER" 6 | sort -u)" = Bearer ]
+	[ "$(bk_faulty_col front /manifests/latest 6 | tail -n1)" = Bearer ]
+	[ "$(bk_faulty_col front "/blobs/$BB_LAYER" 6 | sort -u)" = Bearer ]
 }
 
 @test "the token service answers 503 once: the token is asked for again, the pull goes on" {
@@ -330,7 +306,7 @@ heals() {
 		bk_faulty_rules "^/v2/ auth bearer $v"
 		fail_pull EACCES "$BB" "HTTP 401 without a usable challenge" "Bearer" || return
 		# One GET, answered 401; no token request, no retry.
-		want_gets front /manifests/ 1 || return
+		bk_faulty_want_gets front /manifests/ 1 || return
 		[ "$(bk_faulty_count ' other ')" = 0 ] || bk_fail "$v: the other host was asked" || return
 	done
 	heals
@@ -340,16 +316,16 @@ heals() {
 	start
 	bk_faulty_rules '/manifests/ huge 5M'
 	fail_pull EFBIG "$BB" "larger than 4194304 bytes"
-	want_gets front /manifests/ 1
+	bk_faulty_want_gets front /manifests/ 1
 	bk_faulty_rules '/manifests/ huge 5M chunked'
 	fail_pull EFBIG "$BB" "larger than 4194304 bytes"
-	want_gets front /manifests/ 1
+	bk_faulty_want_gets front /manifests/ 1
 	bk_faulty_rules "/blobs/$BB_CONFIG huge 17M"
 	fail_pull EFBIG "$BB" "larger than 16777216 bytes" "$BB_CONFIG"
-	want_gets front "/blobs/$BB_CONFIG" 1
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 1
 	bk_faulty_rules "/blobs/$BB_CONFIG huge 17M chunked"
 	fail_pull EFBIG "$BB" "larger than 16777216 bytes"
-	want_gets front "/blobs/$BB_CONFIG" 1
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 1
 	heals
 }
 
@@ -358,16 +334,16 @@ heals() {
 	# The config first: once fetched, it is cached in the store.
 	bk_faulty_rules "/blobs/$BB_CONFIG headers 10000"
 	fail_pull EPROTO "$BB" "response headers too large" "$BB_CONFIG"
-	want_gets front "/blobs/$BB_CONFIG" 1
+	bk_faulty_want_gets front "/blobs/$BB_CONFIG" 1
 	bk_faulty_rules '/manifests/ bigheader 1M'
 	fail_pull EPROTO "$BB" "response headers too large"
-	want_gets front /manifests/ 1
+	bk_faulty_want_gets front /manifests/ 1
 	bk_faulty_rules "/blobs/$BB_LAYER bigheader 1M"
 	fail_pull EPROTO "$BB" "response headers too large" "$BB_LAYER"
-	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
 	bk_faulty_rules "/blobs/$BB_LAYER headers 10000"
 	fail_pull EPROTO "$BB" "response headers too large" "$BB_LAYER"
-	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
 	no_layer
 	! grep "attempt 2 of" "$BK_LOG" || bk_fail "an oversized answer was retried"
 	heals
@@ -377,29 +353,27 @@ heals() {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER lie 1000"
 	ok_pull "$BB"
-	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
 	fresh
 	bk_faulty_rules "/blobs/$BB_LAYER lie -1000"
 	fail_pull EBADMSG "$BB" "digest mismatch" "from $((BB_SIZE - 1000)) bytes, the manifest says $BB_SIZE"
-	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
 	no_layer
 	fresh
 	bk_faulty_rules "/manifests/ lie 100 times=1"
 	ok_pull "$BB"
-	want_gets front /manifests/latest 2
+	bk_faulty_want_gets front /manifests/latest 2
 }
 
 @test "Ctrl-C while waiting to retry: EINTR, nothing partial" {
 	start
 	bk_faulty_rules "/blobs/$BB_LAYER status 503 retry-after=8"
 	n=$(bk_index_ids | wc -l)
-	"$BK_PY" "$BK_LIB/bkio.py" intr-write "$BK_MNT/images/pull" "$BB"$'\n' 2 \
-		>"$BK_TMP/intr.out" 2>&1 3>&- &
-	pid=$!
-	bk_track helper "$pid"
+	bk_bg "$BK_TMP/intr.out" "$BK_PY" "$BK_LIB/bkio.py" intr-write "$BK_MNT/images/pull" "$BB"$'\n' 2
+	pid=$BK_BG_PID
 	wait "$pid" || true
 	[ "$(head -n1 "$BK_TMP/intr.out")" = EINTR ] || bk_fail "intr-write: $(cat "$BK_TMP/intr.out")"
-	want_gets front "/blobs/$BB_LAYER" 1
+	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
 	bk_wait_until 5 test "$(bk_index_ids | wc -l)" = "$n"
 	bk_wait_until 5 test -z "$(ls -A "$BK_STORE/tmp")"
 	bk_nothing_partial

@@ -43,49 +43,6 @@ teardown() {
 	bk_teardown
 }
 
-# gets PATHRE: the proxy's GETs of a path matching PATHRE.
-gets() {
-	awk -v re="$1" '$2 == "front" && $3 == "GET" && $4 ~ re' "$BK_FAULTY_LOG" | wc -l
-}
-
-# want_gets PATHRE N: exactly N such GETs.
-want_gets() {
-	local n
-	n=$(gets "$1")
-	[ "$n" = "$2" ] || bk_fail "GETs of $1: $n, want $2; log:
-$(cat "$BK_FAULTY_LOG")"
-}
-
-# pull_parallel REF...: one pull per REF, each on its own open file of
-# images/pull, all written at the same moment; prints one reply per REF, in
-# order: the image id, or "ERRNAME: message".
-pull_parallel() {
-	"$BK_PY" - "$BK_MNT/images/pull" "$@" <<-'EOF'
-		import errno, os, sys, threading
-		path, refs = sys.argv[1], sys.argv[2:]
-		out = [None] * len(refs)
-		go = threading.Barrier(len(refs))
-		def one(i):
-		    fd = os.open(path, os.O_RDWR)
-		    try:
-		        go.wait()
-		        try:
-		            os.write(fd, (refs[i] + "\n").encode())
-		            out[i] = os.read(fd, 200).decode().strip()
-		        except OSError as e:
-		            out[i] = "%s: %s" % (errno.errorcode.get(e.errno, e.errno),
-		                                 os.read(fd, 400).decode().strip())
-		    finally:
-		        os.close(fd)
-		ts = [threading.Thread(target=one, args=(i,)) for i in range(len(refs))]
-		for t in ts:
-		    t.start()
-		for t in ts:
-		    t.join()
-		print("\n".join(out))
-	EOF
-}
-
 # ready ID: an image id, ready.
 ready() {
 	[[ $1 =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "'$1' is not an image id" || return
@@ -94,15 +51,15 @@ ready() {
 
 @test "two pulls of one reference at once: one image, each blob fetched once" {
 	BOCKERFS_FAILPOINTS='pull.mid-blob=sleep:1500@1' bk_start
-	run pull_parallel "$BK_FAULTY/test/big" "$BK_FAULTY/test/big"
+	run bk_write_parallel "$BK_MNT/images/pull" "$BK_FAULTY/test/big" "$BK_FAULTY/test/big"
 	[ "${#lines[@]}" = 2 ] || bk_fail "replies: $output"
 	ready "${lines[0]}"
 	[ "${lines[1]}" = "${lines[0]}" ] || bk_fail "two images: $output"
 	grep -q 'failpoint pull.mid-blob: sleep' "$BK_LOG" || bk_fail "the pulls did not overlap"
 	for d in $BIG_LAYERS; do
-		want_gets "/blobs/$d" 1 || return
+		bk_faulty_want_gets front "/blobs/$d" 1 || return
 	done
-	want_gets "/blobs/$BIG_CONFIG" 1
+	bk_faulty_want_gets front "/blobs/$BIG_CONFIG" 1
 	# Both images are whole: big3 is the top layer's file.
 	[ "$(stat -c %s "$BK_MNT/images/${lines[0]}/root/big3")" = $((8 << 20)) ]
 	cmp /bin/busybox "$BK_MNT/images/${lines[0]}/root/bin/busybox"
@@ -113,13 +70,13 @@ ready() {
 	BOCKERFS_FAILPOINTS='pull.mid-blob=sleep:1500@1' bk_start
 	base=${BIG_LAYERS%% *}
 	[ "$base" = "${MULTI_LAYERS%% *}" ] || bk_fail "test/big and test/multi do not share their base"
-	run pull_parallel "$BK_FAULTY/test/big" "$BK_FAULTY/test/multi"
+	run bk_write_parallel "$BK_MNT/images/pull" "$BK_FAULTY/test/big" "$BK_FAULTY/test/multi"
 	ready "${lines[0]}"
 	ready "${lines[1]}"
 	[ "${lines[0]}" != "${lines[1]}" ] || bk_fail "one image for two references: $output"
-	want_gets "/blobs/$base" 1
+	bk_faulty_want_gets front "/blobs/$base" 1
 	for d in $BIG_LAYERS $MULTI_LAYERS; do
-		want_gets "/blobs/$d" 1 || return
+		bk_faulty_want_gets front "/blobs/$d" 1 || return
 	done
 	[ "$(ls "$BK_STORE/layers" | wc -l)" = 7 ] || bk_fail "layers: $(ls "$BK_STORE/layers")"
 	cmp /bin/busybox "$BK_MNT/images/${lines[1]}/root/bin/busybox"
@@ -132,7 +89,7 @@ ready() {
 	top=${top##* }
 	# The first GET of the top layer is refused: the pull that makes it fails.
 	bk_faulty_rules "/blobs/$top status 403 times=1"
-	run pull_parallel "$BK_FAULTY/test/big" "$BK_FAULTY/test/big"
+	run bk_write_parallel "$BK_MNT/images/pull" "$BK_FAULTY/test/big" "$BK_FAULTY/test/big"
 	ok=0
 	for r in "${lines[@]}"; do
 		if [[ $r =~ ^img_ ]]; then
@@ -143,9 +100,9 @@ ready() {
 		fi
 	done
 	[ "$ok" = 1 ] || bk_fail "replies: $output"
-	want_gets "/blobs/$top" 2
+	bk_faulty_want_gets front "/blobs/$top" 2
 	for d in ${BIG_LAYERS% *}; do
-		[ "$d" = "$top" ] || want_gets "/blobs/$d" 1 || return
+		[ "$d" = "$top" ] || bk_faulty_want_gets front "/blobs/$d" 1 || return
 	done
 	bk_nothing_partial
 }

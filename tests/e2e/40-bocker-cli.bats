@@ -11,59 +11,30 @@
 
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
+load '../lib/containers'
 load '../lib/registry'
 
 : "${BATS_TEST_TIMEOUT:=300}" # the pull test builds and fills a registry
 
 EX=$(cd "$BATS_TEST_DIRNAME/../../examples" && pwd)
 BOCKER=$EX/bocker
-ID_RE='^ps_[0-9a-f]{12}$'
 
 setup_file() {
-	CLI_BB_DIR=$(mktemp -d "/var/tmp/bkt$$-cli-XXXXXX") || return
-	export CLI_BB_DIR
-	bk_busybox_rootfs "$CLI_BB_DIR/busybox"
+	ct_setup_file
 }
 
 teardown_file() {
-	[ -n "${CLI_BB_DIR:-}" ] && [ -d "$CLI_BB_DIR" ] && rm -rf --one-file-system "$CLI_BB_DIR"
-	return 0
+	ct_teardown_file
 }
 
 # A daemon with the busybox image "busybox" (BB_ID); BOCKERFS points at it.
 setup() {
-	BB=$CLI_BB_DIR/busybox
-	bk_start || return
-	C=$BK_MNT/containers
+	ct_start || return
 	export BOCKERFS=$BK_MNT
-	BB_ID=$(bk_import "$BB" busybox)
-}
-
-# rm force every container through the tree; SIGKILL any init that outlived
-# it (its PID recorded before, checked against its start time).
-cli_cleanup() {
-	local - d pid inits=""
-	set +e
-	if [ -n "${BK_MNT:-}" ] && timeout 5 cat "$BK_MNT/version" >/dev/null 2>&1; then
-		for d in "$BK_MNT"/containers/*/; do
-			[ -d "$d" ] || continue
-			pid=$(cat "${d}pid" 2>/dev/null)
-			[ -n "$pid" ] && [ "$pid" != 0 ] && inits="$inits $pid:$(bk_proc_start "$pid")"
-			timeout 20 "$BK_PY" "$BK_LIB/bkio.py" write "${d}ctl" $'rm force\n' >/dev/null 2>&1
-		done
-	fi
-	for d in $inits; do
-		pid=${d%%:*}
-		if bk_alive "$pid" && [ "$(bk_proc_start "$pid")" = "${d#*:}" ]; then
-			echo "teardown: killing container init $pid" >&2
-			kill -KILL "$pid"
-		fi
-	done
-	return 0
 }
 
 teardown() {
-	cli_cleanup
+	ct_cleanup
 	bk_registry_teardown
 	bk_teardown
 }
@@ -75,13 +46,9 @@ last_ctr() {
 
 # A running container (sleep), through containers/run; prints its id.
 sleeper() {
-	local fd id
-	exec {fd}<>"$C/run"
-	printf 'busybox sleep 60\n' >&"$fd"
-	read -r id <&"$fd"
-	exec {fd}>&-
-	[[ $id =~ $ID_RE ]] || bk_fail "containers/run: '$id'" || return
-	bk_wait_until "$BK_DEADLINE" grep -qx running "$C/$id/state" || bk_fail "$id not running" || return
+	local id
+	id=$(ct_run busybox sleep 60) || return
+	ct_wait_state "$id" running || return
 	echo "$id"
 }
 
@@ -159,7 +126,7 @@ need_exec() {
 	[ "$status" -eq 0 ]
 	[ "$output" = $'hello\noops' ]
 	id=$(last_ctr)
-	[[ $id =~ $ID_RE ]]
+	[[ $id =~ $CT_ID_RE ]]
 	bk_assert_content "$C/$id/state" $'exited\n'
 
 	run "$BOCKER" run "$BB_ID" echo by id

@@ -16,17 +16,11 @@
 
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
-
-# The daemon's cgroup parent: bockerfs/<tag kept in its store>.
-cg_parent() {
-	echo "bockerfs/$(cat "$BK_STORE/cgroup-tag")"
-}
 load '../lib/containers'
 load '../lib/net'
 
 : "${BATS_TEST_TIMEOUT:=120}"
 
-CG=/sys/fs/cgroup
 CTRLS="cpu cpuacct memory pids devices"
 V1_UNLIMITED=9223372036854771712 # memory.limit_in_bytes when unlimited (page-rounded LONG_MAX)
 
@@ -39,14 +33,14 @@ teardown_file() {
 }
 
 setup() {
-	[ -d "$CG/memory" ] && [ -d "$CG/pids" ] && [ -f "$CG/cpu/cpu.shares" ] ||
+	[ -d "$CT_CG/memory" ] && [ -d "$CT_CG/pids" ] && [ -f "$CT_CG/cpu/cpu.shares" ] ||
 		skip "these tests need the cgroup v1 cpu, memory and pids hierarchies"
 }
 
 teardown() {
 	local - d
 	set +e
-	lim_d2_cleanup
+	[ -n "${D2:-}" ] && ct_rm_all "$D2/mnt"
 	# Cgroup directories made by hand (empty ones; rmdir never removes a populated group).
 	[ -f "$BATS_TEST_TMPDIR/cg-made" ] && while read -r d; do
 		[ -d "$d" ] && rmdir "$d"
@@ -54,16 +48,11 @@ teardown() {
 	net_teardown
 }
 
-# cg CTRL ID FILE: a file of ID's group.
-cg() {
-	cat "$CG/$1/$(cg_parent)/$2/$3"
-}
-
 # cg_dirs ID: ID's group directories, one per controller that has one.
 cg_dirs() {
 	local c
 	for c in $CTRLS; do
-		[ -d "$CG/$c/$(cg_parent)/$1" ] && echo "$CG/$c/$(cg_parent)/$1"
+		[ -d "$CT_CG/$c/$(ct_cg_parent)/$1" ] && echo "$CT_CG/$c/$(ct_cg_parent)/$1"
 	done
 	return 0
 }
@@ -99,19 +88,19 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^up$'
 	[ "$(cg_dirs "$id" | wc -l)" = 5 ] || bk_fail "groups: $(cg_dirs "$id")"
-	[ "$(cg cpu "$id" cpu.shares)" = 512 ]
-	[ "$(cg cpu "$id" cpu.cfs_period_us)" = 100000 ]
-	[ "$(cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = 67108864 ]
-	[ "$(cg pids "$id" pids.max)" = 50 ]
+	[ "$(ct_cg cpu "$id" cpu.shares)" = 512 ]
+	[ "$(ct_cg cpu "$id" cpu.cfs_period_us)" = 100000 ]
+	[ "$(ct_cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = 67108864 ]
+	[ "$(ct_cg pids "$id" pids.max)" = 50 ]
 	pid=$(cat "$C/$id/pid")
 	for c in $CTRLS; do
-		grep -qx "$pid" "$CG/$c/$(cg_parent)/$id/cgroup.procs" || bk_fail "init $pid is not in $c/$(cg_parent)/$id"
+		grep -qx "$pid" "$CT_CG/$c/$(ct_cg_parent)/$id/cgroup.procs" || bk_fail "init $pid is not in $c/$(ct_cg_parent)/$id"
 	done
 	# The command (pid 2 inside) too.
-	for p in $(cat "$CG/pids/$(cg_parent)/$id/cgroup.procs"); do
+	for p in $(cat "$CT_CG/pids/$(ct_cg_parent)/$id/cgroup.procs"); do
 		[ "$p" = "$pid" ] && continue
-		grep -q "^[0-9]*:memory:/$(cg_parent)/$id\$" "/proc/$p/cgroup" || bk_fail "$p: $(cat "/proc/$p/cgroup")"
+		grep -q "^[0-9]*:memory:/$(ct_cg_parent)/$id\$" "/proc/$p/cgroup" || bk_fail "$p: $(cat "/proc/$p/cgroup")"
 	done
 	[ "$(stat_of "$id" pids)" -ge 2 ] || bk_fail "stats: $(cat "$C/$id/stats")"
 }
@@ -121,23 +110,23 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	net_create id 'echo up; sleep 1000' limits=$'cpus 0.5\nmemory 64M'
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^up$'
-	[ "$(cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
+	[ "$(ct_cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
 	run lim_write "$id" $'cpus 0.25\nmemory 100M\npids 40\ncpu.shares 256\n'
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
-	[ "$(cg cpu "$id" cpu.cfs_quota_us)" = 25000 ] || bk_fail "quota $(cg cpu "$id" cpu.cfs_quota_us)"
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = 104857600 ]
-	[ "$(cg pids "$id" pids.max)" = 40 ]
-	[ "$(cg cpu "$id" cpu.shares)" = 256 ]
+	[ "$(ct_cg cpu "$id" cpu.cfs_quota_us)" = 25000 ] || bk_fail "quota $(ct_cg cpu "$id" cpu.cfs_quota_us)"
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = 104857600 ]
+	[ "$(ct_cg pids "$id" pids.max)" = 40 ]
+	[ "$(ct_cg cpu "$id" cpu.shares)" = 256 ]
 	bk_assert_content "$C/$id/limits" $'memory 104857600\ncpu.shares 256\ncpus 0.250\npids 40\n'
 	# K and G suffixes, and max.
 	run lim_write "$id" $'memory 1G\n'
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = 1073741824 ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = 1073741824 ]
 	run lim_write "$id" $'memory max\ncpus max\npids max\n'
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = "$V1_UNLIMITED" ]
-	[ "$(cg cpu "$id" cpu.cfs_quota_us)" = -1 ]
-	[ "$(cg pids "$id" pids.max)" = max ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = "$V1_UNLIMITED" ]
+	[ "$(ct_cg cpu "$id" cpu.cfs_quota_us)" = -1 ]
+	[ "$(ct_cg pids "$id" pids.max)" = max ]
 	bk_assert_content "$C/$id/limits" $'memory max\ncpu.shares 256\ncpus max\npids max\n'
 	bk_assert_content "$C/$id/state" $'running\n'
 }
@@ -153,9 +142,9 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
 	bk_assert_content "$C/$id/limits" $'memory 50331648\ncpu.shares 1024\ncpus 0.500\npids 50\n'
 	net_start_ctr "$id"
-	[ "$(cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = 50331648 ]
-	[ "$(cg pids "$id" pids.max)" = 50 ]
+	[ "$(ct_cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = 50331648 ]
+	[ "$(ct_cg pids "$id" pids.max)" = 50 ]
 }
 
 # ---- errors ----------------------------------------------------------------------
@@ -187,9 +176,9 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 		done
 	done
 	# Nothing of a refused write reached the cgroup.
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = 67108864 ]
-	[ "$(cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
-	[ "$(cg pids "$id" pids.max)" = 50 ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = 67108864 ]
+	[ "$(ct_cg cpu "$id" cpu.cfs_quota_us)" = 50000 ]
+	[ "$(ct_cg pids "$id" pids.max)" = 50 ]
 }
 
 @test "memory below current use on a running container: the kernel's EBUSY with text; limits and cgroup unchanged; it runs on" {
@@ -205,17 +194,17 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	bk_check_error EBUSY "/containers/$id/limits" 'write|limits' "containers/$id/err" "${lines[1]}" \
 		limits memory "busy" || return
 	bk_assert_content "$C/$id/limits" "$DEFAULTS"
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = "$V1_UNLIMITED" ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = "$V1_UNLIMITED" ]
 	bk_assert_content "$C/$id/state" $'running\n'
 	# A refused write with several keys keeps the others too.
 	run lim_write "$id" $'pids 60\nmemory 8M\n'
 	[ "${lines[0]}" = EBUSY ] || bk_fail "pids 60 + memory 8M: $output"
 	bk_assert_content "$C/$id/limits" "$DEFAULTS"
-	[ "$(cg pids "$id" pids.max)" = 2048 ] || bk_fail "pids.max $(cg pids "$id" pids.max) after a refused write"
+	[ "$(ct_cg pids "$id" pids.max)" = 2048 ] || bk_fail "pids.max $(ct_cg pids "$id" pids.max) after a refused write"
 	# Above the use: accepted.
 	run lim_write "$id" $'memory 48M\n'
 	[ "${lines[0]}" = OK ] || bk_fail "memory 48M: $output"
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = 50331648 ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = 50331648 ]
 }
 
 # ---- OOM, fork bomb ----------------------------------------------------------------
@@ -255,9 +244,9 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	net_create id 'echo start; b() { b | b & }; b; exec sleep 1000' limits=$'pids 32\ncpus 0.5'
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^start$'
-	bk_wait_until "$BK_DEADLINE" bomb_hit_limit "$id" || bk_fail "pids.events: $(cg pids "$id" pids.events)"
+	bk_wait_until "$BK_DEADLINE" ct_pids_limit_hit "$id" || bk_fail "pids.events: $(ct_cg pids "$id" pids.events)"
 	for i in 1 2 3 4 5; do
-		n=$(cg pids "$id" pids.current)
+		n=$(ct_cg pids "$id" pids.current)
 		[ "$n" -le 32 ] || bk_fail "pids.current $n"
 		ms=$(ct_ms cat "$C/$id/state")
 		[ "$ms" -lt 1000 ] || bk_fail "reading state took $ms ms"
@@ -270,12 +259,6 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	[ "$ms" -lt 10000 ] || bk_fail "rm force took $ms ms"
 	[ -z "$(cg_dirs "$id")" ] || bk_fail "groups left: $(cg_dirs "$id")"
 }
-bomb_hit_limit() {
-	local n
-	n=$(awk '$1 == "max" { print $2 }' "$CG/pids/$(cg_parent)/$1/pids.events")
-	[ "${n:-0}" -gt 0 ]
-}
-
 # ---- stats -----------------------------------------------------------------------------
 
 @test "stats move while a busy loop runs: cpu_usec grows in 0.5 s; memory, memory_max, pids" {
@@ -288,7 +271,7 @@ bomb_hit_limit() {
 	u2=$(stat_of "$id" cpu_usec)
 	[ $((u2 - u1)) -ge 100000 ] || bk_fail "cpu_usec $u1 -> $u2 in 0.5 s"
 	# As cpuacct counts it.
-	acct=$(($(cg cpuacct "$id" cpuacct.usage) / 1000))
+	acct=$(($(ct_cg cpuacct "$id" cpuacct.usage) / 1000))
 	[ "$acct" -ge "$u2" ] || bk_fail "cpuacct.usage $acct us < cpu_usec $u2"
 	mem=$(stat_of "$id" memory)
 	[ "$mem" -gt 0 ] || bk_fail "stats: $(cat "$C/$id/stats")"
@@ -355,14 +338,14 @@ bomb_hit_limit() {
 	foreign=bkt$$-foreign
 	for c in $CTRLS; do
 		for g in "$gone" "$foreign"; do
-			mkdir "$CG/$c/$(cg_parent)/$g" && echo "$CG/$c/$(cg_parent)/$g" >>"$BATS_TEST_TMPDIR/cg-made"
+			mkdir "$CT_CG/$c/$(ct_cg_parent)/$g" && echo "$CT_CG/$c/$(ct_cg_parent)/$g" >>"$BATS_TEST_TMPDIR/cg-made"
 		done
 	done
 	net_daemon_start
 	[ -z "$(cg_dirs "$gone")" ] || bk_fail "left-over groups kept: $(cg_dirs "$gone")"
 	[ "$(cg_dirs "$foreign" | wc -l)" = 5 ] || bk_fail "unknown groups removed: $(cg_dirs "$foreign")"
 	[ "$(cg_dirs "$live" | wc -l)" = 5 ] || bk_fail "running container's groups: $(cg_dirs "$live")"
-	grep -qx "$(cat "$C/$live/pid")" "$CG/memory/$(cg_parent)/$live/cgroup.procs" || bk_fail "init left its group"
+	grep -qx "$(cat "$C/$live/pid")" "$CT_CG/memory/$(ct_cg_parent)/$live/cgroup.procs" || bk_fail "init left its group"
 }
 
 # ---- daemon options and restarts -----------------------------------------------------------
@@ -373,12 +356,12 @@ bomb_hit_limit() {
 	bk_assert_content "$C/$id/limits" $'memory 268435456\ncpu.shares 1024\ncpus max\npids 100\n'
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^up$'
-	[ "$(cg pids "$id" pids.max)" = 100 ]
-	[ "$(cg memory "$id" memory.limit_in_bytes)" = 268435456 ]
+	[ "$(ct_cg pids "$id" pids.max)" = 100 ]
+	[ "$(ct_cg memory "$id" memory.limit_in_bytes)" = 268435456 ]
 	net_create own 'echo up; sleep 1000' limits='pids 20'
 	bk_assert_content "$C/$own/limits" $'memory 268435456\ncpu.shares 1024\ncpus max\npids 20\n'
 	net_start_ctr "$own"
-	[ "$(cg pids "$own" pids.max)" = 20 ]
+	[ "$(ct_cg pids "$own" pids.max)" = 20 ]
 	# A malformed default: the daemon refuses to start, saying why (run in our
 	# namespace, on a directory of its own, in case it got further).
 	mkdir -p "$BK_TMP/bad/root" "$BK_TMP/bad/mnt"
@@ -396,10 +379,10 @@ bomb_hit_limit() {
 	ct_wait_log "$run" '^up$'
 	bk_daemon_term
 	net_daemon_start
-	[ "$(cg pids "$run" pids.max)" = 50 ] || bk_fail "pids.max $(cg pids "$run" pids.max)"
+	[ "$(ct_cg pids "$run" pids.max)" = 50 ] || bk_fail "pids.max $(ct_cg pids "$run" pids.max)"
 	net_start_ctr "$later"
-	[ "$(cg pids "$later" pids.max)" = 40 ] && [ "$(cg memory "$later" memory.limit_in_bytes)" = 50331648 ] ||
-		bk_fail "started after the restart with pids.max $(cg pids "$later" pids.max), memory.limit_in_bytes $(cg memory "$later" memory.limit_in_bytes) (wanted 40, 50331648)"
+	[ "$(ct_cg pids "$later" pids.max)" = 40 ] && [ "$(ct_cg memory "$later" memory.limit_in_bytes)" = 50331648 ] ||
+		bk_fail "started after the restart with pids.max $(ct_cg pids "$later" pids.max), memory.limit_in_bytes $(ct_cg memory "$later" memory.limit_in_bytes) (wanted 40, 50331648)"
 	bk_assert_content "$C/$run/limits" $'memory 67108864\ncpu.shares 1024\ncpus 0.500\npids 50\n'
 	bk_assert_content "$C/$later/limits" $'memory 50331648\ncpu.shares 1024\ncpus max\npids 40\n'
 }
@@ -422,24 +405,8 @@ lim_d2_start() {
 	bk_track daemon "$D2_PID"
 	bk_wait_until "$BK_DEADLINE" bk_mounted "$D2/mnt" || bk_fail "second daemon: $(cat "$D2/log")" || return
 	bk_wait_until "$BK_DEADLINE" cat "$D2/mnt/version" >/dev/null || return
-	[ "$(bk_import_to "$D2/mnt" "$BB")" ] || bk_fail "import into the second daemon"
-}
-bk_import_to() {
-	local - fd id=""
-	set +e
-	exec {fd}<>"$1/images/import" || return 1
-	printf '%s busybox\n' "$2" >&"$fd"
-	read -r id <&"$fd"
-	exec {fd}>&-
-	echo "$id"
-}
-lim_d2_cleanup() {
-	local d
-	[ -n "${D2:-}" ] && [ -d "$D2/mnt/containers" ] || return 0
-	for d in "$D2"/mnt/containers/*/; do
-		[ -d "$d" ] && timeout 20 "$BK_PY" "$BK_LIB/bkio.py" write "${d}ctl" $'rm force\n' >/dev/null 2>&1
-	done
-	return 0
+	bk_command "$D2/mnt/images/import" "$BK_IMG_ID_RE" "$BB" busybox >/dev/null ||
+		bk_fail "import into the second daemon"
 }
 
 @test "two daemons, each with a container named web: each keeps its own limits and stats; one stopping leaves the other's group alone" {
@@ -466,7 +433,7 @@ lim_d2_cleanup() {
 	bad=0
 	# Ours is still limited to 64M, and its group holds only its own processes.
 	cgline=$(grep ':memory:' "/proc/$pid1/cgroup")
-	limit=$(cat "$CG/memory${cgline##*:memory:}/memory.limit_in_bytes")
+	limit=$(cat "$CT_CG/memory${cgline##*:memory:}/memory.limit_in_bytes")
 	[ "$limit" = 67108864 ] ||
 		bk_fail "our web's memory limit is $limit (its group: ${cgline##*:memory:}), the other daemon's web set 128M" || bad=1
 	[ "$(stat_of web pids)" = "$procs" ] ||
@@ -482,17 +449,17 @@ lim_d2_cleanup() {
 
 @test "a clean exit removes the store's cgroup parent, unless a running container keeps it" {
 	net_start
-	parent=$(cg_parent)
+	parent=$(ct_cg_parent)
 	id=$(ct_run "busybox sleep 600")
-	[ -d "$CG/memory/$parent/$id" ]
+	[ -d "$CT_CG/memory/$parent/$id" ]
 	bk_daemon_term TERM
 	# The running container keeps its group, and so the parent.
-	[ -d "$CG/memory/$parent/$id" ]
+	[ -d "$CT_CG/memory/$parent/$id" ]
 	net_daemon_start
 	out=$(ct_ctl "$id" 'rm force')
 	[ "${out%%$'\n'*}" = OK ]
 	bk_daemon_term TERM
 	for c in $CTRLS; do
-		[ ! -e "$CG/$c/$parent" ] || bk_fail "$CG/$c/$parent is left after a clean exit"
+		[ ! -e "$CT_CG/$c/$parent" ] || bk_fail "$CT_CG/$c/$parent is left after a clean exit"
 	done
 }

@@ -14,8 +14,6 @@ load '../lib/containers'
 
 : "${BATS_TEST_TIMEOUT:=180}"
 
-IMG_ID_RE='^img_[0-9a-f]{12}$'
-
 setup_file() {
 	ct_setup_file
 }
@@ -33,24 +31,6 @@ bd_start() {
 	ct_start || return
 	[ -e "$BK_MNT/images/build" ] ||
 		skip "images/build is not in this tree yet (bk_image_build is not wired into fsd)"
-}
-
-# bd_build DIR REF: write "DIR REF" to images/build and read the id back on the
-# same open file; prints it, fails if the reply is not an image id.
-bd_build() {
-	local - fd id=""
-	set +e
-	exec {fd}<>"$BK_MNT/images/build" || return 1
-	if ! printf '%s\n' "$*" >&"$fd"; then
-		read -r id <&"$fd"
-		exec {fd}>&-
-		bk_fail "bd_build '$*': write failed, reply '$id'"
-		return 1
-	fi
-	read -r id <&"$fd"
-	exec {fd}>&-
-	[[ $id =~ $IMG_ID_RE ]] || bk_fail "bd_build '$*': reply '$id' is not an image id" || return
-	printf '%s\n' "$id"
 }
 
 # bd_snapshot: what must be the same after a failed build (images, containers, store).
@@ -124,7 +104,7 @@ bd_is_building() {
 	EOF
 	images_before=$(bk_index_ids)
 	ctrs_before=$(cat "$C/index")
-	id=$(bd_build "$ctx" myapp:1)
+	id=$(bk_build "$ctx" myapp:1)
 	bk_assert_content "$BK_MNT/images/$id/state" $'ready\n'
 	bk_assert_content "$BK_MNT/images/$id/ref" $'myapp:1\n'
 	bk_assert_content "$BK_MNT/images/$id/source" "$ctx"$'\n'
@@ -169,7 +149,7 @@ GREETING=hi there WHO=unset PWD=/srv/app
 	writer=$BK_BG_PID
 	bk_wait_until "$BK_DEADLINE" bd_is_building || bk_fail "no image in state building"
 	bid=$(bd_building)
-	[[ $bid =~ $IMG_ID_RE ]]
+	[[ $bid =~ $BK_IMG_ID_RE ]]
 	bk_assert_content "$BK_MNT/images/$bid/source" "$ctx"$'\n'
 	bk_wait_until "$BK_DEADLINE" grep -q first-output "$BK_MNT/images/$bid/log" ||
 		bk_fail "log: $(cat "$BK_MNT/images/$bid/log")"
@@ -301,7 +281,7 @@ GREETING=hi there WHO=unset PWD=/srv/app
 		COPY --chown=nobody --chmod=0640 one.txt /owned
 		CMD cat /opt/a/b/f /opt/a/link; ls /texts; cat /etc/extra.conf; grep -c root /etc/passwd; stat -c '%u %g %a' /owned
 	EOF
-	id=$(bd_build "$ctx" added)
+	id=$(bk_build "$ctx" added)
 	cid=$(ct_run "$id")
 	bk_assert_content "$C/$cid/wait" $'exit 0\n'
 	bk_assert_content "$C/$cid/log" $'in-tar\nin-tar\none.txt\ntwo.txt\nextra\n1\n65534 65534 640\n'
@@ -321,7 +301,7 @@ GREETING=hi there WHO=unset PWD=/srv/app
 	bd_nothing_left "$before" "$subv"
 	# The daemon still builds.
 	printf 'FROM busybox\nRUN true\n' >"$ctx/Dockerfile"
-	bd_build "$ctx" after >/dev/null
+	bk_build "$ctx" after >/dev/null
 }
 
 @test "two builds at once: each its own image and log" {

@@ -90,14 +90,10 @@ push() {
 		"${@:2}" >/dev/null
 }
 
-tmp_empty() {
-	[ -z "$(ls -A "$BK_STORE/tmp")" ]
-}
-
 # bk_nothing_partial, once the daemon is done with tmp/ (after a pull it may
 # be making a spare snapshot of the new image there for a moment).
 nothing_partial() {
-	bk_wait_until "$BK_DEADLINE" tmp_empty || true
+	bk_wait_until "$BK_DEADLINE" bk_tmp_is_empty || true
 	bk_nothing_partial
 }
 

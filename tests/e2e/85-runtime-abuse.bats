@@ -33,8 +33,6 @@ load '../lib/net'
 
 : "${BATS_TEST_TIMEOUT:=180}"
 
-CG=/sys/fs/cgroup
-
 setup_file() {
 	ct_setup_file || return
 	# The probe helper, static (the image has no libc), built by the Makefile.
@@ -47,15 +45,6 @@ teardown_file() {
 
 teardown() {
 	net_teardown
-}
-
-cg_parent() {
-	echo "bockerfs/$(cat "$BK_STORE/cgroup-tag")"
-}
-
-# cg CTRL ID FILE: a file of ID's cgroup.
-cg() {
-	cat "$CG/$1/$(cg_parent)/$2/$3"
 }
 
 # ab_run VAR CMD [FILE=VALUE...]: create, start and wait for a container
@@ -290,22 +279,16 @@ links() {
 
 # ---- pids and memory ---------------------------------------------------------------
 
-bomb_hit_limit() {
-	local n
-	n=$(awk '$1 == "max" { print $2 }' "$CG/pids/$(cg_parent)/$1/pids.events")
-	[ "${n:-0}" -gt 0 ]
-}
-
 @test "a fork bomb under the default pids limit (2048, podman's) is contained: the host forks, the daemon answers, another container runs; rm force ends it" {
-	[ -d "$CG/pids" ] || skip "needs the cgroup v1 pids hierarchy"
+	[ -d "$CT_CG/pids" ] || skip "needs the cgroup v1 pids hierarchy"
 	net_start
 	net_create id 'echo start; b() { b | b & }; b; exec sleep 1000' limits='cpus 0.5'
 	grep -qx 'pids 2048' "$C/$id/limits" || bk_fail "limits: $(cat "$C/$id/limits")"
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^start$'
-	[ "$(cg pids "$id" pids.max)" = 2048 ]
-	bk_wait_until 60 bomb_hit_limit "$id" || bk_fail "pids.events: $(cg pids "$id" pids.events)"
-	n=$(cg pids "$id" pids.current)
+	[ "$(ct_cg pids "$id" pids.max)" = 2048 ]
+	bk_wait_until 60 ct_pids_limit_hit "$id" || bk_fail "pids.events: $(ct_cg pids "$id" pids.events)"
+	n=$(ct_cg pids "$id" pids.current)
 	[ "$n" -le 2048 ] || bk_fail "pids.current $n"
 	# The host is fine: it forks, the daemon answers, a second container starts and ends.
 	bash -c 'true'
@@ -315,14 +298,14 @@ bomb_hit_limit() {
 	run ct_ctl "$id" 'rm force'
 	[ "${lines[0]}" = OK ] || bk_fail "rm force: $output"
 	[ ! -e "$C/$id" ]
-	[ ! -d "$CG/pids/$(cg_parent)/$id" ] || bk_fail "pids group left"
+	[ ! -d "$CT_CG/pids/$(ct_cg_parent)/$id" ] || bk_fail "pids group left"
 	# `pids max` still lifts it for a container that needs more.
 	net_create big 'true' limits='pids max'
 	grep -qx 'pids max' "$C/$big/limits"
 }
 
 @test "a memory hog under memory 64M is OOM-killed inside its group; a neighbour runs on and the daemon answers" {
-	[ -d "$CG/memory" ] || skip "needs the cgroup v1 memory hierarchy"
+	[ -d "$CT_CG/memory" ] || skip "needs the cgroup v1 memory hierarchy"
 	net_start
 	net_create calm 'echo up; exec sleep 1000'
 	net_start_ctr "$calm"

@@ -405,11 +405,6 @@ fifo_image() {
 
 # ---- spare snapshots: the read-ahead of the entrypoint and /bin/sh -------------------------
 
-# spares_of IMG: how many spare snapshots IMG has ready.
-spares_of() {
-	find "$BK_STORE/spare" -maxdepth 1 -name "$1.*" | wc -l
-}
-
 # #13 item 2.  The spare-snapshot thread reads ahead each image's
 # entrypoint (else Cmd[0]) and /bin/sh: an image whose /bin/sh is a FIFO, and
 # one whose Entrypoint is a FIFO.  The read-ahead must not wait on them:
@@ -470,7 +465,7 @@ spares_of() {
 	hostile_ctl res "$id" commit || bad=1
 	img=$(hostile_ok "$res") && imgs+=("$img") || bad=1
 	for img in "${imgs[@]}"; do
-		bk_wait_until 10 test "$(spares_of "$img")" -ge 1 ||
+		bk_wait_until 10 bk_spares_ready "$img" 1 ||
 			bk_fail "no spare of $img: $(hostile_daemon_waits)" || bad=1
 	done
 	hostile_finish || bad=1

@@ -60,11 +60,6 @@ check_broken() {
 		bk_fail "errors: $(cat "$BK_MNT/errors")"
 }
 
-# spares_of IMG N: IMG has N spare snapshots ready.
-spares_of() {
-	[ "$(find "$BK_STORE/spare" -mindepth 1 -maxdepth 1 -name "$1.*" | wc -l)" -ge "$2" ]
-}
-
 # cg_gone ID: no cgroup of ID in any hierarchy.
 cg_gone() {
 	! crash_cgroups | grep -qx "$1"
@@ -223,7 +218,7 @@ broken_image() {
 	net_start
 	img=$(bk_import "$BB" victim:2)
 	# The spare snapshots made ahead would hide the loss: drop them first.
-	bk_wait_until 10 spares_of "$img" 4 || bk_fail "spares: $(ls "$BK_STORE/spare")"
+	bk_wait_until 10 bk_spares_ready "$img" 4 || bk_fail "spares: $(ls "$BK_STORE/spare")"
 	for s in "$BK_STORE"/spare/"$img".*; do btrfs -q subvolume delete "$s" >/dev/null; done
 	btrfs -q subvolume delete "$BK_STORE/images/$img/rootfs" >/dev/null
 	exec {fd}<>"$C/run"

@@ -62,16 +62,9 @@ pull_crash() {
 	crash_expect_death "$1"
 	crash_invariants
 	# The second attempt succeeds and gives a complete image.
-	id=$(bk_pull_ok "$BK_REG/test/multi")
+	id=$(bk_pull "$BK_REG/test/multi")
 	[ "$(cat "$BK_MNT/images/$id/state")" = ready ]
 	crash_invariants
-}
-
-bk_pull_ok() {
-	local out
-	out=$("$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/pull" "$1"$'\n')
-	[ "${out%%$'\n'*}" = OK ] || bk_fail "pull $1: $out" || return
-	printf '%s\n' "${out#*$'\n'}"
 }
 
 @test "kill -9 after the manifest of a pull" { pull_crash pull.manifest; }
@@ -194,9 +187,8 @@ edit_record() {
 	kill -KILL "$vpid"
 	bk_wait_gone "$vpid"
 	# A process of the new boot holds the pid the record names, with the same start time.
-	sleep 600 </dev/null >/dev/null 2>&1 3>&- &
-	other=$!
-	bk_track helper "$other"
+	bk_bg /dev/null sleep 600
+	other=$BK_BG_PID
 	edit_record "$victim" "c['boot_id'] = '00000000-0000-0000-0000-000000000000'; c['pid'] = $other; c['pid_start'] = $(bk_proc_start "$other")"
 	crash_daemon_start
 	[ "$(cat "$C/$victim/state")" = exited ]
@@ -218,9 +210,8 @@ edit_record() {
 	bk_daemon_term TERM
 	kill -KILL "$vpid"
 	bk_wait_gone "$vpid"
-	sleep 600 </dev/null >/dev/null 2>&1 3>&- &
-	other=$!
-	bk_track helper "$other"
+	bk_bg /dev/null sleep 600
+	other=$BK_BG_PID
 	edit_record "$victim" "c['pid'] = $other"
 	crash_daemon_start
 	[ "$(cat "$C/$victim/state")" = exited ]

@@ -19,6 +19,12 @@ the syscalls themselves and print the symbolic errno instead.  As a command:
                                    reports EINTR.  Prints "EINTR", another errno
                                    name, or "OK <reply> sigint=0|1" (whether
                                    SIGINT came before the write returned).
+  bkio.py parallel FILE LINE...    one thread per LINE, each opening FILE
+                                   O_RDWR on its own, all writing "LINE\n" at
+                                   the same moment (a barrier), then reading
+                                   the reply on the same fd.  Prints one line
+                                   per LINE, in order: the reply, or "ENAME:
+                                   reply" when the write failed.
   bkio.py treecmp SRC DST          compare two trees (content, mode, owner,
                                    mtime, symlink targets, hardlinks, device
                                    numbers, xattrs); prints the differences and
@@ -153,6 +159,38 @@ def intr_write(path, data, delay):
         os.close(fd)
 
 
+def write_parallel(path, lines):
+    """Each line written to path at the same moment, on an open file of its own,
+    and the reply read there; returns the replies in order, each stripped, or
+    "ENAME: reply" for a write (or an open) that failed."""
+    out = [None] * len(lines)
+    go = threading.Barrier(len(lines))
+
+    def one(i):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError as e:
+            go.wait()
+            out[i] = "%s: " % errname(e.errno)
+            return
+        try:
+            go.wait()
+            try:
+                os.write(fd, (lines[i] + "\n").encode())
+                out[i] = os.read(fd, REPLY_MAX).decode(errors="replace").strip()
+            except OSError as e:
+                out[i] = "%s: %s" % (errname(e.errno), os.read(fd, REPLY_MAX).decode(errors="replace").strip())
+        finally:
+            os.close(fd)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(lines))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
 def _file_digest(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -261,6 +299,9 @@ def main(argv):
         return 0
     if cmd == "intr-write" and len(argv) == 5:
         print(intr_write(argv[2], argv[3], float(argv[4])), flush=True)
+        return 0
+    if cmd == "parallel" and len(argv) >= 4:
+        print("\n".join(write_parallel(argv[2], argv[3:])))
         return 0
     if cmd == "treecmp" and len(argv) == 4:
         diffs = tree_compare(argv[2], argv[3])

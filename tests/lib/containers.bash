@@ -4,9 +4,10 @@
 #
 #   setup/teardown:  ct_setup_file, ct_teardown_file  one busybox rootfs per file
 #                    ct_start [DAEMON ARGS...]   bk_start + a busybox image "busybox"
-#                    ct_teardown                 rm force every container, kill any
-#                                                init left (by PID and start time),
-#                                                then bk_teardown
+#                    ct_teardown                 ct_cleanup, then bk_teardown
+#                    ct_cleanup                  rm force every container (ct_rm_all), kill
+#                                                any init left (by PID and start time)
+#                    ct_rm_all MNT               rm force every container of the tree at MNT
 #   containers:      ct_run LINE                 containers/run, id read on the same fd
 #                    ct_ctl ID LINE              one write to ctl; prints OK|ERRNO, read-back
 #                    ct_wait_state ID STATE [S]  poll `state` until STATE
@@ -18,11 +19,15 @@
 #                    ct_ms CMD...                CMD's wall time in ms
 #                    ct_intr_read FILE SECS      read(2) interrupted by SIGINT
 #                    ct_run_parallel N LINE      N simultaneous containers/run writes
+#   cgroups:         ct_cg_parent                the daemon's group, bockerfs/<store's tag>
+#                    ct_cg CTRL ID FILE          a file of ID's group (CT_CG/CTRL/...)
+#                    ct_pids_limit_hit ID        ID's pids limit refused a fork (pids.events)
 #
 # Variables set by ct_start: BB (the busybox rootfs directory), BB_ID (its image id),
 # C (BK_MNT/containers).
 
 CT_ID_RE='^ps_[0-9a-f]{12}$'
+CT_CG=/sys/fs/cgroup # cgroup v1: one hierarchy per controller
 
 # ct_setup_file / ct_teardown_file (bats setup_file, teardown_file): one
 # busybox rootfs for the whole file, in CT_BB_DIR (making it takes seconds).
@@ -62,20 +67,10 @@ ct_track() {
 }
 
 # ct_run LINE: write "LINE\n" to containers/run and read the reply on the same
-# open file; prints the new id, fails if the reply is not an id.
+# open file (bk_command); prints the new id, fails if the reply is not an id.
 ct_run() {
-	local - fd id=""
-	set +e
-	exec {fd}<>"$BK_MNT/containers/run" || return 1
-	if ! printf '%s\n' "$*" >&"$fd"; then
-		read -r id <&"$fd"
-		exec {fd}>&-
-		bk_fail "ct_run '$*': write failed, reply '$id'"
-		return 1
-	fi
-	read -r id <&"$fd"
-	exec {fd}>&-
-	[[ $id =~ $CT_ID_RE ]] || bk_fail "ct_run '$*': reply '$id' is not a container id" || return
+	local id
+	id=$(bk_command "$BK_MNT/containers/run" "$CT_ID_RE" "$@") || return
 	ct_track "$id"
 	printf '%s\n' "$id"
 }
@@ -183,17 +178,36 @@ ct_kill_inits_under() {
 	done
 }
 
-# ct_cleanup: rm force every container through the tree (when it answers),
-# then kill any init still running, for every daemon directory of this test.
+# ct_rm_all MNT: rm force every container of the tree at MNT (when it answers),
+# then SIGKILL any init that outlived it (its PID read before, checked against
+# its start time).
+ct_rm_all() {
+	local - d pid inits=""
+	set +e
+	[ -n "$1" ] && timeout 5 cat "$1/version" >/dev/null 2>&1 || return 0
+	for d in "$1"/containers/*/; do
+		[ -d "$d" ] || continue
+		pid=$(timeout 5 cat "${d}pid" 2>/dev/null)
+		[ -n "$pid" ] && [ "$pid" != 0 ] && inits="$inits $pid:$(bk_proc_start "$pid")"
+		timeout 20 "$BK_PY" "$BK_LIB/bkio.py" write "${d}ctl" $'rm force\n' >/dev/null 2>&1
+	done
+	for d in $inits; do
+		pid=${d%%:*}
+		if bk_alive "$pid" && [ "$(bk_proc_start "$pid")" = "${d#*:}" ]; then
+			echo "teardown: killing container init $pid" >&2
+			kill -KILL "$pid"
+		fi
+	done
+	return 0
+}
+
+# ct_cleanup: ct_rm_all on the test's tree, then kill any init still running,
+# for every daemon directory of this test (by the store's records, by the
+# files it holds open, by its root's loop device).
 ct_cleanup() {
 	local - d list=${BATS_TEST_TMPDIR:-/nonexistent}/bk-tmpdirs dirs=""
 	set +e
-	if [ -n "$BK_MNT" ] && timeout 5 cat "$BK_MNT/version" >/dev/null 2>&1; then
-		for d in "$BK_MNT"/containers/*/; do
-			[ -d "$d" ] || continue
-			timeout 20 "$BK_PY" "$BK_LIB/bkio.py" write "${d}ctl" $'rm force\n' >/dev/null 2>&1
-		done
-	fi
+	ct_rm_all "$BK_MNT"
 	[ -f "$list" ] && dirs=$(cat "$list")
 	# shellcheck disable=SC2086 # dirs is one directory a line
 	for d in $(printf '%s\n' "$BK_TMP" $dirs | sort -u); do
@@ -235,30 +249,29 @@ ct_intr_read() {
 	EOF
 }
 
-# ct_run_parallel N LINE: N threads each write LINE to containers/run (own open
-# file) at the same moment and read their id back; prints the N replies.
+# ct_run_parallel N LINE: N writes of LINE to containers/run at the same moment,
+# each on an open file of its own (bk_write_parallel); prints the N replies.
 ct_run_parallel() {
-	"$BK_PY" - "$BK_MNT/containers/run" "$@" <<-'EOF'
-		import os, sys, threading
-		path, n, line = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-		out = [None] * n
-		go = threading.Barrier(n)
-		def one(i):
-		    fd = os.open(path, os.O_RDWR)
-		    try:
-		        go.wait()
-		        try:
-		            os.write(fd, (line + "\n").encode())
-		            out[i] = os.read(fd, 100).decode().strip()
-		        except OSError as e:
-		            out[i] = "errno %d: %s" % (e.errno, os.read(fd, 200).decode().strip())
-		    finally:
-		        os.close(fd)
-		ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-		for t in ts:
-		    t.start()
-		for t in ts:
-		    t.join()
-		print("\n".join(str(x) for x in out))
-	EOF
+	local i lines=()
+	for ((i = 0; i < $1; i++)); do
+		lines+=("$2")
+	done
+	bk_write_parallel "$BK_MNT/containers/run" "${lines[@]}"
+}
+
+# ct_cg_parent: the daemon's cgroup parent, bockerfs/<tag kept in its store>.
+ct_cg_parent() {
+	echo "bockerfs/$(cat "$BK_STORE/cgroup-tag")"
+}
+
+# ct_cg CTRL ID FILE: a file of ID's group in controller CTRL.
+ct_cg() {
+	cat "$CT_CG/$1/$(ct_cg_parent)/$2/$3"
+}
+
+# ct_pids_limit_hit ID: ID's pids limit has refused a fork (a fork bomb hit it).
+ct_pids_limit_hit() {
+	local n
+	n=$(awk '$1 == "max" { print $2 }' "$CT_CG/pids/$(ct_cg_parent)/$1/pids.events")
+	[ "${n:-0}" -gt 0 ]
 }

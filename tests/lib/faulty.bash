@@ -6,7 +6,7 @@
 #   setup_file() { bk_registry_setup && bk_faulty_start; }
 #   teardown_file() { bk_faulty_stop; bk_registry_teardown; }
 #   setup() { bk_faulty_rules; }       # no faults, a fresh log
-#   @test ... { bk_faulty_rules '/blobs/ drop 50% times=1'; ...; bk_faulty_count ' front GET /v2/.*/blobs/'; }
+#   @test ... { bk_faulty_rules '/blobs/ drop 50% times=1'; ...; bk_faulty_want_gets front /blobs/ 2; }
 #
 # Sets BK_FAULTY (127.0.0.1:PORT, the registry to pull from), BK_FAULTY_OTHER
 # (127.0.0.2:PORT, the "other host": blob storage and token service),
@@ -42,23 +42,8 @@ bk_faulty_start() {
 
 # bk_faulty_stop: kill the proxy (by PID, if it is still the process started).
 bk_faulty_stop() {
-	local - pid=${BK_FAULTY_PID:-} start st
-	set +e
-	[ -n "$pid" ] && [ -f "$BK_REG_DIR/pids" ] || return 0
-	start=$(awk -v p="$pid" '$1 == p { print $2 }' "$BK_REG_DIR/pids" | tail -n1)
-	st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
-	st=${st##*) }
-	# shellcheck disable=SC2086 # split on purpose: the fields of /proc/PID/stat
-	set -- $st
-	[ "${20}" = "$start" ] || return 0
-	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 50); do
-		[ -e "/proc/$pid" ] || break
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
+	[ -n "${BK_FAULTY_PID:-}" ] && [ -f "$BK_REG_DIR/pids" ] || return 0
+	bk_reg_kill "$BK_FAULTY_PID"
 }
 
 # bk_faulty_rules [RULE...]: replace the rules (none: no faults) and empty the
@@ -69,6 +54,30 @@ bk_faulty_rules() {
 	printf '%s\n' "$@" >"$tmp"
 	mv -f "$tmp" "$BK_FAULTY_RULES"
 	: >"$BK_FAULTY_LOG"
+}
+
+# bk_faulty_gets LISTENER PATHRE: how many GETs LISTENER (front: the registry
+# pulled from, other: the other host) logged for a path matching PATHRE (awk).
+bk_faulty_gets() {
+	awk -v l="$1" -v re="$2" '$2 == l && $3 == "GET" && $4 ~ re' "$BK_FAULTY_LOG" | wc -l
+}
+
+# bk_faulty_gets_are LISTENER PATHRE N: exactly N such GETs.
+bk_faulty_gets_are() {
+	[ "$(bk_faulty_gets "$1" "$2")" = "$3" ]
+}
+
+# bk_faulty_want_gets LISTENER PATHRE N: exactly N such GETs, or fail with the log.
+bk_faulty_want_gets() {
+	bk_faulty_gets_are "$@" || bk_fail "$1 GETs of $2: $(bk_faulty_gets "$1" "$2"), want $3; log:
+$(cat "$BK_FAULTY_LOG")"
+}
+
+# bk_faulty_col LISTENER PATHRE N: field N (1 time, 5 range, 6 auth, 7 fault) of
+# those GETs' lines, in order.
+bk_faulty_col() {
+	awk -v l="$1" -v re="$2" -v f="$3" '$2 == l && $3 == "GET" && $4 ~ re { print $f }' \
+		"$BK_FAULTY_LOG"
 }
 
 # bk_faulty_count REGEX: how many log lines match REGEX (grep -E).

@@ -41,25 +41,33 @@ BK_STORAGE_SIZE=${BK_STORAGE_SIZE:-1G}
 BK_TMP=""
 BK_PID=""
 BK_TIME_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z'
+BK_IMG_ID_RE='^img_[0-9a-f]{12}$'
 
 bk_fail() {
 	echo "FAIL: $*" >&2
 	return 1
 }
 
+# bk_proc_stat PID: the fields of /proc/PID/stat after the command's name, the
+# state letter first; fails if there is no such process.  PID may be PID/task/TID.
+bk_proc_stat() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	echo "${st##*) }"
+}
+
 # bk_alive PID: the process exists and is not a zombie.
 bk_alive() {
 	local st
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	st=${st##*) }
+	st=$(bk_proc_stat "$1") || return 1
 	[ "${st%% *}" != Z ]
 }
 
 # bk_proc_start PID: the process's start time (clock ticks after boot).
 bk_proc_start() {
 	local st
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	st=${st##*) }
+	st=$(bk_proc_stat "$1") || return 1
+	# shellcheck disable=SC2086 # split on purpose: the fields
 	set -- $st
 	echo "${20}"
 }
@@ -343,21 +351,33 @@ bk_bg() {
 	bk_track helper "$BK_BG_PID"
 }
 
-# bk_command_id FILE LINE...: write LINE to the control FILE (relative to the
-# mount) and read the image id back on the same open file; prints the id.
-bk_command_id() {
-	local - file=$1 fd id=""
+# bk_command PATH RE LINE...: write "LINE...\n" to the control file PATH and
+# read the reply on the same open file; prints it when it matches RE (an id),
+# fails with the reply otherwise, also when the write failed.
+bk_command() {
+	local - path=$1 re=$2 fd reply="" what
 	set +e
-	shift
-	exec {fd}<>"$BK_MNT/$file" || return 1
+	shift 2
+	what="${path#"$BK_MNT"/} '$*'"
+	exec {fd}<>"$path" || return 1
 	if ! printf '%s\n' "$*" >&"$fd"; then
+		read -r reply <&"$fd"
 		exec {fd}>&-
+		bk_fail "$what: the write failed, reply '$reply'"
 		return 1
 	fi
-	read -r id <&"$fd"
+	read -r reply <&"$fd"
 	exec {fd}>&-
-	[[ $id =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "$file $*: reply '$id' is not an image id" || return
-	printf '%s\n' "$id"
+	[[ $reply =~ $re ]] || bk_fail "$what: reply '$reply' is not an id" || return
+	printf '%s\n' "$reply"
+}
+
+# bk_command_id FILE LINE...: bk_command on FILE (relative to the mount) for an
+# image id (import, pull, build); prints the id.
+bk_command_id() {
+	local file=$1
+	shift
+	bk_command "$BK_MNT/$file" "$BK_IMG_ID_RE" "$@"
 }
 
 # bk_import DIR [REF]: import through the tree with one open file; prints the id.
@@ -368,6 +388,18 @@ bk_import() {
 # bk_pull REF: pull through images/pull with one open file; prints the id.
 bk_pull() {
 	bk_command_id images/pull "$@"
+}
+
+# bk_build DIR [REF]: build through images/build with one open file; prints the id.
+bk_build() {
+	bk_command_id images/build "$@"
+}
+
+# bk_write_parallel FILE LINE...: each LINE written to FILE at the same moment,
+# each on an open file of its own, and its reply read there; prints one reply a
+# LINE, in order: what was read, or "ERRNAME: what was read" (bkio.py parallel).
+bk_write_parallel() {
+	"$BK_PY" "$BK_LIB/bkio.py" parallel "$@"
 }
 
 # bk_write_errno FILE DATA|-: one write(2) of DATA ("-": stdin); prints OK or
@@ -464,6 +496,12 @@ bk_tmp_empty() {
 }
 bk_tmp_is_empty() {
 	[ -z "$(ls -A "$BK_STORE/tmp")" ]
+}
+
+# bk_spares_ready IMG N: the store holds N or more spare snapshots of image IMG
+# (spare/IMG.K, made ahead of runs).
+bk_spares_ready() {
+	[ "$(find "$BK_STORE/spare" -mindepth 1 -maxdepth 1 -name "$1.*" | wc -l)" -ge "$2" ]
 }
 
 # bk_nothing_partial: the store's tmp/ is empty and no subvolume is orphaned.

@@ -133,8 +133,7 @@ hostile_canary_check() {
 # hostile_state PID: the process's state letter (R, S, D, Z...), "-" if gone.
 hostile_state() {
 	local st
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo -; return; }
-	st=${st##*) }
+	st=$(bk_proc_stat "$1") || { echo -; return; }
 	echo "${st%% *}"
 }
 
@@ -294,7 +293,7 @@ hostile_import() {
 	local res
 	hostile_write res "$BK_MNT/images/import" "${*:2}" || return
 	_hi=$(hostile_ok "$res") || return
-	[[ $_hi =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "import: '$_hi'"
+	[[ $_hi =~ $BK_IMG_ID_RE ]] || bk_fail "import: '$_hi'"
 }
 
 # hostile_build VAR DOCKERFILE [FILE=CONTENT...]: build DOCKERFILE (its text)
@@ -317,7 +316,7 @@ hostile_build_ok() {
 	local res
 	hostile_build res "${@:2}" || return
 	_hbo=$(hostile_ok "$res") || return
-	[[ $_hbo =~ ^img_[0-9a-f]{12}$ ]] || bk_fail "build: '$_hbo'"
+	[[ $_hbo =~ $BK_IMG_ID_RE ]] || bk_fail "build: '$_hbo'"
 }
 
 # hostile_create VAR IMAGE CMD [FILE=VALUE...]: a new container of IMAGE

@@ -16,7 +16,7 @@
 # test/artifact:latest (a Helm chart, not an image), library/busybox:latest
 # (for "busybox" through --registry-mirror).
 #
-# Use from bats:
+# Use from bats, after tests/lib/fixture.bash:
 #   setup_file() { bk_registry_setup; }      # builds, starts, fills
 #   teardown_file() { bk_registry_teardown; }
 # Every process is started here, recorded with its start time in
@@ -32,12 +32,33 @@ bk_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# bk_reg_track PID: record PID and its start time in BK_REG_DIR/pids.
 bk_reg_track() {
-	local st
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-	st=${st##*) }
-	set -- "$1" $st
-	echo "$1 ${21}" >>"$BK_REG_DIR/pids"
+	local start
+	start=$(bk_proc_start "$1") || return 0
+	echo "$1 $start" >>"$BK_REG_DIR/pids"
+}
+
+# bk_reg_kill PID...: SIGTERM each PID that is still the process recorded in
+# BK_REG_DIR/pids (same start time), give them 3 s, then SIGKILL those left.
+bk_reg_kill() {
+	local - pid
+	set +e
+	for pid; do
+		bk_reg_recorded "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid; do
+		bk_wait_gone "$pid" 3 || { bk_reg_recorded "$pid" && kill -KILL "$pid" 2>/dev/null; }
+		wait "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# bk_reg_recorded PID: PID runs and is the process recorded in BK_REG_DIR/pids.
+bk_reg_recorded() {
+	local start
+	start=$(awk -v p="$1" '$1 == p { print $2 }' "$BK_REG_DIR/pids" | tail -n1)
+	[ -n "$start" ] && [ "$(bk_proc_start "$1")" = "$start" ]
 }
 
 # bk_reg_wait_http URL: until URL answers at all (any status), 10 s at most.
@@ -187,26 +208,11 @@ bk_registry_blob_gets() {
 # bk_registry_teardown: kill what bk_registry_setup started (by PID and start
 # time), remove BK_REG_DIR (unless BK_TEST_KEEP=1).
 bk_registry_teardown() {
-	local - pid start st
-	set +e
 	if [ -z "${BK_REG_DIR:-}" ] || [ ! -d "$BK_REG_DIR" ]; then
 		return 0
 	fi
-	while read -r pid start; do
-		st=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-		st=${st##*) }
-		set -- $st
-		[ "${20}" = "$start" ] || continue
-		kill -TERM "$pid" 2>/dev/null
-	done <"$BK_REG_DIR/pids"
-	while read -r pid start; do
-		for _ in $(seq 50); do
-			[ -e "/proc/$pid" ] || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done <"$BK_REG_DIR/pids"
+	# shellcheck disable=SC2046 # one PID per word
+	bk_reg_kill $(awk '{ print $1 }' "$BK_REG_DIR/pids")
 	if [ "${BK_TEST_KEEP:-}" = 1 ]; then
 		echo "registry: BK_TEST_KEEP=1, kept $BK_REG_DIR" >&2
 	else
