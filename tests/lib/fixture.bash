@@ -24,6 +24,10 @@
 # when a helper ran in a subshell (`run bk_start`).  Teardown also unmounts
 # whatever is mounted under BK_TMP and detaches every loop device whose
 # backing file is under BK_TMP.
+#
+# The Python tests (tests/py/conftest.py) clean up with this same teardown:
+# they record their daemons in DIR/bk-pids and run ct_cleanup and bk_stop
+# (and net_cleanup) through bash.
 
 BK_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The daemon and the static helpers of tests/e2e/helpers/ (`make e2e` builds both

@@ -70,9 +70,10 @@ NET_UP_PEER=198.18.77.2
 NET_OUTER_NS=$(readlink /proc/self/ns/net)
 
 # The namespaces this test made, in a file so that helpers run in a subshell
-# (`run ...`) are seen by teardown too.
+# (`run ...`) are seen by teardown too; NET_MADE_FILE names it outside bats
+# (tests/py/conftest.py).
 net_made_file() {
-	echo "${BATS_TEST_TMPDIR:-${BK_TMP:-/tmp}}/bk-netns"
+	echo "${NET_MADE_FILE:-${BATS_TEST_TMPDIR:-${BK_TMP:-/tmp}}/bk-netns}"
 }
 
 # net_ns_add NAME: a new network namespace, checked to be a fresh one.

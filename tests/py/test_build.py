@@ -5,50 +5,23 @@ unsupported instructions, ADD of a URL, COPY ../x) with their errno and line,
 leaving nothing behind; two builds at once.
 
 One daemon for the module (the `bk` fixture of conftest.py) with a busybox
-image; every container made here is removed with `rm force` at the end of the
-module, and any init still alive after that is killed by PID (checked against
-its start time).  Until the tree has images/build, every test skips.
+image (`bb`); every container made here is removed with `rm force` at the end
+of the module, and any init still alive after that is killed by PID (checked
+against its start time).  Until the tree has images/build, every test skips.
 """
 
 import errno
 import json
 import os
-import re
 import threading
-import time
 
 import pytest
 
 import bkio
-from conftest import read
-
-ID_RE = re.compile(r"^img_[0-9a-f]{12}$")
-CTR_RE = re.compile(r"^ps_[0-9a-f]{12}$")
-DEADLINE = 10
+from conftest import IMG_ID_RE as ID_RE, check_error, read, wait_until, write_ctl
 
 
 # ---- helpers --------------------------------------------------------------
-
-
-def write_ctl(path, data):
-    """One write(2) on an O_RDWR open, then the reply read on the same fd: (errno or 0, reply)."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        try:
-            os.write(fd, data.encode())
-            code = 0
-        except OSError as e:
-            code = e.errno
-        return code, os.read(fd, 65536).decode()
-    finally:
-        os.close(fd)
-
-
-def build(bk, ctx, ref):
-    code, reply = write_ctl(bk.path("images", "build"), "%s %s\n" % (ctx, ref))
-    assert code == 0, (errno.errorcode.get(code), reply)
-    assert ID_RE.match(reply.strip()) and reply.endswith("\n"), repr(reply)
-    return reply.strip()
 
 
 def context(bk, dockerfile, files=None):
@@ -65,11 +38,8 @@ def context(bk, dockerfile, files=None):
 
 def run_and_wait(bk, line):
     """containers/run, then the container's wait and log."""
-    code, reply = write_ctl(bk.path("containers", "run"), line + "\n")
-    assert code == 0, (errno.errorcode.get(code), reply)
-    cid = reply.strip()
-    assert CTR_RE.match(cid), reply
-    return read(bk.path("containers", cid, "wait")), read(bk.path("containers", cid, "log"))
+    c = bk.run(line)
+    return c.read("wait"), c.read("log")
 
 
 def snapshot(bk):
@@ -85,29 +55,6 @@ def snapshot(bk):
 def store_tmp(bk):
     """tmp/ in the store, but the spare pool's refills, which come and go."""
     return [n for n in os.listdir(os.path.join(bk.store, "tmp")) if not n.startswith("spare-")]
-
-
-def wait_until(cond, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() >= end:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def assert_error(bk, reply, code, *texts):
-    """The failure is in the read-back and in images/err, with every text."""
-    assert reply.startswith("error: "), repr(reply)
-    last = read(bk.path("images", "err"))
-    for t in texts:
-        assert t in reply, (t, reply)
-        assert t in last, (t, last)
-    name = errno.errorcode[code]
-    assert any(
-        " /images/build write %s: " % name in l and all(t in l for t in texts)
-        for l in read(bk.path("errors")).splitlines()
-    ), read(bk.path("errors"))
 
 
 def building(bk):
@@ -127,32 +74,11 @@ def building(bk):
 
 
 @pytest.fixture(scope="module")
-def bb(bk, busybox):
-    """The busybox image, named busybox; removes every container at the end."""
+def bb(bk, bb):
+    """The busybox image (conftest's bb); every test skips until the tree has images/build."""
     if not os.path.exists(bk.path("images", "build")):
         pytest.skip("images/build is not in this tree yet (bk_image_build is not wired into fsd)")
-    image = bk.import_dir(busybox, "busybox")
-    try:
-        yield image
-    finally:
-        cdir = bk.path("containers")
-        for n in os.listdir(cdir) if os.path.isdir(cdir) else []:
-            if os.path.isdir(os.path.join(cdir, n)):
-                try:
-                    write_ctl(os.path.join(cdir, n, "ctl"), "rm force\n")
-                except OSError:
-                    pass
-        sdir = os.path.join(bk.store, "containers")
-        for n in os.listdir(sdir) if os.path.isdir(sdir) else []:
-            try:
-                with open(os.path.join(sdir, n, "container.json")) as f:
-                    c = json.load(f)
-                pid, start = c.get("pid", 0), str(c.get("pid_start", 0))
-                with open("/proc/%d/stat" % pid) as f:
-                    if pid and f.read().rsplit(")", 1)[1].split()[19] == start:
-                        os.kill(pid, 9)
-            except (OSError, ValueError, IndexError):
-                pass
+    return bb
 
 
 # ---- tests ----------------------------------------------------------------
@@ -173,7 +99,7 @@ def test_multistep_build_runs_with_its_cmd_env_workdir_and_files(bk, bb):
     )
     images = bk.index_ids()
     ctrs = read(bk.path("containers", "index"))
-    image = build(bk, ctx, "pyapp:2")
+    image = bk.build(ctx, "pyapp:2")
     assert read(bk.path("images", image, "state")) == "ready\n"
     assert read(bk.path("images", image, "ref")) == "pyapp:2\n"
     # Only the result is new: intermediates and step containers are gone.
@@ -193,7 +119,8 @@ def test_failing_run_leaves_no_image_and_no_step_container(bk, bb):
     before = snapshot(bk)
     code, reply = write_ctl(bk.path("images", "build"), ctx + " broken\n")
     assert code == errno.EIO, (errno.errorcode.get(code), reply)
-    assert_error(bk, reply, errno.EIO, "line 4", "RUN exited with code 7", "bad-output")
+    check_error(bk, errno.EIO, "/images/build", "write", "images/err", reply, "line 4", "RUN exited with code 7",
+                "bad-output")
     assert snapshot(bk) == before
     assert wait_until(lambda: store_tmp(bk) == []), store_tmp(bk)
 
@@ -204,7 +131,8 @@ def test_unsupported_instruction_is_einval_with_its_line(bk, bb, instr):
     before = snapshot(bk)
     code, reply = write_ctl(bk.path("images", "build"), ctx + "\n")
     assert code == errno.EINVAL, (errno.errorcode.get(code), reply)
-    assert_error(bk, reply, errno.EINVAL, "line 4", "unsupported instruction '%s'" % instr.split()[0])
+    check_error(bk, errno.EINVAL, "/images/build", "write", "images/err", reply, "line 4",
+                "unsupported instruction '%s'" % instr.split()[0])
     assert snapshot(bk) == before
 
 
@@ -220,7 +148,7 @@ def test_url_and_parent_sources_are_einval(bk, bb, line, text):
     before = snapshot(bk)
     code, reply = write_ctl(bk.path("images", "build"), ctx + " x\n")
     assert code == errno.EINVAL, (errno.errorcode.get(code), reply)
-    assert_error(bk, reply, errno.EINVAL, "line 2", text)
+    check_error(bk, errno.EINVAL, "/images/build", "write", "images/err", reply, "line 2", text)
     assert snapshot(bk) == before
 
 

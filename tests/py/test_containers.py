@@ -2,206 +2,39 @@
 per-open reply, clone, image/cmd/env, wait, log, the errno and text of each
 failure, poll() on events and inotify (through ctypes) on state.
 
-One daemon for the module (the `bk` fixture of conftest.py); every container
-made here is removed with `rm force` at the end of the module, and any init
-still alive after that is killed by PID (checked against its start time).
+One daemon for the module (the `bk` fixture of conftest.py) with the busybox
+image (`bb`); every container made here is removed with `rm force` at the end
+of the module, and any init still alive after that is killed by PID (checked
+against its start time).
 """
 
-import ctypes
 import errno
-import json
 import os
 import re
 import select
-import struct
 import threading
 import time
 
 import pytest
 
-from conftest import proc_start, read
-
-TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
-ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
-DEADLINE = 10
-
-
-# ---- helpers --------------------------------------------------------------
-
-
-def write_ctl(path, data):
-    """One write(2) to path opened O_RDWR, then read() the reply on the same fd.
-
-    Returns (errno or 0, reply)."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        try:
-            os.write(fd, data.encode())
-            code = 0
-        except OSError as e:
-            code = e.errno
-        return code, os.read(fd, 65536).decode()
-    finally:
-        os.close(fd)
-
-
-def write_value(path, data, append=False):
-    """Write a value file (image, cmd, env) the way `echo >` / `echo >>` does."""
-    flags = os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC)
-    fd = os.open(path, flags)
-    try:
-        os.write(fd, data.encode())
-    finally:
-        os.close(fd)
-
-
-def errno_of(fn, *args):
-    try:
-        fn(*args)
-    except OSError as e:
-        return e.errno
-    return 0
-
-
-class Ctr:
-    """Paths of one container."""
-
-    def __init__(self, bk, cid):
-        self.bk = bk
-        self.id = cid
-
-    def p(self, name):
-        return self.bk.path("containers", self.id, name)
-
-    def read(self, name):
-        return read(self.p(name))
-
-    def status(self):
-        return dict(l.split(" ", 1) for l in self.read("status").splitlines())
-
-    def ctl(self, line):
-        return write_ctl(self.p("ctl"), line + "\n")
-
-
-def check_error(bk, code, tree_path, op, err_file, readback, *texts):
-    """The failure is in errors ("TIME PATH OP ERRNAME: msg"), in err_file
-    ("TIME OP: msg") and, unless readback is None, in the read-back."""
-    name = errno.errorcode[code]
-    # OP is the file operation ("write") or, in older builds, the command's name.
-    ops = op if op in ("mkdir", "rmdir") else "(?:write|%s)" % op
-    pat = re.compile(r"^%s %s %s %s: (.+)$" % (TIME_RE, re.escape(tree_path), ops, name))
-    lines = [l for l in read(bk.path("errors")).splitlines() if pat.match(l)]
-    assert lines, "no '%s %s %s' line in errors:\n%s" % (tree_path, op, name, read(bk.path("errors")))
-    msg = pat.match(lines[-1]).group(2)
-    last = read(bk.path(err_file)).strip()
-    assert re.match(r"^%s \S+: .+$" % TIME_RE, last), last
-    for t in texts:
-        assert t in msg, (t, msg)
-        assert t in last, (t, last)
-    if readback is not None:
-        assert readback.startswith("error: "), repr(readback)
-        for t in texts:
-            assert t in readback, (t, readback)
+from conftest import DEADLINE, IN_CREATE, IN_MODIFY, TIME_RE, CTR_ID_RE as ID_RE, Ctr, Inotify, check_error, \
+    errno_of, proc_start, read, write_ctl, write_value
 
 
 def inotify_wait(path, mask, trigger, timeout=DEADLINE):
-    """Watch path for mask (inotify through ctypes), call trigger(), and
-    return the masks of the events seen within timeout."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
-    assert fd >= 0, os.strerror(ctypes.get_errno())
-    try:
-        wd = libc.inotify_add_watch(fd, path.encode(), mask)
-        assert wd >= 0, os.strerror(ctypes.get_errno())
+    """Watch path for mask, call trigger(), and return the masks of the events
+    seen within timeout."""
+    with Inotify() as ino:
+        ino.add(path, mask)
         trigger()
-        r, _, _ = select.select([fd], [], [], timeout)
-        if not r:
-            return []
-        buf = os.read(fd, 4096)
-        masks, off = [], 0
-        while off < len(buf):
-            _, m, _, ln = struct.unpack_from("iIII", buf, off)
-            masks.append(m)
-            off += 16 + ln
-        return masks
-    finally:
-        os.close(fd)
-
-
-IN_MODIFY = 0x2
-IN_CREATE = 0x100
-
-
-# ---- fixtures -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def bb(bk, busybox):
-    """The busybox image, named busybox; removes every container at the end."""
-    image = bk.import_dir(busybox, "busybox")
-    try:
-        yield image
-    finally:
-        cdir = bk.path("containers")
-        try:
-            names = [n for n in os.listdir(cdir) if os.path.isdir(os.path.join(cdir, n))]
-        except OSError:
-            names = []
-        for n in names:
-            try:
-                write_ctl(os.path.join(cdir, n, "ctl"), "rm force\n")
-            except OSError:
-                pass
-        sdir = os.path.join(bk.store, "containers")
-        for n in os.listdir(sdir) if os.path.isdir(sdir) else []:
-            try:
-                with open(os.path.join(sdir, n, "container.json")) as f:
-                    c = json.load(f)
-            except (OSError, ValueError):
-                continue
-            pid, start = c.get("pid", 0), str(c.get("pid_start", 0))
-            if pid and proc_start(pid) == start:
-                os.kill(pid, 9)
-        # Any init still holding a file under the fixture's directory.
-        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-            try:
-                with open("/proc/%d/cmdline" % pid, "rb") as f:
-                    if not f.read().startswith(b"bockerfs-init"):
-                        continue
-                fds = os.listdir("/proc/%d/fd" % pid)
-                if any(os.readlink("/proc/%d/fd/%s" % (pid, n)).startswith(bk.tmp + "/") for n in fds):
-                    os.kill(pid, 9)
-            except OSError:
-                pass
-
-
-def run(bk, line):
-    """containers/run: write the line, read the id on the same open file."""
-    code, reply = write_ctl(bk.path("containers", "run"), line + "\n")
-    assert code == 0, (errno.errorcode.get(code), reply)
-    cid = reply.strip()
-    assert ID_RE.match(cid) and reply.endswith("\n"), repr(reply)
-    return Ctr(bk, cid)
-
-
-def clone(bk):
-    cid = read(bk.path("containers", "clone")).strip()
-    assert ID_RE.match(cid), cid
-    return Ctr(bk, cid)
-
-
-def wait_log(c, regex, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while not re.search(regex, c.read("log"), re.M):
-        assert time.monotonic() < end, "no /%s/ in the log of %s: %r" % (regex, c.id, c.read("log"))
-        time.sleep(0.05)
+        return [m for _, m, _ in ino.read(timeout)]
 
 
 # ---- tests ----------------------------------------------------------------
 
 
 def test_run_reply_wait_log_status(bk, bb):
-    c = run(bk, "busybox echo out; echo err >&2; uname -n; exit 3")
+    c = bk.run("busybox echo out; echo err >&2; uname -n; exit 3")
     assert os.path.isdir(bk.path("containers", c.id))
     assert c.read("wait") == "exit 3\n"
     assert c.read("log") == "out\nerr\n%s\n" % c.id
@@ -223,8 +56,8 @@ def test_run_reply_wait_log_status(bk, bb):
 
 
 def test_wait_blocks_until_exit_and_signal(bk, bb):
-    c = run(bk, "busybox echo ready; sleep 100")
-    wait_log(c, "^ready$")
+    c = bk.run("busybox echo ready; sleep 100")
+    c.wait_log("^ready$")
     results = []
     readers = [threading.Thread(target=lambda: results.append(c.read("wait"))) for _ in range(10)]
     for t in readers:
@@ -242,7 +75,7 @@ def test_wait_blocks_until_exit_and_signal(bk, bb):
 
 
 def test_clone_image_cmd_env_start(bk, bb):
-    c = clone(bk)
+    c = bk.clone()
     assert c.read("state") == "created\n"
     assert c.status()["exit"] == "-"
     write_value(c.p("image"), "busybox\n")
@@ -259,16 +92,16 @@ def test_run_unknown_image_enoent(bk, bb):
     before = sorted(os.listdir(bk.path("containers")))
     code, reply = write_ctl(bk.path("containers", "run"), "nope:1 echo hi\n")
     assert code == errno.ENOENT, errno.errorcode.get(code)
-    check_error(bk, errno.ENOENT, "/containers/run", "run", "containers/err", reply, "no image named 'nope:1'")
+    check_error(bk, errno.ENOENT, "/containers/run", "write", "containers/err", reply, "no image named 'nope:1'")
     assert sorted(os.listdir(bk.path("containers"))) == before
 
 
 def test_image_value_errors(bk, bb):
-    c = clone(bk)
+    c = bk.clone()
     with pytest.raises(OSError) as e:
         write_value(c.p("image"), "nope\n")
     assert e.value.errno == errno.ENOENT
-    check_error(bk, errno.ENOENT, "/containers/%s/image" % c.id, "image", "containers/%s/err" % c.id, None,
+    check_error(bk, errno.ENOENT, "/containers/%s/image" % c.id, "write", "containers/%s/err" % c.id, None,
                 "no image named 'nope'")
     write_value(c.p("image"), "busybox\n")
     write_value(c.p("cmd"), "sleep 100\n")
@@ -277,28 +110,28 @@ def test_image_value_errors(bk, bb):
         with pytest.raises(OSError) as e:
             write_value(c.p(name), "busybox\n")
         assert e.value.errno == errno.EBUSY, name
-        check_error(bk, errno.EBUSY, "/containers/%s/%s" % (c.id, name), name, "containers/%s/err" % c.id, None,
+        check_error(bk, errno.EBUSY, "/containers/%s/%s" % (c.id, name), "write", "containers/%s/err" % c.id, None,
                     "has been started: %s cannot change" % name)
     assert c.read("cmd") == "sleep 100\n"
     assert c.ctl("kill")[0] == 0
 
 
 def test_ctl_errors(bk, bb):
-    c = run(bk, "busybox sleep 100")
+    c = bk.run("busybox sleep 100")
     code, reply = c.ctl("start")
     assert code == errno.EBUSY
-    check_error(bk, errno.EBUSY, "/containers/%s/ctl" % c.id, "start", "containers/%s/err" % c.id, reply,
+    check_error(bk, errno.EBUSY, "/containers/%s/ctl" % c.id, "write", "containers/%s/err" % c.id, reply,
                 "%s is already running" % c.id)
     code, reply = c.ctl("frob now")
     assert code == errno.EINVAL
-    check_error(bk, errno.EINVAL, "/containers/%s/ctl" % c.id, "frob", "containers/%s/err" % c.id, reply,
+    check_error(bk, errno.EINVAL, "/containers/%s/ctl" % c.id, "write", "containers/%s/err" % c.id, reply,
                 "unknown command 'frob'")
     assert c.ctl("kill")[0] == 0
     assert c.read("wait") == "signal 9\n"
     for verb in ("stop", "kill", "kill HUP", "stop 3"):
         code, reply = c.ctl(verb)
         assert code == errno.ESRCH, (verb, errno.errorcode.get(code))
-        check_error(bk, errno.ESRCH, "/containers/%s/ctl" % c.id, verb.split()[0], "containers/%s/err" % c.id,
+        check_error(bk, errno.ESRCH, "/containers/%s/ctl" % c.id, "write", "containers/%s/err" % c.id,
                     reply, "%s is not running" % c.id)
 
 
@@ -332,18 +165,18 @@ def test_names_and_rmdir(bk, bb):
 
 
 def test_command_not_found(bk, bb):
-    c = run(bk, "busybox nope-cmd")
+    c = bk.run("busybox nope-cmd")
     assert c.read("wait") == "exit 127\n"
     assert "nope-cmd: not found" in c.read("log")
     plain = bk.mkdtemp("plain")
     with open(os.path.join(plain, "f"), "w") as f:
         f.write("x")
     bk.import_dir(plain, "plain-py")
-    c = clone(bk)
+    c = bk.clone()
     write_value(c.p("image"), "plain-py\n")
     code, reply = c.ctl("start")
     assert code == errno.EINVAL, errno.errorcode.get(code)
-    check_error(bk, errno.EINVAL, "/containers/%s/ctl" % c.id, "start", "containers/%s/err" % c.id, reply,
+    check_error(bk, errno.EINVAL, "/containers/%s/ctl" % c.id, "write", "containers/%s/err" % c.id, reply,
                 "no command")
     assert c.read("state") == "created\n"
 
@@ -355,7 +188,7 @@ def test_events_poll_wakes(bk, bb):
         p.register(fd, select.POLLIN)
         assert p.poll(0) == [], "events readable before any event"
         box = {}
-        runner = threading.Timer(0.3, lambda: box.setdefault("c", run(bk, "busybox exit 6")))
+        runner = threading.Timer(0.3, lambda: box.setdefault("c", bk.run("busybox exit 6")))
         runner.start()
         t0 = time.monotonic()
         got = p.poll(DEADLINE * 1000)
@@ -378,7 +211,7 @@ def test_events_poll_wakes(bk, bb):
 
 
 def test_inotify_state_modify_on_own_exit(bk, bb):
-    c = run(bk, "busybox sleep 0.5")
+    c = bk.run("busybox sleep 0.5")
     masks = inotify_wait(c.p("state"), IN_MODIFY, lambda: None)
     assert masks and masks[0] & IN_MODIFY, masks
     assert c.read("state") == "exited\n"
@@ -387,13 +220,13 @@ def test_inotify_state_modify_on_own_exit(bk, bb):
 
 def test_inotify_create_on_run(bk, bb):
     box = {}
-    masks = inotify_wait(bk.path("containers"), IN_CREATE, lambda: box.setdefault("c", run(bk, "busybox true")))
+    masks = inotify_wait(bk.path("containers"), IN_CREATE, lambda: box.setdefault("c", bk.run("busybox true")))
     assert masks and masks[0] & IN_CREATE, masks
 
 
 def test_log_size_follows(bk, bb):
-    c = run(bk, "busybox i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo line$i; sleep 0.05; done")
-    wait_log(c, "^line3$")
+    c = bk.run("busybox i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo line$i; sleep 0.05; done")
+    c.wait_log("^line3$")
     s1 = os.stat(c.p("log")).st_size
     assert s1 > 0
     assert c.read("wait") == "exit 0\n"
@@ -416,7 +249,7 @@ def test_zz_sigterm_right_after_a_burst_of_runs_exits_clean(bk, bb):
         def burst():
             try:
                 for _ in range(10):
-                    run(bk, "busybox true")
+                    bk.run("busybox true")
             except AssertionError as e:
                 errors.append(e)
 

@@ -3,9 +3,10 @@ rm, init, images, ps, limits, exec, commit, and the seed's messages) and its
 command line, and examples/monitor.py started as a process, printing a
 container's running and exited lines as they happen.
 
-One daemon for the module (the `bk` fixture of conftest.py).  Every container
-made here is removed with `rm force` at the end of the module, and any init
-that outlives it is killed by PID (checked against its start time).
+One daemon for the module (the `bk` fixture of conftest.py) with the busybox
+image (`bb`).  Every container made here is removed with `rm force` at the end
+of the module, and any init that outlives it is killed by PID (checked against
+its start time).
 """
 
 import errno
@@ -15,17 +16,12 @@ import re
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
-from conftest import proc_start
+from conftest import CTR_ID_RE as ID_RE, DEADLINE, IMG_ID_RE as IMG_RE, REPO, wait_until
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
-ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
-IMG_RE = re.compile(r"^img_[0-9a-f]{12}$")
-DEADLINE = 10
 
 
 def load(name):
@@ -38,38 +34,11 @@ def load(name):
 bocker = load("bocker")
 
 
-def wait_until(cond, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 @pytest.fixture(scope="module")
-def bb(bk, busybox):
-    """The busybox image, named busybox, with bocker.ROOT on the fixture's tree."""
-    image = bk.import_dir(busybox, "busybox")
+def bb(bk, bb):
+    """The busybox image (conftest's bb), with bocker.ROOT on the fixture's tree."""
     bocker.ROOT = bk.mnt
-    try:
-        yield image
-    finally:
-        inits = []
-        cdir = bk.path("containers")
-        for n in os.listdir(cdir) if os.path.isdir(cdir) else []:
-            if not os.path.isdir(os.path.join(cdir, n)):
-                continue
-            try:
-                pid = int(bk.read("containers", n, "pid"))
-                if pid:
-                    inits.append((pid, proc_start(pid)))
-                bocker.ctl("containers/%s/ctl" % n, "rm force")
-            except (OSError, ValueError):
-                pass
-        for pid, start in inits:
-            if start and proc_start(pid) == start:
-                os.kill(pid, 9)
+    return bb
 
 
 def running(cid):

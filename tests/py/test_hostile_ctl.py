@@ -38,19 +38,15 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 
 import bkio
-from conftest import DEADLINE, busybox_rootfs, proc_alive, read, wait_until
-from netns import NetnsBockerfs, ns_add, ns_del, remove_all
+from conftest import DEADLINE, TIME_RE, CTR_ID_RE as ID_RE, IMG_ID_RE as IMG_RE, busybox_rootfs, check_error, \
+    errno_of, proc_alive, read, wait_until, write_value
 
-TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
-ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
-IMG_RE = re.compile(r"^img_[0-9a-f]{12}$")
 CG = "/sys/fs/cgroup"
 ANSWER = 5.0  # "still answers": a generous bound against hangs, not a latency target
 MIB = 1 << 20
@@ -65,26 +61,15 @@ CHILDREN = []  # reader processes started here, killed by PID at the end
 
 
 @pytest.fixture(scope="module")
-def bk():
+def bk(daemons):
     tag = str(os.getpid())
-    ns, bridge = "bkhc" + tag, "bkhc" + tag[-7:]
-    tmp = tempfile.mkdtemp(prefix="bkt%d-" % os.getpid(), dir="/var/tmp")
-    b = NetnsBockerfs(tmp, ns, bridge)
     try:
-        ns_add(ns)
-        b.start("--bridge", bridge, "--subnet", "10.237.0.0/16")
-        yield b
+        yield daemons("--bridge", "bkhc" + tag[-7:], "--subnet", "10.237.0.0/16", netns="bkhc" + tag)
     finally:
         for p in CHILDREN:
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=DEADLINE)
-        try:
-            # Also after a crash: the inits are found through the store's records.
-            remove_all(b)
-        finally:
-            b.cleanup()
-            ns_del(ns)
 
 
 class World:
@@ -106,18 +91,18 @@ def tiny_dir(bk, name):
 
 
 @pytest.fixture(scope="module")
-def world(bk):
+def world(bk, bb):
     w = World()
-    w.bb = bk.import_dir(busybox_rootfs(os.path.join(bk.tmp, "busybox")), "busybox")
+    w.bb = bb
     w.img_a = bk.import_dir(marker_rootfs(bk, "rootfs-a", "A"), "mark-a")
     w.img_b = bk.import_dir(marker_rootfs(bk, "rootfs-b", "B"), "mark-b")
     w.marks = {w.img_a: "A", w.img_b: "B"}
     # guard: runs from the start to the end; still: exited, with a log.
     os.mkdir(bk.path("containers", "guard"))
-    set_value(bk, "guard", "image", "busybox\n")
-    set_value(bk, "guard", "cmd", "echo guard-up; sleep 100000\n")
-    assert ctl(bk, "guard", "start") == (0, "")
-    wait_log(bk, "guard", "^guard-up$")
+    write_value(cpath(bk, "guard", "image"), "busybox\n")
+    write_value(cpath(bk, "guard", "cmd"), "echo guard-up; sleep 100000\n")
+    assert bk.ctr("guard").ctl("start") == (0, "")
+    bk.ctr("guard").wait_log("^guard-up$")
     w.guard_pid = int(read(bk.path("containers", "guard", "pid")))
     code, reply = bkio.write_errno(bk.path("containers", "run"), "busybox echo still-here\n")
     assert code == "OK", (code, reply)
@@ -125,8 +110,8 @@ def world(bk):
     assert read(bk.path("containers", w.still, "wait")) == "exit 0\n"
     # cfg: a created container that hostile value writes aim at.
     os.mkdir(bk.path("containers", "cfg"))
-    set_value(bk, "cfg", "image", "busybox\n")
-    set_value(bk, "cfg", "cmd", "echo cfg\n")
+    write_value(cpath(bk, "cfg", "image"), "busybox\n")
+    write_value(cpath(bk, "cfg", "cmd"), "echo cfg\n")
     return w
 
 
@@ -135,30 +120,6 @@ def world(bk):
 
 def cpath(bk, cid, name=None):
     return bk.path("containers", cid) if name is None else bk.path("containers", cid, name)
-
-
-def ctl(bk, cid, line):
-    """One command on containers/ID/ctl: (errno or 0, reply)."""
-    code, reply = bkio.write_errno(cpath(bk, cid, "ctl"), line + "\n")
-    return (0 if code == "OK" else getattr(errno, code)), reply
-
-
-def set_value(bk, cid, name, value, append=False):
-    fd = os.open(cpath(bk, cid, name), os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC))
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
-
-
-def wait_log(bk, cid, regex, timeout=DEADLINE):
-    assert wait_until(lambda: re.search(regex, read(cpath(bk, cid, "log")), re.M), timeout), (
-        "no /%s/ in the log of %s: %r" % (regex, cid, read(cpath(bk, cid, "log")))
-    )
-
-
-def status(bk, cid):
-    return dict(l.split(" ", 1) for l in read(cpath(bk, cid, "status")).splitlines())
 
 
 def listing(bk, kind):
@@ -174,14 +135,13 @@ def new_container(bk, cmd="sleep 100000", image="busybox", name=None):
     else:
         os.mkdir(cpath(bk, name))
         cid = name
-    set_value(bk, cid, "image", image + "\n")
-    set_value(bk, cid, "cmd", cmd + "\n")
+    write_value(cpath(bk, cid, "image"), image + "\n")
+    write_value(cpath(bk, cid, "cmd"), cmd + "\n")
     return cid
 
 
 def rm(bk, cid):
-    code, reply = ctl(bk, cid, "rm force")
-    assert code == 0, (cid, errno.errorcode.get(code), reply)
+    bk.ctr(cid).ctl_ok("rm force")
 
 
 def snapshot(bk):
@@ -211,27 +171,6 @@ def assert_same(bk, world, before):
     assert int(read(cpath(bk, "guard", "pid"))) == world.guard_pid and proc_alive(world.guard_pid)
 
 
-def check_error(bk, code, tree_path, op, owner, reply, *texts):
-    """The failure is in errors ("TIME PATH OP ERRNAME: msg"), in owner's err
-    ("TIME OP: msg") unless owner is None (files at the top and in net/ have
-    no err), and, unless reply is None, in the reply read back."""
-    name = errno.errorcode[code]
-    pat = re.compile(r"^%s %s %s %s: (.+)$" % (TIME_RE, re.escape(tree_path), op, name))
-    errors = read(bk.path("errors"))
-    lines = [l for l in errors.splitlines() if pat.match(l)]
-    assert lines, "no '%s %s %s' line in errors:\n%s" % (tree_path, op, name, errors[-3000:])
-    msg = pat.match(lines[-1]).group(2)
-    last = read(bk.path(owner, "err")).strip() if owner is not None else None
-    assert last is None or re.match(r"^%s %s: .+$" % (TIME_RE, op), last), last
-    for t in texts:
-        assert t in msg, (t, msg)
-        assert last is None or t in last, (t, last)
-    if reply is not None:
-        assert reply.startswith("error: ") and reply.endswith("\n"), repr(reply)
-        for t in texts:
-            assert t in reply, (t, reply)
-
-
 def refused(bk, world, rel, data, code, *texts, owner=None, op="write"):
     """One write of data to rel is refused with code and texts; nothing changed."""
     if owner is None:
@@ -239,7 +178,7 @@ def refused(bk, world, rel, data, code, *texts, owner=None, op="write"):
     before = snapshot(bk)
     result, reply = bkio.write_errno(bk.path(rel), data)
     assert result == errno.errorcode[code], (rel, data[:80], result, reply)
-    check_error(bk, code, "/" + rel, op, owner, reply, *texts)
+    check_error(bk, code, "/" + rel, op, owner and owner + "/err", reply, *texts)
     assert_same(bk, world, before)
 
 
@@ -301,7 +240,7 @@ def test_split_writes_join_at_newline(bk, world):
     with pytest.raises(OSError) as e:
         os.close(fd)
     assert e.value.errno == errno.EINVAL
-    check_error(bk, errno.EINVAL, "/containers/%s/ctl" % c, "close", "containers/" + c, None,
+    check_error(bk, errno.EINVAL, "/containers/%s/ctl" % c, "close", "containers/%s/err" % c, None,
                 "unknown command 'frob'")
     assert_same(bk, world, before)
     rm(bk, c)
@@ -388,8 +327,8 @@ def test_writers_of_one_busy_control_file(bk, world):
     each other.)  The daemon meanwhile answers everything else."""
     c = new_container(bk, "trap '' TERM; echo trapped; while :; do sleep 0.1; done")
     other = new_container(bk, "sleep 100000")
-    assert ctl(bk, c, "start") == (0, "") and ctl(bk, other, "start") == (0, "")
-    wait_log(bk, c, "^trapped$")
+    assert bk.ctr(c).ctl("start") == (0, "") and bk.ctr(other).ctl("start") == (0, "")
+    bk.ctr(c).wait_log("^trapped$")
     fd1 = os.open(cpath(bk, c, "ctl"), os.O_RDWR)
     fd2 = os.open(cpath(bk, c, "ctl"), os.O_RDWR)
     first, second = RawWriter(fd1, b"stop 60\n"), RawWriter(fd2, b"kill\n")
@@ -399,7 +338,7 @@ def test_writers_of_one_busy_control_file(bk, world):
         # Everything else answers meanwhile.
         assert timed(read, cpath(bk, c, "state"))[1] == "running\n"
         assert c in timed(os.listdir, bk.path("containers"))[1]
-        assert timed(ctl, bk, other, "kill")[1] == (0, "")
+        assert timed(bk.ctr(other).ctl, "kill")[1] == (0, "")
         assert timed(read, cpath(bk, other, "wait"))[1] == "signal 9\n"
         second.start()
         second.join(ANSWER)
@@ -410,7 +349,7 @@ def test_writers_of_one_busy_control_file(bk, world):
     finally:
         for w in (first, second):
             if w.is_alive():
-                ctl(bk, c, "kill")
+                bk.ctr(c).ctl("kill")
                 w.join(DEADLINE)
         os.close(fd1)
         os.close(fd2)
@@ -487,7 +426,7 @@ def test_limit_reached_over_several_writes(bk, world):
             os.write(fd, b"y" * 6000)
         assert e.value.errno == errno.EFBIG
         assert os.read(fd, 200).decode() == "error: %s\n" % EFBIG_TEXT
-        check_error(bk, errno.EFBIG, "/containers/%s/ctl" % c, "write", "containers/" + c, None, EFBIG_TEXT)
+        check_error(bk, errno.EFBIG, "/containers/%s/ctl" % c, "write", "containers/%s/err" % c, None, EFBIG_TEXT)
         assert read(cpath(bk, c, "state")) == "created\n"
         # Nothing of the refused bytes is kept: the next command is whole.
         assert os.write(fd, b"start\n") == 6
@@ -502,7 +441,7 @@ def test_big_cmd_under_the_limit_runs(bk, world):
     cmd = ": " + "x" * 60000 + "; echo big-cmd-ok"
     c = new_container(bk, cmd)
     assert read(cpath(bk, c, "cmd")) == cmd + "\n"
-    assert ctl(bk, c, "start") == (0, "")
+    assert bk.ctr(c).ctl("start") == (0, "")
     assert read(cpath(bk, c, "wait")) == "exit 0\n"
     assert read(cpath(bk, c, "log")) == "big-cmd-ok\n"
     rm(bk, c)
@@ -583,7 +522,8 @@ def test_read_only_files(bk, world):
             owner = "containers/guard"
         elif owner == "net":
             owner = None
-        check_error(bk, errno.EACCES, "/" + rel, "open", owner, None, "open '/%s': read-only file" % rel)
+        check_error(bk, errno.EACCES, "/" + rel, "open", owner and owner + "/err", None,
+                    "open '/%s': read-only file" % rel)
         # Opened for reading, a write never reaches the daemon.
         fd = os.open(bk.path(rel), os.O_RDONLY | os.O_NONBLOCK)
         try:
@@ -611,35 +551,25 @@ def test_read_only_files(bk, world):
         os.close(fd)
     # Truncation to a size: only to 0 (what `>` does), and only for files that take writes.
     for rel in ("containers/guard/ctl", "containers/cfg/cmd", "containers/cfg/env"):
-        assert _errno_of(os.truncate, bk.path(rel), 3) == errno.EACCES, rel
-        assert _errno_of(os.truncate, bk.path(rel), 0) == 0, rel
+        assert errno_of(os.truncate, bk.path(rel), 3) == errno.EACCES, rel
+        assert errno_of(os.truncate, bk.path(rel), 0) == 0, rel
     # The shape of the tree is fixed.
     cdir = bk.path("containers", "guard")
-    assert _errno_of(os.open, os.path.join(cdir, "newfile"), os.O_WRONLY | os.O_CREAT, 0o600) == errno.EACCES
-    assert _errno_of(os.unlink, os.path.join(cdir, "ctl")) == errno.EACCES
-    assert _errno_of(os.rename, cdir, bk.path("containers", "renamed")) == errno.EACCES
-    assert _errno_of(os.rename, os.path.join(cdir, "cmd"), os.path.join(cdir, "cmd2")) == errno.EACCES
-    assert _errno_of(os.symlink, "/etc", os.path.join(cdir, "link")) == errno.EACCES
-    assert _errno_of(os.link, os.path.join(cdir, "ctl"), os.path.join(cdir, "ctl2")) == errno.EACCES
-    assert _errno_of(os.mkdir, bk.path("images", "img_000000000000")) == errno.EACCES
-    assert _errno_of(os.rmdir, bk.path("containers", "index")) == errno.ENOTDIR
+    assert errno_of(os.open, os.path.join(cdir, "newfile"), os.O_WRONLY | os.O_CREAT, 0o600) == errno.EACCES
+    assert errno_of(os.unlink, os.path.join(cdir, "ctl")) == errno.EACCES
+    assert errno_of(os.rename, cdir, bk.path("containers", "renamed")) == errno.EACCES
+    assert errno_of(os.rename, os.path.join(cdir, "cmd"), os.path.join(cdir, "cmd2")) == errno.EACCES
+    assert errno_of(os.symlink, "/etc", os.path.join(cdir, "link")) == errno.EACCES
+    assert errno_of(os.link, os.path.join(cdir, "ctl"), os.path.join(cdir, "ctl2")) == errno.EACCES
+    assert errno_of(os.mkdir, bk.path("images", "img_000000000000")) == errno.EACCES
+    assert errno_of(os.rmdir, bk.path("containers", "index")) == errno.ENOTDIR
     assert_same(bk, world, before)
 
 
 def result_of(fn, *args):
     """"OK" or the errno name of fn(*args)."""
-    code = _errno_of(fn, *args)
+    code = errno_of(fn, *args)
     return "OK" if code == 0 else bkio.errname(code)
-
-
-def _errno_of(fn, *args):
-    try:
-        r = fn(*args)
-        if isinstance(r, int) and fn is os.open:
-            os.close(r)
-    except OSError as e:
-        return e.errno
-    return 0
 
 
 def test_trunc_and_append_opens(bk, world):
@@ -651,11 +581,11 @@ def test_trunc_and_append_opens(bk, world):
         os.close(os.open(cpath(bk, c, name), os.O_WRONLY | os.O_APPEND))
     assert_same(bk, world, before)
     # O_APPEND on env adds; O_TRUNC replaces.
-    set_value(bk, c, "env", "A=1\n")
-    set_value(bk, c, "env", "B=2\n", append=True)
-    set_value(bk, c, "env", "A=3\n", append=True)
+    write_value(cpath(bk, c, "env"), "A=1\n")
+    write_value(cpath(bk, c, "env"), "B=2\n", append=True)
+    write_value(cpath(bk, c, "env"), "A=3\n", append=True)
     assert read(cpath(bk, c, "env")) == "A=3\nB=2\n"
-    set_value(bk, c, "env", "C=4\n")
+    write_value(cpath(bk, c, "env"), "C=4\n")
     assert read(cpath(bk, c, "env")) == "C=4\n"
     # A refused append keeps the old set: all of a write's lines or none.
     fd = os.open(cpath(bk, c, "env"), os.O_WRONLY | os.O_APPEND)
@@ -665,7 +595,7 @@ def test_trunc_and_append_opens(bk, world):
         assert e.value.errno == errno.EINVAL
     finally:
         os.close(fd)
-    check_error(bk, errno.EINVAL, "/containers/%s/env" % c, "write", "containers/" + c, None,
+    check_error(bk, errno.EINVAL, "/containers/%s/env" % c, "write", "containers/%s/err" % c, None,
                 "env 'BAD': not KEY=VALUE")
     assert read(cpath(bk, c, "env")) == "C=4\n"
     # A control file opened with O_APPEND or O_TRUNC works as any other.
@@ -723,7 +653,7 @@ def bpath(bk, *parts):
 @pytest.mark.parametrize("name,code,text", MKDIR_NAMES, ids=[repr(n[0])[:20] for n in MKDIR_NAMES])
 def test_mkdir_names(bk, world, name, code, text):
     before = snapshot(bk)
-    assert _errno_of(os.mkdir, bpath(bk, name)) == code
+    assert errno_of(os.mkdir, bpath(bk, name)) == code
     if code == 0:
         # A name like a generated id is a name like any other.
         assert read(cpath(bk, name.decode(), "state")) == "created\n"
@@ -737,9 +667,9 @@ def test_mkdir_names(bk, world, name, code, text):
 
 def test_mkdir_paths_the_kernel_refuses(bk, world):
     before = snapshot(bk)
-    assert _errno_of(os.mkdir, bk.path("containers", "a", "b")) == errno.ENOENT
-    assert _errno_of(os.mkdir, bk.path("containers", "guard", "sub")) == errno.EACCES
-    assert _errno_of(os.mkdir, bk.path("containers", "x" * 5000)) == errno.ENAMETOOLONG
+    assert errno_of(os.mkdir, bk.path("containers", "a", "b")) == errno.ENOENT
+    assert errno_of(os.mkdir, bk.path("containers", "guard", "sub")) == errno.EACCES
+    assert errno_of(os.mkdir, bk.path("containers", "x" * 5000)) == errno.ENAMETOOLONG
     assert_same(bk, world, before)
 
 
@@ -750,7 +680,7 @@ def test_name_of_64_bytes_and_unicode_free_errors(bk, world):
     os.rmdir(bk.path("containers", name))
     # rmdir of hostile names: ENOENT, and errors stays one valid UTF-8 line per failure.
     for bad in (b"a\nb", b"\xff", b"x" * 300, b"a\x1b]0;title\x07"):
-        assert _errno_of(os.rmdir, bpath(bk, bad)) == errno.ENOENT
+        assert errno_of(os.rmdir, bpath(bk, bad)) == errno.ENOENT
     errors = read(bk.path("errors"))  # strict UTF-8
     line_re = re.compile(r"^%s /\S.* (open|read|write|close|mkdir|rmdir) E[A-Z0-9]+: .+$" % TIME_RE)
     bad_lines = [l for l in errors.splitlines() if not line_re.match(l)]
@@ -997,7 +927,7 @@ def consistent(bk, cid):
     so files read one after the other may straddle it: read until they agree."""
 
     def settled():
-        st = status(bk, cid)
+        st = bk.ctr(cid).status()
         state = read(cpath(bk, cid, "state")).strip()
         pid = int(read(cpath(bk, cid, "pid")))
         with open(os.path.join(bk.store, "containers", cid, "container.json")) as f:
@@ -1029,7 +959,7 @@ def test_concurrent_lifecycle_writers(bk, world):
         assert sum(res["start"].values()) == ops.count("start")
     # Then with removal in the mix: one wins, and nothing of it is left.
     ops2 = ["rm force", "rmdir", "rm force", "rmdir"] + ops[:16]
-    assert ctl(bk, cid, "start")[0] in (0, errno.EBUSY)
+    assert bk.ctr(cid).ctl("start")[0] in (0, errno.EBUSY)
     res = storm(bk, cid, ops2)
     removed = res["rm force"]["OK"] + res["rmdir"]["OK"]
     if removed == 0:
@@ -1038,7 +968,7 @@ def test_concurrent_lifecycle_writers(bk, world):
     else:
         assert removed == 1, dict(res)
     assert "storm" not in listing(bk, "containers")
-    assert _errno_of(os.stat, cpath(bk, cid)) == errno.ENOENT
+    assert errno_of(os.stat, cpath(bk, cid)) == errno.ENOENT
     assert_no_orphans(bk)
     assert read(bk.path("version")) == "bockerfs 0.1.0 api 1\n"
     print("lifecycle storm: states after rounds %s" % dict(seen))
@@ -1120,13 +1050,13 @@ def test_image_and_cmd_written_while_starting(bk, world):
         assert not any(t.is_alive() for t in threads), dict(results)
         assert results["start"] == {"OK": 1}, dict(results)
         assert set(results["image"]) <= {"OK", "EBUSY"} and set(results["cmd"]) <= {"OK", "EBUSY"}, dict(results)
-        st = status(bk, cid)
+        st = bk.ctr(cid).status()
         assert st["state"] == "running" and st["image_id"] in world.marks, st
         image = read(cpath(bk, cid, "image")).strip()
         assert st["image"] == image and {"mark-a": world.img_a, "mark-b": world.img_b}[image] == st["image_id"]
         cmd = read(cpath(bk, cid, "cmd"))
         first = re.match(r"^echo (c[\d-]+|c-init);", cmd).group(1)
-        wait_log(bk, cid, r"^[AB]$")
+        bk.ctr(cid).wait_log(r"^[AB]$")
         assert read(cpath(bk, cid, "log")).splitlines()[:2] == [first, world.marks[st["image_id"]]], (cmd, st)
         # After the start, every write of image or cmd is refused and changes nothing.
         refused(bk, world, "containers/%s/image" % cid, "mark-b\n", errno.EBUSY, "image cannot change")
@@ -1169,7 +1099,7 @@ def test_limits_written_while_starting(bk, world):
         assert results["start-OK"] == 1 and results["OK"] >= 8 and set(results) <= {"OK", "EBUSY", "start-OK"}, (
             dict(results))
         if results["EBUSY"]:
-            check_error(bk, errno.EBUSY, "/containers/%s/limits" % cid, "write", "containers/" + cid, None,
+            check_error(bk, errno.EBUSY, "/containers/%s/limits" % cid, "write", "containers/%s/err" % cid, None,
                         "limits: container %s is starting: write them again once it runs" % cid)
         shown = re.match(r"^memory (\S+)\n", read(cpath(bk, cid, "limits"))).group(1)
         memfile = os.path.join(CG, "memory", "bockerfs", tag, cid, "memory.limit_in_bytes")
@@ -1209,7 +1139,7 @@ def test_name_moved_while_running(bk, world):
     assert made and set(moves) == {"OK"}, (made, moves)
     for cid in made:
         assert read(cpath(bk, cid, "wait")) == "exit 0\n"
-        st = status(bk, cid)
+        st = bk.ctr(cid).status()
         assert st["image"] == "moving:1" and st["image_id"] in world.marks, st
         assert read(cpath(bk, cid, "log")) == world.marks[st["image_id"]] + "\n", (cid, st)
         rm(bk, cid)
@@ -1241,7 +1171,7 @@ def test_image_removed_while_given_to_containers(bk, world):
             t.join(DEADLINE)
         assert not any(t.is_alive() for t in threads)
         images = set(listing(bk, "images"))
-        users = [c for c in cids if status(bk, c)["image_id"] == img]
+        users = [c for c in cids if bk.ctr(c).status()["image_id"] == img]
         if img in images:
             assert results["rmdir-EBUSY"] == 1, dict(results)
         else:
@@ -1282,8 +1212,8 @@ def test_hundred_slow_readers(bk, world):
     waited = new_container(bk, "sleep 100000")
     other = new_container(bk, "sleep 100000")
     for c in (talker, waited, other):
-        assert ctl(bk, c, "start") == (0, "")
-    wait_log(bk, talker, "^line2$")
+        assert bk.ctr(c).ctl("start") == (0, "")
+    bk.ctr(talker).wait_log("^line2$")
     outdir = bk.mkdtemp("tails")
     tails = []
     waits, wait_results, lock = [], [], threading.Lock()
@@ -1319,10 +1249,10 @@ def test_hundred_slow_readers(bk, world):
             dt, v = timed(os.listdir, bk.path("containers"))
             assert waited in v and talker in v
             lat["ls containers"].append(dt)
-            dt, v = timed(ctl, bk, other, "stop 1")
+            dt, v = timed(bk.ctr(other).ctl, "stop 1")
             assert v == (0, ""), v
             lat["ctl stop"].append(dt)
-            dt, v = timed(ctl, bk, other, "start")
+            dt, v = timed(bk.ctr(other).ctl, "start")
             assert v == (0, ""), v
             lat["ctl start"].append(dt)
             dt, v = timed(read, cpath(bk, talker, "status"))
@@ -1332,7 +1262,7 @@ def test_hundred_slow_readers(bk, world):
             print("  %-14s max %.3fs  median %.3fs  (%d samples)" % (k, max(v), sorted(v)[len(v) // 2], len(v)))
         # The wait readers all get the answer at once.
         t0 = time.monotonic()
-        assert ctl(bk, waited, "kill") == (0, "")
+        assert bk.ctr(waited).ctl("kill") == (0, "")
         for t in waits:
             t.join(ANSWER)
         assert not any(t.is_alive() for t in waits), "wait readers still blocked after kill"
@@ -1422,7 +1352,7 @@ def test_zz_everything_consistent_and_sanitizer_clean(bk, world):
     assert read(bk.path("images", world.bb, "ref")) == "busybox:latest\n"
     assert sorted(listing(bk, "images")) == sorted({world.bb, world.img_a, world.img_b})
     assert_no_orphans(bk)
-    remove_all(bk)
+    bk.rm_all()
     assert_no_orphans(bk)
     assert bk.stop() == 0, bk.log_text()
     text = open(bk.log, errors="replace").read()

@@ -5,52 +5,18 @@ All tests share one daemon (the module-scoped `bk` fixture), so none assumes
 the store is empty: each compares against what it saw before acting.
 """
 
-import ctypes
 import errno
 import json
 import os
 import re
-import select
 import stat
-import struct
-import time
 
 import pytest
 
 import bkio
+from conftest import IN_CREATE, IN_DELETE, IN_ISDIR, IN_MODIFY, Inotify, check_error, errno_of
 
-TIME_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def expect_errno(code, fn, *args):
-    with pytest.raises(OSError) as e:
-        fn(*args)
-    assert e.value.errno == code, "%s: %s, want %s" % (fn.__name__, bkio.errname(e.value.errno), bkio.errname(code))
-
-
-def check_error(bk, ename, tree_path, ops, errfile, readback, *needles):
-    """The failure is recorded where the API says: a line of `errors`
-    ("TIME PATH OP ERRNAME: message"), the object's err file ("TIME OP:
-    message"), and the read-back on the failing fd ("error: message"); each
-    message contains every needle (case-insensitive).  All places are checked
-    before failing, and every miss is reported."""
-    problems = []
-    pat = re.compile(r"^%s %s (%s) %s: (.+)$" % (TIME_RE, re.escape(tree_path), ops, ename))
-    lines = bk.read("errors").splitlines()
-    if not [l for l in lines if pat.match(l) and all(n.lower() in l.lower() for n in needles)]:
-        problems.append("no 'TIME %s (%s) %s: ...%s' in errors: %r" % (tree_path, ops, ename, needles, lines))
-    if errfile is not None:
-        text = bk.read(*errfile.split("/"))
-        if not re.match(r"^%s [^ ]+: .+" % TIME_RE, text):
-            problems.append("%s is not 'TIME OP: message': %r" % (errfile, text))
-        problems += ["%s lacks %r: %r" % (errfile, n, text) for n in needles if n.lower() not in text.lower()]
-    if readback is not None:
-        if not (readback.startswith("error: ") and len(readback.strip()) > len("error:")):
-            problems.append("read-back is not 'error: message': %r" % readback)
-        problems += ["read-back lacks %r: %r" % (n, readback) for n in needles if n.lower() not in readback.lower()]
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def test_version(bk):
@@ -88,9 +54,9 @@ def test_import_busybox(bk, busybox):
     assert os.readlink(os.path.join(root, "bin", "sh")) == "busybox"
     assert os.path.samefile(root, os.path.join(bk.store, "images", img, "rootfs"))
     assert os.path.isfile(os.path.join(bk.store, "images", img, "image.json"))
-    expect_errno(errno.EROFS, os.open, os.path.join(root, "new"), os.O_WRONLY | os.O_CREAT, 0o644)
-    expect_errno(errno.EROFS, os.open, os.path.join(root, "etc", "passwd"), os.O_WRONLY)
-    expect_errno(errno.EROFS, os.unlink, os.path.join(root, "etc", "passwd"))
+    assert errno_of(os.open, os.path.join(root, "new"), os.O_WRONLY | os.O_CREAT, 0o644) == errno.EROFS
+    assert errno_of(os.open, os.path.join(root, "etc", "passwd"), os.O_WRONLY) == errno.EROFS
+    assert errno_of(os.unlink, os.path.join(root, "etc", "passwd")) == errno.EROFS
 
 
 def test_import_keeps_metadata(bk):
@@ -159,9 +125,9 @@ def test_rmdir(bk, busybox):
     assert img not in bk.index_ids()
     assert img not in bk.tree_images()
     assert img not in bk.store_images()
-    expect_errno(errno.ENOENT, os.stat, bk.path("images", img))
-    expect_errno(errno.ENOENT, os.rmdir, bk.path("images", img))
-    expect_errno(errno.ENOENT, os.rmdir, bk.path("images", "img_000000000000"))
+    assert errno_of(os.stat, bk.path("images", img)) == errno.ENOENT
+    assert errno_of(os.rmdir, bk.path("images", img)) == errno.ENOENT
+    assert errno_of(os.rmdir, bk.path("images", "img_000000000000")) == errno.ENOENT
 
 
 def _malformed(bk, busybox):
@@ -229,9 +195,9 @@ def test_read_only_refusal_recorded(bk, rel):
 
 
 def test_unknown_names_enoent(bk):
-    expect_errno(errno.ENOENT, os.open, bk.path("nope"), os.O_RDONLY)
-    expect_errno(errno.ENOENT, os.open, bk.path("images", "img_000000000000", "state"), os.O_RDONLY)
-    expect_errno(errno.ENOENT, os.stat, bk.path("images", "nope"))
+    assert errno_of(os.open, bk.path("nope"), os.O_RDONLY) == errno.ENOENT
+    assert errno_of(os.open, bk.path("images", "img_000000000000", "state"), os.O_RDONLY) == errno.ENOENT
+    assert errno_of(os.stat, bk.path("images", "nope")) == errno.ENOENT
 
 
 def test_mkdir_refused(bk):
@@ -265,53 +231,6 @@ def test_restart_keeps_images(bk, busybox):
 
 
 # ---- inotify through ctypes ----------------------------------------------
-
-IN_MODIFY = 0x2
-IN_CREATE = 0x100
-IN_DELETE = 0x200
-IN_ISDIR = 0x40000000
-IN_NONBLOCK = os.O_NONBLOCK
-IN_CLOEXEC = os.O_CLOEXEC
-EVENT = struct.Struct("iIII")
-
-
-class Inotify:
-    def __init__(self):
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self.libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if self.fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1")
-
-    def add(self, path, mask):
-        wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
-        if wd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_add_watch %s" % path)
-        return wd
-
-    def wait_for(self, want, timeout=10.0):
-        """Read events until every (wd, mask, name) in want was seen; returns
-        the events seen, raising AssertionError at the deadline."""
-        want, seen = set(want), []
-        end = time.monotonic() + timeout
-        while want:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError("inotify: missing %r; saw %r" % (sorted(want), seen))
-            r, _, _ = select.select([self.fd], [], [], left)
-            if not r:
-                continue
-            buf = os.read(self.fd, 65536)
-            off = 0
-            while off < len(buf):
-                wd, mask, _, n = EVENT.unpack_from(buf, off)
-                name = buf[off + EVENT.size : off + EVENT.size + n].rstrip(b"\0").decode()
-                off += EVENT.size + n
-                seen.append((wd, mask, name))
-                want.discard((wd, mask, name))
-        return seen
-
-    def close(self):
-        os.close(self.fd)
 
 
 def test_inotify_images(bk, busybox):

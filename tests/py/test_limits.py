@@ -18,22 +18,17 @@ the namespaces deleted.
 import errno
 import glob
 import os
-import re
-import tempfile
 import time
 
 import pytest
 
-from conftest import DEADLINE, busybox_rootfs, read, wait_until
-from netns import NetnsBockerfs, ns_add, ns_del, remove_all
+from conftest import busybox_rootfs, check_error, wait_until, write_ctl
 
 CG = "/sys/fs/cgroup"
 CTRLS = ("cpu", "cpuacct", "memory", "pids", "devices")
 V1_UNLIMITED = "9223372036854771712"
 # pids 2048: the daemon's default, podman's (engine/limits.h).
 DEFAULTS = "memory max\ncpu.shares 1024\ncpus max\npids 2048\n"
-TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
-ID_RE = re.compile(r"^ps_[0-9a-f]{12}$")
 
 pytestmark = pytest.mark.skipif(
     not all(os.path.isdir(os.path.join(CG, c)) for c in ("cpu", "memory", "pids")),
@@ -45,33 +40,21 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def daemons():
-    """daemons(*args): a new daemon on a directory and network namespace of
-    its own, with its own bridge and subnet, and a busybox image named busybox."""
-    made = []
+def daemons(daemons):
+    """daemons(*args): a new daemon (conftest's daemons) on a directory and network
+    namespace of its own, with its own bridge and subnet, and a busybox image
+    named busybox."""
     n = [0]
 
     def make(*args):
         n[0] += 1
         tag = "%d%s" % (os.getpid(), "abcdefgh"[n[0] - 1])
-        ns = "bktp%s-h" % tag
-        tmp = tempfile.mkdtemp(prefix="bkt%d-" % os.getpid(), dir="/var/tmp")
-        ns_add(ns)
-        b = NetnsBockerfs(tmp, ns)
-        made.append(b)
-        b.start("--bridge", "bktp" + tag, "--subnet", "10.%d.0.0/16" % (202 + n[0]), *args)
-        b.import_dir(busybox_rootfs(os.path.join(tmp, "busybox")), "busybox")
+        b = daemons("--bridge", "bktp" + tag, "--subnet", "10.%d.0.0/16" % (202 + n[0]), *args,
+                    netns="bktp%s-h" % tag)
+        b.import_dir(busybox_rootfs(os.path.join(b.tmp, "busybox")), "busybox")
         return b
 
-    try:
-        yield make
-    finally:
-        for b in made:
-            try:
-                remove_all(b)
-            finally:
-                b.cleanup()
-                ns_del(b.netns)
+    return make
 
 
 @pytest.fixture(scope="module")
@@ -80,21 +63,6 @@ def bk(daemons):
 
 
 # ---- helpers --------------------------------------------------------------------
-
-
-def write_fd(path, data):
-    """One write(2) to path opened O_RDWR, then read() the reply on the same fd.
-    Returns (errno or 0, reply)."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        try:
-            os.write(fd, data.encode())
-            code = 0
-        except OSError as e:
-            code = e.errno
-        return code, os.read(fd, 65536).decode()
-    finally:
-        os.close(fd)
 
 
 def cg_path(ctrl, cid):
@@ -112,67 +80,19 @@ def cg_dirs(cid):
     return [c for c in CTRLS if os.path.isdir(cg_path(c, cid))]
 
 
-class Ctr:
-    def __init__(self, b, cid):
-        self.b = b
-        self.id = cid
-
-    def p(self, name):
-        return self.b.path("containers", self.id, name)
-
-    def read(self, name):
-        return read(self.p(name))
-
-    def kv(self, name):
-        return dict(l.split(" ", 1) for l in self.read(name).splitlines())
-
-    def stats(self):
-        return {k: int(v) for k, v in self.kv("stats").items()}
-
-    def limits(self, text):
-        """One write of text to limits: (errno or 0, read-back)."""
-        return write_fd(self.p("limits"), text)
-
-    def ctl(self, line):
-        return write_fd(self.p("ctl"), line + "\n")
-
-    def start(self):
-        code, reply = self.ctl("start")
-        assert code == 0, (errno.errorcode.get(code), reply)
-
-    def wait_log(self, pattern, timeout=DEADLINE):
-        rx = re.compile(pattern, re.M)
-        assert wait_until(lambda: rx.search(self.read("log")), timeout), "no /%s/ in %s's log: %r" % (
-            pattern, self.id, self.read("log")[:2000])
-
-
 def create(b, cmd, **files):
     """A container from containers/clone with image busybox, cmd and files
     (limits=..., net=...) written before start."""
-    cid = read(b.path("containers", "clone")).strip()
-    assert ID_RE.match(cid), cid
-    c = Ctr(b, cid)
+    c = b.clone()
     for name, value in [("image", "busybox"), ("cmd", cmd)] + list(files.items()):
-        code, reply = write_fd(c.p(name), value + "\n")
+        code, reply = write_ctl(c.p(name), value + "\n")
         assert code == 0, (name, value, errno.errorcode.get(code), reply)
     return c
 
 
-def check_error(b, code, c, readback, *texts):
+def check_limits_error(b, code, c, readback, *texts):
     """The failure of a write to c's limits is in errors, in c's err and in the read-back."""
-    name = errno.errorcode[code]
-    tree_path = "/containers/%s/limits" % c.id
-    pat = re.compile(r"^%s %s (?:write|limits) %s: (.+)$" % (TIME_RE, re.escape(tree_path), name))
-    lines = [l for l in read(b.path("errors")).splitlines() if pat.match(l)]
-    assert lines, "no '%s write %s' line in errors:\n%s" % (tree_path, name, read(b.path("errors")))
-    msg = pat.match(lines[-1]).group(2)
-    last = c.read("err").strip()
-    assert re.match(r"^%s \S+: .+$" % TIME_RE, last), last
-    assert readback.startswith("error: "), repr(readback)
-    for t in texts:
-        assert t in msg, (t, msg)
-        assert t in last, (t, last)
-        assert t in readback, (t, readback)
+    check_error(b, code, "/containers/%s/limits" % c.id, "write", "containers/%s/err" % c.id, readback, *texts)
 
 
 # ---- tests --------------------------------------------------------------------------
@@ -186,7 +106,7 @@ def test_limits_before_start_read_back_and_applied(bk):
     assert c.limits("cpus 0.5\npids 50\n") == (0, "")
     assert c.read("limits") == "memory 67108864\ncpu.shares 512\ncpus 0.500\npids 50\n"
     assert cg_dirs(c.id) == []
-    c.start()
+    c.ctl_ok("start")
     c.wait_log("^up$")
     assert cg_dirs(c.id) == list(CTRLS)
     assert cg("cpu", c.id, "cpu.shares") == "512"
@@ -200,7 +120,7 @@ def test_limits_before_start_read_back_and_applied(bk):
 
 def test_live_change(bk):
     c = create(bk, "echo up; sleep 1000", limits="cpus 0.5\nmemory 64M")
-    c.start()
+    c.ctl_ok("start")
     c.wait_log("^up$")
     assert cg("cpu", c.id, "cpu.cfs_quota_us") == "50000"
     assert c.limits("cpus 0.25\nmemory 100M\npids 40\ncpu.shares 256\n") == (0, "")
@@ -230,12 +150,12 @@ def test_einval_old_limits_kept(bk, running):
     c = create(bk, "echo up; sleep 1000", limits="memory 64M\ncpus 0.5\npids 50")
     want = "memory 67108864\ncpu.shares 1024\ncpus 0.500\npids 50\n"
     if running:
-        c.start()
+        c.ctl_ok("start")
         c.wait_log("^up$")
     for text, msg in BAD:
         code, back = c.limits(text)
         assert code == errno.EINVAL, (text, errno.errorcode.get(code), back)
-        check_error(bk, errno.EINVAL, c, back, "limits", msg)
+        check_limits_error(bk, errno.EINVAL, c, back, "limits", msg)
         assert c.read("limits") == want, text
     if running:
         assert cg("memory", c.id, "memory.limit_in_bytes") == "67108864"
@@ -245,12 +165,12 @@ def test_einval_old_limits_kept(bk, running):
 
 def test_memory_below_use_ebusy(bk):
     c = create(bk, "head -c 20000000 /dev/zero >/dev/shm/x && echo filled; sleep 1000")
-    c.start()
+    c.ctl_ok("start")
     c.wait_log("^filled$")
     assert c.stats()["memory"] >= 20000000, c.read("stats")
     code, back = c.limits("memory 8M\n")
     assert code == errno.EBUSY, (errno.errorcode.get(code), back)
-    check_error(bk, errno.EBUSY, c, back, "limits", "memory", "busy")
+    check_limits_error(bk, errno.EBUSY, c, back, "limits", "memory", "busy")
     assert c.read("limits") == DEFAULTS
     assert cg("memory", c.id, "memory.limit_in_bytes") == V1_UNLIMITED
     assert c.read("state") == "running\n"
@@ -260,7 +180,7 @@ def test_memory_below_use_ebusy(bk):
 
 def test_memory_hog_oom_killed(bk):
     c = create(bk, 'x=a; while true; do x="$x$x"; done', limits="memory 32M")
-    c.start()
+    c.ctl_ok("start")
     assert c.read("wait") == "signal 9\n"
     assert c.read("state") == "exited\n"
     st = c.kv("status")
@@ -269,7 +189,7 @@ def test_memory_hog_oom_killed(bk):
 
 def test_fork_bomb_contained(bk):
     c = create(bk, "echo start; b() { b | b & }; b; exec sleep 1000", limits="pids 32\ncpus 0.5")
-    c.start()
+    c.ctl_ok("start")
     c.wait_log("^start$")
 
     def hit():
@@ -293,7 +213,7 @@ def test_fork_bomb_contained(bk):
 
 def test_stats_move_under_busy_loop(bk):
     c = create(bk, "echo up; while :; do :; done")
-    c.start()
+    c.ctl_ok("start")
     c.wait_log("^up$")
     u1 = c.stats()["cpu_usec"]
     time.sleep(0.5)
@@ -307,7 +227,7 @@ def test_stats_move_under_busy_loop(bk):
 
 def test_cgroups_removed_after_rm(bk):
     c = create(bk, "echo up; sleep 1000", limits="pids 50")
-    c.start()
+    c.ctl_ok("start")
     c.wait_log("^up$")
     assert cg_dirs(c.id) == list(CTRLS)
     assert c.ctl("rm force")[0] == 0
@@ -318,9 +238,9 @@ def test_default_limit(daemons):
     b = daemons("--default-limit", "pids 100")
     c = create(b, "echo up; sleep 1000")
     assert c.read("limits") == "memory max\ncpu.shares 1024\ncpus max\npids 100\n"
-    c.start()
+    c.ctl_ok("start")
     c.wait_log("^up$")
     assert cg("pids", c.id, "pids.max") == "100"
     own = create(b, "echo up; sleep 1000", limits="pids 20")
-    own.start()
+    own.ctl_ok("start")
     assert cg("pids", own.id, "pids.max") == "20"

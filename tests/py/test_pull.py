@@ -6,66 +6,44 @@ once for the module; every test skips while the daemon has no images/pull.
 """
 
 import os
-import shlex
 import subprocess
 import threading
 import time
 
 import pytest
 
-import tempfile
-
-from conftest import BIN, REPO, Bockerfs
-
-REGISTRY_BASH = os.path.join(REPO, "tests", "lib", "registry.bash")
+from conftest import BIN, fixture_bash
 
 
 @pytest.fixture(scope="module")
 def registry():
+    """The registries of tests/lib/registry.bash (bk_registry_setup), stopped by
+    bk_registry_teardown at the end of the module; their variables as a dict."""
     usage = subprocess.run([BIN, "--help"], capture_output=True, text=True)
     if "--auth-config" not in usage.stdout + usage.stderr:
         pytest.skip("the daemon has no --auth-config option yet")
-    out = subprocess.run(
-        ["bash", "-c", "source %s && bk_registry_setup >&2 && "
-         "for v in BK_REG BK_REG_BASIC BK_REG_TOKEN BK_REG_DIR; do echo \"$v=${!v}\"; done"
-         % shlex.quote(REGISTRY_BASH)],
-        capture_output=True, text=True)
+    out = fixture_bash(
+        'bk_registry_setup >&2 && for v in BK_REG BK_REG_BASIC BK_REG_TOKEN BK_REG_DIR; do echo "$v=${!v}"; done',
+        libs=("fixture", "registry"), capture=True)
     env = dict(l.split("=", 1) for l in out.stdout.splitlines() if "=" in l)
     try:
-        assert out.returncode == 0, out.stderr
+        assert out.returncode == 0, "bk_registry_setup failed (its output is above)"
         yield env
     finally:
         if env.get("BK_REG_DIR"):
-            subprocess.run(["bash", "-c", "source %s && BK_REG_DIR=%s bk_registry_teardown"
-                            % (shlex.quote(REGISTRY_BASH), shlex.quote(env["BK_REG_DIR"]))])
+            fixture_bash("bk_registry_teardown", libs=("fixture", "registry"), sets={"BK_REG_DIR": env["BK_REG_DIR"]})
 
 
 @pytest.fixture(scope="module")
-def bk(registry):
-    tmp = tempfile.mkdtemp(prefix="bkt%d-" % os.getpid(), dir="/var/tmp")
-    b = Bockerfs(tmp)
-    try:
-        b.start("--auth-config", os.path.join(registry["BK_REG_DIR"], "auth.json"))
-        if not os.path.exists(b.path("images", "pull")):
-            pytest.skip("images/pull is not wired in this daemon")
-        yield b
-    finally:
-        b.cleanup()
-
-
-def pull(bk, ref):
-    fd = os.open(bk.path("images", "pull"), os.O_RDWR)
-    try:
-        os.write(fd, (ref + "\n").encode())
-        reply = os.read(fd, 100).decode()
-    finally:
-        os.close(fd)
-    assert reply.startswith("img_") and reply.endswith("\n") and len(reply) == 17, repr(reply)
-    return reply.strip()
+def bk(registry, daemons):
+    b = daemons("--auth-config", os.path.join(registry["BK_REG_DIR"], "auth.json"))
+    if not os.path.exists(b.path("images", "pull")):
+        pytest.skip("images/pull is not wired in this daemon")
+    return b
 
 
 def test_pull_busybox(bk, registry):
-    img = pull(bk, registry["BK_REG"] + "/test/busybox")
+    img = bk.pull(registry["BK_REG"] + "/test/busybox")
     assert bk.read("images", img, "state") == "ready\n"
     with open("/bin/busybox", "rb") as a, open(bk.path("images", img, "root", "bin", "busybox"), "rb") as b:
         assert a.read() == b.read()
@@ -87,7 +65,7 @@ def test_two_pulls_at_once_while_the_tree_answers(bk, registry):
 
     def run(ref):
         try:
-            results[ref] = pull(bk, ref)
+            results[ref] = bk.pull(ref)
         except Exception as e:  # reported below
             results[ref] = e
 

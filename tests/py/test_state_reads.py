@@ -15,91 +15,28 @@ the state as it is now, and whole:
 
 These are what ruled out serving state through the kernel's page cache
 (docs/design.md, "Reads").  One daemon for the module (the `bk` fixture of
-conftest.py); the containers are removed with `rm force` at the end.
+conftest.py, with the busybox image `bb`); the containers are removed with
+`rm force` at the end.
 """
 
-import ctypes
 import errno
 import os
 import re
-import select
-import struct
 import threading
 import time
 
-import pytest
+from conftest import DEADLINE, IN_MODIFY, Ctr, Inotify, proc_start, read, write_value
 
-from conftest import proc_start, read
-
-DEADLINE = 10
 STATES = {"created\n", "running\n", "exited\n"}
 PID_RE = re.compile(r"^[0-9]+\n$")
-IN_MODIFY = 0x2
 
 
-def write_ctl(path, line):
-    """One write to path opened O_RDWR and the reply on the same fd: (errno, reply)."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        try:
-            os.write(fd, (line + "\n").encode())
-            code = 0
-        except OSError as e:
-            code = e.errno
-        return code, os.read(fd, 65536).decode()
-    finally:
-        os.close(fd)
-
-
-class Ctr:
-    def __init__(self, bk, cid):
-        self.bk = bk
-        self.id = cid
-
-    def p(self, name):
-        return self.bk.path("containers", self.id, name)
-
-    def read(self, name):
-        return read(self.p(name))
-
-    def ctl(self, line):
-        code, reply = write_ctl(self.p("ctl"), line)
-        assert code == 0, (line, errno.errorcode.get(code), reply)
-
-    def status(self):
-        return dict(l.split(" ", 1) for l in self.read("status").splitlines())
-
-
-
-
-@pytest.fixture(scope="module")
-def bb(bk, busybox):
-    bk.import_dir(busybox, "busybox")
-    made = []
-    try:
-        yield made
-    finally:
-        for c in made:
-            try:
-                pid = int(c.read("pid"))
-                start = proc_start(pid) if pid else None
-                write_ctl(c.p("ctl"), "rm force")
-            except OSError:
-                continue
-            # An init that outlived rm force (it must not) is killed by pid.
-            if pid and start and proc_start(pid) == start:
-                os.kill(pid, 9)
-
-
-def ctr(bk, bb, name, cmd):
+def ctr(bk, name, cmd):
     """A container NAME of busybox running cmd, removed at the end of the module."""
     os.mkdir(bk.path("containers", name))
     c = Ctr(bk, name)
-    bb.append(c)
-    with open(c.p("image"), "w") as f:
-        f.write("busybox\n")
-    with open(c.p("cmd"), "w") as f:
-        f.write(cmd + "\n")
+    write_value(c.p("image"), "busybox\n")
+    write_value(c.p("cmd"), cmd + "\n")
     return c
 
 
@@ -122,33 +59,33 @@ def assert_now(c, state, pid=None, times=20):
 
 
 def test_ctl_start_stop_kill_restart_then_read(bk, bb):
-    c = ctr(bk, bb, "life", "sleep 1000")
+    c = ctr(bk, "life", "sleep 1000")
     assert_now(c, "created", 0, times=200)
-    c.ctl("start")
+    c.ctl_ok("start")
     pid1 = assert_now(c, "running", "running")
-    c.ctl("stop 5")
+    c.ctl_ok("stop 5")
     assert_now(c, "exited", 0)
-    c.ctl("start")
+    c.ctl_ok("start")
     pid2 = assert_now(c, "running", "running")
     assert pid2 != pid1
     # kill returns before the container is gone; wait returns after.
-    c.ctl("kill 9")
+    c.ctl_ok("kill 9")
     assert c.read("wait") == "signal 9\n"
     assert_now(c, "exited", 0)
-    c.ctl("restart 5")
+    c.ctl_ok("restart 5")
     pid3 = assert_now(c, "running", "running")
     assert pid3 not in (pid1, pid2)
-    c.ctl("restart 5")
+    c.ctl_ok("restart 5")
     pid4 = assert_now(c, "running", "running")
     assert pid4 != pid3
-    c.ctl("stop 5")
+    c.ctl_ok("stop 5")
     assert_now(c, "exited", 0)
 
 
 def test_exit_on_its_own_then_wait_then_read(bk, bb):
-    c = ctr(bk, bb, "own", "sleep 0.3; exit 3")
+    c = ctr(bk, "own", "sleep 0.3; exit 3")
     for _ in range(3):
-        c.ctl("start")
+        c.ctl_ok("start")
         assert_now(c, "running", "running", times=50)
         assert c.read("wait") == "exit 3\n"
         assert_now(c, "exited", 0)
@@ -173,53 +110,34 @@ def sendfile_read(path):
 def test_sendfile_right_after_each_change(bk, bb):
     """The kernel keeps state's attributes (no GETATTR per open); sendfile reads up to the
     size it holds, so each change must drop them before ctl or wait returns."""
-    c = ctr(bk, bb, "sendfile", "sleep 1000")
+    c = ctr(bk, "sendfile", "sleep 1000")
     for _ in range(10):
         assert sendfile_read(c.p("state")) == c.read("state")
-        c.ctl("start")
+        c.ctl_ok("start")
         assert sendfile_read(c.p("state")) == "running\n"
-        c.ctl("kill 9")
+        c.ctl_ok("kill 9")
         assert c.read("wait") == "signal 9\n"
         assert sendfile_read(c.p("state")) == "exited\n"
-        c.ctl("restart 5")
+        c.ctl_ok("restart 5")
         assert sendfile_read(c.p("state")) == "running\n"
-        c.ctl("stop 5")
+        c.ctl_ok("stop 5")
         assert sendfile_read(c.p("state")) == "exited\n"
-
-
-def inotify_masks(fd, timeout):
-    """The masks of the events on inotify fd within timeout (at least one read)."""
-    r, _, _ = select.select([fd], [], [], timeout)
-    if not r:
-        return []
-    buf = os.read(fd, 4096)
-    masks, off = [], 0
-    while off + 16 <= len(buf):
-        _, m, _, ln = struct.unpack_from("iIII", buf, off)
-        masks.append(m)
-        off += 16 + ln
-    return masks
 
 
 def test_inotify_modify_then_read(bk, bb):
     """IN_MODIFY on state wakes a watcher; the read right after it shows the new state."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    c = ctr(bk, bb, "watched", "sleep 1000")
+    c = ctr(bk, "watched", "sleep 1000")
     for action, want in (("start", "running\n"), ("stop 5", "exited\n"), ("start", "running\n"),
                          ("kill 9", "exited\n")):
         before = c.read("state")
-        fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
-        assert fd >= 0, os.strerror(ctypes.get_errno())
         errs = []
-        try:
-            assert libc.inotify_add_watch(fd, c.p("state").encode(), IN_MODIFY) >= 0
-            t = threading.Thread(target=lambda a: errs.append(write_ctl(c.p("ctl"), a)), args=(action,))
+        with Inotify() as ino:
+            ino.add(c.p("state"), IN_MODIFY)
+            t = threading.Thread(target=lambda a: errs.append(c.ctl(a)), args=(action,))
             t.start()
-            masks = inotify_masks(fd, DEADLINE)
+            masks = [m for _, m, _ in ino.read(DEADLINE)]
             got = c.read("state")
             t.join(DEADLINE)
-        finally:
-            os.close(fd)
         assert errs and errs[0][0] == 0, (action, errs)
         assert any(m & IN_MODIFY for m in masks), "no IN_MODIFY after %r (state was %r)" % (action, before)
         assert got == want, (action, got)
@@ -246,7 +164,7 @@ def check_reads(path, valid, stop, out):
 def test_hammer_4_readers_while_the_state_changes(bk, bb):
     """4 readers of state (and 2 of pid) while a container starts, exits, stops and
     is killed for a few seconds: every read is exactly one state or one pid."""
-    c = ctr(bk, bb, "hammered", "sleep 0.1")
+    c = ctr(bk, "hammered", "sleep 0.1")
     stop = threading.Event()
     results = [{"n": 0, "bad": []} for _ in range(6)]
     threads = [threading.Thread(target=check_reads, args=(c.p("state"), STATES.__contains__, stop, results[i]))
@@ -259,10 +177,10 @@ def test_hammer_4_readers_while_the_state_changes(bk, bb):
     try:
         end = time.monotonic() + 4
         while time.monotonic() < end:
-            c.ctl("start")
+            c.ctl_ok("start")
             # It may have exited by itself already: ESRCH.
             if changes % 3:
-                code, reply = write_ctl(c.p("ctl"), "stop 5" if changes % 3 == 1 else "kill 9")
+                code, reply = c.ctl("stop 5" if changes % 3 == 1 else "kill 9")
                 assert code in (0, errno.ESRCH), (errno.errorcode.get(code), reply)
             assert c.read("wait") in ("exit 0\n", "exit 143\n", "signal 15\n", "signal 9\n")
             changes += 1
@@ -281,14 +199,14 @@ def test_hammer_4_readers_while_the_state_changes(bk, bb):
 def test_100_readers_holding_state_open(bk, bb):
     """100 files open on state across a change: each reads one whole state, the
     one it opened on; a new open reads the new state."""
-    c = ctr(bk, bb, "held", "sleep 1000")
-    c.ctl("start")
+    c = ctr(bk, "held", "sleep 1000")
+    c.ctl_ok("start")
     assert c.read("state") == "running\n"
     fds = [os.open(c.p("state"), os.O_RDONLY) for _ in range(100)]
     try:
         # Half of them read a first byte before the change, the rest nothing.
         firsts = [os.read(fd, 1) if i % 2 else b"" for i, fd in enumerate(fds)]
-        c.ctl("stop 5")
+        c.ctl_ok("stop 5")
         assert c.read("state") == "exited\n"
         for i, fd in enumerate(fds):
             got = firsts[i]
