@@ -82,7 +82,7 @@ fail:
 			cgroup_remove(&e->procs.cg, ip.cgroup);
 	}
 	if (req->net_mode == NET_MODE_BRIDGE)
-		network_detach(e, req->id);
+		network_abort(e, req->id);
 	return spare_died ? -ECHILD : -err->code;
 }
 

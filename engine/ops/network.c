@@ -206,6 +206,20 @@ network_detach(struct bk_engine *e, const char *id)
 }
 
 /*
+ * A start failed after its network was set up: unpublish its ports and
+ * delete its veth now (the rare path may wait for RCU), so that nothing of
+ * it is left when the start's error comes back.
+ */
+void
+network_abort(struct bk_engine *e, const char *id)
+{
+	if (e->net.host == NULL)
+		return;
+	ports_unpublish(e->net.host, id);
+	net_detach(e->net.host, id);
+}
+
+/*
  * A removed container's network: its ports, a veth left behind, its lease.
  * The removal calls this once the container has left the table, when a new
  * container may already have its name, and all three are found by name: a

@@ -129,6 +129,7 @@ must_check int network_attach(struct bk_engine *e, const char *id, pid_t pid, en
 			      uint32_t ip, const struct port_map *ports, size_t nports,
 			      struct bk_err *err);
 void network_detach(struct bk_engine *e, const char *id);
+void network_abort(struct bk_engine *e, const char *id);
 void network_release(struct bk_engine *e, const char *id);
 char *network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip);
 

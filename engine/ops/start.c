@@ -262,7 +262,7 @@ undo_launch(struct bk_engine *e, struct start_ctx *x, int pidfd)
 		c->pidfd = -1;
 	unlinkat(x->dfd, "starting", 0);
 	cgroup_remove(&e->procs.cg, x->id);
-	network_detach(e, x->id);
+	network_abort(e, x->id);
 }
 
 /* Copy what a start needs and mark c busy; EBUSY/EINVAL when it cannot start. */
