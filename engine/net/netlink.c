@@ -777,6 +777,24 @@ net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const
  * socket is only opened once this thread is known to be in the host's
  * netns; otherwise (never expected) the shared socket is used.
  */
+/* Delete ifname if it is ctr_id's veth (veth_is_stale); a stranger's link of that name stays. */
+static int
+del_if_ours(struct net_host *h, struct nl_sock *sock, const char *ifname, const char *ctr_id,
+	    char *ext, size_t ext_size)
+{
+	struct link_info li;
+	int ret = link_get(sock, ifname, &li, ext, ext_size);
+
+	if (ret < 0)
+		return ret;
+	if (!veth_is_stale(h, &li, ctr_id)) {
+		bk_log(BK_LOG_DEBUG, "network for %s: '%s' is not its veth: left alone", ctr_id,
+		       ifname);
+		return 0;
+	}
+	return link_del(sock, ifname, ext, ext_size);
+}
+
 void
 net_detach(struct net_host *h, const char *ctr_id)
 {
@@ -789,11 +807,11 @@ net_detach(struct net_host *h, const char *ctr_id)
 	net_ifname(ctr_id, ifname);
 	if (netns_self(&dev, &ino, NULL) == 0 && dev == h->ns_dev && ino == h->ns_ino &&
 	    nl_open(&own, NULL) == 0) {
-		ret = link_del(&own, ifname, ext, sizeof(ext));
+		ret = del_if_ours(h, &own, ifname, ctr_id, ext, sizeof(ext));
 		nl_close(&own);
 	} else {
 		pthread_mutex_lock(&h->nl_lock);
-		ret = link_del(&h->nl, ifname, ext, sizeof(ext));
+		ret = del_if_ours(h, &h->nl, ifname, ctr_id, ext, sizeof(ext));
 		pthread_mutex_unlock(&h->nl_lock);
 	}
 	if (ret < 0 && ret != -ENODEV)

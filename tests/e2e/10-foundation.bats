@@ -428,7 +428,8 @@ check_nothing_left() {
 	[ "$(bk_index_ids)" = "$1" ] || bk_fail "index: $(bk_index_ids)" || return
 	[ "$(bk_tree_images)" = "$1" ] || bk_fail "images/: $(bk_tree_images)" || return
 	[ "$(bk_store_images)" = "$1" ] || bk_fail "store images/: $(bk_store_images)" || return
-	bk_wait_until "$BK_DEADLINE" test "$(bk_subvolumes)" = "$2" ||
+	local want=$2
+	bk_wait_until "$BK_DEADLINE" eval 'test "$(bk_subvolumes)" = "$want"' ||
 		bk_fail "subvolumes before: $2; after: $(bk_subvolumes)"
 }
 
@@ -466,7 +467,7 @@ check_nothing_left() {
 	) </dev/null >"$BK_TMP/writer.out" 2>&1 3>&- &
 	writer=$!
 	bk_track helper "$writer"
-	bk_wait_until "$BK_DEADLINE" test -n "$(ls -A "$BK_STORE/tmp")" || ! bk_alive "$writer" ||
+	bk_wait_until "$BK_DEADLINE" eval 'test -n "$(ls -A "$BK_STORE/tmp")"' || ! bk_alive "$writer" ||
 		bk_fail "nothing appeared in $BK_STORE/tmp during the import"
 	bk_alive "$writer" || skip "the import finished before SIGINT: $(cat "$BK_TMP/writer.out")"
 	kill -INT "$writer"

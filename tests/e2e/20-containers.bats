@@ -174,7 +174,7 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	ct_wait_state "$id" running
 	ct_track "$id"
 	ct_wait_log "$id" '^again: first$'
-	bk_wait_until "$BK_DEADLINE" test "$(grep -c '^again: first$' "$C/$id/log")" -eq 2 ||
+	bk_wait_until "$BK_DEADLINE" eval "test \"\$(grep -c '^again: first\$' \"\$C/\$id/log\")\" -eq 2" ||
 		bk_fail "log: $(cat "$C/$id/log")"
 }
 

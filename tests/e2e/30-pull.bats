@@ -275,7 +275,7 @@ pulling_state() {
 	[ -f "$(ls -d "$BK_MNT"/images/img_*/ | head -n1)/progress" ]
 	wait "$pid" || true
 	[ "$(head -n1 "$BK_TMP/intr.out")" = EINTR ] || bk_fail "intr-write: $(cat "$BK_TMP/intr.out")"
-	bk_wait_until 5 test "$(bk_index_ids | wc -l)" = "$n"
+	bk_wait_until 5 eval 'test "$(bk_index_ids | wc -l)" = "$n"'
 	bk_nothing_partial
 }
 

@@ -374,7 +374,7 @@ heals() {
 	wait "$pid" || true
 	[ "$(head -n1 "$BK_TMP/intr.out")" = EINTR ] || bk_fail "intr-write: $(cat "$BK_TMP/intr.out")"
 	bk_faulty_want_gets front "/blobs/$BB_LAYER" 1
-	bk_wait_until 5 test "$(bk_index_ids | wc -l)" = "$n"
+	bk_wait_until 5 eval 'test "$(bk_index_ids | wc -l)" = "$n"'
 	bk_wait_until 5 bk_tmp_is_empty
 	bk_nothing_partial
 	heals

@@ -192,7 +192,7 @@ ctl_fd_cmd() {
 	[ "$(ctl_fd_cmd "$CTL_FD" 'rm force')" = OK ] || bk_fail "rm force of the new web"
 	exec {CTL_FD}>&-
 	[ -z "$(net_elements)" ] || bk_fail "elements left: $(net_elements)"
-	bk_wait_until "$BK_DEADLINE" test -z "$(net_bk_links)" ||
+	bk_wait_until "$BK_DEADLINE" eval 'test -z "$(net_bk_links)"' ||
 		bk_fail "veths left: $(net_bk_links | tr '\n' ' ')"
 	bk_assert_content "$BK_MNT/net/leases" ""
 }
@@ -215,7 +215,7 @@ ctl_fd_cmd() {
 	[ "$(ctl_fd_cmd "$CTL_FD" 'rm force')" = OK ] || bk_fail "rm force of the new web"
 	exec {CTL_FD}>&-
 	[ -z "$(net_elements)" ] || bk_fail "elements left: $(net_elements)"
-	bk_wait_until "$BK_DEADLINE" test -z "$(net_bk_links)" ||
+	bk_wait_until "$BK_DEADLINE" eval 'test -z "$(net_bk_links)"' ||
 		bk_fail "veths left: $(net_bk_links | tr '\n' ' ')"
 	bk_assert_content "$BK_MNT/net/leases" ""
 }
@@ -269,7 +269,7 @@ ctl_fd_cmd() {
 	[ "${lines[0]}" = "bad 0" ] || bk_fail "$output"
 	[ -z "$(ct_ids)" ] || bk_fail "containers left: $(ct_ids | tr '\n' ' ')"
 	[ -z "$(net_elements)" ] || bk_fail "elements left: $(net_elements)"
-	bk_wait_until "$BK_DEADLINE" test -z "$(net_bk_links)" ||
+	bk_wait_until "$BK_DEADLINE" eval 'test -z "$(net_bk_links)"' ||
 		bk_fail "veths left: $(net_bk_links | tr '\n' ' ')"
 	bk_assert_content "$BK_MNT/net/leases" ""
 }

@@ -322,7 +322,7 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	net_create id 'exit 0'
 	net_start_ctr "$id"
 	bk_assert_content "$C/$id/wait" $'exit 0\n'
-	bk_wait_until 5 test -z "$(cg_dirs "$id")" || bk_fail "groups left after exit: $(cg_dirs "$id")"
+	bk_wait_until 5 eval 'test -z "$(cg_dirs "$id")"' || bk_fail "groups left after exit: $(cg_dirs "$id")"
 }
 
 @test "left-over groups of our stopped containers are removed at daemon start; a running one's and unknown ones are kept" {

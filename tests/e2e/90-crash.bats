@@ -250,7 +250,7 @@ spare_groups_ok() {
 @test "spare inits: made ahead in groups of their own, each serves one start; they end with the daemon (TERM or KILL), and a dead daemon's groups go at the next start" {
 	start_net
 	tag=$(cat "$BK_STORE/cgroup-tag")
-	bk_wait_until "$BK_DEADLINE" test -n "$(spare_inits)" || bk_fail "no spare init"
+	bk_wait_until "$BK_DEADLINE" eval 'test -n "$(spare_inits)"' || bk_fail "no spare init"
 	spares=$(spare_inits)
 	for p in $spares; do
 		# Its own pid namespace, and a spare-N group, not a container's.
@@ -277,7 +277,7 @@ spare_groups_ok() {
 	bk_alive "$pid"
 	# SIGKILL: the spares see EOF and exit; the next daemon removes their empty groups.
 	crash_daemon_start
-	bk_wait_until "$BK_DEADLINE" test -n "$(spare_inits)" || bk_fail "no spare init"
+	bk_wait_until "$BK_DEADLINE" eval 'test -n "$(spare_inits)"' || bk_fail "no spare init"
 	old=$(spare_inits)
 	bk_daemon_kill9
 	for p in $old; do bk_wait_gone "$p" || bk_fail "spare $p outlived the killed daemon"; done
@@ -290,7 +290,7 @@ spare_groups_ok() {
 
 @test "spare inits killed from outside (by pid, as anyone may): every later start still succeeds" {
 	start_net
-	bk_wait_until "$BK_DEADLINE" test -n "$(spare_inits)" || bk_fail "no spare init"
+	bk_wait_until "$BK_DEADLINE" eval 'test -n "$(spare_inits)"' || bk_fail "no spare init"
 	spares=$(spare_inits)
 	for p in $spares; do kill -KILL "$p"; done
 	# Each start finds a dead spare (or none) and must not fail for it.

@@ -91,6 +91,10 @@ bk_wait_gone() {
 }
 
 # bk_wait_until SECONDS CMD...: run CMD until it succeeds; 1 at the deadline.
+# CMD's words are expanded once, by the caller: a condition on what a
+# command prints must be re-run each time, as
+#   bk_wait_until 5 eval 'test -z "$(net_bk_links)"'
+# (with "test -z "$(net_bk_links)"" the output is taken once, and never waited for).
 bk_wait_until() {
 	local end=$((SECONDS + $1))
 	shift
