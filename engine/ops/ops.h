@@ -3,14 +3,19 @@
  * everything that takes several layers at once lives in ops/, and only
  * engine.c (open, close, reconciliation at start) is above it.
  *
- *   start.c    a start, from a container's record to a launch request
- *   launch.c   the init launched, joined to its cgroup and network, told to go
- *   network.c  containers' networks: the glue between their lifecycle and net/
- *   exec.c     exec sessions
- *   monitor.c  the thread that sees inits and exec sessions end
- *   spare.c    snapshots of images made ahead of starts
- *   pull.c     a pull's layers from the registry into the store
- *   build.c    a Dockerfile built step by step
+ *   start.c      a start, from a container's record to a launch request
+ *   launch.c     the init launched, joined to its cgroup and network, told to go
+ *   lifecycle.c  an init's exit, kill, stop, rm, live limits; inits adopted at start
+ *   network.c    containers' networks: the glue between their lifecycle and net/
+ *   exec.c       exec sessions
+ *   monitor.c    the thread that sees inits and exec sessions end
+ *   spare.c      snapshots of images made ahead of starts
+ *   import.c     a host directory copied into a new image
+ *   pull.c       a pull's layers from the registry into the store
+ *   build.c      a Dockerfile built step by step
+ *   commit.c     a container's filesystem made an image
+ *   images.c     an image's removal (with its spare snapshots)
+ *   query.c      the public API's reads of the tables
  */
 #ifndef BK_OPS_H
 #define BK_OPS_H
