@@ -1017,10 +1017,7 @@ image_build_finish(struct model *m, const char *id, const char *from_id, json_t 
 void
 image_build_abort(struct model *m, const char *id)
 {
-	struct bk_err cerr = BK_ERR_INIT;
-
-	if (store_rmtree_at(m->store->tmp_fd, id, &cerr) < 0)
-		bk_log(BK_LOG_WARN, "build rollback: %s", cerr.msg);
+	store_discard(m->store->tmp_fd, id);
 	image_pull_abort(m, id);
 }
 
@@ -1112,10 +1109,7 @@ image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *con
 void
 image_derive_abort(struct model *m, const char *id)
 {
-	struct bk_err cerr = BK_ERR_INIT;
-
-	if (store_rmtree_at(m->store->tmp_fd, id, &cerr) < 0)
-		bk_log(BK_LOG_WARN, "build step rollback: %s", cerr.msg);
+	store_discard(m->store->tmp_fd, id);
 }
 
 /*

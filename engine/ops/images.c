@@ -17,7 +17,6 @@
 int
 bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 {
-	struct bk_err cerr = BK_ERR_INIT;
 	struct image *img;
 	char trash[BK_ID_SIZE + 8];
 	size_t index = 0;
@@ -58,9 +57,7 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 	pthread_mutex_unlock(&e->model.lock);
 
 	spare_drop(e, img->id);
-	if (store_rmtree_at(e->store.tmp_fd, trash, &cerr) < 0)
-		bk_log(BK_LOG_WARN, "remove image %s: %s (retried at next start)", img->id,
-		       cerr.msg);
+	store_discard(e->store.tmp_fd, trash);
 	bk_log(BK_LOG_INFO, "removed image %s", img->id);
 	events_notify(&e->model.ev, BK_OBJ_IMAGE, img->id, BK_CHANGE_REMOVED);
 	image_free(img);

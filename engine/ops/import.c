@@ -134,10 +134,7 @@ bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk
 	if (ret == 0)
 		ret = image_publish(&e->model, img, err);
 	if (ret < 0) {
-		struct bk_err cerr = BK_ERR_INIT;
-
-		if (store_rmtree_at(e->store.tmp_fd, img->id, &cerr) < 0)
-			bk_log(BK_LOG_WARN, "import rollback: %s", cerr.msg);
+		store_discard(e->store.tmp_fd, img->id);
 		image_free(img);
 		return bk_err_wrap(err, "import '%s'", dir);
 	}

@@ -296,7 +296,6 @@ bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_
 int
 bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_err *err)
 {
-	struct bk_err cerr = BK_ERR_INIT;
 	struct container *c;
 	char trash[BK_ID_SIZE + 8];
 	int ret = 0;
@@ -352,8 +351,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	failpoint("rm.moved", NULL);
 	network_release(e, c->id);
 	failpoint("rm.released", NULL);
-	if (store_rmtree_at(e->store.tmp_fd, trash, &cerr) < 0)
-		bk_log(BK_LOG_WARN, "remove %s: %s (retried at next start)", id, cerr.msg);
+	store_discard(e->store.tmp_fd, trash);
 	bk_log(BK_LOG_INFO, "removed container %s", c->id);
 	events_notify(&e->model.ev, BK_OBJ_CONTAINER, c->id, BK_CHANGE_REMOVED);
 	events_emit(&e->model.ev, BK_OBJ_CONTAINER, c->id, "remove", "%s", "");

@@ -443,12 +443,8 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		store_discard(p->e->store.tmp_fd, work);
 	}
 	return failpoint("pull.layer-committed", err);
-fail : {
-	struct bk_err cerr = BK_ERR_INIT;
-
-	if (store_rmtree_at(p->e->store.tmp_fd, work, &cerr) < 0)
-		bk_log(BK_LOG_WARN, "pull: cleanup tmp/%s: %s", work, cerr.msg);
-}
+fail:
+	store_discard(p->e->store.tmp_fd, work);
 	return ret;
 }
 
@@ -972,10 +968,7 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	if (ret == 0)
 		spare_refill(e, id_out);
 	if (ret < 0) {
-		struct bk_err cerr = BK_ERR_INIT;
-
-		if (store_rmtree_at(e->store.tmp_fd, relay.id, &cerr) < 0)
-			bk_log(BK_LOG_WARN, "pull rollback: %s", cerr.msg);
+		store_discard(e->store.tmp_fd, relay.id);
 		if (ret == -ENOSPC)
 			store_reclaim(e->store.tmp_fd);
 		image_pull_abort(&e->model, relay.id);
