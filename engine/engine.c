@@ -45,6 +45,7 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	e->model.store = &e->store;
 	e->procs.log_max = opts->log_max ? opts->log_max : BK_LOG_MAX_DEFAULT;
 	pthread_mutex_init(&e->model.lock, NULL);
+	events_init(&e->model.ev);
 	pthread_cond_init(&e->model.ctr_changed, NULL);
 	pthread_mutex_init(&e->spares.lock, NULL);
 	pthread_cond_init(&e->spares.cond, NULL);
@@ -125,6 +126,7 @@ bk_engine_close(struct bk_engine *e)
 	pthread_cond_destroy(&e->spares.cond);
 	pthread_mutex_destroy(&e->spares.lock);
 	pthread_mutex_destroy(&e->model.lock);
+	events_destroy(&e->model.ev);
 	free(e->procs.seccomp_hex);
 	free(e->procs.hide_mount);
 	free(e);

@@ -473,10 +473,11 @@ container_create(struct model *m, const char *name, const struct limits *limits,
 		}
 	}
 	table_add_locked(m, c);
-	pthread_mutex_unlock(&m->lock);
+	events_queue_locked(&m->ev, BK_OBJ_CONTAINER, c->id, "create", "%s", "");
 	snprintf(id_out, BK_ID_SIZE, "%s", c->id);
-	events_notify(&m->ev, BK_OBJ_CONTAINER, c->id, BK_CHANGE_CREATED);
-	events_emit(&m->ev, BK_OBJ_CONTAINER, c->id, "create", "%s", "");
+	pthread_mutex_unlock(&m->lock);
+	events_notify(&m->ev, BK_OBJ_CONTAINER, id_out, BK_CHANGE_CREATED);
+	events_flush(&m->ev);
 	return 0;
 fail:
 	pthread_mutex_unlock(&m->lock);

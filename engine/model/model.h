@@ -86,10 +86,20 @@ struct container {
 	int broken_code;
 };
 
+struct queued_event;
+
+/*
+ * Lifecycle events leave in the order of the state changes they report: a
+ * change queues its event under the model's lock (events_queue_locked), and
+ * whoever unlocks delivers the queue in order (events_flush), outside it.
+ */
 struct events {
 	bk_watch_fn watch;
 	bk_event_fn event;
 	void *arg;
+	pthread_mutex_t queue_lock;   /* protects head and tail; taken after the model's */
+	pthread_mutex_t deliver_lock; /* one deliverer at a time, so the order holds */
+	struct queued_event *head, **tail;
 };
 
 struct model {
@@ -226,11 +236,22 @@ must_check int container_open_log(struct model *m, uint64_t serial, bool rotated
 
 /* ---- events.c -------------------------------------------------------------------------------- */
 
+void events_init(struct events *ev);
+void events_destroy(struct events *ev);
 /* An object was created, changed or removed (no lock held). */
 void events_notify(const struct events *ev, enum bk_obj_kind kind, const char *id,
 		   enum bk_change change);
-/* A lifecycle event for the events file; attrs printf-style ("k=v k=v"). */
-void events_emit(const struct events *ev, enum bk_obj_kind kind, const char *id, const char *action,
+/*
+ * A lifecycle event for the events file; attrs printf-style ("k=v k=v").
+ * Queued with the model's lock held, at the state change it reports; sent
+ * by events_flush once that lock is dropped.  events_emit is both, for an
+ * event whose order against others no lock decides.
+ */
+void events_queue_locked(struct events *ev, enum bk_obj_kind kind, const char *id,
+			 const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void events_flush(struct events *ev);
+void events_emit(struct events *ev, enum bk_obj_kind kind, const char *id, const char *action,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

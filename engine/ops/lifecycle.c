@@ -41,11 +41,12 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 			 c->oomkilled ? " oomkilled=1" : "");
 	else
 		snprintf(attrs, sizeof(attrs), "code=%d", c->exit_code);
+	events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, id, "exit", "%s", attrs);
 	pthread_cond_broadcast(&e->model.ctr_changed);
 	pthread_mutex_unlock(&e->model.lock);
 	bk_log(BK_LOG_INFO, "container %s exited (%s)", id, attrs);
 	events_notify(&e->model.ev, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
-	events_emit(&e->model.ev, BK_OBJ_CONTAINER, id, "exit", "%s", attrs);
+	events_flush(&e->model.ev);
 }
 
 /*
@@ -345,6 +346,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	c->state = BK_CTR_REMOVING;
 	container_table_del_locked(&e->model, c);
 	exec_forget_container(e, c->id);
+	events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "remove", "%s", "");
 	pthread_cond_broadcast(&e->model.ctr_changed);
 	pthread_mutex_unlock(&e->model.lock);
 
@@ -354,7 +356,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	store_discard(e->store.tmp_fd, trash);
 	bk_log(BK_LOG_INFO, "removed container %s", c->id);
 	events_notify(&e->model.ev, BK_OBJ_CONTAINER, c->id, BK_CHANGE_REMOVED);
-	events_emit(&e->model.ev, BK_OBJ_CONTAINER, c->id, "remove", "%s", "");
+	events_flush(&e->model.ev);
 	container_free(c);
 	return 0;
 }

@@ -378,6 +378,9 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		if (container_save(&e->model, c, &serr) < 0)
 			bk_log(BK_LOG_WARN, "%s", serr.msg);
 	}
+	if (ret == 0)
+		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, id, "start", "pid=%d",
+				    (int)pid);
 	c->busy = false;
 	pthread_cond_broadcast(&e->model.ctr_changed);
 	pthread_mutex_unlock(&e->model.lock);
@@ -386,6 +389,6 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		return ret;
 	bk_log(BK_LOG_INFO, "started container %s (pid %d)", id, (int)pid);
 	events_notify(&e->model.ev, BK_OBJ_CONTAINER, id, BK_CHANGE_STATE);
-	events_emit(&e->model.ev, BK_OBJ_CONTAINER, id, "start", "pid=%d", (int)pid);
+	events_flush(&e->model.ev);
 	return 0;
 }

@@ -210,6 +210,46 @@ def test_events_poll_wakes(bk, bb):
         os.close(fd)
 
 
+def test_events_keep_each_containers_order_under_load(bk, bb):
+    """create, start, exit, remove of each container, in that order, whichever thread
+    made each change: containers that exit at once race their start's own report."""
+    fd = os.open(bk.path("events"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        ids = []
+        lock = threading.Lock()
+
+        def worker(n):
+            for i in range(n):
+                c = bk.run("busybox exit %d" % (i % 5))
+                c.ctl_ok("rm force")
+                with lock:
+                    ids.append(c.id)
+
+        threads = [threading.Thread(target=worker, args=(8,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(DEADLINE * 4)
+        assert len(ids) == 32, ids
+        text = b""
+        end = time.monotonic() + DEADLINE
+        while text.count(b" remove") < 32:
+            assert time.monotonic() < end, text
+            try:
+                text += os.read(fd, 65536)
+            except BlockingIOError:
+                time.sleep(0.02)
+        seen = {}
+        for line in text.decode().splitlines():
+            _, kind, cid, action = line.split(" ")[:4]
+            if kind == "container" and cid in ids:
+                seen.setdefault(cid, []).append(action)
+        for cid in ids:
+            assert seen.get(cid) == ["create", "start", "exit", "remove"], (cid, seen.get(cid))
+    finally:
+        os.close(fd)
+
+
 def test_inotify_state_modify_on_own_exit(bk, bb):
     c = bk.run("busybox sleep 0.5")
     masks = inotify_wait(c.p("state"), IN_MODIFY, lambda: None)
