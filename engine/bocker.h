@@ -245,6 +245,7 @@ struct bk_container_info {
 	char *ports;     /* "tcp HOSTPORT CONTAINERPORT" lines */
 	char ip[16];     /* "" when it has no address */
 	char *root_path; /* absolute path of its filesystem ("" before the first start) */
+	char *cgroup;    /* its group, as /proc/PID/cgroup names it ("-" without cgroups) */
 	char created[32], started[32], finished[32];
 	int pid;         /* host pid of its init, 0 when not running */
 	bool exited;     /* exit_code/exit_signal are meaningful */

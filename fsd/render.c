@@ -149,12 +149,12 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 		render_exit(b, &info);
 		sbuf_printf(b,
 			    "\nsignal %d\nstarted %s\nfinished %s\nimage %s\nimage_id %s\n"
-			    "ip %s\noomkilled %d\ncreated %s\n",
+			    "ip %s\noomkilled %d\ncreated %s\ncgroup %s\n",
 			    info.exit_signal, info.started[0] ? info.started : "-",
 			    info.finished[0] ? info.finished : "-",
 			    info.image[0] ? info.image : "-",
 			    info.image_id[0] ? info.image_id : "-", info.ip[0] ? info.ip : "-",
-			    info.oomkilled ? 1 : 0, info.created);
+			    info.oomkilled ? 1 : 0, info.created, info.cgroup);
 		break;
 	case N_CTR_ERR:
 		snprintf(path, sizeof(path), "containers/%s", info.id);

@@ -706,6 +706,7 @@ bk_container_info_free(struct bk_container_info *info)
 	free(info->net);
 	free(info->ports);
 	free(info->root_path);
+	free(info->cgroup);
 	free(info->broken);
 	memset(info, 0, sizeof(*info));
 }
