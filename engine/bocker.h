@@ -74,6 +74,12 @@ struct bk_engine_opts {
 	 * it mounted would keep its filesystem alive after an unmount.  May be NULL.
 	 */
 	const char *hide_mount;
+	/*
+	 * Cgroups that cannot be set up: false, the engine does not open (no
+	 * container may run without its limits unnoticed); true, containers run
+	 * without limits, with a warning.
+	 */
+	bool no_cgroups;
 };
 #define BK_LOG_MAX_DEFAULT (10ULL << 20)
 

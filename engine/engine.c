@@ -92,9 +92,17 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	{
 		struct bk_err cerr = BK_ERR_INIT;
 
-		/* Containers still run without cgroups; their limits cannot be set. */
-		if (cgroup_setup(&e->procs.cg, e->store.fd, &cerr) < 0)
-			bk_log(BK_LOG_WARN, "%s: running without resource limits", cerr.msg);
+		if (cgroup_setup(&e->procs.cg, e->store.fd, &cerr) < 0) {
+			if (!opts->no_cgroups) {
+				ret = bk_err_set(err, cerr.code,
+						 "%s (start with --no-cgroups to run containers "
+						 "without resource limits)",
+						 cerr.msg);
+				goto fail;
+			}
+			bk_log(BK_LOG_WARN, "%s: running without resource limits (--no-cgroups)",
+			       cerr.msg);
+		}
 	}
 	registry_config_init(&e->registry, opts->registry_mirrors, opts->insecure_registries,
 			     opts->auth_config);

@@ -37,6 +37,7 @@ struct options {
 	const char *insecure[17]; /* --insecure-registry, NULL-terminated */
 	const char *auth_config;
 	const char *bridge, *subnet;
+	bool no_cgroups;
 };
 
 /* Append to a NULL-terminated option list of 16 entries at most. */
@@ -91,6 +92,8 @@ usage(FILE *out)
 		"  --auth-config FILE    docker-style config.json with registry credentials\n"
 		"  --bridge NAME         the containers' bridge (default bocker0)\n"
 		"  --subnet CIDR         its subnet (default 10.88.0.0/16)\n"
+		"  --no-cgroups          run containers without resource limits when\n"
+		"                        cgroups are unusable (else the daemon refuses to start)\n"
 		"  MOUNTPOINT            where the control tree appears (default %s)\n",
 		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
 }
@@ -109,6 +112,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "auth-config", required_argument, NULL, 'A' },
 		{ "bridge", required_argument, NULL, 'B' },
 		{ "subnet", required_argument, NULL, 'S' },
+		{ "no-cgroups", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -163,6 +167,9 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'S':
 			o->subnet = optarg;
+			break;
+		case 'C':
+			o->no_cgroups = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -382,6 +389,7 @@ main(int argc, char **argv)
 	eopts.bridge = o.bridge;
 	eopts.subnet = o.subnet;
 	eopts.hide_mount = o.mountpoint;
+	eopts.no_cgroups = o.no_cgroups;
 	if (bk_engine_open(&eopts, &fs.engine, &err) < 0) {
 		fprintf(stderr, "bockerfs: %s\n", err.msg);
 		return 1;

@@ -70,8 +70,8 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 	}
 	pthread_mutex_unlock(&e->model.lock);
 	out->net = network_describe(e, mode, ip);
-	out->cgroup = e->procs.cg.ready ? xasprintf("/%s/%s", e->procs.cg.parent, out->id)
-					: xstrdup("-");
+	out->cgroup =
+	    e->procs.cg.ready ? xasprintf("/%s/%s", e->procs.cg.parent, out->id) : xstrdup("-");
 	return 0;
 }
 

@@ -167,17 +167,25 @@ limits_format(const struct limits *l, char *buf, size_t size)
 			(long long)(l->cpu_shares ? l->cpu_shares : 1024), cpus, pids);
 }
 
-/* cgroup v2's cpu.weight for v1 shares (the mapping runc and crun use). */
+/*
+ * cgroup v2's cpu.weight for v1 shares: linear on each side of the
+ * defaults, so that the ends (2 -> 1, 262144 -> 10000) and the default
+ * (1024 -> 100) meet.  runc's single line maps 1024 to 39: writing back
+ * the `cpu.shares 1024` that `limits` shows would then cut a container's
+ * weight to 39 % of its neighbours'.
+ */
 uint64_t
 limits_shares_to_weight(uint64_t shares)
 {
-	if (shares == 0)
+	if (shares == 0 || shares == 1024)
 		return 100;
 	if (shares < 2)
 		shares = 2;
 	if (shares > 262144)
 		shares = 262144;
-	return 1 + ((shares - 2) * 9999) / 262142;
+	if (shares < 1024)
+		return 1 + ((shares - 2) * 99 + 511) / 1022;
+	return 100 + ((shares - 1024) * 9900 + 130560) / 261120;
 }
 
 /*

@@ -18,9 +18,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <libcgroup.h>
 #include <linux/magic.h>
@@ -94,31 +96,206 @@ write_str(const char *dir, const char *file, const char *value)
 	return 0;
 }
 
-/* v2: controllers are usable in a group only once its parent enables them. */
-static int
-v2_enable(const char *dir, struct bk_err *err)
+/* Is word one of the space-separated words of list? */
+static bool
+has_word(const char *list, const char *word)
 {
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/*
+ * v2: controllers are usable in a group only once its parent enables them
+ * in cgroup.subtree_control.  The missing ones are enabled in one write,
+ * which the kernel applies whole or not at all; *added says which were
+ * (bit i: v2_controllers[i]), for v2_disable to undo.
+ */
+static int
+v2_enable(const char *dir, unsigned *added, struct bk_err *err)
+{
+	char path[PATH_MAX], req[64] = "";
+	cleanup_free char *have = NULL, *avail = NULL;
 	size_t i;
+	int ret;
 
+	*added = 0;
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+	if (read_file_at(AT_FDCWD, path, 4096, &avail, NULL, NULL) < 0)
+		return bk_err_sys(err, "cgroups: read %s", path);
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	if (read_file_at(AT_FDCWD, path, 4096, &have, NULL, NULL) < 0)
+		return bk_err_sys(err, "cgroups: read %s", path);
 	for (i = 0; i < ARRAY_SIZE(v2_controllers); i++) {
-		char ctl[32];
-		int ret;
-
-		snprintf(ctl, sizeof(ctl), "+%s", v2_controllers[i]);
-		ret = write_str(dir, "cgroup.subtree_control", ctl);
-		if (ret < 0)
-			return bk_err_set(err, -ret, "enable %s in %s/cgroup.subtree_control: %s",
-					  v2_controllers[i], dir, strerror(-ret));
+		if (has_word(have, v2_controllers[i]))
+			continue;
+		if (!has_word(avail, v2_controllers[i]))
+			return bk_err_set(err, ENOTSUP,
+					  "cgroups: the %s controller is not available in %s "
+					  "(its cgroup.controllers: %.*s)",
+					  v2_controllers[i], dir, (int)strcspn(avail, "\n"), avail);
+		snprintf(req + strlen(req), sizeof(req) - strlen(req), "%s+%s", *req ? " " : "",
+			 v2_controllers[i]);
+		*added |= 1u << i;
+	}
+	if (*added == 0)
+		return 0;
+	ret = write_str(dir, "cgroup.subtree_control", req);
+	if (ret < 0) {
+		*added = 0;
+		return bk_err_set(
+		    err, -ret, "cgroups: enable %s in %s/cgroup.subtree_control: %s%s", req, dir,
+		    strerror(-ret),
+		    ret == -EBUSY ? " (the group holds processes: v2 hands controllers "
+				    "only from a group without any)"
+				  : "");
 	}
 	return 0;
 }
 
-/* The store's tag, made once and kept in the store ("cgroup-tag"). */
+/* Undo what v2_enable added to dir. */
+static void
+v2_disable(const char *dir, unsigned added)
+{
+	char req[64] = "";
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(v2_controllers); i++)
+		if (added & (1u << i))
+			snprintf(req + strlen(req), sizeof(req) - strlen(req), "%s-%s",
+				 *req ? " " : "", v2_controllers[i]);
+	if (*req && write_str(dir, "cgroup.subtree_control", req) < 0)
+		bk_log(BK_LOG_WARN, "cgroups: restore %s/cgroup.subtree_control: %s", dir,
+		       strerror(errno));
+}
+
+/* The daemon's own v2 group, "/..." as /proc/self/cgroup names it. */
 static int
-store_tag(struct cgroups *g, int store_fd, struct bk_err *err)
+own_group(char *buf, size_t size, struct bk_err *err)
 {
 	cleanup_free char *text = NULL;
-	char tag[9];
+	char *line;
+
+	if (read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &text, NULL, NULL) < 0)
+		return bk_err_sys(err, "cgroups: read /proc/self/cgroup");
+	for (line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, "0::", 3) == 0) {
+			snprintf(buf, size, "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+			return 0;
+		}
+	return bk_err_set(err, ENOENT, "cgroups: no v2 group in /proc/self/cgroup");
+}
+
+/* Did systemd delegate dir (Delegate=yes marks the group with this xattr)? */
+static bool
+delegated(const char *dir)
+{
+	char v[8];
+
+	return getxattr(dir, "trusted.delegate", v, sizeof(v)) > 0 ||
+	       getxattr(dir, "user.delegate", v, sizeof(v)) > 0;
+}
+
+/*
+ * Where the containers' groups go on v2 (g->parent, relative to the
+ * hierarchy's root):
+ * - a daemon in a cgroup namespace, or in a group systemd delegated to it,
+ *   may write only under its own group G: bockerfs/<tag> goes under G, and
+ *   since v2 hands controllers down only from a group without processes, the
+ *   daemon first moves itself into G/supervisor (where systemd's
+ *   DelegateSubgroup=supervisor already starts it);
+ * - anywhere else, bockerfs/<tag> goes under the hierarchy's root, as
+ *   Docker's cgroupfs driver and LXC place theirs: the daemon's own group
+ *   stays a leaf, so that restarting its service never meets running
+ *   containers there.
+ * Controllers are enabled on the way down; a failure undoes every step, so
+ * the host's groups stay as they were.
+ */
+static int
+v2_setup(struct cgroups *g, const char *tag, struct bk_err *err)
+{
+	/* Sized so that g->parent (256) holds the deepest: the own group is at most 200. */
+	char own[PATH_MAX], base[224], dirs[3][264], sup[240];
+	unsigned added[3] = { 0 };
+	bool made[3] = { false }, made_sup = false, moved = false, own_mode, in_namespace;
+	const char *leaf;
+	int i, done = -1, ret;
+
+	if (own_group(own, sizeof(own), err) < 0)
+		return -err->code;
+	if (strcmp(own, "/") == 0)
+		own[0] = '\0';
+	if (strlen(own) > 200)
+		return bk_err_set(err, ENAMETOOLONG,
+				  "cgroups: the daemon's group '%.64s...' is too deep", own);
+	/* The hierarchy's true root has no cgroup.type; a namespace's root has one. */
+	in_namespace = access(V2_ROOT "/cgroup.type", F_OK) == 0;
+	leaf = strrchr(own, '/');
+	snprintf(base, sizeof(base), "%s%.*s", V2_ROOT, leaf ? (int)(leaf - own) & 255 : 0, own);
+	if (leaf && strcmp(leaf, "/supervisor") == 0 && (in_namespace || delegated(base))) {
+		own_mode = true; /* started in G/supervisor: G is ours */
+	} else {
+		snprintf(base, sizeof(base), "%s%.200s", V2_ROOT, own);
+		own_mode = in_namespace || (own[0] && delegated(base));
+		if (!own_mode)
+			snprintf(base, sizeof(base), "%s", V2_ROOT);
+		else {
+			snprintf(sup, sizeof(sup), "%s/supervisor", base);
+			made_sup = mkdir(sup, 0755) == 0;
+			if (!made_sup && errno != EEXIST)
+				return bk_err_sys(err, "cgroups: mkdir %s", sup);
+			ret = write_str(sup, "cgroup.procs", "0");
+			if (ret < 0) {
+				bk_err_set(err, -ret, "cgroups: move the daemon into %s: %s", sup,
+					   strerror(-ret));
+				goto undo;
+			}
+			moved = true;
+		}
+	}
+	snprintf(dirs[0], sizeof(dirs[0]), "%s", base);
+	snprintf(dirs[1], sizeof(dirs[1]), "%s/%s", base, PARENT);
+	snprintf(dirs[2], sizeof(dirs[2]), "%s/%s/%s", base, PARENT, tag);
+	for (i = 0; i < 3; i++) {
+		if (i > 0) {
+			made[i] = mkdir(dirs[i], 0755) == 0;
+			if (!made[i] && errno != EEXIST) {
+				ret = bk_err_sys(err, "cgroups: mkdir %s", dirs[i]);
+				goto undo;
+			}
+		}
+		done = i;
+		if (v2_enable(dirs[i], &added[i], err) < 0) {
+			ret = -err->code;
+			goto undo;
+		}
+	}
+	snprintf(g->parent, sizeof(g->parent), "%.250s", dirs[2] + strlen(V2_ROOT) + 1);
+	bk_log(BK_LOG_INFO, "cgroups: v2, containers under %s%s", dirs[2],
+	       own_mode ? " (the daemon's own group: delegated or namespaced)" : "");
+	return 0;
+undo:
+	for (i = done; i >= 0; i--) {
+		v2_disable(dirs[i], added[i]);
+		if (made[i] && rmdir(dirs[i]) < 0)
+			bk_log(BK_LOG_WARN, "cgroups: rmdir %s: %s", dirs[i], strerror(errno));
+	}
+	if (moved && (i = write_str(base, "cgroup.procs", "0")) < 0)
+		bk_log(BK_LOG_WARN, "cgroups: move the daemon back into %s: %s", base,
+		       strerror(-i));
+	if (made_sup && rmdir(sup) < 0)
+		bk_log(BK_LOG_WARN, "cgroups: rmdir %s: %s", sup, strerror(errno));
+	return ret;
+}
+
+/* The store's tag, made once and kept in the store ("cgroup-tag"). */
+static int
+store_tag(int store_fd, char tag[9], struct bk_err *err)
+{
+	cleanup_free char *text = NULL;
 
 	if (read_file_at(store_fd, "cgroup-tag", 64, &text, NULL, NULL) == 0 && strlen(text) >= 8) {
 		memcpy(tag, text, 8);
@@ -129,7 +306,6 @@ store_tag(struct cgroups *g, int store_fd, struct bk_err *err)
 		if (write_file_atomic(store_fd, "cgroup-tag", tag, 8, err) < 0)
 			return bk_err_wrap(err, "cgroups");
 	}
-	snprintf(g->parent, sizeof(g->parent), "%s/%s", PARENT, tag);
 	return 0;
 }
 
@@ -138,10 +314,11 @@ cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err)
 {
 	struct statfs sf;
 	struct cgroup *cg;
+	char tag[9];
 	size_t n, i;
 	int ret;
 
-	if (store_tag(g, store_fd, err) < 0)
+	if (store_tag(store_fd, tag, err) < 0)
 		return -err->code;
 	if (statfs(V2_ROOT, &sf) < 0)
 		return bk_err_sys(err, "cgroups: statfs %s", V2_ROOT);
@@ -150,24 +327,12 @@ cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err)
 	if (ret != 0)
 		return cg_err(err, ret, "cgroups: libcgroup init");
 	if (g->mode == CGROUP_V2) {
-		if (v2_enable(V2_ROOT, err) < 0)
-			return -err->code;
-		char dir[PATH_MAX];
-
-		/* bockerfs/, shared by the daemons of every store, then our <tag>/ in it. */
-		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT);
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return bk_err_sys(err, "cgroups: mkdir %s", dir);
-		if (v2_enable(dir, err) < 0)
-			return -err->code;
-		snprintf(dir, sizeof(dir), "%s/%s", V2_ROOT, PARENT_DIR);
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return bk_err_sys(err, "cgroups: mkdir %s", dir);
-		if (v2_enable(dir, err) < 0)
+		if (v2_setup(g, tag, err) < 0)
 			return -err->code;
 	} else {
 		const char *const *ctrls = controllers(g, &n);
 
+		snprintf(g->parent, sizeof(g->parent), "%s/%s", PARENT, tag);
 		cg = cgroup_new_cgroup(PARENT_DIR);
 		if (cg == NULL)
 			return bk_err_set(err, ENOMEM, "cgroups: new group");
@@ -177,8 +342,8 @@ cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err)
 		cgroup_free(&cg);
 		if (ret != 0)
 			return cg_err(err, ret, "cgroups: create parent group");
+		bk_log(BK_LOG_INFO, "cgroups: v1");
 	}
-	bk_log(BK_LOG_INFO, "cgroups: %s", g->mode == CGROUP_V2 ? "v2" : "v1");
 	g->ready = true;
 	return 0;
 }
@@ -188,7 +353,7 @@ static struct cgroup *
 group_with_limits(struct cgroups *g, const char *id, const struct limits *l, bool all)
 {
 	struct cgroup_setting set[16];
-	char name[BK_ID_SIZE + 16];
+	char name[sizeof(g->parent) + BK_ID_SIZE + 2];
 	const char *const *ctrls;
 	struct cgroup *cg;
 	size_t n, i;
@@ -249,6 +414,10 @@ cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *
 		cgroup_free(&cg);
 		return -err->code;
 	}
+	/*
+	 * memory.oom.group stays 0 on v2, as runc and crun leave it: the OOM
+	 * killer takes one process, as on v1, and `oomkilled` says so.
+	 */
 	if (g->mode == CGROUP_V1)
 		v1_devices(g, id);
 	ret = cgroup_attach_task_pid(cg, pid);
@@ -262,7 +431,7 @@ cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *
 static struct cgroup *
 group_of(struct cgroups *g, const char *id)
 {
-	char name[BK_ID_SIZE + 32];
+	char name[sizeof(g->parent) + BK_ID_SIZE + 2];
 	const char *const *ctrls;
 	struct cgroup *cg;
 	size_t n, i;
@@ -293,6 +462,39 @@ cgroup_join(struct cgroups *g, const char *id, pid_t pid, struct bk_err *err)
 	return 0;
 }
 
+static int64_t read_num(const char *dir, const char *file, const char *key);
+
+/*
+ * v2's memory.max below the group's use makes the kernel reclaim and then
+ * OOM-kill until it fits; v1 instead refuses (EBUSY) what it cannot reclaim,
+ * and the tree promises v1's way on both.  memory.high reclaims without
+ * killing: set it to the new limit, and only if the use then fits is the
+ * limit taken.
+ */
+static int
+v2_memory_max(const char *dir, const char *value, struct bk_err *err)
+{
+	long long want = strtoll(value, NULL, 10);
+	int64_t use = read_num(dir, "memory.current", NULL);
+	int ret;
+
+	if (use > want) {
+		ret = write_str(dir, "memory.high", value);
+		use = read_num(dir, "memory.current", NULL);
+		if (ret == 0)
+			write_str(dir, "memory.high", "max");
+		if (ret < 0 || use > want)
+			return bk_err_set(err, EBUSY,
+					  "memory.max %s: below the container's use (%lld bytes) "
+					  "after reclaim",
+					  value, (long long)use);
+	}
+	ret = write_str(dir, "memory.max", value);
+	if (ret < 0)
+		return bk_err_set(err, -ret, "memory.max %s: %s", value, strerror(-ret));
+	return 0;
+}
+
 /* Change a running container's limits at once; the kernel's refusal comes back as is. */
 int
 cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct bk_err *err)
@@ -312,6 +514,12 @@ cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct 
 		if (group_path(g, set[k].controller, id, dir, sizeof(dir)) < 0)
 			return bk_err_set(err, ENOENT, "cgroup %s: no %s controller", id,
 					  set[k].controller);
+		if (g->mode == CGROUP_V2 && strcmp(set[k].file, "memory.max") == 0 &&
+		    strcmp(set[k].value, "max") != 0) {
+			if (v2_memory_max(dir, set[k].value, err) < 0)
+				return -err->code;
+			continue;
+		}
 		ret = write_str(dir, set[k].file, set[k].value);
 		if (ret < 0)
 			return bk_err_set(err, -ret, "%s %s: %s", set[k].file, set[k].value,

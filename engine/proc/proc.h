@@ -20,6 +20,7 @@
 #include "common/compiler.h"
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,8 +35,8 @@
 
 struct cgroups {
 	enum cgroup_mode mode;
-	bool ready;      /* false: containers run without limits */
-	char parent[32]; /* "bockerfs/<store tag>" */
+	bool ready;       /* false: containers run without limits */
+	char parent[256]; /* "[<delegated group>/]bockerfs/<store tag>", from the root */
 };
 
 struct procs {

@@ -139,7 +139,7 @@ v2_files(void)
 	CHECK_INT(limits_parse("memory 512M\ncpus 0.5\npids 32\ncpu.shares 1024", &l, 4, &err), 0);
 	n = limits_to_files(&l, CGROUP_V2, set, 16);
 	CHECK_STR(find(set, n, "memory.max")->value, "536870912");
-	CHECK_STR(find(set, n, "cpu.weight")->value, "39");
+	CHECK_STR(find(set, n, "cpu.weight")->value, "100");
 	CHECK_STR(find(set, n, "cpu.max")->value, "50000 100000");
 	CHECK_STR(find(set, n, "pids.max")->value, "32");
 	return 0;
@@ -151,8 +151,12 @@ shares_to_weight(void)
 	/* runc/crun's mapping: the ends of both ranges meet, 1024 is about 39. */
 	CHECK_INT(limits_shares_to_weight(2), 1);
 	CHECK_INT(limits_shares_to_weight(262144), 10000);
-	CHECK_INT(limits_shares_to_weight(1024), 39);
-	CHECK_INT(limits_shares_to_weight(512), 20);
+	/* The default, shown by `limits` and written back, is v2's default too. */
+	CHECK_INT(limits_shares_to_weight(1024), 100);
+	CHECK_INT(limits_shares_to_weight(512), 50);
+	CHECK_INT(limits_shares_to_weight(1025), 100);
+	CHECK_INT(limits_shares_to_weight(2048), 139);
+	CHECK_INT(limits_shares_to_weight(3), 1);
 	CHECK_INT(limits_shares_to_weight(0), 100);
 	CHECK_INT(limits_shares_to_weight(1), 1);
 	CHECK_INT(limits_shares_to_weight(1000000), 10000);
