@@ -38,12 +38,6 @@
 static const char *const v1_controllers[] = { "cpu", "cpuacct", "memory", "pids", "devices" };
 static const char *const v2_controllers[] = { "cpu", "memory", "pids" };
 
-/* docker's default device rules: mknod of anything, use of the standard nodes. */
-static const char *const device_rules[] = {
-	"c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
-	"c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-};
-
 static int
 cg_err(struct bk_err *err, int ret, const char *what)
 {
@@ -327,8 +321,14 @@ cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err)
 	if (ret != 0)
 		return cg_err(err, ret, "cgroups: libcgroup init");
 	if (g->mode == CGROUP_V2) {
-		if (v2_setup(g, tag, err) < 0)
+		g->dev_prog_fd = devices_v2_load(err);
+		if (g->dev_prog_fd < 0)
 			return -err->code;
+		if (v2_setup(g, tag, err) < 0) {
+			close(g->dev_prog_fd);
+			g->dev_prog_fd = -1;
+			return -err->code;
+		}
 	} else {
 		const char *const *ctrls = controllers(g, &n);
 
@@ -380,18 +380,41 @@ group_with_limits(struct cgroups *g, const char *id, const struct limits *l, boo
 	return cg;
 }
 
-static void
-v1_devices(struct cgroups *g, const char *id)
+static int
+v1_devices(struct cgroups *g, const char *id, struct bk_err *err)
 {
-	char dir[PATH_MAX];
-	size_t i;
+	char dir[PATH_MAX], rules[16][32];
+	size_t i, n = devices_v1_rules(rules, ARRAY_SIZE(rules));
+	int ret;
 
 	if (group_path(g, "devices", id, dir, sizeof(dir)) < 0)
-		return;
-	if (write_str(dir, "devices.deny", "a") < 0)
-		bk_log(BK_LOG_WARN, "cgroups: %s: devices.deny: %s", id, strerror(errno));
-	for (i = 0; i < ARRAY_SIZE(device_rules); i++)
-		write_str(dir, "devices.allow", device_rules[i]);
+		return bk_err_set(err, ENOENT, "cgroup %s: no devices controller", id);
+	if ((ret = write_str(dir, "devices.deny", "a")) < 0)
+		return bk_err_set(err, -ret, "cgroup %s: devices.deny: %s", id, strerror(-ret));
+	for (i = 0; i < n; i++)
+		if ((ret = write_str(dir, "devices.allow", rules[i])) < 0)
+			return bk_err_set(err, -ret, "cgroup %s: devices.allow %s: %s", id,
+					  rules[i], strerror(-ret));
+	return 0;
+}
+
+static int
+v2_devices(struct cgroups *g, const char *id, struct bk_err *err)
+{
+	char dir[PATH_MAX];
+	cleanup_close int fd = -1;
+	int ret;
+
+	if (group_path(g, NULL, id, dir, sizeof(dir)) < 0)
+		return bk_err_set(err, ENAMETOOLONG, "cgroup %s", id);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return bk_err_sys(err, "cgroup %s: open", id);
+	ret = devices_v2_attach(g->dev_prog_fd, fd);
+	if (ret < 0)
+		return bk_err_set(err, -ret, "cgroup %s: attach the device program: %s", id,
+				  strerror(-ret));
+	return 0;
 }
 
 /* Make the container's group with its limits and move pid into it. */
@@ -418,8 +441,12 @@ cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *
 	 * memory.oom.group stays 0 on v2, as runc and crun leave it: the OOM
 	 * killer takes one process, as on v1, and `oomkilled` says so.
 	 */
-	if (g->mode == CGROUP_V1)
-		v1_devices(g, id);
+	/* Before the init joins: not a moment with every device open to it. */
+	if ((g->mode == CGROUP_V1 ? v1_devices(g, id, err) : v2_devices(g, id, err)) < 0) {
+		cgroup_free(&cg);
+		cgroup_remove(g, id);
+		return -err->code;
+	}
 	ret = cgroup_attach_task_pid(cg, pid);
 	cgroup_free(&cg);
 	if (ret != 0)
@@ -678,6 +705,10 @@ cgroup_teardown(struct cgroups *g)
 	size_t n, i;
 	const char *const *ctrls;
 
+	if (g->dev_prog_fd >= 0) {
+		close(g->dev_prog_fd);
+		g->dev_prog_fd = -1;
+	}
 	if (!g->ready)
 		return;
 	if (g->mode == CGROUP_V2) {

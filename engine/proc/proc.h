@@ -37,6 +37,7 @@ struct cgroups {
 	enum cgroup_mode mode;
 	bool ready;       /* false: containers run without limits */
 	char parent[256]; /* "[<delegated group>/]bockerfs/<store tag>", from the root */
+	int dev_prog_fd;  /* v2: the device program every group gets, or -1 */
 };
 
 struct procs {
@@ -157,6 +158,15 @@ uint64_t default_cap_mask(void);
  */
 char **process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
 		   const char *home, size_t *n);
+
+/* ---- devices (devices.c) --------------------------------------------------------------------- */
+
+/* Docker's device rules as v1 devices.allow lines; returns how many. */
+size_t devices_v1_rules(char lines[][32], size_t max);
+/* v2: load the program that applies the same rules: its fd, or -errno. */
+must_check int devices_v2_load(struct bk_err *err);
+/* v2: attach it to a group (an O_DIRECTORY fd): 0 or -errno. */
+must_check int devices_v2_attach(int prog_fd, int cgroup_fd);
 
 /* ---- cgroups (cgroup.c) ---------------------------------------------------------------------- */
 
