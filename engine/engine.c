@@ -29,10 +29,13 @@ boot_id(char *out, size_t size)
 int
 bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct bk_err *err)
 {
-	struct bk_engine *e = xcalloc(1, sizeof(*e));
+	struct bk_engine *e;
 	size_t ninsns = 0;
 	int ret;
 
+	if (kernel_check(err) < 0)
+		return -err->code;
+	e = xcalloc(1, sizeof(*e));
 	e->store = (struct store){ .lock_fd = -1,
 				   .fd = -1,
 				   .images_fd = -1,

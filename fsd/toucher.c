@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -139,7 +140,16 @@ toucher_start(const char *mountpoint, dev_t under_dev)
 		/* Only the socket: above all, not /dev/fuse. */
 		if (dup2(sv[1], 3) < 0)
 			_exit(1);
-		syscall(SYS_close_range, 4U, ~0U, 0U);
+		if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
+			/* Before Linux 5.9: one by one, up to the limit. */
+			struct rlimit rl;
+			int fd, max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1U << 20)
+					  ? (int)rl.rlim_cur
+					  : 1 << 20;
+
+			for (fd = 4; fd < max; fd++)
+				close(fd);
+		}
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);

@@ -3,7 +3,8 @@
  * which uses nothing of the engine but bocker.h's error type: file I/O
  * helpers and sizes (util.c), sha256 digests (digest.c), failpoints
  * (failpoint.c), the bounded block queue between two threads (blockq.c),
- * and the error functions of bocker.h (err.c).  inroot.h, the one way to
+ * the kernel features the engine needs (kernel.c), and the error functions
+ * of bocker.h (err.c).  inroot.h, the one way to
  * touch paths inside untrusted roots, has a header of its own: bockerfs-init
  * links inroot.c alone.
  */
@@ -91,6 +92,12 @@ void digest_final(struct digest *d, char out[DIGEST_STR_SIZE]);
 void digest_free(struct digest *d);
 /* One-shot sha256 of a buffer. */
 void digest_buf(const void *data, size_t len, char out[DIGEST_STR_SIZE]);
+
+/* ---- kernel ---------------------------------------------------------------------------------- */
+
+#define KERNEL_MIN "5.6"
+/* Every system call the engine cannot do without exists: 0, or ENOSYS naming the first missing. */
+must_check int kernel_check(struct bk_err *err);
 
 /* ---- failpoint ------------------------------------------------------------------------------- */
 /*
