@@ -58,7 +58,8 @@ static const struct {
 	const char *name, *since;
 	int (*probe)(void);
 } features[] = {
-	{ "the openat2 system call, which keeps every path inside its root", "5.6", probe_resolve_in_root },
+	{ "the openat2 system call, which keeps every path inside its root", "5.6",
+	  probe_resolve_in_root },
 	{ "clone3, which starts container inits", "5.3", probe_clone3 },
 	{ "pidfd_open, which watches inits", "5.3", probe_pidfd_open },
 	{ "pidfd_send_signal, which signals without pid reuse", "5.1", probe_pidfd_send_signal },
