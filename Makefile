@@ -104,7 +104,9 @@ TEST_HELPERS := $(patsubst tests/e2e/helpers/%.c,$(BUILD)/tests/helpers/%,\
 $(BUILD)/tests/helpers/%: tests/e2e/helpers/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (static)"
-	@$(CC) -std=gnu11 -static -O2 $(WARN) -o $@ $<
+	@$(CC) -std=gnu11 -static -O2 $(WARN) -o $@ $< $(HELPER_LIBS)
+# nosys (an older kernel's missing system calls) filters with libseccomp.
+$(BUILD)/tests/helpers/nosys: HELPER_LIBS = -lseccomp
 
 e2e: all test-deps $(TEST_HELPERS)
 	PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs \
@@ -185,9 +187,55 @@ start: all
 stop:
 	scripts/stop.sh
 
+# ---- install ---------------------------------------------------------------------------
+# `make install` (PREFIX, default /usr/local; DESTDIR to stage) puts the daemon and the
+# container init side by side in SBINDIR (the daemon opens the bockerfs-init next to its own
+# binary, engine/proc/spawn.c), examples/bocker as BINDIR/bocker, the systemd unit
+# (dist/bockerfs.service), bockerfs(8) and bockerfs-tree(5) (docs/tree.md through lowdown),
+# and docs/*.md and examples/ in DOCDIR.  Paths in the unit and in bockerfs(8) are the
+# installed ones.  It builds only what `all` builds: `make` first, then `make install` as
+# root.  `make uninstall` removes those files, and DOCDIR if nothing else is left in it.
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/bockerfs
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INST_DOCS      := $(sort $(wildcard docs/*.md))
+INST_EXAMPLES  := $(sort $(wildcard examples/*))
+INST_VERSION   := $(shell sed -n 's/^\#define BK_VERSION *"\(.*\)"/\1/p' engine/bocker.h)
+INST_SUBST     := sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		  -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@VERSION@|$(INST_VERSION)|g'
+INST_FILES     := $(SBINDIR)/bockerfs $(SBINDIR)/bockerfs-init $(BINDIR)/bocker \
+		  $(SYSTEMDUNITDIR)/bockerfs.service $(MANDIR)/man8/bockerfs.8 \
+		  $(MANDIR)/man5/bockerfs-tree.5 $(INST_DOCS:docs/%=$(DOCDIR)/%) \
+		  $(INST_EXAMPLES:examples/%=$(DOCDIR)/examples/%)
+
+.PHONY: uninstall
 install: all
-	install -D -m 0755 $(BUILD)/bockerfs $(DESTDIR)$(PREFIX)/sbin/bockerfs
-	install -D -m 0755 examples/bocker $(DESTDIR)$(PREFIX)/bin/bocker
+	install -D -m 0755 $(BUILD)/bockerfs $(DESTDIR)$(SBINDIR)/bockerfs
+	install -D -m 0755 $(BUILD)/bockerfs-init $(DESTDIR)$(SBINDIR)/bockerfs-init
+	install -D -m 0755 examples/bocker $(DESTDIR)$(BINDIR)/bocker
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	$(INST_SUBST) dist/bockerfs.service >$(DESTDIR)$(SYSTEMDUNITDIR)/bockerfs.service
+	$(INST_SUBST) docs/man/bockerfs.8 >$(DESTDIR)$(MANDIR)/man8/bockerfs.8
+	{ printf '# NAME\n\nbockerfs-tree - the control tree of bockerfs(8)\n\n'; cat docs/tree.md; } | \
+		lowdown -s -Tman --parse-no-intraemph -M title=bockerfs-tree -M section=5 \
+		-M "source=bockerfs $(INST_VERSION)" \
+		-o $(DESTDIR)$(MANDIR)/man5/bockerfs-tree.5
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/bockerfs.service $(DESTDIR)$(MANDIR)/man8/bockerfs.8 \
+		$(DESTDIR)$(MANDIR)/man5/bockerfs-tree.5
+	install -D -m 0644 -t $(DESTDIR)$(DOCDIR) $(INST_DOCS)
+	@for f in $(INST_EXAMPLES); do \
+		m=0644; [ -x "$$f" ] && m=0755; \
+		echo "install -D -m $$m $$f $(DESTDIR)$(DOCDIR)/$$f"; \
+		install -D -m $$m "$$f" "$(DESTDIR)$(DOCDIR)/$$f" || exit 1; \
+	done
+
+uninstall:
+	rm -f $(INST_FILES:%=$(DESTDIR)%)
+	@for d in $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR); do \
+		[ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d" || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -86,4 +86,9 @@ done
 for img in busybox big; do
 	printf '%-8s bockerfs / floor = %.2f\n' "$img" \
 		"$(echo "${total[$img.bk]} / ${total[$img.floor]}" | bc -l)"
+	# Sums over the rounds, for run.sh's JSON file (BENCH_FIGURES).
+	if [ -n "${BENCH_FIGURES:-}" ]; then
+		printf 'pull_%s_s\t%s\ts\tpull_%s_floor_s\n' "$img" "${total[$img.bk]}" "$img" >>"$BENCH_FIGURES"
+		printf 'pull_%s_floor_s\t%s\ts\t\n' "$img" "${total[$img.floor]}" >>"$BENCH_FIGURES"
+	fi
 done

@@ -37,6 +37,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Every figure also goes to a JSON file beside the table (build/bench/figures.json and a
+# dated copy), so that runs can be compared: record KEY VALUE UNIT [PEER_KEY].
+export BENCH_FIGURES=$W/figures.tsv
+: >"$BENCH_FIGURES"
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$BENCH_FIGURES"; }
+write_json() {
+	local out=$top/build/bench
+	mkdir -p "$out"
+	python3 - "$BENCH_FIGURES" "$out" <<'PY'
+import json, os, platform, sys, time
+src, out = sys.argv[1], sys.argv[2]
+figs = {}
+for line in open(src):
+    key, value, unit, peer = (line.rstrip("\n").split("\t") + [""] * 4)[:4]
+    try:
+        v = float(value)
+    except ValueError:
+        v = None
+    figs[key] = {"value": v, "unit": unit}
+for key, f in figs.items():
+    peer = next((l.rstrip("\n").split("\t")[3] for l in open(src) if l.split("\t")[0] == key), "")
+    if peer and peer in figs and f["value"] is not None and figs[peer]["value"]:
+        f["ratio_to"] = peer
+        f["ratio"] = round(f["value"] / figs[peer]["value"], 3)
+stamp = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
+doc = {"date": stamp, "kernel": platform.release(), "cpus": os.cpu_count(),
+       "runs": int(os.environ.get("RUNS", "30")), "figures": figs}
+for name in ("figures.json", "figures-%s.json" % stamp):
+    with open(os.path.join(out, name), "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+print("figures: %s" % os.path.join(out, "figures-%s.json" % stamp))
+PY
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 row() { printf "%-46s %10s %10s   %s\n" "$1" "$2" "$3" "$4"; }
 
@@ -134,6 +168,12 @@ EOF
 		podman_ms=$(RUNS=$(( RUNS < 10 ? RUNS : 10 )) median_cmd "$PODMAN run --rm --network none localhost/bench-bb /bin/true")
 	fi
 fi
+record run_to_exit_ms "$bk_run" ms crun_ms
+record crun_ms "$crun_ms" ms
+record kernel_floor_ms "$floor" ms
+record podman_run_ms "$podman_ms" ms
+record run_to_exit_vs_floor "$bk_run" ms kernel_floor_ms
+record run_to_exit_vs_podman "$bk_run" ms podman_run_ms
 row "" "ms" "ratio" ""
 row "bockerfs: run write .. wait returns" "$bk_run" "" "fresh snapshot, own netns, cgroup"
 row "crun run (existing rootfs, netns)" "$crun_ms" "$(ratio "$bk_run" "$crun_ms")" "target <= 1.0"
@@ -144,6 +184,7 @@ echo
 # ---- network setup cost ------------------------------------------------------
 echo "== networking: run-to-exit of 'true', median ms"
 bk_none=$("$BKB" "$MNT" runnone "$RUNS" busybox | cut -d' ' -f1)
+record run_to_exit_net_none_ms "$bk_none" ms
 row "bockerfs, net mode bridge (veth, address)" "$bk_run" "" ""
 row "bockerfs, net mode none (5 file writes)" "$bk_none" "" "bridge adds $(awk -v a="$bk_run" -v b="$bk_none" 'BEGIN { printf "%.1f", a - b }') ms"
 row "crun run, new netns" "$crun_ms" "$(ratio "$bk_run" "$crun_ms")" ""
@@ -156,12 +197,15 @@ bk_exec=$("$BKB" "$MNT" exec "$RUNS" "$EXC" | cut -d' ' -f1)
 epid=$(cat "$MNT/containers/$EXC/pid")
 # In the container's mount namespace its root is /: chroot / keeps the peers' shape.
 ns_floor=$(median_cmd "nsenter -t $epid -m -u -i -n -p chroot / /bin/true")
+record exec_ms "$bk_exec" ms nsenter_ms
+record nsenter_ms "$ns_floor" ms
 row "bockerfs: exec/N/ctl write .. wait returns" "$bk_exec" "" ""
 row "nsenter -t PID -muinp chroot (floor)" "$ns_floor" "$(ratio "$bk_exec" "$ns_floor")" "target <= 1.5"
 # Commit: a snapshot, O(1) in the image's size.
 t0=$(date +%s%N)
 exec 3<>"$MNT/containers/$EXC/ctl"; echo "commit bench-commit" >&3; read -r CIMG <&3; exec 3>&-
 t1=$(date +%s%N)
+record commit_ms "$(( (t1 - t0) / 1000000 ))" ms
 row "commit of a running container (ms)" "$(( (t1 - t0) / 1000000 ))" "" "a btrfs snapshot"
 echo "rm force" >"$MNT/containers/$EXC/ctl"
 rmdir "$MNT/images/$CIMG"
@@ -172,10 +216,12 @@ echo "== control-file operations"
 mkdir "$MNT/containers/bench-state"
 echo busybox >"$MNT/containers/bench-state/image"
 st=$("$BKB" "$MNT" state 5000 bench-state | cut -d' ' -f1)
+record state_read_us "$st" us
 row "open+read+close containers/ID/state (us)" "$st" "" "target <= 100 us (FUSE floor ~60)"
 row "  FUSE requests per open+read+close" "" "" "$(fuse_requests bench-state)"
 for i in $(seq 999); do mkdir "$MNT/containers/bench-$i"; done
 idx=$("$BKB" "$MNT" index 50 | cut -d' ' -f1)
+record index_1000_ms "$idx" ms
 row "cat containers/index, 1000 containers (ms)" "$idx" "" "target <= 10 ms (podman ps, 50: ~120)"
 for i in $(seq 999); do rmdir "$MNT/containers/bench-$i"; done
 rmdir "$MNT/containers/bench-state"
@@ -193,6 +239,7 @@ for id in $(cat "$W/ids"); do
 	k=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")
 	pss=$((pss + k))
 done
+record init_pss_kib "$((pss / 50))" KiB
 row "host memory per container: init Pss (KiB)" "$((pss / 50))" "" "podman conmon ~360 KiB; target <= 102"
 t0=$(date +%s.%N)
 pids=""
@@ -204,6 +251,7 @@ done
 wait $pids
 t1=$(date +%s.%N)
 rm_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+record rm_force_50_ms "$rm_ms" ms
 row "rm force of 50 running containers (ms)" "$rm_ms" "$(ratio 4000 "$rm_ms")x" "podman rm -af -t0 ~4000 ms; target <= 500"
 echo
 if [ "${BENCH_PULL:-1}" = 1 ]; then
@@ -212,3 +260,4 @@ if [ "${BENCH_PULL:-1}" = 1 ]; then
 	BK_BENCH_DEBOOTSTRAP=${BK_BENCH_DEBOOTSTRAP:-1} "$here/pull.sh" "${PULL_ROUNDS:-3}" ||
 		echo "(pull bench failed)"
 fi
+write_json

@@ -13,10 +13,10 @@
 set -eu
 build="make gcc pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev
 libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev libseccomp-dev
-busybox-static"
+busybox-static lowdown"
 test="$build docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq
 apache2-utils util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd
-openssl clang-format"
+openssl clang-format man-db systemd"
 bench="$test crun runc podman hyperfine bc debootstrap"
 # llvm-14 has the symbolizer that names functions in crash reports.
 fuzz="$build clang-14 libclang-rt-14-dev llvm-14"
