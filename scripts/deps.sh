@@ -6,6 +6,7 @@
 #   deps.sh test    build + everything the test suite runs (make test)
 #   deps.sh bench   test + the peers `make bench` compares against
 #   deps.sh fuzz    build + clang's libFuzzer and sanitizer runtimes
+#   deps.sh vm      test + what the cgroup v2 lane needs (make test-v2, tests/vm/)
 #   deps.sh --list PART   print the packages of PART, install nothing
 # scripts/packaged-path.sh runs the test suite with only these packages'
 # programs on its PATH, so that a program the suite uses but no list names
@@ -18,6 +19,8 @@ test="$build docker-registry skopeo umoci inotify-tools bats python3 python3-pyt
 apache2-utils util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd
 openssl clang-format man-db systemd"
 bench="$test crun runc podman hyperfine bc debootstrap"
+# The guest's kernel itself is downloaded by tests/vm/run-v2, never installed.
+vm="$test qemu-system-x86 busybox-static cpio kmod e2fsprogs"
 # llvm-14 has the symbolizer that names functions in crash reports.
 fuzz="$build clang-14 libclang-rt-14-dev llvm-14"
 
@@ -31,8 +34,9 @@ build) pkgs=$build ;;
 test) pkgs=$test ;;
 bench) pkgs=$bench ;;
 fuzz) pkgs=$fuzz ;;
+vm) pkgs=$vm ;;
 *)
-	echo "usage: deps.sh [--list] [build|test|bench|fuzz]" >&2
+	echo "usage: deps.sh [--list] [build|test|bench|fuzz|vm]" >&2
 	exit 2
 	;;
 esac
