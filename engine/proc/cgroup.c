@@ -512,9 +512,9 @@ v2_memory_max(const char *dir, const char *value, struct bk_err *err)
 			write_str(dir, "memory.high", "max");
 		if (ret < 0 || use > want)
 			return bk_err_set(err, EBUSY,
-					  "memory.max %s: below the container's use (%lld bytes) "
-					  "after reclaim",
-					  value, (long long)use);
+					  "memory.max %s: %s (the container's use is %lld bytes "
+					  "after reclaim)",
+					  value, strerror(EBUSY), (long long)use);
 	}
 	ret = write_str(dir, "memory.max", value);
 	if (ret < 0)

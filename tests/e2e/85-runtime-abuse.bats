@@ -280,15 +280,16 @@ links() {
 # ---- pids and memory ---------------------------------------------------------------
 
 @test "a fork bomb under the default pids limit (2048, podman's) is contained: the host forks, the daemon answers, another container runs; rm force ends it" {
-	[ -d "$CT_CG/pids" ] || skip "needs the cgroup v1 pids hierarchy"
+	cg_usable || skip "$(cg_unusable_reason)"
 	net_start
 	net_create id 'echo start; b() { b | b & }; b; exec sleep 1000' limits='cpus 0.5'
 	grep -qx 'pids 2048' "$C/$id/limits" || bk_fail "limits: $(cat "$C/$id/limits")"
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^start$'
-	[ "$(ct_cg pids "$id" pids.max)" = 2048 ]
-	bk_wait_until 60 ct_pids_limit_hit "$id" || bk_fail "pids.events: $(ct_cg pids "$id" pids.events)"
-	n=$(ct_cg pids "$id" pids.current)
+	grp=$(cg_path "$id")
+	[ "$(cg_read "$grp" pids.max)" = 2048 ]
+	bk_wait_until 60 ct_pids_limit_hit "$id" || bk_fail "pids.events: $(cat "$(cg_file "$grp" pids.denied)")"
+	n=$(cg_read "$grp" pids.current)
 	[ "$n" -le 2048 ] || bk_fail "pids.current $n"
 	# The host is fine: it forks, the daemon answers, a second container starts and ends.
 	bash -c 'true'
@@ -298,14 +299,14 @@ links() {
 	run ct_ctl "$id" 'rm force'
 	[ "${lines[0]}" = OK ] || bk_fail "rm force: $output"
 	[ ! -e "$C/$id" ]
-	[ ! -d "$CT_CG/pids/$(ct_cg_parent)/$id" ] || bk_fail "pids group left"
+	cg_absent "$grp" || bk_fail "groups left: $(cg_dirs "$grp")"
 	# `pids max` still lifts it for a container that needs more.
 	net_create big 'true' limits='pids max'
 	grep -qx 'pids max' "$C/$big/limits"
 }
 
 @test "a memory hog under memory 64M is OOM-killed inside its group; a neighbour runs on and the daemon answers" {
-	[ -d "$CT_CG/memory" ] || skip "needs the cgroup v1 memory hierarchy"
+	cg_usable || skip "$(cg_unusable_reason)"
 	net_start
 	net_create calm 'echo up; exec sleep 1000'
 	net_start_ctr "$calm"

@@ -221,59 +221,81 @@ edit_record() {
 }
 
 # The daemon's spare inits (engine/spare_init.c): its children started as
-# `bockerfs-init --spare FD` and still in a spare-N group (a start renames the
-# group of the spare it takes after the container).
+# `bockerfs-init --spare FD` that no start has taken yet (a container's init keeps
+# that command line).  On cgroup v1 each is in a spare-N group of the store's (a
+# start renames the group of the spare it takes after the container); v2 cannot
+# rename a group, and there a start moves the spare into the container's group,
+# so a spare is one in no group of the store's.
 spare_inits() {
-	local p
+	local p tag
+	tag=$(head -c 8 "$BK_STORE/cgroup-tag")
 	for p in $(pgrep -P "$BK_PID"); do
-		[[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == "bockerfs-init --spare "* ]] &&
-			grep -Eq ':memory:/bockerfs/[0-9a-f]+/spare-[0-9]+$' "/proc/$p/cgroup" &&
-			bk_alive "$p" && echo "$p"
+		[[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == "bockerfs-init --spare "* ]] || continue
+		if [ "$(cg_version)" = 2 ]; then
+			! grep -q "/$tag/" "/proc/$p/cgroup" || continue
+		else
+			spare_group_of "$p" >/dev/null || continue
+		fi
+		bk_alive "$p" && echo "$p"
 	done
 	return 0
 }
 
+# spare_group_of PID: PID's spare-N group of the store (v1: as its memory hierarchy
+# names it); fails if it is in none.
+spare_group_of() {
+	local g
+	g=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' "/proc/$1/cgroup" 2>/dev/null)
+	[[ $g =~ /$(head -c 8 "$BK_STORE/cgroup-tag")/spare-[0-9]+$ ]] && echo "$g"
+}
+
+# spare_groups [TAG]: the spare-N groups of the store's cgroup parents (every hierarchy).
+spare_groups() {
+	cg_store_groups "${1:-$BK_STORE}" | grep '/spare-[0-9]*$'
+}
+
 # Every spare-N group of the store's cgroup parent holds exactly one live spare init of
-# the running daemon, in every hierarchy (so none is left over by an earlier daemon).
+# the running daemon, in every hierarchy (so none is left over by an earlier daemon);
+# on cgroup v2 there is none.
 spare_groups_ok() {
-	local tag d procs live
-	tag=$(cat "$BK_STORE/cgroup-tag")
+	local d procs live
 	live=$(spare_inits)
-	for d in /sys/fs/cgroup/*/bockerfs/"$tag"/spare-*; do
-		[ -d "$d" ] || continue
+	for d in $(spare_groups); do
+		[ "$(cg_version)" = 1 ] || { echo "spare group $d on cgroup v2" >&2; return 1; }
 		procs=$(cat "$d/cgroup.procs")
 		[ "$(wc -w <<<"$procs")" = 1 ] && grep -qx "$procs" <<<"$live" ||
 			{ echo "$d holds '$procs' (spares: $live)" >&2; return 1; }
 	done
 }
 
-@test "spare inits: made ahead in groups of their own, each serves one start; they end with the daemon (TERM or KILL), and a dead daemon's groups go at the next start" {
+@test "spare inits: made ahead (v1: in groups of their own), each serves one start; they end with the daemon (TERM or KILL), and a dead daemon's groups go at the next start" {
 	start_net
-	tag=$(cat "$BK_STORE/cgroup-tag")
+	tag=$(head -c 8 "$BK_STORE/cgroup-tag")
 	bk_wait_until "$BK_DEADLINE" eval 'test -n "$(spare_inits)"' || bk_fail "no spare init"
 	spares=$(spare_inits)
 	for p in $spares; do
-		# Its own pid namespace, and a spare-N group, not a container's.
+		# Its own pid namespace, and (v1) a spare-N group, not a container's.
 		[ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]
-		grep -Eq ":memory:/bockerfs/$tag/spare-[0-9]+\$" "/proc/$p/cgroup" ||
-			bk_fail "$p: $(cat "/proc/$p/cgroup")"
+		[ "$(cg_version)" = 2 ] || spare_group_of "$p" >/dev/null || bk_fail "$p: $(cat "/proc/$p/cgroup")"
+		# Never in a container's group.
+		for d in $(cg_store_groups "$tag"); do
+			! grep -qx "$p" "$d/cgroup.procs" || [[ $d == */spare-* ]] || bk_fail "spare $p is in $d"
+		done
 	done
 	spare_groups_ok
-	# A start takes one: the container's init was a spare; its group now bears the container's id.
+	# A start takes one: the container's init was a spare; it is now in the container's group
+	# (v1: the spare's, renamed), the one the status names.
 	id=$(ct_run "busybox sleep 600")
 	pid=$(cat "$C/$id/pid")
 	grep -qx "$pid" <<<"$spares" || bk_fail "the init $pid was not a spare ($spares)"
-	for c in memory pids cpu devices; do
-		grep -Eq ":$c:/bockerfs/$tag/$id\$" "/proc/$pid/cgroup" || bk_fail "$pid: $(cat "/proc/$pid/cgroup")"
-	done
+	cg_proc_in "$pid" "$id" || bk_fail "$pid: $(cat "/proc/$pid/cgroup"), status: cgroup $(cg_path "$id")"
 	! spare_inits | grep -qx "$pid" || bk_fail "$pid is still counted a spare"
 	[ "$(cat "$C/$id/state")" = running ]
 	# A clean stop ends the spares and removes their groups; the container runs on.
 	old=$(spare_inits)
 	bk_daemon_term TERM
 	for p in $old; do bk_wait_gone "$p" || bk_fail "spare $p outlived the daemon"; done
-	[ -z "$(ls -d /sys/fs/cgroup/*/bockerfs/"$tag"/spare-* 2>/dev/null)" ] ||
-		bk_fail "spare groups left: $(ls -d /sys/fs/cgroup/*/bockerfs/"$tag"/spare-*)"
+	[ -z "$(spare_groups "$tag")" ] || bk_fail "spare groups left: $(spare_groups "$tag")"
 	bk_alive "$pid"
 	# SIGKILL: the spares see EOF and exit; the next daemon removes their empty groups.
 	crash_daemon_start

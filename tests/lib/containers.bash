@@ -19,15 +19,13 @@
 #                    ct_ms CMD...                CMD's wall time in ms
 #                    ct_intr_read FILE SECS      read(2) interrupted by SIGINT
 #                    ct_run_parallel N LINE      N simultaneous containers/run writes
-#   cgroups:         ct_cg_parent                the daemon's group, bockerfs/<store's tag>
-#                    ct_cg CTRL ID FILE          a file of ID's group (CT_CG/CTRL/...)
-#                    ct_pids_limit_hit ID        ID's pids limit refused a fork (pids.events)
+#   cgroups:         ct_pids_limit_hit ID        ID's pids limit refused a fork (pids.events);
+#                                                the rest is in tests/lib/cgroup.bash (cg_*)
 #
 # Variables set by ct_start: BB (the busybox rootfs directory), BB_ID (its image id),
 # C (BK_MNT/containers).
 
 CT_ID_RE='^ps_[0-9a-f]{12}$'
-CT_CG=/sys/fs/cgroup # cgroup v1: one hierarchy per controller
 
 # ct_setup_file / ct_teardown_file (bats setup_file, teardown_file): one
 # busybox rootfs for the whole file, in CT_BB_DIR (making it takes seconds).
@@ -259,19 +257,9 @@ ct_run_parallel() {
 	bk_write_parallel "$BK_MNT/containers/run" "${lines[@]}"
 }
 
-# ct_cg_parent: the daemon's cgroup parent, bockerfs/<tag kept in its store>.
-ct_cg_parent() {
-	echo "bockerfs/$(cat "$BK_STORE/cgroup-tag")"
-}
-
-# ct_cg CTRL ID FILE: a file of ID's group in controller CTRL.
-ct_cg() {
-	cat "$CT_CG/$1/$(ct_cg_parent)/$2/$3"
-}
-
 # ct_pids_limit_hit ID: ID's pids limit has refused a fork (a fork bomb hit it).
 ct_pids_limit_hit() {
 	local n
-	n=$(awk '$1 == "max" { print $2 }' "$CT_CG/pids/$(ct_cg_parent)/$1/pids.events")
+	n=$(cg_read "$1" pids.denied)
 	[ "${n:-0}" -gt 0 ]
 }

@@ -57,13 +57,12 @@ crash_running() {
 	done | sort
 }
 
-# Directories of containers in the daemon's cgroups (every controller), sorted, unique;
-# the groups of spare inits (spare-N, made ahead of starts) are not containers'.
+# The names of the groups in the store's cgroup parents (every hierarchy on v1:
+# cg_store_groups), sorted, unique; the groups of spare inits (spare-N, made ahead
+# of starts on cgroup v1) are not containers'.
 crash_cgroups() {
-	local tag
-	tag=$(cat "$BK_STORE/cgroup-tag" 2>/dev/null) || return 0
-	find /sys/fs/cgroup/*/bockerfs/"$tag" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' \
-		2>/dev/null | grep -v '^spare-' | sort -u
+	[ -f "$BK_STORE/cgroup-tag" ] || return 0
+	cg_store_groups "$BK_STORE" | sed 's|.*/||' | grep -v '^spare-' | sort -u
 }
 
 # crash_survivor: a chatty container that must outlive every crash.

@@ -25,11 +25,16 @@
 # whatever is mounted under BK_TMP and detaches every loop device whose
 # backing file is under BK_TMP.
 #
+# Containers' cgroups, v1 or v2, are read through tests/lib/cgroup.bash (cg_*),
+# which this file sources.
+#
 # The Python tests (tests/py/conftest.py) clean up with this same teardown:
 # they record their daemons in DIR/bk-pids and run ct_cleanup and bk_stop
 # (and net_cleanup) through bash.
 
 BK_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/cgroup.bash
+source "$BK_LIB/cgroup.bash"
 # The daemon and the static helpers of tests/e2e/helpers/ (`make e2e` builds both
 # and sets these); by default those of the build directory next to the tests.
 if [ -n "${BATS_TEST_FILENAME:-}" ]; then
@@ -270,14 +275,15 @@ bk_store_tags() {
 }
 
 # bk_remove_cgroups TAG...: the groups the daemons of these stores made
-# (bockerfs/TAG/* and bockerfs/TAG, in every hierarchy), once they are empty:
-# a killed daemon leaves its spare inits' groups, and a running container's,
-# for the next daemon on that store, which a test's store never gets.
+# (the store's parent groups, bockerfs/TAG in every hierarchy on cgroup v1,
+# and the groups in them: cg_store_parents), once they are empty: a killed
+# daemon leaves its spare inits' groups, and a running container's, for the
+# next daemon on that store, which a test's store never gets.
 bk_remove_cgroups() {
 	local tag d i
 	for tag in "$@"; do
 		[[ $tag =~ ^[0-9a-f]{8}$ ]] || continue
-		for d in /sys/fs/cgroup/*/bockerfs/"$tag" /sys/fs/cgroup/bockerfs/"$tag"; do
+		for d in $(cg_store_parents "$tag"); do
 			[ -d "$d" ] || continue
 			# The spare inits of a killed daemon leave at EOF on their sockets: give them a moment.
 			for i in $(seq 40); do

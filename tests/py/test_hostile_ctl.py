@@ -44,10 +44,10 @@ import time
 import pytest
 
 import bkio
+import cgroups
 from conftest import DEADLINE, TIME_RE, CTR_ID_RE as ID_RE, IMG_ID_RE as IMG_RE, busybox_rootfs, check_error, \
     errno_of, proc_alive, read, wait_until, write_value
 
-CG = "/sys/fs/cgroup"
 ANSWER = 5.0  # "still answers": a generous bound against hangs, not a latency target
 MIB = 1 << 20
 CTL_USAGE = "start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF|IMG_ID]"
@@ -778,16 +778,14 @@ LIMITS = [
 @pytest.mark.parametrize("target", ["cfg", "guard"])
 def test_limits_out_of_range(bk, world, target):
     """Refused before start and while running; the old limits stay, in the tree and the cgroup."""
-    tag = open(os.path.join(bk.store, "cgroup-tag")).read().strip()[:8]
-    memfile = os.path.join(CG, "memory", "bockerfs", tag, "guard", "memory.limit_in_bytes")
-    mem_before = open(memfile).read() if target == "guard" else None
+    mem_before = cgroups.read(bk.ctr("guard"), "memory.limit") if target == "guard" else None
     limits = read(cpath(bk, target, "limits"))
     assert re.match(r"^memory \S+\ncpu.shares \d+\ncpus \S+\npids \S+\n$", limits), limits
     for value, text in LIMITS:
         refused(bk, world, "containers/%s/limits" % target, value + "\n", errno.EINVAL, text)
     assert read(cpath(bk, target, "limits")) == limits
     if target == "guard":
-        assert open(memfile).read() == mem_before
+        assert cgroups.read(bk.ctr("guard"), "memory.limit") == mem_before
 
 
 PORTS = [
@@ -1067,7 +1065,6 @@ def test_image_and_cmd_written_while_starting(bk, world):
 def test_limits_written_while_starting(bk, world):
     """Limits written while a start is under way: refused (EBUSY) or applied,
     never shown in `limits` without being in the cgroup."""
-    tag = open(os.path.join(bk.store, "cgroup-tag")).read().strip()[:8]
     sizes = ["64M", "96M", "128M"]
     for rnd in range(6):
         cid = new_container(bk, "sleep 100000")
@@ -1102,8 +1099,8 @@ def test_limits_written_while_starting(bk, world):
             check_error(bk, errno.EBUSY, "/containers/%s/limits" % cid, "write", "containers/%s/err" % cid, None,
                         "limits: container %s is starting: write them again once it runs" % cid)
         shown = re.match(r"^memory (\S+)\n", read(cpath(bk, cid, "limits"))).group(1)
-        memfile = os.path.join(CG, "memory", "bockerfs", tag, cid, "memory.limit_in_bytes")
-        assert int(open(memfile).read()) == int(shown), (rnd, shown, open(memfile).read(), dict(results))
+        in_cgroup = cgroups.read(bk.ctr(cid), "memory.limit")
+        assert in_cgroup == shown, (rnd, shown, in_cgroup, dict(results))
         rm(bk, cid)
 
 
@@ -1323,14 +1320,9 @@ def assert_no_orphans(bk):
                 p[0] == "spare" and len(p) == 2 and p[1].rsplit(".", 1)[0] in imgs)
             if not ok:
                 out.append("orphan subvolume %s" % "/".join(p))
-        tag = open(os.path.join(bk.store, "cgroup-tag")).read().strip()[:8]
-        for ctrl in ("memory", "pids", "cpu", "devices"):
-            d = os.path.join(CG, ctrl, "bockerfs", tag)
-            if os.path.isdir(d):
-                for n in os.listdir(d):
-                    if os.path.isdir(os.path.join(d, n)) and n not in ctrs and not is_spare_group(
-                            os.path.join(d, n)):
-                        out.append("orphan cgroup %s/%s" % (ctrl, n))
+        for d in cgroups.store_groups(bk.store):
+            if os.path.basename(d) not in ctrs and not is_spare_group(d):
+                out.append("orphan cgroup %s" % d)
         links = subprocess.run(["ip", "-n", bk.netns, "-o", "link", "show", "type", "veth"],
                                capture_output=True, text=True).stdout.splitlines()
         if len(links) != len(bridged):

@@ -1,10 +1,11 @@
 """Resource limits and stats through the tree with plain os.open/os.read/
-os.write, on this host's cgroup v1 hierarchy (/sys/fs/cgroup/<ctrl>/bockerfs/
-<ID>): limits read back and applied before start and while running, EINVAL
-for malformed values with the old limits kept, the kernel's EBUSY for memory
-below current use, a memory hog OOM-killed and reported, a fork bomb
-contained by pids, stats moving under a busy loop, cgroups removed at rm,
---default-limit.
+os.write, on this host's cgroups, v1 or v2 (cgroups.py reads either; a
+container's group is the one its status names): limits read back and applied
+before start and while running, and written back unchanged; EINVAL for
+malformed values with the old limits kept, EBUSY for memory below current
+use, a memory hog OOM-killed and reported, a fork bomb contained by pids,
+stats moving under a busy loop, exec sessions in the container's group,
+cgroups removed at rm, --default-limit.
 
 Each daemon here runs in a throwaway network namespace of its own, with its
 own bridge and subnet (tests/lib/net.bash says why: a daemon rebuilds the
@@ -16,24 +17,20 @@ the namespaces deleted.
 """
 
 import errno
-import glob
 import os
+import re
+import subprocess
 import time
 
 import pytest
 
+import cgroups
 from conftest import busybox_rootfs, check_error, wait_until, write_ctl
 
-CG = "/sys/fs/cgroup"
-CTRLS = ("cpu", "cpuacct", "memory", "pids", "devices")
-V1_UNLIMITED = "9223372036854771712"
 # pids 2048: the daemon's default, podman's (engine/limits.h).
 DEFAULTS = "memory max\ncpu.shares 1024\ncpus max\npids 2048\n"
 
-pytestmark = pytest.mark.skipif(
-    not all(os.path.isdir(os.path.join(CG, c)) for c in ("cpu", "memory", "pids")),
-    reason="needs the cgroup v1 cpu, memory and pids hierarchies",
-)
+pytestmark = pytest.mark.skipif(bool(cgroups.unusable_reason()), reason=cgroups.unusable_reason() or "-")
 
 
 # ---- the daemon in a network namespace of its own --------------------------
@@ -65,21 +62,6 @@ def bk(daemons):
 # ---- helpers --------------------------------------------------------------------
 
 
-def cg_path(ctrl, cid):
-    """The container's group: bockerfs/<store tag>/<id> (one tag per daemon store)."""
-    found = glob.glob(os.path.join(CG, ctrl, "bockerfs", "*", cid))
-    return found[0] if found else os.path.join(CG, ctrl, "bockerfs", "?", cid)
-
-
-def cg(ctrl, cid, name):
-    with open(os.path.join(cg_path(ctrl, cid), name)) as f:
-        return f.read().strip()
-
-
-def cg_dirs(cid):
-    return [c for c in CTRLS if os.path.isdir(cg_path(c, cid))]
-
-
 def create(b, cmd, **files):
     """A container from containers/clone with image busybox, cmd and files
     (limits=..., net=...) written before start."""
@@ -105,34 +87,47 @@ def test_limits_before_start_read_back_and_applied(bk):
     assert c.limits("memory 64M\ncpu.shares 512\n") == (0, "")
     assert c.limits("cpus 0.5\npids 50\n") == (0, "")
     assert c.read("limits") == "memory 67108864\ncpu.shares 512\ncpus 0.500\npids 50\n"
-    assert cg_dirs(c.id) == []
+    g = cgroups.path(c)
+    tag = open(os.path.join(bk.store, "cgroup-tag")).read()[:8]
+    assert g.endswith("/%s/%s" % (tag, c.id)), g
+    assert cgroups.absent(g), cgroups.dirs(g)
     c.ctl_ok("start")
     c.wait_log("^up$")
-    assert cg_dirs(c.id) == list(CTRLS)
-    assert cg("cpu", c.id, "cpu.shares") == "512"
-    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "50000"
-    assert cg("memory", c.id, "memory.limit_in_bytes") == "67108864"
-    assert cg("pids", c.id, "pids.max") == "50"
+    assert cgroups.path(c) == g
+    assert cgroups.present(g), cgroups.dirs(g)
+    if cgroups.VERSION == 1:
+        assert cgroups.read(g, "cpu.weight") == "512"
+    assert cgroups.read(g, "cpu.quota") == "50000 100000"
+    assert cgroups.read(g, "memory.limit") == "67108864"
+    assert cgroups.read(g, "pids.max") == "50"
     pid = c.read("pid").strip()
-    for ctrl in CTRLS:
-        assert pid in cg(ctrl, c.id, "cgroup.procs").split(), ctrl
+    assert cgroups.proc_in(pid, g), open("/proc/%s/cgroup" % pid).read()
+    for d in cgroups.dirs(g):
+        assert pid in open(os.path.join(d, "cgroup.procs")).read().split(), d
+    procs = cgroups.read(g, "procs")
+    assert len(procs) >= 2 and all(cgroups.proc_in(p, g) for p in procs), procs
 
 
 def test_live_change(bk):
     c = create(bk, "echo up; sleep 1000", limits="cpus 0.5\nmemory 64M")
     c.ctl_ok("start")
     c.wait_log("^up$")
-    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "50000"
+    g = cgroups.path(c)
+    assert cgroups.read(g, "cpu.quota") == "50000 100000"
+    w = int(cgroups.read(g, "cpu.weight"))
     assert c.limits("cpus 0.25\nmemory 100M\npids 40\ncpu.shares 256\n") == (0, "")
-    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "25000"
-    assert cg("memory", c.id, "memory.limit_in_bytes") == "104857600"
-    assert cg("pids", c.id, "pids.max") == "40"
-    assert cg("cpu", c.id, "cpu.shares") == "256"
+    assert cgroups.read(g, "cpu.quota") == "25000 100000"
+    assert cgroups.read(g, "memory.limit") == "104857600"
+    assert cgroups.read(g, "pids.max") == "40"
+    # A quarter of the default shares: less weight (v1: the shares themselves).
+    assert int(cgroups.read(g, "cpu.weight")) < w
+    if cgroups.VERSION == 1:
+        assert cgroups.read(g, "cpu.weight") == "256"
     assert c.read("limits") == "memory 104857600\ncpu.shares 256\ncpus 0.250\npids 40\n"
     assert c.limits("memory max\ncpus max\npids max\n") == (0, "")
-    assert cg("memory", c.id, "memory.limit_in_bytes") == V1_UNLIMITED
-    assert cg("cpu", c.id, "cpu.cfs_quota_us") == "-1"
-    assert cg("pids", c.id, "pids.max") == "max"
+    assert cgroups.read(g, "memory.limit") == "max"
+    assert cgroups.read(g, "cpu.quota") == "max 100000"
+    assert cgroups.read(g, "pids.max") == "max"
     assert c.read("state") == "running\n"
 
 
@@ -158,9 +153,9 @@ def test_einval_old_limits_kept(bk, running):
         check_limits_error(bk, errno.EINVAL, c, back, "limits", msg)
         assert c.read("limits") == want, text
     if running:
-        assert cg("memory", c.id, "memory.limit_in_bytes") == "67108864"
-        assert cg("cpu", c.id, "cpu.cfs_quota_us") == "50000"
-        assert cg("pids", c.id, "pids.max") == "50"
+        assert cgroups.read(c, "memory.limit") == "67108864"
+        assert cgroups.read(c, "cpu.quota") == "50000 100000"
+        assert cgroups.read(c, "pids.max") == "50"
 
 
 def test_memory_below_use_ebusy(bk):
@@ -170,21 +165,37 @@ def test_memory_below_use_ebusy(bk):
     assert c.stats()["memory"] >= 20000000, c.read("stats")
     code, back = c.limits("memory 8M\n")
     assert code == errno.EBUSY, (errno.errorcode.get(code), back)
-    check_limits_error(bk, errno.EBUSY, c, back, "limits", "memory", "busy")
+    check_limits_error(bk, errno.EBUSY, c, back, "limits", "memory")
     assert c.read("limits") == DEFAULTS
-    assert cg("memory", c.id, "memory.limit_in_bytes") == V1_UNLIMITED
+    assert cgroups.read(c, "memory.limit") == "max"
     assert c.read("state") == "running\n"
+    # Nothing was killed to make room (cgroup v2 would, for a limit below the use).
+    assert cgroups.read(c, "oom_kills") == 0
     assert c.limits("memory 48M\n") == (0, "")
-    assert cg("memory", c.id, "memory.limit_in_bytes") == "50331648"
+    assert cgroups.read(c, "memory.limit") == "50331648"
+    assert c.read("state") == "running\n"
 
 
 def test_memory_hog_oom_killed(bk):
-    c = create(bk, 'x=a; while true; do x="$x$x"; done', limits="memory 32M")
+    # A second process beside the hog: it goes with the container.
+    c = create(bk, 'sleep 1000 & x=a; while true; do x="$x$x"; done', limits="memory 32M")
+    g = cgroups.path(c)
     c.ctl_ok("start")
     assert c.read("wait") == "signal 9\n"
     assert c.read("state") == "exited\n"
     st = c.kv("status")
     assert (st["oomkilled"], st["exit"], st["signal"]) == ("1", "137", "9"), st
+    assert wait_until(lambda: cgroups.absent(g), 5), cgroups.dirs(g)
+
+
+def test_child_oom_killed_counted(bk):
+    c = create(bk, "sh -c 'x=a; while true; do x=\"$x$x\"; done'; echo \"child=$?\"; sleep 1000", limits="memory 32M")
+    c.ctl_ok("start")
+    c.wait_log("^child=")
+    assert "child=137" in c.read("log").splitlines(), c.read("log")
+    assert c.read("state") == "running\n"
+    s = c.stats()
+    assert s["oom_kills"] >= 1 and s["oom_kills"] == cgroups.read(c, "oom_kills"), s
 
 
 def test_fork_bomb_contained(bk):
@@ -192,13 +203,10 @@ def test_fork_bomb_contained(bk):
     c.ctl_ok("start")
     c.wait_log("^start$")
 
-    def hit():
-        ev = dict(l.split() for l in cg("pids", c.id, "pids.events").splitlines())
-        return int(ev.get("max", 0)) > 0
-
-    assert wait_until(hit), cg("pids", c.id, "pids.events")
+    g = cgroups.path(c)
+    assert wait_until(lambda: cgroups.read(g, "pids.denied") > 0), open(cgroups.file(g, "pids.denied")).read()
     for _ in range(5):
-        assert int(cg("pids", c.id, "pids.current")) <= 32
+        assert cgroups.read(g, "pids.current") <= 32
         t0 = time.monotonic()
         assert c.read("state") == "running\n"
         assert time.monotonic() - t0 < 1.0
@@ -208,7 +216,7 @@ def test_fork_bomb_contained(bk):
     assert c.ctl("rm force")[0] == 0
     assert time.monotonic() - t0 < 10
     assert not os.path.exists(c.p("state"))
-    assert cg_dirs(c.id) == []
+    assert cgroups.absent(g), cgroups.dirs(g)
 
 
 def test_stats_move_under_busy_loop(bk):
@@ -221,17 +229,81 @@ def test_stats_move_under_busy_loop(bk):
     assert s["cpu_usec"] - u1 >= 100000, (u1, s)
     assert s["memory"] > 0 and s["memory_max"] >= s["memory"] and s["pids"] >= 2, s
     assert s["oom_kills"] == 0, s
+    # As the cgroup counts it.
+    assert cgroups.read(c, "cpu.usage") >= s["cpu_usec"], s
+    assert cgroups.read(c, "memory.peak") >= s["memory"], s
     assert c.ctl("stop 1")[0] == 0
     assert c.read("stats") == "cpu_usec 0\nmemory 0\nmemory_max 0\npids 0\noom_kills 0\n"
 
 
 def test_cgroups_removed_after_rm(bk):
     c = create(bk, "echo up; sleep 1000", limits="pids 50")
+    g = cgroups.path(c)
     c.ctl_ok("start")
     c.wait_log("^up$")
-    assert cg_dirs(c.id) == list(CTRLS)
+    assert cgroups.present(g), cgroups.dirs(g)
+    assert c.ctl("stop 1")[0] == 0
+    assert cgroups.absent(g), cgroups.dirs(g)
+    c.ctl_ok("start")
+    c.wait_log("^up$")
+    assert cgroups.present(g), cgroups.dirs(g)
     assert c.ctl("rm force")[0] == 0
-    assert cg_dirs(c.id) == []
+    assert cgroups.absent(g), cgroups.dirs(g)
+
+
+SHARES = [2, 3, 100, 1000, 1023, 1024, 1025, 4096, 100000, 262144]
+
+
+def test_limits_round_trip(bk):
+    """Each value reads back as written; writing back what limits shows changes no
+    cgroup file; more shares never give less weight (not hard-coded: v2's cpu.weight)."""
+    c = create(bk, "echo up; sleep 1000")
+    c.ctl_ok("start")
+    c.wait_log("^up$")
+    g = cgroups.path(c)
+    weights = []
+    texts = ["cpu.shares %d" % n for n in SHARES] + [
+        "memory 100000001", "memory 67108864", "cpus 0.333", "cpus 0.010", "pids 77", "pids 1"]
+    for kv in texts:
+        key, value = kv.split()
+        assert c.limits(kv + "\n") == (0, ""), kv
+        shown = c.read("limits")
+        assert re.search(r"^%s %s$" % (re.escape(key), re.escape(value)), shown, re.M), (kv, shown)
+        files = cgroups.limit_files(g)
+        assert c.limits(shown) == (0, ""), shown
+        assert cgroups.limit_files(g) == files, (kv, files, cgroups.limit_files(g))
+        assert c.read("limits") == shown
+        if key == "cpu.shares":
+            weights.append(int(cgroups.read(g, "cpu.weight")))
+            if cgroups.VERSION == 1:
+                assert weights[-1] == int(value)
+    assert weights == sorted(weights), list(zip(SHARES, weights))
+    w = dict(zip(SHARES, weights))
+    assert w[2] < w[1024] < w[262144], w
+
+
+def test_exec_session_in_container_group(bk):
+    c = create(bk, "echo up; sleep 1000")
+    c.ctl_ok("start")
+    c.wait_log("^up$")
+    g = cgroups.path(c)
+    n = c.read("exec/clone").strip()
+    code, reply = write_ctl(c.p("exec/%s/ctl" % n), "exec echo in; exec sleep 4244\n")
+    assert code == 0, reply
+    ns = os.readlink("/proc/%s/ns/pid" % c.read("pid").strip())
+
+    def find():
+        out = subprocess.run(["pgrep", "-f", "^sleep 4244$"], capture_output=True, text=True).stdout.split()
+        return [p for p in out if os.readlink("/proc/%s/ns/pid" % p) == ns]
+
+    assert wait_until(find), "no exec process"
+    pid = find()[0]
+    try:
+        assert cgroups.proc_in(pid, g), (open("/proc/%s/cgroup" % pid).read(), g)
+        assert pid in cgroups.read(g, "procs")
+    finally:
+        os.kill(int(pid), 15)
+    assert c.read("exec/%s/wait" % n) == "signal 15\n"
 
 
 def test_default_limit(daemons):
@@ -240,7 +312,7 @@ def test_default_limit(daemons):
     assert c.read("limits") == "memory max\ncpu.shares 1024\ncpus max\npids 100\n"
     c.ctl_ok("start")
     c.wait_log("^up$")
-    assert cg("pids", c.id, "pids.max") == "100"
+    assert cgroups.read(c, "pids.max") == "100"
     own = create(b, "echo up; sleep 1000", limits="pids 20")
     own.ctl_ok("start")
-    assert cg("pids", own.id, "pids.max") == "20"
+    assert cgroups.read(own, "pids.max") == "20"
