@@ -20,7 +20,7 @@ apache2-utils util-linux iproute2 nftables procps psmisc python3-jwt python3-cry
 openssl clang-format man-db systemd"
 bench="$test crun runc podman hyperfine bc debootstrap"
 # The guest's kernel itself is downloaded by tests/vm/run-v2, never installed.
-vm="$test qemu-system-x86 busybox-static cpio kmod e2fsprogs"
+vm="$test qemu-system-x86 busybox-static kmod e2fsprogs"
 # llvm-14 has the symbolizer that names functions in crash reports.
 fuzz="$build clang-14 libclang-rt-14-dev llvm-14"
 
