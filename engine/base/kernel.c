@@ -6,16 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "base/base.h"
-#include "common/cleanup.h"
 #include "base/inroot.h"
 #include "common/cleanup.h"
 

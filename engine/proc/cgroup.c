@@ -102,6 +102,19 @@ has_word(const char *list, const char *word)
 	return false;
 }
 
+/* "+cpu +pids" (sign '+') or "-cpu -pids" for the v2_controllers whose bits are in mask. */
+static void
+subtree_request(char sign, unsigned mask, char *req, size_t size)
+{
+	size_t i;
+
+	req[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(v2_controllers); i++)
+		if (mask & (1u << i))
+			snprintf(req + strlen(req), size - strlen(req), "%s%c%s", *req ? " " : "",
+				 sign, v2_controllers[i]);
+}
+
 /*
  * v2: controllers are usable in a group only once its parent enables them
  * in cgroup.subtree_control.  The missing ones are enabled in one write,
@@ -111,7 +124,7 @@ has_word(const char *list, const char *word)
 static int
 v2_enable(const char *dir, unsigned *added, struct bk_err *err)
 {
-	char path[PATH_MAX], req[64] = "";
+	char path[PATH_MAX], req[64];
 	cleanup_free char *have = NULL, *avail = NULL;
 	size_t i;
 	int ret;
@@ -131,12 +144,11 @@ v2_enable(const char *dir, unsigned *added, struct bk_err *err)
 					  "cgroups: the %s controller is not available in %s "
 					  "(its cgroup.controllers: %.*s)",
 					  v2_controllers[i], dir, (int)strcspn(avail, "\n"), avail);
-		snprintf(req + strlen(req), sizeof(req) - strlen(req), "%s+%s", *req ? " " : "",
-			 v2_controllers[i]);
 		*added |= 1u << i;
 	}
 	if (*added == 0)
 		return 0;
+	subtree_request('+', *added, req, sizeof(req));
 	ret = write_str(dir, "cgroup.subtree_control", req);
 	if (ret < 0) {
 		*added = 0;
@@ -154,16 +166,16 @@ v2_enable(const char *dir, unsigned *added, struct bk_err *err)
 static void
 v2_disable(const char *dir, unsigned added)
 {
-	char req[64] = "";
-	size_t i;
+	char req[64];
+	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(v2_controllers); i++)
-		if (added & (1u << i))
-			snprintf(req + strlen(req), sizeof(req) - strlen(req), "%s-%s",
-				 *req ? " " : "", v2_controllers[i]);
-	if (*req && write_str(dir, "cgroup.subtree_control", req) < 0)
+	if (added == 0)
+		return;
+	subtree_request('-', added, req, sizeof(req));
+	ret = write_str(dir, "cgroup.subtree_control", req);
+	if (ret < 0)
 		bk_log(BK_LOG_WARN, "cgroups: restore %s/cgroup.subtree_control: %s", dir,
-		       strerror(errno));
+		       strerror(-ret));
 }
 
 /* The daemon's own v2 group, "/..." as /proc/self/cgroup names it. */
@@ -228,7 +240,7 @@ v2_setup(struct cgroups *g, const char *tag, struct bk_err *err)
 	/* The hierarchy's true root has no cgroup.type; a namespace's root has one. */
 	in_namespace = access(V2_ROOT "/cgroup.type", F_OK) == 0;
 	leaf = strrchr(own, '/');
-	snprintf(base, sizeof(base), "%s%.*s", V2_ROOT, leaf ? (int)(leaf - own) & 255 : 0, own);
+	snprintf(base, sizeof(base), "%s%.*s", V2_ROOT, leaf ? (int)(leaf - own) : 0, own);
 	if (leaf && strcmp(leaf, "/supervisor") == 0 && (in_namespace || delegated(base))) {
 		own_mode = true; /* started in G/supervisor: G is ours */
 	} else {
@@ -438,10 +450,10 @@ cgroup_enter(struct cgroups *g, const char *id, pid_t pid, const struct limits *
 		return -err->code;
 	}
 	/*
-	 * memory.oom.group stays 0 on v2, as runc and crun leave it: the OOM
-	 * killer takes one process, as on v1, and `oomkilled` says so.
+	 * Devices before the init joins: not a moment with every device open to
+	 * it.  (memory.oom.group stays 0 on v2, as runc and crun leave it: the
+	 * OOM killer takes one process, as on v1, and `oomkilled` says so.)
 	 */
-	/* Before the init joins: not a moment with every device open to it. */
 	if ((g->mode == CGROUP_V1 ? v1_devices(g, id, err) : v2_devices(g, id, err)) < 0) {
 		cgroup_free(&cg);
 		cgroup_remove(g, id);

@@ -23,14 +23,7 @@ setup() {
 teardown() {
 	bk_teardown
 	# The test's outer group and what the daemon made in it, deepest first.
-	if [ -n "$OUTER" ] && [ -d "$OUTER" ]; then
-		for _ in $(seq 50); do
-			find "$OUTER" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
-			rmdir "$OUTER" 2>/dev/null && break
-			sleep 0.1
-		done
-		[ ! -d "$OUTER" ] || echo "teardown: cannot remove $OUTER" >&2
-	fi
+	[ -z "$OUTER" ] || bk_rmdir_cgroup "$OUTER" 100
 }
 
 # A fresh group for the test, with the engine's controllers available in it.

@@ -280,20 +280,27 @@ bk_store_tags() {
 # daemon leaves its spare inits' groups, and a running container's, for the
 # next daemon on that store, which a test's store never gets.
 bk_remove_cgroups() {
-	local tag d i
+	local tag d
 	for tag in "$@"; do
 		[[ $tag =~ ^[0-9a-f]{8}$ ]] || continue
 		for d in $(cg_store_parents "$tag"); do
-			[ -d "$d" ] || continue
 			# The spare inits of a killed daemon leave at EOF on their sockets: give them a moment.
-			for i in $(seq 40); do
-				find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
-				rmdir "$d" 2>/dev/null && break
-				sleep 0.05
-			done
-			[ ! -d "$d" ] || echo "teardown: cannot remove cgroup $d" >&2
+			bk_rmdir_cgroup "$d" 40
 		done
 	done
+}
+
+# bk_rmdir_cgroup DIR TRIES: remove the group DIR and every group under it,
+# deepest first, trying TRIES times 50 ms apart while processes leave them.
+bk_rmdir_cgroup() {
+	local dir=$1 i
+	[ -d "$dir" ] || return 0
+	for i in $(seq "$2"); do
+		find "$dir" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
+		rmdir "$dir" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "teardown: cannot remove cgroup $dir" >&2
 }
 
 # bk_cleanup_dir DIR: kill DIR's processes, unmount what is mounted under it,
