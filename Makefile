@@ -125,7 +125,11 @@ net-selftest: $(BUILD)/tests/net_selftest
 py: all test-deps
 	PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs python3 -m pytest -q tests/py
 
-test: test-deps check-layers format-check check net-selftest e2e py
+# Every step with only the packaged programs on PATH (test-deps made it), the unit
+# tests' prove and the checks' tools included: on a fresh machine nothing else is there.
+test: test-deps
+	@env PATH=$(PACKAGED_PATH) $(MAKE) --no-print-directory check-layers format-check check \
+		net-selftest e2e py
 
 # ---- the cgroup v2 lane ----------------------------------------------------------------
 # Debian 12's own kernel with cgroup v2 only, under qemu (tests/vm/README.md): the parts
