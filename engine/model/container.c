@@ -149,12 +149,12 @@ record_json(const struct container *c)
 		json_object_set_new(j, "ip", json_string(c->ip ? ip_format(c->ip, ipb) : ""));
 		json_object_set_new(j, "ports", json_string(ports ? ports : ""));
 		free(ports);
-		json_object_set_new(j, "limits",
-				    json_pack("{s:I, s:I, s:I, s:I}", "memory",
-					      (json_int_t)c->limits.memory, "cpu_shares",
-					      (json_int_t)c->limits.cpu_shares, "cpus_milli",
-					      (json_int_t)c->limits.cpus_milli, "pids",
-					      (json_int_t)c->limits.pids));
+		json_object_set_new(
+		    j, "limits",
+		    json_pack("{s:I, s:I, s:I, s:I, s:I}", "memory", (json_int_t)c->limits.memory,
+			      "cpu_shares", (json_int_t)c->limits.cpu_shares, "cpus_milli",
+			      (json_int_t)c->limits.cpus_milli, "pids", (json_int_t)c->limits.pids,
+			      "memory_swap", (json_int_t)c->limits.memory_swap));
 	}
 	return j;
 }
@@ -255,15 +255,17 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 	c->rootfs_made = rootfs;
 	limits_init(&c->limits);
 	{
-		json_int_t mem = LIMIT_MAX, shares = 0, cpus = 0, pids = LIMIT_MAX;
+		json_int_t mem = LIMIT_MAX, shares = 0, cpus = 0, pids = LIMIT_MAX, swap = 0;
 
 		/* Absent in records written before limits existed: unlimited. */
-		json_unpack(json_object_get(j, "limits"), "{s?I, s?I, s?I, s?I}", "memory", &mem,
-			    "cpu_shares", &shares, "cpus_milli", &cpus, "pids", &pids);
+		json_unpack(json_object_get(j, "limits"), "{s?I, s?I, s?I, s?I, s?I}", "memory",
+			    &mem, "cpu_shares", &shares, "cpus_milli", &cpus, "pids", &pids,
+			    "memory_swap", &swap);
 		c->limits.memory = mem;
 		c->limits.cpu_shares = shares;
 		c->limits.cpus_milli = cpus;
 		c->limits.pids = pids;
+		c->limits.memory_swap = swap;
 	}
 	{
 		const char *mode = json_string_value(json_object_get(j, "net_mode"));

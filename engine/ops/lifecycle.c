@@ -128,6 +128,13 @@ set_limits_locked(struct bk_engine *e, struct container *c, const char *text, st
 
 	if (limits_parse(text, &l, e->procs.ncpu, err) < 0)
 		return -err->code;
+	/* Docker drops it with a warning; a write that cannot hold is refused instead. */
+	if (l.memory_swap > 0 && l.memory_swap != c->limits.memory_swap && e->procs.cg.ready &&
+	    !e->procs.cg.swap)
+		return bk_err_set(err, EOPNOTSUPP,
+				  "limits: memory-swap: this kernel does not account swap per "
+				  "group (no memory.swap.max or memory.memsw.*): only 'default' "
+				  "or 'max'");
 	/* A start under way has taken the limits already and has no cgroup to change yet. */
 	if (c->busy && c->state != BK_CTR_RUNNING)
 		return bk_err_set(err, EBUSY,

@@ -25,6 +25,7 @@ limits_init(struct limits *l)
 	l->cpu_shares = 0;
 	l->cpus_milli = 0;
 	l->pids = LIMIT_MAX;
+	l->memory_swap = 0;
 }
 
 static int
@@ -100,6 +101,19 @@ limits_parse_line(const char *line, struct limits *l, long ncpu, struct bk_err *
 			return bk_err_set(err, EINVAL, "limits: memory '%s': at least 6M", value);
 		else
 			n.memory = (int64_t)bytes;
+	} else if (strcmp(key, "memory-swap") == 0) {
+		if (strcmp(value, "max") == 0)
+			n.memory_swap = LIMIT_MAX;
+		else if (strcmp(value, "default") == 0)
+			n.memory_swap = 0;
+		else if (value[0] == '-' || parse_size(value, &bytes) < 0 || bytes == 0 ||
+			 (int64_t)bytes < 0)
+			return bk_err_set(err, EINVAL,
+					  "limits: memory-swap '%s': SIZE (memory plus swap, "
+					  "e.g. 1G), max or default",
+					  value);
+		else
+			n.memory_swap = (int64_t)bytes;
 	} else if (strcmp(key, "cpu.shares") == 0) {
 		if (parse_count(value, SHARES_MIN, SHARES_MAX, &n.cpu_shares) < 0)
 			return bk_err_set(err, EINVAL, "limits: cpu.shares '%s': %d to %d", value,
@@ -119,14 +133,40 @@ limits_parse_line(const char *line, struct limits *l, long ncpu, struct bk_err *
 			return bk_err_set(err, EINVAL, "limits: pids '%s': a count from 1, or max",
 					  value);
 	} else {
-		return bk_err_set(err, EINVAL,
-				  "limits: unknown key '%s' (memory, cpu.shares, cpus, pids)", key);
+		return bk_err_set(
+		    err, EINVAL,
+		    "limits: unknown key '%s' (memory, memory-swap, cpu.shares, cpus, "
+		    "pids)",
+		    key);
 	}
 	*l = n;
 	return 0;
 }
 
-/* All lines of text, all or nothing. */
+/*
+ * What no single line can judge: a memory-swap size counts memory plus
+ * swap, so it needs a memory limit at or below it (docker refuses the same
+ * two ways).
+ */
+static int
+limits_check(const struct limits *l, struct bk_err *err)
+{
+	if (l->memory_swap == 0 || l->memory_swap == LIMIT_MAX)
+		return 0;
+	if (l->memory == LIMIT_MAX)
+		return bk_err_set(err, EINVAL,
+				  "limits: memory-swap %lld needs a memory limit (it counts memory "
+				  "plus swap)",
+				  (long long)l->memory_swap);
+	if (l->memory_swap < l->memory)
+		return bk_err_set(err, EINVAL,
+				  "limits: memory-swap %lld is below memory %lld (it counts memory "
+				  "plus swap)",
+				  (long long)l->memory_swap, (long long)l->memory);
+	return 0;
+}
+
+/* All lines of text, all or nothing; the lines in any order. */
 int
 limits_parse(const char *text, struct limits *l, long ncpu, struct bk_err *err)
 {
@@ -140,6 +180,8 @@ limits_parse(const char *text, struct limits *l, long ncpu, struct bk_err *err)
 			ret = limits_parse_line(line, &n, ncpu, err);
 	free(copy);
 	if (ret == 0)
+		ret = limits_check(&n, err);
+	if (ret == 0)
 		*l = n;
 	return ret;
 }
@@ -148,12 +190,18 @@ limits_parse(const char *text, struct limits *l, long ncpu, struct bk_err *err)
 int
 limits_format(const struct limits *l, char *buf, size_t size)
 {
-	char mem[32], cpus[32], pids[32];
+	char mem[32], swap[32], cpus[32], pids[32];
 
 	if (l->memory == LIMIT_MAX)
 		snprintf(mem, sizeof(mem), "max");
 	else
 		snprintf(mem, sizeof(mem), "%lld", (long long)l->memory);
+	if (l->memory_swap == LIMIT_MAX)
+		snprintf(swap, sizeof(swap), "max");
+	else if (l->memory_swap == 0)
+		snprintf(swap, sizeof(swap), "default");
+	else
+		snprintf(swap, sizeof(swap), "%lld", (long long)l->memory_swap);
 	if (l->cpus_milli == 0)
 		snprintf(cpus, sizeof(cpus), "max");
 	else
@@ -163,8 +211,8 @@ limits_format(const struct limits *l, char *buf, size_t size)
 		snprintf(pids, sizeof(pids), "max");
 	else
 		snprintf(pids, sizeof(pids), "%lld", (long long)l->pids);
-	return snprintf(buf, size, "memory %s\ncpu.shares %lld\ncpus %s\npids %s\n", mem,
-			(long long)(l->cpu_shares ? l->cpu_shares : 1024), cpus, pids);
+	return snprintf(buf, size, "memory %s\nmemory-swap %s\ncpu.shares %lld\ncpus %s\npids %s\n",
+			mem, swap, (long long)(l->cpu_shares ? l->cpu_shares : 1024), cpus, pids);
 }
 
 /*
@@ -188,14 +236,29 @@ limits_shares_to_weight(uint64_t shares)
 	return 100 + ((shares - 1024) * 9900 + 130560) / 261120;
 }
 
+/* Memory plus swap in bytes, or LIMIT_MAX: docker's default is twice memory. */
+static int64_t
+memory_plus_swap(const struct limits *l)
+{
+	if (l->memory == LIMIT_MAX || l->memory_swap == LIMIT_MAX)
+		return LIMIT_MAX;
+	if (l->memory_swap == 0)
+		return l->memory > INT64_MAX / 2 ? LIMIT_MAX : l->memory * 2;
+	return l->memory_swap;
+}
+
 /*
- * The cgroup files and values that express l, in the order to write them.
+ * The cgroup files and values that express l, in the order to write them
+ * into a new group (v1's memsw after memory: it may never be below it;
+ * cgroup_update orders the pair for a live change).  Without swap
+ * accounting there is no swap file to write.
  * Returns the number of entries; each is (controller, file, value).
  */
 int
-limits_to_files(const struct limits *l, enum cgroup_mode mode, struct cgroup_setting *out,
-		size_t max)
+limits_to_files(const struct limits *l, enum cgroup_mode mode, bool swap,
+		struct cgroup_setting *out, size_t max)
 {
+	int64_t total = memory_plus_swap(l);
 	size_t n = 0;
 
 #define PUT(c, f, ...)                                                             \
@@ -213,6 +276,10 @@ limits_to_files(const struct limits *l, enum cgroup_mode mode, struct cgroup_set
 			PUT("memory", "memory.limit_in_bytes", "-1");
 		else
 			PUT("memory", "memory.limit_in_bytes", "%lld", (long long)l->memory);
+		if (swap && total == LIMIT_MAX)
+			PUT("memory", "memory.memsw.limit_in_bytes", "-1");
+		else if (swap)
+			PUT("memory", "memory.memsw.limit_in_bytes", "%lld", (long long)total);
 		PUT("cpu", "cpu.shares", "%lld", (long long)(l->cpu_shares ? l->cpu_shares : 1024));
 		PUT("cpu", "cpu.cfs_period_us", "%d", PERIOD_US);
 		if (l->cpus_milli == 0)
@@ -229,6 +296,11 @@ limits_to_files(const struct limits *l, enum cgroup_mode mode, struct cgroup_set
 			PUT("memory", "memory.max", "max");
 		else
 			PUT("memory", "memory.max", "%lld", (long long)l->memory);
+		/* v2 limits swap alone. */
+		if (swap && total == LIMIT_MAX)
+			PUT("memory", "memory.swap.max", "max");
+		else if (swap)
+			PUT("memory", "memory.swap.max", "%lld", (long long)(total - l->memory));
 		PUT("cpu", "cpu.weight", "%llu",
 		    (unsigned long long)limits_shares_to_weight((uint64_t)l->cpu_shares));
 		if (l->cpus_milli == 0)

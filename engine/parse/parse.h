@@ -285,6 +285,7 @@ char *dockerfile_clean_path(const char *path);
 /*
  * limits.h: resource limits, parsed and mapped to cgroup files (pure).
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -299,6 +300,11 @@ struct limits {
 	int64_t cpu_shares; /* 0: the default (1024) */
 	int64_t cpus_milli; /* thousandths of a CPU, 0: unlimited */
 	int64_t pids;       /* LIMIT_MAX: unlimited */
+	/*
+	 * Memory plus swap, as docker's --memory-swap: bytes (at least memory),
+	 * LIMIT_MAX: swap unlimited, 0: the default, twice memory (docker's).
+	 */
+	int64_t memory_swap;
 };
 
 enum cgroup_mode { CGROUP_V1, CGROUP_V2 };
@@ -314,7 +320,8 @@ int limits_parse_line(const char *line, struct limits *l, long ncpu, struct bk_e
 int limits_parse(const char *text, struct limits *l, long ncpu, struct bk_err *err);
 int limits_format(const struct limits *l, char *buf, size_t size);
 uint64_t limits_shares_to_weight(uint64_t shares);
-int limits_to_files(const struct limits *l, enum cgroup_mode mode, struct cgroup_setting *out,
-		    size_t max);
+/* swap: the kernel accounts swap (v1 memory.memsw.*, v2 memory.swap.max exist). */
+int limits_to_files(const struct limits *l, enum cgroup_mode mode, bool swap,
+		    struct cgroup_setting *out, size_t max);
 
 #endif

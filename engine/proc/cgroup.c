@@ -297,6 +297,25 @@ undo:
 	return ret;
 }
 
+/*
+ * Does the kernel account swap per group?  Not without CONFIG_SWAP, nor
+ * with swapaccount=0 or cgroup.memory=noswap: then the swap files are absent.
+ */
+static bool
+swap_accounted(const struct cgroups *g)
+{
+	cleanup_free char *mnt = NULL;
+	char path[PATH_MAX];
+
+	if (g->mode == CGROUP_V2)
+		snprintf(path, sizeof(path), "%s/%s/memory.swap.max", V2_ROOT, g->parent);
+	else if (cgroup_get_subsys_mount_point("memory", &mnt) == 0 && mnt)
+		snprintf(path, sizeof(path), "%s/memory.memsw.limit_in_bytes", mnt);
+	else
+		return false;
+	return access(path, F_OK) == 0;
+}
+
 /* The store's tag, made once and kept in the store ("cgroup-tag"). */
 static int
 store_tag(int store_fd, char tag[9], struct bk_err *err)
@@ -356,6 +375,10 @@ cgroup_setup(struct cgroups *g, int store_fd, struct bk_err *err)
 			return cg_err(err, ret, "cgroups: create parent group");
 		bk_log(BK_LOG_INFO, "cgroups: v1");
 	}
+	g->swap = swap_accounted(g);
+	if (!g->swap)
+		bk_log(BK_LOG_INFO, "cgroups: the kernel does not account swap: memory-swap "
+				    "limits are refused");
 	g->ready = true;
 	return 0;
 }
@@ -380,7 +403,7 @@ group_with_limits(struct cgroups *g, const char *id, const struct limits *l, boo
 		for (i = 0; i < n; i++)
 			cgroup_add_controller(cg, ctrls[i]);
 	}
-	count = limits_to_files(l, g->mode, set, ARRAY_SIZE(set));
+	count = limits_to_files(l, g->mode, g->swap, set, ARRAY_SIZE(set));
 	for (k = 0; k < count; k++) {
 		struct cgroup_controller *c = cgroup_get_controller(cg, set[k].controller);
 
@@ -534,6 +557,30 @@ v2_memory_max(const char *dir, const char *value, struct bk_err *err)
 	return 0;
 }
 
+/*
+ * v1 never lets memory plus swap (memsw) be below the memory limit, after
+ * either write: memsw goes first when it grows, memory first when it
+ * shrinks.  Rather than read both to know which, memsw goes first and,
+ * refused for being below the memory limit (EINVAL), again after memory.
+ */
+static int
+v1_memory_pair(const char *dir, const char *mem, const char *memsw, struct bk_err *err)
+{
+	int ret = write_str(dir, "memory.memsw.limit_in_bytes", memsw);
+	bool again = ret == -EINVAL;
+
+	if (ret < 0 && !again)
+		return bk_err_set(err, -ret, "memory.memsw.limit_in_bytes %s: %s", memsw,
+				  strerror(-ret));
+	ret = write_str(dir, "memory.limit_in_bytes", mem);
+	if (ret < 0)
+		return bk_err_set(err, -ret, "memory.limit_in_bytes %s: %s", mem, strerror(-ret));
+	if (again && (ret = write_str(dir, "memory.memsw.limit_in_bytes", memsw)) < 0)
+		return bk_err_set(err, -ret, "memory.memsw.limit_in_bytes %s: %s", memsw,
+				  strerror(-ret));
+	return 0;
+}
+
 /* Change a running container's limits at once; the kernel's refusal comes back as is. */
 int
 cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct bk_err *err)
@@ -548,11 +595,18 @@ cgroup_update(struct cgroups *g, const char *id, const struct limits *l, struct 
 	 * One file at a time, so that the file the kernel refuses is named
 	 * (cgroup_modify_cgroup() reports only that something failed).
 	 */
-	count = limits_to_files(l, g->mode, set, ARRAY_SIZE(set));
+	count = limits_to_files(l, g->mode, g->swap, set, ARRAY_SIZE(set));
 	for (k = 0; k < count; k++) {
 		if (group_path(g, set[k].controller, id, dir, sizeof(dir)) < 0)
 			return bk_err_set(err, ENOENT, "cgroup %s: no %s controller", id,
 					  set[k].controller);
+		if (g->mode == CGROUP_V1 && k + 1 < count &&
+		    strcmp(set[k + 1].file, "memory.memsw.limit_in_bytes") == 0) {
+			if (v1_memory_pair(dir, set[k].value, set[k + 1].value, err) < 0)
+				return -err->code;
+			k++;
+			continue;
+		}
 		if (g->mode == CGROUP_V2 && strcmp(set[k].file, "memory.max") == 0 &&
 		    strcmp(set[k].value, "max") != 0) {
 			if (v2_memory_max(dir, set[k].value, err) < 0)

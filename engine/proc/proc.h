@@ -38,6 +38,7 @@ struct cgroups {
 	bool ready;       /* false: containers run without limits */
 	char parent[256]; /* "[<delegated group>/]bockerfs/<store tag>", from the root */
 	int dev_prog_fd;  /* v2: the device program every group gets, or -1 */
+	bool swap;        /* the kernel accounts swap: memory-swap limits can be set */
 };
 
 struct procs {

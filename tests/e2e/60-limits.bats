@@ -57,7 +57,7 @@ lim_write() {
 }
 
 # pids 2048: the daemon's default, podman's (engine/limits.h).
-DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
+DEFAULTS=$'memory max\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 2048\n'
 
 # ---- limits, read back and applied -------------------------------------------
 
@@ -71,7 +71,7 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	# A write merges its keys into the set.
 	run lim_write "$id" $'cpus 0.5\npids 50\n'
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
-	bk_assert_content "$C/$id/limits" $'memory 67108864\ncpu.shares 512\ncpus 0.500\npids 50\n'
+	bk_assert_content "$C/$id/limits" $'memory 67108864\nmemory-swap default\ncpu.shares 512\ncpus 0.500\npids 50\n'
 	# The status names the group before it exists: under the store's parent, named by the id.
 	grp=$(cg_path "$id")
 	[[ $grp == /*/"$(head -c 8 "$BK_STORE/cgroup-tag")/$id" ]] || bk_fail "status: cgroup $grp"
@@ -116,7 +116,7 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	# A quarter of the default shares: less weight than before (v1: the shares themselves).
 	[ "$(cg_read "$grp" cpu.weight)" -lt "$w" ] || bk_fail "cpu weight $w -> $(cg_read "$grp" cpu.weight) for shares 1024 -> 256"
 	[ "$(cg_version)" = 2 ] || [ "$(cg_read "$grp" cpu.weight)" = 256 ]
-	bk_assert_content "$C/$id/limits" $'memory 104857600\ncpu.shares 256\ncpus 0.250\npids 40\n'
+	bk_assert_content "$C/$id/limits" $'memory 104857600\nmemory-swap default\ncpu.shares 256\ncpus 0.250\npids 40\n'
 	# K and G suffixes, and max.
 	run lim_write "$id" $'memory 1G\n'
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
@@ -126,7 +126,68 @@ DEFAULTS=$'memory max\ncpu.shares 1024\ncpus max\npids 2048\n'
 	[ "$(cg_read "$grp" memory.limit)" = max ]
 	[ "$(cg_read "$grp" cpu.quota)" = "max 100000" ]
 	[ "$(cg_read "$grp" pids.max)" = max ]
-	bk_assert_content "$C/$id/limits" $'memory max\ncpu.shares 256\ncpus max\npids max\n'
+	bk_assert_content "$C/$id/limits" $'memory max\nmemory-swap default\ncpu.shares 256\ncpus max\npids max\n'
+	bk_assert_content "$C/$id/state" $'running\n'
+}
+
+# swap_is GRP TOTAL MEM: the group's swap limit is memory plus swap TOTAL (bytes or max)
+# for memory MEM: v1's memsw holds TOTAL, v2's memory.swap.max the swap alone.
+swap_is() {
+	local got want=$2
+	got=$(cg_read "$1" memory.swap) || return
+	if [ "$(cg_version)" = 2 ] && [ "$2" != max ]; then want=$(($2 - $3)); fi
+	[ "$got" = "$want" ] || bk_fail "swap: $got, want $want (memory plus swap $2, memory $3)"
+}
+
+@test "memory-swap: docker's memory plus swap, twice memory by default, live both ways, refused below memory or without it; EOPNOTSUPP where the kernel does not account swap" {
+	net_start
+	net_create id 'echo up; sleep 1000' limits=$'memory 64M\nmemory-swap 100M'
+	[ "$(lim_of "$id" memory-swap)" = 104857600 ]
+	net_start_ctr "$id"
+	ct_wait_log "$id" '^up$'
+	grp=$(cg_path "$id")
+	if ! [ -e "$(cg_file "$grp" memory.swap)" ]; then
+		# No swap accounting: a size cannot hold, default and max change nothing.
+		run lim_write "$id" $'memory-swap 200M\n'
+		[ "${lines[0]}" = EOPNOTSUPP ] || bk_fail "$output"
+		run lim_write "$id" $'memory-swap max\n'
+		[ "${lines[0]}" = OK ] || bk_fail "$output"
+		return
+	fi
+	swap_is "$grp" 104857600 67108864
+	# Both up (v1: memsw first), both down (v1: memory first), then docker's default.
+	run lim_write "$id" $'memory 200M\nmemory-swap 300M\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	[ "$(cg_read "$grp" memory.limit)" = 209715200 ]
+	swap_is "$grp" 314572800 209715200
+	run lim_write "$id" $'memory-swap 60M\nmemory 50M\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	[ "$(cg_read "$grp" memory.limit)" = 52428800 ]
+	swap_is "$grp" 62914560 52428800
+	run lim_write "$id" $'memory-swap default\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	swap_is "$grp" 104857600 52428800
+	# Equal to memory: no swap at all.
+	run lim_write "$id" $'memory-swap 50M\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	swap_is "$grp" 52428800 52428800
+	# Refused whole, nothing changed: below memory, memory raised above it, no memory limit.
+	files=$(cg_limit_files "$grp")
+	shown=$(cat "$C/$id/limits")
+	for v in $'memory-swap 40M' $'memory 60M' $'memory max' $'cpus 0.5\nmemory-swap 10M'; do
+		run lim_write "$id" "$v"$'\n'
+		[ "${lines[0]}" = EINVAL ] || bk_fail "'$v': $output" || return
+		[[ ${lines[1]} == *"memory-swap"* ]] || bk_fail "'$v': $output" || return
+		[ "$(cat "$C/$id/limits")" = "$shown" ] || bk_fail "'$v': limits $(cat "$C/$id/limits")" || return
+		[ "$(cg_limit_files "$grp")" = "$files" ] || bk_fail "'$v' changed the cgroup" || return
+	done
+	run lim_write "$id" $'memory max\nmemory-swap default\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	[ "$(cg_read "$grp" memory.limit)" = max ]
+	[ "$(cg_read "$grp" memory.swap)" = max ]
+	run lim_write "$id" $'memory 64M\nmemory-swap max\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	[ "$(cg_read "$grp" memory.swap)" = max ]
 	bk_assert_content "$C/$id/state" $'running\n'
 }
 
@@ -265,7 +326,7 @@ cg_open() {
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
 	run lim_write "$id" $'cpus 0.5\nmemory 48M\n'
 	[ "${lines[0]}" = OK ] || bk_fail "$output"
-	bk_assert_content "$C/$id/limits" $'memory 50331648\ncpu.shares 1024\ncpus 0.500\npids 50\n'
+	bk_assert_content "$C/$id/limits" $'memory 50331648\nmemory-swap default\ncpu.shares 1024\ncpus 0.500\npids 50\n'
 	net_start_ctr "$id"
 	[ "$(cg_read "$id" cpu.quota)" = "50000 100000" ]
 	[ "$(cg_read "$id" memory.limit)" = 50331648 ]
@@ -277,7 +338,7 @@ cg_open() {
 @test "EINVAL for memory -1, cpus abc, pids 0, an unknown key (before start and while running): text in err, errors and the read-back; old limits kept" {
 	net_start
 	net_create id 'echo up; sleep 1000' limits=$'memory 64M\ncpus 0.5\npids 50'
-	want=$'memory 67108864\ncpu.shares 1024\ncpus 0.500\npids 50\n'
+	want=$'memory 67108864\nmemory-swap default\ncpu.shares 1024\ncpus 0.500\npids 50\n'
 	local -A bad=(
 		['memory -1']="memory '-1'"
 		['cpus abc']="cpus 'abc'"
@@ -505,13 +566,13 @@ cg_open() {
 @test "--default-limit 'pids 100' and 'memory 256M': new containers start with them; their own limits override; a bad one is refused" {
 	net_start --default-limit 'pids 100' --default-limit 'memory 256M'
 	net_create id 'echo up; sleep 1000'
-	bk_assert_content "$C/$id/limits" $'memory 268435456\ncpu.shares 1024\ncpus max\npids 100\n'
+	bk_assert_content "$C/$id/limits" $'memory 268435456\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 100\n'
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^up$'
 	[ "$(cg_read "$id" pids.max)" = 100 ]
 	[ "$(cg_read "$id" memory.limit)" = 268435456 ]
 	net_create own 'echo up; sleep 1000' limits='pids 20'
-	bk_assert_content "$C/$own/limits" $'memory 268435456\ncpu.shares 1024\ncpus max\npids 20\n'
+	bk_assert_content "$C/$own/limits" $'memory 268435456\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 20\n'
 	net_start_ctr "$own"
 	[ "$(cg_read "$own" pids.max)" = 20 ]
 	# A malformed default: the daemon refuses to start, saying why (run in our
@@ -537,8 +598,8 @@ cg_open() {
 	net_start_ctr "$later"
 	[ "$(cg_read "$later" pids.max)" = 40 ] && [ "$(cg_read "$later" memory.limit)" = 50331648 ] ||
 		bk_fail "started after the restart with pids.max $(cg_read "$later" pids.max), memory limit $(cg_read "$later" memory.limit) (wanted 40, 50331648)"
-	bk_assert_content "$C/$run/limits" $'memory 67108864\ncpu.shares 1024\ncpus 0.500\npids 50\n'
-	bk_assert_content "$C/$later/limits" $'memory 50331648\ncpu.shares 1024\ncpus max\npids 40\n'
+	bk_assert_content "$C/$run/limits" $'memory 67108864\nmemory-swap default\ncpu.shares 1024\ncpus 0.500\npids 50\n'
+	bk_assert_content "$C/$later/limits" $'memory 50331648\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 40\n'
 }
 
 # ---- two daemons -----------------------------------------------------------------------------

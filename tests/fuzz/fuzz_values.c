@@ -50,6 +50,8 @@ check_limits(const char *text)
 	FUZZ_ASSERT(l.cpu_shares == 0 || (l.cpu_shares >= 2 && l.cpu_shares <= 262144));
 	FUZZ_ASSERT(l.cpus_milli == 0 || (l.cpus_milli >= 10 && l.cpus_milli <= NCPU * 1000));
 	FUZZ_ASSERT(l.pids == LIMIT_MAX || (l.pids >= 1 && l.pids <= 4194304));
+	FUZZ_ASSERT(l.memory_swap == 0 || l.memory_swap == LIMIT_MAX ||
+		    (l.memory != LIMIT_MAX && l.memory_swap >= l.memory));
 	n = limits_format(&l, buf, sizeof(buf));
 	FUZZ_ASSERT(n > 0 && (size_t)n < sizeof(buf));
 	limits_init(&back);
@@ -61,8 +63,10 @@ check_limits(const char *text)
 	if (l.cpu_shares == 0)
 		back.cpu_shares = 0;
 	FUZZ_ASSERT(memcmp(&l, &back, sizeof(l)) == 0);
-	FUZZ_ASSERT(limits_to_files(&l, CGROUP_V1, files, 8) == 5);
-	FUZZ_ASSERT(limits_to_files(&l, CGROUP_V2, files, 8) == 4);
+	FUZZ_ASSERT(limits_to_files(&l, CGROUP_V1, false, files, 8) == 5);
+	FUZZ_ASSERT(limits_to_files(&l, CGROUP_V2, false, files, 8) == 4);
+	FUZZ_ASSERT(limits_to_files(&l, CGROUP_V1, true, files, 8) == 6);
+	FUZZ_ASSERT(limits_to_files(&l, CGROUP_V2, true, files, 8) == 5);
 	FUZZ_ASSERT(limits_shares_to_weight((uint64_t)l.cpu_shares) >= 1 &&
 		    limits_shares_to_weight((uint64_t)l.cpu_shares) <= 10000);
 }

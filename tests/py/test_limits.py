@@ -28,7 +28,7 @@ import cgroups
 from conftest import busybox_rootfs, check_error, wait_until, write_ctl
 
 # pids 2048: the daemon's default, podman's (engine/limits.h).
-DEFAULTS = "memory max\ncpu.shares 1024\ncpus max\npids 2048\n"
+DEFAULTS = "memory max\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 2048\n"
 
 pytestmark = pytest.mark.skipif(bool(cgroups.unusable_reason()), reason=cgroups.unusable_reason() or "-")
 
@@ -86,7 +86,7 @@ def test_limits_before_start_read_back_and_applied(bk):
     assert c.read("stats") == "cpu_usec 0\nmemory 0\nmemory_max 0\npids 0\noom_kills 0\n"
     assert c.limits("memory 64M\ncpu.shares 512\n") == (0, "")
     assert c.limits("cpus 0.5\npids 50\n") == (0, "")
-    assert c.read("limits") == "memory 67108864\ncpu.shares 512\ncpus 0.500\npids 50\n"
+    assert c.read("limits") == "memory 67108864\nmemory-swap default\ncpu.shares 512\ncpus 0.500\npids 50\n"
     g = cgroups.path(c)
     tag = open(os.path.join(bk.store, "cgroup-tag")).read()[:8]
     assert g.endswith("/%s/%s" % (tag, c.id)), g
@@ -123,7 +123,7 @@ def test_live_change(bk):
     assert int(cgroups.read(g, "cpu.weight")) < w
     if cgroups.VERSION == 1:
         assert cgroups.read(g, "cpu.weight") == "256"
-    assert c.read("limits") == "memory 104857600\ncpu.shares 256\ncpus 0.250\npids 40\n"
+    assert c.read("limits") == "memory 104857600\nmemory-swap default\ncpu.shares 256\ncpus 0.250\npids 40\n"
     assert c.limits("memory max\ncpus max\npids max\n") == (0, "")
     assert cgroups.read(g, "memory.limit") == "max"
     assert cgroups.read(g, "cpu.quota") == "max 100000"
@@ -143,7 +143,7 @@ BAD = [
 @pytest.mark.parametrize("running", [False, True], ids=["created", "running"])
 def test_einval_old_limits_kept(bk, running):
     c = create(bk, "echo up; sleep 1000", limits="memory 64M\ncpus 0.5\npids 50")
-    want = "memory 67108864\ncpu.shares 1024\ncpus 0.500\npids 50\n"
+    want = "memory 67108864\nmemory-swap default\ncpu.shares 1024\ncpus 0.500\npids 50\n"
     if running:
         c.ctl_ok("start")
         c.wait_log("^up$")
@@ -309,7 +309,7 @@ def test_exec_session_in_container_group(bk):
 def test_default_limit(daemons):
     b = daemons("--default-limit", "pids 100")
     c = create(b, "echo up; sleep 1000")
-    assert c.read("limits") == "memory max\ncpu.shares 1024\ncpus max\npids 100\n"
+    assert c.read("limits") == "memory max\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 100\n"
     c.ctl_ok("start")
     c.wait_log("^up$")
     assert cgroups.read(c, "pids.max") == "100"

@@ -47,10 +47,29 @@ static int
 parse_bad_keeps_old(void)
 {
 	static const char *bad[] = {
-		"memory -1", "memory 1M",  "memory abc",      "cpus abc",
-		"cpus 0",    "cpus 0.001", "cpus 9",          "cpus 1.",
-		"pids 0",    "pids -5",    "cpu.shares 1",    "cpu.shares 300000",
-		"bogus 1",   "memory",     "memory 1G extra", "cpus 1.2345",
+		"memory -1",
+		"memory 1M",
+		"memory abc",
+		"cpus abc",
+		"cpus 0",
+		"cpus 0.001",
+		"cpus 9",
+		"cpus 1.",
+		"pids 0",
+		"pids -5",
+		"cpu.shares 1",
+		"cpu.shares 300000",
+		"bogus 1",
+		"memory",
+		"memory 1G extra",
+		"cpus 1.2345",
+		/* memory plus swap: needs a memory limit at or below it */
+		"memory-swap 1G\nmemory max",
+		"memory-swap 32M",
+		"memory 128M\nmemory-swap 64M",
+		"memory-swap -1",
+		"memory-swap 0",
+		"memory-swap auto",
 	};
 	struct bk_err err = BK_ERR_INIT;
 	struct limits l, before;
@@ -84,13 +103,66 @@ format_roundtrip(void)
 
 	limits_init(&l);
 	limits_format(&l, text, sizeof(text));
-	CHECK_STR(text, "memory max\ncpu.shares 1024\ncpus max\npids max\n");
+	CHECK_STR(text, "memory max\nmemory-swap default\ncpu.shares 1024\ncpus max\npids max\n");
 	CHECK_INT(limits_parse("memory 512M\ncpus 1.5\npids 7\ncpu.shares 100", &l, 4, &err), 0);
 	limits_format(&l, text, sizeof(text));
-	CHECK_STR(text, "memory 536870912\ncpu.shares 100\ncpus 1.500\npids 7\n");
+	CHECK_STR(text, "memory 536870912\nmemory-swap default\ncpu.shares 100\ncpus 1.500\npids "
+			"7\n");
 	limits_init(&back);
 	CHECK_INT(limits_parse(text, &back, 4, &err), 0);
 	CHECK(memcmp(&l, &back, sizeof(l)) == 0);
+	return 0;
+}
+
+/* docker's --memory-swap: memory plus swap; twice memory unless set; max: swap unlimited. */
+static int
+memory_swap(void)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct cgroup_setting set[16];
+	struct limits l;
+	int n;
+
+	limits_init(&l);
+	CHECK_INT(l.memory_swap, 0);
+	n = limits_to_files(&l, CGROUP_V1, true, set, 16);
+	CHECK_STR(find(set, n, "memory.memsw.limit_in_bytes")->value, "-1");
+	n = limits_to_files(&l, CGROUP_V2, true, set, 16);
+	CHECK_STR(find(set, n, "memory.swap.max")->value, "max");
+	CHECK_INT(limits_parse("memory 100M", &l, 4, &err), 0);
+	n = limits_to_files(&l, CGROUP_V1, true, set, 16);
+	CHECK_STR(find(set, n, "memory.memsw.limit_in_bytes")->value, "209715200");
+	/* a new group's memsw may never be below its memory limit: memory goes first */
+	CHECK(find(set, n, "memory.memsw.limit_in_bytes") ==
+	      find(set, n, "memory.limit_in_bytes") + 1);
+	n = limits_to_files(&l, CGROUP_V2, true, set, 16);
+	CHECK_STR(find(set, n, "memory.swap.max")->value, "104857600");
+	/* in either order of lines */
+	CHECK_INT(limits_parse("memory-swap 150M\nmemory 120M", &l, 4, &err), 0);
+	CHECK_INT(l.memory_swap, 150LL << 20);
+	n = limits_to_files(&l, CGROUP_V1, true, set, 16);
+	CHECK_STR(find(set, n, "memory.memsw.limit_in_bytes")->value, "157286400");
+	n = limits_to_files(&l, CGROUP_V2, true, set, 16);
+	CHECK_STR(find(set, n, "memory.swap.max")->value, "31457280");
+	/* equal to memory: no swap */
+	CHECK_INT(limits_parse("memory-swap 120M", &l, 4, &err), 0);
+	n = limits_to_files(&l, CGROUP_V2, true, set, 16);
+	CHECK_STR(find(set, n, "memory.swap.max")->value, "0");
+	/* memory above it is refused, whole */
+	CHECK_INT(limits_parse("memory 200M", &l, 4, &err), -EINVAL);
+	CHECK(strstr(err.msg, "below memory") != NULL);
+	CHECK_INT(l.memory, 120LL << 20);
+	CHECK_INT(limits_parse("memory-swap max", &l, 4, &err), 0);
+	n = limits_to_files(&l, CGROUP_V1, true, set, 16);
+	CHECK_STR(find(set, n, "memory.memsw.limit_in_bytes")->value, "-1");
+	n = limits_to_files(&l, CGROUP_V2, true, set, 16);
+	CHECK_STR(find(set, n, "memory.swap.max")->value, "max");
+	/* without swap accounting no swap file is written */
+	n = limits_to_files(&l, CGROUP_V1, false, set, 16);
+	CHECK(find(set, n, "memory.memsw.limit_in_bytes") == NULL);
+	n = limits_to_files(&l, CGROUP_V2, false, set, 16);
+	CHECK(find(set, n, "memory.swap.max") == NULL);
+	CHECK_INT(limits_parse("memory max\nmemory-swap default", &l, 4, &err), 0);
 	return 0;
 }
 
@@ -103,13 +175,13 @@ v1_files(void)
 	int n;
 
 	limits_init(&l);
-	n = limits_to_files(&l, CGROUP_V1, set, 16);
+	n = limits_to_files(&l, CGROUP_V1, true, set, 16);
 	CHECK_STR(find(set, n, "memory.limit_in_bytes")->value, "-1");
 	CHECK_STR(find(set, n, "cpu.shares")->value, "1024");
 	CHECK_STR(find(set, n, "cpu.cfs_quota_us")->value, "-1");
 	CHECK_STR(find(set, n, "pids.max")->value, "max");
 	CHECK_INT(limits_parse("memory 512M\ncpus 1.5\npids 32\ncpu.shares 512", &l, 4, &err), 0);
-	n = limits_to_files(&l, CGROUP_V1, set, 16);
+	n = limits_to_files(&l, CGROUP_V1, true, set, 16);
 	CHECK_STR(find(set, n, "memory.limit_in_bytes")->value, "536870912");
 	CHECK_STR(find(set, n, "cpu.shares")->value, "512");
 	CHECK_STR(find(set, n, "cpu.cfs_period_us")->value, "100000");
@@ -129,7 +201,7 @@ v2_files(void)
 	int n;
 
 	limits_init(&l);
-	n = limits_to_files(&l, CGROUP_V2, set, 16);
+	n = limits_to_files(&l, CGROUP_V2, true, set, 16);
 	CHECK_STR(find(set, n, "memory.max")->value, "max");
 	CHECK_STR(find(set, n, "cpu.weight")->value, "100");
 	CHECK_STR(find(set, n, "cpu.max")->value, "max 100000");
@@ -137,7 +209,7 @@ v2_files(void)
 	CHECK(find(set, n, "cpu.shares") == NULL);
 	CHECK(find(set, n, "memory.limit_in_bytes") == NULL);
 	CHECK_INT(limits_parse("memory 512M\ncpus 0.5\npids 32\ncpu.shares 1024", &l, 4, &err), 0);
-	n = limits_to_files(&l, CGROUP_V2, set, 16);
+	n = limits_to_files(&l, CGROUP_V2, true, set, 16);
 	CHECK_STR(find(set, n, "memory.max")->value, "536870912");
 	CHECK_STR(find(set, n, "cpu.weight")->value, "100");
 	CHECK_STR(find(set, n, "cpu.max")->value, "50000 100000");
@@ -169,6 +241,7 @@ main(void)
 	RUN(parse_good);
 	RUN(parse_bad_keeps_old);
 	RUN(format_roundtrip);
+	RUN(memory_swap);
 	RUN(v1_files);
 	RUN(v2_files);
 	RUN(shares_to_weight);
