@@ -2,7 +2,9 @@
  * syscalls.h: raw wrappers for the system calls glibc 2.36 does not wrap,
  * shared by the engine, bockerfs-init and the daemon.  Each returns what
  * the kernel returns: -1 with errno set on failure.  libc only: the
- * container init links nothing else.
+ * container init links nothing else.  What glibc 2.36 does wrap is called
+ * through libc: pidfd_open, pidfd_send_signal and pidfd_getfd
+ * (<sys/pidfd.h>), close_range (<unistd.h>).
  */
 #ifndef BK_SYSCALLS_H
 #define BK_SYSCALLS_H
@@ -19,6 +21,15 @@ sys_openat2(int dfd, const char *path, int flags, mode_t mode, uint64_t resolve)
 	struct open_how how = { .flags = (uint64_t)flags, .mode = mode, .resolve = resolve };
 
 	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+}
+
+/* struct clone_args is <linux/sched.h>'s, which the caller includes. */
+struct clone_args;
+
+static inline long
+sys_clone3(struct clone_args *args, size_t size)
+{
+	return syscall(SYS_clone3, args, size);
 }
 
 #endif

@@ -29,7 +29,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,7 +139,7 @@ toucher_start(const char *mountpoint, dev_t under_dev)
 		/* Only the socket: above all, not /dev/fuse. */
 		if (dup2(sv[1], 3) < 0)
 			_exit(1);
-		if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
+		if (close_range(4U, ~0U, 0) < 0) {
 			/* Before Linux 5.9: one by one, up to the limit. */
 			struct rlimit rl;
 			int fd, max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1U << 20)

@@ -7,13 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/syscall.h>
+#include <sys/pidfd.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "base/base.h"
 #include "base/inroot.h"
 #include "common/cleanup.h"
+#include "common/syscalls.h"
 
 static int
 probe_resolve_in_root(void)
@@ -29,7 +30,7 @@ probe_resolve_in_root(void)
 static int
 probe_pidfd_open(void)
 {
-	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	int fd = pidfd_open(getpid(), 0);
 
 	if (fd >= 0)
 		close(fd);
@@ -40,14 +41,14 @@ static int
 probe_pidfd_send_signal(void)
 {
 	/* An invalid fd: EBADF where the call exists. */
-	return syscall(SYS_pidfd_send_signal, -1, 0, NULL, 0) < 0 && errno == ENOSYS ? -1 : 0;
+	return pidfd_send_signal(-1, 0, NULL, 0) < 0 && errno == ENOSYS ? -1 : 0;
 }
 
 static int
 probe_clone3(void)
 {
 	/* Arguments too small: EINVAL where the call exists; nothing is cloned. */
-	return syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS ? -1 : 0;
+	return sys_clone3(NULL, 0) < 0 && errno == ENOSYS ? -1 : 0;
 }
 
 static const struct {

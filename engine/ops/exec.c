@@ -19,8 +19,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "ops/ops.h"
@@ -353,7 +353,7 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 		if (run.pidfd >= 0) {
 			siginfo_t si;
 
-			syscall(SYS_pidfd_send_signal, run.pidfd, SIGKILL, NULL, 0);
+			pidfd_send_signal(run.pidfd, SIGKILL, NULL, 0);
 			waitid(P_PIDFD, (id_t)run.pidfd, &si, WEXITED);
 		}
 		session_close_fds(e, &run);
@@ -563,7 +563,7 @@ bk_exec_kill(struct bk_engine *e, const char *ctr_id, int n, int sig, struct bk_
 		ret = bk_err_set(err, ESRCH, "exec session %d is not running", n);
 	/* The helper passes no signals on: signal its process group's command via the helper's
 	 * child is not reachable from here, so kill the helper's whole session group. */
-	else if (syscall(SYS_pidfd_send_signal, s->pidfd, sig, NULL, 0) < 0)
+	else if (pidfd_send_signal(s->pidfd, sig, NULL, 0) < 0)
 		ret = bk_err_sys(err, "kill exec session %d", n);
 	pthread_mutex_unlock(&e->model.lock);
 	return ret;

@@ -8,8 +8,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "base/base.h"
@@ -60,7 +60,7 @@ reconcile(struct bk_engine *e, struct container *c)
 	bool same_boot = strcmp(c->boot_id, e->model.boot_id) == 0;
 
 	if (same_boot && c->pid > 0 && proc_start_time(c->pid) == c->pid_start) {
-		c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+		c->pidfd = pidfd_open(c->pid, 0);
 		if (c->pidfd >= 0) {
 			bk_log(BK_LOG_INFO, "container %s: still running (pid %d)", c->id,
 			       (int)c->pid);
@@ -86,7 +86,7 @@ adopt_broken(struct bk_engine *e, struct container *c, int dfd)
 
 	if (pid <= 0)
 		return;
-	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	c->pidfd = pidfd_open(pid, 0);
 	if (c->pidfd < 0)
 		return;
 	c->state = BK_CTR_RUNNING;
@@ -209,7 +209,7 @@ bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *e
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
 	else if (c->state != BK_CTR_RUNNING || c->pidfd < 0)
 		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
-	else if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0)
+	else if (pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0)
 		ret = bk_err_sys(err, "kill %s", id);
 	else
 		c->kill_sent = sig;
@@ -261,7 +261,7 @@ stop_locked(struct bk_engine *e, struct container *c, int timeout_s, struct bk_c
 {
 	if (timeout_s > 0 && c->pidfd >= 0) {
 		c->kill_sent = SIGTERM;
-		syscall(SYS_pidfd_send_signal, c->pidfd, SIGTERM, NULL, 0);
+		pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
 		if (wait_stopped_locked(e, c, timeout_s * 1000, cancel))
 			return 0;
 		if (cancel && atomic_load(&cancel->cancelled))
@@ -269,7 +269,7 @@ stop_locked(struct bk_engine *e, struct container *c, int timeout_s, struct bk_c
 	}
 	if (c->state == BK_CTR_RUNNING && c->pidfd >= 0) {
 		c->kill_sent = SIGKILL;
-		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+		pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
 	}
 	/* SIGKILL cannot be refused; only a stuck kernel could keep us here. */
 	if (!wait_stopped_locked(e, c, 30000, NULL))

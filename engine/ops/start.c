@@ -10,8 +10,8 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "ops/ops.h"
@@ -254,7 +254,7 @@ undo_launch(struct bk_engine *e, struct start_ctx *x, int pidfd)
 	siginfo_t si;
 	int fd = pidfd >= 0 ? pidfd : c->pidfd;
 
-	syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+	pidfd_send_signal(fd, SIGKILL, NULL, 0);
 	while (waitid(P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	close(fd);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proc/proc.h"
+#include "common/syscalls.h"
 
 /*
  * In a child cloned with a new mount namespace (raw system calls only):
@@ -71,7 +72,7 @@ clone_init_proc(const struct procs *p, uint64_t ns, char **argv, int in_r, int o
 	ca.flags = ns | CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)&fd;
 	ca.exit_signal = SIGCHLD;
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	pid = sys_clone3(&ca, sizeof(ca));
 	if (pid < 0)
 		return bk_err_sys(err, "clone3");
 	if (pid == 0) {

@@ -28,8 +28,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "proc/proc.h"
@@ -57,7 +57,7 @@ discard(struct procs *pr, struct spare_init *s)
 	/* EOF on its socket ends a spare; SIGKILL if it does not go at once. */
 	close(s->sync_fd);
 	if (poll(&pfd, 1, 1000) <= 0)
-		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		pidfd_send_signal(s->pidfd, SIGKILL, NULL, 0);
 	while (waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	close(s->pidfd);

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "proc/proc.h"
@@ -185,11 +185,11 @@ spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded)
 	    proc_start_time(pid) == start) {
 		bk_log(BK_LOG_INFO,
 		       "container %s: killing the init of an unrecorded start (pid %d)", id, pid);
-		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		pidfd = pidfd_open(pid, 0);
 		if (pidfd >= 0) {
 			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
-			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
 			poll(&pfd, 1, 2000);
 			close(pidfd);
 		}
@@ -300,6 +300,6 @@ init_exited(const struct init_proc *ip)
 void
 init_kill(struct init_proc *ip)
 {
-	syscall(SYS_pidfd_send_signal, ip->pidfd, SIGKILL, NULL, 0);
+	pidfd_send_signal(ip->pidfd, SIGKILL, NULL, 0);
 	reap(ip->pidfd);
 }
