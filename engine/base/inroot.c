@@ -11,29 +11,13 @@
 #include <unistd.h>
 
 #include "inroot.h"
+#include "common/cleanup.h"
 #include "common/syscalls.h"
 
 #define INROOT_RESOLVE (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 /* openat2 answers EAGAIN when a rename raced a ".." walk; a loop doing that on purpose ends here.
  */
 #define RACE_RETRIES 64
-
-static void
-close_fdp(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-#define local_close __attribute__((cleanup(close_fdp)))
-
-static int
-steal(int *fd)
-{
-	int ret = *fd;
-
-	*fd = -1;
-	return ret;
-}
 
 /* openat2 under root with the rules; -errno. */
 static int
@@ -73,7 +57,7 @@ reopen_read(int path_fd, const struct stat *st)
 {
 	char proc[32];
 	struct stat now;
-	local_close int fd = -1;
+	cleanup_close int fd = -1;
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
 	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -84,13 +68,13 @@ reopen_read(int path_fd, const struct stat *st)
 	/* The same inode, or /proc is not what it should be. */
 	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
 		return -EXDEV;
-	return steal(&fd);
+	return take_fd(fd);
 }
 
 int
 inroot_file(int root_fd, const char *path, struct stat *st)
 {
-	local_close int pfd = inroot_path(root_fd, path, 0, 0);
+	cleanup_close int pfd = inroot_path(root_fd, path, 0, 0);
 
 	if (pfd < 0)
 		return pfd;
@@ -105,7 +89,7 @@ int
 inroot_read(int root_fd, const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;
-	local_close int fd = inroot_file(root_fd, path, &st);
+	cleanup_close int fd = inroot_file(root_fd, path, &st);
 	size_t used = 0;
 	char *buf;
 
@@ -181,7 +165,7 @@ inroot_parent(int root_fd, const char *path, char *name, size_t size)
 static int
 stat_under(int root_fd, const char *path, int flags, struct stat *st)
 {
-	local_close int fd = inroot_path(root_fd, path, flags, 0);
+	cleanup_close int fd = inroot_path(root_fd, path, flags, 0);
 
 	if (fd < 0)
 		return fd;
@@ -204,7 +188,7 @@ inroot_lstat(int root_fd, const char *path, struct stat *st)
 static int
 set_owner(int dfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
 {
-	local_close int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
@@ -233,12 +217,12 @@ step_into(int dfd, const char *name, uint64_t resolve)
 int
 inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid, uint64_t resolve)
 {
-	local_close int cur = inroot_dir(root_fd, path, 0, resolve);
+	cleanup_close int cur = inroot_dir(root_fd, path, 0, resolve);
 	char prefix[PATH_MAX];
 	size_t len = strlen(path), start, end;
 
 	if (cur != -ENOENT)
-		return cur >= 0 ? steal(&cur) : cur;
+		return cur >= 0 ? take_fd(cur) : cur;
 	if (len >= sizeof(prefix))
 		return -ENAMETOOLONG;
 	cur = inroot_dir(root_fd, "/", 0, 0);
@@ -284,7 +268,7 @@ inroot_mkdirs(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid, 
 		close(cur);
 		cur = next;
 	}
-	return steal(&cur);
+	return take_fd(cur);
 }
 
 /* Make root/path an empty regular file if nothing is there; 0 or -errno. */
@@ -292,7 +276,7 @@ static int
 create_empty(int root_fd, const char *path, mode_t mode)
 {
 	char dir[PATH_MAX], name[NAME_MAX + 1];
-	local_close int parent = -1;
+	cleanup_close int parent = -1;
 	struct stat st;
 	int fd, ret = split(path, dir, sizeof(dir), name, sizeof(name));
 
@@ -322,7 +306,7 @@ create_empty(int root_fd, const char *path, mode_t mode)
 int
 inroot_mkfile(int root_fd, const char *path, mode_t mode)
 {
-	local_close int fd = inroot_path(root_fd, path, 0, 0);
+	cleanup_close int fd = inroot_path(root_fd, path, 0, 0);
 	struct stat st;
 
 	if (fd == -ENOENT) {
@@ -338,7 +322,7 @@ inroot_mkfile(int root_fd, const char *path, mode_t mode)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	return steal(&fd);
+	return take_fd(fd);
 }
 
 int
