@@ -50,6 +50,16 @@ xstrdup(const char *s)
 	return p;
 }
 
+static inline char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
 static inline char *__attribute__((format(printf, 1, 2))) xasprintf(const char *fmt, ...)
 {
 	va_list ap;

@@ -13,6 +13,7 @@
 #include "inroot.h"
 #include "common/cleanup.h"
 #include "common/syscalls.h"
+#include "common/xalloc.h"
 
 #define INROOT_RESOLVE (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 /* openat2 answers EAGAIN when a rename raced a ".." walk; a loop doing that on purpose ends here.
@@ -98,9 +99,7 @@ inroot_read(int root_fd, const char *path, size_t max, char **out, size_t *len)
 	/* A 100 GiB sparse file is refused before a byte is read. */
 	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
-	buf = malloc(max + 1);
-	if (buf == NULL)
-		return -ENOMEM;
+	buf = xmalloc(max + 1);
 	for (;;) {
 		ssize_t n = read(fd, buf + used, max + 1 - used);
 

@@ -812,7 +812,7 @@ image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pu
 	img->config = json_incref(res->config);
 	img->size = res->size;
 	img->digest = xstrdup(res->digest);
-	img->manifest = strndup(res->manifest, res->manifest_len);
+	img->manifest = xstrndup(res->manifest, res->manifest_len);
 	img->layers_text = xstrdup(res->layers_text);
 	/*
 	 * The record bears the name from the start (a crash before the image

@@ -727,9 +727,7 @@ parse_flags(struct df_instr *in, const char **rest, struct bk_err *err)
 		if (*slot)
 			return line_err(err, in->line, "%s: '%.*s' given twice",
 					dockerfile_op_name(in->op), (int)(eq - p), p);
-		*slot = strndup(eq + 1, n - (size_t)(eq + 1 - p));
-		if (*slot == NULL)
-			abort();
+		*slot = xstrndup(eq + 1, n - (size_t)(eq + 1 - p));
 		for (p += n; is_blank(*p); p++)
 			;
 	}

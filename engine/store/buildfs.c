@@ -559,7 +559,7 @@ copy_one(struct copier *x, int ctx_fd, const char *src, const char *dest, bool i
 	} else {
 		const char *slash = strrchr(dest, '/');
 
-		parent = slash == dest ? xstrdup("/") : strndup(dest, (size_t)(slash - dest));
+		parent = slash == dest ? xstrdup("/") : xstrndup(dest, (size_t)(slash - dest));
 		target = xstrdup(slash + 1);
 	}
 	ddir = mkdir_open(x->rootfs_fd, parent, x->opt->uid, x->opt->gid, err);
