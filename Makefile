@@ -161,6 +161,7 @@ format-check:
 # The layers of docs/design.md (an allow-list per folder) and the rule for paths inside roots.
 check-layers:
 	@scripts/check-layers.sh
+	@scripts/check-rootpaths.sh --self-test
 
 $(BUILD)/bench/bkbench: bench/bkbench.c
 	@mkdir -p $(dir $@)
