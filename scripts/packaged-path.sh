@@ -30,8 +30,10 @@ closure=$({
 } | sed 's/:.*//' | sort -u)
 
 # Every program those packages own, by its real path (merged /usr, alternatives),
-# linked into DIR under the names it has in the system's bin directories.
-rm -rf "$dir"
+# linked into DIR under the names it has in the system's bin directories.  Made
+# beside DIR and moved in place: `make test` runs with PATH=DIR, and this script
+# itself is then run from it.
+rm -rf "$dir.new" "$dir.new.old"
 # shellcheck disable=SC2086
 dpkg-query -L $closure 2>/dev/null | python3 -c '
 import os, sys
@@ -46,4 +48,10 @@ for b in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
             continue
         if os.path.realpath(f) in owned:
             os.symlink(f, link)
-' "$dir"
+# In place in one process: the shell may have no rm or mv once DIR is gone.
+import shutil
+if os.path.lexists(sys.argv[2]):
+    os.rename(sys.argv[2], d + ".old")
+os.rename(d, sys.argv[2])
+shutil.rmtree(d + ".old", ignore_errors=True)
+' "$dir.new" "$dir"
