@@ -36,8 +36,8 @@ FSD_OBJ    := $(FSD_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPERS    := $(BUILD)/bockerfs
 
-.PHONY: all deps test-deps check test test-v2 e2e py net-selftest san format format-check check-layers \
-	bench start stop clean install
+.PHONY: all deps test-deps check test test-v2 bench-v2 e2e py net-selftest san format format-check \
+	check-layers bench start stop clean install
 all: deps $(BUILD)/bockerfs $(BUILD)/bockerfs-init
 
 # What building needs; `make check` needs no more.
@@ -146,6 +146,12 @@ test-v2: all test-deps $(TEST_HELPERS)
 	tests/vm/run-v2 -- env $(V2_ENV) bats --tap $(V2_TESTS)
 	tests/vm/run-v2 --systemd -- env $(V2_ENV) bats --tap tests/e2e/16-systemd.bats \
 		--filter 'systemd|Delegate' tests/e2e/62-cgroup-v2.bats
+
+# Container start in the lane against its kernel floor, to compare with bench/start.sh here.
+bench-v2: all test-deps $(BUILD)/bench/bkbench
+	@scripts/deps.sh vm
+	tests/vm/run-v2 -- env PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs \
+		bench/start.sh
 
 san:
 	$(MAKE) SAN=1 test
