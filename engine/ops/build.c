@@ -23,7 +23,6 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 
 #include "ops/ops.h"
 #include "store/store.h"
@@ -239,18 +238,6 @@ workdir(struct build *b)
 	return w && *w ? w : "/";
 }
 
-static const char *
-oci_arch(void)
-{
-	static struct utsname u;
-
-	if (uname(&u) < 0 || strcmp(u.machine, "x86_64") == 0)
-		return "amd64";
-	if (strcmp(u.machine, "aarch64") == 0)
-		return "arm64";
-	return u.machine;
-}
-
 /* ---- FROM -------------------------------------------------------------------------- */
 
 /* The base image: found, or pulled as docker build does; "scratch" is an empty one. */
@@ -261,10 +248,14 @@ from_image(struct build *b, const char *name, struct bk_err *err)
 	int ret;
 
 	if (strcmp(name, "scratch") == 0) {
+		struct platform host;
+
+		platform_host(&host);
 		b->cur[0] = '\0';
-		b->config = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture",
-				      oci_arch(), "os", "linux", "config", "rootfs", "type",
-				      "layers", "diff_ids", "history");
+		b->config =
+		    json_pack("{s:s, s:s*, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture",
+			      host.arch, "variant", *host.variant ? host.variant : NULL, "os",
+			      "linux", "config", "rootfs", "type", "layers", "diff_ids", "history");
 		return 0;
 	}
 	ret = bk_image_resolve(b->e, name, id, err);

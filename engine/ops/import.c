@@ -6,44 +6,30 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 
 #include "base/base.h"
 #include "base/inroot.h"
 #include "model/model.h"
+#include "parse/parse.h"
 #include "ops/ops.h"
 #include "store/store.h"
-
-static const char *
-oci_arch(void)
-{
-	static struct utsname u;
-
-	if (uname(&u) < 0)
-		return "amd64";
-	if (strcmp(u.machine, "x86_64") == 0)
-		return "amd64";
-	if (strcmp(u.machine, "aarch64") == 0)
-		return "arm64";
-	if (strncmp(u.machine, "armv7", 5) == 0)
-		return "arm";
-	return u.machine;
-}
 
 /* The config `docker import` would give, plus PATH and a shell if there is one. */
 static json_t *
 import_config(int rootfs_fd, const char *dir, const char *created)
 {
 	json_t *cfg = json_pack("{s:[s]}", "Env", DEFAULT_PATH);
+	struct platform host;
 	struct stat st;
 
 	/* Followed as the container would: /bin/sh -> /bin/busybox is the image's busybox. */
 	if (inroot_stat(rootfs_fd, "/bin/sh", &st) == 0 && S_ISREG(st.st_mode))
 		json_object_set_new(cfg, "Cmd", json_pack("[s]", "/bin/sh"));
-	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[]}, s:[{s:s, s:s}]}", "architecture",
-			 oci_arch(), "os", "linux", "created", created, "config", cfg, "rootfs",
-			 "type", "layers", "diff_ids", "history", "created", created, "created_by",
-			 dir);
+	platform_host(&host);
+	return json_pack("{s:s, s:s*, s:s, s:s, s:o, s:{s:s, s:[]}, s:[{s:s, s:s}]}",
+			 "architecture", host.arch, "variant", *host.variant ? host.variant : NULL,
+			 "os", "linux", "created", created, "config", cfg, "rootfs", "type",
+			 "layers", "diff_ids", "history", "created", created, "created_by", dir);
 }
 
 /* Copy the source directory's own owner, mode and times onto the new root. */
