@@ -59,6 +59,9 @@ must_check int read_fd_all(int fd, size_t max, char **out, size_t *len, struct b
 must_check int read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len,
 			    struct bk_err *err);
 
+/* Free a NULL-terminated vector of strings, and its strings (NULL: nothing). */
+void strv_free(char **v);
+
 /* A directory stream over dfd with its own offset (NULL + errno on failure). */
 DIR *opendir_at(int dfd);
 

@@ -227,3 +227,11 @@ new_id(const char *prefix, char out[BK_ID_SIZE])
 	snprintf(out, BK_ID_SIZE, "%s%s", prefix, hex);
 	return 0;
 }
+
+void
+strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}

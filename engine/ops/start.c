@@ -48,10 +48,7 @@ ctx_free(struct start_ctx *x)
 	for (i = 0; i < x->nenv; i++)
 		free(x->env[i]);
 	free(x->env);
-	if (x->argv)
-		for (i = 0; x->argv[i]; i++)
-			free(x->argv[i]);
-	free(x->argv);
+	strv_free(x->argv);
 	for (i = 0; i < x->nenvp; i++)
 		free(x->envp[i]);
 	free(x->envp);

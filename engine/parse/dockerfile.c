@@ -108,18 +108,6 @@ strv_push(struct strv *sv, char *s)
 	sv->v[sv->n] = NULL;
 }
 
-static void
-strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* A NULL-terminated vector, even when empty. */
 static char **
 strv_finish(struct strv *sv)
@@ -541,7 +529,7 @@ lex_words(const char *s, char esc, bool split, const struct scope *sc, int line,
 	lex_end_word(&lx);
 	if (ret < 0) {
 		free(lx.word.p);
-		strv_free(lx.words.v, lx.words.n);
+		strv_free(lx.words.v);
 		return ret;
 	}
 	*out = strv_finish(&lx.words);
@@ -559,9 +547,8 @@ lex_one(const char *s, char esc, const struct scope *sc, int line, char **out, s
 
 	if (ret < 0)
 		return ret;
-	*out = v[0];
-	v[0] = NULL;
-	strv_free(v, n);
+	*out = take_ptr(v[0]); /* the only word: v is empty now */
+	strv_free(v);
 	return 0;
 }
 
@@ -611,7 +598,7 @@ instr_free(struct df_instr *in)
 {
 	free(in->text);
 	free(in->rest);
-	strv_free(in->argv, in->argc);
+	strv_free(in->argv);
 	free(in->chown);
 	free(in->chmod);
 }
@@ -901,8 +888,8 @@ dockerfile_parse(const char *text, size_t len, struct dockerfile *out, struct bk
 static void
 step_free(struct df_step *st)
 {
-	strv_free(st->argv, st->argc);
-	strv_free(st->env, st->nenv);
+	strv_free(st->argv);
+	strv_free(st->env);
 	free(st->chown);
 	free(st->chmod);
 }
@@ -985,7 +972,7 @@ expand_pairs(const struct df_instr *in, char esc, const struct scope *sc, struct
 			strv_push(out, xasprintf("%s=%s", key, value));
 		free(key);
 		free(value);
-		strv_free(raw.v, raw.n);
+		strv_free(raw.v);
 		return ret;
 	}
 	for (i = 0; i < raw.n && ret == 0; i++) {
@@ -1016,7 +1003,7 @@ expand_pairs(const struct df_instr *in, char esc, const struct scope *sc, struct
 		free(key);
 		free(value);
 	}
-	strv_free(raw.v, raw.n);
+	strv_free(raw.v);
 	return ret;
 }
 
@@ -1086,11 +1073,9 @@ expand_copy(const struct df_instr *in, char esc, const struct scope *sc, struct 
 		}
 	} else {
 		ret = lex_words(in->rest, esc, true, sc, in->line, &w, &n, err);
-		for (i = 0; ret == 0 && i < n; i++) {
-			strv_push(out, w[i]);
-			w[i] = NULL;
-		}
-		strv_free(w, n);
+		for (i = 0; ret == 0 && i < n; i++)
+			strv_push(out, take_ptr(w[i]));
+		strv_free(w);
 	}
 	if (ret == 0 && in->chown)
 		ret = lex_one(in->chown, esc, sc, in->line, &st->chown, err);
@@ -1167,7 +1152,7 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 				       in->rest);
 		if (ret == 0 && n > 0)
 			strv_push(&out, xstrdup(w[0]));
-		strv_free(w, n);
+		strv_free(w);
 		break;
 	case DF_ARG:
 	case DF_ENV:
@@ -1183,11 +1168,9 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 		ret = lex_words(in->rest, esc, false, sc, in->line, &w, &n, err);
 		if (ret == 0 && !sc->check && w[0][0] == '\0')
 			ret = line_err(err, in->line, "%s: empty value", name);
-		if (ret == 0) {
-			strv_push(&out, w[0]);
-			w[0] = NULL;
-		}
-		strv_free(w, n);
+		if (ret == 0)
+			strv_push(&out, take_ptr(w[0])); /* the only word */
+		strv_free(w);
 		break;
 	case DF_EXPOSE:
 		ret = lex_words(in->rest, esc, true, sc, in->line, &w, &n, err);
@@ -1195,7 +1178,7 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 			ret = expand_ports(in, w, n, &out, err);
 		for (i = 0; ret == 0 && i < out.n; i++)
 			ret = spend(sc, strlen(out.v[i]), in->line, "ports", err);
-		strv_free(w, n);
+		strv_free(w);
 		break;
 	}
 	st->argv = strv_finish(&out);

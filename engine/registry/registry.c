@@ -1168,14 +1168,6 @@ strv_dup(const char *const *v)
 	return out;
 }
 
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 void
 registry_config_init(struct registry_config *c, const char *const *mirrors,
 		     const char *const *insecure, const char *auth_config)
