@@ -5,8 +5,9 @@
 # medians over RUNS repetitions (default 30; QUICK=1: 10), in ms unless said.
 # Peers: crun (the practical floor for a runtime), unshare+chroot (the kernel
 # floor), podman (what users would pick).  The two cgroup/rlimit quirks of
-# this machine that crun and podman need worked around are handled here as
-# ../shared/research/peers.md describes.
+# this machine that crun and podman need worked around are handled where
+# each is started, below (a hybrid cgroup layout crun 1.8 refuses; podman's
+# default ulimits).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)

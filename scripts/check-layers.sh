@@ -20,7 +20,7 @@ allowed() {
 	engine/proc) echo "common engine/bocker.h engine/base engine/parse engine/init/plan_keys.h" ;;
 	engine/model) echo "common engine/bocker.h engine/base engine/parse engine/store engine/net" ;;
 	engine/ops) echo "common engine/bocker.h engine/base engine/parse engine/registry engine/store
-		engine/net engine/proc engine/model engine/engine.h" ;;
+		engine/net engine/proc engine/model" ;;
 	engine) echo "common engine/base engine/parse engine/registry engine/store engine/net
 		engine/proc engine/model engine/ops" ;;
 	engine/init) echo "common engine/base/inroot.h" ;;

@@ -1,5 +1,5 @@
 /*
- * blockq: see blockq.h.  Blocks are copied in: the producer's buffer (a
+ * blockq: see base/base.h.  Blocks are copied in: the producer's buffer (a
  * libarchive data block) is only valid until its next read.
  */
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /*
- * Allocation, atomic file replacement and other small helpers (util.h).
+ * Atomic file replacement, file reading and other small helpers (declared in
+ * base/base.h; allocation is common/xalloc.h's).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * The image is untrusted: its /proc or /etc/hosts may be a symlink to a
  * host path (CVE-2021-30465, CVE-2023-27561).  So every target is resolved
  * once under an fd of the rootfs by the engine's one module for such paths
- * (../inroot.h: openat2 with RESOLVE_IN_ROOT), and mounted through
+ * (engine/base/inroot.h: openat2 with RESOLVE_IN_ROOT), and mounted through
  * /proc/self/fd/N, never by name.  No
  * container process exists yet, so nothing can swap a path behind us.
  */
@@ -66,7 +66,7 @@ mount_on(const char *src, int fd, const char *type, unsigned long flags, const c
 }
 
 /*
- * The engine's rules for paths in an image (../inroot.h), with errno set
+ * The engine's rules for paths in an image (engine/base/inroot.h), with errno set
  * as the rest of init expects.  INROOT_MOUNTS: once /proc, /sys and /dev
  * are mounted, paths under them are reached too.
  */
