@@ -5,7 +5,7 @@
 # another pull is downloading waits for it and reuses it, and takes it over
 # when that pull fails.
 #
-# The failpoint pull.mid-blob=sleep (engine/failpoint.c) holds the first
+# The failpoint pull.mid-blob=sleep (engine/base/failpoint.c) holds the first
 # download halfway, so that the pulls overlap at every run.
 
 bats_require_minimum_version 1.5.0

@@ -212,7 +212,7 @@ HTTPD_CMD='mkdir -p /www && echo "hello from $HOSTNAME" >/www/index.html && exec
 	bk_assert_content "$C/$cl/wait" $'exit 0\n' || bk_fail "nc: $(cat "$C/$cl/log")"
 	grep -q '^HTTP/1.[01] 200' "$C/$cl/log" || bk_fail "nc: $(cat "$C/$cl/log")"
 	grep -qx "$want" "$C/$cl/log" || bk_fail "nc: $(cat "$C/$cl/log")"
-	# httpd saw: the gateway for 127.0.0.1 (masqueraded, see engine/nat.c), the
+	# httpd saw: the gateway for 127.0.0.1 (masqueraded, see engine/net/nat.c), the
 	# real addresses of the host and of the upstream machine.
 	log=$(cat "$C/$id/log")
 	[[ $log == *"[::ffff:$NET_GW]"*"url:/"* ]] || bk_fail "httpd log: $log"

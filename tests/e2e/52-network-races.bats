@@ -5,13 +5,13 @@
 # network (ports, veth, lease, all named by the container's id) overlaps a
 # new container of the same name that is already starting or running.
 #
-# Failpoints (engine/failpoint.c) widen the windows so that each race is met
+# Failpoints (engine/base/failpoint.c) widen the windows so that each race is met
 # at every run, not once in hundreds:
 #   net.veth-exists  after a start's veth creation found the name taken
-#                    (engine/netlink.c), before it looks at the link
+#                    (engine/net/netlink.c), before it looks at the link
 #   rm.moved         after a removal took the container out of the table,
-#                    before it releases its network (engine/container.c)
-#   net.release      when that release has begun (engine/network.c)
+#                    before it releases its network (engine/ops/lifecycle.c)
+#   net.release      when that release has begun (engine/ops/network.c)
 #
 # Like 50-network.bats, each test runs its daemon in a network namespace of
 # its own (tests/lib/net.bash) and removes everything it made.

@@ -56,7 +56,7 @@ lim_write() {
 	bk_write_errno "$C/$1/limits" "$2"
 }
 
-# pids 2048: the daemon's default, podman's (engine/limits.h).
+# pids 2048: the daemon's default, podman's (engine/parse/parse.h).
 DEFAULTS=$'memory max\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 2048\n'
 
 # ---- limits, read back and applied -------------------------------------------

@@ -16,7 +16,7 @@
 #              path through a symlink whose target is missing inside the
 #              image, a hardlink whose target is not inside, invalid
 #              whiteouts, and the caps (unpacked/compressed ratio, entries,
-#              paths named, entry size; engine/layer.h).
+#              paths named, entry size; engine/store/store.h).
 #   contained  the pull succeeds and what the entry names lands inside the
 #              image: absolute names, symlinks resolved as in a chroot,
 #              whiteouts of absolute or symlinked paths.
@@ -28,7 +28,7 @@ load '../lib/containers'
 
 : "${BATS_TEST_TIMEOUT:=600}"
 
-# engine/layer.h
+# engine/store/store.h
 ENTRIES_MAX=1048576
 
 setup_file() {

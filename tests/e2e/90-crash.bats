@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Crash safety: the daemon SIGKILLs itself at a failpoint (engine/failpoint.c)
+# Crash safety: the daemon SIGKILLs itself at a failpoint (engine/base/failpoint.c)
 # in the middle of a pull, an import, a commit, a run or an rm; after a
 # restart the invariants of tests/lib/crash.bash hold (only complete images,
 # each runs `true`; no orphan subvolume, cgroup, veth, published port, lease
@@ -220,7 +220,7 @@ edit_record() {
 	kill "$other"
 }
 
-# The daemon's spare inits (engine/spare_init.c): its children started as
+# The daemon's spare inits (engine/proc/spare_init.c): its children started as
 # `bockerfs-init --spare FD` that no start has taken yet (a container's init keeps
 # that command line).  On cgroup v1 each is in a spare-N group of the store's (a
 # start renames the group of the spare it takes after the container); v2 cannot

@@ -1,5 +1,5 @@
 /*
- * Fuzz engine/auth.c: the WWW-Authenticate challenge parser (a registry's,
+ * Fuzz engine/registry/auth.c: the WWW-Authenticate challenge parser (a registry's,
  * so a hostile server's, header), base64 both ways, and the docker
  * config.json reader (auth_lookup, over a file holding the input).
  * Checks: an accepted challenge is Bearer with a realm or Basic, every field

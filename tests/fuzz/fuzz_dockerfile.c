@@ -1,5 +1,5 @@
 /*
- * Fuzz engine/dockerfile.c: parse (lines, continuations, the escape
+ * Fuzz engine/parse/dockerfile.c: parse (lines, continuations, the escape
  * directive, exec and shell forms, flags), the base image, the expansion of
  * variables with a base image's Env, and dockerfile_clean_path.
  * Checks: failures carry EINVAL (EFBIG past the size cap) and a message,

@@ -1,5 +1,5 @@
 /*
- * Fuzz engine/layer.c's layer_extract (with small caps): each input is a layer blob (plain
+ * Fuzz engine/store/layer.c's layer_extract (with small caps): each input is a layer blob (plain
  * tar; gzip or zstd if it starts with their magic), fed in odd-sized chunks
  * as the network would, and extracted into a fresh directory BASE/root next
  * to a canary directory BASE/victim.  After each input:

@@ -1,5 +1,5 @@
 /*
- * Fuzz engine/manifest.c: every parser of what a registry sends, run on each
+ * Fuzz engine/parse/manifest.c: every parser of what a registry sends, run on each
  * input (a document is one of them, and the fuzzer keeps what any of them
  * finds new): manifest_kind with and without a Content-Type, manifest_parse,
  * manifest_index_select for three platforms, manifest_config_parse with the

@@ -1,5 +1,5 @@
 /*
- * Fuzz engine/ref.c: image references and platforms as a writer of
+ * Fuzz engine/parse/ref.c: image references and platforms as a writer of
  * images/pull, containers/ID/image or a Dockerfile's FROM gives them.
  * Checks: failures carry EINVAL and a message; an accepted reference is
  * well formed (digest valid, tag or digest set) and both its full and its

@@ -1,7 +1,7 @@
 /*
  * Fuzz the parsers of what is written to a container's limits and ports
  * files and of the daemon's size options: limits_parse (engine/parse/limits.c),
- * ports_parse (engine/ports.c), parse_size (engine/util.c, behind
+ * ports_parse (engine/net/ports.c), parse_size (engine/base/util.c, behind
  * `memory SIZE` and --storage-size), bk_signal_parse (`kill SIG`) and
  * net_mode_parse.  Checks: failures carry EINVAL (E2BIG for too many ports)
  * and a message; what is accepted is in range, and the formatted limits and

@@ -27,7 +27,7 @@ import pytest
 import cgroups
 from conftest import busybox_rootfs, check_error, wait_until, write_ctl
 
-# pids 2048: the daemon's default, podman's (engine/limits.h).
+# pids 2048: the daemon's default, podman's (engine/parse/parse.h).
 DEFAULTS = "memory max\nmemory-swap default\ncpu.shares 1024\ncpus max\npids 2048\n"
 
 pytestmark = pytest.mark.skipif(bool(cgroups.unusable_reason()), reason=cgroups.unusable_reason() or "-")

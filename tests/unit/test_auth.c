@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/auth.c: the WWW-Authenticate parser, base64, and
+ * Unit tests for engine/registry/auth.c: the WWW-Authenticate parser, base64, and
  * credentials from a docker-style config.json.
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
  * Unit tests for fsd/ctl.c: how control writes become command lines and words
- * (split writes, limits, encoding), and for engine/util.c's size parser.
+ * (split writes, limits, encoding), and for engine/base/util.c's size parser.
  */
 #include <errno.h>
 #include <stdlib.h>

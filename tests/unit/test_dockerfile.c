@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/dockerfile.c: lines, continuations and comments,
+ * Unit tests for engine/parse/dockerfile.c: lines, continuations and comments,
  * exec and shell forms, flags, refusals with their line numbers, variable
  * substitution and the scoping of ARG and ENV.
  */

@@ -1,6 +1,6 @@
 /*
  * test_inroot.c: the one module for paths inside untrusted roots
- * (engine/inroot.c), on a real tree (run as root): a root whose /etc and
+ * (engine/base/inroot.c), on a real tree (run as root): a root whose /etc and
  * files are symlinks (absolute, relative, chains, loops) to a canary
  * directory outside it, a FIFO, a socket and a device node where files are
  * read, a 100 GiB sparse file.  Every lookup stays inside the root, nothing

@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/ipam.c: the address allocator and its ipam.json,
+ * Unit tests for engine/net/ipam.c: the address allocator and its ipam.json,
  * in a temporary directory standing in for the store.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/layer.c: layers crafted in memory with libarchive's
+ * Unit tests for engine/store/layer.c: layers crafted in memory with libarchive's
  * writer are extracted into a temporary directory, next to a "victim"
  * directory that no layer may touch: traversal, absolute paths, symlinks and
  * hardlinks pointing out, a symlink replaced by a directory across layers,

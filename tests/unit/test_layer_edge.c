@@ -1,5 +1,5 @@
 /*
- * Unit tests for two edges of engine/layer.c that tar tools disagree on:
+ * Unit tests for two edges of engine/store/layer.c that tar tools disagree on:
  *
  *  - the root of a first layer: a layer tar made of files rather than of a
  *    directory has no entry for ".", and the new subvolume has the daemon's

@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/limits.c: parsing `limits` lines, rendering the set,
+ * Unit tests for engine/parse/limits.c: parsing `limits` lines, rendering the set,
  * and the cgroup v1 and v2 files each limit becomes (v2 cannot be exercised
  * on this cgroup v1 host, so its mapping is checked here).
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/manifest.c: media types, schema 1, manifests,
+ * Unit tests for engine/parse/manifest.c: media types, schema 1, manifests,
  * indexes and platform selection, configs and diff ids, chain ids, caps.
  */
 #include <errno.h>

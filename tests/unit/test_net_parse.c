@@ -1,6 +1,6 @@
 /*
  * Unit tests for the pure parts of networking: --bridge/--subnet parsing,
- * addresses and MACs (engine/ipam.c), veth names (engine/netlink.c).
+ * addresses and MACs (engine/net/ipam.c), veth names (engine/net/netlink.c).
  */
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/ports.c: parsing a container's `ports` lines.
+ * Unit tests for engine/net/ports.c: parsing a container's `ports` lines.
  */
 #include <errno.h>
 #include <stdlib.h>

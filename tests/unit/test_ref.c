@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/ref.c: image reference parsing, normalisation and
+ * Unit tests for engine/parse/ref.c: image reference parsing, normalisation and
  * formatting as Docker does it, and platform strings.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for engine/seccomp.c: the containers' seccomp profile.
+ * Unit tests for engine/proc/seccomp.c: the containers' seccomp profile.
  *
  * The ENOSYS stub is run through a small interpreter of the instructions it
  * uses, for each architecture and the edges of its ranges.  The whole
