@@ -109,7 +109,7 @@ real_state() {
 
 @test "install: systemd-analyze verify accepts the unit, with no warning" {
 	command -v systemd-analyze >/dev/null ||
-		skip "no systemd-analyze (package systemd, in scripts/deps.sh test)"
+		bk_fail "no systemd-analyze (package systemd, in scripts/deps.sh test)"
 	bk_tmp_init
 	local d=$BK_TMP/dest v=$BK_TMP/verify out st=0
 	run -0 inst_make install "$d"
@@ -124,7 +124,7 @@ real_state() {
 }
 
 @test "install: man renders bockerfs(8) and bockerfs-tree(5) without warnings" {
-	command -v man >/dev/null || skip "no man (package man-db, in scripts/deps.sh test)"
+	command -v man >/dev/null || bk_fail "no man (package man-db, in scripts/deps.sh test)"
 	bk_tmp_init
 	local d=$BK_TMP/dest page out opt text
 	run -0 inst_make install "$d"

@@ -13,10 +13,7 @@ load '../lib/registry'
 : "${BATS_TEST_TIMEOUT:=300}"
 
 setup_file() {
-	# Until the daemon takes the registry options, every test skips: no registry needed.
-	if "$BOCKERFS_BIN" --help 2>&1 | grep -q -- --auth-config; then
-		bk_registry_setup
-	fi
+	bk_registry_setup
 }
 
 teardown_file() {
@@ -32,19 +29,8 @@ teardown() {
 	bk_teardown
 }
 
-# The tree has images/pull only once the daemon wires bk_image_pull.
-need_pull() {
-	"$BOCKERFS_BIN" --help 2>&1 | grep -q -- --auth-config ||
-		skip "the daemon has no --auth-config option yet"
-	if [ -n "${BK_MNT:-}" ] && bk_mounted "$BK_MNT" && [ ! -e "$BK_MNT/images/pull" ]; then
-		skip "images/pull is not wired in this daemon"
-	fi
-}
-
 start() {
-	need_pull
 	bk_start --auth-config "$BK_REG_DIR/auth.json" "$@"
-	need_pull
 }
 
 # A TCP server on 127.0.0.1 that accepts and never answers; sets HANG_PORT.
@@ -253,9 +239,7 @@ pulling_state() {
 	read -r front storage <"$BK_TMP/redir.ports"
 	printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$front" "$(printf bk:bkpw | base64)" \
 		>"$BK_TMP/auth.json"
-	need_pull
 	bk_daemon_start --auth-config "$BK_TMP/auth.json"
-	need_pull
 	id=$(bk_pull "127.0.0.1:$front/test/multi")
 	[ "$(ls -A "$BK_MNT/images/$id/root/data")" = c ]
 	grep -q '^front GET /v2/test/multi/blobs/.* Basic ' "$BK_TMP/redir.log"

@@ -6,7 +6,7 @@
 # leaving no image, no step container and no subvolume behind; ADD of a local
 # archive; Ctrl-C of a build; two builds at once.  Each test starts its own
 # daemon with a busybox image (tests/lib/fixture.bash, tests/lib/containers.bash)
-# and removes what it made.  Until the tree has images/build, every test skips.
+# and removes what it made.
 
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
@@ -26,11 +26,10 @@ teardown() {
 	ct_teardown
 }
 
-# bd_start: a daemon with busybox, or skip when the tree has no images/build.
+# bd_start: a daemon with busybox; it fails when the tree has no images/build.
 bd_start() {
 	ct_start || return
-	[ -e "$BK_MNT/images/build" ] ||
-		skip "images/build is not in this tree yet (bk_image_build is not wired into fsd)"
+	[ -e "$BK_MNT/images/build" ] || bk_fail "no images/build in the tree"
 }
 
 # bd_snapshot: what must be the same after a failed build (images, containers, store).

@@ -2,26 +2,22 @@
 bytes on disk, errno and text of a bad reference, and two pulls at once
 while the rest of the tree keeps answering.  The registries are those of
 tests/lib/registry.bash (Debian's docker-registry on 127.0.0.1), started
-once for the module; every test skips while the daemon has no images/pull.
+once for the module.
 """
 
 import os
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import BIN, fixture_bash
+from conftest import fixture_bash
 
 
 @pytest.fixture(scope="module")
 def registry():
     """The registries of tests/lib/registry.bash (bk_registry_setup), stopped by
     bk_registry_teardown at the end of the module; their variables as a dict."""
-    usage = subprocess.run([BIN, "--help"], capture_output=True, text=True)
-    if "--auth-config" not in usage.stdout + usage.stderr:
-        pytest.skip("the daemon has no --auth-config option yet")
     out = fixture_bash(
         'bk_registry_setup >&2 && for v in BK_REG BK_REG_BASIC BK_REG_TOKEN BK_REG_DIR; do echo "$v=${!v}"; done',
         libs=("fixture", "registry"), capture=True)
@@ -37,8 +33,7 @@ def registry():
 @pytest.fixture(scope="module")
 def bk(registry, daemons):
     b = daemons("--auth-config", os.path.join(registry["BK_REG_DIR"], "auth.json"))
-    if not os.path.exists(b.path("images", "pull")):
-        pytest.skip("images/pull is not wired in this daemon")
+    assert os.path.exists(b.path("images", "pull")), "no images/pull in the tree"
     return b
 
 
