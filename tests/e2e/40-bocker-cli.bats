@@ -59,7 +59,7 @@ need_exec() {
 }
 
 @test "bocker is POSIX sh and shellcheck-clean; events.sh too" {
-	command -v shellcheck >/dev/null || skip "no shellcheck"
+	command -v shellcheck >/dev/null || bk_fail "no shellcheck (scripts/deps.sh test installs it)" || return
 	head -n 1 "$BOCKER" | grep -qx '#!/bin/sh'
 	shellcheck -s sh "$BOCKER" "$EX/events.sh"
 }

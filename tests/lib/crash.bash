@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Helpers for the crash tests (tests/e2e/90-crash.bats), on top of fixture,
 # containers and net (load those first).  The daemon is armed with a
-# failpoint (engine/failpoint.c): BOCKERFS_FAILPOINTS=NAME=kill makes it
+# failpoint (engine/base/failpoint.c): BOCKERFS_FAILPOINTS=NAME=kill makes it
 # SIGKILL itself when an operation reaches NAME.  Then it is restarted and
 # crash_invariants checks what must hold after any crash:
 #

@@ -233,7 +233,7 @@ net_ip() {
 }
 
 # net_ifname ID: the host end of ID's veth, "bk" and 11 hex digits of the
-# FNV-1a hash of the id (engine/netlink.c).
+# FNV-1a hash of the id (engine/net/netlink.c).
 net_ifname() {
 	"$BK_PY" -c '
 import sys

@@ -1,5 +1,5 @@
 /*
- * Self test of the engine's networking (engine/netlink.c, nat.c, ipam.c,
+ * Self test of the engine's networking (engine/net/: netlink.c, nat.c, ipam.c,
  * ports.c) against the real kernel, run by tests/net/run.sh inside a
  * throwaway network namespace that plays the host:
  *
