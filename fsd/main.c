@@ -237,6 +237,55 @@ was_ours(const char *root, const char *path)
 	return strcmp(prev, path) == 0;
 }
 
+/*
+ * Into the background, as fuse_daemonize() would, except that the launcher
+ * returns only once the pid file names the process that serves: with
+ * fuse_daemonize() it returned first, and a script that read the pid file
+ * at once got the launcher's own, already gone pid.  No thread runs yet.
+ */
+static int
+daemonize(struct bk_engine *e)
+{
+	int pipefd[2], nullfd;
+	char done = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(pipefd[1]);
+		do
+			n = read(pipefd[0], &done, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 && done == 1 ? 0 : 1);
+	}
+	close(pipefd[0]);
+	if (setsid() < 0 || chdir("/") < 0) {
+		close(pipefd[1]);
+		return -1;
+	}
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nullfd >= 0) {
+		(void)!dup2(nullfd, 0); /* a failed redirect leaves the launcher's fd: harmless */
+		(void)!dup2(nullfd, 1);
+		(void)!dup2(nullfd, 2);
+		if (nullfd > 2)
+			close(nullfd);
+	}
+	bk_engine_write_pid(e);
+	done = 1;
+	n = write(pipefd[1], &done, 1);
+	close(pipefd[1]);
+	return n == 1 ? 0 : -1;
+}
+
 static void
 remember_mountpoint(const char *root, const char *path)
 {
@@ -408,13 +457,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	remember_mountpoint(o.root, o.mountpoint);
-	if (!o.foreground) {
-		if (fuse_daemonize(0) < 0) {
-			shutdown_tree(&fs);
-			bk_engine_close(fs.engine);
-			return 1;
-		}
-		bk_engine_write_pid(fs.engine);
+	if (!o.foreground && daemonize(fs.engine) < 0) {
+		fprintf(stderr, "bockerfs: cannot go into the background: %s\n", strerror(errno));
+		shutdown_tree(&fs);
+		bk_engine_close(fs.engine);
+		return 1;
 	}
 	bk_engine_set_watch(fs.engine, notify_watch, notify_event, &fs);
 	if (notify_start(&fs) < 0) {

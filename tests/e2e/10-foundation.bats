@@ -565,9 +565,14 @@ check_clean_exit() {
 	timeout 20 "$BOCKERFS_BIN" --root "$BK_ROOT" --storage-size 1G "$BK_MNT" \
 		</dev/null >"$BK_TMP/launch.out" 2>&1 3>&- || st=$?
 	[ "$st" -eq 0 ] || bk_fail "launcher status $st: $(cat "$BK_TMP/launch.out")"
-	bk_wait_until "$BK_DEADLINE" test -s "$BK_ROOT/bockerfs.pid" || bk_fail "no $BK_ROOT/bockerfs.pid"
+	# When the launcher returns, the pid file already names the daemon that serves
+	# (it once named the launcher for a moment: a script reading it got a dead pid).
+	[ -s "$BK_ROOT/bockerfs.pid" ] || bk_fail "no $BK_ROOT/bockerfs.pid when the launcher returned"
 	BK_PID=$(cat "$BK_ROOT/bockerfs.pid")
 	bk_track daemon "$BK_PID"
+	bk_alive "$BK_PID" || bk_fail "the pid file names $BK_PID, which is not running"
+	[ "$(readlink "/proc/$BK_PID/exe")" = "$(readlink -f "$BOCKERFS_BIN")" ] ||
+		bk_fail "pid $BK_PID is $(readlink "/proc/$BK_PID/exe")"
 	bk_wait_mount "$BK_PID"
 	[ -f "$BK_ROOT/bockerfs.log" ]
 	run flock -n "$BK_ROOT/lock" true
