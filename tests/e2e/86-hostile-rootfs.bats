@@ -3,7 +3,8 @@
 #
 # The daemon, host root, touches paths inside container and image
 # filesystems: commit's clean-up of the runtime's placeholder files
-# (/etc/hosts, /etc/hostname, /etc/resolv.conf), the user and group lookup
+# (/etc/hosts, /etc/hostname, /etc/resolv.conf), the binds of the runtime's
+# files onto those paths at start and restart, the user and group lookup
 # in /etc/passwd and /etc/group (image USER; at start, restart and for every
 # exec session), WorkingDir creation at start, the read-ahead of the image's
 # entrypoint and /bin/sh when it prepares spare snapshots, build COPY/ADD
@@ -19,9 +20,10 @@
 #     group, sub/keep) has the same entries, contents, modes, owners and
 #     mtimes, and no process opened it (inotify); a "ghost" host path that a
 #     mkdir -p through a symlink would make does not exist;
-#   - the operation finished within HOSTILE_DEADLINE seconds, either
-#     successfully or with an errno, an "error: ..." read-back and a reason
-#     in the object's err file; the writer was never stuck in D state;
+#   - the operation finished within HOSTILE_DEADLINE seconds (5; 15 with
+#     the sanitizers), either successfully or with an errno, an "error: ..."
+#     read-back and a reason in the object's err file; the writer never
+#     waited for the daemon in D state (see hostile_write);
 #   - the daemon exits on SIGTERM within the deadline.
 #
 # Also: nothing under /proc/1 of a container names the tree's mount point,
@@ -399,6 +401,192 @@ fifo_image() {
 		hostile_ctl res "$id" restart || { bad=1; continue; }
 		hostile_finished "$res" "containers/$id/err" || bad=1
 	done
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+# ---- bind targets: /etc/hosts, /etc/hostname, /etc/resolv.conf at start and restart -----
+#
+# At every start the daemon's hosts, hostname and resolv.conf are bound onto
+# /etc/hosts, /etc/hostname and /etc/resolv.conf of the container's
+# filesystem, each made if missing (engine/init/setup.c, bind_file).  What is
+# there may be anything the image's author (import keeps FIFOs, sockets and
+# device nodes as they are) or the container itself (before a restart) put
+# there.  Each start or restart finishes within the deadline, succeeding
+# (then the container's /etc/hostname is the daemon's) or failing with an
+# errno and the reason; no node or FIFO is opened, nothing on the host is
+# opened, made or changed (the canary, the ghost); the daemon exits on SIGTERM.
+
+# bind_kinds PATH: BIND_CASES, commands that put something else than a
+# regular file at PATH: a FIFO, a socket, device nodes (1:3, 1:5, block
+# 7:0), symlinks to the canary's file of that name (absolute, relative, a
+# chain whose first hops stay inside), dangling ones to a new file in the
+# canary (its directory exists on the host) and to the ghost.  A relative PATH
+# (etc/hosts) is for an image's rootfs, where host root runs the commands;
+# an absolute one (/etc/hosts) for a container's own shell.
+bind_kinds() {
+	local p=$1 base=${1##*/} root=${1%%etc/*} sock
+	if [ -n "$root" ]; then
+		sock="hostile sock $p"
+	else
+		sock="$BK_PY -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"$p\")'"
+	fi
+	BIND_CASES=(
+		"mkfifo $p"
+		"$sock"
+		"mknod $p c 1 3"
+		"mknod $p c 1 5"
+		"mknod $p b 7 0"
+		"ln -s $HOSTILE_CAN/$base $p"
+		"ln -s $HOSTILE_UP${HOSTILE_CAN#/}/$base $p"
+		"ln -s /l1 $p && ln -s l2 ${root}l1 && ln -s $HOSTILE_CAN/$base ${root}l2"
+		"ln -s $HOSTILE_CAN/sub/new-$base $p"
+		"ln -s $HOSTILE_GHOST/a/$base $p"
+	)
+}
+
+# bind_etc_kinds ROOT: BIND_CASES, commands that put something else than a
+# directory at ROOT/etc (ROOT "" in an image's rootfs, "/" in a container):
+# symlinks to the canary (absolute, relative), to the ghost, a FIFO, a
+# socket, a device node.
+bind_etc_kinds() {
+	local e=${1}etc sock
+	if [ -n "$1" ]; then
+		sock="hostile sock $e"
+	else
+		sock="$BK_PY -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"$e\")'"
+	fi
+	BIND_CASES=(
+		"ln -s $HOSTILE_CAN $e"
+		"ln -s $HOSTILE_UP${HOSTILE_CAN#/} $e"
+		"ln -s $HOSTILE_GHOST $e"
+		"mkfifo $e"
+		"$sock"
+		"mknod $e c 1 3"
+	)
+}
+
+# bind_checked RES ID ERRFILE: a start (RES, hostile_write's; ID "" for a
+# run, whose reply is the id) either succeeded, and the container, whose
+# command ends with `cat /etc/hostname`, exits 0 having printed the daemon's
+# hostname (its id), or it failed cleanly with the reason in ERRFILE.
+bind_checked() {
+	local res=$1 id=$2 errfile=$3 out w
+	if [ "${res%%$'\n'*}" != OK ]; then
+		hostile_failed_cleanly "$res" "$errfile"
+		return
+	fi
+	[ -n "$id" ] || id=$(hostile_ok "$res")
+	ct_track "$id"
+	w=$(timeout 20 cat "$C/$id/wait")
+	out=$(cat "$C/$id/log")
+	[ "$w" = "exit 0" ] && [ "${out##*$'\n'}" = "$id" ] ||
+		bk_fail "$id ran ($w) but its /etc/hostname is not the daemon's: '$out'"
+}
+
+# bind_start PREP: for each of BIND_CASES an image, a copy of the busybox
+# rootfs where PREP then the case ran (host root, in the rootfs), is run;
+# see bind_checked.  Every miss is reported.
+bind_start() {
+	local prep=$1 c dir=$BK_TMP/bind-rootfs img res bad=0
+	for c in "${BIND_CASES[@]}"; do
+		hostile_rootfs "$dir"
+		(cd "$dir" && eval "$prep && $c") || { bk_fail "'$c'"; bad=1; continue; }
+		hostile_import img "$dir" || { bad=1; continue; }
+		hostile_write res "$C/run" "$img cat /etc/hostname" || { bad=1; continue; }
+		bind_checked "$res" "" containers/err || { bk_fail "'$c'"; bad=1; }
+	done
+	return "$bad"
+}
+
+# bind_restart PREP: for each of BIND_CASES a running container runs PREP
+# then the case in its own filesystem, then is restarted (its restarted
+# command prints /etc/hostname and exits); see bind_checked.  Its runtime
+# files are mount points, which the container cannot remove: PREP moves
+# /etc away (the mounts go with it).
+bind_restart() {
+	local prep=$1 c id res bad=0
+	for c in "${BIND_CASES[@]}"; do
+		ctr_up id busybox "if [ -e /done ]; then cat /etc/hostname; exit 0; fi; touch /done && $prep && $c && echo made" ||
+			{ bk_fail "'$c'"; bad=1; continue; }
+		grep -qx made "$C/$id/log" || { bk_fail "'$c' failed: $(cat "$C/$id/log")"; bad=1; continue; }
+		hostile_ctl res "$id" 'restart 1' || { bad=1; continue; }
+		bind_checked "$res" "$id" "containers/$id/err" || { bk_fail "'$c'"; bad=1; }
+	done
+	return "$bad"
+}
+
+# In a container: /etc moved away, a new one with the image's passwd and group.
+BIND_NEW_ETC='mv /etc /etc.real && mkdir /etc && cp -a /etc.real/passwd /etc.real/group /etc/'
+
+@test "start: images whose /etc/hosts is a FIFO, a socket, a device node (1:3, 1:5, block 7:0), a symlink to the host canary (absolute, relative, chain, dangling) or the ghost: each run starts with the daemon's file or fails within seconds; the host untouched" {
+	hostile_setup
+	bind_kinds etc/hosts
+	bad=0
+	bind_start 'rm -f etc/hosts' || bad=1
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+@test "start: /etc/hostname a FIFO, a socket, a device node, a symlink to the host canary or the ghost (as for /etc/hosts): each run starts or fails within seconds; the host untouched" {
+	hostile_setup
+	bind_kinds etc/hostname
+	bad=0
+	bind_start 'rm -f etc/hostname' || bad=1
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+@test "start: /etc/resolv.conf a FIFO, a socket, a device node, a symlink to the host canary or the ghost (as for /etc/hosts): each run starts or fails within seconds; the host untouched" {
+	hostile_setup
+	bind_kinds etc/resolv.conf
+	bad=0
+	bind_start 'rm -f etc/resolv.conf' || bad=1
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+@test "start: images whose /etc is a symlink to the host canary (absolute, relative), to the ghost, a FIFO, a socket, a device node: each run fails or starts within seconds; the host untouched" {
+	hostile_setup
+	bind_etc_kinds ""
+	bad=0
+	bind_start 'rm -rf etc' || bad=1
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+@test "restart: a running container that made its /etc/hosts a FIFO, a socket, a device node (1:3, 1:5, block 7:0), a symlink to the host canary (absolute, relative, chain, dangling) or the ghost: each restart finishes or fails within seconds; the host untouched" {
+	hostile_setup
+	bind_kinds /etc/hosts
+	bad=0
+	bind_restart "$BIND_NEW_ETC" || bad=1
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+@test "restart: /etc/hostname a FIFO, a socket, a device node, a symlink to the host canary or the ghost (as for /etc/hosts): each restart finishes or fails within seconds; the host untouched" {
+	hostile_setup
+	bind_kinds /etc/hostname
+	bad=0
+	bind_restart "$BIND_NEW_ETC" || bad=1
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+@test "restart: /etc/resolv.conf a FIFO, a socket, a device node, a symlink to the host canary or the ghost (as for /etc/hosts): each restart finishes or fails within seconds; the host untouched" {
+	hostile_setup
+	bind_kinds /etc/resolv.conf
+	bad=0
+	bind_restart "$BIND_NEW_ETC" || bad=1
+	hostile_finish || bad=1
+	[ "$bad" = 0 ]
+}
+
+@test "restart: a running container that made its /etc a symlink to the host canary (absolute, relative), to the ghost, a FIFO, a socket, a device node: each restart finishes or fails within seconds; the host untouched" {
+	hostile_setup
+	bind_etc_kinds /
+	bad=0
+	bind_restart 'mv /etc /etc.real' || bad=1
 	hostile_finish || bad=1
 	[ "$bad" = 0 ]
 }
