@@ -286,6 +286,12 @@ int bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err);
 /* SIGTERM, then SIGKILL after timeout_s; returns once it has stopped.  ESRCH if not running. */
 int bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_cancel *cancel,
 		      struct bk_err *err);
+/*
+ * Stop (if running), then start.  Refused before anything stops when the
+ * container could not start again (a broken record: its error).
+ */
+int bk_container_restart(struct bk_engine *e, const char *id, int timeout_s,
+			 struct bk_cancel *cancel, struct bk_err *err);
 int bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *err);
 /* Remove it; force kills it first.  EBUSY if running and not force. */
 int bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_err *err);

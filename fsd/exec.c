@@ -28,10 +28,22 @@ exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, o
 
 	pthread_mutex_lock(&of->lock);
 	if (!of->produced) {
-		if (exec_ids(fs, of->kind, of->serial, id, sizeof(id), &unused) < 0 ||
-		    bk_exec_new(fs->engine, id, &n, &err) < 0) {
+		if (exec_ids(fs, of->kind, of->serial, id, sizeof(id), &unused) < 0) {
 			pthread_mutex_unlock(&of->lock);
 			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		/* Refused (a broken container): the reason where the tree shows errors. */
+		if (bk_exec_new(fs->engine, id, &n, &err) < 0) {
+			char owner[BK_ID_SIZE + 16];
+			char *path = tree_path(fs, ino_make(of->kind, of->serial));
+
+			pthread_mutex_unlock(&of->lock);
+			snprintf(owner, sizeof(owner), "containers/%s", id);
+			bk_err_wrap(&err, "exec");
+			errlog_record(path, owner, "read", &err);
+			free(path);
+			fuse_reply_err(req, err.code);
 			return;
 		}
 		of->data = xasprintf("%d\n", n);

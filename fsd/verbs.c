@@ -202,11 +202,7 @@ run_kill(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 static must_check int
 run_restart(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
-	int ret = bk_container_stop(c->engine, c->ctr_id, timeout_of(l), c->cancel, err);
-
-	if (ret < 0 && ret != -ESRCH)
-		return ret;
-	return bk_container_start(c->engine, c->ctr_id, err);
+	return bk_container_restart(c->engine, c->ctr_id, timeout_of(l), c->cancel, err);
 }
 
 static must_check int

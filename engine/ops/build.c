@@ -241,6 +241,18 @@ workdir(struct build *b)
 /* ---- FROM -------------------------------------------------------------------------- */
 
 /* The base image: found, or pulled as docker build does; "scratch" is an empty one. */
+/* Is name an image's, whatever its state (broken ones included)? */
+static bool
+image_named(struct bk_engine *e, const char *name)
+{
+	bool found;
+
+	pthread_mutex_lock(&e->model.lock);
+	found = image_lookup_locked(&e->model, name) != NULL;
+	pthread_mutex_unlock(&e->model.lock);
+	return found;
+}
+
 static int
 from_image(struct build *b, const char *name, struct bk_err *err)
 {
@@ -259,7 +271,9 @@ from_image(struct build *b, const char *name, struct bk_err *err)
 		return 0;
 	}
 	ret = bk_image_resolve(b->e, name, id, err);
-	if (ret == -ENOENT) {
+	/* Pulled only when no image has that name: a broken one's error says why. */
+	if (ret == -ENOENT && !image_named(b->e, name)) {
+		*err = (struct bk_err)BK_ERR_INIT;
 		blog(b, "pulling %s\n", name);
 		ret = bk_image_pull(b->e, name, b->cancel, NULL, id, err);
 	}

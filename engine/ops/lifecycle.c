@@ -278,6 +278,29 @@ stop_locked(struct bk_engine *e, struct container *c, int timeout_s, struct bk_c
 }
 
 int
+bk_container_restart(struct bk_engine *e, const char *id, int timeout_s, struct bk_cancel *cancel,
+		     struct bk_err *err)
+{
+	struct container *c;
+	int ret = 0;
+
+	pthread_mutex_lock(&e->model.lock);
+	c = container_find_locked(&e->model, id, 0);
+	if (c == NULL)
+		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
+	else if (c->broken)
+		ret = container_broken_err(c, err);
+	pthread_mutex_unlock(&e->model.lock);
+	if (ret < 0)
+		return ret;
+	ret = bk_container_stop(e, id, timeout_s, cancel, err);
+	if (ret < 0 && ret != -ESRCH)
+		return ret;
+	*err = (struct bk_err)BK_ERR_INIT;
+	return bk_container_start(e, id, err);
+}
+
+int
 bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_cancel *cancel,
 		  struct bk_err *err)
 {

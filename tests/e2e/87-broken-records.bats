@@ -218,7 +218,6 @@ broken_running_ops() {
 # its stop, so that the init runs on (a broken container cannot be started
 # again: a restart that stopped it first would end the service for good).
 @test "running broken container: restart is refused with the errno and the reason, and its init runs on" {
-	skip "engine bug: fsd/verbs.c:run_restart stops the container (bk_container_stop) before bk_container_start refuses the broken record: the init is killed, then EBADMSG"
 	local id pid out
 	broken_running garbage EBADMSG id
 	pid=$BROKEN_PID
@@ -241,7 +240,6 @@ exec_refused() {
 }
 
 @test "broken container, running and stopped: exec (a read of exec/clone) fails with the errno and the reason" {
-	skip "engine bug: fsd/exec.c:exec_clone_read answers ENOENT whatever bk_exec_new's error (EBADMSG/ENOENT 'container ID is broken: ...'), and records it nowhere (no err, no errors line)"
 	local id pid
 	broken_running garbage EBADMSG id
 	pid=$BROKEN_PID
@@ -500,7 +498,6 @@ broken_image_stopped() {
 # filesystem) is still known: FROM must not take it for an unknown name and
 # pull it from a registry (its id, or its name, sent to docker.io).
 @test "build FROM a broken image whose errno is ENOENT (record missing; filesystem deleted), by id and by name: ENOENT and the reason, no pull" {
-	skip "engine bug: engine/ops/build.c:from_image pulls on any -ENOENT from bk_image_resolve, also 'image ID is broken' (code ENOENT): the build fails with the pull's error (EHOSTUNREACH here), not the reason"
 	local lost gone bad=0
 	net_start
 	lost=$(bk_import "$BB" victim:5)
