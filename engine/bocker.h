@@ -84,7 +84,7 @@ struct bk_engine_opts {
 #define BK_LOG_MAX_DEFAULT (10ULL << 20)
 
 /* BK_OBJ_EXEC: an exec session, id "CTR/N" (new output or its end). */
-enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER, BK_OBJ_EXEC };
+enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER, BK_OBJ_EXEC, BK_OBJ_VOLUME };
 /* STATE: a container's state changed (created/running/exited); UPDATED: anything else. */
 enum bk_change { BK_CHANGE_CREATED, BK_CHANGE_UPDATED, BK_CHANGE_STATE, BK_CHANGE_REMOVED };
 /*
@@ -228,7 +228,15 @@ int bk_image_open_build_log(struct bk_engine *e, uint64_t serial, struct bk_err 
 enum bk_ctr_state { BK_CTR_CREATED, BK_CTR_RUNNING, BK_CTR_EXITED, BK_CTR_REMOVING, BK_CTR_BROKEN };
 const char *bk_ctr_state_name(enum bk_ctr_state state);
 
-enum bk_ctr_field { BK_CTR_IMAGE, BK_CTR_CMD, BK_CTR_ENV, BK_CTR_LIMITS, BK_CTR_NET, BK_CTR_PORTS };
+enum bk_ctr_field {
+	BK_CTR_IMAGE,
+	BK_CTR_CMD,
+	BK_CTR_ENV,
+	BK_CTR_LIMITS,
+	BK_CTR_NET,
+	BK_CTR_PORTS,
+	BK_CTR_MOUNTS,
+};
 
 struct bk_stats {
 	uint64_t cpu_usec;   /* CPU time used */
@@ -249,6 +257,7 @@ struct bk_container_info {
 	char *limits;    /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
 	char *net;       /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */
 	char *ports;     /* "tcp HOSTPORT CONTAINERPORT" lines */
+	char *mounts;    /* "bind SRC DST [ro]", "volume NAME DST [ro]", "tmpfs DST [SIZE]" lines */
 	char ip[16];     /* "" when it has no address */
 	char *root_path; /* absolute path of its filesystem ("" before the first start) */
 	char *cgroup;    /* its group, as /proc/PID/cgroup names it ("-" without cgroups) */
@@ -341,5 +350,37 @@ int bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *ou
 		       struct bk_err *err);
 /* Parse a signal: "KILL", "SIGKILL", "9".  The number or -EINVAL. */
 int bk_signal_parse(const char *s);
+
+/* ---- volumes ------------------------------------------------------------------------------- */
+
+#define BK_VOLUME_NAME_SIZE 129 /* [A-Za-z0-9][A-Za-z0-9_.-], at most 128 */
+
+struct bk_volume_info {
+	char name[BK_VOLUME_NAME_SIZE];
+	uint64_t serial;
+	char created[32];
+	char owner[BK_ID_SIZE]; /* an anonymous volume's container, "" for a named one */
+	char *path;             /* its files on the host */
+	char *users;            /* the containers whose mounts name it, one id per line */
+	char *broken;           /* its record did not load: why, else "" */
+	int broken_code;
+};
+void bk_volume_info_free(struct bk_volume_info *info);
+
+struct bk_volume_entry {
+	char name[BK_VOLUME_NAME_SIZE];
+	uint64_t serial;
+};
+
+/* A new empty volume.  EEXIST, EINVAL (bad name), ENOSPC. */
+int bk_volume_create(struct bk_engine *e, const char *name, struct bk_err *err);
+/* Remove it and its files.  EBUSY while a container's mounts name it; ENOENT. */
+int bk_volume_remove(struct bk_engine *e, const char *name, struct bk_err *err);
+/* By name, or by serial when name is NULL. */
+int bk_volume_get(struct bk_engine *e, const char *name, uint64_t serial,
+		  struct bk_volume_info *out, struct bk_err *err);
+int bk_volume_list(struct bk_engine *e, struct bk_volume_entry **out, size_t *n);
+/* Bytes of file data in its directory (a walk: not for every stat of a busy volume). */
+uint64_t bk_volume_size(struct bk_engine *e, uint64_t serial);
 
 #endif

@@ -41,7 +41,8 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 				   .images_fd = -1,
 				   .containers_fd = -1,
 				   .tmp_fd = -1,
-				   .spare_fd = -1 };
+				   .spare_fd = -1,
+				   .volumes_fd = -1 };
 	e->procs.init_fd = e->monitor.epfd = e->monitor.wakefd = -1;
 	e->procs.cg.dev_prog_fd = -1;
 	e->procs.hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
@@ -89,6 +90,9 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	ret = containers_load(&e->model, err);
 	if (ret < 0)
 		goto fail;
+	ret = volumes_load(&e->model, err);
+	if (ret < 0)
+		goto fail;
 	ret = procs_find_init(&e->procs, err);
 	if (ret < 0)
 		goto fail;
@@ -129,6 +133,7 @@ bk_engine_close(struct bk_engine *e)
 	registry_config_free(&e->registry);
 	network_close(e);
 	cgroup_teardown(&e->procs.cg);
+	volumes_free(&e->model);
 	containers_free(&e->model);
 	images_free(&e->model);
 	if (e->procs.init_fd >= 0)

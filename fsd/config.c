@@ -29,6 +29,8 @@ field_of(enum node_kind kind)
 		return BK_CTR_NET;
 	case N_CTR_PORTS:
 		return BK_CTR_PORTS;
+	case N_CTR_MOUNTS:
+		return BK_CTR_MOUNTS;
 	default:
 		return BK_CTR_ENV;
 	}

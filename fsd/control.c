@@ -187,7 +187,7 @@ control_fail(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *op,
 	     const struct bk_err *err)
 {
 	char *path = tree_path(fs, ino_make(of->kind, of->serial));
-	char owner[BK_ID_SIZE + 16];
+	char owner[OBJ_PATH_SIZE];
 
 	err_owner(fs, of, owner, sizeof(owner));
 	errlog_record(path, owner, op, err);
@@ -210,7 +210,7 @@ static void
 refuse_busy(struct fsd *fs, fuse_req_t req, struct ofile *of, bool at_close)
 {
 	struct bk_err err = BK_ERR_INIT;
-	char owner[BK_ID_SIZE + 16];
+	char owner[OBJ_PATH_SIZE];
 	char *path = tree_path(fs, ino_make(of->kind, of->serial));
 
 	bk_err_set(&err, EBUSY,
@@ -232,7 +232,7 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 {
 	struct bk_err err = BK_ERR_INIT;
 	struct job *job = xcalloc(1, sizeof(*job));
-	char owner[BK_ID_SIZE + 16];
+	char owner[OBJ_PATH_SIZE];
 	char *raw;
 	size_t i;
 

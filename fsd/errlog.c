@@ -162,7 +162,7 @@ void
 errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id)
 {
 	struct bk_err err = BK_ERR_INIT;
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 
 	if (kind == BK_OBJ_IMAGE) {
 		struct bk_image_info info;
@@ -180,10 +180,18 @@ errlog_note_broken(struct fsd *fs, enum bk_obj_kind kind, const char *id)
 		err.code = info.broken_code;
 		snprintf(err.msg, sizeof(err.msg), "%s", info.broken);
 		bk_container_info_free(&info);
+	} else if (kind == BK_OBJ_VOLUME) {
+		struct bk_volume_info info;
+
+		if (bk_volume_get(fs->engine, id, 0, &info, &err) < 0)
+			return;
+		err.code = info.broken_code;
+		snprintf(err.msg, sizeof(err.msg), "%s", info.broken);
+		bk_volume_info_free(&info);
 	}
 	if (err.code == 0)
 		return;
-	snprintf(path, sizeof(path), "/%s/%s", kind == BK_OBJ_IMAGE ? "images" : "containers", id);
+	snprintf(path, sizeof(path), "/%s/%s", obj_dir_of(kind), id);
 	errlog_record(path, path + 1, "load", &err);
 }
 
@@ -193,6 +201,7 @@ errlog_note_all_broken(struct fsd *fs)
 {
 	struct bk_image_entry *images = NULL;
 	struct bk_container_entry *ctrs = NULL;
+	struct bk_volume_entry *vols = NULL;
 	size_t n = 0, i;
 
 	/* A listing that fails leaves n at 0: nothing to note. */
@@ -205,4 +214,9 @@ errlog_note_all_broken(struct fsd *fs)
 	for (i = 0; i < n; i++)
 		errlog_note_broken(fs, BK_OBJ_CONTAINER, ctrs[i].id);
 	bk_container_list_free(ctrs, n);
+	n = 0;
+	(void)bk_volume_list(fs->engine, &vols, &n);
+	for (i = 0; i < n; i++)
+		errlog_note_broken(fs, BK_OBJ_VOLUME, vols[i].name);
+	free(vols);
 }

@@ -35,7 +35,7 @@ exec_clone_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, o
 		}
 		/* Refused (a broken container): the reason where the tree shows errors. */
 		if (bk_exec_new(fs->engine, id, &n, &err) < 0) {
-			char owner[BK_ID_SIZE + 16];
+			char owner[OBJ_PATH_SIZE];
 			char *path = tree_path(fs, ino_make(of->kind, of->serial));
 
 			pthread_mutex_unlock(&of->lock);

@@ -132,10 +132,24 @@ enum node_kind {
 	N_NET,
 	N_NET_BRIDGE,
 	N_NET_LEASES,
+	N_VOLS,
+	N_VOLS_INDEX,
+	N_VOLS_ERR,
+	N_VOL,
+	N_VOL_STATE,
+	N_VOL_CREATED,
+	N_VOL_USERS,
+	N_VOL_SIZE,
+	N_VOL_ROOT,
+	N_VOL_ERR,
+	N_CTR_MOUNTS,
 	N_KIND_MAX
 };
 
-#define INO_SHIFT 56
+/* "volumes/NAME" and the like: the longest object path, a volume's name (128). */
+#define OBJ_PATH_SIZE (BK_VOLUME_NAME_SIZE + 16)
+
+#define INO_SHIFT     56
 /*
  * Bits 48-55: an instance number, for control files only (ops.c, op_lookup).
  * Each lookup of a control file gives a new inode: the kernel holds an
@@ -335,6 +349,9 @@ must_check int render_file(struct fsd *fs, enum node_kind kind, uint64_t serial,
 enum node_kind tree_child_kind(enum node_kind parent, const char *name);
 bool image_visible(struct fsd *fs, const char *id, uint64_t *serial);
 bool container_visible(struct fsd *fs, const char *id, uint64_t *serial);
+bool volume_visible(struct fsd *fs, const char *name, uint64_t *serial);
+/* "images", "containers" or "volumes": where objects of kind live. */
+const char *obj_dir_of(enum bk_obj_kind kind);
 /* The object a node is about, "images/ID" or "containers/ID" (whose `err` shows failures). */
 must_check int obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf,
 			size_t size);

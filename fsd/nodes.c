@@ -20,6 +20,7 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_IMAGES] = { "images", N_ROOT, DIR_MODE, IO_DIR },
 	[N_CTRS] = { "containers", N_ROOT, DIR_MODE, IO_DIR },
 	[N_NET] = { "net", N_ROOT, DIR_MODE, IO_DIR },
+	[N_VOLS] = { "volumes", N_ROOT, DIR_MODE, IO_DIR },
 
 	[N_IMAGES_INDEX] = { "index", N_IMAGES, RO_MODE, IO_TEXT },
 	[N_IMAGES_IMPORT] = { "import", N_IMAGES, RW_MODE, IO_CONTROL },
@@ -52,6 +53,7 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_CTR_LIMITS] = { "limits", N_CTR, RW_MODE, IO_CONFIG },
 	[N_CTR_NET] = { "net", N_CTR, RW_MODE, IO_CONFIG },
 	[N_CTR_PORTS] = { "ports", N_CTR, RW_MODE, IO_CONFIG },
+	[N_CTR_MOUNTS] = { "mounts", N_CTR, RW_MODE, IO_CONFIG },
 	[N_CTR_STATS] = { "stats", N_CTR, RO_MODE, IO_TEXT },
 	[N_NET_BRIDGE] = { "bridge", N_NET, RO_MODE, IO_TEXT },
 	[N_NET_LEASES] = { "leases", N_NET, RO_MODE, IO_TEXT },
@@ -69,4 +71,14 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_EXEC_OUT] = { "out", N_EXEC, RO_MODE, IO_EXEC_OUT },
 	[N_EXEC_IN] = { "in", N_EXEC, S_IFREG | 0200, IO_EXEC_IN },
 	[N_EXEC_WAIT] = { "wait", N_EXEC, RO_MODE, IO_EXEC_WAIT },
+
+	[N_VOLS_INDEX] = { "index", N_VOLS, RO_MODE, IO_TEXT },
+	[N_VOLS_ERR] = { "err", N_VOLS, RO_MODE, IO_TEXT },
+	[N_VOL] = { NULL, N_VOLS, DIR_MODE, IO_DIR },
+	[N_VOL_STATE] = { "state", N_VOL, RO_MODE, IO_TEXT },
+	[N_VOL_CREATED] = { "created", N_VOL, RO_MODE, IO_TEXT },
+	[N_VOL_USERS] = { "users", N_VOL, RO_MODE, IO_TEXT },
+	[N_VOL_SIZE] = { "size", N_VOL, RO_MODE, IO_TEXT },
+	[N_VOL_ROOT] = { "root", N_VOL, LINK_MODE, IO_LINK },
+	[N_VOL_ERR] = { "err", N_VOL, RO_MODE, IO_TEXT },
 };

@@ -132,8 +132,8 @@ void
 notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change change)
 {
 	struct fsd *fs = arg;
-	const char *dir = kind == BK_OBJ_IMAGE ? "images" : "containers";
-	char path[BK_ID_SIZE + 32], index[32];
+	const char *dir = obj_dir_of(kind);
+	char path[OBJ_PATH_SIZE + 16], index[32];
 
 	if (kind == BK_OBJ_EXEC) {
 		exec_wake(id);
@@ -164,7 +164,7 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 		notify_touch(path);
 		if (kind == BK_OBJ_CONTAINER) {
 			waitq_wake(id, false);
-		} else {
+		} else if (kind == BK_OBJ_IMAGE) {
 			notify_touch(index); /* a pulled image's source changes with it */
 			errlog_note_broken(fs, kind, id);
 		}
@@ -179,7 +179,10 @@ notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *actio
 	     const char *attrs)
 {
 	(void)arg;
-	events_push(kind == BK_OBJ_IMAGE ? "image" : "container", id, action, attrs);
+	events_push(kind == BK_OBJ_IMAGE    ? "image"
+		    : kind == BK_OBJ_VOLUME ? "volume"
+					    : "container",
+		    id, action, attrs);
 }
 
 /* One item; the VFS work is done by the toucher process (toucher.c). */

@@ -35,7 +35,8 @@ timeout_of(enum node_kind kind)
 	if (node_types[kind].io == IO_CONTROL)
 		return 0.0;
 
-	if (kind == N_IMG || parent == N_IMG || kind == N_CTR || parent == N_CTR)
+	if (kind == N_IMG || parent == N_IMG || kind == N_CTR || parent == N_CTR || kind == N_VOL ||
+	    parent == N_VOL)
 		return kind == N_CTR_LOG || kind == N_IMG_LOG ? 0.0 : DYNAMIC_TIMEOUT;
 	return STATIC_TIMEOUT;
 }
@@ -84,7 +85,7 @@ refuse(fuse_req_t req, fuse_ino_t ino, const char *op, int code, const char *why
 {
 	struct fsd *fs = fsd_of(req);
 	struct bk_err err = BK_ERR_INIT;
-	char owner[BK_ID_SIZE + 16];
+	char owner[OBJ_PATH_SIZE];
 	char *path = tree_path(fs, ino);
 
 	if (obj_path(ino_kind(ino), ino_serial(ino), fs, owner, sizeof(owner)) < 0)
@@ -131,6 +132,10 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (pkind == N_CTRS && container_visible(fsd_of(req), name, &serial)) {
 		reply_entry(req, ino_make(N_CTR, serial));
+		return;
+	}
+	if (pkind == N_VOLS && volume_visible(fsd_of(req), name, &serial)) {
+		reply_entry(req, ino_make(N_VOL, serial));
 		return;
 	}
 	if (pkind == N_CTR_EXEC && name[0] >= '1' && name[0] <= '9' &&
@@ -202,6 +207,17 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_readlink(req, path ? path : info.root_path);
 		free(path);
 		bk_container_info_free(&info);
+		return;
+	}
+	if (ino_kind(ino) == N_VOL_ROOT) {
+		struct bk_volume_info info;
+
+		if (bk_volume_get(fs->engine, NULL, ino_serial(ino), &info, &err) < 0) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		fuse_reply_readlink(req, info.path);
+		bk_volume_info_free(&info);
 		return;
 	}
 	fuse_reply_err(req, EINVAL);
@@ -515,6 +531,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	if (notify_is_self(req)) {
 		struct bk_image_info ii;
 		struct bk_container_info ci;
+		struct bk_volume_info vi;
 
 		if (pkind == N_IMAGES && bk_image_get(fs->engine, name, 0, &ii, &err) == 0) {
 			serial = ii.serial;
@@ -528,7 +545,32 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 			reply_entry(req, ino_make(N_CTR, serial));
 			return;
 		}
+		if (pkind == N_VOLS && bk_volume_get(fs->engine, name, 0, &vi, &err) == 0) {
+			serial = vi.serial;
+			bk_volume_info_free(&vi);
+			reply_entry(req, ino_make(N_VOL, serial));
+			return;
+		}
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (pkind == N_VOLS) {
+		/* mkdir volumes/NAME: docker volume create NAME. */
+		notify_in_handler(true);
+		ret = bk_volume_create(fs->engine, name, &err);
+		notify_in_handler(false);
+		if (ret < 0) {
+			snprintf(path, sizeof(path), "/volumes/%.200s", name);
+			bk_err_wrap(&err, "mkdir");
+			errlog_record(path, "volumes", "mkdir", &err);
+			fuse_reply_err(req, -ret);
+			return;
+		}
+		if (!volume_visible(fs, name, &serial)) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		reply_entry(req, ino_make(N_VOL, serial));
 		return;
 	}
 	if (pkind != N_CTRS) {
@@ -536,7 +578,8 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 
 		snprintf(path, sizeof(path), "%s/%.200s", dir && strcmp(dir, "/") ? dir : "", name);
 		free(dir);
-		bk_err_set(&err, EACCES, "mkdir '%.64s': only containers/ takes new directories",
+		bk_err_set(&err, EACCES,
+			   "mkdir '%.64s': only containers/ and volumes/ take new directories",
 			   name);
 		errlog_record(path, pkind == N_IMAGES ? "images" : "containers", "mkdir", &err);
 		fuse_reply_err(req, EACCES);
@@ -570,7 +613,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	const char *dir;
 	int ret;
 
-	if (pkind != N_IMAGES && pkind != N_CTRS) {
+	if (pkind != N_IMAGES && pkind != N_CTRS && pkind != N_VOLS) {
 		fuse_reply_err(req, tree_child_kind(pkind, name) ? EACCES : ENOENT);
 		return;
 	}
@@ -582,12 +625,16 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	dir = pkind == N_IMAGES ? "images" : "containers";
+	dir = pkind == N_IMAGES ? "images" : pkind == N_VOLS ? "volumes" : "containers";
 	notify_in_handler(true);
 	if (pkind == N_IMAGES && !image_visible(fs, name, NULL))
 		ret = bk_err_set(&err, ENOENT, "no image '%s'", name);
 	else if (pkind == N_CTRS && !container_visible(fs, name, NULL))
 		ret = bk_err_set(&err, ENOENT, "no container '%s'", name);
+	else if (pkind == N_VOLS && !volume_visible(fs, name, NULL))
+		ret = bk_err_set(&err, ENOENT, "no volume '%s'", name);
+	else if (pkind == N_VOLS)
+		ret = bk_volume_remove(fs->engine, name, &err);
 	else if (pkind == N_IMAGES)
 		ret = bk_image_remove(fs->engine, name, &err);
 	else

@@ -47,7 +47,7 @@ render_images_index(struct fsd *fs, struct sbuf *b)
 	/* A listing that fails leaves n at 0: nothing to show. */
 	(void)bk_image_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
-		char path[BK_ID_SIZE + 16];
+		char path[OBJ_PATH_SIZE];
 
 		snprintf(path, sizeof(path), "images/%s", list[i].id);
 		if (!unannounced_has(path))
@@ -68,7 +68,7 @@ render_containers_index(struct fsd *fs, struct sbuf *b)
 	/* A listing that fails leaves n at 0: nothing to show. */
 	(void)bk_container_list(fs->engine, &list, &n);
 	for (i = 0; i < n; i++) {
-		char path[BK_ID_SIZE + 16];
+		char path[OBJ_PATH_SIZE];
 		char *p;
 
 		snprintf(path, sizeof(path), "containers/%s", list[i].id);
@@ -98,7 +98,7 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 {
 	struct bk_container_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 	char *text;
 	size_t len;
 
@@ -127,6 +127,9 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 		break;
 	case N_CTR_PORTS:
 		sbuf_printf(b, "%s", info.ports);
+		break;
+	case N_CTR_MOUNTS:
+		sbuf_printf(b, "%s", info.mounts);
 		break;
 	case N_CTR_STATS: {
 		struct bk_stats st;
@@ -174,7 +177,7 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 {
 	struct bk_image_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 	char *text;
 	size_t len;
 
@@ -222,6 +225,68 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 	return 0;
 }
 
+static int
+render_volume_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct sbuf *b)
+{
+	struct bk_volume_info info;
+	struct bk_err err = BK_ERR_INIT;
+	char path[OBJ_PATH_SIZE];
+	char *text;
+	size_t len;
+
+	if (bk_volume_get(fs->engine, NULL, serial, &info, &err) < 0)
+		return -ENOENT;
+	switch (kind) {
+	case N_VOL_STATE:
+		sbuf_printf(b, "%s\n", info.broken[0] ? "broken" : "ready");
+		break;
+	case N_VOL_CREATED:
+		sbuf_printf(b, "%s\n", info.created);
+		break;
+	case N_VOL_USERS:
+		sbuf_printf(b, "%s", info.users);
+		break;
+	case N_VOL_SIZE:
+		sbuf_printf(b, "%llu\n", (unsigned long long)bk_volume_size(fs->engine, serial));
+		break;
+	case N_VOL_ERR:
+		snprintf(path, sizeof(path), "volumes/%s", info.name);
+		text = errlog_render_obj(path, &len);
+		sbuf_printf(b, "%s", text);
+		free(text);
+		break;
+	default:
+		break;
+	}
+	bk_volume_info_free(&info);
+	return 0;
+}
+
+/* "NAME\tOWNER" lines: OWNER is the container an anonymous volume was made for, or "-". */
+static int
+render_volumes_index(struct fsd *fs, struct sbuf *b)
+{
+	struct bk_volume_entry *list = NULL;
+	size_t n = 0, i;
+
+	(void)bk_volume_list(fs->engine, &list, &n);
+	sbuf_printf(b, "VOLUME\tOWNER\n");
+	for (i = 0; i < n; i++) {
+		struct bk_volume_info info;
+		struct bk_err err = BK_ERR_INIT;
+		char path[OBJ_PATH_SIZE];
+
+		snprintf(path, sizeof(path), "volumes/%s", list[i].name);
+		if (unannounced_has(path) ||
+		    bk_volume_get(fs->engine, list[i].name, 0, &info, &err) < 0)
+			continue;
+		sbuf_printf(b, "%s\t%s\n", info.name, info.owner[0] ? info.owner : "-");
+		bk_volume_info_free(&info);
+	}
+	free(list);
+	return 0;
+}
+
 int
 render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, size_t *len)
 {
@@ -254,6 +319,14 @@ render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, si
 	case N_CTRS_INDEX:
 		ret = render_containers_index(fs, &b);
 		break;
+	case N_VOLS_ERR:
+		text = errlog_render_obj("volumes", len);
+		sbuf_printf(&b, "%s", text);
+		free(text);
+		break;
+	case N_VOLS_INDEX:
+		ret = render_volumes_index(fs, &b);
+		break;
 	case N_NET_BRIDGE:
 		text = bk_net_bridge(fs->engine);
 		sbuf_printf(&b, "%s", text);
@@ -279,6 +352,10 @@ render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, si
 		}
 		if (node_types[kind].parent == N_CTR) {
 			ret = render_container_file(fs, kind, serial, &b);
+			break;
+		}
+		if (node_types[kind].parent == N_VOL) {
+			ret = render_volume_file(fs, kind, serial, &b);
 			break;
 		}
 		ret = -EISDIR;

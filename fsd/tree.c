@@ -33,7 +33,7 @@ image_visible(struct fsd *fs, const char *id, uint64_t *serial)
 {
 	struct bk_image_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 
 	snprintf(path, sizeof(path), "images/%s", id);
 	if (strncmp(id, "img_", 4) != 0 || unannounced_has(path))
@@ -51,7 +51,7 @@ container_visible(struct fsd *fs, const char *id, uint64_t *serial)
 {
 	struct bk_container_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 
 	snprintf(path, sizeof(path), "containers/%s", id);
 	if (unannounced_has(path))
@@ -62,6 +62,30 @@ container_visible(struct fsd *fs, const char *id, uint64_t *serial)
 		*serial = info.serial;
 	bk_container_info_free(&info);
 	return true;
+}
+
+bool
+volume_visible(struct fsd *fs, const char *name, uint64_t *serial)
+{
+	struct bk_volume_info info;
+	struct bk_err err = BK_ERR_INIT;
+	char path[OBJ_PATH_SIZE];
+
+	snprintf(path, sizeof(path), "volumes/%s", name);
+	if (unannounced_has(path))
+		return false;
+	if (bk_volume_get(fs->engine, name, 0, &info, &err) < 0)
+		return false;
+	if (serial)
+		*serial = info.serial;
+	bk_volume_info_free(&info);
+	return true;
+}
+
+const char *
+obj_dir_of(enum bk_obj_kind kind)
+{
+	return kind == BK_OBJ_IMAGE ? "images" : kind == BK_OBJ_VOLUME ? "volumes" : "containers";
 }
 
 /* The container id and session number a node of kind/serial is about. */
@@ -93,6 +117,8 @@ object_dir(enum node_kind kind)
 		return N_CTR;
 	if (kind == N_EXEC_CLONE || kind == N_EXEC || node_types[kind].parent == N_EXEC)
 		return N_EXEC;
+	if (kind == N_VOL || node_types[kind].parent == N_VOL)
+		return N_VOL;
 	return N_NONE;
 }
 
@@ -124,6 +150,16 @@ obj_path(enum node_kind kind, uint64_t serial, struct fsd *fs, char *buf, size_t
 		if (exec_ids(fs, kind, serial, id, sizeof(id), &n) < 0)
 			return -ENOENT;
 		snprintf(buf, size, "containers/%s", id);
+		return 0;
+	}
+	case N_VOL: {
+		struct bk_volume_info info;
+		struct bk_err err = BK_ERR_INIT;
+
+		if (bk_volume_get(fs->engine, NULL, serial, &info, &err) < 0)
+			return -ENOENT;
+		snprintf(buf, size, "volumes/%s", info.name);
+		bk_volume_info_free(&info);
 		return 0;
 	}
 	default:
@@ -158,7 +194,7 @@ int
 tree_stat(struct fsd *fs, fuse_ino_t ino, struct stat *st)
 {
 	enum node_kind kind = ino_kind(ino);
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 
 	if (kind <= N_NONE || kind >= N_KIND_MAX)
 		return -ENOENT;
@@ -193,7 +229,7 @@ tree_path(struct fsd *fs, fuse_ino_t ino)
 {
 	enum node_kind kind = ino_kind(ino);
 	const char *name = node_types[kind].name;
-	char obj[BK_ID_SIZE + 16];
+	char obj[OBJ_PATH_SIZE];
 
 	if (kind == N_ROOT)
 		return xstrdup("/");
@@ -212,7 +248,7 @@ tree_path(struct fsd *fs, fuse_ino_t ino)
 	if (object_dir(kind) != N_NONE) {
 		if (obj_path(kind, ino_serial(ino), fs, obj, sizeof(obj)) < 0)
 			return xstrdup("/?");
-		if (kind == N_IMG || kind == N_CTR)
+		if (kind == N_IMG || kind == N_CTR || kind == N_VOL)
 			return xasprintf("/%s", obj);
 		return xasprintf("/%s/%s", obj, name);
 	}
@@ -246,7 +282,7 @@ list_images(struct fsd *fs, struct dirbuf *b)
 {
 	struct bk_image_entry *list = NULL;
 	size_t n = 0, i;
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 
 	/* A listing that fails leaves n at 0: nothing to show. */
 	(void)bk_image_list(fs->engine, &list, &n);
@@ -264,7 +300,7 @@ list_containers(struct fsd *fs, struct dirbuf *b)
 {
 	struct bk_container_entry *list = NULL;
 	size_t n = 0, i;
-	char path[BK_ID_SIZE + 16];
+	char path[OBJ_PATH_SIZE];
 
 	/* A listing that fails leaves n at 0: nothing to show. */
 	(void)bk_container_list(fs->engine, &list, &n);
@@ -275,6 +311,24 @@ list_containers(struct fsd *fs, struct dirbuf *b)
 				   node_types[N_CTR].mode);
 	}
 	bk_container_list_free(list, n);
+}
+
+static void
+list_volumes(struct fsd *fs, struct dirbuf *b)
+{
+	struct bk_volume_entry *list = NULL;
+	size_t n = 0, i;
+	char path[OBJ_PATH_SIZE];
+
+	/* A listing that fails leaves n at 0: nothing to show. */
+	(void)bk_volume_list(fs->engine, &list, &n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "volumes/%s", list[i].name);
+		if (!unannounced_has(path))
+			dirbuf_add(b, list[i].name, ino_make(N_VOL, list[i].serial),
+				   node_types[N_VOL].mode);
+	}
+	free(list);
 }
 
 static void
@@ -322,6 +376,8 @@ tree_list(struct fsd *fs, fuse_req_t req, fuse_ino_t ino, size_t *len)
 		list_containers(fs, &b);
 	else if (kind == N_CTR_EXEC)
 		list_execs(fs, &b, ino_serial(ino));
+	else if (kind == N_VOLS)
+		list_volumes(fs, &b);
 	*len = b.len;
 	return b.buf ? b.buf : xcalloc(1, 1);
 }

@@ -276,6 +276,66 @@ key_bind(struct parse_ctx *ctx, const char *key, char *val)
 	return 0;
 }
 
+/* "bind [ro] DEV:INO" or "tmpfs SIZE": a new mount, its source and target to follow. */
+static int
+key_mount(struct parse_ctx *ctx, const char *key, char *val)
+{
+	struct init_plan *plan = ctx->plan;
+	struct init_mount *m;
+	char *sp = strchr(val, ' '), *colon;
+	uint64_t a, b;
+
+	if (plan->nmounts == PLAN_MAX_MOUNTS)
+		return init_fail(ctx->err, "plan", E2BIG, "plan: more than %d mounts",
+				 PLAN_MAX_MOUNTS);
+	m = &plan->mounts[plan->nmounts];
+	memset(m, 0, sizeof(*m));
+	if (sp == NULL)
+		return bad_value(ctx, key, val, "not 'bind [ro] DEV:INO' or 'tmpfs SIZE'");
+	*sp++ = '\0';
+	if (strcmp(val, "tmpfs") == 0) {
+		m->tmpfs = true;
+		if (!parse_dec(sp, UINT64_MAX, &m->size))
+			return bad_value(ctx, key, sp, "not a size");
+	} else if (strcmp(val, "bind") == 0) {
+		if (strncmp(sp, "ro ", 3) == 0) {
+			m->ro = true;
+			sp += 3;
+		}
+		colon = strchr(sp, ':');
+		if (colon == NULL)
+			return bad_value(ctx, key, sp, "not DEV:INO");
+		*colon = '\0';
+		if (!parse_dec(sp, UINT64_MAX, &a) || !parse_dec(colon + 1, UINT64_MAX, &b))
+			return bad_value(ctx, key, sp, "not DEV:INO");
+		m->dev = (dev_t)a;
+		m->ino = (ino_t)b;
+	} else {
+		return bad_value(ctx, key, val, "not bind or tmpfs");
+	}
+	plan->nmounts++;
+	return 0;
+}
+
+/* mount_source= and mount_target=: of the last mount=, once each. */
+static int
+key_mount_path(struct parse_ctx *ctx, const char *key, char *val)
+{
+	struct init_plan *plan = ctx->plan;
+	struct init_mount *m = plan->nmounts ? &plan->mounts[plan->nmounts - 1] : NULL;
+	bool source = strcmp(key, PLAN_MOUNT_SOURCE) == 0;
+	const char **field;
+
+	if (m == NULL)
+		return bad_value(ctx, key, val, "no mount= before it");
+	field = source ? &m->source : &m->target;
+	if (*field != NULL || (source && m->tmpfs))
+		return bad_value(ctx, key, val,
+				 source ? "a second source, or one for a tmpfs"
+					: "a second target");
+	return set_path(ctx, key, val, field);
+}
+
 /* Only /dev/null for now; the key exists so that a future tty or pipe is not a new format. */
 static int
 key_stdin(struct parse_ctx *ctx, const char *key, char *val)
@@ -325,14 +385,24 @@ static const struct plan_key {
 	key_fn parse;
 	bool repeat;
 } keys[] = {
-	{ PLAN_ROOTFS, key_rootfs, false },   { PLAN_HOSTNAME, key_hostname, false },
-	{ PLAN_CWD, key_cwd, false },         { PLAN_UID, key_uid, false },
-	{ PLAN_GID, key_gid, false },         { PLAN_GROUPS, key_groups, false },
-	{ PLAN_ARG, key_arg, true },          { PLAN_ENV, key_env, true },
-	{ PLAN_CAPS, key_caps, false },       { PLAN_LOG_MAX, key_log_max, false },
-	{ PLAN_NETNS, key_netns, false },     { PLAN_CGROUPNS, key_cgroupns, false },
-	{ PLAN_BIND, key_bind, true },        { PLAN_STDIN, key_stdin, false },
+	{ PLAN_ROOTFS, key_rootfs, false },
+	{ PLAN_HOSTNAME, key_hostname, false },
+	{ PLAN_CWD, key_cwd, false },
+	{ PLAN_UID, key_uid, false },
+	{ PLAN_GID, key_gid, false },
+	{ PLAN_GROUPS, key_groups, false },
+	{ PLAN_ARG, key_arg, true },
+	{ PLAN_ENV, key_env, true },
+	{ PLAN_CAPS, key_caps, false },
+	{ PLAN_LOG_MAX, key_log_max, false },
+	{ PLAN_NETNS, key_netns, false },
+	{ PLAN_CGROUPNS, key_cgroupns, false },
+	{ PLAN_BIND, key_bind, true },
+	{ PLAN_STDIN, key_stdin, false },
 	{ PLAN_SECCOMP, key_seccomp, false },
+	{ PLAN_MOUNT, key_mount, true },
+	{ PLAN_MOUNT_SOURCE, key_mount_path, true },
+	{ PLAN_MOUNT_TARGET, key_mount_path, true },
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) <= 32, "seen is a 32-bit mask");
@@ -399,6 +469,11 @@ check_required(struct parse_ctx *ctx)
 		return init_fail(ctx->err, "plan", EINVAL, "plan: missing key 'arg'");
 	if (ctx->vec[0][0] == '\0')
 		return init_fail(ctx->err, "plan", EINVAL, "plan: arg 0 is empty");
+	for (size_t i = 0; i < plan->nmounts; i++)
+		if (plan->mounts[i].target == NULL ||
+		    (!plan->mounts[i].tmpfs && plan->mounts[i].source == NULL))
+			return init_fail(ctx->err, "plan", EINVAL, "plan: mount %zu lacks its %s",
+					 i + 1, plan->mounts[i].target ? "source" : "target");
 	return 0;
 }
 

@@ -21,10 +21,22 @@
 #define PLAN_VEC_SLOTS  (PLAN_MAX_VEC + 2) /* room for both NULL terminators */
 #define PLAN_MAX_GROUPS 128
 #define PLAN_MAX_BINDS  16
+#define PLAN_MAX_MOUNTS 128 /* a container's 64 and its image's VOLUMEs */
 
 struct init_bind {
 	const char *name; /* a file in the state directory, one component */
 	const char *path; /* absolute, inside the container */
+};
+
+/* A mount of the user's: a bind of a host path (a volume's files too) or a tmpfs. */
+struct init_mount {
+	bool tmpfs;
+	bool ro;
+	uint64_t size; /* tmpfs: bytes, 0: the kernel's default */
+	dev_t dev;     /* bind: what the daemon found at source */
+	ino_t ino;
+	const char *source; /* bind: absolute host path, no symlink in it */
+	const char *target; /* absolute, inside the container */
 };
 
 struct init_plan {
@@ -43,6 +55,8 @@ struct init_plan {
 	bool cgroupns;
 	size_t nbinds;
 	struct init_bind binds[PLAN_MAX_BINDS];
+	size_t nmounts;
+	struct init_mount mounts[PLAN_MAX_MOUNTS];
 	/* "seccomp=HEX": the filter, decoded in place and aligned; 0 instructions: none. */
 	const struct sock_filter *seccomp;
 	unsigned short seccomp_len; /* instructions, 1 to BPF_MAXINSNS */

@@ -20,8 +20,17 @@
 #define PLAN_NETNS    "netns"    /* 0 or 1 */
 #define PLAN_CGROUPNS "cgroupns" /* 0 or 1 */
 #define PLAN_BIND     "bind"     /* repeated: "FILE:PATH", FILE in the state directory */
-#define PLAN_STDIN    "stdin"    /* "null" */
-#define PLAN_SECCOMP  "seccomp"  /* the filter's instructions in hex */
+/*
+ * A mount of the user's: "mount=bind [ro] DEV:INO" or "mount=tmpfs [SIZE]",
+ * then its "mount_source=PATH" (bind: absolute, on the host, no symlink in
+ * it; DEV:INO is what the daemon found there) and "mount_target=PATH"
+ * (absolute, in the container), each once, before the next "mount=".
+ */
+#define PLAN_MOUNT        "mount"
+#define PLAN_MOUNT_SOURCE "mount_source"
+#define PLAN_MOUNT_TARGET "mount_target"
+#define PLAN_STDIN        "stdin"   /* "null" */
+#define PLAN_SECCOMP      "seccomp" /* the filter's instructions in hex */
 
 /* PATH when the plan's env has none, as Docker sets it. */
 #define PLAN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -22,9 +22,11 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 
 #include "setup.h"
@@ -279,6 +281,73 @@ bind_file(int rootfd, int statefd, const struct init_bind *b, struct init_err *e
 	return 0;
 }
 
+/*
+ * A mount of the user's, before the pivot.  The target is resolved in the
+ * root like every other (a symlink in the image stays inside it: the
+ * CVE-2021-30465 class), made if missing (a directory, or an empty file for
+ * a source that is not a directory), and may not be in the container's
+ * /proc or /sys.  A bind's source is opened with no symlink anywhere in its
+ * path (the daemon resolved them when the line was written) and must be the
+ * inode the daemon found; it is cloned with everything mounted below it,
+ * made read-only as a whole before it is attached when ro, and moved onto
+ * the target: the container never sees it writable.
+ */
+static int
+mount_user(int rootfd, int hostfd, const struct init_mount *m, struct init_err *err)
+{
+	cleanup_close int src = -1, tree = -1, dst = -1;
+	struct stat st = { .st_mode = S_IFDIR };
+	struct statfs sf;
+
+	if (!m->tmpfs) {
+		src = errno_of(
+		    inroot_path(hostfd, m->source, 0, RESOLVE_NO_SYMLINKS | INROOT_MOUNTS));
+		if (src < 0)
+			return init_fail_sys(err, "mount", "source '%s'%s", m->source,
+					     errno == ELOOP ? " (a symlink in its path)" : "");
+		if (fstat(src, &st) < 0)
+			return init_fail_sys(err, "mount", "stat '%s'", m->source);
+		if (st.st_dev != m->dev || st.st_ino != m->ino)
+			return init_fail(
+			    err, "mount", EXDEV,
+			    "source '%s' is not what the daemon found there (replaced, "
+			    "or a mount made since)",
+			    m->source);
+	}
+	dst = S_ISDIR(st.st_mode) ? make_dir(rootfd, m->target, 0) : make_file(rootfd, m->target);
+	if (dst < 0)
+		return init_fail_sys(err, "mount", "target '%s'", m->target);
+	if (fstatfs(dst, &sf) < 0)
+		return init_fail_sys(err, "mount", "target '%s'", m->target);
+	if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+		return init_fail(err, "mount", EINVAL, "target '%s' leads into /proc or /sys",
+				 m->target);
+	if (m->tmpfs) {
+		char data[64];
+
+		/* Docker's --tmpfs: rw,noexec,nosuid,nodev; 1777 as /tmp. */
+		if (m->size)
+			snprintf(data, sizeof(data), "mode=1777,size=%llu",
+				 (unsigned long long)m->size);
+		else
+			snprintf(data, sizeof(data), "mode=1777");
+		if (mount_on("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, data) < 0)
+			return init_fail_sys(err, "mount", "tmpfs on '%s'", m->target);
+		return 0;
+	}
+	tree =
+	    open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	if (tree < 0)
+		return init_fail_sys(err, "mount", "clone '%s'", m->source);
+	if (m->ro && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+				   &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY },
+				   sizeof(struct mount_attr)) < 0)
+		return init_fail_sys(err, "mount", "make '%s' read-only", m->source);
+	if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return init_fail_sys(err, "mount", "bind '%s' on '%s'", m->source, m->target);
+	return 0;
+}
+
 /* pivot_root(".", ".") stacks the old root on the new one; detaching it drops every host mount. */
 static int
 pivot(int rootfd, const char *rootfs, struct init_err *err)
@@ -418,6 +487,14 @@ build_root(const struct init_plan *plan, int rootfd, int dirfd, struct init_err 
 		ret = bind_file(rootfd, statefd, &plan->binds[i], err);
 	if (ret > 0)
 		ret = 0;
+	if (ret == 0 && plan->nmounts > 0) {
+		cleanup_close int hostfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (hostfd < 0)
+			ret = init_fail_sys(err, "mount", "open the host's '/'");
+		for (i = 0; ret == 0 && i < plan->nmounts; i++)
+			ret = mount_user(rootfd, hostfd, &plan->mounts[i], err);
+	}
 	if (ret == 0)
 		ret = pivot(rootfd, plan->rootfs, err);
 	if (ret == 0)

@@ -64,6 +64,7 @@ container_free(struct container *c)
 	free(c->image);
 	free(c->cmd);
 	free(c->ports);
+	mounts_free(c->mounts, c->nmounts);
 	free(c->broken);
 	free(c);
 }
@@ -123,6 +124,21 @@ container_uses_image_locked(struct model *m, const char *image_id, char *who, si
 	return false;
 }
 
+bool
+container_uses_volume_locked(struct model *m, const char *name, char *who, size_t size)
+{
+	size_t i, k;
+
+	for (i = 0; i < m->nctrs; i++)
+		for (k = 0; k < m->ctrs[i]->nmounts; k++)
+			if (m->ctrs[i]->mounts[k].kind == MOUNT_VOLUME &&
+			    strcmp(m->ctrs[i]->mounts[k].source, name) == 0) {
+				snprintf(who, size, "%s", m->ctrs[i]->id);
+				return true;
+			}
+	return false;
+}
+
 static json_t *
 record_json(const struct container *c)
 {
@@ -148,6 +164,11 @@ record_json(const struct container *c)
 		json_object_set_new(j, "net_mode", json_string(net_mode_name(c->net_mode)));
 		json_object_set_new(j, "ip", json_string(c->ip ? ip_format(c->ip, ipb) : ""));
 		json_object_set_new(j, "ports", json_string(ports ? ports : ""));
+		if (c->nmounts) {
+			cleanup_free char *mounts = mounts_format(c->mounts, c->nmounts);
+
+			json_object_set_new(j, "mounts", json_string(mounts));
+		}
 		free(ports);
 		json_object_set_new(
 		    j, "limits",
@@ -282,6 +303,17 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 			c->ports = xcalloc(n, sizeof(*c->ports));
 			memcpy(c->ports, maps, n * sizeof(*maps));
 			c->nports = n;
+		}
+	}
+	{
+		const char *mounts = json_string_value(json_object_get(j, "mounts"));
+		struct bk_err merr = BK_ERR_INIT;
+
+		/* Not dropped when unreadable: a start without its volume could lose data. */
+		if (mounts && mounts_parse(mounts, &c->mounts, &c->nmounts, &merr) < 0) {
+			container_free(c);
+			return bk_err_set(err, EBADMSG, "container %s: malformed mounts: %s", id,
+					  merr.msg);
 		}
 	}
 	*out = c;
@@ -570,6 +602,30 @@ set_net_locked(struct container *c, const char *text, struct bk_err *err)
 	return 0;
 }
 
+/* The mounts ops/ checked (sources resolved, volumes made); nothing changes on error. */
+static int
+set_mounts_locked(struct container *c, const char *text, struct bk_err *err)
+{
+	struct mount_spec *m;
+	size_t n;
+
+	if (mounts_parse(text, &m, &n, err) < 0)
+		return -err->code;
+	mounts_free(c->mounts, c->nmounts);
+	c->mounts = m;
+	c->nmounts = n;
+	return 0;
+}
+
+int
+container_set_mounts_locked(struct model *m, struct container *c, const char *text,
+			    struct bk_err *err)
+{
+	if (set_mounts_locked(c, text, err) < 0)
+		return -err->code;
+	return container_save(m, c, err);
+}
+
 static int
 set_ports_locked(struct container *c, const char *text, struct bk_err *err)
 {
@@ -598,9 +654,8 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 	int ret = 0;
 
 	if (c->state != BK_CTR_CREATED || c->busy) {
-		static const char *const names[] = {
-			"image", "cmd", "env", "limits", "net", "ports"
-		};
+		static const char *const names[] = { "image", "cmd",   "env",   "limits",
+						     "net",   "ports", "mounts" };
 
 		return bk_err_set(err, EBUSY, "container %s has been started: %s cannot change",
 				  c->id, names[field]);
@@ -628,6 +683,9 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 		break;
 	case BK_CTR_PORTS:
 		ret = set_ports_locked(c, value, err);
+		break;
+	case BK_CTR_MOUNTS:
+		ret = set_mounts_locked(c, value, err);
 		break;
 	}
 	return ret < 0 ? ret : container_save(m, c, err);
@@ -680,6 +738,7 @@ container_info(struct model *m, const char *id, uint64_t serial, struct bk_conta
 	out->ports = ports_format(c->ports, c->nports);
 	if (out->ports == NULL)
 		out->ports = xstrdup("");
+	out->mounts = mounts_format(c->mounts, c->nmounts);
 	if (c->ip && c->net_mode == NET_MODE_BRIDGE)
 		ip_format(c->ip, out->ip);
 	out->root_path = c->rootfs_made
@@ -707,6 +766,7 @@ bk_container_info_free(struct bk_container_info *info)
 	free(info->limits);
 	free(info->net);
 	free(info->ports);
+	free(info->mounts);
 	free(info->root_path);
 	free(info->cgroup);
 	free(info->broken);

@@ -7,6 +7,8 @@
  *                the table's changes for pulls, builds and commits
  *   container.c  containers: records (containers/<id>/container.json),
  *                their settable fields, lookup
+ *   volume.c     volumes: records (volumes/<name>/volume.json), their files
+ *                in volumes/<name>/data, lookup
  *   events.c     the watch and event callbacks (bk_engine_set_watch)
  *
  * Uses store/, net/ (a container's network settings), parse/, base/.
@@ -78,11 +80,28 @@ struct container {
 	uint32_t ip; /* leased address in bridge mode, 0 before the first start */
 	struct port_map *ports;
 	size_t nports;
+	struct mount_spec *mounts; /* binds, volumes, tmpfs: sources checked when written */
+	size_t nmounts;
 	/*
 	 * Its record did not load (NULL: fine).  Shown as BK_CTR_BROKEN; state
 	 * still says whether its init runs, so that kill, stop and rm work.
 	 */
 	char *broken;
+	int broken_code;
+};
+
+/* volumes/<name>: volume.c. */
+struct volume {
+	char name[VOLUME_NAME_MAX + 1];
+	uint64_t serial;
+	char created[32];
+	char owner[BK_ID_SIZE]; /* anonymous: the container it was made for; "" if named */
+	/*
+	 * Never mounted yet: at its first mount the image's files at the target
+	 * are copied in, as Docker does for an empty volume.
+	 */
+	bool fresh;
+	char *broken; /* its record did not load (NULL: fine) */
 	int broken_code;
 };
 
@@ -110,6 +129,8 @@ struct model {
 	size_t nimages;
 	struct container **ctrs;
 	size_t nctrs;
+	struct volume **vols;
+	size_t nvols;
 	uint64_t next_serial; /* of the objects, never reused while the engine runs */
 	struct events ev;
 	char boot_id[40]; /* this boot: a record of another one runs nothing */
@@ -225,6 +246,10 @@ must_check int container_set_locked(struct model *m, struct container *c, enum b
 				    const char *value, const char *image_id, bool append,
 				    struct bk_err *err);
 
+/* Its mounts replaced at a start (anonymous volumes added) and saved; lock held. */
+must_check int container_set_mounts_locked(struct model *m, struct container *c, const char *text,
+					   struct bk_err *err);
+
 /* What the public API reads (bk_container_get but its net, bk_container_id...). */
 must_check int container_info(struct model *m, const char *id, uint64_t serial,
 			      struct bk_container_info *out, struct bk_err *err);
@@ -233,6 +258,26 @@ int container_state_of(struct model *m, uint64_t serial, enum bk_ctr_state *stat
 must_check int container_list(struct model *m, struct bk_container_entry **out, size_t *n);
 must_check int container_open_log(struct model *m, uint64_t serial, bool rotated,
 				  struct bk_err *err);
+
+/* ---- volume.c -------------------------------------------------------------------------------- */
+
+/* Load every volumes/<name>; one that does not load is listed broken. */
+must_check int volumes_load(struct model *m, struct bk_err *err);
+void volumes_free(struct model *m);
+/* By name, or by serial when name is NULL (lock held). */
+struct volume *volume_find_locked(struct model *m, const char *name, uint64_t serial);
+/* A new empty volume (owner: the container an anonymous one is for, else NULL); EEXIST, EINVAL. */
+must_check int volume_create(struct model *m, const char *name, const char *owner,
+			     struct bk_err *err);
+must_check int volume_save(struct model *m, const struct volume *v, struct bk_err *err);
+/* Out of volumes/ and the table (lock held); then volume_discard(), unlocked, frees it. */
+must_check int volume_remove_locked(struct model *m, struct volume *v, struct bk_err *err);
+void volume_discard(struct model *m, struct volume *v);
+must_check int volume_info(struct model *m, const char *name, uint64_t serial,
+			   struct bk_volume_info *out, struct bk_err *err);
+must_check int volume_list(struct model *m, struct bk_volume_entry **out, size_t *n);
+/* Does a container's mounts name volume name?  who gets its id. */
+bool container_uses_volume_locked(struct model *m, const char *name, char *who, size_t size);
 
 /* ---- events.c -------------------------------------------------------------------------------- */
 

@@ -703,6 +703,13 @@ run_step(struct build *b, const struct df_step *st, struct bk_err *err)
 			json_object_set_new(sub_object(cfg(b), "ExposedPorts"), st->argv[i],
 					    json_object());
 		break;
+	case DF_VOLUME:
+		/* Each run gets an anonymous volume there unless a mount of its own is
+		 * (ops/volumes.c). */
+		for (i = 0; i < st->argc; i++)
+			json_object_set_new(sub_object(cfg(b), "Volumes"), st->argv[i],
+					    json_object());
+		break;
 	case DF_USER:
 		json_object_set_new(cfg(b), "User", json_string(st->argv[0]));
 		break;

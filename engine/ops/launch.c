@@ -97,6 +97,15 @@ launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid_out, int *p
 		       req->id, err->msg);
 		*err = (struct bk_err)BK_ERR_INIT;
 		ret = launch_attempt(e, req, false, pid_out, pidfd_out, err);
+	} else if (ret == -EXDEV && req->plan.nmounts > 0) {
+		/*
+		 * A spare init's copy of the mount table is as old as the spare: a
+		 * bind source on a mount made since is not there.  A new init has
+		 * today's (and still refuses a source that was replaced).
+		 */
+		bk_log(BK_LOG_INFO, "start %s: %s: again with a new init", req->id, err->msg);
+		*err = (struct bk_err)BK_ERR_INIT;
+		ret = launch_attempt(e, req, false, pid_out, pidfd_out, err);
 	}
 	return ret;
 }

@@ -164,6 +164,7 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		 bool append, struct bk_err *err)
 {
 	char image_id[BK_ID_SIZE];
+	cleanup_free char *mounts = NULL;
 	struct container *c;
 	int ret = 0;
 
@@ -172,6 +173,22 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		ret = bk_image_resolve(e, value, image_id, err);
 		if (ret < 0)
 			return ret;
+	}
+	if (field == BK_CTR_MOUNTS) {
+		/* Refused before anything is made for it (a named volume made on first use). */
+		pthread_mutex_lock(&e->model.lock);
+		c = container_find_locked(&e->model, id, 0);
+		if (c == NULL)
+			ret = bk_err_set(err, ENOENT, "no container '%s'", id);
+		else if (c->broken)
+			ret = container_broken_err(c, err);
+		else if (c->state != BK_CTR_CREATED || c->busy)
+			ret = bk_err_set(err, EBUSY,
+					 "container %s has been started: mounts cannot change", id);
+		pthread_mutex_unlock(&e->model.lock);
+		if (ret < 0 || mounts_check(e, value, &mounts, err) < 0)
+			return ret < 0 ? ret : -err->code;
+		value = mounts;
 	}
 	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(&e->model, id, 0);
@@ -384,6 +401,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	network_release(e, c->id);
 	failpoint("rm.released", NULL);
 	store_discard(e->store.tmp_fd, trash);
+	volumes_of_removed(e, c->id);
 	bk_log(BK_LOG_INFO, "removed container %s", c->id);
 	events_notify(&e->model.ev, BK_OBJ_CONTAINER, c->id, BK_CHANGE_REMOVED);
 	events_flush(&e->model.ev);

@@ -6,6 +6,7 @@
  *   start.c      a start, from a container's record to a launch request
  *   launch.c     the init launched, joined to its cgroup and network, told to go
  *   lifecycle.c  an init's exit, kill, stop, rm, live limits; inits adopted at start
+ *   volumes.c    volumes; a container's mounts checked when written and made at start
  *   network.c    containers' networks: the glue between their lifecycle and net/
  *   exec.c       exec sessions
  *   monitor.c    the thread that sees inits and exec sessions end
@@ -101,6 +102,25 @@ struct launch_req {
 /* Launch it: the init's pid and pidfd once the command runs, or -errno. */
 must_check int launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid, int *pidfd,
 		      struct bk_err *err);
+
+/* ---- volumes.c ------------------------------------------------------------------------------- */
+
+/* A container's mounts at its start. */
+struct mounts_start {
+	struct mount_spec *m; /* the container's (a copy), with the anonymous ones added */
+	size_t n;
+	struct plan_mount *plan; /* what the init mounts, in n entries, outer ones first */
+	char **paths;            /* the plan's sources */
+	bool binds;              /* a host path among them (not only volumes and tmpfs) */
+};
+/* The text a `mounts` write stores: parsed, bind sources resolved and checked, volumes made. */
+must_check int mounts_check(struct bk_engine *e, const char *text, char **out, struct bk_err *err);
+/* Anonymous volumes for the image's VOLUMEs, fresh volumes filled, the init's list. */
+must_check int mounts_start(struct bk_engine *e, struct mounts_start *ms, const char *id,
+			    int rootfs_fd, json_t *config, struct bk_err *err);
+void mounts_start_free(struct mounts_start *ms);
+/* After rm of id: the anonymous volumes made for it go too. */
+void volumes_of_removed(struct bk_engine *e, const char *id);
 
 /* ---- lifecycle.c ----------------------------------------------------------------------------- */
 

@@ -37,6 +37,7 @@ struct start_ctx {
 	char **argv;
 	char **envp;
 	size_t nenvp;
+	struct mounts_start mounts;
 };
 
 static void
@@ -53,6 +54,7 @@ ctx_free(struct start_ctx *x)
 		free(x->envp[i]);
 	free(x->envp);
 	json_decref(x->config);
+	mounts_start_free(&x->mounts);
 	if (x->dfd >= 0)
 		close(x->dfd);
 	if (x->rootfs_fd >= 0)
@@ -192,6 +194,8 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct launch_req *req, gid_t 
 	x->rootfs_fd = openat(x->dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->rootfs_fd < 0)
 		return bk_err_sys(err, "start %s: rootfs", x->id);
+	if (mounts_start(e, &x->mounts, x->id, x->rootfs_fd, x->config, err) < 0)
+		return bk_err_wrap(err, "start %s", x->id);
 	if (network_prepare(e, x->id, x->net_mode, &x->ip, err) < 0 ||
 	    failpoint("run.lease", err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
@@ -227,6 +231,8 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct launch_req *req, gid_t 
 		.netns = x->net_mode != NET_MODE_HOST,
 		.cgroupns = e->procs.cg.ready,
 		.runtime_files = true,
+		.mounts = x->mounts.plan,
+		.nmounts = x->mounts.n,
 		.seccomp = e->procs.seccomp_hex,
 	};
 	req->id = x->id;
@@ -294,6 +300,15 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 	x->nports = c->nports;
 	if (c->nports)
 		memcpy(x->ports, c->ports, c->nports * sizeof(*c->ports));
+	if (c->nmounts) {
+		cleanup_free char *text = mounts_format(c->mounts, c->nmounts);
+
+		/* Its own text: parses back (the record's were checked when written). */
+		if (mounts_parse(text, &x->mounts.m, &x->mounts.n, err) < 0) {
+			c->busy = false;
+			return -err->code;
+		}
+	}
 	return 0;
 }
 

@@ -33,11 +33,12 @@ static const struct {
 	{ "WORKDIR", DF_WORKDIR }, { "USER", DF_USER },
 	{ "CMD", DF_CMD },         { "ENTRYPOINT", DF_ENTRYPOINT },
 	{ "LABEL", DF_LABEL },     { "EXPOSE", DF_EXPOSE },
+	{ "VOLUME", DF_VOLUME },
 };
 
 /* Docker's other instructions: named as unsupported rather than called unknown. */
-static const char *const unsupported[] = { "HEALTHCHECK", "ONBUILD",    "SHELL",
-					   "VOLUME",      "STOPSIGNAL", "MAINTAINER" };
+static const char *const unsupported[] = { "HEALTHCHECK", "ONBUILD", "SHELL", "STOPSIGNAL",
+					   "MAINTAINER" };
 
 const char *
 dockerfile_op_name(enum df_op op)
@@ -782,7 +783,7 @@ parse_instr(const char *text, int line, char esc, struct df_instr *in, struct bk
 	if (in->rest[0] == '\0')
 		return line_err(err, line, "%s requires an argument", dockerfile_op_name(in->op));
 	if ((in->op == DF_RUN || in->op == DF_CMD || in->op == DF_ENTRYPOINT || in->op == DF_COPY ||
-	     in->op == DF_ADD) &&
+	     in->op == DF_ADD || in->op == DF_VOLUME) &&
 	    parse_json_array(in->rest, &argv)) {
 		in->json = true;
 		in->argv = argv.v;
@@ -1170,6 +1171,26 @@ expand_instr(const struct df_instr *in, char esc, const struct scope *sc, struct
 			ret = line_err(err, in->line, "%s: empty value", name);
 		if (ret == 0)
 			strv_push(&out, take_ptr(w[0])); /* the only word */
+		strv_free(w);
+		break;
+	case DF_VOLUME:
+		/* Paths, substituted: each of the JSON form's strings (as COPY's), or the words. */
+		if (in->json) {
+			w = xcalloc(in->argc + 1, sizeof(char *));
+			for (i = 0; ret == 0 && i < in->argc; i++, n++)
+				ret = lex_one(in->argv[i], esc, sc, in->line, &w[i], err);
+		} else {
+			ret = lex_words(in->rest, esc, true, sc, in->line, &w, &n, err);
+		}
+		for (i = 0; ret == 0 && i < n; i++) {
+			if (!sc->check && (w[i][0] != '/' || strlen(w[i]) >= 1024))
+				ret = line_err(err, in->line,
+					       "VOLUME: '%s' is not an absolute path", w[i]);
+			else
+				strv_push(&out, xstrdup(w[i]));
+		}
+		if (ret == 0 && n == 0)
+			ret = line_err(err, in->line, "VOLUME: no path");
 		strv_free(w);
 		break;
 	case DF_EXPOSE:

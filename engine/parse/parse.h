@@ -191,6 +191,7 @@ enum df_op {
 	DF_ENTRYPOINT,
 	DF_LABEL,
 	DF_EXPOSE,
+	DF_VOLUME,
 };
 
 /* One instruction as written. */
@@ -221,6 +222,7 @@ struct dockerfile {
  *   COPY, ADD            the sources (cleaned, relative to the context), then the destination
  *   WORKDIR, USER        the value
  *   EXPOSE               "PORT/PROTO" per port, ranges expanded
+ *   VOLUME               the paths (absolute)
  */
 struct df_step {
 	enum df_op op;
@@ -242,7 +244,7 @@ struct df_plan {
 
 /*
  * Parse text (len bytes).  Fails with EINVAL and "line N: ..." on an unknown
- * or unsupported instruction (HEALTHCHECK, ONBUILD, SHELL, VOLUME, ...), an
+ * or unsupported instruction (HEALTHCHECK, ONBUILD, SHELL, ...), an
  * instruction before FROM other than ARG, a second FROM, a missing argument,
  * an unsupported flag, an unterminated quote or ${, or no FROM at all.  On
  * failure out is left empty.
@@ -323,5 +325,30 @@ uint64_t limits_shares_to_weight(uint64_t shares);
 /* swap: the kernel accounts swap (v1 memory.memsw.*, v2 memory.swap.max exist). */
 int limits_to_files(const struct limits *l, enum cgroup_mode mode, bool swap,
 		    struct cgroup_setting *out, size_t max);
+
+/* ---- mounts ---------------------------------------------------------------------------------- */
+/*
+ * mounts.h: a container's mounts ("bind SRC DST [ro]", "volume NAME DST [ro]",
+ * "tmpfs DST [SIZE]"), parsed, checked and rendered (pure).
+ */
+#define MOUNTS_MAX      64
+#define MOUNT_PATH_MAX  1024
+#define VOLUME_NAME_MAX 128
+
+enum mount_kind { MOUNT_BIND, MOUNT_VOLUME, MOUNT_TMPFS };
+
+struct mount_spec {
+	enum mount_kind kind;
+	char *source;  /* bind: an absolute host path; volume: its name; tmpfs: NULL */
+	char *target;  /* an absolute path in the container, one spelling, no "." or ".." */
+	bool ro;       /* bind, volume: read-only (recursively) */
+	uint64_t size; /* tmpfs: bytes, 0: the kernel's default */
+};
+
+must_check int mounts_parse(const char *text, struct mount_spec **out, size_t *n,
+			    struct bk_err *err);
+char *mounts_format(const struct mount_spec *m, size_t n);
+void mounts_free(struct mount_spec *m, size_t n);
+bool mount_volume_name_ok(const char *name);
 
 #endif

@@ -140,6 +140,18 @@ plan_memfd(const struct plan_req *req, struct bk_err *err)
 		put(&p, PLAN_BIND, "%s", "hostname:/etc/hostname");
 		put(&p, PLAN_BIND, "%s", "resolv.conf:/etc/resolv.conf");
 	}
+	for (i = 0; i < req->nmounts; i++) {
+		const struct plan_mount *m = &req->mounts[i];
+
+		if (m->tmpfs)
+			put(&p, PLAN_MOUNT, "tmpfs %llu", (unsigned long long)m->size);
+		else
+			put(&p, PLAN_MOUNT, "bind%s %llu:%llu", m->ro ? " ro" : "",
+			    (unsigned long long)m->dev, (unsigned long long)m->ino);
+		if (!m->tmpfs)
+			put(&p, PLAN_MOUNT_SOURCE, "%s", m->source);
+		put(&p, PLAN_MOUNT_TARGET, "%s", m->target);
+	}
 	put(&p, PLAN_STDIN, "%s", "null");
 	if (req->seccomp)
 		put(&p, PLAN_SECCOMP, "%s", req->seccomp);

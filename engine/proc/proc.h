@@ -131,6 +131,18 @@ void spare_init_discard(struct procs *p, struct spare_init *s);
 #define DEFAULT_PATH "PATH=" PLAN_DEFAULT_PATH
 
 /* A container's process, as bockerfs-init is told it. */
+/* A mount of the container's (a bind of a host path or a volume's files, or a tmpfs). */
+struct plan_mount {
+	bool tmpfs;
+	const char *source; /* bind: absolute host path, no symlink in it; tmpfs: NULL */
+	const char *target; /* absolute, in the container */
+	bool ro;
+	uint64_t size; /* tmpfs: bytes, 0: the kernel's default */
+	/* bind: the source as the daemon found it, which the init checks it opens */
+	dev_t dev;
+	ino_t ino;
+};
+
 struct plan_req {
 	const char *rootfs_path; /* the init's; "/" for an exec session */
 	const char *hostname;
@@ -143,9 +155,11 @@ struct plan_req {
 	size_t ngroups;
 	uint64_t caps;
 	uint64_t log_max;
-	bool netns;          /* the container has a network namespace of its own */
-	bool cgroupns;       /* enter a new cgroup namespace */
-	bool runtime_files;  /* bind the state directory's hosts, hostname, resolv.conf */
+	bool netns;         /* the container has a network namespace of its own */
+	bool cgroupns;      /* enter a new cgroup namespace */
+	bool runtime_files; /* bind the state directory's hosts, hostname, resolv.conf */
+	const struct plan_mount *mounts; /* after the runtime files, in order */
+	size_t nmounts;
 	const char *seccomp; /* the filter as hex, NULL: none */
 };
 /* The plan in a memfd, its offset at 0 (an fd, or -errno). */

@@ -245,7 +245,8 @@ store_open(struct store *s, const char *root, uint64_t size, struct bk_err *err)
 			     .images_fd = -1,
 			     .containers_fd = -1,
 			     .tmp_fd = -1,
-			     .spare_fd = -1 };
+			     .spare_fd = -1,
+			     .volumes_fd = -1 };
 	s->root = xstrdup(root);
 	ret = storage_lock(root, &s->lock_fd, err);
 	if (ret == 0)

@@ -202,7 +202,8 @@ store_layout_open(struct store *s, struct bk_err *err)
 	if (open_dir(s->fd, "images", &s->images_fd, err) < 0 ||
 	    open_dir(s->fd, "containers", &s->containers_fd, err) < 0 ||
 	    open_dir(s->fd, "tmp", &s->tmp_fd, err) < 0 ||
-	    open_dir(s->fd, "spare", &s->spare_fd, err) < 0)
+	    open_dir(s->fd, "spare", &s->spare_fd, err) < 0 ||
+	    open_dir(s->fd, "volumes", &s->volumes_fd, err) < 0)
 		return bk_err_wrap(err, "store '%s'", s->path);
 	clean_tmp(s);
 	return 0;
@@ -211,7 +212,8 @@ store_layout_open(struct store *s, struct bk_err *err)
 void
 store_layout_close(struct store *s)
 {
-	int *fds[] = { &s->spare_fd, &s->tmp_fd, &s->containers_fd, &s->images_fd, &s->fd };
+	int *fds[] = { &s->volumes_fd,    &s->spare_fd,  &s->tmp_fd,
+		       &s->containers_fd, &s->images_fd, &s->fd };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fds); i++) {

@@ -32,8 +32,9 @@ struct store {
 	int fd;        /* path */
 	int images_fd; /* images/<id>/{image.json, rootfs, ...} */
 	int containers_fd;
-	int tmp_fd;   /* work in progress, emptied at every open */
-	int spare_fd; /* spare/<image>.<n>: snapshots made ahead */
+	int tmp_fd;     /* work in progress, emptied at every open */
+	int spare_fd;   /* spare/<image>.<n>: snapshots made ahead */
+	int volumes_fd; /* volumes/<name>/{volume.json, data} */
 };
 
 /*

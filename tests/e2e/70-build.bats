@@ -201,7 +201,7 @@ GREETING=hi there WHO=unset PWD=/srv/app
 	subv=$(bd_subvolumes)
 	bad=""
 	for instr in "HEALTHCHECK CMD true" "ONBUILD RUN true" 'SHELL ["/bin/bash", "-c"]' \
-		"VOLUME /data" "STOPSIGNAL SIGKILL" "FROBNICATE x"; do
+		"STOPSIGNAL SIGKILL" "FROBNICATE x"; do
 		printf 'FROM busybox\n\n%s\nRUN true\n' "$instr" >"$ctx/Dockerfile"
 		run bk_write_errno "$BK_MNT/images/build" "$ctx x"$'\n'
 		if [ "${lines[0]}" != EINVAL ]; then

@@ -103,6 +103,42 @@ check_ports(const char *text)
 	free(out);
 }
 
+/* Mounts: all or nothing; what is accepted renders to text that parses back to itself. */
+static void
+check_mounts(const char *text)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct mount_spec *m = NULL, *back = NULL;
+	size_t n = 0, nb = 0, i;
+	char *out, *again;
+	int ret = mounts_parse(text, &m, &n, &err);
+
+	fuzz_check_err(ret, &err, "mounts_parse");
+	if (ret < 0) {
+		FUZZ_ASSERT(ret == -EINVAL || ret == -ENAMETOOLONG);
+		FUZZ_ASSERT(m == NULL && n == 0);
+		return;
+	}
+	FUZZ_ASSERT(n <= MOUNTS_MAX);
+	for (i = 0; i < n; i++) {
+		FUZZ_ASSERT(m[i].target[0] == '/' && strcmp(m[i].target, "/") != 0);
+		FUZZ_ASSERT(strstr(m[i].target, "/../") == NULL &&
+			    strstr(m[i].target, "//") == NULL);
+		FUZZ_ASSERT((m[i].kind == MOUNT_TMPFS) == (m[i].source == NULL));
+	}
+	out = mounts_format(m, n);
+	if (mounts_parse(out, &back, &nb, &err) < 0) {
+		fprintf(stderr, "fuzz: mounts '%s' do not parse back: %s\n", out, err.msg);
+		abort();
+	}
+	again = mounts_format(back, nb);
+	FUZZ_ASSERT(nb == n && strcmp(out, again) == 0);
+	free(again);
+	free(out);
+	mounts_free(back, nb);
+	mounts_free(m, n);
+}
+
 static void
 check_size(const char *s)
 {
@@ -136,6 +172,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_limits(s);
 	check_ports(s);
+	check_mounts(s);
 	check_size(s);
 	check_signal(s);
 	check_net_mode(s);

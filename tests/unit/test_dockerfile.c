@@ -160,7 +160,9 @@ test_refusals(void)
 	CHECK(fails_at("FROM busybox\n\n\nonbuild RUN true\n", 4,
 		       "unsupported instruction 'ONBUILD'") == 0);
 	CHECK(fails_at("FROM busybox\nSHELL [\"/bin/bash\", \"-c\"]\n", 2, "unsupported") == 0);
-	CHECK(fails_at("FROM busybox\nVOLUME /data\n", 2, "unsupported") == 0);
+	CHECK(fails_at("FROM busybox\nSTOPSIGNAL SIGKILL\n", 2, "unsupported") == 0);
+	CHECK(fails_at("FROM busybox\nVOLUME data\n", 2, "not an absolute path") == 0);
+	CHECK(fails_at("FROM busybox\nVOLUME [\"/a\", \"b\"]\n", 2, "not an absolute path") == 0);
 	CHECK(fails_at("FROM busybox\nFROBNICATE x\n", 2, "unknown instruction 'FROBNICATE'") == 0);
 	CHECK(fails_at("RUN true\nFROM busybox\n", 1, "RUN before FROM") == 0);
 	CHECK(fails_at("ARG V=1\nFROM busybox:$V\nFROM alpine\n", 3, "multi-stage") == 0);
@@ -308,6 +310,22 @@ test_substitution(void)
 	CHECK_STR(plan.v[9].argv[1], "53/udp");
 	CHECK_STR(plan.v[9].argv[2], "8000/tcp");
 	CHECK_STR(plan.v[9].argv[4], "8002/tcp");
+	{
+		struct df_plan vp;
+
+		CHECK_INT(plan_of("FROM busybox\nENV D=/data\nVOLUME [\"/a b\", \"$D\"]\n"
+				  "VOLUME $D/x /y\n",
+				  base, &vp, &err),
+			  0);
+		/* Both forms substituted, as COPY's. */
+		CHECK_INT(vp.v[2].argc, 2);
+		CHECK_STR(vp.v[2].argv[0], "/a b");
+		CHECK_STR(vp.v[2].argv[1], "/data");
+		CHECK_INT(vp.v[3].argc, 2);
+		CHECK_STR(vp.v[3].argv[0], "/data/x");
+		CHECK_STR(vp.v[3].argv[1], "/y");
+		dockerfile_plan_free(&vp);
+	}
 	CHECK_STR(plan.v[11].argv[1], "Y=old");
 	CHECK_INT(plan.v[12].argc, 1);
 	CHECK_STR(plan.v[12].argv[0], "legacy=form with 1");

@@ -401,6 +401,58 @@ test_group_and_bind_limits(void)
 	return 0;
 }
 
+static int
+test_mounts(void)
+{
+	const char *const good[] = { BASE,
+				     "arg=x",
+				     "mount=bind ro 2049:77",
+				     "mount_source=/srv/my data",
+				     "mount_target=/data",
+				     "mount=tmpfs 0",
+				     "mount_target=/run",
+				     "mount=bind 1:2",
+				     "mount_target=/b",
+				     "mount_source=/x",
+				     NULL };
+
+	CHECK_INT(parse(good), 0);
+	CHECK_INT(plan.nmounts, 3);
+	CHECK(!plan.mounts[0].tmpfs && plan.mounts[0].ro);
+	CHECK_INT(plan.mounts[0].dev, 2049);
+	CHECK_INT(plan.mounts[0].ino, 77);
+	CHECK_STR(plan.mounts[0].source, "/srv/my data");
+	CHECK_STR(plan.mounts[0].target, "/data");
+	CHECK(plan.mounts[1].tmpfs && plan.mounts[1].source == NULL);
+	CHECK_INT(plan.mounts[1].size, 0);
+	CHECK(!plan.mounts[2].ro);
+	CHECK_STR(plan.mounts[2].source, "/x");
+	{
+		const char *const a[] = { BASE, "arg=x", "mount_target=/d", NULL };
+		const char *const b[] = { BASE, "arg=x", "mount=tmpfs 0", "mount_source=/s", NULL };
+		const char *const c[] = { BASE, "arg=x", "mount=bind 1:2", "mount_target=/d",
+					  NULL };
+		const char *const d[] = { BASE, "arg=x", "mount=tmpfs 5", NULL };
+		const char *const e[] = {
+			BASE, "arg=x", "mount=tmpfs 5", "mount_target=/d", "mount_target=/e", NULL
+		};
+		const char *const f[] = { BASE, "arg=x", "mount=bind 1", NULL };
+		const char *const g[] = { BASE, "arg=x", "mount=nfs 1:2", NULL };
+		const char *const h[] = { BASE, "arg=x", "mount=bind 1:2", "mount_source=rel",
+					  NULL };
+
+		CHECK(check_refused(a, EINVAL, "no mount= before it") == 0);
+		CHECK(check_refused(b, EINVAL, "one for a tmpfs") == 0);
+		CHECK(check_refused(c, EINVAL, "lacks its source") == 0);
+		CHECK(check_refused(d, EINVAL, "lacks its target") == 0);
+		CHECK(check_refused(e, EINVAL, "a second target") == 0);
+		CHECK(check_refused(f, EINVAL, "not DEV:INO") == 0);
+		CHECK(check_refused(g, EINVAL, "not bind or tmpfs") == 0);
+		CHECK(check_refused(h, EINVAL, "not an absolute path") == 0);
+	}
+	return 0;
+}
+
 /* "seccomp=" and the hex of n instructions whose bytes count up from first; returns buf's entry. */
 static const char *
 seccomp_entry(char *out, size_t n, unsigned first)
@@ -500,6 +552,7 @@ main(void)
 	RUN(test_bad_strings);
 	RUN(test_entry_limit);
 	RUN(test_size_limit);
+	RUN(test_mounts);
 	RUN(test_group_and_bind_limits);
 	RUN(test_seccomp);
 	RUN(test_seccomp_refused);
