@@ -139,7 +139,7 @@ test: test-deps
 # The systemd boot runs only what is meant for it: there every command runs in a
 # delegated unit, where a daemon started by hand refuses to share its group.
 V2_TESTS ?= tests/e2e/60-limits.bats tests/e2e/62-cgroup-v2.bats
-V2_ENV = BK_DEADLINE=60 PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs \
+V2_ENV = BK_DEADLINE=60 BATS_TEST_TIMEOUT=900 PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs \
 	BK_HELPERS=$(CURDIR)/$(BUILD)/tests/helpers
 test-v2: all test-deps $(TEST_HELPERS)
 	@scripts/deps.sh vm
