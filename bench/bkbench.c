@@ -7,6 +7,8 @@
  *   bkbench MNT index N              cat containers/index, median ms
  *   bkbench MNT runnone N IMAGE      run-to-exit of `true` with `net mode none` (clone,
  *                                    image, net, cmd, start, wait), median ms
+ *   bkbench MNT runmounts N IMAGE FILE   as runnone, with FILE's lines written to the
+ *                                    container's mounts before its start, median ms
  *   bkbench MNT exec N ID            exec of `true` in a running container, from the
  *                                    session's ctl write until its wait returns, median ms
  *
@@ -98,7 +100,7 @@ write_file(const char *path, const char *text)
 }
 
 static int
-runnone_once(const char *mnt, const char *image, double *us)
+runnone_once(const char *mnt, const char *image, const char *mounts, double *us)
 {
 	char path[512], id[128], buf[256], line[256];
 	double t = now_us();
@@ -116,6 +118,9 @@ runnone_once(const char *mnt, const char *image, double *us)
 		return -1;
 	snprintf(path, sizeof(path), "%s/containers/%s/cmd", mnt, id);
 	if (write_file(path, "true\n") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/containers/%s/mounts", mnt, id);
+	if (mounts && write_file(path, mounts) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/containers/%s/ctl", mnt, id);
 	if (write_file(path, "start\n") < 0)
@@ -157,7 +162,7 @@ main(int argc, char **argv)
 	double *t;
 	int n, i;
 	char path[512];
-	static char buf[1 << 20];
+	static char buf[1 << 20], mounts[1 << 16];
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: bkbench MNT run|state|index N [ARG]\n");
@@ -166,15 +171,23 @@ main(int argc, char **argv)
 	mnt = argv[1];
 	mode = argv[2];
 	n = atoi(argv[3]);
+	if (strcmp(mode, "runmounts") == 0 &&
+	    (argc < 6 || slurp(argv[5], mounts, sizeof(mounts)) < 0)) {
+		fprintf(stderr, "bkbench: runmounts N IMAGE FILE: cannot read the mounts file\n");
+		return 2;
+	}
 	t = calloc((size_t)n, sizeof(double));
 	for (i = 0; i < n; i++) {
 		double start;
 
 		if (strcmp(mode, "run") == 0 || strcmp(mode, "runnone") == 0 ||
-		    strcmp(mode, "exec") == 0) {
-			int ret = strcmp(mode, "run") == 0       ? run_once(mnt, argv[4], &t[i])
-				  : strcmp(mode, "runnone") == 0 ? runnone_once(mnt, argv[4], &t[i])
-								 : exec_once(mnt, argv[4], &t[i]);
+		    strcmp(mode, "runmounts") == 0 || strcmp(mode, "exec") == 0) {
+			int ret = strcmp(mode, "run") == 0 ? run_once(mnt, argv[4], &t[i])
+				  : strcmp(mode, "runnone") == 0
+				      ? runnone_once(mnt, argv[4], NULL, &t[i])
+				  : strcmp(mode, "runmounts") == 0
+				      ? runnone_once(mnt, argv[4], mounts, &t[i])
+				      : exec_once(mnt, argv[4], &t[i]);
 
 			if (ret < 0) {
 				perror(mode);

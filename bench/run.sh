@@ -191,6 +191,16 @@ row "bockerfs, net mode none (5 file writes)" "$bk_none" "" "bridge adds $(awk -
 row "crun run, new netns" "$crun_ms" "$(ratio "$bk_run" "$crun_ms")" ""
 echo
 
+# ---- mounts ------------------------------------------------------------------
+echo "== mounts: run-to-exit of 'true' (net mode none), median ms"
+mkdir -p "$W/binds/a" "$W/binds/b" "$W/binds/c"
+printf 'bind %s /a\nbind %s /b ro\nbind %s /c\nvolume benchvol /v\n' "$W/binds/a" "$W/binds/b" \
+	"$W/binds/c" >"$W/mounts.txt"
+bk_mounts=$("$BKB" "$MNT" runmounts "$RUNS" busybox "$W/mounts.txt" | cut -d' ' -f1)
+record run_to_exit_mounts_ms "$bk_mounts" ms run_to_exit_net_none_ms
+row "bockerfs, 3 binds and a named volume" "$bk_mounts" "$(ratio "$bk_mounts" "$bk_none")" "ratio to no mounts, target <= 1.2"
+echo
+
 # ---- exec ---------------------------------------------------------------------
 echo "== exec of 'true' in a running container, median ms"
 exec 3<>"$MNT/containers/run"; echo "busybox sleep 1000" >&3; read -r EXC <&3; exec 3>&-
