@@ -236,6 +236,8 @@ enum bk_ctr_field {
 	BK_CTR_NET,
 	BK_CTR_PORTS,
 	BK_CTR_MOUNTS,
+	BK_CTR_USER,
+	BK_CTR_WORKDIR,
 };
 
 struct bk_stats {
@@ -253,6 +255,8 @@ struct bk_container_info {
 	char *image;     /* as named by the user, "" if not set */
 	char *image_id;  /* "" if not set */
 	char *cmd;       /* "" = the image's Entrypoint and Cmd */
+	char *user;      /* "" = the image's User (docker run -u) */
+	char *workdir;   /* "" = the image's WorkingDir (docker run -w) */
 	char *env;       /* KEY=VALUE lines */
 	char *limits;    /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
 	char *net;       /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */

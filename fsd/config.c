@@ -31,6 +31,10 @@ field_of(enum node_kind kind)
 		return BK_CTR_PORTS;
 	case N_CTR_MOUNTS:
 		return BK_CTR_MOUNTS;
+	case N_CTR_USER:
+		return BK_CTR_USER;
+	case N_CTR_WORKDIR:
+		return BK_CTR_WORKDIR;
 	default:
 		return BK_CTR_ENV;
 	}
@@ -56,8 +60,8 @@ config_value_of(struct ofile *of)
 int
 config_check_value(enum node_kind kind, const char *v, struct bk_err *err)
 {
-	if (kind == N_CTR_IMAGE && strchr(v, '\n'))
-		return bk_err_set(err, EINVAL, "image: one name on one line");
+	if ((kind == N_CTR_IMAGE || kind == N_CTR_USER || kind == N_CTR_WORKDIR) && strchr(v, '\n'))
+		return bk_err_set(err, EINVAL, "%s: one value on one line", node_types[kind].name);
 	if (kind == N_CTR_IMAGE && *v == '\0')
 		return bk_err_set(err, EINVAL, "image: empty name");
 	return ctl_check_text(v, kind != N_CTR_IMAGE, err);

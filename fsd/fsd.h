@@ -143,6 +143,8 @@ enum node_kind {
 	N_VOL_ROOT,
 	N_VOL_ERR,
 	N_CTR_MOUNTS,
+	N_CTR_USER,
+	N_CTR_WORKDIR,
 	N_KIND_MAX
 };
 

@@ -131,6 +131,14 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 	case N_CTR_MOUNTS:
 		sbuf_printf(b, "%s", info.mounts);
 		break;
+	case N_CTR_USER:
+		if (info.user[0])
+			sbuf_printf(b, "%s\n", info.user);
+		break;
+	case N_CTR_WORKDIR:
+		if (info.workdir[0])
+			sbuf_printf(b, "%s\n", info.workdir);
+		break;
 	case N_CTR_STATS: {
 		struct bk_stats st;
 

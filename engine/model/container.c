@@ -63,6 +63,8 @@ container_free(struct container *c)
 	free(c->env);
 	free(c->image);
 	free(c->cmd);
+	free(c->user);
+	free(c->workdir);
 	free(c->ports);
 	mounts_free(c->mounts, c->nmounts);
 	free(c->broken);
@@ -164,6 +166,10 @@ record_json(const struct container *c)
 		json_object_set_new(j, "net_mode", json_string(net_mode_name(c->net_mode)));
 		json_object_set_new(j, "ip", json_string(c->ip ? ip_format(c->ip, ipb) : ""));
 		json_object_set_new(j, "ports", json_string(ports ? ports : ""));
+		if (c->user)
+			json_object_set_new(j, "user", json_string(c->user));
+		if (c->workdir)
+			json_object_set_new(j, "workdir", json_string(c->workdir));
 		if (c->nmounts) {
 			cleanup_free char *mounts = mounts_format(c->mounts, c->nmounts);
 
@@ -304,6 +310,13 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 			memcpy(c->ports, maps, n * sizeof(*maps));
 			c->nports = n;
 		}
+	}
+	{
+		const char *user = json_string_value(json_object_get(j, "user"));
+		const char *workdir = json_string_value(json_object_get(j, "workdir"));
+
+		c->user = user && *user ? xstrdup(user) : NULL;
+		c->workdir = workdir && *workdir ? xstrdup(workdir) : NULL;
 	}
 	{
 		const char *mounts = json_string_value(json_object_get(j, "mounts"));
@@ -602,6 +615,43 @@ set_net_locked(struct container *c, const char *text, struct bk_err *err)
 	return 0;
 }
 
+/*
+ * docker run -u: "name", "uid", "name:group" or "uid:gid" ("" for the
+ * image's).  Whether the image knows the names is found at the start, in
+ * its own /etc/passwd and /etc/group (proc/userdb.c), as Docker finds it.
+ */
+static int
+check_user(const char *v, struct bk_err *err)
+{
+	const char *colon = strchr(v, ':');
+	size_t i;
+
+	if (*v == '\0')
+		return 0;
+	if (strlen(v) > 256 || *v == ':' || (colon && (colon[1] == '\0' || strchr(colon + 1, ':'))))
+		return bk_err_set(err, EINVAL, "user '%.64s': NAME, UID, NAME:GROUP or UID:GID", v);
+	for (i = 0; v[i]; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == '/')
+			return bk_err_set(err, EINVAL, "user '%.64s': no blanks or '/'", v);
+	return 0;
+}
+
+/* docker run -w: an absolute path, made at the start inside the container if missing. */
+static int
+check_workdir(const char *v, struct bk_err *err)
+{
+	const char *p;
+
+	if (*v == '\0')
+		return 0;
+	if (v[0] != '/' || strlen(v) > 1024 || strchr(v, '\n'))
+		return bk_err_set(err, EINVAL, "workdir '%.64s': an absolute path", v);
+	for (p = v; (p = strstr(p, "/..")) != NULL; p += 3)
+		if (p[3] == '\0' || p[3] == '/')
+			return bk_err_set(err, EINVAL, "workdir '%.64s': no '..'", v);
+	return 0;
+}
+
 /* The mounts ops/ checked (sources resolved, volumes made); nothing changes on error. */
 static int
 set_mounts_locked(struct container *c, const char *text, struct bk_err *err)
@@ -654,8 +704,8 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 	int ret = 0;
 
 	if (c->state != BK_CTR_CREATED || c->busy) {
-		static const char *const names[] = { "image", "cmd",   "env",   "limits",
-						     "net",   "ports", "mounts" };
+		static const char *const names[] = { "image", "cmd",    "env",  "limits", "net",
+						     "ports", "mounts", "user", "workdir" };
 
 		return bk_err_set(err, EBUSY, "container %s has been started: %s cannot change",
 				  c->id, names[field]);
@@ -686,6 +736,20 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 		break;
 	case BK_CTR_MOUNTS:
 		ret = set_mounts_locked(c, value, err);
+		break;
+	case BK_CTR_USER:
+		ret = check_user(value, err);
+		if (ret == 0) {
+			free(c->user);
+			c->user = value[0] ? xstrdup(value) : NULL;
+		}
+		break;
+	case BK_CTR_WORKDIR:
+		ret = check_workdir(value, err);
+		if (ret == 0) {
+			free(c->workdir);
+			c->workdir = value[0] ? xstrdup(value) : NULL;
+		}
 		break;
 	}
 	return ret < 0 ? ret : container_save(m, c, err);
@@ -727,6 +791,8 @@ container_info(struct model *m, const char *id, uint64_t serial, struct bk_conta
 	out->image = xstrdup(c->image ? c->image : "");
 	out->image_id = xstrdup(c->image_id);
 	out->cmd = xstrdup(c->cmd ? c->cmd : "");
+	out->user = xstrdup(c->user ? c->user : "");
+	out->workdir = xstrdup(c->workdir ? c->workdir : "");
 	out->env = join_lines(c->env, c->nenv);
 	{
 		char text[256];
@@ -762,6 +828,8 @@ bk_container_info_free(struct bk_container_info *info)
 	free(info->image);
 	free(info->image_id);
 	free(info->cmd);
+	free(info->user);
+	free(info->workdir);
 	free(info->env);
 	free(info->limits);
 	free(info->net);

@@ -61,8 +61,10 @@ struct container {
 	enum bk_ctr_state state;
 	char *image; /* as the user named it, NULL if not set */
 	char image_id[BK_ID_SIZE];
-	char *cmd;  /* NULL: the image's Entrypoint and Cmd */
-	char **env; /* KEY=VALUE over the image's Env */
+	char *cmd;     /* NULL: the image's Entrypoint and Cmd */
+	char *user;    /* NULL: the image's User */
+	char *workdir; /* NULL: the image's WorkingDir */
+	char **env;    /* KEY=VALUE over the image's Env */
 	size_t nenv;
 	char created[32], started[32], finished[32];
 	pid_t pid;          /* host pid of its init while running */

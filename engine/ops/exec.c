@@ -172,7 +172,8 @@ struct exec_ctr {
 	char image_id[BK_ID_SIZE];
 	char **env;
 	size_t nenv;
-	int init_pidfd; /* a dup of the init's pidfd */
+	char *user, *workdir; /* the container's own (docker run -u, -w), NULL: the image's */
+	int init_pidfd;       /* a dup of the init's pidfd */
 };
 
 static void
@@ -183,6 +184,8 @@ exec_ctr_free(struct exec_ctr *x)
 	for (i = 0; i < x->nenv; i++)
 		free(x->env[i]);
 	free(x->env);
+	free(x->user);
+	free(x->workdir);
 	if (x->init_pidfd >= 0)
 		close(x->init_pidfd);
 }
@@ -206,9 +209,13 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 
 	if (image_config_for(&e->model, c->image_id, image_id, &config, err) < 0)
 		return -err->code;
-	user = json_string_value(json_object_get(json_object_get(config, "config"), "User"));
-	workdir =
-	    json_string_value(json_object_get(json_object_get(config, "config"), "WorkingDir"));
+	/* The container's own -u and -w, as docker exec takes them. */
+	user = c->user
+		   ? c->user
+		   : json_string_value(json_object_get(json_object_get(config, "config"), "User"));
+	workdir = c->workdir ? c->workdir
+			     : json_string_value(json_object_get(json_object_get(config, "config"),
+								 "WorkingDir"));
 	{
 		cleanup_free char *path = xasprintf("%s/rootfs", c->id);
 
@@ -325,6 +332,8 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 		for (i = 0; i < c->nenv; i++)
 			x.env[i] = xstrdup(c->env[i]);
 		x.nenv = c->nenv;
+		x.user = c->user ? xstrdup(c->user) : NULL;
+		x.workdir = c->workdir ? xstrdup(c->workdir) : NULL;
 		x.init_pidfd = fcntl(c->pidfd, F_DUPFD_CLOEXEC, 3);
 		if (x.init_pidfd < 0)
 			ret = bk_err_sys(err, "exec: dup the container's pidfd");

@@ -23,6 +23,7 @@ struct start_ctx {
 	char id[BK_ID_SIZE];
 	char image_id[BK_ID_SIZE];
 	char *cmd;
+	char *user, *workdir; /* the container's own, NULL: the image's */
 	char **env;
 	size_t nenv;
 	bool rootfs_made;
@@ -46,6 +47,8 @@ ctx_free(struct start_ctx *x)
 	size_t i;
 
 	free(x->cmd);
+	free(x->user);
+	free(x->workdir);
 	for (i = 0; i < x->nenv; i++)
 		free(x->env[i]);
 	free(x->env);
@@ -206,8 +209,8 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct launch_req *req, gid_t 
 		return bk_err_sys(err, "start %s: remove old exit file", x->id);
 
 	cfg = json_object_get(x->config, "config");
-	user = json_string_value(json_object_get(cfg, "User"));
-	workdir = json_string_value(json_object_get(cfg, "WorkingDir"));
+	user = x->user ? x->user : json_string_value(json_object_get(cfg, "User"));
+	workdir = x->workdir ? x->workdir : json_string_value(json_object_get(cfg, "WorkingDir"));
 	if (userdb_resolve(x->rootfs_fd, user, &uid, &gid, groups, &ngroups, home, sizeof(home),
 			   err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
@@ -290,6 +293,8 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 	snprintf(x->id, sizeof(x->id), "%s", c->id);
 	snprintf(x->image_id, sizeof(x->image_id), "%s", c->image_id);
 	x->cmd = c->cmd ? xstrdup(c->cmd) : NULL;
+	x->user = c->user ? xstrdup(c->user) : NULL;
+	x->workdir = c->workdir ? xstrdup(c->workdir) : NULL;
 	x->env = xcalloc(c->nenv + 1, sizeof(char *));
 	for (i = 0; i < c->nenv; i++)
 		x->env[i] = xstrdup(c->env[i]);

@@ -293,7 +293,7 @@ def test_two_commands_in_one_write(bk, world):
     # 64 are checked and run in order (each kill of a stopped container fails: the first stops the write).
     refused(bk, world, "containers/%s/ctl" % c, "kill\n" * 64, errno.ESRCH, "kill: container %s is not running" % c)
     # Refused where the API says one value: image takes one name on one line.
-    refused(bk, world, "containers/cfg/image", "busybox\nmark-a\n", errno.EINVAL, "image: one name on one line")
+    refused(bk, world, "containers/cfg/image", "busybox\nmark-a\n", errno.EINVAL, "image: one value on one line")
     rm(bk, c)
 
 
