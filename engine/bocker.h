@@ -162,8 +162,12 @@ void bk_image_list_free(struct bk_image_entry *list, size_t n);
  */
 int bk_image_import(struct bk_engine *e, const char *dir, const char *ref, struct bk_cancel *cancel,
 		    char id_out[BK_ID_SIZE], struct bk_err *err);
-/* Remove an image by id or reference.  ENOENT if unknown. */
-int bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err);
+/*
+ * Remove an image, by id or reference (ENOENT if unknown).  EBUSY while a container was made from
+ * it, unless force (docker rmi -f): the containers keep their own filesystem and the image's
+ * config, and run on; one never started cannot start (ENOENT).
+ */
+int bk_image_remove(struct bk_engine *e, const char *name, bool force, struct bk_err *err);
 /* Replace (or, with append, extend) an image's names; a name moves from any other image. */
 int bk_image_set_refs(struct bk_engine *e, const char *id, const char *text, bool append,
 		      struct bk_err *err);

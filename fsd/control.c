@@ -21,7 +21,7 @@
 /* A write's commands, run in order on a work thread. */
 struct job {
 	enum node_kind file;
-	char ctr_id[BK_ID_SIZE]; /* containers/ID/ctl, exec/N/ctl: the container */
+	char obj_id[BK_ID_SIZE]; /* the container (containers/ID/ctl, exec/N/ctl), the image */
 	int exec_n;              /* containers/ID/exec/N/ctl: the session */
 	size_t n;
 	struct line lines[LINES_MAX];
@@ -146,7 +146,7 @@ static must_check int
 job_run(struct fsd *fs, void *arg, struct bk_cancel *cancel, char **reply, struct bk_err *err)
 {
 	struct job *job = arg;
-	const struct run_ctx c = { fs->engine, job->ctr_id, job->exec_n, cancel, reply };
+	const struct run_ctx c = { fs->engine, job->obj_id, job->exec_n, cancel, reply };
 	size_t i;
 	int ret = 0;
 
@@ -265,8 +265,8 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 	for (i = 0; i < job->n; i++)
 		if (control_check_line(job->file, &job->lines[i], &err) < 0)
 			goto fail;
-	if (job->file == N_EXEC_CTL && exec_ids(fs, of->kind, of->serial, job->ctr_id,
-						sizeof(job->ctr_id), &job->exec_n) < 0) {
+	if (job->file == N_EXEC_CTL && exec_ids(fs, of->kind, of->serial, job->obj_id,
+						sizeof(job->obj_id), &job->exec_n) < 0) {
 		bk_err_set(&err, ENOENT, "no such exec session");
 		goto fail;
 	}
@@ -275,8 +275,12 @@ control_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf,
 
 		if (bk_container_get(fs->engine, NULL, of->serial, &info, &err) < 0)
 			goto fail;
-		snprintf(job->ctr_id, sizeof(job->ctr_id), "%s", info.id);
+		snprintf(job->obj_id, sizeof(job->obj_id), "%s", info.id);
 		bk_container_info_free(&info);
+	}
+	if (job->file == N_IMG_CTL && bk_image_id(fs->engine, of->serial, job->obj_id) < 0) {
+		bk_err_set(&err, ENOENT, "no such image");
+		goto fail;
 	}
 	of->busy = true;
 	pthread_mutex_unlock(&of->lock);

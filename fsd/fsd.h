@@ -101,6 +101,7 @@ enum node_kind {
 	N_IMG_ROOT,
 	N_IMG_ERR,
 	N_IMG_LOG,
+	N_IMG_CTL,
 	N_CTRS,
 	N_CTRS_INDEX,
 	N_CTRS_CLONE,

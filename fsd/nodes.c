@@ -40,6 +40,7 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_IMG_ROOT] = { "root", N_IMG, LINK_MODE, IO_LINK },
 	[N_IMG_ERR] = { "err", N_IMG, RO_MODE, IO_TEXT },
 	[N_IMG_LOG] = { "log", N_IMG, RO_MODE, IO_LOG },
+	[N_IMG_CTL] = { "ctl", N_IMG, RW_MODE, IO_CONTROL },
 
 	[N_CTRS_INDEX] = { "index", N_CTRS, RO_MODE, IO_TEXT },
 	[N_CTRS_CLONE] = { "clone", N_CTRS, RO_MODE, IO_CLONE },

@@ -636,7 +636,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (pkind == N_VOLS)
 		ret = bk_volume_remove(fs->engine, name, &err);
 	else if (pkind == N_IMAGES)
-		ret = bk_image_remove(fs->engine, name, &err);
+		ret = bk_image_remove(fs->engine, name, false, &err);
 	else
 		ret = bk_container_remove(fs->engine, name, false, &err);
 	notify_in_handler(false);

@@ -183,40 +183,48 @@ static must_check int
 run_start(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
 	(void)l;
-	return bk_container_start(c->engine, c->ctr_id, err);
+	return bk_container_start(c->engine, c->obj_id, err);
 }
 
 static must_check int
 run_stop(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
-	return bk_container_stop(c->engine, c->ctr_id, timeout_of(l), c->cancel, err);
+	return bk_container_stop(c->engine, c->obj_id, timeout_of(l), c->cancel, err);
 }
 
 static must_check int
 run_kill(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
-	return bk_container_kill(c->engine, c->ctr_id, signal_of(l), err);
+	return bk_container_kill(c->engine, c->obj_id, signal_of(l), err);
 }
 
 /* A container that is not running is started (stop's ESRCH is no failure here). */
 static must_check int
 run_restart(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
-	return bk_container_restart(c->engine, c->ctr_id, timeout_of(l), c->cancel, err);
+	return bk_container_restart(c->engine, c->obj_id, timeout_of(l), c->cancel, err);
 }
 
 static must_check int
 run_rm(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
 	(void)l;
-	return bk_container_remove(c->engine, c->ctr_id, true, err);
+	return bk_container_remove(c->engine, c->obj_id, true, err);
+}
+
+/* rm force on an image: removed even while containers made from it exist (docker rmi -f). */
+static must_check int
+run_image_rm(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	(void)l;
+	return bk_image_remove(c->engine, c->obj_id, true, err);
 }
 
 static must_check int
 run_commit(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
 	char img[BK_ID_SIZE];
-	int ret = bk_container_commit(c->engine, c->ctr_id, arg(l, 0), img, err);
+	int ret = bk_container_commit(c->engine, c->obj_id, arg(l, 0), img, err);
 
 	if (ret == 0)
 		reply_add(c->reply, img);
@@ -226,13 +234,13 @@ run_commit(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 static must_check int
 run_exec(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
-	return bk_exec_start(c->engine, c->ctr_id, c->exec_n, l->args[0], err);
+	return bk_exec_start(c->engine, c->obj_id, c->exec_n, l->args[0], err);
 }
 
 static must_check int
 run_exec_kill(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
-	return bk_exec_kill(c->engine, c->ctr_id, c->exec_n, signal_of(l), err);
+	return bk_exec_kill(c->engine, c->obj_id, c->exec_n, signal_of(l), err);
 }
 
 /* ---- the tables ---------------------------------------------------------- */
@@ -257,6 +265,9 @@ static const struct verb ctr_verbs[] = {
 	{ "rm", "force", 1, 1, check_force, run_rm },
 	{ "commit", "[REF|IMG_ID]", 0, 1, NULL, run_commit },
 };
+static const struct verb img_verbs[] = {
+	{ "rm", "force", 1, 1, check_force, run_image_rm },
+};
 static const struct verb exec_verbs[] = {
 	{ "exec", "CMD...", 1, 1, NULL, run_exec },
 	{ "kill", "[SIG]", 0, 1, check_signal, run_exec_kill },
@@ -269,6 +280,7 @@ static const struct control_file control_files[] = {
 	{ N_CTRS_RUN, FORM_ARG_REST, run_verbs, ARRAY_SIZE(run_verbs) },
 	{ N_CTR_CTL, FORM_VERB_ARGS, ctr_verbs, ARRAY_SIZE(ctr_verbs) },
 	{ N_EXEC_CTL, FORM_VERB_REST, exec_verbs, ARRAY_SIZE(exec_verbs) },
+	{ N_IMG_CTL, FORM_VERB_ARGS, img_verbs, ARRAY_SIZE(img_verbs) },
 };
 
 const struct control_file *

@@ -29,8 +29,9 @@ struct line {
 /* What a command runs with, on the work thread. */
 struct run_ctx {
 	struct bk_engine *engine;
-	const char *ctr_id; /* containers/ID/ctl, exec/N/ctl: the container */
-	int exec_n;         /* exec/N/ctl: the session */
+	const char
+	    *obj_id; /* the container (containers/ID/ctl, exec/N/ctl), the image (images/ID/ctl) */
+	int exec_n;  /* exec/N/ctl: the session */
 	struct bk_cancel *cancel;
 	char **reply; /* the ids made, one per line */
 };

@@ -668,6 +668,47 @@ set_mounts_locked(struct container *c, const char *text, struct bk_err *err)
 }
 
 int
+container_config(struct model *m, const char *id, const char *image_id, char id_out[BK_ID_SIZE],
+		 json_t **config, struct bk_err *err)
+{
+	cleanup_close int dfd =
+	    openat(m->store->containers_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_free char *text = NULL;
+	struct bk_err rerr = BK_ERR_INIT;
+	json_error_t jerr;
+
+	if (dfd >= 0 && read_file_at(dfd, "image.json", CONFIG_MAX, &text, NULL, &rerr) == 0) {
+		*config = json_loads(text, 0, &jerr);
+		if (*config == NULL || !json_is_object(*config)) {
+			json_decref(*config);
+			*config = NULL;
+			return bk_err_set(err, EBADMSG, "container %s: its image.json: %s", id,
+					  jerr.text);
+		}
+		if (id_out != image_id)
+			copy_str(id_out, BK_ID_SIZE, image_id);
+		return 0;
+	}
+	if (rerr.code != ENOENT && rerr.code != 0)
+		return bk_err_set(err, rerr.code, "container %s: %s", id, rerr.msg);
+	return image_config_for(m, image_id, id_out, config, err);
+}
+
+int
+container_config_keep(struct model *m, const char *id, json_t *config, struct bk_err *err)
+{
+	cleanup_close int dfd =
+	    openat(m->store->containers_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_free char *text = json_dumps(config, JSON_COMPACT);
+
+	if (dfd < 0)
+		return bk_err_sys(err, "container %s", id);
+	if (text == NULL)
+		return bk_err_set(err, ENOMEM, "container %s: cannot encode its image config", id);
+	return write_file_replace(dfd, "image.json", text, strlen(text), err);
+}
+
+int
 container_set_mounts_locked(struct model *m, struct container *c, const char *text,
 			    struct bk_err *err)
 {

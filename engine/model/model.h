@@ -248,6 +248,17 @@ must_check int container_set_locked(struct model *m, struct container *c, enum b
 				    const char *value, const char *image_id, bool append,
 				    struct bk_err *err);
 
+/*
+ * The image config a container runs with: its own copy, kept at its first
+ * start (containers/<id>/image.json), so that it runs on as it was made
+ * after its image is removed (rm force) or replaced (commit IMG_ID), as
+ * Docker's containers keep theirs; before that, its image's (id_out: its id).
+ */
+must_check int container_config(struct model *m, const char *id, const char *image_id,
+				char id_out[BK_ID_SIZE], json_t **config, struct bk_err *err);
+must_check int container_config_keep(struct model *m, const char *id, json_t *config,
+				     struct bk_err *err);
+
 /* Its mounts replaced at a start (anonymous volumes added) and saved; lock held. */
 must_check int container_set_mounts_locked(struct model *m, struct container *c, const char *text,
 					   struct bk_err *err);

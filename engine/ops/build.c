@@ -81,7 +81,7 @@ drop_image(struct build *b, const char *id)
 {
 	struct bk_err rerr = BK_ERR_INIT;
 
-	if (bk_image_remove(b->e, id, &rerr) < 0)
+	if (bk_image_remove(b->e, id, false, &rerr) < 0)
 		bk_log(BK_LOG_WARN, "build %s: remove intermediate %s: %s", b->id, id, rerr.msg);
 }
 

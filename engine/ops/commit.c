@@ -147,7 +147,7 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 		drop_runtime_files(img_fd, rootfs_fd);
 	if (store_set_read_only(rootfs_fd, true, err) < 0)
 		return -err->code;
-	if (image_config_for(&e->model, ci->image_id, unused, &base, NULL) < 0)
+	if (container_config(&e->model, ci->id, ci->image_id, unused, &base, NULL) < 0)
 		base = NULL;
 	img->config = commit_config(base, ci, img->created);
 	json_decref(base);

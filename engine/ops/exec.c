@@ -207,7 +207,7 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	char *argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)cmd, NULL };
 	int fd;
 
-	if (image_config_for(&e->model, c->image_id, image_id, &config, err) < 0)
+	if (container_config(&e->model, c->id, c->image_id, image_id, &config, err) < 0)
 		return -err->code;
 	/* The container's own -u and -w, as docker exec takes them. */
 	user = c->user

@@ -15,7 +15,7 @@
 #include "store/store.h"
 
 int
-bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
+bk_image_remove(struct bk_engine *e, const char *name, bool force, struct bk_err *err)
 {
 	struct image *img;
 	char trash[BK_ID_SIZE + 8];
@@ -36,8 +36,12 @@ bk_image_remove(struct bk_engine *e, const char *name, struct bk_err *err)
 	{
 		char who[BK_ID_SIZE];
 
-		/* As docker: an image a container was made from stays until that container goes. */
-		if (container_uses_image_locked(&e->model, img->id, who, sizeof(who))) {
+		/*
+		 * As docker: an image a container was made from stays until that
+		 * container goes, unless forced (each container has its filesystem
+		 * and the image's config of its own: ops/start.c).
+		 */
+		if (!force && container_uses_image_locked(&e->model, img->id, who, sizeof(who))) {
 			pthread_mutex_unlock(&e->model.lock);
 			return bk_err_set(err, EBUSY, "image %s is used by container %s", img->id,
 					  who);

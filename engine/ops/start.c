@@ -187,12 +187,20 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct launch_req *req, gid_t 
 	uid_t uid = 0;
 	gid_t gid = 0;
 
-	if (image_config_for(&e->model, x->image_id, x->image_id, &x->config, err) < 0)
+	if (container_config(&e->model, x->id, x->image_id, x->image_id, &x->config, err) < 0) {
+		if (err->code == ENOENT && !x->rootfs_made)
+			return bk_err_set(
+			    err, ENOENT,
+			    "start %s: its image %s is gone (removed before its first "
+			    "start)",
+			    x->id, x->image_id);
 		return bk_err_wrap(err, "start %s", x->id);
+	}
 	x->dfd = openat(e->store.containers_fd, x->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->dfd < 0)
 		return bk_err_sys(err, "start %s", x->id);
-	if (!x->rootfs_made && make_rootfs(e, x, err) < 0)
+	if (!x->rootfs_made && (make_rootfs(e, x, err) < 0 ||
+				container_config_keep(&e->model, x->id, x->config, err) < 0))
 		return bk_err_wrap(err, "start %s", x->id);
 	x->rootfs_fd = openat(x->dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->rootfs_fd < 0)

@@ -2,8 +2,11 @@
 # A container's own user and working directory (docker run -u, -w), end to
 # end: what the command and its exec sessions run as and in, the image's
 # names looked up in the image, refusals when written (syntax) and at start
-# (an unknown name), and EBUSY once started.  Each test starts its own daemon
-# with a busybox image and removes every container it made.
+# (an unknown name), and EBUSY once started.  Forced image removal (rm force
+# on images/ID/ctl, docker rmi -f): the containers made from it run on with
+# the image's config; one never started says why it cannot start.  Each test
+# starts its own daemon with a busybox image and removes every container it
+# made.
 
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
@@ -108,4 +111,53 @@ start_wait() {
 	[ "${lines[0]}" = EBUSY ] || bk_fail "$output"
 	run bk_write_errno "$C/b1/workdir" $'/x\n'
 	[ "${lines[0]}" = EBUSY ] || bk_fail "$output"
+}
+
+@test "images/ID/ctl rm force removes an image containers were made from: running, exited and restarted ones run on with its config (start, restart, exec, commit, log); one never started fails with ENOENT and why" {
+	ct_start
+	mkdir -p "$BK_TMP/ctx"
+	printf 'FROM busybox\nENV FOO=from-image\nWORKDIR /srv\nCMD ["sh", "-c", "echo $FOO; pwd"]\n' >"$BK_TMP/ctx/Dockerfile"
+	img=$(bk_build "$BK_TMP/ctx" gone:1)
+	for n in run1 ran1 new1; do
+		mkdir "$C/$n"
+		ct_track "$n"
+		echo gone:1 >"$C/$n/image"
+	done
+	echo 'sleep 1000' >"$C/run1/cmd"
+	run ct_ctl run1 start
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	run ct_ctl ran1 start
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	bk_wait_until "$BK_DEADLINE" ct_state_is ran1 exited
+	bk_assert_content "$C/ran1/log" $'from-image\n/srv\n'
+	run bk_errno rmdir "$BK_MNT/images/$img"
+	[ "$output" = EBUSY ]
+	run bk_write_errno "$BK_MNT/images/$img/ctl" $'rm\n'
+	[ "${lines[0]}" = EINVAL ] || bk_fail "$output"
+	run bk_write_errno "$BK_MNT/images/$img/ctl" $'rm force\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	[ ! -e "$BK_MNT/images/$img" ]
+	! grep -q "$img" "$BK_MNT/images/index"
+	[ -z "$(bk_store_images | grep -x "$img")" ]
+	# The running one runs on; an exec session gets the image's env and workdir.
+	bk_assert_content "$C/run1/state" $'running\n'
+	n=$(cat "$C/run1/exec/clone")
+	echo 'exec echo $FOO; pwd' >"$C/run1/exec/$n/ctl"
+	bk_assert_content "$C/run1/exec/$n/out" $'from-image\n/srv\n'
+	# Committed: the new image has the old one's config.
+	new=$(bk_command "$C/run1/ctl" "$BK_IMG_ID_RE" commit)
+	grep -q FOO=from-image "$BK_MNT/images/$new/config"
+	# The exited one starts again with its Cmd, Env and WorkingDir.
+	run ct_ctl ran1 start
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	bk_wait_until "$BK_DEADLINE" ct_state_is ran1 exited
+	bk_assert_content "$C/ran1/log" $'from-image\n/srv\nfrom-image\n/srv\n'
+	run ct_ctl run1 'restart 1'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
+	bk_assert_content "$C/run1/state" $'running\n'
+	# Never started: it has no filesystem of its own, and says why.
+	run ct_ctl new1 start
+	[ "${lines[0]}" = ENOENT ] || bk_fail "$output"
+	[[ ${lines[1]} == *"removed before its first start"* ]] || bk_fail "$output"
+	bk_check_error ENOENT /containers/new1/ctl write containers/new1/err - "is gone" || return
 }
