@@ -242,6 +242,7 @@ enum bk_ctr_field {
 	BK_CTR_MOUNTS,
 	BK_CTR_USER,
 	BK_CTR_WORKDIR,
+	BK_CTR_RESTART,
 };
 
 struct bk_stats {
@@ -256,15 +257,17 @@ struct bk_container_info {
 	char id[BK_ID_SIZE];
 	uint64_t serial;
 	enum bk_ctr_state state;
-	char *image;     /* as named by the user, "" if not set */
-	char *image_id;  /* "" if not set */
-	char *cmd;       /* "" = the image's Entrypoint and Cmd */
-	char *user;      /* "" = the image's User (docker run -u) */
-	char *workdir;   /* "" = the image's WorkingDir (docker run -w) */
-	char *env;       /* KEY=VALUE lines */
-	char *limits;    /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
-	char *net;       /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */
-	char *ports;     /* "tcp HOSTPORT CONTAINERPORT" lines */
+	char *image;      /* as named by the user, "" if not set */
+	char *image_id;   /* "" if not set */
+	char *cmd;        /* "" = the image's Entrypoint and Cmd */
+	char *user;       /* "" = the image's User (docker run -u) */
+	char *workdir;    /* "" = the image's WorkingDir (docker run -w) */
+	char restart[32]; /* its restart policy: "no", "on-failure:3", "always", "unless-stopped" */
+	int restarts;     /* times the policy started it since the user last did */
+	char *env;        /* KEY=VALUE lines */
+	char *limits;     /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
+	char *net;        /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */
+	char *ports;      /* "tcp HOSTPORT CONTAINERPORT" lines */
 	char *mounts;    /* "bind SRC DST [ro]", "volume NAME DST [ro]", "tmpfs DST [SIZE]" lines */
 	char ip[16];     /* "" when it has no address */
 	char *root_path; /* absolute path of its filesystem ("" before the first start) */

@@ -126,6 +126,7 @@ bk_engine_close(struct bk_engine *e)
 {
 	if (e == NULL)
 		return;
+	restarts_stop(e);
 	monitor_stop(e);
 	exec_free_all(e);
 	spare_init_stop(&e->procs);
@@ -213,7 +214,11 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 	for (i = 0; i < e->model.nimages; i++)
 		spare_refill(e, e->model.images[i]->id);
 	pthread_mutex_unlock(&e->model.lock);
-	return monitor_start(e, err);
+	ret = monitor_start(e, err);
+	if (ret < 0)
+		return ret;
+	/* After the monitor: a container its policy starts now is watched at once. */
+	return restarts_start(e, err);
 }
 
 const char *

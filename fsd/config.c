@@ -35,6 +35,8 @@ field_of(enum node_kind kind)
 		return BK_CTR_USER;
 	case N_CTR_WORKDIR:
 		return BK_CTR_WORKDIR;
+	case N_CTR_RESTART:
+		return BK_CTR_RESTART;
 	default:
 		return BK_CTR_ENV;
 	}
@@ -60,7 +62,9 @@ config_value_of(struct ofile *of)
 int
 config_check_value(enum node_kind kind, const char *v, struct bk_err *err)
 {
-	if ((kind == N_CTR_IMAGE || kind == N_CTR_USER || kind == N_CTR_WORKDIR) && strchr(v, '\n'))
+	if ((kind == N_CTR_IMAGE || kind == N_CTR_USER || kind == N_CTR_WORKDIR ||
+	     kind == N_CTR_RESTART) &&
+	    strchr(v, '\n'))
 		return bk_err_set(err, EINVAL, "%s: one value on one line", node_types[kind].name);
 	if (kind == N_CTR_IMAGE && *v == '\0')
 		return bk_err_set(err, EINVAL, "image: empty name");

@@ -146,6 +146,7 @@ enum node_kind {
 	N_CTR_MOUNTS,
 	N_CTR_USER,
 	N_CTR_WORKDIR,
+	N_CTR_RESTART,
 	N_KIND_MAX
 };
 

@@ -57,6 +57,7 @@ const struct node_type node_types[N_KIND_MAX] = {
 	[N_CTR_MOUNTS] = { "mounts", N_CTR, RW_MODE, IO_CONFIG },
 	[N_CTR_USER] = { "user", N_CTR, RW_MODE, IO_CONFIG },
 	[N_CTR_WORKDIR] = { "workdir", N_CTR, RW_MODE, IO_CONFIG },
+	[N_CTR_RESTART] = { "restart", N_CTR, RW_MODE, IO_CONFIG },
 	[N_CTR_STATS] = { "stats", N_CTR, RO_MODE, IO_TEXT },
 	[N_NET_BRIDGE] = { "bridge", N_NET, RO_MODE, IO_TEXT },
 	[N_NET_LEASES] = { "leases", N_NET, RO_MODE, IO_TEXT },

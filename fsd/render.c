@@ -139,6 +139,9 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 		if (info.workdir[0])
 			sbuf_printf(b, "%s\n", info.workdir);
 		break;
+	case N_CTR_RESTART:
+		sbuf_printf(b, "%s\n", info.restart);
+		break;
 	case N_CTR_STATS: {
 		struct bk_stats st;
 
@@ -158,14 +161,14 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 	case N_CTR_STATUS:
 		sbuf_printf(b, "state %s\npid %d\nexit ", bk_ctr_state_name(info.state), info.pid);
 		render_exit(b, &info);
-		sbuf_printf(b,
-			    "\nsignal %d\nstarted %s\nfinished %s\nimage %s\nimage_id %s\n"
-			    "ip %s\noomkilled %d\ncreated %s\ncgroup %s\n",
-			    info.exit_signal, info.started[0] ? info.started : "-",
-			    info.finished[0] ? info.finished : "-",
-			    info.image[0] ? info.image : "-",
-			    info.image_id[0] ? info.image_id : "-", info.ip[0] ? info.ip : "-",
-			    info.oomkilled ? 1 : 0, info.created, info.cgroup);
+		sbuf_printf(
+		    b,
+		    "\nsignal %d\nstarted %s\nfinished %s\nimage %s\nimage_id %s\n"
+		    "ip %s\noomkilled %d\ncreated %s\ncgroup %s\nrestart %s\nrestarts %d\n",
+		    info.exit_signal, info.started[0] ? info.started : "-",
+		    info.finished[0] ? info.finished : "-", info.image[0] ? info.image : "-",
+		    info.image_id[0] ? info.image_id : "-", info.ip[0] ? info.ip : "-",
+		    info.oomkilled ? 1 : 0, info.created, info.cgroup, info.restart, info.restarts);
 		break;
 	case N_CTR_ERR:
 		snprintf(path, sizeof(path), "containers/%s", info.id);

@@ -166,6 +166,14 @@ record_json(const struct container *c)
 		json_object_set_new(j, "net_mode", json_string(net_mode_name(c->net_mode)));
 		json_object_set_new(j, "ip", json_string(c->ip ? ip_format(c->ip, ipb) : ""));
 		json_object_set_new(j, "ports", json_string(ports ? ports : ""));
+		{
+			char policy[32];
+
+			restart_format(&c->restart, policy, sizeof(policy));
+			json_object_set_new(j, "restart", json_string(policy));
+			json_object_set_new(j, "restarts", json_integer(c->restarts));
+			json_object_set_new(j, "stopped_by_user", json_boolean(c->stopped_by_user));
+		}
 		if (c->user)
 			json_object_set_new(j, "user", json_string(c->user));
 		if (c->workdir)
@@ -310,6 +318,18 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 			memcpy(c->ports, maps, n * sizeof(*maps));
 			c->nports = n;
 		}
+	}
+	{
+		const char *policy = json_string_value(json_object_get(j, "restart"));
+		struct bk_err rerr = BK_ERR_INIT;
+
+		/* Absent in older records: no policy. */
+		if (policy && restart_parse(policy, &c->restart, &rerr) < 0) {
+			container_free(c);
+			return bk_err_set(err, EBADMSG, "container %s: %s", id, rerr.msg);
+		}
+		c->restarts = (int)json_integer_value(json_object_get(j, "restarts"));
+		c->stopped_by_user = json_is_true(json_object_get(j, "stopped_by_user"));
 	}
 	{
 		const char *user = json_string_value(json_object_get(j, "user"));
@@ -745,8 +765,10 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 	int ret = 0;
 
 	if (c->state != BK_CTR_CREATED || c->busy) {
-		static const char *const names[] = { "image", "cmd",    "env",  "limits", "net",
-						     "ports", "mounts", "user", "workdir" };
+		static const char *const names[] = {
+			"image", "cmd",    "env",  "limits",  "net",
+			"ports", "mounts", "user", "workdir", "restart"
+		};
 
 		return bk_err_set(err, EBUSY, "container %s has been started: %s cannot change",
 				  c->id, names[field]);
@@ -768,6 +790,7 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 		ret = set_env_locked(c, value, append, err);
 		break;
 	case BK_CTR_LIMITS:
+	case BK_CTR_RESTART:
 		break;
 	case BK_CTR_NET:
 		ret = set_net_locked(c, value, err);
@@ -833,6 +856,8 @@ container_info(struct model *m, const char *id, uint64_t serial, struct bk_conta
 	out->image_id = xstrdup(c->image_id);
 	out->cmd = xstrdup(c->cmd ? c->cmd : "");
 	out->user = xstrdup(c->user ? c->user : "");
+	restart_format(&c->restart, out->restart, sizeof(out->restart));
+	out->restarts = c->restarts;
 	out->workdir = xstrdup(c->workdir ? c->workdir : "");
 	out->env = join_lines(c->env, c->nenv);
 	{

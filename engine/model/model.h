@@ -84,6 +84,12 @@ struct container {
 	size_t nports;
 	struct mount_spec *mounts; /* binds, volumes, tmpfs: sources checked when written */
 	size_t nmounts;
+	struct restart_policy restart;
+	int restarts;         /* starts by the policy since the user's last start */
+	bool stopped_by_user; /* a stop, kill or rm: no policy starts it (until the daemon's next
+				 start) */
+	uint64_t started_ms;  /* CLOCK_MONOTONIC at its start (not kept): how long it ran */
+	uint32_t backoff_ms; /* the policy's last delay (not kept): doubles, from 100 ms to 1 min */
 	/*
 	 * Its record did not load (NULL: fine).  Shown as BK_CTR_BROKEN; state
 	 * still says whether its init runs, so that kill, stop and rm work.

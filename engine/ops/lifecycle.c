@@ -42,6 +42,7 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 	else
 		snprintf(attrs, sizeof(attrs), "code=%d", c->exit_code);
 	events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, id, "exit", "%s", attrs);
+	restart_after_exit_locked(e, c, c->exit_code != 0 || c->exit_signal != 0);
 	pthread_cond_broadcast(&e->model.ctr_changed);
 	pthread_mutex_unlock(&e->model.lock);
 	bk_log(BK_LOG_INFO, "container %s exited (%s)", id, attrs);
@@ -206,6 +207,17 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 			ret = container_save(&e->model, c, err);
 		goto out;
 	}
+	/* At any time, as docker update --restart; the next exit follows the new one. */
+	if (field == BK_CTR_RESTART) {
+		struct restart_policy p;
+
+		ret = restart_parse(value[0] ? value : "no", &p, err);
+		if (ret == 0) {
+			c->restart = p;
+			ret = container_save(&e->model, c, err);
+		}
+		goto out;
+	}
 	ret = container_set_locked(&e->model, c, field, value, image_id, append, err);
 out:
 	pthread_mutex_unlock(&e->model.lock);
@@ -226,10 +238,18 @@ bk_container_kill(struct bk_engine *e, const char *id, int sig, struct bk_err *e
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
 	else if (c->state != BK_CTR_RUNNING || c->pidfd < 0)
 		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
-	else if (pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0)
-		ret = bk_err_sys(err, "kill %s", id);
-	else
-		c->kill_sent = sig;
+	else {
+		/* Any signal of the user's, as docker kill: an exit it brings is not restarted. */
+		bool was = c->stopped_by_user;
+
+		c->stopped_by_user = true;
+		if (pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0) {
+			c->stopped_by_user = was;
+			ret = bk_err_sys(err, "kill %s", id);
+		} else {
+			c->kill_sent = sig;
+		}
+	}
 	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }
@@ -328,11 +348,18 @@ bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_
 	c = container_find_locked(&e->model, id, 0);
 	if (c == NULL) {
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
+	} else if (c->state != BK_CTR_RUNNING && restart_cancel_locked(e, id)) {
+		/* Between a policy's restarts (docker stop of a restarting container): it stays
+		 * down. */
+		c->stopped_by_user = true;
+		ret = c->broken ? 0 : container_save(&e->model, c, err);
 	} else if (c->state != BK_CTR_RUNNING) {
 		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
 	} else if (c->busy) {
 		ret = bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
 	} else {
+		/* Before the signal: the exit it brings is the user's, no policy's to undo. */
+		c->stopped_by_user = true;
 		c->busy = true;
 		ret = stop_locked(e, c, timeout_s, cancel, err);
 		c->busy = false;
@@ -364,6 +391,8 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 				  id);
 	}
 	c->busy = true;
+	c->stopped_by_user = true;
+	restart_cancel_locked(e, c->id);
 	if (c->state == BK_CTR_RUNNING) {
 		ret = stop_locked(e, c, 0, NULL, err);
 		if (ret < 0) {

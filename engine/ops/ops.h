@@ -7,6 +7,7 @@
  *   launch.c     the init launched, joined to its cgroup and network, told to go
  *   lifecycle.c  an init's exit, kill, stop, rm, live limits; inits adopted at start
  *   volumes.c    volumes; a container's mounts checked when written and made at start
+ *   restart.c    restart policies: starts after an exit, with backoff, and at the daemon's start
  *   network.c    containers' networks: the glue between their lifecycle and net/
  *   exec.c       exec sessions
  *   monitor.c    the thread that sees inits and exec sessions end
@@ -75,6 +76,15 @@ struct network {
 };
 
 /* The engine: one part per layer (fsd/ sees none of it: bocker.h only). */
+/* Restart policies' pending starts (restart.c), under the model's lock. */
+struct restart_pending;
+struct restarts {
+	pthread_t thread;
+	bool running, quit;
+	pthread_cond_t cond; /* with the model's lock: the list changed, or quit */
+	struct restart_pending *list;
+};
+
 struct bk_engine {
 	struct store store;
 	struct model model;
@@ -84,6 +94,7 @@ struct bk_engine {
 	struct monitor monitor;
 	struct spares spares;
 	struct execs execs;
+	struct restarts restarts;
 };
 
 /* ---- launch.c -------------------------------------------------------------------------------- */
@@ -102,6 +113,20 @@ struct launch_req {
 /* Launch it: the init's pid and pidfd once the command runs, or -errno. */
 must_check int launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid, int *pidfd,
 		      struct bk_err *err);
+
+/* ---- start.c, restart.c -------------------------------------------------------------------- */
+
+/* Start id: by the user (its policy's count and a stop by the user forgotten) or the policy. */
+must_check int container_start_by(struct bk_engine *e, const char *id, bool by_policy,
+				  struct bk_err *err);
+/* The thread that runs the policies' starts, and those it starts at the daemon's start. */
+must_check int restarts_start(struct bk_engine *e, struct bk_err *err);
+void restarts_stop(struct bk_engine *e);
+/* c exited (lock held): start it again later if its policy says so. */
+void restart_after_exit_locked(struct bk_engine *e, struct container *c, bool failed);
+/* A pending start of id dropped (a stop, kill, rm or start by the user); true if one was. */
+bool restart_cancel_locked(struct bk_engine *e, const char *id);
+uint64_t now_ms(void);
 
 /* ---- volumes.c ------------------------------------------------------------------------------- */
 

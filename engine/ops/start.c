@@ -328,6 +328,12 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 int
 bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 {
+	return container_start_by(e, id, false, err);
+}
+
+int
+container_start_by(struct bk_engine *e, const char *id, bool by_policy, struct bk_err *err)
+{
 	struct start_ctx x = { .dfd = -1, .rootfs_fd = -1 };
 	struct launch_req req = { 0 };
 	gid_t groups[64];
@@ -371,6 +377,17 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		c->oomkilled = false;
 		c->kill_sent = 0;
 		c->ip = x.ip;
+		c->started_ms = now_ms();
+		/* Running again: a stop by the user is over; a start of the user's resets the
+		 * count. */
+		c->stopped_by_user = false;
+		if (by_policy) {
+			c->restarts++;
+		} else {
+			c->restarts = 0;
+			c->backoff_ms = 0;
+			restart_cancel_locked(e, id);
+		}
 		/*
 		 * Unrecorded, it would run on unknown to the next daemon (whose
 		 * reconciliation would kill it): the start fails instead.
@@ -403,6 +420,9 @@ bk_container_start(struct bk_engine *e, const char *id, struct bk_err *err)
 		if (container_save(&e->model, c, &serr) < 0)
 			bk_log(BK_LOG_WARN, "%s", serr.msg);
 	}
+	if (ret == 0 && by_policy)
+		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, id, "restart", "count=%d",
+				    c->restarts);
 	if (ret == 0)
 		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, id, "start", "pid=%d",
 				    (int)pid);

@@ -351,4 +351,21 @@ char *mounts_format(const struct mount_spec *m, size_t n);
 void mounts_free(struct mount_spec *m, size_t n);
 bool mount_volume_name_ok(const char *name);
 
+/* ---- restart -------------------------------------------------------------------------------- */
+/*
+ * restart.h: restart policies (docker run --restart), parsed, rendered and
+ * decided (pure).
+ */
+enum restart_mode { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_UNLESS_STOPPED };
+
+struct restart_policy {
+	enum restart_mode mode;
+	int max; /* on-failure: at most this many restarts, 0: no limit */
+};
+
+must_check int restart_parse(const char *s, struct restart_policy *out, struct bk_err *err);
+void restart_format(const struct restart_policy *p, char *buf, size_t size);
+/* After an exit: start it again?  failed: not "exit 0"; by_user: a stop, kill or rm. */
+bool restart_wanted(const struct restart_policy *p, bool failed, bool by_user, int count);
+
 #endif
