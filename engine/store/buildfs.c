@@ -612,9 +612,16 @@ cmp_inode(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-/* Walk the directory open at fd (taken over and closed). */
+/*
+ * Entries a size walk looks at, at most: an image or a volume of millions of
+ * tiny files (a container can make them) must not stall a build's end or a
+ * read of `size`; past it the size is what was counted, a lower bound.
+ */
+#define SIZE_ENTRIES_MAX (1u << 20)
+
+/* Walk the directory open at fd (taken over and closed); *budget: entries left. */
 static uint64_t
-size_walk(int fd, void **seen, int depth)
+size_walk(int fd, void **seen, int depth, uint32_t *budget)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *de;
@@ -624,9 +631,10 @@ size_walk(int fd, void **seen, int depth)
 		close(fd);
 		return 0;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while (*budget > 0 && (de = readdir(d)) != NULL) {
 		struct stat st;
 
+		(*budget)--;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
@@ -635,7 +643,7 @@ size_walk(int fd, void **seen, int depth)
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0)
-				total += size_walk(sub, seen, depth + 1);
+				total += size_walk(sub, seen, depth + 1, budget);
 		} else if (S_ISREG(st.st_mode)) {
 			struct inode_key *k;
 
@@ -660,11 +668,12 @@ buildfs_size(int dfd)
 {
 	void *seen = NULL;
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint32_t budget = SIZE_ENTRIES_MAX;
 	uint64_t total;
 
 	if (fd < 0)
 		return 0;
-	total = size_walk(fd, &seen, 0);
+	total = size_walk(fd, &seen, 0, &budget);
 	tdestroy(seen, free);
 	return total;
 }

@@ -223,7 +223,7 @@ must_check int buildfs_mkdir(int rootfs_fd, const char *path, uid_t uid, gid_t g
 /* path resolves, inside the rootfs, to a directory. */
 bool buildfs_is_dir(int rootfs_fd, const char *path);
 
-/* Bytes of file data in the tree open at dfd, each inode counted once. */
+/* Bytes of file data in the tree open at dfd, each inode once; at most 1 Mi entries looked at. */
 uint64_t buildfs_size(int dfd);
 
 #endif
