@@ -1,7 +1,12 @@
 """The Python examples as tests: examples/bocker.py's functions (run, logs,
-rm, init, images, ps, limits, exec, commit, and the seed's messages) and its
-command line, and examples/monitor.py started as a process, printing a
-container's running and exited lines as they happen.
+rm, init, images, ps, limits, exec, commit, create with the container's
+files, follow, volumes, and the seed's messages) and its command line (run
+streaming the output while the command runs, the seed's --mem-limit= and
+--cpu-share=, rm of an image containers were made from, docker's options for
+run checked in their files and by their effects, status 125 for a refused
+one, -i and -t not supported yet, volume, start, stop, kill, restart), and
+examples/monitor.py started as a process, printing a container's running and
+exited lines as they happen.
 
 One daemon for the module (the `bk` fixture of conftest.py) with the busybox
 image (`bb`).  Every container made here is removed with `rm force` at the end
@@ -16,10 +21,11 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
-from conftest import CTR_ID_RE as ID_RE, DEADLINE, IMG_ID_RE as IMG_RE, REPO, wait_until
+from conftest import CTR_ID_RE as ID_RE, DEADLINE, IMG_ID_RE as IMG_RE, REPO, read, wait_until
 
 EXAMPLES = os.path.join(REPO, "examples")
 
@@ -90,10 +96,10 @@ def test_errors(bk, bb):
     assert str(e.value) == "error: run: no image named 'nope'"
     with pytest.raises(bocker.Missing, match=r"^No image named 'img_000000000000' exists$"):
         bocker.run("img_000000000000", "true")
-    # An image in use: EBUSY, with the text of the image's err file.
-    bocker.run("busybox", "true")
+    # A volume in use: EBUSY, with the text of the volume's err file.
+    bocker.run("busybox", "true", mounts="volume inuse /v\n")
     with pytest.raises(bocker.TreeError) as e:
-        bocker.rm(bb)
+        bocker.volume_rm("inuse")
     assert e.value.errno == errno.EBUSY
     assert "used by container" in str(e.value)
     cid, _ = bocker.run("busybox", "true")
@@ -203,3 +209,204 @@ def test_monitor(bk, bb):
     finally:
         mon.terminate()
         mon.wait(timeout=DEADLINE)
+
+
+# ---- docker's options, the seed's behaviour: the module and its command line ----
+
+
+def cli(bk, *args, timeout=60, **kw):
+    """examples/bocker.py ARGS on the fixture's tree; environment additions in kw."""
+    env = dict(os.environ, BOCKERFS=bk.mnt, **kw)
+    return subprocess.run([sys.executable, os.path.join(EXAMPLES, "bocker.py")] + list(args), env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def last_ctr():
+    return bocker.ps()[-1][0]
+
+
+def test_create_files_follow(bk, bb):
+    """create() writes each file as the tree reads it; follow() streams the log."""
+    host = bk.mkdtemp("host")
+    cid = bocker.start("busybox", "echo $A; echo in >/h/f", name="made", env="A=1\n", mounts=bocker.volume_line(host + ":/h") + "\n",
+                       limits="pids 100\n", net="mode none\n")
+    assert cid == "made"
+
+    class Out:
+        data = b""
+
+        def write(self, b):
+            self.data += b
+
+        def flush(self):
+            pass
+
+    out = Out()
+    assert bocker.follow(cid, out) == 0
+    assert out.data == b"1\n"
+    assert read(os.path.join(host, "f")) == "in\n"
+    assert bocker.read("containers", cid, "mounts") == "bind %s /h\n" % host
+    assert bocker.read("containers", cid, "net").splitlines()[0] == "mode none"
+    # A refused file: TreeError naming it; the container is removed again.
+    before = set(os.listdir(bk.path("containers")))
+    with pytest.raises(bocker.TreeError) as e:
+        bocker.create("busybox", "true", workdir="rel\n")
+    assert e.value.errno == errno.EINVAL and e.value.file == "workdir"
+    assert str(e.value) == "error: workdir 'rel': an absolute path"
+    assert set(os.listdir(bk.path("containers"))) == before
+    with pytest.raises(bocker.TreeError) as e:
+        bocker.create("busybox", name="made")
+    assert e.value.errno == errno.EEXIST and e.value.file == "name"
+    assert bocker.volume_line("v1:/data:ro") == "volume v1 /data ro"
+    assert bocker.tmpfs_line("/t:size=1m,rw") == "tmpfs /t 1m"
+    assert bocker.port_line("8080:80/udp") == "udp 8080 80"
+    with pytest.raises(bocker.Refused):
+        bocker.port_line("127.0.0.1:80:80")
+
+
+def test_cli_live_output(bk, bb):
+    """run prints each line while the command runs (the seed tee'd it) and exits with its code."""
+    p = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, "bocker.py"), "run", "busybox",
+                          "echo a; sleep 2; echo b; exit 5"], env=dict(os.environ, BOCKERFS=bk.mnt),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    got = []
+    for line in p.stdout:
+        got.append((time.monotonic(), line.rstrip("\n"), bocker.read("containers", last_ctr(), "state").strip()))
+    end = time.monotonic()
+    assert p.wait(timeout=DEADLINE) == 5
+    assert [(l, s) for _, l, s in got][0] == ("a", "running"), got
+    assert [l for _, l, _ in got] == ["a", "b"]
+    assert got[1][0] - got[0][0] >= 1.5 and end - got[0][0] >= 1.5, got
+    r = cli(bk, "run", "busybox", "echo before; kill -9 $$")
+    assert (r.returncode, r.stdout) == (137, "before\n")
+
+
+def test_cli_seed_limits_and_rm_image(bk, bb, busybox):
+    r = cli(bk, "--mem-limit=64", "--cpu-share=300", "run", "busybox", "echo", "capped")
+    assert (r.returncode, r.stdout) == (0, "capped\n")
+    limits = bocker.read("containers", last_ctr(), "limits").splitlines()
+    assert "memory %d" % (64 << 20) in limits and "cpu.shares 300" in limits
+    r = cli(bk, "--mem-limit=32", "run", "busybox", "true", BOCKER_MEM_LIMIT="512", BOCKER_CPU_SHARE="100")
+    limits = bocker.read("containers", last_ctr(), "limits").splitlines()
+    assert "memory %d" % (32 << 20) in limits and "cpu.shares 100" in limits
+    r = cli(bk, "--mem-limit=lots", "run", "busybox", "true")
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and "memory" in r.stderr
+
+    # rm of an image a container was made from: rm force, as the seed's rm; the container runs on.
+    img = bocker.init(busybox)
+    cid, code = bocker.run(img, "echo first")
+    r = cli(bk, "rm", img)
+    assert (r.returncode, r.stdout) == (0, "Removed: %s\n" % img)
+    assert not os.path.exists(bk.path("images", img))
+    r = cli(bk, "start", cid)
+    assert (r.returncode, r.stdout) == (0, cid + "\n")
+    assert bocker.wait(cid) == 0 and bocker.logs(cid) == "first\nfirst\n"
+
+
+def test_cli_detach_rm_name_verbs(bk, bb):
+    t0 = time.monotonic()
+    r = cli(bk, "run", "-d", "--name", "pysleepy", "busybox", "sleep", "60")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "pysleepy\n", "")
+    assert time.monotonic() - t0 < 5
+    assert bocker.read("containers", "pysleepy", "state") == "running\n"
+    r = cli(bk, "run", "-d", "--name=pysleepy", "busybox", "true")
+    assert r.returncode == 125 and "in use" in r.stderr
+    assert cli(bk, "stop", "-t", "1", "pysleepy").stdout == "pysleepy\n"
+    assert bocker.read("containers", "pysleepy", "wait") == "signal 15\n"
+    assert cli(bk, "start", "pysleepy").stdout == "pysleepy\n"
+    pid = bocker.read("containers", "pysleepy", "pid")
+    assert cli(bk, "restart", "-t", "0", "pysleepy").stdout == "pysleepy\n"
+    assert bocker.read("containers", "pysleepy", "pid") != pid
+    assert cli(bk, "kill", "-s", "HUP", "pysleepy").stdout == "pysleepy\n"
+    assert bocker.read("containers", "pysleepy", "wait") == "signal 1\n"
+    r = cli(bk, "kill", "pysleepy")
+    assert r.returncode == 1 and "not running" in r.stderr
+    r = cli(bk, "run", "-d", "busybox", "sleep", "60")
+    cid = r.stdout.strip()
+    assert ID_RE.match(cid)
+    assert cli(bk, "rm", cid).returncode == 1  # running: EBUSY
+    assert cli(bk, "rm", "-f", cid).stdout == "Removed: %s\n" % cid
+    assert not os.path.exists(bk.path("containers", cid))
+
+    # --rm: gone after the exit, with its code; -d --rm: gone when it exits.
+    before = set(os.listdir(bk.path("containers")))
+    r = cli(bk, "run", "--rm", "busybox", "echo gone; exit 7")
+    assert (r.returncode, r.stdout) == (7, "gone\n")
+    r = cli(bk, "run", "-d", "--rm", "busybox", "sleep 1")
+    cid = r.stdout.strip()
+    assert r.returncode == 0 and os.path.isdir(bk.path("containers", cid))
+    assert wait_until(lambda: not os.path.exists(bk.path("containers", cid))), "%s not removed" % cid
+    r = cli(bk, "run", "--rm", "--restart", "always", "busybox", "true")
+    assert r.returncode == 125 and "--restart and --rm" in r.stderr
+    assert set(os.listdir(bk.path("containers"))) == before
+
+
+def test_cli_volumes_mounts(bk, bb):
+    host = bk.mkdtemp("pyhost")
+    r = cli(bk, "run", "-v", host + ":/data", "busybox", "echo from-inside >/data/f")
+    assert r.returncode == 0, r.stderr
+    assert read(os.path.join(host, "f")) == "from-inside\n"
+    # ./x made absolute (and made); ro.
+    rel = subprocess.run([sys.executable, os.path.join(EXAMPLES, "bocker.py"), "run", "--volume=./rel:/rel:ro",
+                          "busybox", "touch /rel/x"], cwd=host, env=dict(os.environ, BOCKERFS=bk.mnt),
+                         capture_output=True, text=True, timeout=60)
+    assert rel.returncode == 1 and "Read-only file system" in rel.stdout
+    assert bocker.read("containers", last_ctr(), "mounts") == "bind %s/rel /rel ro\n" % host
+    r = cli(bk, "run", "--rm", "-v", "pyvol:/v", "busybox", "echo kept >/v/f")
+    assert r.returncode == 0 and os.path.isdir(bk.path("volumes", "pyvol"))
+    assert cli(bk, "run", "-v", "pyvol:/v:ro", "busybox", "cat /v/f").stdout == "kept\n"
+    r = cli(bk, "run", "--tmpfs", "/t:size=1m", "busybox", "grep ' /t ' /proc/mounts")
+    assert r.stdout.startswith("tmpfs /t tmpfs ") and "size=1024k" in r.stdout
+    assert bocker.read("containers", last_ctr(), "mounts") == "tmpfs /t 1048576\n"
+
+    assert (cli(bk, "volume", "create", "pydata").stdout, os.path.isdir(bk.path("volumes", "pydata"))) == \
+        ("pydata\n", True)
+    assert "pydata\t-" in cli(bk, "volume", "ls").stdout.splitlines()
+    r = cli(bk, "volume", "create", "pydata")
+    assert r.returncode == 1 and "exists" in r.stderr
+    assert cli(bk, "volume", "rm", "pydata").stdout == "pydata\n"
+    r = cli(bk, "volume", "rm", "pydata")
+    assert (r.returncode, r.stdout) == (1, "No volume named 'pydata' exists\n")
+
+
+def test_cli_options_files(bk, bb):
+    r = cli(bk, "run", "--name", "pyopts", "-e", "A=1", "--env=B=2", "-e", "FROM_HERE", "-e", "UNSET_HERE",
+            "-w", "/wd", "-u", "65534:65534", "--restart", "on-failure:2", "--network", "none",
+            "-p", "18080:80", "--publish=18053:53/udp", "-m", "64m", "--memory-swap=-1", "--cpus", "0.5",
+            "-c", "512", "--pids-limit", "100", "busybox",
+            'echo "$A $B $FROM_HERE ${UNSET_HERE-unset} $(pwd) $(id -u):$(id -g)"; ls /sys/class/net',
+            FROM_HERE="7")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "1 2 7 unset /wd 65534:65534\nlo\n", "")
+    def f(name):
+        return bocker.read("containers", "pyopts", name)
+
+    assert sorted(f("env").splitlines()) == ["A=1", "B=2", "FROM_HERE=7"]
+    assert (f("workdir"), f("user"), f("restart")) == ("/wd\n", "65534:65534\n", "on-failure:2\n")
+    assert f("net").splitlines()[0] == "mode none"
+    assert f("ports") == "tcp 18080 80\nudp 18053 53\n"
+    limits = f("limits").splitlines()
+    for l in ("memory %d" % (64 << 20), "memory-swap max", "cpus 0.500", "cpu.shares 512", "pids 100"):
+        assert l in limits, limits
+    r = cli(bk, "run", "-eX=attached", "-w/tmp", "busybox", "echo", "$X", "-c", "$(pwd)")
+    assert r.stdout == "attached -c /tmp\n"
+
+
+@pytest.mark.parametrize("args,text", [
+    (["--cpus", "1000"], "cpus"), (["-w", "rel"], "absolute"), (["--network", "nope"], "mode"),
+    (["-u", "a/b"], "user"), (["-p", "1:2:3"], "host address"), (["-p", "80"], "HOST:CONTAINER"),
+    (["-v", "/x"], "SRC:DST"), (["--tmpfs", "/t:mode=1"], "mode=1"), (["-e", "1x"], "not a name"),
+    (["--bogus"], "--bogus"), (["--name", "a/b"], "not a valid name"),
+    (["-i"], "not supported yet"), (["-t"], "not supported yet"), (["-it"], "not supported yet"),
+])
+def test_cli_refused(bk, bb, args, text):
+    before = set(os.listdir(bk.path("containers")))
+    r = cli(bk, "run", *args, "busybox", "true")
+    assert (r.returncode, r.stdout) == (125, ""), r.stderr
+    assert text in r.stderr
+    assert set(os.listdir(bk.path("containers"))) == before
+
+
+def test_cli_not_yet(bk, bb):
+    for args in (["exec", "-it", "x", "sh"], ["exec", "-t", "x", "sh"], ["logs", "-f", "x"]):
+        r = cli(bk, *args)
+        assert r.returncode == 125 and "not supported yet" in r.stderr, (args, r.stderr)
