@@ -86,7 +86,14 @@ struct bk_engine_opts {
 /* BK_OBJ_EXEC: an exec session, id "CTR/N" (new output or its end). */
 enum bk_obj_kind { BK_OBJ_IMAGE, BK_OBJ_CONTAINER, BK_OBJ_EXEC, BK_OBJ_VOLUME };
 /* STATE: a container's state changed (created/running/exited); UPDATED: anything else. */
-enum bk_change { BK_CHANGE_CREATED, BK_CHANGE_UPDATED, BK_CHANGE_STATE, BK_CHANGE_REMOVED };
+/* OUTPUT: a followed container's log grew (bk_container_follow). */
+enum bk_change {
+	BK_CHANGE_CREATED,
+	BK_CHANGE_UPDATED,
+	BK_CHANGE_STATE,
+	BK_CHANGE_REMOVED,
+	BK_CHANGE_OUTPUT,
+};
 /*
  * Called, from whichever thread made the change and with no engine lock held,
  * after an object is created, changed or removed.
@@ -243,6 +250,8 @@ enum bk_ctr_field {
 	BK_CTR_USER,
 	BK_CTR_WORKDIR,
 	BK_CTR_RESTART,
+	BK_CTR_TTY,
+	BK_CTR_STDIN,
 };
 
 struct bk_stats {
@@ -264,6 +273,8 @@ struct bk_container_info {
 	char *workdir;    /* "" = the image's WorkingDir (docker run -w) */
 	char restart[32]; /* its restart policy: "no", "on-failure:3", "always", "unless-stopped" */
 	int restarts;     /* times the policy started it since the user last did */
+	bool tty;         /* docker -t */
+	bool stdin_open;  /* docker -i */
 	char *env;        /* KEY=VALUE lines */
 	char *limits;     /* "memory max\ncpu.shares 1024\ncpus max\npids max\n" */
 	char *net;        /* "mode bridge\nip ...\nmac ...\ngateway ...\n" */
@@ -347,6 +358,11 @@ int bk_exec_new(struct bk_engine *e, const char *ctr_id, int *n, struct bk_err *
 int bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd,
 		  struct bk_err *err);
 int bk_exec_kill(struct bk_engine *e, const char *ctr_id, int n, int sig, struct bk_err *err);
+/* Before its exec: the session's command gets a terminal (docker exec -t).  EBUSY after. */
+int bk_exec_set_tty(struct bk_engine *e, const char *ctr_id, int n, struct bk_err *err);
+/* A terminal's size, as the command sees it (stty size).  ENOTTY without one. */
+int bk_exec_resize(struct bk_engine *e, const char *ctr_id, int n, int cols, int rows,
+		   struct bk_err *err);
 ssize_t bk_exec_read(struct bk_engine *e, const char *ctr_id, int n, uint64_t off, char *buf,
 		     size_t size);
 ssize_t bk_exec_write(struct bk_engine *e, const char *ctr_id, int n, const char *buf, size_t len,
@@ -361,6 +377,28 @@ int bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *ou
 		       struct bk_err *err);
 /* Parse a signal: "KILL", "SIGKILL", "9".  The number or -EINVAL. */
 int bk_signal_parse(const char *s);
+
+/* ---- a running container's input and output (docker run -i, -t, logs -f) ------------ */
+
+/* Write to its command's input (EPIPE without one: stdin and tty 0, not running, closed). */
+ssize_t bk_container_write_input(struct bk_engine *e, uint64_t serial, const char *buf, size_t len,
+				 struct bk_err *err);
+/* The last writer went: a stdin pipe's EOF (a terminal stays open). */
+void bk_container_close_input(struct bk_engine *e, uint64_t serial);
+/* Its terminal's size (ENOTTY without one, ESRCH when not running). */
+int bk_container_resize(struct bk_engine *e, const char *id, int cols, int rows,
+			struct bk_err *err);
+/* A reader of the output stream came (on) or went: while any is there, growth is notified
+ * (BK_CHANGE_OUTPUT). */
+int bk_container_follow(struct bk_engine *e, uint64_t serial, bool on);
+/* Where one reader is in the stream: the log file it reads and where that file began. */
+struct bk_out_pos {
+	uint64_t ino;
+	uint64_t base;
+};
+/* Its output from off: bytes, 0 at the end (the command stopped), -EAGAIN: wait, -errno. */
+ssize_t bk_container_out_read(struct bk_engine *e, uint64_t serial, struct bk_out_pos *pos,
+			      uint64_t off, char *buf, size_t size);
 
 /* ---- volumes ------------------------------------------------------------------------------- */
 

@@ -43,7 +43,7 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 				   .tmp_fd = -1,
 				   .spare_fd = -1,
 				   .volumes_fd = -1 };
-	e->procs.init_fd = e->monitor.epfd = e->monitor.wakefd = -1;
+	e->procs.init_fd = e->monitor.epfd = e->monitor.wakefd = e->monitor.inotify_fd = -1;
 	e->procs.cg.dev_prog_fd = -1;
 	e->procs.hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
 	e->model.next_serial = 1;

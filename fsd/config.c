@@ -37,6 +37,10 @@ field_of(enum node_kind kind)
 		return BK_CTR_WORKDIR;
 	case N_CTR_RESTART:
 		return BK_CTR_RESTART;
+	case N_CTR_TTY:
+		return BK_CTR_TTY;
+	case N_CTR_STDIN:
+		return BK_CTR_STDIN;
 	default:
 		return BK_CTR_ENV;
 	}
@@ -63,7 +67,7 @@ int
 config_check_value(enum node_kind kind, const char *v, struct bk_err *err)
 {
 	if ((kind == N_CTR_IMAGE || kind == N_CTR_USER || kind == N_CTR_WORKDIR ||
-	     kind == N_CTR_RESTART) &&
+	     kind == N_CTR_RESTART || kind == N_CTR_TTY || kind == N_CTR_STDIN) &&
 	    strchr(v, '\n'))
 		return bk_err_set(err, EINVAL, "%s: one value on one line", node_types[kind].name);
 	if (kind == N_CTR_IMAGE && *v == '\0')

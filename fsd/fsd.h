@@ -26,6 +26,7 @@
  *   5  waitq.c         containers/ID/wait
  *      events.c        the events stream
  *      exec.c          exec sessions' files
+ *      attach.c        a container's in and out
  *   6  notify.c        the notifier thread and the engine's callbacks
  *   7  work.c          long commands on threads of their own
  *      clone.c         containers/clone
@@ -147,6 +148,10 @@ enum node_kind {
 	N_CTR_USER,
 	N_CTR_WORKDIR,
 	N_CTR_RESTART,
+	N_CTR_TTY,
+	N_CTR_STDIN,
+	N_CTR_IN,
+	N_CTR_OUT,
 	N_KIND_MAX
 };
 
@@ -199,6 +204,8 @@ enum node_io {
 	IO_EXEC_OUT,   /* a session's output: reads wait for more until it ends */
 	IO_EXEC_IN,    /* a session's input: writes feed it, the last close ends it */
 	IO_EXEC_WAIT,  /* a session's end: "exit N" / "signal N" */
+	IO_CTR_IN,     /* a container's input: writes feed its command, the last close ends it */
+	IO_CTR_OUT,    /* a container's output as it comes: reads wait for more until it stops */
 };
 
 /* Per-session nodes: serial = container serial << 16 | session number. */
@@ -240,6 +247,8 @@ struct ofile {
 	uint64_t cursor;            /* IO_EVENTS: next event sequence number */
 	size_t cursor_off;          /* IO_EVENTS: bytes of that event already read */
 	struct fuse_pollhandle *ph; /* IO_EVENTS: the latest poll handle */
+	struct bk_out_pos out_pos;  /* IO_CTR_OUT: where this reader is in the log */
+	bool following;             /* IO_CTR_OUT: counted by the engine (bk_container_follow) */
 	struct handle open;         /* in the list of open files (ofile.c) */
 };
 
@@ -385,6 +394,14 @@ void exec_wait_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t siz
 void exec_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size);
 void exec_in_release(struct fsd *fs, struct ofile *of);
 void exec_wake(const char *session);
+
+/* attach.c: a container's in and out (docker run -i, -t, logs -f). */
+void ctr_in_write(struct fsd *fs, fuse_req_t req, struct ofile *of, const char *buf, size_t size);
+void ctr_in_release(struct fsd *fs, struct ofile *of);
+must_check int ctr_out_open(struct fsd *fs, struct ofile *of);
+void ctr_out_read(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t size, off_t off);
+void ctr_out_release(struct fsd *fs, struct ofile *of);
+void out_wake(const char *id);
 
 /* ==== 6: the notifier ===================================================== */
 

@@ -164,12 +164,16 @@ notify_watch(void *arg, enum bk_obj_kind kind, const char *id, enum bk_change ch
 		notify_touch(path);
 		if (kind == BK_OBJ_CONTAINER) {
 			waitq_wake(id, false);
+			out_wake(id); /* a stopped container's stream ends */
 		} else if (kind == BK_OBJ_IMAGE) {
 			notify_touch(index); /* a pulled image's source changes with it */
 			errlog_note_broken(fs, kind, id);
 		}
 		break;
 	case BK_CHANGE_UPDATED:
+		break;
+	case BK_CHANGE_OUTPUT:
+		out_wake(id);
 		break;
 	}
 }

@@ -329,7 +329,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if (writing && io != IO_CONTROL && io != IO_CONFIG && io != IO_EXEC_IN &&
+	if (writing && io != IO_CONTROL && io != IO_CONFIG && io != IO_EXEC_IN && io != IO_CTR_IN &&
 	    !notify_is_self(req)) {
 		refuse(req, ino, "open", EACCES, "read-only file");
 		return;
@@ -345,6 +345,8 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			: bk_container_open_log(fsd_of(req)->engine, of->serial, false, &err);
 	else if (io == IO_EVENTS)
 		events_open(of);
+	else if (io == IO_CTR_OUT)
+		ret = ctr_out_open(fsd_of(req), of);
 	if (ret < 0) {
 		ofile_put(of);
 		fuse_reply_err(req, -ret);
@@ -417,6 +419,9 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	case IO_EXEC_OUT:
 		exec_out_read(fsd_of(req), req, of, size, off);
 		break;
+	case IO_CTR_OUT:
+		ctr_out_read(fsd_of(req), req, of, size, off);
+		break;
 	case IO_EXEC_WAIT:
 		exec_wait_read(fsd_of(req), req, of, size, off);
 		break;
@@ -460,6 +465,9 @@ op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	case IO_EXEC_IN:
 		exec_in_write(fsd_of(req), req, of, buf, size);
 		break;
+	case IO_CTR_IN:
+		ctr_in_write(fsd_of(req), req, of, buf, size);
+		break;
 	default:
 		fuse_reply_err(req, EACCES);
 		break;
@@ -496,6 +504,10 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		events_release(of);
 	if (node_types[of->kind].io == IO_EXEC_IN)
 		exec_in_release(fsd_of(req), of);
+	if (node_types[of->kind].io == IO_CTR_IN)
+		ctr_in_release(fsd_of(req), of);
+	if (node_types[of->kind].io == IO_CTR_OUT)
+		ctr_out_release(fsd_of(req), of);
 	ofile_put(of);
 	fuse_reply_err(req, 0);
 }

@@ -142,6 +142,12 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 	case N_CTR_RESTART:
 		sbuf_printf(b, "%s\n", info.restart);
 		break;
+	case N_CTR_TTY:
+		sbuf_printf(b, "%d\n", info.tty ? 1 : 0);
+		break;
+	case N_CTR_STDIN:
+		sbuf_printf(b, "%d\n", info.stdin_open ? 1 : 0);
+		break;
 	case N_CTR_STATS: {
 		struct bk_stats st;
 

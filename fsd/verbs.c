@@ -73,6 +73,35 @@ check_signal(const struct line *l, struct bk_err *err)
 	return 0;
 }
 
+/*
+ * resize COLS ROWS: a terminal's size, 1 to 10000 each; two words, or one
+ * "COLS ROWS" (exec's ctl gives a verb the rest of its line as one).
+ */
+static int
+size_of(const struct line *l, long *cols, long *rows)
+{
+	char c[16], r[16], extra[2];
+
+	if (l->nargs == 2)
+		return parse_int(l->args[0], 1, 10000, cols) < 0 ||
+			       parse_int(l->args[1], 1, 10000, rows) < 0
+			   ? -EINVAL
+			   : 0;
+	if (l->nargs != 1 || sscanf(l->args[0], "%15s %15s %1s", c, r, extra) != 2)
+		return -EINVAL;
+	return parse_int(c, 1, 10000, cols) < 0 || parse_int(r, 1, 10000, rows) < 0 ? -EINVAL : 0;
+}
+
+static must_check int
+check_size(const struct line *l, struct bk_err *err)
+{
+	long cols, rows;
+
+	if (size_of(l, &cols, &rows) < 0)
+		return bk_err_set(err, EINVAL, "resize: COLS ROWS, 1 to 10000 each");
+	return 0;
+}
+
 /* rm takes one word, "force": a plain removal is rmdir's. */
 static must_check int
 check_force(const struct line *l, struct bk_err *err)
@@ -232,6 +261,31 @@ run_commit(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 }
 
 static must_check int
+run_resize(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	long cols = 0, rows = 0;
+
+	(void)size_of(l, &cols, &rows); /* check_size let only good ones through */
+	return bk_container_resize(c->engine, c->obj_id, (int)cols, (int)rows, err);
+}
+
+static must_check int
+run_exec_tty(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	(void)l;
+	return bk_exec_set_tty(c->engine, c->obj_id, c->exec_n, err);
+}
+
+static must_check int
+run_exec_resize(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	long cols = 0, rows = 0;
+
+	(void)size_of(l, &cols, &rows); /* check_size let only good ones through */
+	return bk_exec_resize(c->engine, c->obj_id, c->exec_n, (int)cols, (int)rows, err);
+}
+
+static must_check int
 run_exec(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
 	return bk_exec_start(c->engine, c->obj_id, c->exec_n, l->args[0], err);
@@ -264,6 +318,7 @@ static const struct verb ctr_verbs[] = {
 	{ "restart", "[SECS]", 0, 1, check_timeout, run_restart },
 	{ "rm", "force", 1, 1, check_force, run_rm },
 	{ "commit", "[REF|IMG_ID]", 0, 1, NULL, run_commit },
+	{ "resize", "COLS ROWS", 2, 2, check_size, run_resize },
 };
 static const struct verb img_verbs[] = {
 	{ "rm", "force", 1, 1, check_force, run_image_rm },
@@ -271,6 +326,8 @@ static const struct verb img_verbs[] = {
 static const struct verb exec_verbs[] = {
 	{ "exec", "CMD...", 1, 1, NULL, run_exec },
 	{ "kill", "[SIG]", 0, 1, check_signal, run_exec_kill },
+	{ "tty", "", 0, 0, NULL, run_exec_tty },
+	{ "resize", "COLS ROWS", 1, 1, check_size, run_exec_resize },
 };
 
 static const struct control_file control_files[] = {

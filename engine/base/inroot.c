@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "inroot.h"
@@ -68,6 +69,31 @@ reopen_read(int path_fd, const struct stat *st)
 		return -errno;
 	/* The same inode, or /proc is not what it should be. */
 	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+		return -EXDEV;
+	return take_fd(fd);
+}
+
+int
+inroot_chardev(int root_fd, const char *path, unsigned maj, unsigned min, int flags,
+	       uint64_t resolve)
+{
+	cleanup_close int pfd = open_under(root_fd, path, O_PATH | O_NOFOLLOW, 0, resolve);
+	cleanup_close int fd = -1;
+	struct stat st, now;
+
+	if (pfd < 0)
+		return pfd;
+	if (fstat(pfd, &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != maj || minor(st.st_rdev) != min)
+		return -EINVAL;
+	/* By the same resolution again (no /proc/self to reopen by, after setns), then compared. */
+	fd = open_under(root_fd, path, (flags & ~O_PATH) | O_NOFOLLOW | O_NONBLOCK, 0, resolve);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &now) < 0)
+		return -errno;
+	if (now.st_dev != st.st_dev || now.st_ino != st.st_ino)
 		return -EXDEV;
 	return take_fd(fd);
 }

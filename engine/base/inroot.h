@@ -49,6 +49,14 @@ must_check int inroot_dir(int root_fd, const char *path, int flags, uint64_t res
  * file: a FIFO, socket or device is never opened for reading.
  */
 must_check int inroot_file(int root_fd, const char *path, struct stat *st);
+/*
+ * The character device maj:min at path, opened with flags (O_RDWR,
+ * O_NOCTTY...; O_NONBLOCK always): -EINVAL if anything else is there, so
+ * no other device, FIFO or file is opened.  For the runtime's own devices
+ * (a container's /dev/pts/ptmx).
+ */
+must_check int inroot_chardev(int root_fd, const char *path, unsigned maj, unsigned min, int flags,
+			      uint64_t resolve);
 /* The whole regular file path, at most max bytes (-EFBIG), NUL-terminated; caller frees. */
 must_check int inroot_read(int root_fd, const char *path, size_t max, char **out, size_t *len);
 /* stat(2) of path (symlinks followed inside the root), and lstat(2). */

@@ -29,6 +29,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "setup.h"
+#include "tty.h"
 
 #define NS_ALL \
 	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP)
@@ -80,7 +81,8 @@ exec_main(int argc, char **argv)
 {
 	static struct plan_arena arena;
 	struct init_err err = { "", 0, "" };
-	int planfd, syncfd, pidfd, status;
+	struct proc_io io = { .in = -1, .out = -1, .tty = true };
+	int planfd, syncfd, pidfd, status, master = -1;
 	char buf[8], msg[32];
 	size_t len = 0;
 	ssize_t n;
@@ -118,12 +120,20 @@ exec_main(int argc, char **argv)
 		return 127;
 	}
 	close(pidfd);
+	/* exec -t: a terminal in the container's devpts; its master goes to the daemon. */
+	if (arena.plan.tty && tty_open(&master, &io.in, &err) < 0) {
+		say_err(syncfd, &err);
+		return 127;
+	}
+	io.out = io.in;
 	/* After setns, which the filter refuses; the helper is in the container from here on. */
 	if (setup_seccomp(&arena.plan, &err) < 0) {
 		say_err(syncfd, &err);
 		return 127;
 	}
-	pid = proc_start(&arena.plan, -1, &err);
+	pid = proc_start(&arena.plan, arena.plan.tty ? &io : NULL, &err);
+	if (arena.plan.tty)
+		close(io.in);
 	if (pid < 0) {
 		say_err(syncfd, &err);
 		return 127;
@@ -137,7 +147,13 @@ exec_main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			sigaction(sigs[i], &sa, NULL);
 	}
-	say(syncfd, "ok");
+	if (master >= 0) {
+		/* The daemon reads and writes the terminal itself; ours must not keep it open. */
+		tty_send_ok(syncfd, master);
+		close(master);
+	} else {
+		say(syncfd, "ok");
+	}
 	/* Our stdio must not keep the session's pipes open after the command ends. */
 	for (int fd = 0; fd < 3; fd++)
 		close(fd);

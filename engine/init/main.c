@@ -6,7 +6,9 @@
  *
  *   PLANFD  a memfd with the plan (plan.h), read once and closed
  *   SYNCFD  a SOCK_SEQPACKET socket to the daemon: it sends "go"; init
- *           answers "ok" once the workload has exec'd, or
+ *           answers "ok" once the workload has exec'd ("ok N" with an fd
+ *           attached when the daemon writes its input: a tty's master,
+ *           init's fd N, or the write end of its stdin pipe), or
  *           "err STEP ERRNO MESSAGE" and exits 127
  *   DIRFD   the container's state directory: bind= sources, "log" (the
  *           workload's stdout and stderr, rotated to "log.1" at log_max)
@@ -47,6 +49,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "setup.h"
+#include "tty.h"
 
 #define EXIT_SETUP 127 /* the workload never ran */
 
@@ -55,8 +58,9 @@
 struct monitor {
 	pid_t child; /* the workload */
 	int dirfd;
-	int sfd;  /* signalfd of every forwarded signal and SIGCHLD */
-	int logr; /* read end of the workload's stdout and stderr; -1 at EOF */
+	int sfd;   /* signalfd of every forwarded signal and SIGCHLD */
+	int logr;  /* read end of the workload's stdout and stderr (a tty's master); -1 at EOF */
+	int input; /* for the daemon: a tty's master (init keeps it) or stdin's write end; -1 */
 	int logfd;
 	uint64_t log_max;
 	uint64_t log_size;
@@ -305,10 +309,44 @@ open_log_pipe(struct monitor *m, int *logw, struct init_err *err)
 	return 0;
 }
 
+/*
+ * The workload's stdio: a new tty (docker run -t), whose master init reads
+ * as it reads the log pipe otherwise; or the log pipe, with stdin on a pipe
+ * the daemon writes (-i) or /dev/null.
+ */
+static int
+open_stdio(struct monitor *m, const struct init_plan *plan, struct proc_io *io, int *logw,
+	   int *stdin_r, struct init_err *err)
+{
+	int p[2];
+
+	if (plan->tty) {
+		if (open_log(m) < 0)
+			return init_fail_sys(err, "log", "open the log");
+		if (tty_open(&m->logr, &io->in, err) < 0)
+			return -err->code;
+		io->out = io->in;
+		io->tty = true;
+		m->input = m->logr;
+		return 0;
+	}
+	if (open_log_pipe(m, logw, err) < 0)
+		return -err->code;
+	io->out = *logw;
+	if (plan->stdin_pipe) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return init_fail_sys(err, "stdin", "stdin pipe");
+		io->in = *stdin_r = p[0];
+		m->input = p[1];
+	}
+	return 0;
+}
+
 static int
 start(struct monitor *m, const struct init_plan *plan, struct init_err *err)
 {
-	cleanup_close int logw = -1;
+	cleanup_close int logw = -1, stdin_r = -1;
+	struct proc_io io = { .in = -1, .out = -1 };
 	int ret;
 
 	/* The daemon has moved init into the container's cgroup by the time it says go. */
@@ -317,7 +355,7 @@ start(struct monitor *m, const struct init_plan *plan, struct init_err *err)
 	m->log_max = plan->log_max;
 	ret = open_signalfd(m, err);
 	if (ret == 0)
-		ret = open_log_pipe(m, &logw, err);
+		ret = open_stdio(m, plan, &io, &logw, &stdin_r, err);
 	/*
 	 * Last, so that everything above may mount and unshare; init keeps the
 	 * filter too, so every process of the container has it, as in Docker
@@ -326,7 +364,11 @@ start(struct monitor *m, const struct init_plan *plan, struct init_err *err)
 	if (ret == 0)
 		ret = setup_seccomp(plan, err);
 	if (ret == 0)
-		ret = m->child = proc_start(plan, logw, err);
+		ret = m->child = proc_start(plan, &io, err);
+	/* The workload's ends are its own now: a tty's slave must close with it (EIO on the
+	 * master). */
+	if (io.tty)
+		close(io.in);
 	return ret < 0 ? ret : 0;
 }
 
@@ -577,7 +619,7 @@ int
 main(int argc, char **argv)
 {
 	struct init_err err = { "", 0, "" };
-	struct monitor m = { .child = -1, .sfd = -1, .logr = -1, .logfd = -1 };
+	struct monitor m = { .child = -1, .sfd = -1, .logr = -1, .logfd = -1, .input = -1 };
 	struct plan_arena *a;
 	int fds[3], ret;
 
@@ -616,7 +658,10 @@ main(int argc, char **argv)
 		return EXIT_SETUP;
 	}
 	munmap(a, sizeof(*a));
-	send_msg(fds[1], "ok", 2);
+	tty_send_ok(fds[1], m.input);
+	/* A stdin pipe's write end is the daemon's alone: its close is the workload's EOF. */
+	if (m.input >= 0 && m.input != m.logr)
+		close(m.input);
 	close(fds[1]);
 	shed_code_pages();
 	monitor_loop(&m);

@@ -336,13 +336,23 @@ key_mount_path(struct parse_ctx *ctx, const char *key, char *val)
 	return set_path(ctx, key, val, field);
 }
 
-/* Only /dev/null for now; the key exists so that a future tty or pipe is not a new format. */
+/* "null" or "pipe". */
 static int
 key_stdin(struct parse_ctx *ctx, const char *key, char *val)
 {
-	if (strcmp(val, "null") != 0)
-		return bad_value(ctx, key, val, "only 'null' is supported");
+	if (strcmp(val, "null") == 0)
+		ctx->plan->stdin_pipe = false;
+	else if (strcmp(val, "pipe") == 0)
+		ctx->plan->stdin_pipe = true;
+	else
+		return bad_value(ctx, key, val, "'null' or 'pipe'");
 	return 0;
+}
+
+static int
+key_tty(struct parse_ctx *ctx, const char *key, char *val)
+{
+	return set_flag(ctx, key, val, &ctx->plan->tty);
 }
 
 /*
@@ -399,6 +409,7 @@ static const struct plan_key {
 	{ PLAN_CGROUPNS, key_cgroupns, false },
 	{ PLAN_BIND, key_bind, true },
 	{ PLAN_STDIN, key_stdin, false },
+	{ PLAN_TTY, key_tty, false },
 	{ PLAN_SECCOMP, key_seccomp, false },
 	{ PLAN_MOUNT, key_mount, true },
 	{ PLAN_MOUNT_SOURCE, key_mount_path, true },

@@ -53,6 +53,8 @@ struct init_plan {
 	uint64_t log_max; /* bytes, 0 = never rotate */
 	bool netns;
 	bool cgroupns;
+	bool stdin_pipe; /* stdin=pipe: the command reads a pipe the daemon writes */
+	bool tty;        /* a pseudo-terminal for the command's stdio; its master to the daemon */
 	size_t nbinds;
 	struct init_bind binds[PLAN_MAX_BINDS];
 	size_t nmounts;

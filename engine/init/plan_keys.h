@@ -29,7 +29,8 @@
 #define PLAN_MOUNT        "mount"
 #define PLAN_MOUNT_SOURCE "mount_source"
 #define PLAN_MOUNT_TARGET "mount_target"
-#define PLAN_STDIN        "stdin"   /* "null" */
+#define PLAN_STDIN        "stdin"   /* "null", or "pipe": one whose write end goes to the daemon */
+#define PLAN_TTY          "tty"     /* 0 or 1: the command's stdio is a new pseudo-terminal's */
 #define PLAN_SECCOMP      "seccomp" /* the filter's instructions in hex */
 
 /* PATH when the plan's env has none, as Docker sets it. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,18 +22,22 @@
 
 #include "proc.h"
 
-/* logw < 0: keep the stdio we were given (an exec session's pipes). */
+/*
+ * io NULL: keep the stdio we were given (an exec session's pipes).  A tty's
+ * slave becomes the controlling terminal of the session setsid() made.
+ */
 static int
-child_stdio(int logw, struct init_err *err)
+child_stdio(const struct proc_io *io, struct init_err *err)
 {
-	int fd;
+	int in = io ? io->in : -1;
 
-	if (logw < 0)
+	if (io == NULL)
 		return 0;
-	fd = open("/dev/null", O_RDONLY);
-	if (fd < 0)
+	if (in < 0 && (in = open("/dev/null", O_RDONLY)) < 0)
 		return init_fail_sys(err, "stdio", "open '/dev/null'");
-	if (dup2(fd, 0) < 0 || dup2(logw, 1) < 0 || dup2(logw, 2) < 0)
+	if (io->tty && ioctl(in, TIOCSCTTY, 0) < 0)
+		return init_fail_sys(err, "stdio", "make the terminal the controlling one");
+	if (dup2(in, 0) < 0 || dup2(io->out, 1) < 0 || dup2(io->out, 2) < 0)
 		return init_fail_sys(err, "stdio", "dup2");
 	return 0;
 }
@@ -214,7 +219,7 @@ child_exec(char *const argv[], char *const envp[], struct init_err *err)
 }
 
 static _Noreturn void
-child_main(const struct init_plan *plan, int logw, int statusfd)
+child_main(const struct init_plan *plan, const struct proc_io *io, int statusfd)
 {
 	struct init_err err = { "", 0, "" };
 	sigset_t none;
@@ -229,7 +234,7 @@ child_main(const struct init_plan *plan, int logw, int statusfd)
 	if (ret < 0 || setsid() < 0)
 		ret = init_fail_sys(&err, "setsid", "new session");
 	if (ret == 0)
-		ret = child_stdio(logw, &err);
+		ret = child_stdio(io, &err);
 	if (ret == 0) {
 		close_fds(statusfd);
 		ret = child_cwd(plan->cwd, &err);
@@ -244,7 +249,7 @@ child_main(const struct init_plan *plan, int logw, int statusfd)
 }
 
 pid_t
-proc_start(const struct init_plan *plan, int logw, struct init_err *err)
+proc_start(const struct init_plan *plan, const struct proc_io *io, struct init_err *err)
 {
 	cleanup_close int rfd = -1;
 	int pfd[2];
@@ -261,7 +266,7 @@ proc_start(const struct init_plan *plan, int logw, struct init_err *err)
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		child_main(plan, logw, pfd[1]);
+		child_main(plan, io, pfd[1]);
 	}
 	rfd = pfd[0];
 	close(pfd[1]);

@@ -58,6 +58,8 @@ container_free(struct container *c)
 		return;
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	if (c->input_fd >= 0)
+		close(c->input_fd);
 	for (i = 0; i < c->nenv; i++)
 		free(c->env[i]);
 	free(c->env);
@@ -174,6 +176,9 @@ record_json(const struct container *c)
 			json_object_set_new(j, "restarts", json_integer(c->restarts));
 			json_object_set_new(j, "stopped_by_user", json_boolean(c->stopped_by_user));
 		}
+		json_object_set_new(j, "tty", json_boolean(c->tty));
+		json_object_set_new(j, "stdin", json_boolean(c->stdin_open));
+		json_object_set_new(j, "input_fdno", json_integer(c->input_fdno));
 		if (c->user)
 			json_object_set_new(j, "user", json_string(c->user));
 		if (c->workdir)
@@ -263,6 +268,9 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 		return bk_err_set(err, EBADMSG, "container %s: malformed container.json", id);
 	c = xcalloc(1, sizeof(*c));
 	c->pidfd = -1;
+	c->input_fd = -1;
+	c->input_fdno = -1;
+	c->log_wd = -1;
 	copy_str(c->id, sizeof(c->id), id);
 	if (state_parse(state, &c->state) < 0) {
 		container_free(c);
@@ -330,6 +338,11 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 		}
 		c->restarts = (int)json_integer_value(json_object_get(j, "restarts"));
 		c->stopped_by_user = json_is_true(json_object_get(j, "stopped_by_user"));
+		c->tty = json_is_true(json_object_get(j, "tty"));
+		c->stdin_open = json_is_true(json_object_get(j, "stdin"));
+		c->input_fdno = json_object_get(j, "input_fdno")
+				    ? (int)json_integer_value(json_object_get(j, "input_fdno"))
+				    : -1;
 	}
 	{
 		const char *user = json_string_value(json_object_get(j, "user"));
@@ -422,6 +435,9 @@ container_set_exited_locked(struct model *m, struct container *c, int wait_code,
 	if (c->pidfd >= 0) {
 		close(c->pidfd);
 		c->pidfd = -1;
+		c->input_fd = -1;
+		c->input_fdno = -1;
+		c->log_wd = -1;
 	}
 }
 
@@ -439,6 +455,9 @@ load_broken(struct model *m, const char *name, const struct bk_err *why)
 	struct stat st;
 
 	c->pidfd = -1;
+	c->input_fd = -1;
+	c->input_fdno = -1;
+	c->log_wd = -1;
 	copy_str(c->id, sizeof(c->id), name);
 	c->env = xcalloc(1, sizeof(char *));
 	c->broken = xstrdup(why->msg);
@@ -500,6 +519,9 @@ container_create(struct model *m, const char *name, const struct limits *limits,
 				  "bad name '%s': use [A-Za-z0-9][A-Za-z0-9_.-], at most 64", name);
 	c = xcalloc(1, sizeof(*c));
 	c->pidfd = -1;
+	c->input_fd = -1;
+	c->input_fdno = -1;
+	c->log_wd = -1;
 	c->env = xcalloc(1, sizeof(char *));
 	c->state = BK_CTR_CREATED;
 	c->limits = *limits;
@@ -808,6 +830,15 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 			c->user = value[0] ? xstrdup(value) : NULL;
 		}
 		break;
+	case BK_CTR_TTY:
+	case BK_CTR_STDIN:
+		if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0 && value[0] != '\0') {
+			ret = bk_err_set(err, EINVAL, "%s: 0 or 1",
+					 field == BK_CTR_TTY ? "tty" : "stdin");
+			break;
+		}
+		*(field == BK_CTR_TTY ? &c->tty : &c->stdin_open) = value[0] == '1';
+		break;
 	case BK_CTR_WORKDIR:
 		ret = check_workdir(value, err);
 		if (ret == 0) {
@@ -858,6 +889,8 @@ container_info(struct model *m, const char *id, uint64_t serial, struct bk_conta
 	out->user = xstrdup(c->user ? c->user : "");
 	restart_format(&c->restart, out->restart, sizeof(out->restart));
 	out->restarts = c->restarts;
+	out->tty = c->tty;
+	out->stdin_open = c->stdin_open;
 	out->workdir = xstrdup(c->workdir ? c->workdir : "");
 	out->env = join_lines(c->env, c->nenv);
 	{

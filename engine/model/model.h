@@ -90,6 +90,12 @@ struct container {
 				 start) */
 	uint64_t started_ms;  /* CLOCK_MONOTONIC at its start (not kept): how long it ran */
 	uint32_t backoff_ms; /* the policy's last delay (not kept): doubles, from 100 ms to 1 min */
+	bool tty;            /* its command gets a terminal (docker -t) */
+	bool stdin_open;     /* its command reads the `in` file (docker -i) */
+	int input_fd;   /* while running: its terminal's master or its stdin pipe's write end; -1 */
+	int input_fdno; /* the terminal's master in its init (kept: taken again after a restart) */
+	int followers;  /* readers of its output stream (not kept) */
+	int log_wd;     /* their inotify watch on its directory, -1 */
 	/*
 	 * Its record did not load (NULL: fine).  Shown as BK_CTR_BROKEN; state
 	 * still says whether its init runs, so that kill, stop and rm work.

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@ struct exec_session {
 	char ctr_id[BK_ID_SIZE];
 	int n;
 	bool started, done;
+	bool tty; /* `tty` before `exec`: the command gets a terminal (exec -t) */
 	pid_t pid;
 	int pidfd, sync_fd, out_fd, in_fd;
 	char *out;
@@ -174,6 +176,7 @@ struct exec_ctr {
 	size_t nenv;
 	char *user, *workdir; /* the container's own (docker run -u, -w), NULL: the image's */
 	int init_pidfd;       /* a dup of the init's pidfd */
+	bool tty;             /* the session's */
 };
 
 static void
@@ -227,7 +230,7 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 	if (userdb_resolve(rootfs_fd, user, &uid, &gid, groups, &ngroups, home, sizeof(home), err) <
 	    0)
 		return -err->code;
-	envp = process_env(config, c->env, c->nenv, c->id, home, &nenv);
+	envp = process_env(config, c->env, c->nenv, c->id, home, c->tty, &nenv);
 	/*
 	 * rootfs and hostname are the init's; the helper ignores them.  The
 	 * container's own filter: a session gets no more than the container's
@@ -243,6 +246,7 @@ exec_plan(struct bk_engine *e, const struct exec_ctr *c, const char *cmd, int *p
 					    .groups = groups,
 					    .ngroups = ngroups,
 					    .caps = default_cap_mask(),
+					    .tty = c->tty,
 					    .seccomp = e->procs.seccomp_hex },
 			err);
 	for (i = 0; i < nenv; i++)
@@ -293,7 +297,17 @@ spawn_helper(struct bk_engine *e, int init_pidfd, int plan_fd, struct exec_sessi
 static int
 await_ok(struct exec_session *s, struct bk_err *err)
 {
-	return init_answer(s->sync_fd, 30000, "exec: the helper", err);
+	struct init_input input;
+	int ret = init_answer(s->sync_fd, 30000, "exec: the helper", &input, err);
+
+	/* exec -t: the terminal's master is the session's output and input, not the pipes. */
+	if (ret == 0 && input.fd >= 0) {
+		close(s->out_fd);
+		close(s->in_fd);
+		s->out_fd = input.fd; /* non-blocking, as the helper opened it */
+		s->in_fd = fcntl(input.fd, F_DUPFD_CLOEXEC, 3);
+	}
+	return ret;
 }
 
 static void
@@ -326,6 +340,7 @@ bk_exec_start(struct bk_engine *e, const char *ctr_id, int n, const char *cmd, s
 		ret = bk_err_set(err, ESRCH, "container %s is not running", ctr_id);
 	if (ret == 0) {
 		s->started = true;
+		x.tty = s->tty;
 		snprintf(x.id, sizeof(x.id), "%s", c->id);
 		snprintf(x.image_id, sizeof(x.image_id), "%s", c->image_id);
 		x.env = xcalloc(c->nenv + 1, sizeof(char *));
@@ -420,11 +435,13 @@ exec_event(struct bk_engine *e, uint64_t tag)
 	}
 	if ((tag & EXEC_TAG_MASK) == EXEC_TAG_OUT && s->out_fd >= 0) {
 		ssize_t r = drain_output(s);
+		/* A terminal's master reads EIO once the command's side is closed: its EOF. */
+		bool eof = r == 0 || (r < 0 && errno == EIO);
 
-		if (s->out_len >= OUT_MAX || r == 0) {
+		if (s->out_len >= OUT_MAX || eof) {
 			/* EOF (or full): stop watching; the rest stays in the pipe. */
 			epoll_ctl(e->monitor.epfd, EPOLL_CTL_DEL, s->out_fd, NULL);
-			if (r == 0) {
+			if (eof) {
 				close(s->out_fd);
 				s->out_fd = -1;
 				s->out_eof = true;
@@ -509,7 +526,8 @@ bk_exec_write(struct bk_engine *e, const char *ctr_id, int n, const char *buf, s
 	      struct bk_err *err)
 {
 	struct exec_session *s;
-	ssize_t ret;
+	cleanup_close int fd = -1;
+	ssize_t ret = 0;
 
 	pthread_mutex_lock(&e->model.lock);
 	s = find_locked(e, ctr_id, n);
@@ -517,9 +535,13 @@ bk_exec_write(struct bk_engine *e, const char *ctr_id, int n, const char *buf, s
 		ret = bk_err_set(err, ENOENT, "no exec session %d", n);
 	else if (!s->started || s->in_fd < 0)
 		ret = bk_err_set(err, EPIPE, "exec session %d: no command reads its input", n);
-	else if ((ret = write(s->in_fd, buf, len)) < 0)
+	else if ((fd = fcntl(s->in_fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		ret = bk_err_sys(err, "exec session %d: input", n);
 	pthread_mutex_unlock(&e->model.lock);
+	/* Outside the lock: a command that reads slowly holds up its writer only. */
+	if (ret == 0 && (ret = input_write(fd, buf, len)) < 0)
+		ret = bk_err_set(err, (int)-ret, "exec session %d: input: %s", n,
+				 strerror((int)-ret));
 	return ret;
 }
 
@@ -574,6 +596,75 @@ bk_exec_kill(struct bk_engine *e, const char *ctr_id, int n, int sig, struct bk_
 	 * child is not reachable from here, so kill the helper's whole session group. */
 	else if (pidfd_send_signal(s->pidfd, sig, NULL, 0) < 0)
 		ret = bk_err_sys(err, "kill exec session %d", n);
+	pthread_mutex_unlock(&e->model.lock);
+	return ret;
+}
+
+/*
+ * Write to a command's input: a pipe, or a terminal's master (non-blocking,
+ * shared with its reader): wait for room up to 10 s, then EAGAIN.  The bytes
+ * written, or -errno.
+ */
+ssize_t
+input_write(int fd, const char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t w = write(fd, buf + done, len - done);
+
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN)
+			return done ? (ssize_t)done : -errno;
+		if (poll(&pfd, 1, 10000) <= 0)
+			return done ? (ssize_t)done : -EAGAIN;
+	}
+	return (ssize_t)done;
+}
+
+int
+bk_exec_set_tty(struct bk_engine *e, const char *ctr_id, int n, struct bk_err *err)
+{
+	struct exec_session *s;
+	int ret = 0;
+
+	pthread_mutex_lock(&e->model.lock);
+	s = find_locked(e, ctr_id, n);
+	if (s == NULL)
+		ret = bk_err_set(err, ENOENT, "no exec session %d", n);
+	else if (s->started)
+		ret = bk_err_set(err, EBUSY, "exec session %d has already run a command", n);
+	else
+		s->tty = true;
+	pthread_mutex_unlock(&e->model.lock);
+	return ret;
+}
+
+int
+bk_exec_resize(struct bk_engine *e, const char *ctr_id, int n, int cols, int rows,
+	       struct bk_err *err)
+{
+	struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+	struct exec_session *s;
+	int ret = 0;
+
+	pthread_mutex_lock(&e->model.lock);
+	s = find_locked(e, ctr_id, n);
+	if (s == NULL)
+		ret = bk_err_set(err, ENOENT, "no exec session %d", n);
+	else if (!s->tty)
+		ret = bk_err_set(err, ENOTTY, "exec session %d has no terminal (write 'tty' first)",
+				 n);
+	else if (!s->started || s->done || s->in_fd < 0)
+		ret = bk_err_set(err, ESRCH, "exec session %d is not running", n);
+	else if (ioctl(s->in_fd, TIOCSWINSZ, &ws) < 0)
+		ret = bk_err_sys(err, "exec session %d: resize", n);
 	pthread_mutex_unlock(&e->model.lock);
 	return ret;
 }

@@ -19,10 +19,10 @@
  */
 static int
 launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spare, pid_t *pid_out,
-	       int *pidfd_out, struct bk_err *err)
+	       int *pidfd_out, struct init_input *input, struct bk_err *err)
 {
 	cleanup_close int plan_fd = plan_memfd(&req->plan, err);
-	struct init_proc ip = { .pidfd = -1, .sync_fd = -1 };
+	struct init_proc ip = { .pidfd = -1, .sync_fd = -1, .input = { .fd = -1, .fdno = -1 } };
 	bool spare_died = false;
 	int ret;
 
@@ -69,8 +69,11 @@ launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spar
 	close(ip.sync_fd);
 	*pid_out = ip.pid;
 	*pidfd_out = ip.pidfd;
+	*input = ip.input;
 	return 0;
 fail:
+	if (ip.input.fd >= 0)
+		close(ip.input.fd);
 	init_kill(&ip);
 	close(ip.pidfd);
 	close(ip.sync_fd);
@@ -88,15 +91,15 @@ fail:
 
 int
 launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid_out, int *pidfd_out,
-       struct bk_err *err)
+       struct init_input *input, struct bk_err *err)
 {
-	int ret = launch_attempt(e, req, true, pid_out, pidfd_out, err);
+	int ret = launch_attempt(e, req, true, pid_out, pidfd_out, input, err);
 
 	if (ret == -ECHILD) {
 		bk_log(BK_LOG_WARN, "start %s: a spare init was killed (%s): starting a new one",
 		       req->id, err->msg);
 		*err = (struct bk_err)BK_ERR_INIT;
-		ret = launch_attempt(e, req, false, pid_out, pidfd_out, err);
+		ret = launch_attempt(e, req, false, pid_out, pidfd_out, input, err);
 	} else if (ret == -EXDEV && req->plan.nmounts > 0) {
 		/*
 		 * A spare init's copy of the mount table is as old as the spare: a
@@ -105,7 +108,7 @@ launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid_out, int *p
 		 */
 		bk_log(BK_LOG_INFO, "start %s: %s: again with a new init", req->id, err->msg);
 		*err = (struct bk_err)BK_ERR_INIT;
-		ret = launch_attempt(e, req, false, pid_out, pidfd_out, err);
+		ret = launch_attempt(e, req, false, pid_out, pidfd_out, input, err);
 	}
 	return ret;
 }

@@ -65,6 +65,7 @@ reconcile(struct bk_engine *e, struct container *c)
 		if (c->pidfd >= 0) {
 			bk_log(BK_LOG_INFO, "container %s: still running (pid %d)", c->id,
 			       (int)c->pid);
+			io_adopt_locked(e, c);
 			return;
 		}
 	}

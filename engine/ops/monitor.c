@@ -8,12 +8,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 
 #include "ops/ops.h"
 #include "base/base.h"
 
-#define WAKE_TAG UINT64_MAX
+#define WAKE_TAG    UINT64_MAX
+#define INOTIFY_TAG (UINT64_MAX - 1)
 
 int
 monitor_add(struct bk_engine *e, struct container *c)
@@ -69,6 +71,10 @@ monitor_main(void *arg)
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.u64 == WAKE_TAG)
 				return NULL;
+			if (evs[i].data.u64 == INOTIFY_TAG) {
+				io_log_events(e);
+				continue;
+			}
 			if (evs[i].data.u64 & EXEC_TAG_MASK)
 				exec_event(e, evs[i].data.u64);
 			else
@@ -92,6 +98,11 @@ monitor_start(struct bk_engine *e, struct bk_err *err)
 		return bk_err_sys(err, "monitor: eventfd");
 	if (epoll_ctl(e->monitor.epfd, EPOLL_CTL_ADD, e->monitor.wakefd, &ev) < 0)
 		return bk_err_sys(err, "monitor: epoll_ctl");
+	e->monitor.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ev.data.u64 = INOTIFY_TAG;
+	if (e->monitor.inotify_fd < 0 ||
+	    epoll_ctl(e->monitor.epfd, EPOLL_CTL_ADD, e->monitor.inotify_fd, &ev) < 0)
+		return bk_err_sys(err, "monitor: inotify");
 	pthread_mutex_lock(&e->model.lock);
 	for (i = 0; i < e->model.nctrs; i++)
 		if (e->model.ctrs[i]->state == BK_CTR_RUNNING && e->model.ctrs[i]->pidfd >= 0 &&
@@ -123,5 +134,7 @@ monitor_stop(struct bk_engine *e)
 		close(e->monitor.epfd);
 	if (e->monitor.wakefd >= 0)
 		close(e->monitor.wakefd);
-	e->monitor.epfd = e->monitor.wakefd = -1;
+	if (e->monitor.inotify_fd >= 0)
+		close(e->monitor.inotify_fd);
+	e->monitor.epfd = e->monitor.wakefd = e->monitor.inotify_fd = -1;
 }

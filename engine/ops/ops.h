@@ -8,6 +8,7 @@
  *   lifecycle.c  an init's exit, kill, stop, rm, live limits; inits adopted at start
  *   volumes.c    volumes; a container's mounts checked when written and made at start
  *   restart.c    restart policies: starts after an exit, with backoff, and at the daemon's start
+ *   io.c         a running container's input (stdin, terminal) and its output stream
  *   network.c    containers' networks: the glue between their lifecycle and net/
  *   exec.c       exec sessions
  *   monitor.c    the thread that sees inits and exec sessions end
@@ -44,8 +45,9 @@ struct bk_engine;
 /* ---- the state of this layer (in struct bk_engine) ----------------------------------------- */
 
 struct monitor {
-	int epfd;   /* epoll over running containers' pidfds and exec sessions' fds */
-	int wakefd; /* eventfd: stop the monitor */
+	int epfd;       /* epoll over running containers' pidfds and exec sessions' fds */
+	int wakefd;     /* eventfd: stop the monitor */
+	int inotify_fd; /* followed containers' directories: their logs grew (io.c) */
 	pthread_t thread;
 	bool running;
 };
@@ -112,7 +114,7 @@ struct launch_req {
 };
 /* Launch it: the init's pid and pidfd once the command runs, or -errno. */
 must_check int launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid, int *pidfd,
-		      struct bk_err *err);
+		      struct init_input *input, struct bk_err *err);
 
 /* ---- start.c, restart.c -------------------------------------------------------------------- */
 
@@ -192,6 +194,16 @@ char *network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip);
 void exec_event(struct bk_engine *e, uint64_t tag);
 void exec_forget_container(struct bk_engine *e, const char *ctr_id);
 void exec_free_all(struct bk_engine *e);
+
+/* Write a command's input (a pipe or a terminal), waiting for room up to 10 s; bytes or -errno. */
+ssize_t input_write(int fd, const char *buf, size_t len);
+
+/* ---- io.c ---------------------------------------------------------------------------------- */
+
+/* After a daemon restart: a running container's terminal, from its init (lock held). */
+void io_adopt_locked(struct bk_engine *e, struct container *c);
+/* Monitor thread: followed logs that grew. */
+void io_log_events(struct bk_engine *e);
 
 /* ---- monitor.c ----------------------------------------------------------------------------- */
 must_check int monitor_start(struct bk_engine *e, struct bk_err *err);

@@ -30,6 +30,7 @@ struct start_ctx {
 	struct limits limits;
 	enum net_mode net_mode;
 	uint32_t ip;
+	bool tty, stdin_open;
 	struct port_map ports[PORTS_MAX];
 	size_t nports;
 	json_t *config;
@@ -226,7 +227,7 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct launch_req *req, gid_t 
 		return bk_err_wrap(err, "start %s", x->id);
 	if (build_argv(x, err) < 0)
 		return bk_err_wrap(err, "start %s", x->id);
-	x->envp = process_env(x->config, x->env, x->nenv, x->id, home, &x->nenvp);
+	x->envp = process_env(x->config, x->env, x->nenv, x->id, home, x->tty, &x->nenvp);
 
 	req->plan = (struct plan_req){
 		.hostname = x->id,
@@ -242,6 +243,8 @@ prepare(struct bk_engine *e, struct start_ctx *x, struct launch_req *req, gid_t 
 		.netns = x->net_mode != NET_MODE_HOST,
 		.cgroupns = e->procs.cg.ready,
 		.runtime_files = true,
+		.tty = x->tty,
+		.stdin_pipe = x->stdin_open,
 		.mounts = x->mounts.plan,
 		.nmounts = x->mounts.n,
 		.seccomp = e->procs.seccomp_hex,
@@ -310,6 +313,8 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 	x->rootfs_made = c->rootfs_made;
 	x->limits = c->limits;
 	x->net_mode = c->net_mode;
+	x->tty = c->tty;
+	x->stdin_open = c->stdin_open;
 	x->nports = c->nports;
 	if (c->nports)
 		memcpy(x->ports, c->ports, c->nports * sizeof(*c->ports));
@@ -336,6 +341,7 @@ container_start_by(struct bk_engine *e, const char *id, bool by_policy, struct b
 {
 	struct start_ctx x = { .dfd = -1, .rootfs_fd = -1 };
 	struct launch_req req = { 0 };
+	struct init_input input = { .fd = -1, .fdno = -1 };
 	gid_t groups[64];
 	struct container *c;
 	cleanup_free char *rootfs = NULL;
@@ -354,7 +360,7 @@ container_start_by(struct bk_engine *e, const char *id, bool by_policy, struct b
 	if (ret == 0) {
 		rootfs = xasprintf("%s/containers/%s/rootfs", e->store.path, x.id);
 		req.plan.rootfs_path = rootfs;
-		ret = launch(e, &req, &pid, &pidfd, err);
+		ret = launch(e, &req, &pid, &pidfd, &input, err);
 		if (ret < 0)
 			bk_err_wrap(err, "start %s", x.id);
 	}
@@ -378,6 +384,9 @@ container_start_by(struct bk_engine *e, const char *id, bool by_policy, struct b
 		c->kill_sent = 0;
 		c->ip = x.ip;
 		c->started_ms = now_ms();
+		c->input_fd = input.fd;
+		c->input_fdno = x.tty ? input.fdno : -1;
+		input.fd = -1;
 		/* Running again: a stop by the user is over; a start of the user's resets the
 		 * count. */
 		c->stopped_by_user = false;
@@ -429,6 +438,8 @@ container_start_by(struct bk_engine *e, const char *id, bool by_policy, struct b
 	c->busy = false;
 	pthread_cond_broadcast(&e->model.ctr_changed);
 	pthread_mutex_unlock(&e->model.lock);
+	if (input.fd >= 0)
+		close(input.fd);
 	ctx_free(&x);
 	if (ret < 0)
 		return ret;

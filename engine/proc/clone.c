@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -85,21 +86,48 @@ clone_init_proc(const struct procs *p, uint64_t ns, char **argv, int in_r, int o
 }
 
 int
-init_answer(int sync_fd, int timeout_ms, const char *who, struct bk_err *err)
+init_answer(int sync_fd, int timeout_ms, const char *who, struct init_input *input,
+	    struct bk_err *err)
 {
 	struct pollfd pfd = { .fd = sync_fd, .events = POLLIN };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
 	char msg[1024], step[32] = "";
-	int code = 0, off = 0;
+	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) - 1 };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	int code = 0, off = 0, fd = -1;
 	ssize_t n;
 
+	if (input)
+		*input = (struct init_input){ .fd = -1, .fdno = -1 };
 	if (poll(&pfd, 1, timeout_ms) <= 0)
 		return bk_err_set(err, ETIMEDOUT, "%s did not answer", who);
-	n = recv(sync_fd, msg, sizeof(msg) - 1, 0);
+	n = recvmsg(sync_fd, &mh, MSG_CMSG_CLOEXEC);
 	if (n <= 0)
 		return bk_err_set(err, EIO, "%s exited before it was ready", who);
 	msg[n] = '\0';
-	if (strcmp(msg, "ok") == 0)
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (strcmp(msg, "ok") == 0 || strncmp(msg, "ok ", 3) == 0) {
+		/* "ok N": the fd attached is the container's input (its number in the init: N). */
+		if (input && fd >= 0) {
+			input->fd = fd;
+			input->fdno = atoi(msg + 3);
+		} else if (fd >= 0) {
+			close(fd);
+		}
 		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
 	/* "err STEP ERRNO MESSAGE": the errno and the text of the step that failed. */
 	if (sscanf(msg, "err %31s %d %n", step, &code, &off) >= 2 && code > 0)
 		return bk_err_set(err, code, "%s", msg + off);

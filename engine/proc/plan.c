@@ -56,7 +56,7 @@ env_put(char ***envp, size_t *n, const char *kv, bool replace)
 
 char **
 process_env(json_t *config, char *const *env, size_t nenv, const char *hostname, const char *home,
-	    size_t *n_out)
+	    bool tty, size_t *n_out)
 {
 	json_t *cfg = json_object_get(config, "config");
 	size_t n = 0, k = 0, i;
@@ -78,6 +78,9 @@ process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
 	kv = xasprintf("HOME=%s", home);
 	env_put(&envp, &k, kv, false);
 	free(kv);
+	/* As docker -t: a terminal says what it is. */
+	if (tty)
+		env_put(&envp, &k, "TERM=xterm", false);
 	*n_out = k;
 	return envp;
 }
@@ -152,7 +155,8 @@ plan_memfd(const struct plan_req *req, struct bk_err *err)
 			put(&p, PLAN_MOUNT_SOURCE, "%s", m->source);
 		put(&p, PLAN_MOUNT_TARGET, "%s", m->target);
 	}
-	put(&p, PLAN_STDIN, "%s", "null");
+	put(&p, PLAN_STDIN, "%s", req->stdin_pipe && !req->tty ? "pipe" : "null");
+	put(&p, PLAN_TTY, "%d", req->tty ? 1 : 0);
 	if (req->seccomp)
 		put(&p, PLAN_SECCOMP, "%s", req->seccomp);
 

@@ -58,12 +58,20 @@ struct procs {
 must_check int procs_find_init(struct procs *p, struct bk_err *err);
 
 /* A container init between its clone (or its hand-over as a spare) and its go. */
+/* What an init or exec helper hands over with its "ok": a tty's master or stdin's write end. */
+struct init_input {
+	int fd;   /* the daemon's, -1 if none */
+	int fdno; /* its number in the sender (a tty's master: pidfd_getfd after a daemon restart)
+		   */
+};
+
 struct init_proc {
 	pid_t pid;
 	int pidfd;
-	int sync_fd;     /* the daemon's end of its socket */
-	bool spare;      /* it was started ahead of time */
-	char cgroup[32]; /* a spare's group ("spare-N") to adopt; "" if none */
+	int sync_fd;             /* the daemon's end of its socket */
+	bool spare;              /* it was started ahead of time */
+	struct init_input input; /* after init_go: the command's input, if the plan asked for one */
+	char cgroup[32];         /* a spare's group ("spare-N") to adopt; "" if none */
 };
 /*
  * An init for the plan in plan_fd and the container directory state_dfd:
@@ -107,7 +115,8 @@ must_check int clone_init_proc(const struct procs *p, uint64_t ns, char **argv, 
  * timeout_ms): 0 for "ok", else its errno and text ("exec 'nope': No such
  * file or directory").  who names it in the other errors.
  */
-must_check int init_answer(int sync_fd, int timeout_ms, const char *who, struct bk_err *err);
+must_check int init_answer(int sync_fd, int timeout_ms, const char *who, struct init_input *input,
+			   struct bk_err *err);
 
 /* ---- spare inits (spare_init.c) -------------------------------------------------------------- */
 
@@ -158,6 +167,8 @@ struct plan_req {
 	bool netns;         /* the container has a network namespace of its own */
 	bool cgroupns;      /* enter a new cgroup namespace */
 	bool runtime_files; /* bind the state directory's hosts, hostname, resolv.conf */
+	bool tty;           /* a pseudo-terminal for the command (docker -t) */
+	bool stdin_pipe;    /* stdin a pipe the daemon writes (docker -i without -t) */
 	const struct plan_mount *mounts; /* after the runtime files, in order */
 	size_t nmounts;
 	const char *seccomp; /* the filter as hex, NULL: none */
@@ -172,7 +183,7 @@ uint64_t default_cap_mask(void);
  * NULL-terminated, *n entries; caller frees.
  */
 char **process_env(json_t *config, char *const *env, size_t nenv, const char *hostname,
-		   const char *home, size_t *n);
+		   const char *home, bool tty, size_t *n);
 
 /* ---- devices (devices.c) --------------------------------------------------------------------- */
 

@@ -286,7 +286,8 @@ init_go(struct init_proc *ip, struct bk_err *err)
 {
 	if (send(ip->sync_fd, "go", 2, MSG_NOSIGNAL) < 0)
 		return bk_err_sys(err, "start: talk to the container init");
-	return init_answer(ip->sync_fd, START_TIMEOUT_MS, "start: the container init", err);
+	return init_answer(ip->sync_fd, START_TIMEOUT_MS, "start: the container init", &ip->input,
+			   err);
 }
 
 bool
