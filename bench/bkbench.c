@@ -9,6 +9,8 @@
  *                                    image, net, cmd, start, wait), median ms
  *   bkbench MNT runmounts N IMAGE FILE   as runnone, with FILE's lines written to the
  *                                    container's mounts before its start, median ms
+ *   bkbench MNT keystroke N ID       a byte written to a running tty container's `in` until
+ *                                    its echo is read from `out`, median us
  *   bkbench MNT exec N ID            exec of `true` in a running container, from the
  *                                    session's ctl write until its wait returns, median ms
  *
@@ -155,6 +157,39 @@ exec_once(const char *mnt, const char *ctr, double *us)
 	return 0;
 }
 
+/* Keystroke round trips on container ctr (tty 1, running): t gets n of them, in us. */
+static int
+keystrokes(const char *mnt, const char *ctr, int n, double *t)
+{
+	char path[512], buf[4096];
+	int in, out, i;
+
+	snprintf(path, sizeof(path), "%s/containers/%s/in", mnt, ctr);
+	in = open(path, O_WRONLY);
+	snprintf(path, sizeof(path), "%s/containers/%s/out", mnt, ctr);
+	out = open(path, O_RDONLY);
+	if (in < 0 || out < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char key = (char)('a' + i % 26);
+		double start = now_us();
+		ssize_t r;
+
+		if (write(in, &key, 1) != 1)
+			return -1;
+		/* Until the terminal's echo of that key comes back. */
+		do
+			r = read(out, buf, sizeof(buf));
+		while (r > 0 && memchr(buf, key, (size_t)r) == NULL);
+		if (r <= 0)
+			return -1;
+		t[i] = now_us() - start;
+	}
+	close(in);
+	close(out);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,6 +212,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 	t = calloc((size_t)n, sizeof(double));
+	if (strcmp(mode, "keystroke") == 0) {
+		if (keystrokes(mnt, argv[4], n, t) < 0) {
+			perror(mode);
+			return 1;
+		}
+		qsort(t, (size_t)n, sizeof(double), cmp);
+		printf("%.3f %.3f %.3f\n", t[n / 2], t[0], t[n - 1]);
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		double start;
 

@@ -222,6 +222,50 @@ echo "rm force" >"$MNT/containers/$EXC/ctl"
 rmdir "$MNT/images/$CIMG"
 echo
 
+# ---- terminals ------------------------------------------------------------------
+echo "== keystroke round trip in an attached terminal (a key to 'in' until its echo on 'out'), median ms"
+mkdir "$MNT/containers/bench-tty"
+echo busybox >"$MNT/containers/bench-tty/image"
+echo 'exec cat' >"$MNT/containers/bench-tty/cmd"
+echo 1 >"$MNT/containers/bench-tty/tty"
+echo start >"$MNT/containers/bench-tty/ctl"
+bk_key=$("$BKB" "$MNT" keystroke $((RUNS * 10)) bench-tty | awk '{ printf "%.3f", $1 / 1000 }')
+echo "rm force" >"$MNT/containers/bench-tty/ctl"
+# The peer: podman exec -it on a pty, the same key-to-echo loop.
+podman_key="-"
+if [ -n "${PODMAN:-}" ] && $PODMAN run -d --name bench-ks --network none localhost/bench-bb sleep 1000 >/dev/null 2>&1; then
+	podman_key=$(python3 - $((RUNS * 10)) $PODMAN exec -it bench-ks cat <<'PY'
+import os, pty, select, statistics, sys, time
+n, cmd = int(sys.argv[1]), sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(cmd[0], cmd)
+time.sleep(2)
+while select.select([fd], [], [], 0.2)[0]:
+    os.read(fd, 4096)
+t = []
+for i in range(n):
+    key = bytes([97 + i % 26])
+    a = time.monotonic()
+    os.write(fd, key)
+    got = b""
+    while key not in got:
+        if not select.select([fd], [], [], 5)[0]:
+            print("-"); sys.exit(0)
+        got += os.read(fd, 4096)
+    t.append((time.monotonic() - a) * 1000)
+os.write(fd, b"\x04")
+print("%.3f" % statistics.median(t))
+PY
+)
+	$PODMAN rm -f bench-ks >/dev/null 2>&1
+fi
+record keystroke_ms "$bk_key" ms podman_keystroke_ms
+record podman_keystroke_ms "$podman_key" ms
+row "bockerfs: in write .. echo read from out" "$bk_key" "" "target <= 2 ms"
+row "podman exec -it (pty)" "$podman_key" "$(ratio "$bk_key" "$podman_key")" ""
+echo
+
 # ---- control files ---------------------------------------------------------
 echo "== control-file operations"
 mkdir "$MNT/containers/bench-state"
