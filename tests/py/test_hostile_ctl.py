@@ -780,7 +780,7 @@ def test_limits_out_of_range(bk, world, target):
     """Refused before start and while running; the old limits stay, in the tree and the cgroup."""
     mem_before = cgroups.read(bk.ctr("guard"), "memory.limit") if target == "guard" else None
     limits = read(cpath(bk, target, "limits"))
-    assert re.match(r"^memory \S+\ncpu.shares \d+\ncpus \S+\npids \S+\n$", limits), limits
+    assert re.match(r"^memory \S+\nmemory-swap \S+\ncpu.shares \d+\ncpus \S+\npids \S+\n$", limits), limits
     for value, text in LIMITS:
         refused(bk, world, "containers/%s/limits" % target, value + "\n", errno.EINVAL, text)
     assert read(cpath(bk, target, "limits")) == limits
