@@ -769,7 +769,7 @@ LIMITS = [
     ("pids 1.5", "limits: pids '1.5'"),
     ("pids 99999999999999999999", "limits: pids '99999999999999999999'"),
     ("pids 0x10", "limits: pids '0x10'"),
-    ("frob 1", "limits: unknown key 'frob' (memory, cpu.shares, cpus, pids)"),
+    ("frob 1", "limits: unknown key 'frob' (memory, memory-swap, cpu.shares, cpus, pids)"),
     ("MEMORY 64M", "limits: unknown key 'MEMORY'"),
     ("memory 64M\npids 0", "limits: pids '0'"),
 ]
