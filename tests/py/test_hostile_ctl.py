@@ -50,7 +50,7 @@ from conftest import DEADLINE, TIME_RE, CTR_ID_RE as ID_RE, IMG_ID_RE as IMG_RE,
 
 ANSWER = 5.0  # "still answers": a generous bound against hangs, not a latency target
 MIB = 1 << 20
-CTL_USAGE = "start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF|IMG_ID]"
+CTL_USAGE = "start | stop [SECS] | kill [SIG] | restart [SECS] | rm force | commit [REF|IMG_ID] | resize COLS ROWS"
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:")
 
 
