@@ -74,7 +74,11 @@ def _last_error(*parts):
 
 def ctl(rel, line):
     """Write LINE to a control file and return the reply read on the same
-    open file (the new id); a failed write raises TreeError with the reply."""
+    open file (the new id); a failed write raises TreeError with the reply.
+    A newline in LINE would make a second command: refused (EINVAL)."""
+    if "\n" in line:
+        raise TreeError(errno.EINVAL, "'%s...': one line only, a command of %s ends at a newline"
+                        % (line.split("\n")[0], rel))
     fd = os.open(path(rel), os.O_RDWR)
     try:
         try:
@@ -298,7 +302,7 @@ def start(image, cmd="", cpu_share=None, mem_limit=None, name=None, rm_failed=Fa
     seed = "" if cpu_share is None else "cpu.shares %s\n" % cpu_share
     seed += "" if mem_limit is None else "memory %sM\n" % mem_limit
     files["limits"] = seed + (files.get("limits") or "")
-    if not name and not any(files.values()):
+    if not name and not any(files.values()) and "\n" not in cmd:  # containers/run: one line
         return ctl("containers/run", "%s %s" % (image, cmd) if cmd else image)
     cid = create(image, cmd, name, **files)
     try:
@@ -326,17 +330,33 @@ def follow(cid, out):
         except OSError:
             result.append(1)
 
+    def copy(fd):
+        b = os.read(fd, 65536)
+        while b:
+            out.write(b)
+            out.flush()
+            b = os.read(fd, 65536)
+
     t = threading.Thread(target=waiter, daemon=True)
     t.start()
-    fd = os.open(path("containers", cid, "log"), os.O_RDONLY)
+    log = path("containers", cid, "log")
+    fd, was = os.open(log, os.O_RDONLY), 0
     try:
         while True:
             done = not t.is_alive()
-            b = os.read(fd, 65536)
-            while b:
-                out.write(b)
-                out.flush()
-                b = os.read(fd, 65536)
+            copy(fd)
+            # Past its cap the log turns into log.1 and a new one starts (the
+            # size drops): the rest of the old one, then the new one.
+            try:
+                now = os.stat(log).st_size
+            except OSError:
+                now = was
+            if now < was:
+                copy(fd)
+                os.close(fd)
+                fd = os.open(log, os.O_RDONLY)
+                copy(fd)
+            was = now
             if done:
                 return result[0]
             t.join(0.05)
@@ -378,6 +398,8 @@ def exec_(cid, cmd, stdin=b""):
     _need_container(cid)
     if read("containers", cid, "state").strip() != "running":
         raise Missing("Container '%s' exists but is not running" % cid)
+    if "\n" in cmd:
+        raise Refused("exec: a command of one line only (exec/N/ctl takes one)")
     s = "containers/%s/exec/%s" % (cid, read("containers", cid, "exec", "clone").strip())
     ctl(s + "/ctl", "exec " + cmd)
 

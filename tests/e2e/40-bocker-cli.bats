@@ -589,6 +589,11 @@ need_exec() {
 	run bash -c 'echo fed | "$0" exec -i "$1" cat' "$BOCKER" "$id"
 	[ "$status" -eq 0 ]
 	[ "$output" = fed ]
+	# exec/N/ctl takes one line: "exec echo\nkill" would kill the container.
+	run --separate-stderr "$BOCKER" exec "$id" $'echo a\nkill'
+	[ "$status" -eq 125 ]
+	[[ $stderr == *"one line only"* ]]
+	ct_state_is "$id" running
 }
 
 @test "volume create, ls, rm: mkdir, index, rmdir of volumes/; the tree's refusals" {
@@ -619,4 +624,20 @@ need_exec() {
 	run "$BOCKER" volume rm data1
 	[ "$status" -eq 1 ]
 	[ "$output" = "No volume named 'data1' exists" ]
+}
+
+@test "run follows the log across its rotation (past --log-max-size, log turns into log.1): nothing lost" {
+	bk_daemon_term
+	bk_daemon_start --log-max-size 64K
+	# 200 KiB in bursts of 25 KiB, each shorter than the cap: three rotations while run follows.
+	run --separate-stderr "$BOCKER" run busybox 'i=0; while [ $i -lt 200 ]; do
+		head -c 1000 /dev/zero | tr "\0" x; echo " $i"; i=$((i + 1)); [ $((i % 25)) != 0 ] || sleep 0.5; done; echo END'
+	[ "$status" -eq 0 ] || bk_fail "stderr: $stderr"
+	[ -f "$BK_STORE/containers/$(last_ctr)/log.1" ] || bk_fail "the log did not rotate"
+	[ "${#lines[@]}" -eq 201 ] || bk_fail "${#lines[@]} lines"
+	x=$(printf '%1000s' '' | tr ' ' x)
+	for i in $(seq 0 199); do
+		[ "${lines[i]}" = "$x $i" ] || bk_fail "line $i: ${lines[i]:990}"
+	done
+	[ "${lines[200]}" = END ]
 }

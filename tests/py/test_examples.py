@@ -156,6 +156,10 @@ def test_exec(bk, bb):
     assert bocker.exec_(cid, "cat /etc/hostname") == (0, (cid + "\n").encode())
     assert bocker.exec_(cid, "cat", b"fed\n") == (0, b"fed\n")
     assert bocker.exec_(cid, "false")[0] == 1
+    # exec/N/ctl takes one line: "exec echo\nkill" would kill the container.
+    with pytest.raises(bocker.Refused):
+        bocker.exec_(cid, "echo a\nkill")
+    assert bocker.read("containers", cid, "state") == "running\n"
     bocker.stop(cid, 0)
 
 
@@ -262,6 +266,29 @@ def test_create_files_follow(bk, bb):
     assert bocker.port_line("8080:80/udp") == "udp 8080 80"
     with pytest.raises(bocker.Refused):
         bocker.port_line("127.0.0.1:80:80")
+
+
+def test_multiline_cmd(bk, bb):
+    """containers/run takes one line: a command of several goes to the cmd file."""
+    cid, code = bocker.run("busybox", "for i in 1 2; do\n echo $i\ndone")
+    assert (code, bocker.logs(cid)) == (0, "1\n2\n")
+    assert bocker.read("containers", cid, "cmd") == "for i in 1 2; do\n echo $i\ndone\n"
+    r = cli(bk, "run", "busybox", "echo a\necho b")
+    assert (r.returncode, r.stdout) == (0, "a\nb\n")
+
+
+def test_cli_follows_rotation(daemons, busybox):
+    """Past --log-max-size the log turns into log.1 and a new one starts: run
+    follows into the new one and loses nothing."""
+    d = daemons("--log-max-size", "64K")
+    d.import_dir(busybox, "busybox")
+    # 200 KiB in bursts of 25 KiB, each shorter than the cap: three rotations while run follows.
+    r = cli(d, "run", "busybox", 'i=0; while [ $i -lt 200 ]; do head -c 1000 /dev/zero | tr "\\0" x; '
+            'echo " $i"; i=$((i + 1)); [ $((i % 25)) != 0 ] || sleep 0.5; done; echo END')
+    assert r.returncode == 0, r.stderr
+    cid = read(d.path("containers", "index")).splitlines()[-1].split("\t")[0]
+    assert os.path.exists(os.path.join(d.store, "containers", cid, "log.1"))
+    assert r.stdout.splitlines() == ["x" * 1000 + " %d" % i for i in range(200)] + ["END"]
 
 
 def test_cli_live_output(bk, bb):
