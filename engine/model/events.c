@@ -53,7 +53,7 @@ events_notify(const struct events *ev, enum bk_obj_kind kind, const char *id, en
 		ev->watch(ev->arg, kind, id, change);
 }
 
-static void
+static void __attribute__((format(printf, 5, 0)))
 queue(struct events *ev, enum bk_obj_kind kind, const char *id, const char *action, const char *fmt,
       va_list ap)
 {
