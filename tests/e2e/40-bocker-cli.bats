@@ -8,11 +8,13 @@
 # an image containers were made from; docker's options for run, each checked
 # in the file it writes and by its effect (-d, --rm, --name, -e, -v, --tmpfs,
 # -p, -m, --memory-swap, --cpus, -c, --pids-limit, --restart, -u, -w,
-# --network), status 125 for a refused one, -i and -t refused until the tree
-# has stdin and terminal files; volume, start, stop, kill, restart; and
-# examples/events.sh.
+# --network), status 125 for a refused one; -i with a pipe, -t, logs -f, and
+# run -it and exec -it on a real terminal (a tmux pane: keys typed, the
+# screen read, the window resized, Ctrl-C, the exit code, the terminal
+# restored); volume, start, stop, kill, restart; and examples/events.sh.
 # Each test starts its own daemon with a busybox image and removes every
-# container it made (rm force, then any init left, by PID and start time).
+# container it made (rm force, then any init left, by PID and start time),
+# and the tmux sessions it made (by name, on a server of its own).
 
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
@@ -39,6 +41,7 @@ setup() {
 }
 
 teardown() {
+	tm_cleanup
 	ct_cleanup
 	bk_registry_teardown
 	bk_teardown
@@ -64,6 +67,85 @@ need_exec() {
 	[ "$st" = 0 ] || bk_fail "no containers/$1/exec/ in the tree"
 }
 
+# tmux on a server of the test's own (its socket in BK_TMP, no configuration).
+tm() {
+	tmux -S "$BK_TMP/tmux.sock" -f /dev/null "$@" 3>&-
+}
+
+# term NAME CMD...: in a new detached 100x30 terminal (tmux session NAME), sh
+# runs CMD, writing its PID to BK_TMP/NAME.pid, then `echo "rc=$?"` to
+# BK_TMP/NAME.rc and the terminal's `stty -a` to BK_TMP/NAME.stty.  The server
+# is tracked for teardown, which kills NAME (tm_cleanup).
+term() {
+	local name=$1 f=$BK_TMP/$1
+	shift
+	cat >"$f.sh" <<-EOF
+		sh -c 'echo \$\$ >"\$0.pid"; exec "\$@"' $f $(printf '%q ' "$@")
+		echo "rc=\$?" >$f.rc
+		stty -a >$f.stty
+	EOF
+	tm new-session -d -s "$name" -x 100 -y 30 "sh $f.sh" || return
+	TM_SESSIONS="${TM_SESSIONS:-} $name"
+	bk_track helper "$(tm display-message -p '#{pid}')"
+}
+
+# ended NAME: until NAME's command has returned (its stty -a is written).
+ended() {
+	bk_wait_until "$BK_DEADLINE" test -s "$BK_TMP/$1.stty" ||
+		bk_fail "$1 did not return: $(tm capture-pane -p -t "$1")"
+}
+
+tm_cleanup() {
+	local s
+	for s in ${TM_SESSIONS:-}; do
+		tm kill-session -t "$s" 2>/dev/null
+	done
+	return 0
+}
+
+# see NAME REGEX: until a line of NAME's screen matches REGEX (grep -E).
+see() {
+	bk_wait_until "$BK_DEADLINE" on_screen "$1" "$2" ||
+		bk_fail "no line /$2/ on the screen of $1: $(tm capture-pane -p -t "$1")"
+}
+on_screen() {
+	tm capture-pane -p -t "$1" | grep -Eq "$2"
+}
+
+# keys NAME TEXT: TEXT typed on NAME's terminal, then Enter.
+keys() {
+	tm send-keys -t "$1" -l "$2" && tm send-keys -t "$1" Enter
+}
+
+# size_is NAME ROWS COLS: `stty size` typed on NAME until it answers ROWS COLS
+# (bocker writes resize at the SIGWINCH, while the keys go their own way).
+size_is() {
+	bk_wait_until "$BK_DEADLINE" asked "$1" "$2 $3" || bk_fail "$1: no size $2 $3: $(tm capture-pane -p -t "$1")"
+}
+asked() {
+	keys "$1" 'stty size' && sleep 0.2 && on_screen "$1" "^$2\$"
+}
+
+# sleeping ID: a process `sleep 100` runs in container ID (its PID namespace).
+sleeping() {
+	pgrep --ns "$(cat "$C/$1/pid")" --nslist pid -fx 'sleep 100' >/dev/null
+}
+
+# pane_stty NAME: stty -a of NAME's terminal, as it is now.
+pane_stty() {
+	stty -a -F "$(tm display-message -p -t "$1" '#{pane_tty}')"
+}
+
+# cooked FILE: stty -a's output in FILE has echo and icanon on (raw: off).
+cooked() {
+	grep -Eq '(^| )echo( |$)' "$1" || bk_fail "no echo: $(cat "$1")" || return
+	grep -Eq '(^| )icanon( |$)' "$1" || bk_fail "no icanon: $(cat "$1")"
+}
+raw() {
+	grep -Eq '(^| )-echo( |$)' "$1" || bk_fail "echo: $(cat "$1")" || return
+	grep -Eq '(^| )-icanon( |$)' "$1" || bk_fail "icanon: $(cat "$1")"
+}
+
 @test "bocker is POSIX sh and shellcheck-clean; events.sh too" {
 	command -v shellcheck >/dev/null || bk_fail "no shellcheck (scripts/deps.sh test installs it)" || return
 	head -n 1 "$BOCKER" | grep -qx '#!/bin/sh'
@@ -75,7 +157,7 @@ need_exec() {
 	[ "$status" -eq 0 ]
 	for c in "pull <name> <tag>" "init <directory>" "images" "rm <image_id or container_id>" "ps" \
 		"run <image_id> <command>" "exec <container_id> <command>" "logs <container_id>" \
-		"commit <container_id> <image_id>" "help"; do
+		"commit <container_id> <image_id>" "help" "exec [-i] [-t] <container_id> <command>" "logs -f <container_id>"; do
 		grep -qxF "	$BOCKER $c" <<<"$output" || bk_fail "help lacks '$c': $output"
 	done
 	grep -qx 'Create an image from a directory:' <<<"$output"
@@ -573,15 +655,26 @@ need_exec() {
 	[ "$stderr" = "error: workdir 'rel': an absolute path" ]
 }
 
-@test "-i, -t, exec -t, logs -f: not supported yet (125) until the tree has stdin, terminal and follow files" {
+@test "run -i: a pipe feeds the command, its end is EOF; -t: a terminal, output only; -it needs one" {
+	run bash -c 'echo hi | "$0" run -i busybox cat' "$BOCKER"
+	[ "$status" -eq 0 ]
+	[ "$output" = hi ]
+	id=$(last_ctr)
+	bk_assert_content "$C/$id/stdin" $'1\n'
+	bk_assert_content "$C/$id/tty" $'0\n'
+	run bash -c 'printf "a\nb\n" | "$0" run --rm --interactive busybox "wc -l; exit 4"' "$BOCKER"
+	[ "$status" -eq 4 ]
+	[ "$output" = 2 ]
+	# -t: the command's stdin and stdout are a terminal (80x24), its lines end in \r\n.
+	run "$BOCKER" run -t busybox '[ -t 0 ] && [ -t 1 ] && echo tty; stty size' </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = $'tty\r\n24 80\r' ] || bk_fail "output: $(printf %q "$output")"
+	bk_assert_content "$C/$(last_ctr)/tty" $'1\n'
+	# -it without a terminal here: docker's refusal, before any container is made.
 	n=$(ct_ids | wc -l)
-	for args in "run -i busybox sh" "run -t busybox sh" "run -it busybox sh" "run --interactive busybox sh" \
-		"exec -it x sh" "exec -t x sh" "logs -f x"; do
-		# shellcheck disable=SC2086
-		run --separate-stderr "$BOCKER" $args
-		[ "$status" -eq 125 ] || bk_fail "$args: status $status"
-		[[ $stderr == *"not supported yet"* ]] || bk_fail "$args: $stderr"
-	done
+	run --separate-stderr "$BOCKER" run -it busybox sh </dev/null
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "the input device is not a TTY" ]
 	[ "$(ct_ids | wc -l)" -eq "$n" ]
 	# exec -i is what exec does already: our stdin feeds the command.
 	id=$(sleeper)
@@ -589,10 +682,100 @@ need_exec() {
 	run bash -c 'echo fed | "$0" exec -i "$1" cat' "$BOCKER" "$id"
 	[ "$status" -eq 0 ]
 	[ "$output" = fed ]
+	run "$BOCKER" exec -t "$id" 'tty; exit 2' </dev/null
+	[ "$status" -eq 2 ]
+	[[ $output == /dev/pts/*$'\r' ]] || bk_fail "exec -t: $output"
+	run --separate-stderr "$BOCKER" exec -it "$id" sh </dev/null
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "the input device is not a TTY" ]
 	# exec/N/ctl takes one line: "exec echo\nkill" would kill the container.
 	run --separate-stderr "$BOCKER" exec "$id" $'echo a\nkill'
 	[ "$status" -eq 125 ]
 	[[ $stderr == *"one line only"* ]]
+	ct_state_is "$id" running
+}
+
+@test "logs -f: the output as it comes while the container runs, and the end when it stops" {
+	id=$("$BOCKER" run -d busybox 'echo first; until [ -e /go ]; do sleep 0.1; done; echo second')
+	ct_track "$id"
+	bk_bg "$BK_TMP/follow" "$BOCKER" logs -f "$id"
+	pid=$BK_BG_PID
+	bk_wait_until "$BK_DEADLINE" grep -qx first "$BK_TMP/follow" || bk_fail "logs -f: $(cat "$BK_TMP/follow")"
+	ct_state_is "$id" running
+	bk_alive "$pid"
+	touch "$C/$id/root/go"
+	bk_wait_gone "$pid" || bk_fail "logs -f still runs after the container stopped"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" = 0 ]
+	bk_assert_content "$BK_TMP/follow" $'first\nsecond\n'
+	# Of a stopped container: all of it, at once.
+	run timeout 10 "$BOCKER" logs --follow "$id"
+	[ "$status" -eq 0 ]
+	[ "$output" = $'first\nsecond' ]
+	run "$BOCKER" logs -f nope
+	[ "$status" -eq 1 ]
+	[ "$output" = "No container named 'nope' exists" ]
+}
+
+@test "run -it in a terminal: keys typed, raw while it runs, its size and resizes, Ctrl-C, the exit code, the terminal restored" {
+	command -v tmux >/dev/null || bk_fail "no tmux (scripts/deps.sh test installs it)" || return
+	term it "$BOCKER" run -it busybox sh
+	see it '^/ #'
+	id=$(last_ctr)
+	bk_assert_content "$C/$id/tty" $'1\n'
+	bk_assert_content "$C/$id/stdin" $'1\n'
+	pane_stty it >"$BK_TMP/raw.stty"
+	raw "$BK_TMP/raw.stty"
+	keys it 'echo $((6*7))'
+	see it '^42$'
+	keys it 'stty size; tty'
+	see it '^30 100$'
+	see it '^/dev/pts/[0-9]+$'
+	tm resize-window -t it -x 120 -y 40
+	size_is it 40 120
+	# Ctrl-C goes through (raw: \003 to in) and interrupts the foreground command.
+	keys it 'sleep 100'
+	see it '^/ # sleep 100$'
+	bk_wait_until "$BK_DEADLINE" sleeping "$id" || bk_fail "no sleep 100 in $id"
+	tm send-keys -t it C-c
+	keys it 'echo back$((1+1))'
+	see it '^back2$'
+	ct_state_is "$id" running
+	keys it 'exit 3'
+	ended it
+	bk_assert_content "$BK_TMP/it.rc" $'rc=3\n'
+	cooked "$BK_TMP/it.stty"
+	bk_assert_content "$C/$id/wait" $'exit 3\n'
+}
+
+@test "exec -it in a terminal: a shell in the container, its size, the exit code; a TERM restores the terminal" {
+	command -v tmux >/dev/null || bk_fail "no tmux (scripts/deps.sh test installs it)" || return
+	id=$(sleeper)
+	need_exec "$id"
+	term ex "$BOCKER" exec -it "$id" sh
+	see ex '^/ #'
+	keys ex 'cat /etc/hostname; stty size; ps -o args | grep -c "^sleep 60"'
+	see ex "^$id\$"
+	see ex '^30 100$'
+	see ex '^1$'
+	tm resize-window -t ex -x 90 -y 25
+	size_is ex 25 90
+	keys ex 'exit 5'
+	ended ex
+	bk_assert_content "$BK_TMP/ex.rc" $'rc=5\n'
+	cooked "$BK_TMP/ex.stty"
+	ct_state_is "$id" running
+
+	# A TERM to bocker while the terminal is raw: restored, 143; the container runs on.
+	term ex2 "$BOCKER" exec -it "$id" sh
+	see ex2 '^/ #'
+	pane_stty ex2 >"$BK_TMP/raw.stty"
+	raw "$BK_TMP/raw.stty"
+	kill -TERM "$(cat "$BK_TMP/ex2.pid")"
+	ended ex2
+	bk_assert_content "$BK_TMP/ex2.rc" $'rc=143\n'
+	cooked "$BK_TMP/ex2.stty"
 	ct_state_is "$id" running
 }
 
