@@ -20,9 +20,12 @@ prints what examples/bocker prints: `bocker.py run [-d] [--rm] [-v SRC:DST]
 import argparse
 import errno
 import os
+import select
 import signal
 import sys
+import termios
 import threading
+import tty
 
 ROOT = os.environ.get("BOCKERFS", "/run/bockerfs")
 
@@ -256,13 +259,13 @@ def env_line(spec):
 
 # ---- containers ----------------------------------------------------------------
 
-FILES = ("env", "mounts", "ports", "net", "user", "workdir", "restart", "limits")
+FILES = ("env", "mounts", "ports", "net", "user", "workdir", "restart", "stdin", "tty", "limits")
 
 
 def create(image, cmd="", name=None, **files):
     """A container, not started: containers/NAME (mkdir) or containers/clone,
     then image, cmd and each FILE=TEXT of files (env, mounts, ports, net, user,
-    workdir, restart, limits: the text as the tree reads it).  A refusal
+    workdir, restart, stdin, tty, limits: the text as the tree reads it).  A refusal
     removes it again and raises TreeError (its file names the file)."""
     if image.startswith("img_") and not os.path.isdir(path("images", image)):
         raise Missing("No image named '%s' exists" % image)
@@ -364,6 +367,72 @@ def follow(cid, out):
         os.close(fd)
 
 
+def attach(rel, interactive=True, terminal=False, out=None):
+    """The command of REL (containers/ID or containers/ID/exec/N) here, as
+    docker attaches it: REL/out to out (our stdout) until the command stops;
+    returns its exit code.  interactive: our stdin goes to REL/in as it comes
+    (its end closes in).  terminal, with our stdin a terminal: its size goes to
+    REL/ctl ("resize COLS ROWS") now and at each SIGWINCH; with interactive it
+    is raw (each key, Ctrl-C too, goes to the command as typed) until we
+    return, however we do (a SIGTERM or SIGHUP ends us)."""
+    out = out or sys.stdout.buffer
+    fd0 = sys.stdin.fileno()
+    term = terminal and os.isatty(fd0)
+    saved = termios.tcgetattr(fd0) if term and interactive else None
+    done_r, done_w = os.pipe()
+    inp, old = None, {}
+
+    def copy_out():
+        try:
+            with open(path(rel, "out"), "rb", buffering=0) as f:
+                for b in iter(lambda: f.read(65536), b""):
+                    out.write(b)
+                    out.flush()
+        finally:
+            os.write(done_w, b".")
+
+    def resize(*_):
+        cols, rows = os.get_terminal_size(fd0)
+        _try(ctl, rel + "/ctl", "resize %d %d" % (cols, rows))
+
+    copier = threading.Thread(target=copy_out, daemon=True)
+    try:
+        if term:
+            old[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, resize)
+            resize()
+        if saved:
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                old[sig] = signal.signal(sig, lambda n, _: sys.exit(128 + n))
+            tty.setraw(fd0)
+        if interactive:
+            inp = os.open(path(rel, "in"), os.O_WRONLY)
+        copier.start()
+        # Our keys (or pipe) to in, as they come, until out ends; a signal
+        # (SIGWINCH) runs its handler and select goes on.
+        while done_r not in select.select([done_r] + ([fd0] if inp is not None else []), [], [])[0]:
+            b = os.read(fd0, 4096)
+            try:
+                if b:
+                    os.write(inp, b)
+                    continue
+            except OSError:  # the command stopped reading
+                pass
+            os.close(inp)
+            inp = None
+        copier.join()
+        return code(read(rel, "wait"))
+    finally:
+        if saved:
+            termios.tcsetattr(fd0, termios.TCSADRAIN, saved)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if inp is not None:
+            os.close(inp)
+        if not copier.is_alive():  # else it still writes done_w (we are exiting)
+            os.close(done_r)
+            os.close(done_w)
+
+
 def run(image, cmd="", cpu_share=None, mem_limit=None, **opts):
     """Run a container to its end; returns (id, exit code).  logs(id) has its
     output.  opts: name and the files, as create()."""
@@ -393,15 +462,25 @@ def restart(cid, secs=None):
     _act(cid, "restart" if secs is None else "restart %s" % secs)
 
 
-def exec_(cid, cmd, stdin=b""):
-    """Run CMD in a running container; returns (exit code, output bytes)."""
+def exec_start(cid, cmd, terminal=False):
+    """Start CMD in a running container (on a terminal of its own with
+    terminal: "tty" on its ctl first); returns its session, containers/ID/exec/N,
+    for attach() or its in, out and wait files."""
     _need_container(cid)
     if read("containers", cid, "state").strip() != "running":
         raise Missing("Container '%s' exists but is not running" % cid)
     if "\n" in cmd:
         raise Refused("exec: a command of one line only (exec/N/ctl takes one)")
     s = "containers/%s/exec/%s" % (cid, read("containers", cid, "exec", "clone").strip())
+    if terminal:
+        ctl(s + "/ctl", "tty")
     ctl(s + "/ctl", "exec " + cmd)
+    return s
+
+
+def exec_(cid, cmd, stdin=b""):
+    """Run CMD in a running container; returns (exit code, output bytes)."""
+    s = exec_start(cid, cmd)
 
     def feed():
         try:
@@ -422,6 +501,16 @@ def exec_(cid, cmd, stdin=b""):
 def logs(cid):
     _need_container(cid)
     return read("containers", cid, "log")
+
+
+def logs_follow(cid, out):
+    """Write the container's output to out (a binary file) from the start of
+    its log as it comes, until it stops (docker logs -f: its out file)."""
+    _need_container(cid)
+    with open(path("containers", cid, "out"), "rb", buffering=0) as f:
+        for b in iter(lambda: f.read(65536), b""):
+            out.write(b)
+            out.flush()
 
 
 def commit(cid, image=None):
@@ -463,9 +552,9 @@ def volume_rm(name):
 
 USAGE = """usage: bocker.py [--mem-limit=MB] [--cpu-share=N] COMMAND
   pull NAME TAG | init DIR | images | ps | rm [-f] ID | logs ID | commit ID IMG
-  run [OPTIONS] IMG CMD...  (-d, --rm, --name, -e, -v, --tmpfs, -p, -m, --memory-swap,
+  run [OPTIONS] IMG CMD...  (-d, -i, -t, --rm, --name, -e, -v, --tmpfs, -p, -m, --memory-swap,
       --cpus, -c, --pids-limit, --restart, -u, -w, --network: docker's)
-  exec ID CMD... | start ID | stop [-t SECS] ID | kill [-s SIG] ID | restart [-t SECS] ID
+  exec [-i] [-t] ID CMD... | logs -f ID | start ID | stop [-t SECS] ID | kill [-s SIG] ID | restart [-t SECS] ID
   volume create|ls|rm NAME | help"""
 
 
@@ -476,23 +565,12 @@ class Parser(argparse.ArgumentParser):
         raise Refused(message)
 
 
-class NotYet(argparse.Action):
-    """-i, -t, logs -f: refused until the tree has stdin, terminal and follow files."""
-
-    def __init__(self, what="", **kw):
-        self.what = what
-        super().__init__(nargs=0, **kw)
-
-    def __call__(self, parser, ns, values, option_string=None):
-        raise Refused("%s: not supported yet (the tree has no %s yet)" % (option_string, self.what))
-
-
 def _run_parser():
     p = Parser(prog="bocker.py run", allow_abbrev=False, add_help=False)
     p.add_argument("-d", "--detach", action="store_true")
     p.add_argument("--rm", action="store_true")
-    p.add_argument("-i", "--interactive", action=NotYet, what="stdin for a container")
-    p.add_argument("-t", "--tty", action=NotYet, what="terminal for a container")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
     p.add_argument("--name")
     for flags in (("-e", "--env"), ("-v", "--volume"), ("--tmpfs",), ("-p", "--publish")):
         p.add_argument(*flags, action="append", default=[])
@@ -519,6 +597,7 @@ def _run_files(o):
             "mounts": _lines([volume_line(v) for v in o.volume] + [tmpfs_line(t) for t in o.tmpfs]),
             "ports": _lines(port_line(p) for p in o.publish), "net": _lines(["mode " + net] if net else []),
             "user": _lines([o.user]), "workdir": _lines([o.workdir]), "restart": _lines([o.restart]),
+            "stdin": "1\n" if o.interactive else "", "tty": "1\n" if o.tty else "",
             "limits": _lines("%s %s" % (k, v) for k, v in limits if v is not None)}
 
 
@@ -542,6 +621,9 @@ def cli_run(args, env):
     o = _run_parser().parse_args(args)
     if o.rm and o.restart not in (None, "", "no"):
         raise Refused("conflicting options: --restart and --rm")
+    if o.interactive and o.tty and not sys.stdin.isatty():
+        print("the input device is not a TTY", file=sys.stderr)
+        return 1
     files = _run_files(o)
     try:
         cid = start(o.image, " ".join(o.cmd), env.get("BOCKER_CPU_SHARE") or None,
@@ -557,10 +639,13 @@ def cli_run(args, env):
             _detached_rm(cid)
         print(cid)
         return 0
-    # Docker's sig-proxy: a Ctrl-C or a TERM here goes to the command.
+    # Docker's sig-proxy: a Ctrl-C or a TERM here goes to the command (a raw terminal types Ctrl-C).
     for sig, name in ((signal.SIGINT, "INT"), (signal.SIGTERM, "TERM")):
         signal.signal(sig, lambda *_, n=name: _try(ctl, "containers/%s/ctl" % cid, "kill " + n))
-    status = follow(cid, sys.stdout.buffer)
+    if o.interactive or o.tty:
+        status = attach("containers/" + cid, o.interactive, o.tty)
+    else:
+        status = follow(cid, sys.stdout.buffer)
     if o.rm:
         _try(os.rmdir, path("containers", cid))
     return status
@@ -610,23 +695,26 @@ def main(argv):
         elif cmd == "run":
             return cli_run(args, env)
         elif cmd == "exec":
-            while args and args[0] in ("-i", "--interactive"):
-                args = args[1:]
-            if args and args[0] in ("-t", "--tty", "-it", "-ti"):
-                raise Refused("%s: not supported yet (the tree has no terminal for exec yet)" % args[0])
-            if args and args[0].startswith("-"):
-                raise Refused("unknown flag: " + args[0])
+            flags = set()
+            while args and args[0].startswith("-"):
+                f = {"-i": "i", "--interactive": "i", "-t": "t", "--tty": "t", "-it": "it", "-ti": "it"}
+                if args[0] not in f:
+                    raise Refused("unknown flag: " + args[0])
+                flags |= set(f[args.pop(0)])
             if len(args) < 2:
                 print(USAGE, file=sys.stderr)
                 return 1
-            stdin = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
-            status, out = exec_(args[0], " ".join(args[1:]), stdin)
-            sys.stdout.buffer.write(out)
-            return status
+            if flags == {"i", "t"} and not sys.stdin.isatty():
+                print("the input device is not a TTY", file=sys.stderr)
+                return 1
+            s = exec_start(args[0], " ".join(args[1:]), "t" in flags)
+            # Without a terminal our stdin feeds the command, -i or not.
+            return attach(s, "i" in flags or "t" not in flags, "t" in flags)
         elif cmd == "logs":
             if args[0] in ("-f", "--follow"):
-                raise Refused("%s: not supported yet (the tree has no follow file for a log yet)" % args[0])
-            sys.stdout.write(logs(args[0]))
+                logs_follow(args[1] if len(args) > 1 else "", sys.stdout.buffer)
+            else:
+                sys.stdout.write(logs(args[0]))
         elif cmd == "commit":
             print("Created: " + commit(*args[:2]))
         elif cmd in ("start", "stop", "kill", "restart"):

@@ -4,7 +4,9 @@ files, follow, volumes, and the seed's messages) and its command line (run
 streaming the output while the command runs, the seed's --mem-limit= and
 --cpu-share=, rm of an image containers were made from, docker's options for
 run checked in their files and by their effects, status 125 for a refused
-one, -i and -t not supported yet, volume, start, stop, kill, restart), and
+one, -i with a pipe, -t, logs -f, and run -it and exec -it on a pseudo-terminal
+of the test's (keys typed, the screen read, resized, Ctrl-C, the exit code,
+the terminal restored), volume, start, stop, kill, restart), and
 examples/monitor.py started as a process, printing a container's running and
 exited lines as they happen.
 
@@ -15,11 +17,17 @@ its start time).
 """
 
 import errno
+import fcntl
 import importlib.util
 import os
+import pty
 import re
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -423,7 +431,6 @@ def test_cli_options_files(bk, bb):
     (["-u", "a/b"], "user"), (["-p", "1:2:3"], "host address"), (["-p", "80"], "HOST:CONTAINER"),
     (["-v", "/x"], "SRC:DST"), (["--tmpfs", "/t:mode=1"], "mode=1"), (["-e", "1x"], "not a name"),
     (["--bogus"], "--bogus"), (["--name", "a/b"], "not a valid name"),
-    (["-i"], "not supported yet"), (["-t"], "not supported yet"), (["-it"], "not supported yet"),
 ])
 def test_cli_refused(bk, bb, args, text):
     before = set(os.listdir(bk.path("containers")))
@@ -433,7 +440,179 @@ def test_cli_refused(bk, bb, args, text):
     assert set(os.listdir(bk.path("containers"))) == before
 
 
-def test_cli_not_yet(bk, bb):
-    for args in (["exec", "-it", "x", "sh"], ["exec", "-t", "x", "sh"], ["logs", "-f", "x"]):
-        r = cli(bk, *args)
-        assert r.returncode == 125 and "not supported yet" in r.stderr, (args, r.stderr)
+def test_cli_stdin_tty_logs_follow(bk, bb):
+    """-i: a pipe feeds the command, its end is EOF; -t: a terminal, output
+    only; -it needs one here; logs -f: the output as it comes, to the end."""
+    py = [sys.executable, os.path.join(EXAMPLES, "bocker.py")]
+    env = dict(os.environ, BOCKERFS=bk.mnt)
+    r = subprocess.run(py + ["run", "-i", "busybox", "wc -l; exit 4"], input="a\nb\n", env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (4, "2\n"), r.stderr
+    assert (bocker.read("containers", last_ctr(), "stdin"), bocker.read("containers", last_ctr(), "tty")) == \
+        ("1\n", "0\n")
+
+    def raw_out(*args):  # bytes: a terminal's lines end in \r\n
+        return subprocess.run(py + list(args), env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+
+    r = raw_out("run", "-t", "busybox", "[ -t 0 ] && [ -t 1 ] && echo tty; stty size")
+    assert (r.returncode, r.stdout) == (0, b"tty\r\n24 80\r\n")
+    assert bocker.read("containers", last_ctr(), "tty") == "1\n"
+    before = set(os.listdir(bk.path("containers")))
+    r = cli(bk, "run", "-it", "busybox", "sh")
+    assert (r.returncode, r.stderr) == (1, "the input device is not a TTY\n")
+    assert set(os.listdir(bk.path("containers"))) == before
+
+    cid = bocker.start("busybox", "echo first; until [ -e /go ]; do sleep 0.1; done; echo second")
+    f = subprocess.Popen(py + ["logs", "-f", cid], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert f.stdout.readline() == "first\n"
+        assert bocker.read("containers", cid, "state") == "running\n" and f.poll() is None
+        open(bk.path("containers", cid, "root", "go"), "w").close()
+        assert (f.stdout.read(), f.wait(timeout=DEADLINE)) == ("second\n", 0)
+    finally:
+        f.kill()
+        f.wait()
+    assert cli(bk, "logs", "--follow", cid).stdout == "first\nsecond\n"
+    assert cli(bk, "logs", "-f", "nope").stdout == "No container named 'nope' exists\n"
+
+    cid = bocker.start("busybox", "sleep 60")
+    assert running(cid)
+    r = subprocess.run(py + ["exec", "-i", cid, "cat"], input="fed\n", env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert (r.returncode, r.stdout) == (0, "fed\n")
+    r = raw_out("exec", "-t", cid, "tty; exit 2")
+    assert r.returncode == 2 and re.match(rb"^/dev/pts/\d+\r\n$", r.stdout), r.stdout
+    r = cli(bk, "exec", "-it", cid, "sh")
+    assert (r.returncode, r.stderr) == (1, "the input device is not a TTY\n")
+    bocker.stop(cid, 0)
+
+
+class Screen:
+    """sh -c 'CMD; echo rc=$?; stty -a' on a pseudo-terminal of ours (pty.fork),
+    ROWSxCOLS: keys typed, what it printed read back."""
+
+    def __init__(self, cmd, env, rows=30, cols=100):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+                os.execve("/bin/sh", ["sh", "-c", cmd + '; echo "rc=$?"; stty -a'], env)
+            finally:
+                os._exit(127)
+        self.data, self.at = b"", 0
+
+    def expect(self, regex):
+        """Until the output after the last match matches regex; its match."""
+        pat = re.compile(regex.encode())
+        end = time.monotonic() + DEADLINE
+        while True:
+            m = pat.search(self.data, self.at)
+            if m:
+                self.at = m.end()
+                return m
+            left = end - time.monotonic()
+            assert left > 0, "no /%s/ in %r" % (regex, self.data[self.at:])
+            if select.select([self.fd], [], [], left)[0]:
+                try:
+                    b = os.read(self.fd, 4096)
+                except OSError:  # EIO: the terminal's last process exited
+                    b = b""
+                assert b, "the end, and no /%s/ in %r" % (regex, self.data[self.at:])
+                self.data += b
+
+    def type(self, text):
+        os.write(self.fd, text.encode())
+
+    def resize(self, rows, cols):
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def stty(self):
+        """The terminal's local modes now (the master reads the slave's)."""
+        return termios.tcgetattr(self.fd)[3]
+
+    def close(self):
+        if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def sleeping(cid):
+    """A process `sleep 100` runs in the container (its PID namespace)."""
+    ns = os.readlink("/proc/%s/ns/pid" % bocker.read("containers", cid, "pid").strip())
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if read("/proc/%s/cmdline" % p) == "sleep\0" "100\0" and os.readlink("/proc/%s/ns/pid" % p) == ns:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def restored(screen):
+    """After `rc=N`, the `stty -a` of the shell: echo and icanon on."""
+    modes = screen.expect(r"(-?)icanon [^\n]*?(-?)echo ")
+    return modes.groups() == (b"", b"")
+
+
+def test_cli_run_it_on_a_terminal(bk, bb):
+    """bocker.py run -it busybox sh on a pseudo-terminal: raw while it runs,
+    keys typed, its size and a resize, Ctrl-C, the exit code, restored."""
+    env = dict(os.environ, BOCKERFS=bk.mnt)
+    s = Screen("%s %s run -it busybox sh" % (sys.executable, os.path.join(EXAMPLES, "bocker.py")), env)
+    try:
+        s.expect(r"/ # ")
+        cid = last_ctr()
+        assert (bocker.read("containers", cid, "tty"), bocker.read("containers", cid, "stdin")) == ("1\n", "1\n")
+        assert not s.stty() & (termios.ECHO | termios.ICANON), "not raw while it runs"
+        # Each line once the prompt is there (typed ahead, the container's terminal would echo it too).
+        s.type("echo $((6*7))\r")
+        s.expect(r"\r\n42\r\n/ # ")
+        s.type("stty size\r")
+        s.expect(r"\r\n30 100\r\n/ # ")
+        s.resize(40, 120)
+        s.type("stty size\r")
+        s.expect(r"\r\n40 120\r\n/ # ")
+        s.type("sleep 100\r")
+        assert wait_until(lambda: sleeping(cid)), "no sleep 100 in the container"
+        s.type("\x03")
+        s.expect(r"\^C\r\n/ # ")
+        s.type("echo back$((1+1))\r")
+        s.expect(r"\r\nback2\r\n/ # ")
+        s.type("exit 3\r")
+        s.expect(r"rc=3\r\n")
+        assert restored(s)
+        assert bocker.read("containers", cid, "wait") == "exit 3\n"
+    finally:
+        s.close()
+
+
+def test_cli_exec_it_on_a_terminal(bk, bb):
+    """bocker.py exec -it ID sh: the container's shell on our terminal; a TERM
+    to bocker.py restores the terminal (143) and the container runs on."""
+    cid = bocker.start("busybox", "sleep 60")
+    assert running(cid)
+    env = dict(os.environ, BOCKERFS=bk.mnt)
+    py = "%s %s" % (sys.executable, os.path.join(EXAMPLES, "bocker.py"))
+    s = Screen("%s exec -it %s sh" % (py, cid), env, 25, 90)
+    try:
+        s.expect(r"/ # ")
+        s.type("cat /etc/hostname; stty size\r")
+        s.expect(r"\r\n%s\r\n25 90\r\n/ # " % cid)
+        s.type("exit 5\r")
+        s.expect(r"rc=5\r\n")
+        assert restored(s)
+    finally:
+        s.close()
+    s = Screen("sh -c 'echo $$ >%s/pid; exec %s exec -it %s sh'" % (bk.tmp, py, cid), env)
+    try:
+        s.expect(r"/ # ")
+        assert not s.stty() & (termios.ECHO | termios.ICANON), "not raw while it runs"
+        os.kill(int(read(os.path.join(bk.tmp, "pid"))), signal.SIGTERM)
+        s.expect(r"rc=143\r\n")
+        assert restored(s)
+    finally:
+        s.close()
+    assert bocker.read("containers", cid, "state") == "running\n"
+    bocker.stop(cid, 0)
