@@ -807,11 +807,13 @@ BIND_NEW_ETC='mv /etc /etc.real && mkdir /etc && cp -a /etc.real/passwd /etc.rea
 		"ln -sfn $HOSTILE_CAN /etc.flip"
 		"ln -sfn $HOSTILE_UP${HOSTILE_CAN#/} /w.flip"
 		"ln -sfn $HOSTILE_CAN /bin.flip"
-		'{ hostile swap /etc /etc.flip & }'
-		'{ hostile swap /w /w.flip & }'
-		'{ /bin/hostile swap /bin /bin.flip & }'
+		# The loops run from a copy outside /bin: /bin is one of the paths swapped away.
+		'cp /bin/hostile /hostile.keep'
+		'{ /hostile.keep swap /etc /etc.flip & }'
+		'{ /hostile.keep swap /w /w.flip & }'
+		'{ /hostile.keep swap /bin /bin.flip & }'
 		'echo ready'
-		'exec /bin/hostile swap /w /w.flip'
+		'exec /hostile.keep swap /w /w.flip'
 	)
 	hostile_run_ok id "$wimg" "cd / && $(printf '%s; ' "${prep[@]}")"
 	ct_wait_log "$id" '^ready$'
