@@ -61,6 +61,37 @@
 
 /* ==== 0: types ============================================================ */
 
+#include <signal.h>
+
+/*
+ * The stop signals (SIGTERM, SIGINT, SIGHUP): blocked in this thread (old:
+ * the mask before, may be NULL), so that only the FUSE loop's threads take
+ * them (main.c says why); unblocked in the loop's.
+ */
+static inline void
+fsd_block_stop(sigset_t *old)
+{
+	sigset_t stop;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop, old);
+}
+
+static inline void
+fsd_unblock_stop(void)
+{
+	sigset_t stop;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+}
+
 /*
  * The largest READ the kernel sends (the max_read mount option).  A direct_io
  * read pins the reader's whole buffer for every request, and most files here

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	umask(077);
+	/*
+	 * SIGTERM, SIGINT and SIGHUP end the FUSE loop (libfuse's handlers), but
+	 * only when they interrupt its own threads: taken by another (the
+	 * engine's monitor, a restart or a pull thread) they left it waiting
+	 * until the next request came.  So every thread but the loop's is born
+	 * with them blocked: they are unblocked here just before the loop.
+	 */
+	fsd_block_stop(NULL);
 	if (!o.foreground && mkdir(o.root, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "bockerfs: mkdir '%s': %s\n", o.root, strerror(errno));
 		return 1;
@@ -479,6 +488,7 @@ main(int argc, char **argv)
 	bk_log(BK_LOG_INFO, "serving '%s' (store '%s')", o.mountpoint,
 	       bk_engine_store_path(fs.engine));
 
+	fsd_unblock_stop();
 	cfg = fuse_loop_cfg_create();
 	/* Few workers are ever busy: slow commands are parked, not waited for. */
 	fuse_loop_cfg_set_max_threads(cfg, MAX_THREADS);

@@ -9,6 +9,7 @@
  * reads the new id can use it at once.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,7 @@ work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, 
 {
 	struct work *w = xcalloc(1, sizeof(*w));
 	pthread_attr_t attr;
+	sigset_t old;
 	pthread_t t;
 
 	w->fs = fs;
@@ -137,10 +139,13 @@ work_start(struct fsd *fs, fuse_req_t req, struct ofile *of, size_t reply_size, 
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Born with the stop signals blocked, and so the threads it starts (fsd_block_stop). */
+	fsd_block_stop(&old);
 	if (pthread_create(&t, &attr, worker, w) != 0) {
 		w->ret = bk_err_set(&w->err, EAGAIN, "cannot start a worker thread");
 		finish(w);
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 }
 
