@@ -787,10 +787,16 @@ container_set_locked(struct model *m, struct container *c, enum bk_ctr_field fie
 	int ret = 0;
 
 	if (c->state != BK_CTR_CREATED || c->busy) {
+		/* One per enum bk_ctr_field, in its order (the assert below keeps it so). */
 		static const char *const names[] = {
-			"image", "cmd",    "env",  "limits",  "net",
-			"ports", "mounts", "user", "workdir", "restart"
+			[BK_CTR_IMAGE] = "image",     [BK_CTR_CMD] = "cmd",
+			[BK_CTR_ENV] = "env",         [BK_CTR_LIMITS] = "limits",
+			[BK_CTR_NET] = "net",         [BK_CTR_PORTS] = "ports",
+			[BK_CTR_MOUNTS] = "mounts",   [BK_CTR_USER] = "user",
+			[BK_CTR_WORKDIR] = "workdir", [BK_CTR_RESTART] = "restart",
+			[BK_CTR_TTY] = "tty",         [BK_CTR_STDIN] = "stdin",
 		};
+		_Static_assert(ARRAY_SIZE(names) == BK_CTR_STDIN + 1, "a name for each field");
 
 		return bk_err_set(err, EBUSY, "container %s has been started: %s cannot change",
 				  c->id, names[field]);
