@@ -161,6 +161,9 @@ out_until() {
 	start r1
 	run bk_write_errno "$C/r1/tty" $'1\n'
 	[ "${lines[0]}" = EBUSY ] || bk_fail "$output"
+	[[ ${lines[1]} == *"tty cannot change"* ]] || bk_fail "$output"
+	run bk_write_errno "$C/r1/stdin" $'1\n'
+	[[ ${lines[1]} == *"stdin cannot change"* ]] || bk_fail "$output"
 	run ct_ctl r1 'resize 80 24'
 	[ "${lines[0]}" = ENOTTY ] || bk_fail "$output"
 	for v in 'resize 0 24' 'resize 80' 'resize a b' 'resize 80 24 1' 'resize 80 100000'; do
