@@ -93,18 +93,6 @@ bk_volume_size(struct bk_engine *e, uint64_t serial)
 	return fd < 0 ? 0 : buildfs_size(fd);
 }
 
-/* Is a equal to b, or one of them below the other? */
-static bool
-paths_overlap(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b), n = na < nb ? na : nb;
-
-	if (strcmp(a, "/") == 0 || strcmp(b, "/") == 0)
-		return true;
-	return strncmp(a, b, n) == 0 &&
-	       (a[n] == '\0' || a[n] == '/' || b[n] == '\0' || b[n] == '/');
-}
-
 /*
  * A bind source as written: resolved to its one real path (symlinks are
  * followed now, once; the init refuses any it meets later), checked to
@@ -129,7 +117,7 @@ check_bind_source(struct bk_engine *e, struct mount_spec *m, struct bk_err *err)
 			continue;
 		if (realpath(own[i], ownreal) == NULL)
 			snprintf(ownreal, sizeof(ownreal), "%s", own[i]);
-		if (paths_overlap(real, ownreal))
+		if (path_within(real, ownreal) || path_within(ownreal, real))
 			return bk_err_set(err, EINVAL,
 					  "mounts: bind source '%s'%s%s holds or is inside "
 					  "bockerfs's own '%s' (the store or the control tree)",

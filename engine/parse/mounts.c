@@ -85,8 +85,7 @@ check_path(char *p, const char *what, const char *line, struct bk_err *err)
 	return 0;
 }
 
-/* Is path equal to dir or below it? */
-static bool
+bool
 path_within(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -97,11 +96,11 @@ path_within(const char *path, const char *dir)
 }
 
 bool
-mount_volume_name_ok(const char *name)
+name_ok(const char *name, size_t max)
 {
 	size_t i, n = strlen(name);
 
-	if (n == 0 || n > VOLUME_NAME_MAX)
+	if (n == 0 || n > max)
 		return false;
 	for (i = 0; i < n; i++) {
 		char c = name[i];
@@ -112,6 +111,12 @@ mount_volume_name_ok(const char *name)
 			return false;
 	}
 	return true;
+}
+
+bool
+mount_volume_name_ok(const char *name)
+{
+	return name_ok(name, VOLUME_NAME_MAX);
 }
 
 static int

@@ -350,6 +350,10 @@ must_check int mounts_parse(const char *text, struct mount_spec **out, size_t *n
 char *mounts_format(const struct mount_spec *m, size_t n);
 void mounts_free(struct mount_spec *m, size_t n);
 bool mount_volume_name_ok(const char *name);
+/* Docker's name rule for containers and volumes: [A-Za-z0-9][A-Za-z0-9_.-], 1 to max bytes. */
+bool name_ok(const char *name, size_t max);
+/* Is the absolute path equal to dir, or below it ("/" holds everything)? */
+bool path_within(const char *path, const char *dir);
 
 /* ---- restart -------------------------------------------------------------------------------- */
 /*

@@ -280,6 +280,10 @@ tmpfs /t"
 	bk_check_error EINVAL /containers/m1/mounts 'write|flush' "" - "bockerfs's own" || return
 	bk_check_error ENOENT /containers/m1/mounts 'write|flush' "" - "missing" || return
 	[ ! -e "$V/x" ]
+	# A sibling that only shares the state directory's name as a prefix is no part of it.
+	mkdir -p "${BK_ROOT}x"
+	run bk_write_errno "$C/m1/mounts" "bind ${BK_ROOT}x /x"$'\n'
+	[ "${lines[0]}" = OK ] || bk_fail "$output"
 	echo start >"$C/m1/ctl"
 	bk_wait_until "$BK_DEADLINE" ct_state_is m1 exited
 	run bk_write_errno "$C/m1/mounts" $'tmpfs /other\n'
