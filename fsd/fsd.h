@@ -69,7 +69,7 @@
  * them (main.c says why); unblocked in the loop's.
  */
 static inline void
-fsd_block_stop(sigset_t *old)
+fsd_stop_mask(int how, sigset_t *old)
 {
 	sigset_t stop;
 
@@ -77,19 +77,19 @@ fsd_block_stop(sigset_t *old)
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &stop, old);
+	pthread_sigmask(how, &stop, old);
+}
+
+static inline void
+fsd_block_stop(sigset_t *old)
+{
+	fsd_stop_mask(SIG_BLOCK, old);
 }
 
 static inline void
 fsd_unblock_stop(void)
 {
-	sigset_t stop;
-
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+	fsd_stop_mask(SIG_UNBLOCK, NULL);
 }
 
 /*

@@ -93,14 +93,25 @@ render_exit(struct sbuf *b, const struct bk_container_info *info)
 		sbuf_printf(b, "%d", info->exit_code);
 }
 
+/* An object's `err`: its failures, "TIME OP: message". */
+static void
+render_err(struct sbuf *b, const char *dir, const char *id)
+{
+	char path[OBJ_PATH_SIZE];
+	size_t len;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	text = errlog_render_obj(path, &len);
+	sbuf_printf(b, "%s", text);
+	free(text);
+}
+
 static int
 render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct sbuf *b)
 {
 	struct bk_container_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char path[OBJ_PATH_SIZE];
-	char *text;
-	size_t len;
 
 	if (bk_container_get(fs->engine, NULL, serial, &info, &err) < 0)
 		return -ENOENT;
@@ -177,10 +188,7 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 		    info.oomkilled ? 1 : 0, info.created, info.cgroup, info.restart, info.restarts);
 		break;
 	case N_CTR_ERR:
-		snprintf(path, sizeof(path), "containers/%s", info.id);
-		text = errlog_render_obj(path, &len);
-		sbuf_printf(b, "%s", text);
-		free(text);
+		render_err(b, "containers", info.id);
 		break;
 	default:
 		break;
@@ -194,9 +202,6 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 {
 	struct bk_image_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char path[OBJ_PATH_SIZE];
-	char *text;
-	size_t len;
 
 	if (bk_image_get(fs->engine, NULL, serial, &info, &err) < 0)
 		return -ENOENT;
@@ -230,10 +235,7 @@ render_image_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct s
 		sbuf_printf(b, "%s", info.layers);
 		break;
 	case N_IMG_ERR:
-		snprintf(path, sizeof(path), "images/%s", info.id);
-		text = errlog_render_obj(path, &len);
-		sbuf_printf(b, "%s", text);
-		free(text);
+		render_err(b, "images", info.id);
 		break;
 	default:
 		break;
@@ -247,9 +249,6 @@ render_volume_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct 
 {
 	struct bk_volume_info info;
 	struct bk_err err = BK_ERR_INIT;
-	char path[OBJ_PATH_SIZE];
-	char *text;
-	size_t len;
 
 	if (bk_volume_get(fs->engine, NULL, serial, &info, &err) < 0)
 		return -ENOENT;
@@ -267,10 +266,7 @@ render_volume_file(struct fsd *fs, enum node_kind kind, uint64_t serial, struct 
 		sbuf_printf(b, "%llu\n", (unsigned long long)bk_volume_size(fs->engine, serial));
 		break;
 	case N_VOL_ERR:
-		snprintf(path, sizeof(path), "volumes/%s", info.name);
-		text = errlog_render_obj(path, &len);
-		sbuf_printf(b, "%s", text);
-		free(text);
+		render_err(b, "volumes", info.name);
 		break;
 	default:
 		break;
