@@ -117,17 +117,26 @@ container_uses_image_locked(struct model *m, const char *image_id, char *who, si
 }
 
 bool
+container_names_volume(const struct container *c, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < c->nmounts; k++)
+		if (c->mounts[k].kind == MOUNT_VOLUME && strcmp(c->mounts[k].source, name) == 0)
+			return true;
+	return false;
+}
+
+bool
 container_uses_volume_locked(struct model *m, const char *name, char *who, size_t size)
 {
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < m->nctrs; i++)
-		for (k = 0; k < m->ctrs[i]->nmounts; k++)
-			if (m->ctrs[i]->mounts[k].kind == MOUNT_VOLUME &&
-			    strcmp(m->ctrs[i]->mounts[k].source, name) == 0) {
-				snprintf(who, size, "%s", m->ctrs[i]->id);
-				return true;
-			}
+		if (container_names_volume(m->ctrs[i], name)) {
+			snprintf(who, size, "%s", m->ctrs[i]->id);
+			return true;
+		}
 	return false;
 }
 

@@ -301,6 +301,8 @@ void volume_discard(struct model *m, struct volume *v);
 must_check int volume_info(struct model *m, const char *name, uint64_t serial,
 			   struct bk_volume_info *out, struct bk_err *err);
 must_check int volume_list(struct model *m, struct bk_volume_entry **out, size_t *n);
+/* Do c's mounts name volume name? */
+bool container_names_volume(const struct container *c, const char *name);
 /* Does a container's mounts name volume name?  who gets its id. */
 bool container_uses_volume_locked(struct model *m, const char *name, char *who, size_t size);
 

@@ -252,7 +252,7 @@ volume_info(struct model *m, const char *name, uint64_t serial, struct bk_volume
 	    struct bk_err *err)
 {
 	struct volume *v;
-	size_t i, k;
+	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&m->lock);
@@ -277,12 +277,8 @@ volume_info(struct model *m, const char *name, uint64_t serial, struct bk_volume
 		p = out->users = xmalloc(len);
 		*p = '\0';
 		for (i = 0; i < m->nctrs; i++)
-			for (k = 0; k < m->ctrs[i]->nmounts; k++)
-				if (m->ctrs[i]->mounts[k].kind == MOUNT_VOLUME &&
-				    strcmp(m->ctrs[i]->mounts[k].source, v->name) == 0) {
-					p += sprintf(p, "%s\n", m->ctrs[i]->id);
-					break;
-				}
+			if (container_names_volume(m->ctrs[i], v->name))
+				p += sprintf(p, "%s\n", m->ctrs[i]->id);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return 0;
