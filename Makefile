@@ -3,7 +3,7 @@
 # and tests with ASan+UBSan in build-asan/.
 
 CC      ?= cc
-PKGS    := fuse3 libcurl jansson libarchive libbtrfsutil libmnl libcgroup libnftables libcrypto \
+PKGS    := fuse3 libcurl jansson libarchive libbtrfsutil libmnl libcgroup libnftables libcrypto zlib \
 	   libseccomp
 PREFIX  ?= /usr/local
 

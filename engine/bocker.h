@@ -207,6 +207,19 @@ int bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel
 		  struct bk_err *err);
 
 /*
+ * Push image name (an id or a reference) to ref ("host/path:tag"; NULL or
+ * "": its first name) as docker push does: the layer blobs the repository
+ * lacks (a pulled layer's as it came, a committed or built image's own
+ * layer made from its snapshot once and kept), its config, its manifest
+ * under the tag.  digest_out gets the manifest's digest.  Errors: those of
+ * bk_image_pull, EINVAL (no name, a reference by digest), EBUSY (not
+ * ready).  The image is left as it was on failure.
+ */
+#define BK_DIGEST_SIZE 72
+int bk_image_push(struct bk_engine *e, const char *name, const char *ref, struct bk_cancel *cancel,
+		  char digest_out[BK_DIGEST_SIZE], struct bk_err *err);
+
+/*
  * Build context_dir/Dockerfile (context_dir absolute) into a new image named
  * ref (NULL: unnamed); id_out gets its id.  The image exists from the start
  * in state BK_IMAGE_BUILDING (an event and a watch call announce it), with

@@ -53,6 +53,8 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	events_init(&e->model.ev);
 	pthread_cond_init(&e->model.ctr_changed, NULL);
 	pthread_mutex_init(&e->spares.lock, NULL);
+	pthread_mutex_init(&e->layers.lock, NULL);
+	pthread_mutex_init(&e->layers.blob_lock, NULL);
 	pthread_cond_init(&e->spares.cond, NULL);
 	/* Spare names must not repeat those a previous run left. */
 	if (getrandom(&e->spares.serial, sizeof(e->spares.serial), 0) < 0)
@@ -203,6 +205,8 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 
 	cgroup_clean_orphans(&e->procs.cg, cgroup_wanted, e);
 	network_republish(e);
+	/* Layers a crash left unnamed (between a layer's commit and its image's). */
+	layers_gc(e);
 	ret = spare_start(e, err);
 	if (ret < 0)
 		return ret;

@@ -8,6 +8,7 @@
  *	containers/ID/ctl         start | stop [SECS] | kill [SIG] | restart
  *[SECS] | rm force | commit [REF|IMG_ID] containers/ID/exec/N/ctl  exec CMD...
  *| kill [SIG]
+ *	images/ID/ctl             rm force | push [REF]
  *
  * A row says how many arguments a verb takes, what else is checked before
  * anything of the write runs, and what runs (on a work thread, control.c).
@@ -249,6 +250,18 @@ run_image_rm(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 	return bk_image_remove(c->engine, c->obj_id, true, err);
 }
 
+/* push [REF]: the manifest's digest is the reply (docker push prints it too). */
+static must_check int
+run_image_push(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	char digest[BK_DIGEST_SIZE];
+	int ret = bk_image_push(c->engine, c->obj_id, arg(l, 0), c->cancel, digest, err);
+
+	if (ret == 0)
+		reply_add(c->reply, digest);
+	return ret;
+}
+
 static must_check int
 run_commit(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
@@ -322,6 +335,7 @@ static const struct verb ctr_verbs[] = {
 };
 static const struct verb img_verbs[] = {
 	{ "rm", "force", 1, 1, check_force, run_image_rm },
+	{ "push", "[REF]", 0, 1, NULL, run_image_push },
 };
 static const struct verb exec_verbs[] = {
 	{ "exec", "CMD...", 1, 1, NULL, run_exec },

@@ -3,6 +3,7 @@
  * which uses nothing of the engine but bocker.h's error type: file I/O
  * helpers and sizes (util.c), sha256 digests (digest.c), failpoints
  * (failpoint.c), the bounded block queue between two threads (blockq.c),
+ * hardlinked inodes met in tree walks (linkmap.c),
  * the kernel features the engine needs (kernel.c), and the error functions
  * of bocker.h (err.c).  inroot.h, the one way to
  * touch paths inside untrusted roots, has a header of its own: bockerfs-init
@@ -158,5 +159,32 @@ void blockq_end(struct blockq *q, int status);
 int blockq_pop(struct blockq *q, struct blockq_block *out, int *status);
 /* Consumer: give up; a producer waiting for room returns false. */
 void blockq_stop(struct blockq *q);
+
+/* ---- linkmap --------------------------------------------------------------------------------- */
+/*
+ * linkmap.h: inodes with more than one link, and the first path each was
+ * met at in a tree walk (copy.c, diff.c), so that later links of it become
+ * hardlinks to that path.
+ */
+#include <sys/types.h>
+
+struct linkmap_slot {
+	dev_t dev;
+	ino_t ino;
+	char *path; /* NULL: slot unused */
+};
+
+/* Zero-initialised is empty. */
+struct linkmap {
+	struct linkmap_slot *slots;
+	size_t cap; /* a power of two, or 0 */
+	size_t n;
+};
+
+/* The path (dev, ino) was added with, borrowed until linkmap_free; NULL if none. */
+const char *linkmap_find(const struct linkmap *m, dev_t dev, ino_t ino);
+/* Remember path (copied) for (dev, ino), unless it has one. */
+void linkmap_add(struct linkmap *m, dev_t dev, ino_t ino, const char *path);
+void linkmap_free(struct linkmap *m);
 
 #endif

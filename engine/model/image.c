@@ -36,6 +36,8 @@ image_free(struct image *img)
 	free(img->digest);
 	free(img->manifest);
 	free(img->layers_text);
+	free(img->layer_key);
+	free(img->base_key);
 	free(img->progress);
 	free(img->broken);
 	free(img);
@@ -126,6 +128,10 @@ record_json(const struct image *img)
 			      img->source, "refs", refs, "created", img->created, "size",
 			      (json_int_t)img->size, "state", "ready", "config", img->config);
 
+	if (j && img->layer_key)
+		json_object_set_new(j, "layer", json_string(img->layer_key));
+	if (j && img->base_key)
+		json_object_set_new(j, "base", json_string(img->base_key));
 	if (j && img->digest) {
 		json_object_set_new(j, "digest", json_string(img->digest));
 		json_object_set_new(j, "layers",
@@ -215,6 +221,10 @@ record_load(struct model *m, const char *id, struct image **out, struct bk_err *
 		if (read_file_at(dfd, "manifest.json", RECORD_MAX, &manifest, NULL, NULL) == 0)
 			img->manifest = manifest;
 	}
+	if (json_is_string(json_object_get(j, "layer")))
+		img->layer_key = xstrdup(json_string_value(json_object_get(j, "layer")));
+	if (json_is_string(json_object_get(j, "base")))
+		img->base_key = xstrdup(json_string_value(json_object_get(j, "base")));
 	img->refs = xcalloc(json_array_size(refs), sizeof(char *));
 	json_array_foreach (refs, i, v)
 		if (json_is_string(v))
@@ -698,7 +708,7 @@ image_pull_progress(struct model *m, const char *id, const char *digest, uint64_
 
 	pthread_mutex_lock(&m->lock);
 	img = image_find_locked(m, id, 0, NULL);
-	if (img && img->state == BK_IMAGE_PULLING) {
+	if (img && (img->state == BK_IMAGE_PULLING || img->pushes > 0)) {
 		for (k = 0; k < img->nprogress; k++)
 			if (strcmp(img->progress[k].digest, digest) == 0)
 				break;
@@ -710,6 +720,39 @@ image_pull_progress(struct model *m, const char *id, const char *digest, uint64_
 		}
 		img->progress[k].done = done;
 		img->progress[k].total = total;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+int
+image_push_begin(struct model *m, const char *id, struct bk_err *err)
+{
+	struct image *img;
+	int ret = 0;
+
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
+	if (img == NULL)
+		ret = bk_err_set(err, ENOENT, "no image '%s'", id);
+	else if (img->state != BK_IMAGE_READY)
+		ret = bk_err_set(err, EBUSY, "image %s is %s", id, bk_image_state_name(img->state));
+	else
+		img->pushes++;
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+void
+image_push_end(struct model *m, const char *id)
+{
+	struct image *img;
+
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
+	if (img && img->pushes > 0 && --img->pushes == 0) {
+		free(img->progress);
+		img->progress = NULL;
+		img->nprogress = 0;
 	}
 	pthread_mutex_unlock(&m->lock);
 }
@@ -949,8 +992,8 @@ image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE], int 
  * image_build_abort().
  */
 int
-image_build_finish(struct model *m, const char *id, const char *from_id, json_t *config,
-		   const char *name, uint64_t size, struct bk_err *err)
+image_build_finish(struct model *m, const char *id, const char *from_id, const char *base_key,
+		   json_t *config, const char *name, uint64_t size, struct bk_err *err)
 {
 	cleanup_close int work_fd =
 	    openat(m->store->tmp_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -988,6 +1031,8 @@ image_build_finish(struct model *m, const char *id, const char *from_id, json_t 
 	json_decref(img->config);
 	img->config = json_deep_copy(config);
 	img->size = size;
+	free(img->base_key);
+	img->base_key = base_key ? xstrdup(base_key) : NULL;
 	time_rfc3339(img->created, sizeof(img->created));
 	ret = image_record_save(work_fd, img, err);
 	if (ret == 0 &&
@@ -1153,6 +1198,36 @@ image_set_config(struct model *m, const char *id, json_t *config, const char *so
 	pthread_mutex_unlock(&m->lock);
 	if (ret == 0)
 		events_notify(&m->ev, BK_OBJ_IMAGE, id, BK_CHANGE_UPDATED);
+	return ret;
+}
+
+/*
+ * Record that images/<id>'s whole filesystem is also the layer key (a
+ * snapshot ops/layers.c made of it).  ENOENT if the image went meanwhile.
+ */
+int
+image_set_layer_key(struct model *m, const char *id, const char *key, struct bk_err *err)
+{
+	struct image *img;
+	char *old;
+	int ret;
+
+	pthread_mutex_lock(&m->lock);
+	img = image_find_locked(m, id, 0, NULL);
+	if (img == NULL) {
+		pthread_mutex_unlock(&m->lock);
+		return bk_err_set(err, ENOENT, "image %s is gone", id);
+	}
+	old = img->layer_key;
+	img->layer_key = xstrdup(key);
+	ret = record_save_in_store(m, img, err);
+	if (ret < 0) {
+		free(img->layer_key);
+		img->layer_key = old;
+	} else {
+		free(old);
+	}
+	pthread_mutex_unlock(&m->lock);
 	return ret;
 }
 

@@ -41,10 +41,19 @@ struct image {
 	uint64_t size;
 	char created[32];
 	/* pulled images */
-	char *digest;                    /* the manifest's, "sha256:..." */
-	char *manifest;                  /* as the registry sent it */
-	char *layers_text;               /* "DIGEST SIZE" per layer */
-	struct layer_progress *progress; /* while pulling */
+	char *digest;      /* the manifest's, "sha256:..." */
+	char *manifest;    /* as the registry sent it */
+	char *layers_text; /* "DIGEST SIZE" per layer */
+	/*
+	 * Its place among the store's layers (layers/<key>, ops/layers.c):
+	 * layer_key holds its whole filesystem (a pulled image's top layer, or a
+	 * snapshot of its rootfs made when first needed), base_key the layer its
+	 * own changes sit on (commits, builds; NULL: nothing, as an import).
+	 */
+	char *layer_key;
+	char *base_key;
+	struct layer_progress *progress; /* while pulling or pushing */
+	int pushes;                      /* pushes under way (progress shows theirs) */
 	size_t nprogress;
 	char *broken; /* BK_IMAGE_BROKEN: why its record or filesystem did not load */
 	int broken_code;
@@ -219,8 +228,8 @@ void image_pull_abort(struct model *m, const char *id);
 must_check int image_build_begin(struct model *m, const char *source, char id[BK_ID_SIZE],
 				 int *log_fd, struct bk_err *err);
 must_check int image_build_finish(struct model *m, const char *id, const char *from_id,
-				  json_t *config, const char *name, uint64_t size,
-				  struct bk_err *err);
+				  const char *base_key, json_t *config, const char *name,
+				  uint64_t size, struct bk_err *err);
 void image_build_abort(struct model *m, const char *id);
 /* A build step's image: a writable snapshot of base_id's (NULL: empty), then published. */
 must_check int image_derive_begin(struct model *m, const char *base_id, char id_out[BK_ID_SIZE],
@@ -228,6 +237,12 @@ must_check int image_derive_begin(struct model *m, const char *base_id, char id_
 must_check int image_derive_publish(struct model *m, const char *id, int rootfs_fd, json_t *config,
 				    const char *source, uint64_t size, struct bk_err *err);
 void image_derive_abort(struct model *m, const char *id);
+/* A push of id begins (EBUSY unless ready), and ends: its progress is shown meanwhile. */
+must_check int image_push_begin(struct model *m, const char *id, struct bk_err *err);
+void image_push_end(struct model *m, const char *id);
+/* images/<id>'s filesystem is also layers/<key> (ops/layers.c): recorded. */
+must_check int image_set_layer_key(struct model *m, const char *id, const char *key,
+				   struct bk_err *err);
 must_check int image_set_config(struct model *m, const char *id, json_t *config, const char *source,
 				struct bk_err *err);
 

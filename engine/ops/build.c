@@ -41,10 +41,11 @@ struct build {
 	char id[BK_ID_SIZE];      /* the build's image: building, then the result */
 	char cur[BK_ID_SIZE];     /* the image the next step starts from; "" = empty (scratch) */
 	bool cur_owned;           /* cur is one of this build's intermediate images */
-	bool cur_stale;           /* cur's config is not config yet */
-	json_t *config;           /* the result's image config, as far as the build got */
-	bool cmd_set;             /* this Dockerfile set CMD (a later ENTRYPOINT keeps it) */
-	char ctr[BK_ID_SIZE];     /* the step container, "" when there is none */
+	char base_key[LAYER_KEY_SIZE]; /* FROM's layer: the result's changes sit on it */
+	bool cur_stale;                /* cur's config is not config yet */
+	json_t *config;                /* the result's image config, as far as the build got */
+	bool cmd_set;                  /* this Dockerfile set CMD (a later ENTRYPOINT keeps it) */
+	char ctr[BK_ID_SIZE];          /* the step container, "" when there is none */
 	size_t step, nsteps;
 	char tail[TAIL_SIZE]; /* the last bytes of the running RUN's output */
 	size_t tail_len;
@@ -282,6 +283,12 @@ from_image(struct build *b, const char *name, struct bk_err *err)
 	ret = image_config_for(&b->e->model, id, b->cur, &b->config, err);
 	if (ret < 0)
 		return bk_err_wrap(err, "FROM %s", name);
+	{
+		cleanup_close int layers_fd = layers_open_dir(b->e, err);
+
+		if (layers_fd < 0 || image_layer(b->e, layers_fd, b->cur, b->base_key, err) < 0)
+			return bk_err_wrap(err, "FROM %s: its layer", name);
+	}
 	blog(b, " ---> %s\n", b->cur);
 	return 0;
 }
@@ -749,8 +756,8 @@ finish(struct build *b, const char *name, struct bk_err *err)
 	blog(b, "Successfully built %s\n", b->id);
 	if (name)
 		blog(b, "Successfully tagged %s\n", name);
-	if (image_build_finish(&b->e->model, b->id, b->cur[0] ? b->cur : NULL, b->config, name,
-			       size, err) < 0)
+	if (image_build_finish(&b->e->model, b->id, b->cur[0] ? b->cur : NULL,
+			       b->base_key[0] ? b->base_key : NULL, b->config, name, size, err) < 0)
 		return -err->code;
 	spare_refill(b->e, b->id);
 	return 0;
@@ -850,6 +857,8 @@ bk_image_build(struct bk_engine *e, const char *context_dir, const char *ref,
 	}
 	bk_log(BK_LOG_INFO, "build %s from '%s' started", b.id, context_dir);
 
+	/* FROM's layer is named by no image until the result is published. */
+	layers_hold(e);
 	ret = run_build(&b, &df, ref ? name : NULL, err);
 	if (ret < 0) {
 		blog(&b, "error: %s\n", err->msg);
@@ -866,6 +875,7 @@ bk_image_build(struct bk_engine *e, const char *context_dir, const char *ref,
 		snprintf(id_out, BK_ID_SIZE, "%s", b.id);
 		bk_log(BK_LOG_INFO, "built '%s' as %s", context_dir, b.id);
 	}
+	layers_release(e);
 	json_decref(b.config);
 	dockerfile_free(&df);
 	close(b.log_fd);

@@ -154,9 +154,30 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 	return image_record_save(work_fd, img, err);
 }
 
-int
-bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
-		    char id_out[BK_ID_SIZE], struct bk_err *err)
+static int
+commit_base(struct bk_engine *e, const char *image_id, struct image *img, struct bk_err *err)
+{
+	char key[LAYER_KEY_SIZE];
+	cleanup_close int layers_fd = layers_open_dir(e, err);
+	int ret;
+
+	if (layers_fd < 0)
+		return layers_fd;
+	ret = image_layer(e, layers_fd, image_id, key, err);
+	if (ret == -ENOENT) {
+		*err = (struct bk_err)BK_ERR_INIT;
+		return 0;
+	}
+	if (ret < 0)
+		return bk_err_wrap(err, "commit: the layer of image %s", image_id);
+	if (key[0])
+		img->base_key = xstrdup(key);
+	return 0;
+}
+
+static int
+commit_held(struct bk_engine *e, const char *ctr_id, const char *target, char id_out[BK_ID_SIZE],
+	    struct bk_err *err)
 {
 	struct bk_container_info ci;
 	struct image *img;
@@ -218,7 +239,15 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 		}
 	}
 	snprintf(work, sizeof(work), "%s%s", img->id, replace ? ".new" : "");
-	ret = commit_build(e, &ci, work, img, err);
+	/*
+	 * Its changes sit on its image's layer (made now if that image has
+	 * none, before a replacement in place changes it): a push sends them
+	 * as one layer over the image's.  An image removed since the container
+	 * started leaves none: the push sends the whole filesystem as one.
+	 */
+	ret = commit_base(e, ci.image_id, img, err);
+	if (ret == 0)
+		ret = commit_build(e, &ci, work, img, err);
 	if (ret == 0 && replace) {
 		ret = image_exchange(&e->model, work, img, err);
 		/* Snapshots of the old filesystem must not serve a later run. */
@@ -247,4 +276,17 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 	events_emit(&e->model.ev, BK_OBJ_IMAGE, id_out, "commit", "container=%s", ctr_id);
 	bk_log(BK_LOG_INFO, "committed container %s as %s", ctr_id, id_out);
 	return 0;
+}
+
+int
+bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
+		    char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	int ret;
+
+	/* The base layer it makes is named by no image until the new one is published. */
+	layers_hold(e);
+	ret = commit_held(e, ctr_id, target, id_out, err);
+	layers_release(e);
+	return ret;
 }

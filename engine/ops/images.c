@@ -1,6 +1,7 @@
 /*
  * The public API on images: lookups of the table (model/), and removal,
- * which also drops the image's spare snapshots.
+ * which also drops the image's spare snapshots and the layers no other
+ * image uses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,5 +66,7 @@ bk_image_remove(struct bk_engine *e, const char *name, bool force, struct bk_err
 	bk_log(BK_LOG_INFO, "removed image %s", img->id);
 	events_notify(&e->model.ev, BK_OBJ_IMAGE, img->id, BK_CHANGE_REMOVED);
 	image_free(img);
+	/* Its layers, if no other image reaches them. */
+	layers_gc(e);
 	return 0;
 }

@@ -18,6 +18,8 @@
  *   build.c      a Dockerfile built step by step
  *   commit.c     a container's filesystem made an image
  *   images.c     an image's removal (with its spare snapshots)
+ *   layers.c     the store's layers as a graph: an image's layer, blobs, collection
+ *   push.c       an image pushed to a registry
  *   query.c      the public API's reads of the tables
  */
 #ifndef BK_OPS_H
@@ -87,8 +89,17 @@ struct restarts {
 	struct restart_pending *list;
 };
 
+/* layers.c: operations that make layers before an image records them hold off the collection. */
+struct layers {
+	pthread_mutex_t lock;
+	int holds;                 /* protected by lock */
+	bool gc_pending;           /* protected by lock: run by the last release */
+	pthread_mutex_t blob_lock; /* one blob made at a time */
+};
+
 struct bk_engine {
 	struct store store;
+	struct layers layers;
 	struct model model;
 	struct procs procs;
 	struct network net;
@@ -98,6 +109,49 @@ struct bk_engine {
 	struct execs execs;
 	struct restarts restarts;
 };
+
+/* ---- layers.c -------------------------------------------------------------------------------- */
+
+#define LAYER_KEY_SIZE 72 /* 64 hex digits of a chain id, or "local-" and 24 */
+
+/* layers/<key>/layer.json: what one layer is, and the blob stored with it. */
+struct layer_rec {
+	char key[LAYER_KEY_SIZE];
+	char parent[LAYER_KEY_SIZE];    /* the layer below, "" at the bottom */
+	char chain_id[DIGEST_STR_SIZE]; /* pulled layers: their chain id */
+	char diff_id[DIGEST_STR_SIZE];  /* pulled layers: the config's diff id */
+	bool has_blob;                  /* layers/<key>/blob holds the blob below */
+	char blob_digest[DIGEST_STR_SIZE];
+	char blob_diff_id[DIGEST_STR_SIZE]; /* of the tar inside it */
+	char blob_media_type[96];
+	uint64_t blob_size;
+};
+
+bool layer_key_valid(const char *key);
+const char *layer_media_type(enum layer_comp comp);
+/* store/layers, made if missing: an fd, or -errno. */
+must_check int layers_open_dir(struct bk_engine *e, struct bk_err *err);
+must_check int layer_rec_load(int layers_fd, const char *key, struct layer_rec *out,
+			      struct bk_err *err);
+/* The layers from the bottom up to key (*out: caller frees), following parents. */
+must_check int layer_chain(int layers_fd, const char *key, struct layer_rec **out, size_t *n,
+			   struct bk_err *err);
+/* Make rec's blob (the diff over its parent, gzip) unless stored; rec gets its fields. */
+must_check int layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_rec *rec,
+			       struct bk_cancel *cancel, struct layer_diff_stats *stats,
+			       struct bk_err *err);
+/*
+ * The key of the layer holding image id's whole filesystem, made (a
+ * snapshot of its rootfs over its base) and recorded if it has none; ""
+ * for a pulled image with no layers.
+ */
+must_check int image_layer(struct bk_engine *e, int layers_fd, const char *id,
+			   char key[LAYER_KEY_SIZE], struct bk_err *err);
+/* Around work that makes layers before an image records them: the collection waits. */
+void layers_hold(struct bk_engine *e);
+void layers_release(struct bk_engine *e);
+/* Remove the layers no image reaches (later, if held). */
+void layers_gc(struct bk_engine *e);
 
 /* ---- launch.c -------------------------------------------------------------------------------- */
 
@@ -224,8 +278,10 @@ struct pull_layer {
 };
 
 struct pull_result {
-	char *familiar; /* "busybox:latest", "localhost:5000/x/y:t": the image's name */
-	json_t *config; /* the image config object */
+	char *familiar;   /* "busybox:latest", "localhost:5000/x/y:t": the image's name */
+	json_t *config;   /* the image config object */
+	char *config_raw; /* the config blob as the registry sent it */
+	size_t config_raw_len;
 	char *manifest; /* the image manifest as the registry sent it */
 	size_t manifest_len;
 	char digest[DIGEST_STR_SIZE]; /* sha256 of manifest */

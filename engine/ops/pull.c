@@ -58,6 +58,7 @@ pull_result_free(struct pull_result *res)
 	free(res->manifest);
 	free(res->layers_text);
 	free(res->layers);
+	free(res->config_raw);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -90,6 +91,10 @@ struct fetch {
 	/* fetcher thread only */
 	struct digest dig;
 	uint64_t received;
+	/* the blob kept as it came (for pushes): tmp/<blob_name>, renamed into the layer */
+	int tmp_fd;
+	int blob_fd;
+	char blob_name[64];
 	/* extractor only */
 	struct chunk *current;
 };
@@ -119,6 +124,8 @@ fetch_sink(void *arg, const void *data, size_t len, struct bk_err *err)
 		return bk_err_set(err, EBADMSG, "more than the %llu bytes the manifest announced",
 				  (unsigned long long)f->ml->size);
 	digest_update(&f->dig, data, len);
+	if (write_all(f->blob_fd, data, len) < 0)
+		return bk_err_sys(err, "keep the blob in tmp/%s", f->blob_name);
 	c = xmalloc(sizeof(*c) + len);
 	c->next = NULL;
 	c->len = len;
@@ -184,13 +191,24 @@ fetch_main(void *arg)
 static int
 fetch_start(struct fetch *f, struct bk_err *err)
 {
+	char rnd[13];
 	int ret;
 
+	random_hex(rnd, 12);
+	snprintf(f->blob_name, sizeof(f->blob_name), "blob-%.16s-%s",
+		 f->ml->digest + strlen("sha256:"), rnd);
+	f->blob_fd = openat(f->tmp_fd, f->blob_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (f->blob_fd < 0)
+		return bk_err_sys(err, "create tmp/%s", f->blob_name);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	ret = pthread_create(&f->thread, NULL, fetch_main, f);
 	if (ret != 0) {
 		errno = ret;
+		close(f->blob_fd);
+		unlinkat(f->tmp_fd, f->blob_name, 0);
+		pthread_mutex_destroy(&f->mu);
+		pthread_cond_destroy(&f->cv);
 		return bk_err_sys(err, "start a download thread");
 	}
 	f->started = true;
@@ -218,6 +236,9 @@ fetch_finish(struct fetch *f)
 	f->current = NULL;
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
+	close(f->blob_fd);
+	/* Gone already when the layer took it. */
+	unlinkat(f->tmp_fd, f->blob_name, 0);
 	f->started = false;
 }
 
@@ -292,19 +313,6 @@ hex_of(const char *digest)
 	return digest + strlen("sha256:");
 }
 
-static int
-open_layers_dir(struct bk_engine *e, struct bk_err *err)
-{
-	int fd;
-
-	if (mkdirat(e->store.fd, "layers", 0700) < 0 && errno != EEXIST)
-		return bk_err_sys(err, "mkdir layers");
-	fd = openat(e->store.fd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return bk_err_sys(err, "open layers");
-	return fd;
-}
-
 static bool
 layer_present(struct pull *p, const char *chain)
 {
@@ -332,12 +340,16 @@ stored_file_bytes(struct pull *p, const char *chain)
 }
 
 static int
-write_layer_info(int dfd, const struct pull_layer *l, const char *parent, struct bk_err *err)
+write_layer_info(int dfd, const struct pull_layer *l, const char *parent, enum layer_comp comp,
+		 struct bk_err *err)
 {
+	/* The blob kept beside it is the one pulled: a push sends it as it came. */
 	cleanup(json_decrefp) json_t *j =
-	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?}", "chain_id", l->chain_id, "diff_id",
-		      l->diff_id, "digest", l->digest, "size", (json_int_t)l->size, "file_bytes",
-		      (json_int_t)l->file_bytes, "parent", parent);
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?, s:s, s:s, s:s, s:I}", "chain_id",
+		      l->chain_id, "diff_id", l->diff_id, "digest", l->digest, "size",
+		      (json_int_t)l->size, "file_bytes", (json_int_t)l->file_bytes, "parent",
+		      parent, "blob_digest", l->digest, "blob_diff_id", l->diff_id,
+		      "blob_media_type", layer_media_type(comp), "blob_size", (json_int_t)l->size);
 	cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 
 	if (text == NULL)
@@ -416,7 +428,11 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 	l->file_bytes = st.file_bytes;
 	l->fetched = true;
 	p->fetched_bytes += l->size;
-	if ((ret = write_layer_info(work_fd, l, parent, err)) < 0 ||
+	if (renameat(p->e->store.tmp_fd, f->blob_name, work_fd, "blob") < 0) {
+		ret = bk_err_sys(err, "keep the blob of layers/%.16s", hex_of(l->chain_id));
+		goto fail;
+	}
+	if ((ret = write_layer_info(work_fd, l, parent, p->man.layers[i].comp, err)) < 0 ||
 	    (ret = store_set_read_only(rootfs_fd, true, err)) < 0)
 		goto fail;
 	if (is_cancelled(p->cancel)) {
@@ -568,6 +584,7 @@ layer_take(struct pull *p, size_t i, struct fetch *f, bool *owned, struct bk_err
 	}
 	*owned = true;
 	f->reg = p->reg;
+	f->tmp_fd = p->e->store.tmp_fd;
 	f->ml = &p->man.layers[i];
 	f->progress = p->progress;
 	f->cancel = p->cancel;
@@ -799,6 +816,9 @@ fetch_config(struct pull *p, struct pull_result *out, struct bk_err *err)
 	ret = manifest_config_parse(body, len, p->man.nlayers, &out->config, &ids, err);
 	if (ret < 0)
 		return ret;
+	/* As it came: its digest is the manifest's config digest, for a push. */
+	out->config_raw = memcpy(xmalloc(len ? len : 1), body, len);
+	out->config_raw_len = len;
 	p->nlayers = p->man.nlayers;
 	p->layers = xcalloc(p->nlayers ? p->nlayers : 1, sizeof(*p->layers));
 	for (i = 0; i < p->nlayers; i++) {
@@ -856,6 +876,8 @@ write_image_dir(struct pull *p, int work_dfd, struct pull_result *out, struct bk
 				      err)) < 0 ||
 	    (ret = write_file_replace(work_dfd, "digest", digest_line, strlen(digest_line), err)) <
 		0 ||
+	    (ret = write_file_replace(work_dfd, "config.blob", out->config_raw, out->config_raw_len,
+				      err)) < 0 ||
 	    (ret = write_file_replace(work_dfd, "layers", out->layers_text, used, err)) < 0)
 		return ret;
 	return 0;
@@ -882,7 +904,7 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 	ropts.auth_config = e->registry.auth_config;
 	if ((ret = registry_open(&p.ref, &ropts, &p.reg, err)) < 0)
 		goto out;
-	if ((ret = p.layers_fd = open_layers_dir(e, err)) < 0)
+	if ((ret = p.layers_fd = layers_open_dir(e, err)) < 0)
 		goto out;
 	if ((ret = fetch_manifest(&p, &plat, out, err)) < 0 ||
 	    (ret = failpoint("pull.manifest", err)) < 0 || (ret = fetch_config(&p, out, err)) < 0 ||
@@ -925,9 +947,9 @@ relay_progress(void *arg, const char *digest, uint64_t done, uint64_t total)
 		r->user->layer(r->user->arg, digest, done, total);
 }
 
-int
-bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
-	      const struct bk_pull_progress *progress, char id_out[BK_ID_SIZE], struct bk_err *err)
+static int
+pull_held(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
+	  const struct bk_pull_progress *progress, char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	struct progress_relay relay = { .e = e, .user = progress };
 	struct bk_pull_progress hook = { .layer = relay_progress, .arg = &relay };
@@ -984,4 +1006,17 @@ bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
 	events_emit(&e->model.ev, BK_OBJ_IMAGE, id_out, "pull", "ref=%s", res.familiar);
 	pull_result_free(&res);
 	return 0;
+}
+
+int
+bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel,
+	      const struct bk_pull_progress *progress, char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	int ret;
+
+	/* Its layers are in layers/ before the image that names them is. */
+	layers_hold(e);
+	ret = pull_held(e, ref, cancel, progress, id_out, err);
+	layers_release(e);
+	return ret;
 }

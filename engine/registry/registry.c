@@ -84,6 +84,7 @@ struct registry {
 	char *authz;          /* "Bearer ..." or "Basic ..." for eps[cur], or NULL */
 	atomic_uint_fast64_t requests;
 	atomic_bool answered; /* some server sent a status line: it is up, retries may help */
+	bool push;            /* a client for pushing: tokens with the pull,push scope */
 };
 
 /* ---- Bearer tokens, cached process-wide per (host, scope) --------------- */
@@ -183,6 +184,15 @@ token_drop(const char *host, const char *scope)
 struct xfer {
 	struct registry *r;
 	CURL *c;
+	const char *method; /* NULL: GET; "HEAD", "POST", "PUT", "PATCH" */
+	/* a request body: from memory, or size bytes of a file read with pread */
+	const char *up_mem;
+	int up_fd;
+	uint64_t up_size, up_off;
+	const char *up_type; /* its Content-Type */
+	void (*up_progress)(void *arg, uint64_t done, uint64_t total);
+	void *up_arg;
+	char location[2048]; /* the last response's Location */
 	/* the current response (a redirect or a 401 starts another) */
 	long status;
 	char content_type[256];
@@ -260,7 +270,7 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 	line[strcspn(line, "\r\n")] = '\0';
 	if (strncmp(line, "HTTP/", 5) == 0) {
 		x->status = strtol(line + strcspn(line, " "), NULL, 10);
-		x->content_type[0] = x->digest[0] = x->challenge[0] = '\0';
+		x->content_type[0] = x->digest[0] = x->challenge[0] = x->location[0] = '\0';
 		x->errlen = 0;
 		x->range_from = -1;
 		x->retry_after = -1;
@@ -282,10 +292,12 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 		snprintf(x->challenge, sizeof(x->challenge), "%s", v);
 	else if (strcasecmp(line, "Retry-After") == 0)
 		x->retry_after = retry_after_s(v);
+	else if (strcasecmp(line, "Location") == 0)
+		snprintf(x->location, sizeof(x->location), "%s", v);
 	else if (strcasecmp(line, "Content-Range") == 0 && strncasecmp(v, "bytes ", 6) == 0)
 		x->range_from = strtoll(v + 6, NULL, 10);
 	else if (strcasecmp(line, "Content-Length") == 0 && x->status == 200 && !x->sink &&
-		 strtoull(v, NULL, 10) > x->mem_max) {
+		 !x->method && strtoull(v, NULL, 10) > x->mem_max) {
 		/* Refuse a huge manifest or config before reading any of it. */
 		x->too_big = true;
 		return 0;
@@ -334,7 +346,7 @@ on_body(char *buf, size_t size, size_t n, void *arg)
 
 	x->last_activity = now_ms();
 	x->got_body = true;
-	if (x->status != 200 && !(x->status == 206 && x->offset > 0)) {
+	if (x->method || (x->status != 200 && !(x->status == 206 && x->offset > 0))) {
 		size_t k = len < ERRBODY_MAX - 1 - x->errlen ? len : ERRBODY_MAX - 1 - x->errlen;
 
 		memcpy(x->errbody + x->errlen, buf, k);
@@ -376,6 +388,12 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	return 0;
 }
 
+static const char *
+xmethod(const struct xfer *x)
+{
+	return x->method ? x->method : "GET";
+}
+
 /* "scheme://host:port/path?query" without the query: signed URLs carry secrets. */
 static void
 url_for_msg(const char *url, char *out, size_t size)
@@ -395,23 +413,25 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 	/* Network failures are worth another try only from a server known to be up. */
 	up = atomic_load(&x->r->answered);
 	if (x->cancelled)
-		return bk_err_set(err, EINTR, "GET %s: interrupted", u);
+		return bk_err_set(err, EINTR, "%s %s: interrupted", xmethod(x), u);
 	if (x->timed_out) {
 		x->transient = up;
-		return bk_err_set(err, ETIMEDOUT, "GET %s: no data for %u s", u, x->r->timeout_s);
+		return bk_err_set(err, ETIMEDOUT, "%s %s: no data for %u s", xmethod(x), u,
+				  x->r->timeout_s);
 	}
 	if (x->sink_ret < 0)
 		return x->sink_ret; /* the consumer filled err */
 	if (x->too_big)
-		return bk_err_set(err, EFBIG, "GET %s: response larger than %zu bytes", u,
-				  x->mem_max);
+		return bk_err_set(err, EFBIG, "%s %s: response larger than %zu bytes", xmethod(x),
+				  u, x->mem_max);
 	if (x->bad_range)
-		return bk_err_set(err, EPROTO, "GET %s: asked for bytes from %llu, got from %lld",
-				  u, (unsigned long long)x->offset, (long long)x->range_from);
+		return bk_err_set(err, EPROTO, "%s %s: asked for bytes from %llu, got from %lld",
+				  xmethod(x), u, (unsigned long long)x->offset,
+				  (long long)x->range_from);
 	if (x->headers_too_large)
 		return bk_err_set(err, EPROTO,
-				  "GET %s: response headers too large (over %u bytes or %u lines)",
-				  u, HEADERS_MAX, HEADER_LINES_MAX);
+				  "%s %s: response headers too large (over %u bytes or %u lines)",
+				  xmethod(x), u, HEADERS_MAX, HEADER_LINES_MAX);
 	/*
 	 * libcurl's own header limits, met before on_header sees the line: a
 	 * line over 100 KiB fails as "out of memory" (with no message, in this
@@ -420,8 +440,8 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 	 */
 	if ((res == CURLE_OUT_OF_MEMORY && !x->got_body) ||
 	    (res == CURLE_RECV_ERROR && strcasestr(x->curl_msg, "header")))
-		return bk_err_set(err, EPROTO, "GET %s: response headers too large (%s)", u,
-				  x->curl_msg[0] ? x->curl_msg : "a line over libcurl's limit");
+		return bk_err_set(err, EPROTO, "%s %s: response headers too large (%s)", xmethod(x),
+				  u, x->curl_msg[0] ? x->curl_msg : "a line over libcurl's limit");
 	curl_easy_getinfo(x->c, CURLINFO_OS_ERRNO, &os);
 	switch (res) {
 	case CURLE_COULDNT_CONNECT:
@@ -452,14 +472,43 @@ curl_fail(struct xfer *x, CURLcode res, const char *url, struct bk_err *err)
 		code = EPROTO; /* TLS, protocol, malformed responses */
 		break;
 	}
-	return bk_err_set(err, code, "GET %s: %s", u, curl_easy_strerror(res));
+	return bk_err_set(err, code, "%s %s: %s", xmethod(x), u, curl_easy_strerror(res));
+}
+
+/* A request body for libcurl, from memory or from the file (pread: a retry starts over). */
+static size_t
+on_upload(char *buf, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	uint64_t left = x->up_size - x->up_off;
+	size_t want = size * n < left ? size * n : (size_t)left;
+	ssize_t got;
+
+	if (want == 0)
+		return 0;
+	if (x->up_mem) {
+		memcpy(buf, x->up_mem + x->up_off, want);
+		got = (ssize_t)want;
+	} else {
+		do
+			got = pread(x->up_fd, buf, want, (off_t)x->up_off);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+	}
+	x->up_off += (uint64_t)got;
+	/* Sending is activity too: a long upload is not a stall. */
+	x->last_activity = now_ms();
+	if (x->up_progress)
+		x->up_progress(x->up_arg, x->up_off, x->up_size);
+	return (size_t)got;
 }
 
 static int
 perform(struct xfer *x, const char *url, const char *accept, const char *authz, struct bk_err *err)
 {
 	cleanup(curl_slist_free_allp) struct curl_slist *hdrs = NULL;
-	cleanup_free char *ah = NULL, *auth = NULL, *range = NULL;
+	cleanup_free char *ah = NULL, *auth = NULL, *range = NULL, *ct = NULL;
 	CURL *c = x->c;
 	CURLcode res;
 
@@ -476,9 +525,18 @@ perform(struct xfer *x, const char *url, const char *accept, const char *authz, 
 		range = xasprintf("Range: bytes=%llu-", (unsigned long long)x->offset);
 		hdrs = curl_slist_append(hdrs, range);
 	}
+	if (x->up_type) {
+		ct = xasprintf("Content-Type: %s", x->up_type);
+		hdrs = curl_slist_append(hdrs, ct);
+	}
+	if (x->method) {
+		/* No 100-continue round trip: the registry reads the body it asked for. */
+		hdrs = curl_slist_append(hdrs, "Expect:");
+	}
 	x->status = 0;
 	x->errlen = 0;
 	x->retry_after = -1;
+	x->up_off = 0;
 	x->transient = x->timed_out = x->bad_range = x->body_started = false;
 	x->headers_too_large = x->got_body = false;
 	x->header_bytes = x->header_lines = 0;
@@ -502,6 +560,19 @@ perform(struct xfer *x, const char *url, const char *accept, const char *authz, 
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c, CURLOPT_SHARE, x->r->share);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->curl_msg);
+	if (x->method && strcmp(x->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (x->method && strcmp(x->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (x->method) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, x->method);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
+		curl_easy_setopt(c, CURLOPT_READDATA, x);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_size);
+	}
 	atomic_fetch_add(&x->r->requests, 1);
 	res = curl_easy_perform(c);
 	if (res != CURLE_OK)
@@ -538,25 +609,26 @@ status_error(struct xfer *x, const char *url, struct bk_err *err)
 	switch (x->status) {
 	case 401:
 	case 403:
-		return bk_err_set(err, EACCES, "GET %s: access denied, HTTP %ld%s", u, x->status,
-				  detail);
+		return bk_err_set(err, EACCES, "%s %s: access denied, HTTP %ld%s", xmethod(x), u,
+				  x->status, detail);
 	case 404:
-		return bk_err_set(err, ENOENT, "GET %s: not found%s", u, detail);
+		return bk_err_set(err, ENOENT, "%s %s: not found%s", xmethod(x), u, detail);
 	case 429:
 		x->transient = true;
-		return bk_err_set(err, EAGAIN, "GET %s: too many requests, HTTP 429%s", u, detail);
+		return bk_err_set(err, EAGAIN, "%s %s: too many requests, HTTP 429%s", xmethod(x),
+				  u, detail);
 	case 501: /* not implemented, HTTP version not supported: asking again changes nothing */
 	case 505:
-		return bk_err_set(err, EPROTO, "GET %s: unexpected HTTP status %ld%s", u, x->status,
-				  detail);
+		return bk_err_set(err, EPROTO, "%s %s: unexpected HTTP status %ld%s", xmethod(x), u,
+				  x->status, detail);
 	default:
 		if (x->status >= 500 && x->status < 600) {
 			x->transient = true;
-			return bk_err_set(err, EIO, "GET %s: server error, HTTP %ld%s", u,
-					  x->status, detail);
+			return bk_err_set(err, EIO, "%s %s: server error, HTTP %ld%s", xmethod(x),
+					  u, x->status, detail);
 		}
-		return bk_err_set(err, EPROTO, "GET %s: unexpected HTTP status %ld%s", u, x->status,
-				  detail);
+		return bk_err_set(err, EPROTO, "%s %s: unexpected HTTP status %ld%s", xmethod(x), u,
+				  x->status, detail);
 	}
 }
 
@@ -773,7 +845,8 @@ authenticate(struct registry *r, const struct endpoint *ep, const char *challeng
 	if (ch.scope[0])
 		snprintf(scope, sizeof(scope), "%s", ch.scope);
 	else
-		snprintf(scope, sizeof(scope), "repository:%s:pull", r->ref.path);
+		snprintf(scope, sizeof(scope), "repository:%s:%s", r->ref.path,
+			 r->push ? "pull,push" : "pull");
 	cached = token_get(ep->host, scope);
 	if (cached && (tried == NULL || strcmp(cached, tried) != 0)) {
 		set_authz(r, cached);
@@ -791,7 +864,10 @@ static int
 request(struct registry *r, const struct endpoint *ep, const char *path, const char *accept,
 	struct xfer *x, struct bk_err *err)
 {
-	cleanup_free char *url = xasprintf("%s%s", ep->base, path);
+	/* An upload's Location may be absolute (on the registry's host or not). */
+	bool absolute = !strncasecmp(path, "http://", 7) || !strncasecmp(path, "https://", 8);
+	cleanup_free char *start = absolute ? xstrdup(path) : xasprintf("%s%s", ep->base, path);
+	cleanup_free char *url = xstrdup(start);
 	bool answered = false;
 	int ret;
 
@@ -808,6 +884,10 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 		ret = perform(x, url, accept, authz, err);
 		if (ret < 0)
 			return ret;
+		if (x->status >= 300 && x->status < 400 && x->status != 304 && x->method &&
+		    strcmp(x->method, "HEAD") != 0)
+			return bk_err_set(err, EPROTO, "%s %s: refused redirect (HTTP %ld)",
+					  x->method, start, x->status);
 		if (x->status >= 300 && x->status < 400 && x->status != 304) {
 			curl_easy_getinfo(x->c, CURLINFO_REDIRECT_URL, &next);
 			if (next == NULL)
@@ -829,7 +909,7 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 			if (ret < 0)
 				return ret;
 			free(url);
-			url = xasprintf("%s%s", ep->base, path);
+			url = xstrdup(start);
 			hops = -1;
 			continue;
 		}
@@ -838,7 +918,9 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 					  "registry %s: access denied to %s with the "
 					  "credentials given (HTTP 401)",
 					  ep->host, r->ref.path);
-		if (x->status != 200 && !(x->status == 206 && x->offset > 0))
+		if (x->method && x->status >= 200 && x->status < 300)
+			return 0;
+		if (x->method || (x->status != 200 && !(x->status == 206 && x->offset > 0)))
 			return status_error(x, url, err);
 		return 0;
 	}
@@ -1033,7 +1115,9 @@ registry_open(const struct image_ref *ref, const struct registry_opts *opts, str
 	curl_share_setopt(r->share, CURLSHOPT_USERDATA, r);
 	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	if (strcmp(ref->domain, "docker.io") == 0)
+	r->push = opts->push;
+	/* Mirrors serve pulls; a push goes to the registry the reference names. */
+	if (strcmp(ref->domain, "docker.io") == 0 && !opts->push)
 		for (const char *const *m = opts->mirrors; m && *m; m++)
 			if (add_mirror(r, *m, err) < 0) {
 				registry_free(r);
@@ -1082,7 +1166,8 @@ preload_token(struct registry *r, const struct endpoint *ep)
 	char scope[512];
 	cleanup_free char *t = NULL;
 
-	snprintf(scope, sizeof(scope), "repository:%s:pull", r->ref.path);
+	snprintf(scope, sizeof(scope), "repository:%s:%s", r->ref.path,
+		 r->push ? "pull,push" : "pull");
 	t = token_get(ep->host, scope);
 	set_authz(r, t);
 }
@@ -1151,6 +1236,138 @@ registry_stream_blob(struct registry *r, const char *digest, uint64_t size, regi
 
 	if (c == NULL)
 		abort();
+	return request_retry(r, &r->eps[r->cur], path, NULL, &x, err);
+}
+
+/* ---- pushing ----------------------------------------------------------- */
+
+int
+registry_blob_exists(struct registry *r, const char *digest, struct bk_err *err)
+{
+	cleanup_free char *path = xasprintf("/v2/%s/blobs/%s", r->ref.path, digest);
+	struct xfer x = { .r = r, .c = r->easy, .method = "HEAD" };
+	int ret;
+
+	preload_token(r, &r->eps[r->cur]);
+	ret = request_retry(r, &r->eps[r->cur], path, NULL, &x, err);
+	if (ret == -ENOENT) {
+		*err = (struct bk_err)BK_ERR_INIT;
+		return 0;
+	}
+	return ret < 0 ? ret : 1;
+}
+
+/* An upload's Location made absolute (relative to the registry), its query kept. */
+static int
+resolve_location(const struct endpoint *ep, const char *loc, char **out, struct bk_err *err)
+{
+	cleanup(curl_url_cleanupp) CURLU *u = curl_url();
+	char *full = NULL;
+
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, ep->base, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_URL, loc, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK)
+		return bk_err_set(err, EPROTO, "registry %s: bad upload location '%.200s'",
+				  ep->host, loc);
+	if (strncasecmp(full, "http://", 7) && strncasecmp(full, "https://", 8)) {
+		curl_free(full);
+		return bk_err_set(err, EPROTO,
+				  "registry %s: upload location '%.200s' is not http(s)", ep->host,
+				  loc);
+	}
+	*out = xstrdup(full);
+	curl_free(full);
+	return 0;
+}
+
+/* One POST (or mount) then PUT; *transient says whether trying again may help. */
+static int
+upload_once(struct registry *r, const struct registry_upload *up, bool *transient,
+	    struct bk_err *err)
+{
+	const struct endpoint *ep = &r->eps[r->cur];
+	struct xfer post = { .r = r, .c = r->easy, .method = "POST" };
+	struct xfer put = { .r = r,
+			    .c = r->easy,
+			    .method = "PUT",
+			    .up_fd = up->fd,
+			    .up_size = up->size,
+			    .up_type = "application/octet-stream",
+			    .up_progress = up->progress,
+			    .up_arg = up->arg };
+	cleanup_free char *path = NULL, *loc = NULL, *url = NULL;
+	char *esc;
+	int ret;
+
+	*transient = false;
+	if (up->mount_from) {
+		char *d = curl_easy_escape(r->easy, up->digest, 0);
+		char *f = curl_easy_escape(r->easy, up->mount_from, 0);
+
+		path = xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", r->ref.path, d ? d : "",
+				 f ? f : "");
+		curl_free(d);
+		curl_free(f);
+	} else {
+		path = xasprintf("/v2/%s/blobs/uploads/", r->ref.path);
+	}
+	ret = request_retry(r, ep, path, NULL, &post, err);
+	if (ret < 0)
+		return ret;
+	if (post.status == 201 && up->mount_from)
+		return 1;
+	if (post.status != 202 || post.location[0] == '\0')
+		return bk_err_set(
+		    err, EPROTO,
+		    "POST %s/v2/%s/blobs/uploads/: HTTP %ld without an upload location", ep->base,
+		    r->ref.path, post.status);
+	if ((ret = resolve_location(ep, post.location, &loc, err)) < 0)
+		return ret;
+	esc = curl_easy_escape(r->easy, up->digest, 0);
+	url = xasprintf("%s%sdigest=%s", loc, strchr(loc, '?') ? "&" : "?", esc ? esc : "");
+	curl_free(esc);
+	ret = request(r, ep, url, NULL, &put, err);
+	*transient = ret < 0 && put.transient;
+	return ret < 0 ? ret : 0;
+}
+
+int
+registry_blob_upload(struct registry *r, const struct registry_upload *up, struct bk_err *err)
+{
+	for (int attempt = 1;; attempt++) {
+		bool transient;
+		int ret = upload_once(r, up, &transient, err);
+		struct xfer x = { .r = r, .transient = transient, .retry_after = -1 };
+		long delay;
+
+		if (ret >= 0)
+			return ret;
+		delay = retry_delay(&x, attempt);
+		if (delay < 0) {
+			if (attempt > 1)
+				err_append(err, " (after %d attempts)", attempt);
+			return ret;
+		}
+		bk_log(BK_LOG_WARN, "registry: %s; attempt %d of %d in %ld ms", err->msg,
+		       attempt + 1, ATTEMPTS_MAX, delay);
+		if (pause_ms(r, delay) < 0)
+			return bk_err_set(err, EINTR, "upload %s: interrupted", up->digest);
+	}
+}
+
+int
+registry_put_manifest(struct registry *r, const char *reference, const char *body, size_t len,
+		      const char *media_type, struct bk_err *err)
+{
+	cleanup_free char *path = xasprintf("/v2/%s/manifests/%s", r->ref.path, reference);
+	struct xfer x = { .r = r,
+			  .c = r->easy,
+			  .method = "PUT",
+			  .up_mem = body,
+			  .up_size = len,
+			  .up_type = media_type };
+
+	preload_token(r, &r->eps[r->cur]);
 	return request_retry(r, &r->eps[r->cur], path, NULL, &x, err);
 }
 

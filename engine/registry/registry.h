@@ -74,6 +74,7 @@ struct registry_opts {
 	const char *auth_config;     /* docker config.json, may be NULL */
 	struct bk_cancel *cancel;    /* polled by every transfer, may be NULL */
 	unsigned timeout_s;          /* connect timeout and longest stall; 0: 30 s */
+	bool push;                   /* a client that pushes: no mirrors, tokens for pull,push */
 };
 
 struct registry;
@@ -118,6 +119,34 @@ must_check int registry_get_blob(struct registry *r, const char *digest, size_t 
 typedef int (*registry_sink)(void *arg, const void *data, size_t len, struct bk_err *err);
 must_check int registry_stream_blob(struct registry *r, const char *digest, uint64_t size,
 				    registry_sink sink, void *arg, struct bk_err *err);
+
+/* ---- pushing (opts.push set) ---- */
+
+/* HEAD the blob in this repository: 1 if there, 0 if not (404), or -errno. */
+must_check int registry_blob_exists(struct registry *r, const char *digest, struct bk_err *err);
+
+struct registry_upload {
+	const char *digest; /* "sha256:..." */
+	uint64_t size;
+	int fd;                 /* its bytes, read with pread from offset 0 */
+	const char *mount_from; /* a repository of the same registry that has it, or NULL */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *arg;
+};
+
+/*
+ * Give the repository a blob: mounted from mount_from when the registry
+ * offers it (returns 1), else POST for an upload session and one
+ * monolithic PUT to its Location (relative or absolute, its query kept)
+ * with ?digest= (returns 0).  Transient failures start over, as GETs are
+ * retried.  -errno as registry_get_manifest, for the methods used.
+ */
+must_check int registry_blob_upload(struct registry *r, const struct registry_upload *up,
+				    struct bk_err *err);
+
+/* PUT the manifest body under reference (a tag or its digest), with its media type. */
+must_check int registry_put_manifest(struct registry *r, const char *reference, const char *body,
+				     size_t len, const char *media_type, struct bk_err *err);
 
 /* Requests made so far (all endpoints, redirects and token fetches included). */
 uint64_t registry_requests(const struct registry *r);

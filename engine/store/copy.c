@@ -36,104 +36,18 @@
 /* Bounded so that a huge file still polls the cancel flag now and then. */
 #define COPY_RANGE_CHUNK (64 * 1024 * 1024)
 
-/* A source inode with more than one link, and where its first copy went. */
-struct link_slot {
-	dev_t dev;
-	ino_t ino;
-	char *path; /* relative to the destination root; NULL: slot unused */
-};
-
-/* Open addressing, at most half full. */
-struct link_map {
-	struct link_slot *slots;
-	size_t cap; /* a power of two, or 0 */
-	size_t n;
-};
-
 struct copy_ctx {
 	struct bk_cancel *cancel; /* borrowed, may be NULL */
 	struct copy_stats *stats; /* borrowed */
 	int dst_root;             /* borrowed: hardlink paths resolve from here */
 	dev_t dst_dev;            /* the destination root, never to be copied into itself */
 	ino_t dst_ino;
-	struct link_map links;
-	char *path; /* relative path of the current entry, for messages and links */
+	struct linkmap links; /* inodes with more than one link: where their first copy went */
+	char *path;           /* relative path of the current entry, for messages and links */
 	size_t path_len;
 	size_t path_cap;
 	char *buf; /* COPY_BUF_SIZE bytes, made on first use */
 };
-
-static size_t
-link_hash(dev_t dev, ino_t ino)
-{
-	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)dev * 0xc2b2ae3d27d4eb4fULL;
-
-	return (size_t)(h ^ (h >> 31));
-}
-
-/* The slot holding (dev, ino), or the empty slot where it belongs.  m->cap > 0. */
-static struct link_slot *
-link_slot(const struct link_map *m, dev_t dev, ino_t ino)
-{
-	size_t i = link_hash(dev, ino) & (m->cap - 1);
-
-	while (m->slots[i].path != NULL && (m->slots[i].dev != dev || m->slots[i].ino != ino))
-		i = (i + 1) & (m->cap - 1);
-	return &m->slots[i];
-}
-
-/* Borrowed, valid until link_free(). */
-static const char *
-link_find(const struct link_map *m, dev_t dev, ino_t ino)
-{
-	if (m->cap == 0)
-		return NULL;
-	return link_slot(m, dev, ino)->path;
-}
-
-static void
-link_grow(struct link_map *m)
-{
-	struct link_map bigger = { .cap = m->cap ? 2 * m->cap : 64 };
-	size_t i;
-
-	bigger.slots = xcalloc(bigger.cap, sizeof(*bigger.slots));
-	for (i = 0; i < m->cap; i++) {
-		if (m->slots[i].path == NULL)
-			continue;
-		*link_slot(&bigger, m->slots[i].dev, m->slots[i].ino) = m->slots[i];
-		bigger.n++;
-	}
-	free(m->slots);
-	*m = bigger;
-}
-
-static void
-link_add(struct link_map *m, dev_t dev, ino_t ino, const char *path)
-{
-	struct link_slot *s;
-
-	if (2 * (m->n + 1) > m->cap)
-		link_grow(m);
-	s = link_slot(m, dev, ino);
-	if (s->path != NULL)
-		return;
-	s->dev = dev;
-	s->ino = ino;
-	s->path = xstrdup(path);
-	m->n++;
-}
-
-static void
-link_free(struct link_map *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->cap; i++)
-		free(m->slots[i].path);
-	free(m->slots);
-	*m = (struct link_map){ 0 };
-}
 
 /* Append name to ctx->path; returns the old length for path_pop(). */
 static size_t
@@ -422,7 +336,7 @@ copy_entry(struct copy_ctx *ctx, int sdir, int ddir, const char *name, int depth
 		return bk_err_sys(err, "copy '%s': stat", ctx->path);
 	if (S_ISDIR(st.st_mode))
 		return copy_subdir(ctx, sdir, ddir, name, &st, depth, err);
-	first = st.st_nlink > 1 ? link_find(&ctx->links, st.st_dev, st.st_ino) : NULL;
+	first = st.st_nlink > 1 ? linkmap_find(&ctx->links, st.st_dev, st.st_ino) : NULL;
 	if (first != NULL) {
 		/*
 		 * Flags 0: linkat does not follow the final component, and the
@@ -450,7 +364,7 @@ copy_entry(struct copy_ctx *ctx, int sdir, int ddir, const char *name, int depth
 				  (unsigned)(st.st_mode & S_IFMT));
 	}
 	if (ret == 0 && st.st_nlink > 1)
-		link_add(&ctx->links, st.st_dev, st.st_ino, ctx->path);
+		linkmap_add(&ctx->links, st.st_dev, st.st_ino, ctx->path);
 	return ret;
 }
 
@@ -555,7 +469,7 @@ copy_tree(int src_dfd, int dst_dfd, struct bk_cancel *cancel, struct copy_stats 
 	fd = -1; /* dir owns it now */
 
 	ret = walk_dir(&ctx, dir, dst_dfd, 1, err);
-	link_free(&ctx.links);
+	linkmap_free(&ctx.links);
 	free(ctx.path);
 	free(ctx.buf);
 	return ret;

@@ -6,6 +6,7 @@
  *   store.c    the layout inside (images/, containers/, tmp/, spare/) and
  *              subvolume operations through libbtrfsutil
  *   layer.c    a layer's tar extracted into a subvolume (libarchive)
+ *   diff.c     the layer a snapshot adds over its parent (push, save)
  *   copy.c     a host directory copied into one (import)
  *   buildfs.c  a build's COPY/ADD/WORKDIR into one
  *
@@ -145,6 +146,37 @@ must_check int layer_extract_limited(int root_dfd, enum layer_comp comp,
 				     const struct layer_limits *limits, struct bk_cancel *cancel,
 				     char diff_id[DIGEST_STR_SIZE], struct layer_stats *stats,
 				     struct bk_err *err);
+
+/* ---- diff ------------------------------------------------------------------------------------ */
+/*
+ * diff.h: the layer a child snapshot adds over its parent (diff.c), as a
+ * gzip-compressed tar with OCI whiteouts, for pushes and saves.
+ */
+struct layer_diff_result {
+	char diff_id[DIGEST_STR_SIZE]; /* sha256 of the tar */
+	char digest[DIGEST_STR_SIZE];  /* sha256 of the gzip stream written */
+	uint64_t size;                 /* bytes written */
+};
+
+struct layer_diff_stats {
+	uint64_t entries, file_bytes, tar_bytes;
+};
+
+/*
+ * Write to out_fd the gzip tar of what the tree open at child_dfd adds,
+ * changes and deletes over the one at parent_dfd (-1: over nothing), both
+ * read-only snapshots where the child descends from the parent (inode
+ * numbers and times carried over).  Kept: modes, owners, times, xattrs,
+ * symlinks, hardlinks (inside the layer), device nodes and fifos; sockets
+ * are left out.  Deletions are ".wh.NAME" entries; a directory made anew
+ * over the parent's gets ".wh..wh..opq".  Returns 0, or -errno: EINVAL for
+ * a name beginning ".wh." (a layer cannot hold it), EFBIG past
+ * LAYER_ENTRIES_MAX entries, ELOOP past 256 levels, EINTR when cancel is
+ * set, the write's errno (ENOSPC).  stats may be NULL.
+ */
+must_check int layer_diff(int parent_dfd, int child_dfd, int out_fd, struct bk_cancel *cancel,
+			  struct layer_diff_result *out, struct layer_diff_stats *stats,
+			  struct bk_err *err);
 
 /* ---- copy ------------------------------------------------------------------------------------ */
 /*

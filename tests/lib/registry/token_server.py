@@ -7,8 +7,10 @@ test key whose certificate the registry trusts (rootcertbundle), and the
 certificate itself in the x5c header.  Listens on 127.0.0.1 only.
 
 Usage: token_server.py PORT KEY CERT ISSUER SERVICE LOG [USER:PASS]
-With USER:PASS, a request must carry those Basic credentials (else 401);
-without, anonymous requests get pull access.  Every request is appended to
+With USER:PASS, a request must carry those Basic credentials (else 401)
+and gets the pull and push it asks for; without, anonymous requests get
+pull access.  A scope parameter may hold several scopes (space-separated),
+as a registry's challenge for a cross-repository mount does.  Every request is appended to
 LOG as "METHOD PATH STATUS" so tests can count them.
 """
 import base64
@@ -55,11 +57,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != want:
                 return self.reply(401, {"errors": [{"code": "UNAUTHORIZED"}]})
         access = []
-        for scope in q.get("scope", []):
+        allowed = ("pull", "push") if creds is not None else ("pull",)
+        for scope in " ".join(q.get("scope", [])).split():
             parts = scope.split(":")
             if len(parts) == 3 and parts[0] == "repository":
                 access.append({"type": "repository", "name": parts[1],
-                               "actions": [a for a in parts[2].split(",") if a == "pull"]})
+                               "actions": [a for a in parts[2].split(",") if a in allowed]})
         now = int(time.time())
         claims = {"iss": issuer, "sub": "test", "aud": q.get("service", [service])[0],
                   "exp": now + 300, "nbf": now - 10, "iat": now, "jti": uuid.uuid4().hex,
