@@ -19,6 +19,7 @@
  *   commit.c     a container's filesystem made an image
  *   images.c     an image's removal (with its spare snapshots)
  *   layers.c     the store's layers as a graph: an image's layer, blobs, collection
+ *   export.c     an image as OCI blobs: its layers' blobs, config, manifest (push, save)
  *   push.c       an image pushed to a registry
  *   query.c      the public API's reads of the tables
  */
@@ -152,6 +153,37 @@ void layers_hold(struct bk_engine *e);
 void layers_release(struct bk_engine *e);
 /* Remove the layers no image reaches (later, if held). */
 void layers_gc(struct bk_engine *e);
+
+/* ---- export.c -------------------------------------------------------------------------------- */
+
+/* An image as the OCI blobs that carry it (push, save). */
+struct image_export {
+	char id[BK_ID_SIZE];
+	char **refs; /* its names */
+	size_t nrefs;
+	struct layer_rec *chain; /* bottom first, every blob made (layers/<key>/blob) */
+	size_t n;
+	char *config; /* the config blob */
+	size_t config_len;
+	char config_digest[DIGEST_STR_SIZE];
+	char *manifest;
+	size_t manifest_len;
+	char manifest_digest[DIGEST_STR_SIZE];
+	const char *manifest_type; /* OCI's, or Docker's for a pulled one as it came */
+	/* from the image's record */
+	char *source, *pulled_digest, *pulled_manifest;
+	json_t *config_json;
+};
+
+/*
+ * Image name (id or reference) as blobs: its layers (made into layers/ if
+ * needed, blobs compressed if not stored), config and manifest.  Free *x
+ * with image_export_free, also after a failure.  Call with the layers held.
+ */
+must_check int image_export_open(struct bk_engine *e, int layers_fd, const char *name,
+				 struct bk_cancel *cancel, struct image_export *x,
+				 struct bk_err *err);
+void image_export_free(struct image_export *x);
 
 /* ---- launch.c -------------------------------------------------------------------------------- */
 

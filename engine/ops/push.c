@@ -3,14 +3,11 @@
  * push does it): every layer blob the repository lacks, then the config,
  * then the manifest under the tag.
  *
- * The layers are the image's chain in the store (layers.c): a pulled
- * layer's blob is the one pulled, sent as it came; a committed, built or
- * imported image's own layer is made from its snapshot and its parent's
- * (store/diff.c) the first time and kept, so that a second push compresses
- * nothing.  A pulled image whose layers all kept their blobs is pushed with
- * its own config and manifest bytes: the same manifest digest as the
- * registry it came from.  Anything else gets an OCI manifest and a config
- * whose rootfs lists the blobs' diff ids.
+ * What is sent is the image as export.c gives it: a pulled layer's blob as
+ * it came, a committed, built or imported image's own layer made from its
+ * snapshot and its parent's the first time and kept (a second push
+ * compresses nothing), and the config and manifest (a pulled image's own
+ * bytes when nothing changed: the same manifest digest).
  *
  * Each blob is first looked for (HEAD) and skipped when the repository has
  * it; one the registry has in another repository (the one the image was
@@ -30,11 +27,7 @@
 #include "registry/registry.h"
 #include "base/base.h"
 
-#define PUSH_CONFIG_MAX   (16u << 20)
-#define PUSH_MANIFEST_MAX (4u << 20)
-#define SOURCES_MAX       8 /* repositories remembered per layer, for mounts */
-#define OCI_MANIFEST      "application/vnd.oci.image.manifest.v1+json"
-#define OCI_CONFIG        "application/vnd.oci.image.config.v1+json"
+#define SOURCES_MAX 8 /* repositories remembered per layer, for mounts */
 
 struct push {
 	struct bk_engine *e;
@@ -44,12 +37,7 @@ struct push {
 	char repo[512]; /* "host/path" of the target, as layers record it */
 	char id[BK_ID_SIZE];
 	int layers_fd;
-	struct layer_rec *chain;
-	size_t n;
-	char *source; /* where the image was pulled from, or its import/commit/build text */
-	char *digest; /* pulled: the manifest's digest */
-	char *manifest;
-	json_t *config;
+	struct image_export x;
 	unsigned uploaded, mounted, present;
 };
 
@@ -136,7 +124,7 @@ mount_source(struct push *p, json_t *sources, char *buf, size_t size)
 		}
 	}
 	/* The repository it was pulled from, on the same registry. */
-	if (p->digest && p->source && ref_parse(p->source, &src, &err) == 0 &&
+	if (p->x.pulled_digest && p->x.source && ref_parse(p->x.source, &src, &err) == 0 &&
 	    strcmp(src.domain, p->ref.domain) == 0 && strcmp(src.path, p->ref.path) != 0) {
 		snprintf(buf, size, "%s", src.path);
 		return buf;
@@ -187,9 +175,6 @@ push_layer(struct push *p, struct layer_rec *rec, struct bk_err *err)
 	cleanup_close int fd = -1;
 	int ret;
 
-	if (!rec->has_blob &&
-	    (ret = layer_blob_make(p->e, p->layers_fd, rec, p->cancel, NULL, err)) < 0)
-		return bk_err_wrap(err, "layer %.24s", rec->key);
 	snprintf(path, sizeof(path), "%s/blob", rec->key);
 	fd = openat(p->layers_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -204,12 +189,10 @@ push_layer(struct push *p, struct layer_rec *rec, struct bk_err *err)
 
 /* A small blob (a config) from memory, through a memfd for the upload's pread. */
 static int
-push_mem_blob(struct push *p, const char *data, size_t len, char digest[DIGEST_STR_SIZE],
-	      struct bk_err *err)
+push_mem_blob(struct push *p, const char *data, size_t len, const char *digest, struct bk_err *err)
 {
 	cleanup_close int fd = memfd_create("bockerfs-config", MFD_CLOEXEC);
 
-	digest_buf(data, len, digest);
 	if (fd < 0)
 		return bk_err_sys(err, "push: memfd");
 	if (write_all(fd, data, len) < 0)
@@ -217,180 +200,35 @@ push_mem_blob(struct push *p, const char *data, size_t len, char digest[DIGEST_S
 	return push_blob(p, digest, len, fd, NULL, err);
 }
 
-/* ---- config and manifest --------------------------------------------------------------------- */
-
-/* The pulled image as it came: every layer kept the blob the manifest lists. */
-static bool
-as_pulled(struct push *p, struct manifest *man, char **config_raw, size_t *config_len)
-{
-	char path[BK_ID_SIZE + 16];
-	struct bk_err err = BK_ERR_INIT;
-	size_t i;
-
-	if (p->digest == NULL || p->manifest == NULL)
-		return false;
-	if (manifest_parse(p->manifest, strlen(p->manifest), man, &err) < 0)
-		return false;
-	if (man->nlayers != p->n)
-		return false;
-	for (i = 0; i < p->n; i++)
-		if (!p->chain[i].has_blob || strcmp(p->chain[i].blob_digest, man->layers[i].digest))
-			return false;
-	snprintf(path, sizeof(path), "%s/config.blob", p->id);
-	if (read_file_at(p->e->store.images_fd, path, PUSH_CONFIG_MAX, config_raw, config_len,
-			 &err) < 0)
-		return false;
-	{
-		char d[DIGEST_STR_SIZE];
-
-		digest_buf(*config_raw, *config_len, d);
-		if (strcmp(d, man->config_digest) != 0) {
-			free(*config_raw);
-			*config_raw = NULL;
-			return false;
-		}
-	}
-	return true;
-}
-
-/* The config to push: the image's, its rootfs the blobs' diff ids, one history entry each. */
-static char *
-compose_config(struct push *p)
-{
-	cleanup(json_decrefp) json_t *cfg = json_deep_copy(p->config);
-	json_t *ids = json_array(), *hist, *v, *newhist;
-	const char *created;
-	size_t i, nonempty = 0;
-
-	for (i = 0; i < p->n; i++)
-		json_array_append_new(ids, json_string(p->chain[i].blob_diff_id));
-	json_object_set_new(cfg, "rootfs",
-			    json_pack("{s:s, s:o}", "type", "layers", "diff_ids", ids));
-	hist = json_object_get(cfg, "history");
-	json_array_foreach (hist, i, v)
-		if (!json_is_true(json_object_get(v, "empty_layer")))
-			nonempty++;
-	created = json_string_value(json_object_get(cfg, "created"));
-	if (!json_is_array(hist) || nonempty > p->n) {
-		/* Layers were merged (a base gone): one entry per layer, none claiming more. */
-		newhist = json_array();
-		for (i = 0; i < p->n; i++)
-			json_array_append_new(newhist, json_pack("{s:s?, s:s}", "created", created,
-								 "created_by", "bockerfs"));
-		json_object_set_new(cfg, "history", newhist);
-	} else {
-		for (; nonempty < p->n; nonempty++)
-			json_array_append_new(
-			    hist, json_pack("{s:s?, s:s, s:s}", "created", created, "created_by",
-					    "bockerfs", "comment", p->source ? p->source : ""));
-	}
-	return json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
-}
-
-static char *
-compose_manifest(struct push *p, const char *config_digest, size_t config_len)
-{
-	cleanup(json_decrefp) json_t *m = NULL;
-	json_t *layers = json_array();
-
-	for (size_t i = 0; i < p->n; i++)
-		json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType",
-							p->chain[i].blob_media_type, "digest",
-							p->chain[i].blob_digest, "size",
-							(json_int_t)p->chain[i].blob_size));
-	m = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType",
-		      OCI_MANIFEST, "config", "mediaType", OCI_CONFIG, "digest", config_digest,
-		      "size", (json_int_t)config_len, "layers", layers);
-	return m ? json_dumps(m, JSON_COMPACT) : NULL;
-}
-
-static const char *
-manifest_media_type(const char *body)
-{
-	cleanup(json_decrefp) json_t *j = json_loads(body, 0, NULL);
-	const char *t = json_string_value(json_object_get(j, "mediaType"));
-
-	if (t && !strcmp(t, "application/vnd.docker.distribution.manifest.v2+json"))
-		return "application/vnd.docker.distribution.manifest.v2+json";
-	return OCI_MANIFEST;
-}
-
 /* ---- the push -------------------------------------------------------------------------------- */
 
 static int
-load_image(struct push *p, const char *name, struct bk_err *err)
-{
-	struct image *img;
-	int ret;
-
-	pthread_mutex_lock(&p->e->model.lock);
-	ret = image_resolve_locked(&p->e->model, name, &img, err);
-	if (ret == 0) {
-		snprintf(p->id, sizeof(p->id), "%s", img->id);
-		p->source = img->source ? xstrdup(img->source) : NULL;
-		p->digest = img->digest ? xstrdup(img->digest) : NULL;
-		p->manifest = img->manifest ? xstrdup(img->manifest) : NULL;
-		p->config = json_deep_copy(img->config);
-	}
-	pthread_mutex_unlock(&p->e->model.lock);
-	return ret;
-}
-
-static int
-run_push(struct push *p, char digest_out[DIGEST_STR_SIZE], struct bk_err *err)
+run_push(struct push *p, const char *name, char digest_out[DIGEST_STR_SIZE], struct bk_err *err)
 {
 	struct registry_opts ropts = { .cancel = p->cancel, .push = true };
-	struct manifest man = { 0 };
-	cleanup_free char *config = NULL, *manifest = NULL;
-	char key[LAYER_KEY_SIZE], config_digest[DIGEST_STR_SIZE];
-	const char *media_type;
-	size_t config_len = 0, i;
+	size_t i;
 	int ret;
 
-	if ((ret = image_layer(p->e, p->layers_fd, p->id, key, err)) < 0)
-		return ret;
-	if (key[0] && (ret = layer_chain(p->layers_fd, key, &p->chain, &p->n, err)) < 0)
+	/* Blobs are made first: a push that cannot make them contacts nothing. */
+	if ((ret = image_export_open(p->e, p->layers_fd, name, p->cancel, &p->x, err)) < 0)
 		return ret;
 	ropts.auth_config = p->e->registry.auth_config;
 	ropts.insecure = (const char *const *)p->e->registry.insecure;
 	if ((ret = registry_open(&p->ref, &ropts, &p->reg, err)) < 0)
 		return ret;
-	for (i = 0; i < p->n; i++)
-		if ((ret = push_layer(p, &p->chain[i], err)) < 0)
-			goto out;
-	if (as_pulled(p, &man, &config, &config_len)) {
-		manifest = xstrdup(p->manifest);
-	} else {
-		free(config);
-		config = compose_config(p);
-		if (config == NULL) {
-			ret = bk_err_set(err, ENOMEM, "encode the config");
-			goto out;
-		}
-		config_len = strlen(config);
-	}
-	if ((ret = push_mem_blob(p, config, config_len, config_digest, err)) < 0) {
-		bk_err_wrap(err, "config");
-		goto out;
-	}
-	if (manifest == NULL &&
-	    (manifest = compose_manifest(p, config_digest, config_len)) == NULL) {
-		ret = bk_err_set(err, ENOMEM, "encode the manifest");
-		goto out;
-	}
+	for (i = 0; i < p->x.n; i++)
+		if ((ret = push_layer(p, &p->x.chain[i], err)) < 0)
+			return ret;
+	if ((ret = push_mem_blob(p, p->x.config, p->x.config_len, p->x.config_digest, err)) < 0)
+		return bk_err_wrap(err, "config");
 	if ((ret = failpoint("push.manifest", err)) < 0)
-		goto out;
-	media_type = manifest_media_type(manifest);
-	ret =
-	    registry_put_manifest(p->reg, p->ref.tag, manifest, strlen(manifest), media_type, err);
-	if (ret < 0) {
-		bk_err_wrap(err, "manifest");
-		goto out;
-	}
-	digest_buf(manifest, strlen(manifest), digest_out);
-out:
-	manifest_free(&man);
-	return ret;
+		return ret;
+	ret = registry_put_manifest(p->reg, p->ref.tag, p->x.manifest, p->x.manifest_len,
+				    p->x.manifest_type, err);
+	if (ret < 0)
+		return bk_err_wrap(err, "manifest");
+	snprintf(digest_out, DIGEST_STR_SIZE, "%s", p->x.manifest_digest);
+	return 0;
 }
 
 int
@@ -401,19 +239,22 @@ bk_image_push(struct bk_engine *e, const char *name, const char *ref, struct bk_
 	char shown[600];
 	int ret;
 
-	if ((ret = load_image(&p, name, err)) < 0)
-		return bk_err_wrap(err, "push");
-	if (ref == NULL || *ref == '\0') {
-		pthread_mutex_lock(&e->model.lock);
-		{
-			struct image *img = image_find_locked(&e->model, p.id, 0, NULL);
+	pthread_mutex_lock(&e->model.lock);
+	{
+		struct image *img;
 
-			ref = img && img->nrefs ? img->refs[0] : NULL;
-			snprintf(shown, sizeof(shown), "%s", ref ? ref : "");
+		ret = image_resolve_locked(&e->model, name, &img, err);
+		if (ret == 0) {
+			snprintf(p.id, sizeof(p.id), "%s", img->id);
+			/* No reference: its first name, as docker push NAME. */
+			snprintf(shown, sizeof(shown), "%s", img->nrefs ? img->refs[0] : "");
 		}
-		pthread_mutex_unlock(&e->model.lock);
-		ref = shown[0] ? shown : NULL;
 	}
+	pthread_mutex_unlock(&e->model.lock);
+	if (ret < 0)
+		return bk_err_wrap(err, "push");
+	if (ref == NULL || *ref == '\0')
+		ref = shown[0] ? shown : NULL;
 	if (ref == NULL) {
 		ret = bk_err_set(err, EINVAL, "push %s: the image has no name: give one", p.id);
 		goto done;
@@ -431,7 +272,7 @@ bk_image_push(struct bk_engine *e, const char *name, const char *ref, struct bk_
 		goto done;
 	layers_hold(e);
 	p.layers_fd = layers_open_dir(e, err);
-	ret = p.layers_fd < 0 ? p.layers_fd : run_push(&p, digest_out, err);
+	ret = p.layers_fd < 0 ? p.layers_fd : run_push(&p, p.id, digest_out, err);
 	if (p.layers_fd >= 0)
 		close(p.layers_fd);
 	layers_release(e);
@@ -446,10 +287,6 @@ bk_image_push(struct bk_engine *e, const char *name, const char *ref, struct bk_
 		events_emit(&e->model.ev, BK_OBJ_IMAGE, p.id, "push", "ref=%s", ref);
 done:
 	registry_free(p.reg);
-	free(p.chain);
-	free(p.source);
-	free(p.digest);
-	free(p.manifest);
-	json_decref(p.config);
+	image_export_free(&p.x);
 	return ret;
 }
