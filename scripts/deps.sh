@@ -18,8 +18,8 @@ libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev
 busybox-static lowdown"
 test="$build docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq
 apache2-utils util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd
-openssl clang-format man-db systemd shellcheck tmux"
-bench="$test crun runc podman hyperfine bc debootstrap"
+openssl clang-format man-db systemd shellcheck tmux podman runc"
+bench="$test crun hyperfine bc debootstrap"
 # The guest's kernel itself is downloaded by tests/vm/run-v2, never installed.
 vm="$test qemu-system-x86 busybox-static kmod e2fsprogs"
 # llvm-14 has the symbolizer that names functions in crash reports.

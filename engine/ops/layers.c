@@ -395,6 +395,9 @@ void
 layers_hold(struct bk_engine *e)
 {
 	pthread_mutex_lock(&e->layers.lock);
+	/* A collection under way would not see what this work is about to make. */
+	while (e->layers.collecting)
+		pthread_cond_wait(&e->layers.done, &e->layers.lock);
 	e->layers.holds++;
 	pthread_mutex_unlock(&e->layers.lock);
 }
@@ -438,9 +441,24 @@ keyset_has(const struct keyset *s, const char *key)
 	return false;
 }
 
-/* The keys images name; false if an image is broken (its layers are unknown). */
+/* The hex of a pulled image's config digest, from its manifest ("" if none). */
+static void
+config_hex(const char *manifest, char out[LAYER_KEY_SIZE])
+{
+	cleanup(json_decrefp) json_t *j = manifest ? json_loads(manifest, 0, NULL) : NULL;
+	const char *d = json_string_value(json_object_get(json_object_get(j, "config"), "digest"));
+
+	out[0] = '\0';
+	if (d && strncmp(d, "sha256:", 7) == 0)
+		snprintf(out, LAYER_KEY_SIZE, "%s", d + 7);
+}
+
+/*
+ * The keys images name, and the configs their manifests name; false if an
+ * image is broken (its layers are unknown).
+ */
 static bool
-image_keys(struct bk_engine *e, struct keyset *roots)
+image_keys(struct bk_engine *e, struct keyset *roots, struct keyset *configs)
 {
 	bool ok = true;
 
@@ -460,37 +478,75 @@ image_keys(struct bk_engine *e, struct keyset *roots)
 		if (img->digest) {
 			pulled_key(img->config, key);
 			keyset_add(roots, key);
+			config_hex(img->manifest, key);
+			keyset_add(configs, key);
 		}
 	}
 	pthread_mutex_unlock(&e->model.lock);
 	return ok;
 }
 
+/*
+ * Remove from the directory dfd what keep does not name ("." names left
+ * alone); each goes through tmp/ (one atomic step; a crash mid-delete is
+ * cleaned at the next start).  Returns how many went.
+ */
+static int
+sweep(struct bk_engine *e, int dfd, const struct keyset *keep, const char *what)
+{
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0), removed = 0;
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct bk_err err = BK_ERR_INIT;
+	struct dirent *de;
+
+	if (d == NULL) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char trash[LAYER_KEY_SIZE + 16];
+
+		if (de->d_name[0] == '.' || keyset_has(keep, de->d_name))
+			continue;
+		if (failpoint("layer.gc", &err) < 0)
+			break;
+		snprintf(trash, sizeof(trash), "%.64s.%s-gc", de->d_name, what);
+		if (renameat(dfd, de->d_name, e->store.tmp_fd, trash) < 0) {
+			bk_log(BK_LOG_WARN, "%s: remove %.24s: %s", what, de->d_name,
+			       strerror(errno));
+			continue;
+		}
+		store_discard(e->store.tmp_fd, trash);
+		removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 void
 layers_gc(struct bk_engine *e)
 {
-	struct keyset keep = { 0 };
+	struct keyset keep = { 0 }, configs = { 0 };
 	struct bk_err err = BK_ERR_INIT;
-	cleanup_close int layers_fd = -1;
-	DIR *d = NULL;
-	struct dirent *de;
+	cleanup_close int layers_fd = -1, configs_fd = -1;
 	size_t i;
-	int dup_fd, removed = 0;
+	int removed = 0;
 
 	pthread_mutex_lock(&e->layers.lock);
-	if (e->layers.holds > 0) {
+	if (e->layers.holds > 0 || e->layers.collecting) {
 		e->layers.gc_pending = true;
 		pthread_mutex_unlock(&e->layers.lock);
 		return;
 	}
 	e->layers.gc_pending = false;
-	/* Held while collecting: a pull starting now waits rather than lose a layer. */
-	e->layers.holds++;
+	/* A pull starting now waits (layers_hold) rather than lose its layers. */
+	e->layers.collecting = true;
 	pthread_mutex_unlock(&e->layers.lock);
 
 	if ((layers_fd = layers_open_dir(e, &err)) < 0)
 		goto out;
-	if (!image_keys(e, &keep)) {
+	if (!image_keys(e, &keep, &configs)) {
 		bk_log(BK_LOG_WARN,
 		       "layers: not collected while a broken image's record is unread");
 		goto out;
@@ -504,36 +560,19 @@ layers_gc(struct bk_engine *e)
 		    !keyset_has(&keep, rec.parent))
 			keyset_add(&keep, rec.parent);
 	}
-	dup_fd = fcntl(layers_fd, F_DUPFD_CLOEXEC, 0);
-	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (d == NULL) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		goto out;
-	}
-	while ((de = readdir(d)) != NULL) {
-		char trash[LAYER_KEY_SIZE + 16];
-
-		if (de->d_name[0] == '.' || keyset_has(&keep, de->d_name))
-			continue;
-		if (failpoint("layer.gc", &err) < 0)
-			break;
-		/* Into tmp/ first: one atomic step; a crash mid-delete is cleaned at start. */
-		snprintf(trash, sizeof(trash), "%.80s.gc", de->d_name);
-		if (renameat(layers_fd, de->d_name, e->store.tmp_fd, trash) < 0) {
-			bk_log(BK_LOG_WARN, "layers: remove %.24s: %s", de->d_name,
-			       strerror(errno));
-			continue;
-		}
-		store_discard(e->store.tmp_fd, trash);
-		removed++;
-	}
-	closedir(d);
+	removed = sweep(e, layers_fd, &keep, "layer");
 	if (removed)
 		bk_log(BK_LOG_INFO, "layers: removed %d no image uses", removed);
+	/* The configs pulls cached, for the images that are gone. */
+	configs_fd =
+	    openat(e->store.fd, "configs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (configs_fd >= 0)
+		sweep(e, configs_fd, &configs, "config");
 out:
 	free(keep.v);
+	free(configs.v);
 	pthread_mutex_lock(&e->layers.lock);
-	e->layers.holds--;
+	e->layers.collecting = false;
+	pthread_cond_broadcast(&e->layers.done);
 	pthread_mutex_unlock(&e->layers.lock);
 }

@@ -95,6 +95,8 @@ struct layers {
 	pthread_mutex_t lock;
 	int holds;                 /* protected by lock */
 	bool gc_pending;           /* protected by lock: run by the last release */
+	bool collecting;           /* protected by lock: layers_gc runs; holds wait */
+	pthread_cond_t done;       /* with lock: a collection ended */
 	pthread_mutex_t blob_lock; /* one blob made at a time */
 };
 

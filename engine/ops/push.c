@@ -197,7 +197,14 @@ push_mem_blob(struct push *p, const char *data, size_t len, const char *digest, 
 		return bk_err_sys(err, "push: memfd");
 	if (write_all(fd, data, len) < 0)
 		return bk_err_sys(err, "push: memfd");
-	return push_blob(p, digest, len, fd, NULL, err);
+	{
+		cleanup(json_decrefp) json_t *none = json_array();
+		char from[256];
+
+		/* A pulled image's own config is in the repository it came from. */
+		return push_blob(p, digest, len, fd, mount_source(p, none, from, sizeof(from)),
+				 err);
+	}
 }
 
 /* ---- the push -------------------------------------------------------------------------------- */

@@ -527,7 +527,7 @@ layer_diff(int parent_dfd, int child_dfd, int out_fd, struct bk_cancel *cancel,
 	ctx.a = archive_write_new();
 	if (ctx.a == NULL)
 		abort();
-	if (archive_write_set_format_pax_restricted(ctx.a) != ARCHIVE_OK ||
+	if (archive_write_set_format_pax(ctx.a) != ARCHIVE_OK ||
 	    archive_write_open2(ctx.a, &ctx, NULL, on_write, NULL, NULL) != ARCHIVE_OK) {
 		ret = archive_fail(&ctx, err);
 		goto out;

@@ -498,7 +498,7 @@ bk_subvolumes() {
 bk_orphan_subvolumes() {
 	local v img
 	btrfs subvolume list -o "$BK_STORE" | awk '{ print $NF }' |
-		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64}|containers/[^/]+)/rootfs$' |
+		grep -v -E '(^|/)(images/img_[0-9a-f]{12}|layers/[0-9a-f]{64}|layers/local-[0-9a-f]{24}|containers/[^/]+)/rootfs$' |
 		while read -r v; do
 			# A spare of a listed image, made (tmp/spare-ID.N) or being made (spare/ID.N).
 			img=$(expr "$v" : '.*spare[-/]\(img_[0-9a-f]\{12\}\)\.[0-9]*$')

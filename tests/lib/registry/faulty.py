@@ -50,6 +50,10 @@ AT counts from the start of the blob, so a resumed request (Range: bytes=N-)
 past AT gets no byte before the fault.  auth and noranges apply on top of
 the first other matching rule that has turns left.
 
+Pushes (POST, PUT, PATCH) are passed on with their bodies; their rules are
+matched against "METHOD PATH" (so "^PUT.*/manifests/" picks manifest PUTs),
+and only status, reset and drop apply to them (before any answer).
+
 Log lines: "TIME LISTENER METHOD PATH RANGE AUTH FAULT"
   TIME      seconds (monotonic, 3 decimals)
   LISTENER  front or other
@@ -263,6 +267,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_HEAD(self):
         self.do_GET()
+
+    # Pushes: POST, PUT and PATCH are passed on with their body; the faults
+    # that apply to them are status CODE and reset/drop (before any answer).
+    def do_POST(self):
+        self.do_upload()
+
+    def do_PUT(self):
+        self.do_upload()
+
+    def do_PATCH(self):
+        self.do_upload()
+
+    def do_upload(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        try:
+            fault = self.serve_upload(body)
+        except (BrokenPipeError, ConnectionResetError):
+            fault = "client-gone"
+            self.close_connection = True
+        log(self.listener, self, fault)
+
+    def serve_upload(self, body):
+        _, _, rule = choose(self.method_path())
+        fault = rule.fault if rule else "pass"
+        if fault == "status":
+            code = int(rule.args[0])
+            self.error(code, "FAULTY", "injected HTTP %d" % code)
+            return "status:%d" % code
+        if fault in ("reset", "drop"):
+            self.hang_up(fault == "reset")
+            return fault
+        c = http.client.HTTPConnection(upstream, timeout=60)
+        try:
+            h = {k: v for k, v in self.headers.items()
+                 if k.lower() in ("content-type", "content-range")}
+            h["Host"] = self.headers.get("Host") or upstream
+            c.request(self.command, self.path, body=body, headers=h)
+            r = c.getresponse()
+            rbody = r.read()
+            headers = {k: v for k, v in r.getheaders()
+                       if k.lower() in ("content-type", "docker-content-digest", "location",
+                                        "docker-upload-uuid", "range",
+                                        "docker-distribution-api-version")}
+            self.reply(r.status, rbody, headers)
+            return "pass"
+        finally:
+            c.close()
+
+    def method_path(self):
+        """Rules see "METHOD PATH" for uploads ("^PUT.*/blobs/uploads/" picks blob PUTs)."""
+        return "%s %s" % (self.command, self.path)
 
     def do_GET(self):
         try:
