@@ -315,4 +315,9 @@ if [ "${BENCH_PULL:-1}" = 1 ]; then
 	BK_BENCH_DEBOOTSTRAP=${BK_BENCH_DEBOOTSTRAP:-1} "$here/pull.sh" "${PULL_ROUNDS:-3}" ||
 		echo "(pull bench failed)"
 fi
+if [ "${BENCH_PUSH:-1}" = 1 ]; then
+	echo "== push to a local registry (bench/push.sh)"
+	[ -n "$daemon" ] && { kill -TERM "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; daemon=""; }
+	"$here/push.sh" "${PUSH_ROUNDS:-3}" || echo "(push bench failed)"
+fi
 write_json

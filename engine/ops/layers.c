@@ -214,6 +214,8 @@ layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_rec *rec, struc
 {
 	cleanup_close int child = -1, parent = -1, out = -1, dfd = -1;
 	struct layer_diff_result res;
+	struct layer_diff_stats st = { 0 };
+	uint64_t t0 = now_ms();
 	char tmp[64], rnd[13], key[LAYER_KEY_SIZE];
 	int ret;
 
@@ -240,7 +242,9 @@ layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_rec *rec, struc
 		ret = bk_err_sys(err, "create tmp/%s", tmp);
 		goto out;
 	}
-	ret = layer_diff(parent, child, out, cancel, &res, stats, err);
+	ret = layer_diff(parent, child, out, cancel, &res, stats ? stats : &st, err);
+	if (stats == NULL)
+		stats = &st;
 	if (ret == 0)
 		ret = failpoint("layer.blob-written", err);
 	if (ret == 0 && fsync(out) < 0)
@@ -264,6 +268,13 @@ layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_rec *rec, struc
 	/* A crash before this leaves a blob no layer.json describes: made again next time. */
 	ret = rec_save_blob(layers_fd, rec, err);
 	rec->has_blob = ret == 0;
+	if (ret == 0)
+		bk_log(
+		    BK_LOG_INFO,
+		    "layer %s: blob made in %llu ms: %llu entries, %llu bytes of tar, %llu of gzip",
+		    rec->key, (unsigned long long)(now_ms() - t0),
+		    (unsigned long long)stats->entries, (unsigned long long)stats->tar_bytes,
+		    (unsigned long long)rec->blob_size);
 out:
 	pthread_mutex_unlock(&e->layers.blob_lock);
 	return ret;

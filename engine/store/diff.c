@@ -394,20 +394,26 @@ listed(char **v, size_t n, const char *name)
 static int diff_dir(struct diff_ctx *ctx, int pfd, int cfd, const struct stat *dir_st, int depth,
 		    struct bk_err *err);
 
+/* A child's entry, stat'ed once on each side. */
+struct dent {
+	char *name;
+	struct stat cst, pst;
+	bool in_parent; /* pst is valid */
+};
+
 /* One entry of the child's directory cfd, against the parent's pfd (-1: none there). */
 static int
-diff_entry(struct diff_ctx *ctx, int pfd, int cfd, const char *name, int depth, struct bk_err *err)
+diff_entry(struct diff_ctx *ctx, int pfd, int cfd, const struct dent *d, int depth,
+	   struct bk_err *err)
 {
-	struct stat cst, pst;
-	bool in_parent;
+	const char *name = d->name;
+	const struct stat cst = d->cst, pst = d->pst;
+	bool in_parent = d->in_parent;
 	cleanup_close int csub = -1, psub = -1;
 	int ret;
 
-	if (fstatat(cfd, name, &cst, AT_SYMLINK_NOFOLLOW) < 0)
-		return bk_err_sys(err, "layer diff '%s': stat", ctx->path);
 	if (S_ISSOCK(cst.st_mode))
 		return 0; /* as extraction does: sockets are not stored */
-	in_parent = pfd >= 0 && fstatat(pfd, name, &pst, AT_SYMLINK_NOFOLLOW) == 0;
 	if (!S_ISDIR(cst.st_mode)) {
 		if (in_parent && unchanged(&cst, &pst))
 			return 0;
@@ -452,6 +458,7 @@ diff_dir(struct diff_ctx *ctx, int pfd, int cfd, const struct stat *dir_st, int 
 	 struct bk_err *err)
 {
 	char **cnames = NULL, **pnames = NULL;
+	struct dent *ents = NULL;
 	size_t nc = 0, np = 0, i;
 	int ret;
 
@@ -464,21 +471,9 @@ diff_dir(struct diff_ctx *ctx, int pfd, int cfd, const struct stat *dir_st, int 
 		return ret;
 	if (pfd >= 0 && (ret = list_dir(ctx, pfd, &pnames, &np, err)) < 0)
 		goto out;
-	/* Whiteouts first: names gone, and names that are now of another kind. */
-	for (i = 0; i < np; i++) {
-		struct stat pst, cst;
-		bool gone = !listed(cnames, nc, pnames[i]);
-
-		if (!gone && fstatat(pfd, pnames[i], &pst, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    fstatat(cfd, pnames[i], &cst, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(pst.st_mode) != S_ISDIR(cst.st_mode))
-			gone = true;
-		if (gone && (ret = add_whiteout(ctx, pnames[i], dir_st, err)) < 0)
-			goto out;
-	}
+	ents = xcalloc(nc ? nc : 1, sizeof(*ents));
 	for (i = 0; i < nc; i++) {
-		ssize_t old;
-
+		ents[i].name = cnames[i];
 		if (strncmp(cnames[i], WHITEOUT, strlen(WHITEOUT)) == 0) {
 			ret = bk_err_set(err, EINVAL,
 					 "layer diff '%s%s%s': a name beginning '.wh.' cannot be "
@@ -486,19 +481,41 @@ diff_dir(struct diff_ctx *ctx, int pfd, int cfd, const struct stat *dir_st, int 
 					 ctx->path, ctx->path_len ? "/" : "", cnames[i]);
 			goto out;
 		}
-		old = path_push(ctx, cnames[i]);
+		if (fstatat(cfd, cnames[i], &ents[i].cst, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = bk_err_sys(err, "layer diff '%s/%s': stat", ctx->path, cnames[i]);
+			goto out;
+		}
+		ents[i].in_parent = pfd >= 0 && listed(pnames, np, cnames[i]) &&
+				    fstatat(pfd, cnames[i], &ents[i].pst, AT_SYMLINK_NOFOLLOW) == 0;
+	}
+	/* Whiteouts first: names gone, and names that are now of another kind. */
+	for (i = 0; i < np; i++)
+		if (!listed(cnames, nc, pnames[i]) &&
+		    (ret = add_whiteout(ctx, pnames[i], dir_st, err)) < 0)
+			goto out;
+	for (i = 0; i < nc; i++)
+		if (ents[i].in_parent &&
+		    S_ISDIR(ents[i].pst.st_mode) != S_ISDIR(ents[i].cst.st_mode)) {
+			if ((ret = add_whiteout(ctx, ents[i].name, dir_st, err)) < 0)
+				goto out;
+			ents[i].in_parent = false;
+		}
+	for (i = 0; i < nc; i++) {
+		ssize_t old = path_push(ctx, cnames[i]);
+
 		if (old < 0) {
 			ret = bk_err_set(err, ENAMETOOLONG, "layer diff '%s/%s': path too long",
 					 ctx->path, cnames[i]);
 			goto out;
 		}
-		ret = diff_entry(ctx, pfd, cfd, cnames[i], depth, err);
+		ret = diff_entry(ctx, pfd, cfd, &ents[i], depth, err);
 		path_pop(ctx, (size_t)old);
 		if (ret < 0)
 			goto out;
 	}
 	ret = 0;
 out:
+	free(ents);
 	names_free(cnames, nc);
 	names_free(pnames, np);
 	return ret;
