@@ -275,6 +275,32 @@ same_tree() {
 	skopeo inspect --tls-verify=false "docker://$BK_REG/faults/b:1" >/dev/null
 }
 
+@test "Basic auth; a relative upload Location; one on another host gets no credentials" {
+	bk_start
+	rootfs=$BATS_TEST_TMPDIR/rootfs
+	bk_busybox_rootfs "$rootfs"
+	printf '{"auths": {"%s": {"auth": "%s"}, "%s": {"auth": "%s"}}}\n' \
+		"$BK_REG_BASIC" "$(printf bk:bkpw | base64)" "$BK_FAULTY" "$(printf bk:bkpw | base64)" \
+		>"$BATS_TEST_TMPDIR/auth.json"
+	bk_stop
+	bk_start --auth-config "$BATS_TEST_TMPDIR/auth.json"
+	i=$(bk_import "$rootfs" basicpush)
+	push "$i" "$BK_REG_BASIC/basic/bb:1" >/dev/null
+	skopeo inspect --tls-verify=false --creds bk:bkpw "docker://$BK_REG_BASIC/basic/bb:1" >/dev/null
+	bk_faulty_rules '^POST.*/blobs/uploads/ location relative'
+	push "$i" "$BK_FAULTY/rel/bb:1" >/dev/null
+	grep -q 'location:relative' "$BK_FAULTY_LOG"
+	bk_faulty_rules '/v2/ auth basic bk:bkpw' \
+		'^POST.*/blobs/uploads/ location other'
+	push "$i" "$BK_FAULTY/oth/bb:1" >/dev/null
+	# The uploads went to the other host, without the registry's credentials.
+	[ "$(awk '$2 == "other" && $3 == "PUT"' "$BK_FAULTY_LOG" | wc -l)" -ge 1 ]
+	awk '$2 == "other" && $6 != "-" { bad = 1 } END { exit bad }' "$BK_FAULTY_LOG" ||
+		bk_fail "credentials sent to the other host: $(cat "$BK_FAULTY_LOG")"
+	awk '$2 == "front" && $3 == "PUT" && $6 == "Basic" { ok = 1 } END { exit !ok }' "$BK_FAULTY_LOG"
+	skopeo inspect --tls-verify=false "docker://$BK_REG/oth/bb:1" >/dev/null
+}
+
 @test "kill -9 during a push: the image and its layers are whole after the restart, and the push then works" {
 	start
 	read -r c img < <(commit_fixture)

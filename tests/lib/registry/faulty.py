@@ -52,7 +52,10 @@ the first other matching rule that has turns left.
 
 Pushes (POST, PUT, PATCH) are passed on with their bodies; their rules are
 matched against "METHOD PATH" (so "^PUT.*/manifests/" picks manifest PUTs),
-and only status, reset and drop apply to them (before any answer).
+and only status, reset and drop apply to them (before any answer), and
+  location relative|other  the upload session's Location made relative, or
+                          pointing at OTHER (/upload/PATH, passed on to the
+                          registry), where credentials must never be sent
 
 Log lines: "TIME LISTENER METHOD PATH RANGE AUTH FAULT"
   TIME      seconds (monotonic, 3 decimals)
@@ -290,7 +293,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log(self.listener, self, fault)
 
     def serve_upload(self, body):
-        _, _, rule = choose(self.method_path())
+        auth, _, rule = choose(self.method_path())
+        if auth and self.listener == "front" and not self.authorized(auth):
+            self.error(401, "UNAUTHORIZED", "authentication required",
+                       {"WWW-Authenticate": self.challenge(auth)})
+            return "401"
         fault = rule.fault if rule else "pass"
         if fault == "status":
             code = int(rule.args[0])
@@ -303,16 +310,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             h = {k: v for k, v in self.headers.items()
                  if k.lower() in ("content-type", "content-range")}
-            h["Host"] = self.headers.get("Host") or upstream
-            c.request(self.command, self.path, body=body, headers=h)
+            path = self.path
+            if self.listener == "other":
+                # An upload sent here by a "location other" rule: /upload/<the registry's path>.
+                if not path.startswith("/upload/"):
+                    self.error(404, "NOT_FOUND", "no such path")
+                    return "404"
+                path = path[len("/upload"):]
+                h["Host"] = "127.0.0.1:%d" % front.server_address[1]
+            else:
+                h["Host"] = self.headers.get("Host") or upstream
+            c.request(self.command, path, body=body, headers=h)
             r = c.getresponse()
             rbody = r.read()
             headers = {k: v for k, v in r.getheaders()
                        if k.lower() in ("content-type", "docker-content-digest", "location",
                                         "docker-upload-uuid", "range",
                                         "docker-distribution-api-version")}
+            if fault == "location" and "Location" in headers:
+                loc = re.sub(r"^https?://[^/]+", "", headers["Location"])
+                if rule.args[:1] == ["other"]:
+                    loc = "http://127.0.0.2:%d/upload%s" % (other.server_address[1], loc)
+                headers["Location"] = loc
+                fault = "location:" + (rule.args[0] if rule.args else "relative")
             self.reply(r.status, rbody, headers)
-            return "pass"
+            return fault
         finally:
             c.close()
 
