@@ -371,3 +371,41 @@ same_tree() {
 	c=$(bk_command "$BK_MNT/containers/run" '^ps_' "$id true")
 	[ "$(cat "$BK_MNT/containers/$c/wait")" = "exit 0" ]
 }
+
+# restart_with FAILPOINTS: the daemon again, with BOCKERFS_FAILPOINTS set ("" for none).
+restart_with() {
+	bk_daemon_term TERM
+	umount -l "$BK_MNT" 2>/dev/null || true
+	BOCKERFS_FAILPOINTS="$1" bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+}
+
+# after_kill: the daemon killed by a failpoint is gone; start it again without any.
+after_kill() {
+	bk_wait_gone "$BK_PID"
+	umount -l "$BK_MNT" 2>/dev/null || true
+	bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+}
+
+@test "kill -9 at each step of making a layer and of collecting: the store stays whole and the work can be done again" {
+	start
+	read -r c img < <(commit_fixture)
+	for fp in layer.snapshot layer.blob-written; do
+		restart_with "$fp=kill"
+		run bk_write_errno "$BK_MNT/images/$img/ctl" "push $BK_REG/mine/fp:1"$'\n'
+		after_kill
+		bk_nothing_partial
+		grep -q "failpoint.*$fp" "$BK_LOG" || bk_fail "$fp was not reached"
+	done
+	push "$img" "$BK_REG/mine/fp:1" >/dev/null
+	skopeo inspect --tls-verify=false "docker://$BK_REG/mine/fp:1" >/dev/null
+	rmdir "$BK_MNT/containers/$c"
+	# Killed while removing the committed image's layers: the next start finishes.
+	restart_with "layer.gc=kill"
+	rmdir "$BK_MNT/images/$img" || true
+	after_kill
+	bk_nothing_partial
+	id=$(ls "$BK_MNT/images" | grep '^img_')
+	rmdir "$BK_MNT/images/$id"
+	[ -z "$(ls "$BK_STORE/layers")" ] || bk_fail "layers left: $(ls "$BK_STORE/layers")"
+	[ -z "$(bk_subvolumes)" ] || bk_fail "subvolumes left: $(bk_subvolumes)"
+}
