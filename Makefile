@@ -3,7 +3,7 @@
 # and tests with ASan+UBSan in build-asan/.
 
 CC      ?= cc
-PKGS    := fuse3 libcurl jansson libarchive libbtrfsutil libmnl libcgroup libnftables libcrypto zlib \
+PKGS    := fuse3 libcurl jansson libarchive libbtrfsutil libmnl libcgroup libnftables libcrypto zlib libisal \
 	   libseccomp
 PREFIX  ?= /usr/local
 

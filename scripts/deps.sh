@@ -13,7 +13,7 @@
 # fails here as it would on a fresh machine (it once did: nft).
 set -eu
 # perl has prove, which runs the unit tests (make check); a minimal system has only perl-base.
-build="make perl gcc pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev zlib1g-dev
+build="make perl gcc pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev zlib1g-dev libisal-dev
 libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev libseccomp-dev
 busybox-static lowdown"
 test="$build docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq

@@ -140,6 +140,16 @@ must_check int layer_extract(int root_dfd, enum layer_comp comp, const struct la
 			     struct bk_cancel *cancel, char diff_id[DIGEST_STR_SIZE],
 			     struct layer_stats *stats, struct bk_err *err);
 
+/*
+ * Which gzip inflater layer_extract uses: ISA-L's igzip (the default), or
+ * libarchive's zlib filter (BOCKERFS_INFLATE=zlib in the daemon's
+ * environment, read at the first extraction; tests set it).  Both give the
+ * same trees and the same errors.
+ */
+enum layer_inflater { LAYER_INFLATE_ISAL, LAYER_INFLATE_ZLIB };
+void layer_set_inflater(enum layer_inflater which);
+enum layer_inflater layer_get_inflater(void);
+
 /* The same with other caps than layer_default_limits (tests use small ones). */
 must_check int layer_extract_limited(int root_dfd, enum layer_comp comp,
 				     const struct layer_reader *src,
