@@ -219,6 +219,43 @@ int bk_image_pull(struct bk_engine *e, const char *ref, struct bk_cancel *cancel
 int bk_image_push(struct bk_engine *e, const char *name, const char *ref, struct bk_cancel *cancel,
 		  char digest_out[BK_DIGEST_SIZE], struct bk_err *err);
 
+/* One image written by bk_image_save: its id and its manifest's digest. */
+struct bk_saved_image {
+	char id[BK_ID_SIZE];
+	char digest[BK_DIGEST_SIZE];
+};
+/*
+ * docker save: the images names (n ids or references) into the tar archive
+ * file (an absolute host path), in the OCI image layout with Docker's
+ * manifest.json beside it (docker load, podman load and skopeo read it).
+ * An image given by a name is saved under that name, one given by its id
+ * under all of its names.  out (room for n) gets each image once, *nout of
+ * them.  The archive replaces file only once complete: nothing is left on
+ * failure.  Errors: EINVAL (a relative path, one inside the state
+ * directory, the store or the control tree; no image), ENOENT (an unknown
+ * image, a missing directory), EISDIR, EBUSY (not ready), EINTR, ENOSPC.
+ */
+int bk_image_save(struct bk_engine *e, const char *file, const char *const *names, size_t n,
+		  struct bk_cancel *cancel, struct bk_saved_image *out, size_t *nout,
+		  struct bk_err *err);
+/*
+ * docker load: the images of the tar archive file (an absolute host path):
+ * ours, Docker's and podman's (docker-archive), skopeo's and podman's
+ * oci-archive.  Every blob and diff id is verified, the layers made as a
+ * pull makes them, and each image named as the archive says (a name moves
+ * from another image); one already stored (same manifest digest) only gets
+ * the names.  *ids (caller frees) gets their ids, *n of them, in the
+ * archive's order.  Errors: EINVAL (a relative path, one inside the store
+ * or the control tree), ENOENT (no such file), EISDIR, EBADMSG (not a tar,
+ * a member outside the archive, a missing blob, a digest or diff id that
+ * lies, a hostile layer), EFBIG (a manifest or index over 4 MiB, a config
+ * over 16 MiB), EPROTO (no image, an unsupported media type), EINTR,
+ * ENOSPC.  Nothing partial is left on failure (verified layers stay for
+ * reuse, as after a pull).
+ */
+int bk_image_load(struct bk_engine *e, const char *file, struct bk_cancel *cancel,
+		  char (**ids)[BK_ID_SIZE], size_t *n, struct bk_err *err);
+
 /*
  * Build context_dir/Dockerfile (context_dir absolute) into a new image named
  * ref (NULL: unnamed); id_out gets its id.  The image exists from the start
@@ -444,5 +481,100 @@ int bk_volume_get(struct bk_engine *e, const char *name, uint64_t serial,
 int bk_volume_list(struct bk_engine *e, struct bk_volume_entry **out, size_t *n);
 /* Bytes of file data in its directory (a walk: not for every stat of a busy volume). */
 uint64_t bk_volume_size(struct bk_engine *e, uint64_t serial);
+
+/* ---- disk usage and prune (docker system df, docker system prune) -------------------------- */
+
+/* One line of the summary: objects, those in use, bytes, bytes their removal would free. */
+struct bk_df_row {
+	uint64_t total, active, size, reclaimable;
+};
+
+struct bk_df_image {
+	char id[BK_ID_SIZE];
+	uint64_t size;       /* its filesystem, each shared extent once */
+	uint64_t shared;     /* of that, bytes another image holds too */
+	uint64_t unique;     /* size - shared */
+	uint64_t containers; /* containers made from it */
+	bool partial;        /* its walk stopped at the cap: a lower bound */
+};
+
+struct bk_df_container {
+	char id[BK_ID_SIZE];
+	char image_id[BK_ID_SIZE]; /* "" if none */
+	enum bk_ctr_state state;
+	uint64_t own; /* bytes of its filesystem its image does not hold */
+	bool partial;
+};
+
+struct bk_df_volume {
+	char name[BK_VOLUME_NAME_SIZE];
+	uint64_t size;
+	uint64_t users; /* containers whose mounts name it */
+	bool partial;
+};
+
+struct bk_df_layer {
+	char key[BK_ID_SIZE]; /* layers/<key> */
+	uint64_t size;
+	bool reached; /* by an image */
+	bool partial;
+};
+
+struct bk_df {
+	struct bk_df_row images, containers, volumes, layers;
+	struct bk_df_image *image;
+	size_t nimages;
+	struct bk_df_container *ctr;
+	size_t nctrs;
+	struct bk_df_volume *vol;
+	size_t nvols;
+	struct bk_df_layer *layer;
+	size_t nlayers;
+	bool partial; /* some walk stopped at a cap: sizes are lower bounds */
+};
+void bk_df_free(struct bk_df *df);
+
+/*
+ * Disk usage of the store, as docker system df -v: btrfs snapshots share
+ * extents, and each shared byte is counted once (FIEMAP over the files of
+ * each image, container, volume and layer).  The walk is bounded (entries
+ * and extents per tree and in all); past a bound the figures are lower
+ * bounds and partial is set.  A call within 250 ms of the last one that saw
+ * the same objects in the same states gets that one's figures.  Errors:
+ * ENOMEM never (abort), EINTR never (not cancellable); 0 in practice.
+ */
+int bk_system_df(struct bk_engine *e, struct bk_df *out, struct bk_err *err);
+
+enum bk_prune_what {
+	BK_PRUNE_CONTAINERS = 1 << 0, /* not running (created, exited) */
+	BK_PRUNE_IMAGES = 1 << 1,     /* no name, no container made from it (dangling) */
+	BK_PRUNE_IMAGES_ALL = 1 << 2, /* with IMAGES: every image no container uses */
+	BK_PRUNE_VOLUMES = 1 << 3,    /* no container's mounts name it */
+};
+
+struct bk_prune_item {
+	enum bk_obj_kind kind;
+	char id[BK_VOLUME_NAME_SIZE];
+	bool removed;  /* false: skipped, code and why say why */
+	int code;      /* its removal's errno */
+	char why[512]; /* its removal's message */
+};
+
+struct bk_prune_result {
+	struct bk_prune_item *items; /* in the order they were tried */
+	size_t n;
+	uint64_t reclaimed; /* bytes only the removed objects held (and the layers collected) */
+};
+void bk_prune_result_free(struct bk_prune_result *r);
+
+/*
+ * Remove what what names, containers first, then images, then volumes
+ * (docker system prune --volumes), with the usual removal calls: an object
+ * whose removal fails (it became busy) is listed as skipped, and the prune
+ * goes on.  Broken records are never pruned.  Errors: EINTR when cancelled
+ * between two removals (what was removed stays removed, and is in out).
+ */
+int bk_system_prune(struct bk_engine *e, unsigned what, struct bk_cancel *cancel,
+		    struct bk_prune_result *out, struct bk_err *err);
 
 #endif

@@ -183,6 +183,10 @@ enum node_kind {
 	N_CTR_STDIN,
 	N_CTR_IN,
 	N_CTR_OUT,
+	N_DF,
+	N_PRUNE,
+	N_IMAGES_SAVE,
+	N_IMAGES_LOAD,
 	N_KIND_MAX
 };
 

@@ -300,6 +300,67 @@ render_volumes_index(struct fsd *fs, struct sbuf *b)
 	return 0;
 }
 
+/*
+ * df (docker system df -v): the summary, one line per kind, then a line per
+ * image, container and volume, then what a bounded walk did not finish.
+ */
+static int
+render_df(struct fsd *fs, struct sbuf *b)
+{
+	struct bk_err err = BK_ERR_INIT;
+	struct bk_df df;
+	const struct {
+		const char *name;
+		const struct bk_df_row *row;
+	} rows[] = { { "images", &df.images },
+		     { "containers", &df.containers },
+		     { "volumes", &df.volumes },
+		     { "layers", &df.layers } };
+	size_t i;
+
+	if (bk_system_df(fs->engine, &df, &err) < 0)
+		return -err.code;
+	sbuf_printf(b, "TYPE TOTAL ACTIVE SIZE RECLAIMABLE\n");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		sbuf_printf(b, "%s %llu %llu %llu %llu\n", rows[i].name,
+			    (unsigned long long)rows[i].row->total,
+			    (unsigned long long)rows[i].row->active,
+			    (unsigned long long)rows[i].row->size,
+			    (unsigned long long)rows[i].row->reclaimable);
+	sbuf_printf(b, "IMAGE ID SIZE SHARED UNIQUE CONTAINERS\n");
+	for (i = 0; i < df.nimages; i++)
+		sbuf_printf(b, "image %s %llu %llu %llu %llu\n", df.image[i].id,
+			    (unsigned long long)df.image[i].size,
+			    (unsigned long long)df.image[i].shared,
+			    (unsigned long long)df.image[i].unique,
+			    (unsigned long long)df.image[i].containers);
+	sbuf_printf(b, "CONTAINER ID OWN IMAGE STATE\n");
+	for (i = 0; i < df.nctrs; i++)
+		sbuf_printf(b, "container %s %llu %s %s\n", df.ctr[i].id,
+			    (unsigned long long)df.ctr[i].own,
+			    df.ctr[i].image_id[0] ? df.ctr[i].image_id : "-",
+			    bk_ctr_state_name(df.ctr[i].state));
+	sbuf_printf(b, "VOLUME NAME SIZE USERS\n");
+	for (i = 0; i < df.nvols; i++)
+		sbuf_printf(b, "volume %s %llu %llu\n", df.vol[i].name,
+			    (unsigned long long)df.vol[i].size,
+			    (unsigned long long)df.vol[i].users);
+	for (i = 0; i < df.nimages; i++)
+		if (df.image[i].partial)
+			sbuf_printf(b, "partial image %s\n", df.image[i].id);
+	for (i = 0; i < df.nctrs; i++)
+		if (df.ctr[i].partial)
+			sbuf_printf(b, "partial container %s\n", df.ctr[i].id);
+	for (i = 0; i < df.nvols; i++)
+		if (df.vol[i].partial)
+			sbuf_printf(b, "partial volume %s\n", df.vol[i].name);
+	for (i = 0; i < df.nlayers; i++)
+		if (df.layer[i].partial)
+			sbuf_printf(b, "partial layer %s\n", df.layer[i].key);
+	bk_df_free(&df);
+	return 0;
+}
+
 int
 render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, size_t *len)
 {
@@ -339,6 +400,9 @@ render_file(struct fsd *fs, enum node_kind kind, uint64_t serial, char **out, si
 		break;
 	case N_VOLS_INDEX:
 		ret = render_volumes_index(fs, &b);
+		break;
+	case N_DF:
+		ret = render_df(fs, &b);
 		break;
 	case N_NET_BRIDGE:
 		text = bk_net_bridge(fs->engine);

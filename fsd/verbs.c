@@ -4,11 +4,14 @@
  *	images/import             DIR [REF]
  *	images/pull               REF [OS/ARCH[/VARIANT]]
  *	images/build              CONTEXT_DIR [REF]
+ *	images/save               FILE IMAGE...
+ *	images/load               FILE
  *	containers/run            IMAGE [CMD...]
  *	containers/ID/ctl         start | stop [SECS] | kill [SIG] | restart
  *[SECS] | rm force | commit [REF|IMG_ID] containers/ID/exec/N/ctl  exec CMD...
  *| kill [SIG]
  *	images/ID/ctl             rm force | push [REF]
+ *	prune                     containers | images [all] | volumes | all
  *
  * A row says how many arguments a verb takes, what else is checked before
  * anything of the write runs, and what runs (on a work thread, control.c).
@@ -45,7 +48,7 @@ parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* import, build: the daemon cannot know the writer's working directory. */
+/* import, build, save, load: the daemon cannot know the writer's working directory. */
 static must_check int
 check_absolute(const struct line *l, struct bk_err *err)
 {
@@ -108,6 +111,15 @@ static must_check int
 check_force(const struct line *l, struct bk_err *err)
 {
 	if (strcmp(l->args[0], "force") != 0)
+		return wrong_arguments(l, err);
+	return 0;
+}
+
+/* prune images takes one word, "all". */
+static must_check int
+check_all(const struct line *l, struct bk_err *err)
+{
+	if (l->nargs == 1 && strcmp(l->args[0], "all") != 0)
 		return wrong_arguments(l, err);
 	return 0;
 }
@@ -181,6 +193,37 @@ run_build(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 
 	if (ret == 0)
 		reply_add(c->reply, id);
+	return ret;
+}
+
+/* save FILE IMAGE...: "ID DIGEST" per image saved. */
+static must_check int
+run_save(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	struct bk_saved_image out[WORDS_MAX];
+	size_t n = 0, i;
+	int ret = bk_image_save(c->engine, l->args[0], l->args + 1, (size_t)l->nargs - 1, c->cancel,
+				out, &n, err);
+
+	for (i = 0; ret == 0 && i < n; i++) {
+		cleanup_free char *line = xasprintf("%s %s", out[i].id, out[i].digest);
+
+		reply_add(c->reply, line);
+	}
+	return ret;
+}
+
+/* load FILE: the ids of the images it held. */
+static must_check int
+run_load(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	char(*ids)[BK_ID_SIZE] = NULL;
+	size_t n = 0, i;
+	int ret = bk_image_load(c->engine, l->args[0], c->cancel, &ids, &n, err);
+
+	for (i = 0; ret == 0 && i < n; i++)
+		reply_add(c->reply, ids[i]);
+	free(ids);
 	return ret;
 }
 
@@ -310,6 +353,56 @@ run_exec_kill(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 	return bk_exec_kill(c->engine, c->obj_id, c->exec_n, signal_of(l), err);
 }
 
+/* What a prune line names: its verb, and "images all". */
+static unsigned
+prune_what(const struct line *l)
+{
+	if (strcmp(l->verb->name, "containers") == 0)
+		return BK_PRUNE_CONTAINERS;
+	if (strcmp(l->verb->name, "images") == 0)
+		return BK_PRUNE_IMAGES | (l->nargs == 1 ? BK_PRUNE_IMAGES_ALL : 0);
+	if (strcmp(l->verb->name, "volumes") == 0)
+		return BK_PRUNE_VOLUMES;
+	return BK_PRUNE_CONTAINERS | BK_PRUNE_IMAGES | BK_PRUNE_VOLUMES; /* all */
+}
+
+/*
+ * prune: a "KIND ID" line per object removed, "skipped KIND ID: why" per one
+ * that could not be, then "reclaimed BYTES".
+ */
+static must_check int
+run_prune(const struct run_ctx *c, const struct line *l, struct bk_err *err)
+{
+	static const char *const kinds[] = {
+		[BK_OBJ_IMAGE] = "image",
+		[BK_OBJ_CONTAINER] = "container",
+		[BK_OBJ_EXEC] = "exec",
+		[BK_OBJ_VOLUME] = "volume",
+	};
+	struct bk_prune_result r;
+	char line[1024];
+	size_t i;
+	int ret;
+
+	ret = bk_system_prune(c->engine, prune_what(l), c->cancel, &r, err);
+	for (i = 0; ret == 0 && i < r.n; i++) {
+		const struct bk_prune_item *it = &r.items[i];
+
+		if (it->removed)
+			snprintf(line, sizeof(line), "%s %s", kinds[it->kind], it->id);
+		else
+			snprintf(line, sizeof(line), "skipped %s %s: %s", kinds[it->kind], it->id,
+				 it->why);
+		reply_add(c->reply, line);
+	}
+	if (ret == 0) {
+		snprintf(line, sizeof(line), "reclaimed %llu", (unsigned long long)r.reclaimed);
+		reply_add(c->reply, line);
+	}
+	bk_prune_result_free(&r);
+	return ret;
+}
+
 /* ---- the tables ---------------------------------------------------------- */
 
 static const struct verb import_verbs[] = {
@@ -320,6 +413,12 @@ static const struct verb pull_verbs[] = {
 };
 static const struct verb build_verbs[] = {
 	{ "build", "CONTEXT_DIR [REF]", 1, 2, check_absolute, run_build },
+};
+static const struct verb save_verbs[] = {
+	{ "save", "FILE IMAGE...", 2, WORDS_MAX - 1, check_absolute, run_save },
+};
+static const struct verb load_verbs[] = {
+	{ "load", "FILE", 1, 1, check_absolute, run_load },
 };
 static const struct verb run_verbs[] = {
 	{ "run", "IMAGE [CMD...]", 1, 2, NULL, run_run },
@@ -344,14 +443,24 @@ static const struct verb exec_verbs[] = {
 	{ "resize", "COLS ROWS", 1, 1, check_size, run_exec_resize },
 };
 
+static const struct verb prune_verbs[] = {
+	{ "containers", "", 0, 0, NULL, run_prune },
+	{ "images", "[all]", 0, 1, check_all, run_prune },
+	{ "volumes", "", 0, 0, NULL, run_prune },
+	{ "all", "", 0, 0, NULL, run_prune },
+};
+
 static const struct control_file control_files[] = {
 	{ N_IMAGES_IMPORT, FORM_ARGS, import_verbs, ARRAY_SIZE(import_verbs) },
 	{ N_IMAGES_PULL, FORM_ARGS, pull_verbs, ARRAY_SIZE(pull_verbs) },
 	{ N_IMAGES_BUILD, FORM_ARGS, build_verbs, ARRAY_SIZE(build_verbs) },
+	{ N_IMAGES_SAVE, FORM_ARGS, save_verbs, ARRAY_SIZE(save_verbs) },
+	{ N_IMAGES_LOAD, FORM_ARGS, load_verbs, ARRAY_SIZE(load_verbs) },
 	{ N_CTRS_RUN, FORM_ARG_REST, run_verbs, ARRAY_SIZE(run_verbs) },
 	{ N_CTR_CTL, FORM_VERB_ARGS, ctr_verbs, ARRAY_SIZE(ctr_verbs) },
 	{ N_EXEC_CTL, FORM_VERB_REST, exec_verbs, ARRAY_SIZE(exec_verbs) },
 	{ N_IMG_CTL, FORM_VERB_ARGS, img_verbs, ARRAY_SIZE(img_verbs) },
+	{ N_PRUNE, FORM_VERB_ARGS, prune_verbs, ARRAY_SIZE(prune_verbs) },
 };
 
 const struct control_file *

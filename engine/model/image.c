@@ -838,7 +838,8 @@ image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pu
 	}
 	same = find_digest_locked(m, res->digest);
 	if (same) {
-		take_name_locked(m, same, res->familiar);
+		if (res->familiar)
+			take_name_locked(m, same, res->familiar);
 		if (record_save_in_store(m, same, &werr) < 0)
 			bk_log(BK_LOG_WARN, "%s", werr.msg);
 		memcpy(id_out, same->id, sizeof(same->id));
@@ -849,8 +850,11 @@ image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pu
 		events_notify(&m->ev, BK_OBJ_IMAGE, id_out, BK_CHANGE_UPDATED);
 		return 0;
 	}
-	free(img->source);
-	img->source = xstrdup(res->familiar);
+	/* No name (a load of an unnamed image): the source image_pull_begin showed stays. */
+	if (res->familiar) {
+		free(img->source);
+		img->source = xstrdup(res->familiar);
+	}
 	json_decref(img->config);
 	img->config = json_incref(res->config);
 	img->size = res->size;
@@ -865,7 +869,7 @@ image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pu
 	 * one syncfs before they are published: 10 fsyncs were a third of a
 	 * small pull.
 	 */
-	named = !has_ref(img, res->familiar);
+	named = res->familiar && !has_ref(img, res->familiar);
 	if (named)
 		add_ref(img, res->familiar);
 	ret = record_write(work_dfd, img, false, err);
@@ -881,7 +885,8 @@ image_pull_finish(struct model *m, const char *id, int work_dfd, const struct pu
 	if (ret == 0) {
 		if (fsync(m->store->images_fd) < 0)
 			bk_log(BK_LOG_WARN, "sync images/: %s", strerror(errno));
-		take_name_locked(m, img, res->familiar);
+		if (res->familiar)
+			take_name_locked(m, img, res->familiar);
 		img->state = BK_IMAGE_READY;
 		free(img->progress);
 		img->progress = NULL;

@@ -163,7 +163,7 @@ struct model {
 
 /* What a pull made, for its image's record (ops/pull.c fills it). */
 struct pulled {
-	const char *familiar; /* its name, "busybox:latest" */
+	const char *familiar; /* its name, "busybox:latest"; NULL: none (a load) */
 	json_t *config;       /* the image config object (borrowed) */
 	const char *manifest; /* as the registry sent it */
 	size_t manifest_len;

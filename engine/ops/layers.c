@@ -284,7 +284,7 @@ out:
 
 /* The chain key of a pulled image from its config's diff ids ("" if it has none). */
 static void
-pulled_key(json_t *config, char key[LAYER_KEY_SIZE])
+pulled_key(const json_t *config, char key[LAYER_KEY_SIZE])
 {
 	json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
 	char chain[DIGEST_STR_SIZE] = "", next[DIGEST_STR_SIZE];
@@ -452,6 +452,18 @@ keyset_has(const struct keyset *s, const char *key)
 	return false;
 }
 
+void
+image_layer_roots_locked(const struct image *img, char roots[3][LAYER_KEY_SIZE])
+{
+	roots[0][0] = roots[1][0] = roots[2][0] = '\0';
+	if (img->layer_key)
+		snprintf(roots[0], LAYER_KEY_SIZE, "%s", img->layer_key);
+	if (img->base_key)
+		snprintf(roots[1], LAYER_KEY_SIZE, "%s", img->base_key);
+	if (img->digest)
+		pulled_key(img->config, roots[2]);
+}
+
 /* The hex of a pulled image's config digest, from its manifest ("" if none). */
 static void
 config_hex(const char *manifest, char out[LAYER_KEY_SIZE])
@@ -476,19 +488,16 @@ image_keys(struct bk_engine *e, struct keyset *roots, struct keyset *configs)
 	pthread_mutex_lock(&e->model.lock);
 	for (size_t i = 0; i < e->model.nimages; i++) {
 		struct image *img = e->model.images[i];
-		char key[LAYER_KEY_SIZE];
+		char key[LAYER_KEY_SIZE], r[3][LAYER_KEY_SIZE];
 
 		if (img->state == BK_IMAGE_BROKEN) {
 			ok = false;
 			continue;
 		}
-		if (img->layer_key)
-			keyset_add(roots, img->layer_key);
-		if (img->base_key)
-			keyset_add(roots, img->base_key);
+		image_layer_roots_locked(img, r);
+		for (size_t k = 0; k < 3; k++)
+			keyset_add(roots, r[k]);
 		if (img->digest) {
-			pulled_key(img->config, key);
-			keyset_add(roots, key);
 			config_hex(img->manifest, key);
 			keyset_add(configs, key);
 		}

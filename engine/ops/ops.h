@@ -15,12 +15,18 @@
  *   spare.c      snapshots of images made ahead of starts
  *   import.c     a host directory copied into a new image
  *   pull.c       a pull's layers from the registry into the store
+ *   layerbuild.c a layer and an image directory made from a stream (pull, load)
  *   build.c      a Dockerfile built step by step
  *   commit.c     a container's filesystem made an image
  *   images.c     an image's removal (with its spare snapshots)
  *   layers.c     the store's layers as a graph: an image's layer, blobs, collection
  *   export.c     an image as OCI blobs: its layers' blobs, config, manifest (push, save)
  *   push.c       an image pushed to a registry
+ *   archive.c    image archives as tar files, read by member name and written (save, load)
+ *   save.c       images saved to an archive (docker save)
+ *   load.c       an archive's images loaded into the store (docker load)
+ *   usage.c      disk usage (docker system df): each object's extents, shared ones once
+ *   prune.c      what is not in use removed (docker system prune)
  *   query.c      the public API's reads of the tables
  */
 #ifndef BK_OPS_H
@@ -150,6 +156,12 @@ must_check int layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_
  */
 must_check int image_layer(struct bk_engine *e, int layers_fd, const char *id,
 			   char key[LAYER_KEY_SIZE], struct bk_err *err);
+/*
+ * The layers image img reaches directly (model lock held): its layer, its
+ * base, its pulled chain's top; "" where it has none.  What the collection
+ * keeps and `df` counts.
+ */
+void image_layer_roots_locked(const struct image *img, char roots[3][LAYER_KEY_SIZE]);
 /* Around work that makes layers before an image records them: the collection waits. */
 void layers_hold(struct bk_engine *e);
 void layers_release(struct bk_engine *e);
@@ -187,6 +199,115 @@ must_check int image_export_open(struct bk_engine *e, int layers_fd, const char 
 				 struct bk_err *err);
 void image_export_free(struct image_export *x);
 
+/* ---- archive.c: image archives as tar files (save, load) ---------------------------------- */
+
+struct tar_member;
+/* The members of an archive (one pass over its headers), to read them by name. */
+struct tar_index {
+	int fd; /* the archive, a regular file (borrowed) */
+	struct tar_member *m;
+	size_t n;
+	size_t name_bytes; /* of its members' names and links */
+	bool compressed;   /* gzip or zstd around the tar */
+};
+/*
+ * Index the tar archive open at fd (read from its start): EBADMSG for what
+ * is no tar, a member name that is absolute, climbs out with "..", or comes
+ * twice, past 65536 members or a decompression bomb's ratio; EINTR.
+ */
+must_check int tar_index_open(int fd, struct bk_cancel *cancel, struct tar_index *out,
+			      struct bk_err *err);
+void tar_index_free(struct tar_index *ix);
+/* The size of the regular member name (symlinks and hardlinks inside followed); EBADMSG. */
+must_check int tar_member_size(const struct tar_index *ix, const char *name, uint64_t *size,
+			       struct bk_err *err);
+/* Member name into memory (NUL-terminated, caller frees); EFBIG over max bytes, EBADMSG. */
+must_check int tar_read_member(const struct tar_index *ix, const char *name, size_t max, char **out,
+			       size_t *len, struct bk_err *err);
+/* Member name as a stream (one at a time per index: they share its fd). */
+struct tar_stream;
+must_check int tar_stream_open(const struct tar_index *ix, const char *name,
+			       struct bk_cancel *cancel, struct tar_stream **out,
+			       struct bk_err *err);
+/* The next bytes: > 0, 0 at the member's end, -errno (EBADMSG truncated, EINTR). */
+ssize_t tar_stream_read(struct tar_stream *s, const void **buf, struct bk_err *err);
+void tar_stream_close(struct tar_stream *s);
+
+/* A tar archive written to an fd, member by member (ustar; pax only where needed). */
+struct archive;
+struct tar_out {
+	struct archive *a;
+};
+must_check int tar_out_open(struct tar_out *t, int fd, struct bk_err *err);
+must_check int tar_out_dir(struct tar_out *t, const char *name, struct bk_err *err);
+must_check int tar_out_mem(struct tar_out *t, const char *name, const void *data, size_t len,
+			   struct bk_err *err);
+/* A member of size bytes read from fd; digest gets their sha256.  EINTR, EIO, ENOSPC. */
+must_check int tar_out_file(struct tar_out *t, const char *name, int fd, uint64_t size,
+			    struct bk_cancel *cancel, char digest[DIGEST_STR_SIZE],
+			    struct bk_err *err);
+/* The archive's end written (then freed, as after tar_out_free). */
+must_check int tar_out_close(struct tar_out *t, struct bk_err *err);
+void tar_out_free(struct tar_out *t);
+
+/* ---- usage.c: disk usage, and what prune.c removes ----------------------------------------- */
+
+enum usage_kind { USAGE_IMAGE, USAGE_CONTAINER, USAGE_VOLUME, USAGE_LAYER, USAGE_KINDS };
+
+/* Sets an object can be in (bits of usage_obj.sets): who would free its bytes. */
+enum usage_set {
+	USAGE_FREE_IMAGES = 1 << USAGE_IMAGE, /* prune images all, and the layers it frees */
+	USAGE_FREE_CONTAINERS =
+	    1 << USAGE_CONTAINER,               /* prune containers, their anonymous volumes */
+	USAGE_FREE_VOLUMES = 1 << USAGE_VOLUME, /* prune volumes */
+	USAGE_FREE_LAYERS = 1 << USAGE_LAYER,   /* the layers no image reaches */
+	USAGE_GONE = 1 << USAGE_KINDS,          /* removed since the scan (prune.c) */
+};
+
+/* One object of a scan; its number is its owner number in the extent map. */
+struct usage_obj {
+	enum usage_kind kind;
+	char id[BK_VOLUME_NAME_SIZE]; /* image or container id, volume name, layer key */
+	unsigned sets;
+	bool partial;            /* its walk stopped at a cap */
+	bool in_use;             /* image: used (usage_image_in_use_locked); volume: named */
+	bool prunable;           /* removed by the prune of its kind (images: "all") */
+	bool named;              /* image: has a name */
+	bool reached;            /* layer: reached by an image */
+	enum bk_ctr_state state; /* container */
+	char image_id[BK_ID_SIZE];
+	char owner[BK_ID_SIZE]; /* volume: an anonymous one's container */
+	uint64_t users;         /* image: containers made from it; volume: containers naming it */
+	char roots[3][LAYER_KEY_SIZE]; /* image: the layers it names; layer: [0] its parent */
+	long image;                    /* container: its image's object, -1 */
+	long parent;                   /* layer: its parent's object, -1 */
+	bool in_seg;                   /* scratch of the sweep */
+	uint64_t size, shared, own;    /* the sweep's sums */
+};
+
+struct usage_scan {
+	struct extent_map map;
+	struct usage_obj *objs;
+	size_t n;
+	bool partial;
+	bool broken_image; /* layers are not collected while one is there */
+	uint64_t row_size[USAGE_KINDS];
+	uint64_t freed[USAGE_KINDS + 1]; /* per set bit: bytes only objects in that set hold */
+};
+
+/* Every image, container, volume and layer, their extents walked and summed. */
+must_check int usage_scan(struct bk_engine *e, struct usage_scan *s, struct bk_cancel *cancel,
+			  struct bk_err *err);
+/* The sums again (after prune.c set USAGE_GONE bits). */
+void usage_sum(struct usage_scan *s);
+void usage_scan_free(struct usage_scan *s);
+/* In use, not to be pruned (lock held): a container was made from it, a build or a push uses it. */
+bool usage_image_in_use_locked(struct bk_engine *e, const struct image *img);
+/* prune containers removes it (lock held): created or exited, not broken, no restart due. */
+bool usage_container_prunable_locked(struct bk_engine *e, const struct container *c);
+/* prune volumes removes it (lock held): not broken, named by no container's mounts. */
+bool usage_volume_prunable_locked(struct bk_engine *e, const struct volume *v);
+
 /* ---- launch.c -------------------------------------------------------------------------------- */
 
 /* A start, all decided: the plan for the init, and what the daemon does around it. */
@@ -219,6 +340,13 @@ bool restart_cancel_locked(struct bk_engine *e, const char *id);
 uint64_t now_ms(void);
 
 /* ---- volumes.c ------------------------------------------------------------------------------- */
+
+/*
+ * The resolved absolute path real is bockerfs's own or holds it: the state
+ * directory, the store or the control tree (own_out gets which, resolved).
+ * Bind sources and image archives there are refused.
+ */
+bool path_is_own(struct bk_engine *e, const char *real, char *own_out /* PATH_MAX bytes */);
 
 /* A container's mounts at its start. */
 struct mounts_start {
@@ -346,5 +474,43 @@ must_check int pull_spec_name(const char *spec, char *out, size_t size, struct b
 must_check int pull_build(struct bk_engine *e, const char *spec, int work_dfd,
 			  struct bk_cancel *cancel, const struct bk_pull_progress *progress,
 			  struct pull_result *out, struct bk_err *err);
+
+/* ---- layerbuild.c: a layer and an image directory from a stream (pull, load) --------------- */
+
+/* One layer to make: layers/<chain hex>, over parent's. */
+struct layer_build {
+	const char *chain_id;
+	const char *parent;  /* its chain id, NULL at the bottom */
+	const char *diff_id; /* the config's: the extracted tar must have it */
+	/* The blob: read once src has ended (a stream may learn its digest only there). */
+	const char *digest;
+	uint64_t size;
+	enum layer_comp comp;
+	const char *blob_name;          /* tmp/<blob_name>: the blob as src gave it, kept */
+	const struct layer_reader *src; /* read to its end; fails with "digest mismatch" on a lie */
+	struct bk_cancel *cancel;
+	const char *fp; /* its failpoints: FP.blob-verified, FP.layer-committed */
+};
+/*
+ * Make b's layer: extracted in tmp/ (store/layer.c's caps), its diff id
+ * checked, its blob kept, read-only, synced, renamed into layers/ (one that
+ * another pull or load committed first is kept instead).  file_bytes gets
+ * the bytes of file data it wrote.  Nothing of it is left on failure.
+ */
+must_check int layer_build(struct bk_engine *e, int layers_fd, const struct layer_build *b,
+			   uint64_t *file_bytes, struct bk_err *err);
+/* layers/<chain hex> is committed. */
+bool layer_committed(int layers_fd, const char *chain_id);
+/* The file bytes a committed layer's layer.json records (0 if unreadable). */
+uint64_t layer_file_bytes(int layers_fd, const char *chain_id);
+/*
+ * The image over layers (committed, bottom first) in the empty directory open
+ * at work_dfd: a read-only "rootfs" (a snapshot of the top layer), config.json,
+ * manifest.json, digest, config.blob and layers from out (config, manifest,
+ * digest, config_raw); out gets layers_text and size.  Not synced:
+ * image_pull_finish syncs them with the record.
+ */
+must_check int image_dir_write(int layers_fd, const struct pull_layer *layers, size_t n,
+			       int work_dfd, struct pull_result *out, struct bk_err *err);
 
 #endif

@@ -46,7 +46,6 @@
 #define PULL_PARALLEL    3
 #define QUEUE_AHEAD_MAX  (32u << 20) /* bytes queued for a layer waiting its turn */
 #define QUEUE_STREAM_MAX (8u << 20)  /* bytes queued for the layer being extracted */
-#define LAYER_INFO_MAX   (64u << 10)
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -164,7 +163,7 @@ fetch_main(void *arg)
 	ret = registry_stream_blob(f->reg, f->ml->digest, f->ml->size, fetch_sink, f, &err);
 	if (ret == 0) {
 		digest_final(&f->dig, got);
-		/* "digest mismatch" first: build_layer looks for it to report the cause. */
+		/* "digest mismatch" first: layer_build looks for it to report the cause. */
 		if (strcmp(got, f->ml->digest) != 0 && f->received != f->ml->size)
 			ret = bk_err_set(&err, EBADMSG,
 					 "digest mismatch (got %s from %llu bytes, the manifest "
@@ -316,151 +315,33 @@ hex_of(const char *digest)
 static bool
 layer_present(struct pull *p, const char *chain)
 {
-	char path[96];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/rootfs", hex_of(chain));
-	return fstatat(p->layers_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+	return layer_committed(p->layers_fd, chain);
 }
 
-/* file_bytes of a stored layer, from its layer.json (0 if unreadable). */
-static uint64_t
-stored_file_bytes(struct pull *p, const char *chain)
-{
-	char path[96];
-	cleanup_free char *text = NULL;
-	cleanup(json_decrefp) json_t *j = NULL;
-	struct bk_err err = BK_ERR_INIT;
-
-	snprintf(path, sizeof(path), "%s/layer.json", hex_of(chain));
-	if (read_file_at(p->layers_fd, path, LAYER_INFO_MAX, &text, NULL, &err) < 0)
-		return 0;
-	j = json_loads(text, 0, NULL);
-	return (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
-}
-
-static int
-write_layer_info(int dfd, const struct pull_layer *l, const char *parent, enum layer_comp comp,
-		 struct bk_err *err)
-{
-	/* The blob kept beside it is the one pulled: a push sends it as it came. */
-	cleanup(json_decrefp) json_t *j =
-	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?, s:s, s:s, s:s, s:I}", "chain_id",
-		      l->chain_id, "diff_id", l->diff_id, "digest", l->digest, "size",
-		      (json_int_t)l->size, "file_bytes", (json_int_t)l->file_bytes, "parent",
-		      parent, "blob_digest", l->digest, "blob_diff_id", l->diff_id,
-		      "blob_media_type", layer_media_type(comp), "blob_size", (json_int_t)l->size);
-	cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-
-	if (text == NULL)
-		return bk_err_set(err, ENOMEM, "encode layer.json");
-	/* Made durable with the layer's files by commit_layer's syncfs. */
-	return write_file_replace(dfd, "layer.json", text, strlen(text), err);
-}
-
-/*
- * Extract layer i from f onto a writable snapshot of layer i-1 in tmp/,
- * verify it, make it read-only and rename it into layers/<chain hex>.
- */
+/* Extract layer i from f onto layer i-1 and commit it (layerbuild.c). */
 static int
 build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 {
 	struct pull_layer *l = &p->layers[i];
-	const char *parent = i ? p->layers[i - 1].chain_id : NULL;
-	cleanup_close int work_fd = -1, rootfs_fd = -1, parent_fd = -1;
 	struct layer_reader src = { fetch_read, f };
-	struct layer_stats st = { 0 };
-	char work[128], rnd[13], diff[DIGEST_STR_SIZE], ppath[96];
-	int ret;
+	struct layer_build b = {
+		.chain_id = l->chain_id,
+		.parent = i ? p->layers[i - 1].chain_id : NULL,
+		.diff_id = l->diff_id,
+		.digest = l->digest,
+		.size = l->size,
+		.comp = p->man.layers[i].comp,
+		.blob_name = f->blob_name,
+		.src = &src,
+		.cancel = p->cancel,
+		.fp = "pull",
+	};
+	int ret = layer_build(p->e, p->layers_fd, &b, &l->file_bytes, err);
 
-	random_hex(rnd, 12);
-	snprintf(work, sizeof(work), "layer-%.16s-%s", hex_of(l->chain_id), rnd);
-	if (mkdirat(p->e->store.tmp_fd, work, 0700) < 0)
-		return bk_err_sys(err, "mkdir tmp/%s", work);
-	work_fd = openat(p->e->store.tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (work_fd < 0) {
-		ret = bk_err_sys(err, "open tmp/%s", work);
-		goto fail;
+	if (ret == 0) {
+		l->fetched = true;
+		p->fetched_bytes += l->size;
 	}
-	if (parent) {
-		snprintf(ppath, sizeof(ppath), "%s/rootfs", hex_of(parent));
-		parent_fd = openat(p->layers_fd, ppath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (parent_fd < 0) {
-			ret = bk_err_sys(err, "open layers/%.16s", hex_of(parent));
-			goto fail;
-		}
-		ret = store_snapshot(parent_fd, work_fd, "rootfs", false, err);
-	} else {
-		ret = store_create_subvolume(work_fd, "rootfs", err);
-	}
-	if (ret < 0)
-		goto fail;
-	rootfs_fd = openat(work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfs_fd < 0) {
-		ret = bk_err_sys(err, "open tmp/%s/rootfs", work);
-		goto fail;
-	}
-	ret = layer_extract(rootfs_fd, p->man.layers[i].comp, &src, p->cancel, diff, &st, err);
-	if (ret == -EBADMSG) {
-		const void *buf;
-		struct bk_err derr = BK_ERR_INIT;
-		ssize_t n;
-
-		/*
-		 * Garbage in the stream is usually a wrong blob: read the rest
-		 * (bounded by the manifest's size) and report the digest
-		 * mismatch, the cause, rather than what the decoder tripped on.
-		 */
-		while ((n = fetch_read(f, &buf, &derr)) > 0)
-			;
-		if (n < 0 && derr.code == EBADMSG && strstr(derr.msg, "digest mismatch"))
-			*err = derr;
-	}
-	if (ret < 0)
-		goto fail;
-	if (strcmp(diff, l->diff_id) != 0) {
-		ret = bk_err_set(err, EBADMSG, "diff id mismatch: the config says %s, got %s",
-				 l->diff_id, diff);
-		goto fail;
-	}
-	if ((ret = failpoint("pull.blob-verified", err)) < 0)
-		goto fail;
-	l->file_bytes = st.file_bytes;
-	l->fetched = true;
-	p->fetched_bytes += l->size;
-	if (renameat(p->e->store.tmp_fd, f->blob_name, work_fd, "blob") < 0) {
-		ret = bk_err_sys(err, "keep the blob of layers/%.16s", hex_of(l->chain_id));
-		goto fail;
-	}
-	if ((ret = write_layer_info(work_fd, l, parent, p->man.layers[i].comp, err)) < 0 ||
-	    (ret = store_set_read_only(rootfs_fd, true, err)) < 0)
-		goto fail;
-	if (is_cancelled(p->cancel)) {
-		ret = bk_err_set(err, EINTR, "interrupted");
-		goto fail;
-	}
-	/*
-	 * One syncfs makes the layer's files and its layer.json durable before
-	 * it can be reused (three fsyncs made only layer.json so; the files a
-	 * power cut emptied would have been reused as verified).  The rename
-	 * itself needs no sync: a layer it loses is fetched again.
-	 */
-	if (syncfs(work_fd) < 0) {
-		ret = bk_err_sys(err, "commit layers/%.16s: sync", hex_of(l->chain_id));
-		goto fail;
-	}
-	if (renameat2(p->e->store.tmp_fd, work, p->layers_fd, hex_of(l->chain_id),
-		      RENAME_NOREPLACE) < 0) {
-		/* Another pull committed the same layer first: keep theirs. */
-		if (errno != EEXIST && errno != ENOTEMPTY) {
-			ret = bk_err_sys(err, "commit layers/%.16s", hex_of(l->chain_id));
-			goto fail;
-		}
-		store_discard(p->e->store.tmp_fd, work);
-	}
-	return failpoint("pull.layer-committed", err);
-fail:
-	store_discard(p->e->store.tmp_fd, work);
 	return ret;
 }
 
@@ -634,7 +515,7 @@ build_layers(struct pull *p, struct bk_err *err)
 			break;
 		}
 	for (i = 0; i < first; i++) {
-		p->layers[i].file_bytes = stored_file_bytes(p, p->layers[i].chain_id);
+		p->layers[i].file_bytes = layer_file_bytes(p->layers_fd, p->layers[i].chain_id);
 		report_done(p, i);
 	}
 	next = first;
@@ -645,7 +526,7 @@ build_layers(struct pull *p, struct bk_err *err)
 			ret = layer_reuse_or_take(p, i, &fs[i], &owned[i], err);
 			if (ret == 1) {
 				p->layers[i].file_bytes =
-				    stored_file_bytes(p, p->layers[i].chain_id);
+				    layer_file_bytes(p->layers_fd, p->layers[i].chain_id);
 				report_done(p, i);
 				ret = 0;
 				continue;
@@ -832,57 +713,6 @@ fetch_config(struct pull *p, struct pull_result *out, struct bk_err *err)
 	return 0;
 }
 
-/* rootfs (read-only) and the files that describe the image, into work_dfd. */
-static int
-write_image_dir(struct pull *p, int work_dfd, struct pull_result *out, struct bk_err *err)
-{
-	cleanup_close int top = -1, rfd = -1;
-	cleanup_free char *cfg = NULL, *digest_line = NULL;
-	size_t used = 0, i;
-	char path[96];
-	int ret;
-
-	if (p->nlayers == 0) {
-		if ((ret = store_create_subvolume(work_dfd, "rootfs", err)) < 0)
-			return ret;
-		rfd = openat(work_dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (rfd < 0)
-			return bk_err_sys(err, "open rootfs");
-		if ((ret = store_set_read_only(rfd, true, err)) < 0)
-			return ret;
-	} else {
-		snprintf(path, sizeof(path), "%s/rootfs",
-			 hex_of(p->layers[p->nlayers - 1].chain_id));
-		top = openat(p->layers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (top < 0)
-			return bk_err_sys(err, "open layers/%.16s", path);
-		if ((ret = store_snapshot(top, work_dfd, "rootfs", true, err)) < 0)
-			return ret;
-	}
-	out->layers_text = xmalloc(p->nlayers * 96 + 1);
-	out->layers_text[0] = '\0';
-	for (i = 0; i < p->nlayers; i++) {
-		used += (size_t)sprintf(out->layers_text + used, "%s %llu\n", p->layers[i].digest,
-					(unsigned long long)p->layers[i].size);
-		out->size += p->layers[i].file_bytes;
-	}
-	cfg = json_dumps(out->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (cfg == NULL)
-		return bk_err_set(err, ENOMEM, "encode config");
-	digest_line = xasprintf("%s\n", out->digest);
-	/* Not synced one by one: image_pull_finish syncs them with the record. */
-	if ((ret = write_file_replace(work_dfd, "config.json", cfg, strlen(cfg), err)) < 0 ||
-	    (ret = write_file_replace(work_dfd, "manifest.json", out->manifest, out->manifest_len,
-				      err)) < 0 ||
-	    (ret = write_file_replace(work_dfd, "digest", digest_line, strlen(digest_line), err)) <
-		0 ||
-	    (ret = write_file_replace(work_dfd, "config.blob", out->config_raw, out->config_raw_len,
-				      err)) < 0 ||
-	    (ret = write_file_replace(work_dfd, "layers", out->layers_text, used, err)) < 0)
-		return ret;
-	return 0;
-}
-
 int
 pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel *cancel,
 	   const struct bk_pull_progress *progress, struct pull_result *out, struct bk_err *err)
@@ -914,7 +744,7 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 		ret = bk_err_set(err, EINTR, "interrupted");
 		goto out;
 	}
-	if ((ret = write_image_dir(&p, work_dfd, out, err)) == 0)
+	if ((ret = image_dir_write(p.layers_fd, p.layers, p.nlayers, work_dfd, out, err)) == 0)
 		ret = failpoint("pull.before-record", err);
 out:
 	out->requests = p.reg ? registry_requests(p.reg) : 0;

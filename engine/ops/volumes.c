@@ -93,6 +93,23 @@ bk_volume_size(struct bk_engine *e, uint64_t serial)
 	return fd < 0 ? 0 : buildfs_size(fd);
 }
 
+bool
+path_is_own(struct bk_engine *e, const char *real, char *own_out)
+{
+	const char *own[] = { e->store.root, e->store.path, e->procs.hide_mount };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(own); i++) {
+		if (own[i] == NULL)
+			continue;
+		if (realpath(own[i], own_out) == NULL)
+			snprintf(own_out, PATH_MAX, "%s", own[i]);
+		if (path_within(real, own_out) || path_within(own_out, real))
+			return true;
+	}
+	return false;
+}
+
 /*
  * A bind source as written: resolved to its one real path (symlinks are
  * followed now, once; the init refuses any it meets later), checked to
@@ -103,27 +120,19 @@ bk_volume_size(struct bk_engine *e, uint64_t serial)
 static int
 check_bind_source(struct bk_engine *e, struct mount_spec *m, struct bk_err *err)
 {
-	const char *own[] = { e->store.root, e->store.path, e->procs.hide_mount };
 	char real[PATH_MAX], ownreal[PATH_MAX];
 	struct stat st;
-	size_t i;
 
 	if (realpath(m->source, real) == NULL)
 		return bk_err_sys(err, "mounts: bind source '%s'", m->source);
 	if (stat(real, &st) < 0)
 		return bk_err_sys(err, "mounts: bind source '%s'", m->source);
-	for (i = 0; i < ARRAY_SIZE(own); i++) {
-		if (own[i] == NULL)
-			continue;
-		if (realpath(own[i], ownreal) == NULL)
-			snprintf(ownreal, sizeof(ownreal), "%s", own[i]);
-		if (path_within(real, ownreal) || path_within(ownreal, real))
-			return bk_err_set(err, EINVAL,
-					  "mounts: bind source '%s'%s%s holds or is inside "
-					  "bockerfs's own '%s' (the store or the control tree)",
-					  m->source, strcmp(real, m->source) ? " -> " : "",
-					  strcmp(real, m->source) ? real : "", ownreal);
-	}
+	if (path_is_own(e, real, ownreal))
+		return bk_err_set(err, EINVAL,
+				  "mounts: bind source '%s'%s%s holds or is inside "
+				  "bockerfs's own '%s' (the store or the control tree)",
+				  m->source, strcmp(real, m->source) ? " -> " : "",
+				  strcmp(real, m->source) ? real : "", ownreal);
 	free(m->source);
 	m->source = xstrdup(real);
 	return 0;

@@ -9,6 +9,7 @@
  *   diff.c     the layer a snapshot adds over its parent (push, save)
  *   copy.c     a host directory copied into one (import)
  *   buildfs.c  a build's COPY/ADD/WORKDIR into one
+ *   extents.c  where a tree's files lie on the disk (FIEMAP), shared extents counted once
  *
  * Paths inside an image's or a container's tree go through base/inroot.h.
  * Uses base/ and bocker.h only.
@@ -267,5 +268,50 @@ bool buildfs_is_dir(int rootfs_fd, const char *path);
 
 /* Bytes of file data in the tree open at dfd, each inode once; at most 1 Mi entries looked at. */
 uint64_t buildfs_size(int dfd);
+
+/* ---- extents --------------------------------------------------------------------------------- */
+/*
+ * extents.h: the extents of the files of trees (extents.c), by owner (an
+ * image, a container, a volume, a layer), so that bytes that snapshots share
+ * are counted once and each byte is known by who holds it.
+ */
+struct extent_rec {
+	uint64_t start; /* physical address, or a key of inline data */
+	uint32_t len;
+	uint32_t owner;
+};
+
+struct extent_map {
+	struct extent_rec *v; /* shared extents, by owner */
+	size_t n, cap, max;   /* at most max records: past it a walk is partial */
+	uint64_t *private;    /* per owner: bytes no other file of the filesystem holds */
+	uint32_t nowners;
+	void *inline_keys; /* inline data: inode and ctime to a key */
+	uint64_t next_key;
+};
+
+void extent_map_init(struct extent_map *m, size_t max_records);
+void extent_map_free(struct extent_map *m);
+/* A new owner's number (0, 1, ...). */
+uint32_t extent_owner_new(struct extent_map *m);
+/*
+ * Add the extents of the regular files of the tree open at dfd (an
+ * O_DIRECTORY fd, borrowed) for owner, walking it by fds without following
+ * a symlink, opening only regular files, staying on its filesystem.  Every
+ * entry and extent takes one from *budget; at 0 (or a full map) the walk
+ * stops and *partial is set.  Returns 0, or -errno: EINTR when cancel is
+ * set, the error of opening dfd itself; entries that vanish are skipped.
+ */
+must_check int extents_add_tree(struct extent_map *m, uint32_t owner, int dfd, uint64_t *budget,
+				struct bk_cancel *cancel, bool *partial, struct bk_err *err);
+/* The same for one regular file open at fd (a layer's blob). */
+void extents_add_file(struct extent_map *m, uint32_t owner, int fd, uint64_t *budget,
+		      bool *partial);
+/*
+ * Every byte recorded, once: fn gets each run of bytes with the same set of
+ * owners (owners[0..n-1], n >= 1, in no order), and each owner's own bytes.
+ */
+typedef void (*extent_segment_fn)(void *arg, uint64_t len, const uint32_t *owners, size_t n);
+void extents_sweep(struct extent_map *m, extent_segment_fn fn, void *arg);
 
 #endif

@@ -493,7 +493,7 @@ bk_subvolumes() {
 }
 
 # Subvolumes of the store that belong to nothing: neither an image's rootfs, a
-# layer's, a container's, nor a spare snapshot of a listed image (the daemon
+# layer's, a container's, a listed volume's data, nor a spare snapshot of a listed image (the daemon
 # makes those in the background, through tmp/).
 bk_orphan_subvolumes() {
 	local v img
@@ -503,6 +503,10 @@ bk_orphan_subvolumes() {
 			# A spare of a listed image, made (tmp/spare-ID.N) or being made (spare/ID.N).
 			img=$(expr "$v" : '.*spare[-/]\(img_[0-9a-f]\{12\}\)\.[0-9]*$')
 			if [ -n "$img" ] && [ -d "$BK_MNT/images/$img" ]; then
+				continue
+			fi
+			# The files of a listed volume.
+			if [[ $v =~ ^volumes/([^/]+)/data$ ]] && [ -d "$BK_MNT/volumes/${BASH_REMATCH[1]}" ]; then
 				continue
 			fi
 			echo "$v"
