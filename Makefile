@@ -172,9 +172,16 @@ check-layers:
 $(BUILD)/bench/bkbench: bench/bkbench.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+	@$(CC) -O2 -Wall -Wextra -Werror -pthread -o $@ $<
 
-bench: all $(BUILD)/bench/bkbench
+# The FUSE floor bench/run.sh compares control files with: the same libfuse, the least server.
+$(BUILD)/bench/fusefloor: bench/fusefloor.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) -O2 -Wall -Wextra -Werror $(shell pkg-config --cflags fuse3) -o $@ $< \
+		$(shell pkg-config --libs fuse3)
+
+bench: all $(BUILD)/bench/bkbench $(BUILD)/bench/fusefloor
 	@scripts/deps.sh bench
 	bench/run.sh
 

@@ -13,10 +13,19 @@
  *                                    its echo is read from `out`, median us
  *   bkbench MNT exec N ID            exec of `true` in a running container, from the
  *                                    session's ctl write until its wait returns, median ms
+ *   bkbench MNT read N PATH          open+read to the end+close of PATH, median us
+ *   bkbench MNT ctl N PATH LINE      open+write LINE+close of the control file PATH, median us
+ *   bkbench MNT ls N DIR             opendir+readdir to the end+closedir of DIR, median ms
+ *   bkbench MNT burst N IMAGE        N run-to-exits of `true` at once (a thread each):
+ *                                    "WALL_MS P50_MS P99_MS" (each start: run write to wait)
+ *   bkbench MNT burstnone N IMAGE    the same with `net mode none` (as runnone)
  *
  * Prints one line: "median MIN MAX" in the unit named.
  */
+#include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +199,83 @@ keystrokes(const char *mnt, const char *ctr, int n, double *t)
 	return 0;
 }
 
+struct burst {
+	const char *mnt, *image;
+	bool none; /* net mode none */
+	double us;
+	int ret;
+	pthread_barrier_t *go;
+};
+
+static void *
+burst_one(void *arg)
+{
+	struct burst *b = arg;
+
+	pthread_barrier_wait(b->go);
+	b->ret = b->none ? runnone_once(b->mnt, b->image, NULL, &b->us)
+			 : run_once(b->mnt, b->image, &b->us);
+	return NULL;
+}
+
+/* n runs at once: the wall time from the go to the last wait, and each start's. */
+static int
+burst(const char *mnt, const char *image, int n, bool none)
+{
+	struct burst *b = calloc((size_t)n, sizeof(*b));
+	pthread_t *th = calloc((size_t)n, sizeof(*th));
+	double *t = calloc((size_t)n, sizeof(double)), start;
+	pthread_barrier_t go;
+	int i;
+
+	pthread_barrier_init(&go, NULL, (unsigned)n + 1);
+	for (i = 0; i < n; i++) {
+		b[i] = (struct burst){ .mnt = mnt, .image = image, .none = none, .go = &go };
+		if (pthread_create(&th[i], NULL, burst_one, &b[i]) != 0)
+			return -1;
+	}
+	start = now_us();
+	pthread_barrier_wait(&go);
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	start = now_us() - start;
+	for (i = 0; i < n; i++) {
+		if (b[i].ret < 0)
+			return -1;
+		t[i] = b[i].us / 1000.0;
+	}
+	qsort(t, (size_t)n, sizeof(double), cmp);
+	printf("%.2f %.2f %.2f\n", start / 1000.0, t[n / 2], t[(n * 99 + 99) / 100 - 1]);
+	return 0;
+}
+
+static int
+ctl_once(const char *path, const char *line, double *us)
+{
+	double t = now_us();
+
+	if (write_file(path, line) < 0)
+		return -1;
+	*us = now_us() - t;
+	return 0;
+}
+
+static int
+ls_once(const char *dir, double *us)
+{
+	double t = now_us();
+	DIR *d = opendir(dir);
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	*us = now_us() - t;
+	return n > 0 ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -212,6 +298,32 @@ main(int argc, char **argv)
 		return 2;
 	}
 	t = calloc((size_t)n, sizeof(double));
+	if (strcmp(mode, "burst") == 0 || strcmp(mode, "burstnone") == 0) {
+		if (burst(mnt, argv[4], n, strcmp(mode, "burstnone") == 0) < 0) {
+			perror(mode);
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(mode, "ctl") == 0 || strcmp(mode, "ls") == 0) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s\n", argc > 5 ? argv[5] : "");
+		for (i = 0; i < n; i++) {
+			int ret = strcmp(mode, "ctl") == 0 ? ctl_once(argv[4], line, &t[i])
+							   : ls_once(argv[4], &t[i]);
+
+			if (ret < 0) {
+				perror(argv[4]);
+				return 1;
+			}
+			if (strcmp(mode, "ls") == 0)
+				t[i] /= 1000.0;
+		}
+		qsort(t, (size_t)n, sizeof(double), cmp);
+		printf("%.3f %.3f %.3f\n", t[n / 2], t[0], t[n - 1]);
+		return 0;
+	}
 	if (strcmp(mode, "keystroke") == 0) {
 		if (keystrokes(mnt, argv[4], n, t) < 0) {
 			perror(mode);
@@ -242,6 +354,8 @@ main(int argc, char **argv)
 		}
 		if (strcmp(mode, "state") == 0)
 			snprintf(path, sizeof(path), "%s/containers/%s/state", mnt, argv[4]);
+		else if (strcmp(mode, "read") == 0)
+			snprintf(path, sizeof(path), "%s", argv[4]);
 		else
 			snprintf(path, sizeof(path), "%s/containers/index", mnt);
 		start = now_us();

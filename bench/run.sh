@@ -274,12 +274,26 @@ st=$("$BKB" "$MNT" state 5000 bench-state | cut -d' ' -f1)
 record state_read_us "$st" us
 row "open+read+close containers/ID/state (us)" "$st" "" "target <= 100 us (FUSE floor ~60)"
 row "  FUSE requests per open+read+close" "" "" "$(fuse_requests bench-state)"
+# The floor: the least libfuse low-level server (bench/fusefloor.c), same loop, one file.
+FLOOR=$W/floor
+mkdir -p "$FLOOR"
+"$top/build/bench/fusefloor" "$FLOOR" &
+floor_pid=$!
+for _ in $(seq 100); do [ -e "$FLOOR/state" ] && break; sleep 0.05; done
+fl=$("$BKB" "$MNT" read 5000 "$FLOOR/state" | cut -d' ' -f1)
+umount "$FLOOR" 2>/dev/null || fusermount3 -u "$FLOOR"
+wait "$floor_pid" 2>/dev/null
+record fuse_floor_read_us "$fl" us
+record state_read_vs_floor "$st" us fuse_floor_read_us
+row "  the same on a minimal libfuse server (us)" "$fl" "$(ratio "$st" "$fl")" "bench/fusefloor.c; target <= 1.0"
+ctl1=$("$BKB" "$MNT" ctl 2000 "$MNT/containers/bench-state/env" "A=1" | cut -d' ' -f1)
+record ctl_write_us "$ctl1" us
+row "open+write+close of a container's env (us)" "$ctl1" "" "a control write that runs nothing"
 for i in $(seq 999); do mkdir "$MNT/containers/bench-$i"; done
 idx=$("$BKB" "$MNT" index 50 | cut -d' ' -f1)
 record index_1000_ms "$idx" ms
 row "cat containers/index, 1000 containers (ms)" "$idx" "" "target <= 10 ms (podman ps, 50: ~120)"
 for i in $(seq 999); do rmdir "$MNT/containers/bench-$i"; done
-rmdir "$MNT/containers/bench-state"
 echo
 
 # ---- memory and removal ------------------------------------------------------
@@ -308,6 +322,112 @@ t1=$(date +%s.%N)
 rm_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
 record rm_force_50_ms "$rm_ms" ms
 row "rm force of 50 running containers (ms)" "$rm_ms" "$(ratio 4000 "$rm_ms")x" "podman rm -af -t0 ~4000 ms; target <= 500"
+echo
+
+# ---- bursts -------------------------------------------------------------------
+echo "== 100 runs of 'true' at once: wall ms (each start's p50 / p99 ms)"
+read -r bw bp50 bp99 < <("$BKB" "$MNT" burst 100 busybox)
+record burst_100_ms "$bw" ms crun_burst_100_ms
+record burst_100_p50_ms "$bp50" ms
+record burst_100_p99_ms "$bp99" ms
+crun_bw="-"
+if command -v crun >/dev/null; then
+	cat >"$W/crun-burst.sh" <<EOF
+#!/bin/bash
+umount /sys/fs/cgroup/unified 2>/dev/null
+for i in \$(seq 100); do crun run -b "$W/bundle" bench-burst-\$\$-\$i & done
+wait
+EOF
+	chmod +x "$W/crun-burst.sh"
+	t0=$(date +%s.%N)
+	unshare -m --propagation private "$W/crun-burst.sh" >/dev/null 2>&1
+	crun_bw=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+fi
+podman_bw="-"
+if [ -n "${PODMAN:-}" ] && [ "${QUICK:-0}" != 1 ]; then
+	t0=$(date +%s.%N)
+	pids=""
+	for i in $(seq 100); do
+		$PODMAN run --rm --network none localhost/bench-bb /bin/true >/dev/null 2>&1 &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $pids
+	podman_bw=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+fi
+record crun_burst_100_ms "$crun_bw" ms
+record podman_burst_100_ms "$podman_bw" ms
+row "bockerfs: 100 run writes at once, all waited" "$bw" "$(ratio "$bw" "$crun_bw")" "ratio to 100 crun run at once ($crun_bw ms); target <= 0.5"
+row "  each start, p50 / p99 (ms)" "$bp50 / $bp99" "" "podman run --rm x100 at once: $podman_bw ms"
+echo
+
+# ---- thousands ------------------------------------------------------------------
+N=${BENCH_THOUSANDS:-1000}
+M=$((N * 10))
+echo "== $N running containers (sleep), $M created"
+t0=$(date +%s.%N)
+: >"$W/many"
+for i in $(seq "$N"); do
+	exec 3<>"$MNT/containers/run"; echo "busybox sleep 100000" >&3; read -r id <&3; exec 3>&-
+	echo "$id" >>"$W/many"
+done
+many_ms=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+row "started $N, one after another (ms)" "$many_ms" "" ""
+sleep 5
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon/status")
+read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$daemon/stat")
+sleep 10
+read -r u1 s1 < <(awk '{ print $14, $15 }' "/proc/$daemon/stat")
+idle=$(awk -v d=$((u1 + s1 - u0 - s0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", d / hz / 10 * 100 }')
+st_many=$("$BKB" "$MNT" state 5000 bench-state | cut -d' ' -f1)
+ctl_many=$("$BKB" "$MNT" ctl 2000 "$MNT/containers/bench-state/env" "A=1" | cut -d' ' -f1)
+idx_many=$("$BKB" "$MNT" index 50 | cut -d' ' -f1)
+pss=0
+for id in $(head -n 200 "$W/many"); do
+	p=$(cat "$MNT/containers/$id/pid")
+	k=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")
+	pss=$((pss + k))
+done
+record daemon_rss_1000_kib "$rss" KiB
+record daemon_idle_cpu_pct "$idle" pct
+record state_read_1000_us "$st_many" us state_read_us
+record ctl_write_1000_us "$ctl_many" us ctl_write_us
+record index_1000_running_ms "$idx_many" ms
+record init_pss_1000_kib "$((pss / 200))" KiB
+row "daemon RSS (KiB)" "$rss" "" ""
+row "daemon CPU at rest (% of one CPU, 10 s)" "$idle" "" "target <= 1"
+row "open+read+close of state (us)" "$st_many" "$(ratio "$st_many" "$st")" "ratio to 1 container; target <= 1.2"
+row "open+write+close of env (us)" "$ctl_many" "$(ratio "$ctl_many" "$ctl1")" "ratio to 1 container; target <= 1.2"
+row "cat containers/index (ms)" "$idx_many" "" "target <= 5"
+row "init Pss per running container (KiB)" "$((pss / 200))" "" "target <= 64"
+# The daemon's start with them all to adopt.
+kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+t0=$(date +%s.%N)
+"$BIN" -f --root "$ROOT" --storage-size 8G "$MNT" 2>>"$W/daemon.log" &
+daemon=$!
+listed() { local n; n=$(grep -c . "$MNT/containers/index" 2>/dev/null); [ "${n:-0}" -gt "$N" ]; }
+until listed; do sleep 0.01; done
+adopt_ms=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+record daemon_start_1000_ms "$adopt_ms" ms
+row "daemon start, $N running to adopt (ms)" "$adopt_ms" "" "until all are listed"
+t0=$(date +%s.%N)
+pids=""
+for id in $(cat "$W/many"); do
+	echo "rm force" >"$MNT/containers/$id/ctl" &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+row "rm force of $N at once (ms)" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }')" "" ""
+for i in $(seq "$M"); do cat "$MNT/containers/clone" >/dev/null; done
+ls_ms=$("$BKB" "$MNT" ls 20 "$MNT/containers" | cut -d' ' -f1)
+idx_10k=$("$BKB" "$MNT" index 20 | cut -d' ' -f1)
+record ls_10000_ms "$ls_ms" ms
+record index_10000_ms "$idx_10k" ms
+row "ls containers, $M created (ms)" "$ls_ms" "" "target <= 50"
+row "cat containers/index, $M created (ms)" "$idx_10k" "" "target <= 50"
+for id in $(ls "$MNT/containers" | grep '^ps_'); do rmdir "$MNT/containers/$id"; done
+rmdir "$MNT/containers/bench-state"
 echo
 if [ "${BENCH_PULL:-1}" = 1 ]; then
 	echo "== pull from a local registry (bench/pull.sh)"
