@@ -55,6 +55,8 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 	pthread_mutex_init(&e->spares.lock, NULL);
 	pthread_mutex_init(&e->layers.lock, NULL);
 	pthread_mutex_init(&e->layers.blob_lock, NULL);
+	pthread_mutex_init(&e->layers.image_lock, NULL);
+	pthread_mutex_init(&e->layers.record_lock, NULL);
 	pthread_cond_init(&e->layers.done, NULL);
 	pthread_cond_init(&e->spares.cond, NULL);
 	/* Spare names must not repeat those a previous run left. */

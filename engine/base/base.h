@@ -92,6 +92,13 @@ void digest_init(struct digest *d);
 void digest_update(struct digest *d, const void *data, size_t len);
 /* Finish into out ("sha256:..."); d is reset and may be reused after digest_init. */
 void digest_final(struct digest *d, char out[DIGEST_STR_SIZE]);
+/* The 64 hex digits of "sha256:<hex>" (borrowed). */
+static inline const char *
+digest_hex(const char *digest)
+{
+	return digest + sizeof("sha256:") - 1;
+}
+
 /* Release d without a result (on error paths); safe on a finished or zeroed digest. */
 void digest_free(struct digest *d);
 /* One-shot sha256 of a buffer. */
@@ -159,6 +166,17 @@ void blockq_end(struct blockq *q, int status);
 int blockq_pop(struct blockq *q, struct blockq_block *out, int *status);
 /* Consumer: give up; a producer waiting for room returns false. */
 void blockq_stop(struct blockq *q);
+
+/* ---- cancellation ---------------------------------------------------------------------------- */
+
+#include <stdatomic.h>
+
+/* Whether a long operation's cancel flag (may be NULL) is set: it rolls back with EINTR. */
+static inline bool
+bk_cancelled(struct bk_cancel *c)
+{
+	return c && atomic_load(&c->cancelled);
+}
 
 /* ---- linkmap --------------------------------------------------------------------------------- */
 /*

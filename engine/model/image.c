@@ -939,6 +939,11 @@ image_exchange(struct model *m, const char *work, struct image *built, struct bk
 	free(old->manifest);
 	free(old->layers_text);
 	old->digest = old->manifest = old->layers_text = NULL;
+	/* Its filesystem is new: no layer holds it yet; its changes sit on built's base. */
+	free(old->layer_key);
+	old->layer_key = NULL;
+	free(old->base_key);
+	old->base_key = built->base_key ? xstrdup(built->base_key) : NULL;
 	for (i = 0; i < old->nrefs; i++)
 		free(old->refs[i]);
 	old->nrefs = 0;

@@ -43,12 +43,6 @@ struct tar_member {
 
 #define TAR_HARDLINK (-1)
 
-static bool
-is_cancelled(struct bk_cancel *c)
-{
-	return c && atomic_load(&c->cancelled);
-}
-
 /* ---- names ----------------------------------------------------------------------------------- */
 
 /*
@@ -176,7 +170,7 @@ check_ratio(struct pass *p, struct bk_err *err)
 				  "(%llu bytes from %llu): a decompression bomb",
 				  LAYER_RATIO_MAX, (unsigned long long)out,
 				  (unsigned long long)raw);
-	return is_cancelled(p->cancel) ? bk_err_set(err, EINTR, "interrupted") : 0;
+	return bk_cancelled(p->cancel) ? bk_err_set(err, EINTR, "interrupted") : 0;
 }
 
 /*
@@ -207,7 +201,7 @@ pass_next(struct pass *p, struct bk_err *err)
 
 	if ((ret = skip_data(p, err)) < 0)
 		return ret;
-	if (is_cancelled(p->cancel))
+	if (bk_cancelled(p->cancel))
 		return bk_err_set(err, EINTR, "interrupted");
 	r = archive_read_next_header(p->a, &p->ae);
 	if (r == ARCHIVE_EOF)
@@ -626,7 +620,7 @@ tar_out_file(struct tar_out *t, const char *name, int fd, uint64_t size, struct 
 		else if (n == 0)
 			ret = bk_err_set(err, EIO, "%s: the file ended %llu bytes early", name,
 					 (unsigned long long)left);
-		else if (is_cancelled(cancel))
+		else if (bk_cancelled(cancel))
 			ret = bk_err_set(err, EINTR, "interrupted");
 		else if (archive_write_data(t->a, buf, (size_t)n) != n)
 			ret = write_fail(t->a, name, err);

@@ -23,25 +23,13 @@
 
 #define LAYER_INFO_MAX (64u << 10)
 
-static const char *
-hex_of(const char *digest)
-{
-	return digest + strlen("sha256:");
-}
-
-static bool
-is_cancelled(struct bk_cancel *c)
-{
-	return c && atomic_load(&c->cancelled);
-}
-
 bool
 layer_committed(int layers_fd, const char *chain_id)
 {
 	char path[96];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/rootfs", hex_of(chain_id));
+	snprintf(path, sizeof(path), "%s/rootfs", digest_hex(chain_id));
 	return fstatat(layers_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -53,7 +41,7 @@ layer_file_bytes(int layers_fd, const char *chain_id)
 	cleanup(json_decrefp) json_t *j = NULL;
 	struct bk_err err = BK_ERR_INIT;
 
-	snprintf(path, sizeof(path), "%s/layer.json", hex_of(chain_id));
+	snprintf(path, sizeof(path), "%s/layer.json", digest_hex(chain_id));
 	if (read_file_at(layers_fd, path, LAYER_INFO_MAX, &text, NULL, &err) < 0)
 		return 0;
 	j = json_loads(text, 0, NULL);
@@ -71,8 +59,12 @@ write_layer_info(int dfd, const struct layer_build *b, const char *digest, uint6
 	    (json_int_t)file_bytes, "parent", b->parent, "blob_digest", digest, "blob_diff_id",
 	    b->diff_id, "blob_media_type", layer_media_type(b->comp), "blob_size",
 	    (json_int_t)b->size);
-	cleanup_free char *text = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+	cleanup_free char *text = NULL;
 
+	/* Where it came from: a push to that registry mounts it instead of uploading it. */
+	if (j && b->source)
+		json_object_set_new(j, "sources", json_pack("[s]", b->source));
+	text = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	if (text == NULL)
 		return bk_err_set(err, ENOMEM, "encode layer.json");
 	/* Made durable with the layer's files by layer_build's syncfs. */
@@ -98,10 +90,10 @@ work_rootfs(int layers_fd, const struct layer_build *b, int work_fd, struct bk_e
 	int ret;
 
 	if (b->parent) {
-		snprintf(ppath, sizeof(ppath), "%s/rootfs", hex_of(b->parent));
+		snprintf(ppath, sizeof(ppath), "%s/rootfs", digest_hex(b->parent));
 		parent_fd = openat(layers_fd, ppath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (parent_fd < 0)
-			return bk_err_sys(err, "open layers/%.16s", hex_of(b->parent));
+			return bk_err_sys(err, "open layers/%.16s", digest_hex(b->parent));
 		ret = store_snapshot(parent_fd, work_fd, "rootfs", false, err);
 	} else {
 		ret = store_create_subvolume(work_fd, "rootfs", err);
@@ -153,7 +145,7 @@ layer_build(struct bk_engine *e, int layers_fd, const struct layer_build *b, uin
 	int ret;
 
 	random_hex(rnd, 12);
-	snprintf(work, sizeof(work), "layer-%.16s-%s", hex_of(b->chain_id), rnd);
+	snprintf(work, sizeof(work), "layer-%.16s-%s", digest_hex(b->chain_id), rnd);
 	if (mkdirat(e->store.tmp_fd, work, 0700) < 0)
 		return bk_err_sys(err, "mkdir tmp/%s", work);
 	work_fd = openat(e->store.tmp_fd, work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -169,13 +161,13 @@ layer_build(struct bk_engine *e, int layers_fd, const struct layer_build *b, uin
 	/* Read only now: a stream may learn its blob's digest at its end (load.c). */
 	snprintf(digest, sizeof(digest), "%s", b->digest);
 	if (renameat(e->store.tmp_fd, b->blob_name, work_fd, "blob") < 0) {
-		ret = bk_err_sys(err, "keep the blob of layers/%.16s", hex_of(b->chain_id));
+		ret = bk_err_sys(err, "keep the blob of layers/%.16s", digest_hex(b->chain_id));
 		goto fail;
 	}
 	if ((ret = write_layer_info(work_fd, b, digest, st.file_bytes, err)) < 0 ||
 	    (ret = store_set_read_only(rootfs_fd, true, err)) < 0)
 		goto fail;
-	if (is_cancelled(b->cancel)) {
+	if (bk_cancelled(b->cancel)) {
 		ret = bk_err_set(err, EINTR, "interrupted");
 		goto fail;
 	}
@@ -186,14 +178,14 @@ layer_build(struct bk_engine *e, int layers_fd, const struct layer_build *b, uin
 	 * itself needs no sync: a layer it loses is made again.
 	 */
 	if (syncfs(work_fd) < 0) {
-		ret = bk_err_sys(err, "commit layers/%.16s: sync", hex_of(b->chain_id));
+		ret = bk_err_sys(err, "commit layers/%.16s: sync", digest_hex(b->chain_id));
 		goto fail;
 	}
-	if (renameat2(e->store.tmp_fd, work, layers_fd, hex_of(b->chain_id), RENAME_NOREPLACE) <
+	if (renameat2(e->store.tmp_fd, work, layers_fd, digest_hex(b->chain_id), RENAME_NOREPLACE) <
 	    0) {
 		/* Another pull or load committed the same layer first: keep theirs. */
 		if (errno != EEXIST && errno != ENOTEMPTY) {
-			ret = bk_err_sys(err, "commit layers/%.16s", hex_of(b->chain_id));
+			ret = bk_err_sys(err, "commit layers/%.16s", digest_hex(b->chain_id));
 			goto fail;
 		}
 		store_discard(e->store.tmp_fd, work);
@@ -224,7 +216,7 @@ image_dir_write(int layers_fd, const struct pull_layer *layers, size_t n, int wo
 		if ((ret = store_set_read_only(rfd, true, err)) < 0)
 			return ret;
 	} else {
-		snprintf(path, sizeof(path), "%s/rootfs", hex_of(layers[n - 1].chain_id));
+		snprintf(path, sizeof(path), "%s/rootfs", digest_hex(layers[n - 1].chain_id));
 		top = openat(layers_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (top < 0)
 			return bk_err_sys(err, "open layers/%.16s", path);

@@ -130,32 +130,91 @@ layer_rec_load(int layers_fd, const char *key, struct layer_rec *out, struct bk_
 	return 0;
 }
 
-/* layers/<key>/layer.json rewritten (durably) from j with the blob's fields of rec. */
+#define SOURCES_MAX 8 /* repositories remembered per layer, for mounts */
+
+/*
+ * layers/<key>/layer.json read, changed by edit and written back, under the
+ * record lock: a blob's fields and the repositories a layer went to are
+ * written by pushes that may run at once over a shared layer.
+ */
 static int
-rec_save_blob(int layers_fd, const struct layer_rec *rec, struct bk_err *err)
+rec_update(struct bk_engine *e, int layers_fd, const char *key, bool durable,
+	   int (*edit)(json_t *j, const void *arg), const void *arg, struct bk_err *err)
 {
 	char path[LAYER_KEY_SIZE + 16];
 	cleanup_free char *text = NULL, *out = NULL;
 	cleanup(json_decrefp) json_t *j = NULL;
 	cleanup_close int dfd = -1;
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/layer.json", rec->key);
-	if (read_file_at(layers_fd, path, LAYER_JSON_MAX, &text, NULL, err) < 0)
-		return -err->code;
+	pthread_mutex_lock(&e->layers.record_lock);
+	snprintf(path, sizeof(path), "%s/layer.json", key);
+	ret = read_file_at(layers_fd, path, LAYER_JSON_MAX, &text, NULL, err);
+	if (ret < 0)
+		goto out;
 	j = json_loads(text, 0, NULL);
-	if (!json_is_object(j))
-		return bk_err_set(err, EBADMSG, "layer %.24s: malformed layer.json", rec->key);
+	if (!json_is_object(j)) {
+		ret = bk_err_set(err, EBADMSG, "layer %.24s: malformed layer.json", key);
+		goto out;
+	}
+	if ((ret = edit(j, arg)) <= 0)
+		goto out; /* nothing to change */
+	out = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	dfd = openat(layers_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (out == NULL)
+		ret = bk_err_set(err, ENOMEM, "encode layer.json");
+	else if (dfd < 0)
+		ret = bk_err_sys(err, "layer %.24s", key);
+	else
+		ret = durable ? write_file_atomic(dfd, "layer.json", out, strlen(out), err)
+			      : write_file_replace(dfd, "layer.json", out, strlen(out), err);
+out:
+	pthread_mutex_unlock(&e->layers.record_lock);
+	return ret < 0 ? ret : 0;
+}
+
+/* rec_update's edit: the blob's fields. */
+static int
+set_blob(json_t *j, const void *arg)
+{
+	const struct layer_rec *rec = arg;
+
 	json_object_set_new(j, "blob_digest", json_string(rec->blob_digest));
 	json_object_set_new(j, "blob_diff_id", json_string(rec->blob_diff_id));
 	json_object_set_new(j, "blob_media_type", json_string(rec->blob_media_type));
 	json_object_set_new(j, "blob_size", json_integer((json_int_t)rec->blob_size));
-	out = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
-	if (out == NULL)
-		return bk_err_set(err, ENOMEM, "encode layer.json");
-	dfd = openat(layers_fd, rec->key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return bk_err_sys(err, "layer %.24s", rec->key);
-	return write_file_atomic(dfd, "layer.json", out, strlen(out), err);
+	return 1;
+}
+
+/* rec_update's edit: one more repository the blob is in (the oldest forgotten past 8). */
+static int
+add_source(json_t *j, const void *arg)
+{
+	const char *repo = arg;
+	json_t *s = json_object_get(j, "sources"), *v;
+	size_t i;
+
+	if (!json_is_array(s)) {
+		s = json_array();
+		json_object_set_new(j, "sources", s);
+	}
+	json_array_foreach (s, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), repo) == 0)
+			return 0;
+	if (json_array_size(s) >= SOURCES_MAX)
+		json_array_remove(s, 0);
+	json_array_append_new(s, json_string(repo));
+	return 1;
+}
+
+void
+layer_note_source(struct bk_engine *e, int layers_fd, const char *key, const char *repo)
+{
+	struct bk_err err = BK_ERR_INIT;
+
+	/* Best effort: a lost note costs an upload, never a wrong push. */
+	if (rec_update(e, layers_fd, key, false, add_source, repo, &err) < 0)
+		bk_log(BK_LOG_DEBUG, "layer %.24s: source not noted: %s", key, err.msg);
 }
 
 int
@@ -220,7 +279,14 @@ layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_rec *rec, struc
 	int ret;
 
 	snprintf(key, sizeof(key), "%s", rec->key);
-	pthread_mutex_lock(&e->layers.blob_lock);
+	/* Another push may be making a blob for minutes: Ctrl-C is answered while waiting. */
+	while (pthread_mutex_trylock(&e->layers.blob_lock) != 0) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		if (cancel && atomic_load(&cancel->cancelled))
+			return bk_err_set(err, EINTR, "layer %.24s: interrupted", key);
+		nanosleep(&ts, NULL);
+	}
 	/* Another push may have made it while this one waited. */
 	if (layer_rec_load(layers_fd, key, rec, err) < 0) {
 		ret = -err->code;
@@ -266,7 +332,7 @@ layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_rec *rec, struc
 		 layer_media_type(LAYER_GZIP));
 	rec->blob_size = res.size;
 	/* A crash before this leaves a blob no layer.json describes: made again next time. */
-	ret = rec_save_blob(layers_fd, rec, err);
+	ret = rec_update(e, layers_fd, rec->key, true, set_blob, rec, err);
 	rec->has_blob = ret == 0;
 	if (ret == 0)
 		bk_log(
@@ -359,9 +425,25 @@ fail:
 	return ret;
 }
 
+static int image_layer_locked(struct bk_engine *e, int layers_fd, const char *id,
+			      char key[LAYER_KEY_SIZE], struct bk_err *err);
+
 int
 image_layer(struct bk_engine *e, int layers_fd, const char *id, char key[LAYER_KEY_SIZE],
 	    struct bk_err *err)
+{
+	int ret;
+
+	/* One snapshot per image, however many pushes, saves and commits ask at once. */
+	pthread_mutex_lock(&e->layers.image_lock);
+	ret = image_layer_locked(e, layers_fd, id, key, err);
+	pthread_mutex_unlock(&e->layers.image_lock);
+	return ret;
+}
+
+static int
+image_layer_locked(struct bk_engine *e, int layers_fd, const char *id, char key[LAYER_KEY_SIZE],
+		   struct bk_err *err)
 {
 	struct image *img;
 	char base[LAYER_KEY_SIZE] = "";
@@ -571,13 +653,24 @@ layers_gc(struct bk_engine *e)
 		       "layers: not collected while a broken image's record is unread");
 		goto out;
 	}
-	/* Everything below a kept layer is kept. */
+	/*
+	 * Everything below a kept layer is kept.  A kept layer whose record does
+	 * not read could stand on any other: then nothing is collected.
+	 */
 	for (i = 0; i < keep.n; i++) {
 		struct layer_rec rec;
 		struct bk_err lerr = BK_ERR_INIT;
+		struct stat st;
+		char path[LAYER_KEY_SIZE + 16];
 
-		if (layer_rec_load(layers_fd, keep.v[i], &rec, &lerr) == 0 && rec.parent[0] &&
-		    !keyset_has(&keep, rec.parent))
+		snprintf(path, sizeof(path), "%s", keep.v[i]);
+		if (fstatat(layers_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* named but gone (removed by hand): nothing below to keep */
+		if (layer_rec_load(layers_fd, keep.v[i], &rec, &lerr) < 0) {
+			bk_log(BK_LOG_WARN, "layers: not collected: %s", lerr.msg);
+			goto out;
+		}
+		if (rec.parent[0] && !keyset_has(&keep, rec.parent))
 			keyset_add(&keep, rec.parent);
 	}
 	removed = sweep(e, layers_fd, &keep, "layer");

@@ -88,22 +88,10 @@ struct load {
 	size_t nseen;
 };
 
-static const char *
-hex_of(const char *digest)
-{
-	return digest + strlen("sha256:");
-}
-
-static bool
-is_cancelled(struct bk_cancel *c)
-{
-	return c && atomic_load(&c->cancelled);
-}
-
 static void
 blob_member(const char *digest, char member[MEMBER_SIZE])
 {
-	snprintf(member, MEMBER_SIZE, "blobs/sha256/%s", hex_of(digest));
+	snprintf(member, MEMBER_SIZE, "blobs/sha256/%s", digest_hex(digest));
 }
 
 /* ---- names ----------------------------------------------------------------------------------- */
@@ -630,7 +618,7 @@ blob_read(void *arg, const void **buf, struct bk_err *err)
 	digest_update(&b->dig, *buf, (size_t)n);
 	if (b->keep_fd >= 0 && write_all(b->keep_fd, *buf, (size_t)n) < 0)
 		return bk_err_sys(err, "keep the blob in tmp/%s", b->keep);
-	if (is_cancelled(b->l->cancel))
+	if (bk_cancelled(b->l->cancel))
 		return bk_err_set(err, EINTR, "interrupted");
 	image_pull_progress(&b->l->e->model, b->li->id, b->want ? b->want : b->member, b->got,
 			    b->size);
@@ -833,7 +821,7 @@ build_all(struct load *l, struct bk_err *err)
 		if (ret < 0)
 			bk_err_wrap(err, "image %s", li->nnames ? li->names[0] : li->config_digest);
 	}
-	if (ret == 0 && is_cancelled(l->cancel))
+	if (ret == 0 && bk_cancelled(l->cancel))
 		ret = bk_err_set(err, EINTR, "interrupted");
 	for (i = 0; i < l->n && ret == 0; i++)
 		ret = publish(l, &l->img[i], err);

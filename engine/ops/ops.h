@@ -99,11 +99,13 @@ struct restarts {
 /* layers.c: operations that make layers before an image records them hold off the collection. */
 struct layers {
 	pthread_mutex_t lock;
-	int holds;                 /* protected by lock */
-	bool gc_pending;           /* protected by lock: run by the last release */
-	bool collecting;           /* protected by lock: layers_gc runs; holds wait */
-	pthread_cond_t done;       /* with lock: a collection ended */
-	pthread_mutex_t blob_lock; /* one blob made at a time */
+	int holds;                   /* protected by lock */
+	bool gc_pending;             /* protected by lock: run by the last release */
+	bool collecting;             /* protected by lock: layers_gc runs; holds wait */
+	pthread_mutex_t image_lock;  /* image_layer: one snapshot per image */
+	pthread_mutex_t record_lock; /* layer.json rewrites */
+	pthread_cond_t done;         /* with lock: a collection ended */
+	pthread_mutex_t blob_lock;   /* one blob made at a time */
 };
 
 struct bk_engine {
@@ -149,6 +151,8 @@ must_check int layer_chain(int layers_fd, const char *key, struct layer_rec **ou
 must_check int layer_blob_make(struct bk_engine *e, int layers_fd, struct layer_rec *rec,
 			       struct bk_cancel *cancel, struct layer_diff_stats *stats,
 			       struct bk_err *err);
+/* Remember that layer key's blob is in repo ("host/path") now: a later push mounts it. */
+void layer_note_source(struct bk_engine *e, int layers_fd, const char *key, const char *repo);
 /*
  * The key of the layer holding image id's whole filesystem, made (a
  * snapshot of its rootfs over its base) and recorded if it has none; ""
@@ -489,7 +493,8 @@ struct layer_build {
 	const char *blob_name;          /* tmp/<blob_name>: the blob as src gave it, kept */
 	const struct layer_reader *src; /* read to its end; fails with "digest mismatch" on a lie */
 	struct bk_cancel *cancel;
-	const char *fp; /* its failpoints: FP.blob-verified, FP.layer-committed */
+	const char *fp;     /* its failpoints: FP.blob-verified, FP.layer-committed */
+	const char *source; /* "host/path" of the repository it came from, or NULL */
 };
 /*
  * Make b's layer: extracted in tmp/ (store/layer.c's caps), its diff id

@@ -98,12 +98,6 @@ struct fetch {
 	struct chunk *current;
 };
 
-static bool
-is_cancelled(struct bk_cancel *c)
-{
-	return c && atomic_load(&c->cancelled);
-}
-
 static int
 fetch_sink(void *arg, const void *data, size_t len, struct bk_err *err)
 {
@@ -267,7 +261,7 @@ fetch_read(void *arg, const void **buf, struct bk_err *err)
 			ts.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&f->cv, &f->mu, &ts);
-		if (is_cancelled(f->cancel)) {
+		if (bk_cancelled(f->cancel)) {
 			pthread_mutex_unlock(&f->mu);
 			return bk_err_set(err, EINTR, "interrupted");
 		}
@@ -302,15 +296,10 @@ struct pull {
 	struct manifest man;
 	struct pull_layer *layers;
 	size_t nlayers;
-	int layers_fd; /* store/layers */
+	int layers_fd;  /* store/layers */
+	char repo[520]; /* "host/path": where layers came from, for a push's mounts */
 	uint64_t fetched_bytes;
 };
-
-static const char *
-hex_of(const char *digest)
-{
-	return digest + strlen("sha256:");
-}
 
 static bool
 layer_present(struct pull *p, const char *chain)
@@ -335,6 +324,7 @@ build_layer(struct pull *p, size_t i, struct fetch *f, struct bk_err *err)
 		.src = &src,
 		.cancel = p->cancel,
 		.fp = "pull",
+		.source = p->repo,
 	};
 	int ret = layer_build(p->e, p->layers_fd, &b, &l->file_bytes, err);
 
@@ -423,7 +413,7 @@ claim_wait(struct pull *p, const char *kind, const char *digest, struct bk_err *
 	snprintf(key, sizeof(key), "%s %s", kind, digest);
 	pthread_mutex_lock(&claims_lock);
 	while (claim_find_locked(p->e, key) >= 0) {
-		if (is_cancelled(p->cancel)) {
+		if (bk_cancelled(p->cancel)) {
 			pthread_mutex_unlock(&claims_lock);
 			return bk_err_set(err, EINTR, "interrupted");
 		}
@@ -646,7 +636,7 @@ config_cached(struct pull *p, char **body, size_t *len)
 	char got[DIGEST_STR_SIZE];
 
 	if (dfd < 0 ||
-	    read_file_at(dfd, hex_of(p->man.config_digest), CONFIG_MAX, body, len, NULL) < 0)
+	    read_file_at(dfd, digest_hex(p->man.config_digest), CONFIG_MAX, body, len, NULL) < 0)
 		return -1;
 	digest_buf(*body, *len, got);
 	if (strcmp(got, p->man.config_digest) != 0) {
@@ -667,7 +657,8 @@ config_cache_put(struct pull *p, const char *body, size_t len)
 		return;
 	dfd = openat(p->e->store.fd, "configs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* A cache: a copy lost to a power cut is fetched again. */
-	if (dfd < 0 || write_file_replace(dfd, hex_of(p->man.config_digest), body, len, &err) < 0)
+	if (dfd < 0 ||
+	    write_file_replace(dfd, digest_hex(p->man.config_digest), body, len, &err) < 0)
 		bk_log(BK_LOG_DEBUG, "pull: config not cached: %s", err.msg);
 }
 
@@ -726,6 +717,7 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 	memset(out, 0, sizeof(*out));
 	if ((ret = parse_spec(spec, &p.ref, &plat, err)) < 0)
 		return ret;
+	snprintf(p.repo, sizeof(p.repo), "%s/%s", p.ref.domain, p.ref.path);
 	if (ref_format_familiar(&p.ref, familiar, sizeof(familiar)) < 0)
 		return bk_err_set(err, EINVAL, "reference '%.200s' too long", spec);
 	out->familiar = xstrdup(familiar);
@@ -740,7 +732,7 @@ pull_build(struct bk_engine *e, const char *spec, int work_dfd, struct bk_cancel
 	    (ret = failpoint("pull.manifest", err)) < 0 || (ret = fetch_config(&p, out, err)) < 0 ||
 	    (ret = build_layers(&p, err)) < 0)
 		goto out;
-	if (is_cancelled(cancel)) {
+	if (bk_cancelled(cancel)) {
 		ret = bk_err_set(err, EINTR, "interrupted");
 		goto out;
 	}

@@ -69,42 +69,6 @@ layer_sources(struct push *p, const struct layer_rec *rec)
 	return json_is_array(s) ? json_incref(s) : json_array();
 }
 
-/* Remember that the layer's blob is in repo now (best effort: a lost note costs an upload). */
-static void
-note_source(struct push *p, const struct layer_rec *rec)
-{
-	char path[LAYER_KEY_SIZE + 16];
-	cleanup_free char *text = NULL, *out = NULL;
-	cleanup(json_decrefp) json_t *j = NULL;
-	cleanup_close int dfd = -1;
-	struct bk_err err = BK_ERR_INIT;
-	json_t *s, *v;
-	size_t i;
-
-	snprintf(path, sizeof(path), "%s/layer.json", rec->key);
-	if (read_file_at(p->layers_fd, path, 64u << 10, &text, NULL, &err) < 0)
-		return;
-	j = json_loads(text, 0, NULL);
-	if (!json_is_object(j))
-		return;
-	s = json_object_get(j, "sources");
-	if (!json_is_array(s)) {
-		s = json_array();
-		json_object_set_new(j, "sources", s);
-	}
-	json_array_foreach (s, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), p->repo) == 0)
-			return;
-	if (json_array_size(s) >= SOURCES_MAX)
-		json_array_remove(s, 0);
-	json_array_append_new(s, json_string(p->repo));
-	out = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
-	dfd = openat(p->layers_fd, rec->key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (out == NULL || dfd < 0 ||
-	    write_file_replace(dfd, "layer.json", out, strlen(out), &err) < 0)
-		bk_log(BK_LOG_DEBUG, "push: layer %.24s: source not noted: %s", rec->key, err.msg);
-}
-
 /* A repository of the target registry to mount the blob from, or NULL. */
 static const char *
 mount_source(struct push *p, json_t *sources, char *buf, size_t size)
@@ -183,7 +147,7 @@ push_layer(struct push *p, struct layer_rec *rec, struct bk_err *err)
 	ret = push_blob(p, rec->blob_digest, rec->blob_size, fd,
 			mount_source(p, sources, from, sizeof(from)), err);
 	if (ret == 0)
-		note_source(p, rec);
+		layer_note_source(p->e, p->layers_fd, rec->key, p->repo);
 	return ret;
 }
 
@@ -270,8 +234,8 @@ bk_image_push(struct bk_engine *e, const char *name, const char *ref, struct bk_
 		bk_err_wrap(err, "push");
 		goto done;
 	}
-	if (p.ref.tag[0] == '\0') {
-		ret = bk_err_set(err, EINVAL, "push '%.200s': a tag is needed, not a digest", ref);
+	if (p.ref.tag[0] == '\0' || p.ref.digest[0]) {
+		ret = bk_err_set(err, EINVAL, "push '%.200s': a tag is needed, and no digest", ref);
 		goto done;
 	}
 	snprintf(p.repo, sizeof(p.repo), "%s/%s", p.ref.domain, p.ref.path);

@@ -55,12 +55,6 @@ struct save {
 	size_t nwritten;
 };
 
-static const char *
-hex_of(const char *digest)
-{
-	return digest + strlen("sha256:");
-}
-
 /* ---- where it goes --------------------------------------------------------------------------- */
 
 /*
@@ -183,7 +177,7 @@ put_layer(struct save *s, struct tar_out *t, const struct layer_rec *l, struct b
 		return bk_err_set(err, EIO, "layers/%.24s/blob: %llu bytes, layer.json says %llu",
 				  l->key, (unsigned long long)st.st_size,
 				  (unsigned long long)l->blob_size);
-	snprintf(member, sizeof(member), "blobs/sha256/%s", hex_of(l->blob_digest));
+	snprintf(member, sizeof(member), "blobs/sha256/%s", digest_hex(l->blob_digest));
 	if ((ret = tar_out_file(t, member, fd, l->blob_size, s->cancel, got, err)) < 0)
 		return ret;
 	if (strcmp(got, l->blob_digest) != 0)
@@ -200,7 +194,7 @@ put_mem(struct save *s, struct tar_out *t, const char *digest, const char *data,
 
 	if (is_written(s, digest))
 		return 0;
-	snprintf(member, sizeof(member), "blobs/sha256/%s", hex_of(digest));
+	snprintf(member, sizeof(member), "blobs/sha256/%s", digest_hex(digest));
 	return tar_out_mem(t, member, data, len, err);
 }
 
@@ -242,10 +236,11 @@ put_indexes(struct save *s, struct tar_out *t, struct bk_err *err)
 		for (size_t k = 0; k < v->x.n; k++)
 			json_array_append_new(
 			    layers,
-			    json_sprintf("blobs/sha256/%s", hex_of(v->x.chain[k].blob_digest)));
-		json_array_append_new(docker, json_pack("{s:s+, s:o, s:o}", "Config",
-							"blobs/sha256/", hex_of(v->x.config_digest),
-							"RepoTags", tags, "Layers", layers));
+			    json_sprintf("blobs/sha256/%s", digest_hex(v->x.chain[k].blob_digest)));
+		json_array_append_new(docker,
+				      json_pack("{s:s+, s:o, s:o}", "Config", "blobs/sha256/",
+						digest_hex(v->x.config_digest), "RepoTags", tags,
+						"Layers", layers));
 	}
 	index = json_pack("{s:i, s:s, s:o}", "schemaVersion", 2, "mediaType", OCI_INDEX,
 			  "manifests", mans);

@@ -192,7 +192,11 @@ struct xfer {
 	const char *up_type; /* its Content-Type */
 	void (*up_progress)(void *arg, uint64_t done, uint64_t total);
 	void *up_arg;
-	char location[2048]; /* the last response's Location */
+	/*
+	 * A POST's answer's Location (an upload session), whole: a registry may
+	 * keep its upload state in it (kilobytes); the caller frees it.
+	 */
+	char *location;
 	/* the current response (a redirect or a 401 starts another) */
 	long status;
 	char content_type[256];
@@ -270,7 +274,9 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 	line[strcspn(line, "\r\n")] = '\0';
 	if (strncmp(line, "HTTP/", 5) == 0) {
 		x->status = strtol(line + strcspn(line, " "), NULL, 10);
-		x->content_type[0] = x->digest[0] = x->challenge[0] = x->location[0] = '\0';
+		x->content_type[0] = x->digest[0] = x->challenge[0] = '\0';
+		free(x->location);
+		x->location = NULL;
 		x->errlen = 0;
 		x->range_from = -1;
 		x->retry_after = -1;
@@ -292,9 +298,16 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 		snprintf(x->challenge, sizeof(x->challenge), "%s", v);
 	else if (strcasecmp(line, "Retry-After") == 0)
 		x->retry_after = retry_after_s(v);
-	else if (strcasecmp(line, "Location") == 0)
-		snprintf(x->location, sizeof(x->location), "%s", v);
-	else if (strcasecmp(line, "Content-Range") == 0 && strncasecmp(v, "bytes ", 6) == 0)
+	else if (strcasecmp(line, "Location") == 0 && x->method && !strcmp(x->method, "POST")) {
+		/* From buf, not line: line holds the first 2 KiB of a header only. */
+		const char *full = buf + (v - line);
+		size_t vlen = len - (size_t)(v - line);
+
+		while (vlen > 0 && (full[vlen - 1] == '\r' || full[vlen - 1] == '\n'))
+			vlen--;
+		free(x->location);
+		x->location = xstrndup(full, vlen);
+	} else if (strcasecmp(line, "Content-Range") == 0 && strncasecmp(v, "bytes ", 6) == 0)
 		x->range_from = strtoll(v + 6, NULL, 10);
 	else if (strcasecmp(line, "Content-Length") == 0 && x->status == 200 && !x->sink &&
 		 !x->method && strtoull(v, NULL, 10) > x->mem_max) {
@@ -818,7 +831,7 @@ authenticate(struct registry *r, const struct endpoint *ep, const char *challeng
 
 	if (auth_parse_challenge(challenge, &ch) < 0) {
 		/* Show what was sent (printable, cut short): the registry's setup is at fault. */
-		snprintf(shown, sizeof(shown), "%s", challenge);
+		snprintf(shown, sizeof(shown), "%.127s", challenge);
 		for (char *p = shown; *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 				*p = '?';
@@ -885,9 +898,13 @@ request(struct registry *r, const struct endpoint *ep, const char *path, const c
 		if (ret < 0)
 			return ret;
 		if (x->status >= 300 && x->status < 400 && x->status != 304 && x->method &&
-		    strcmp(x->method, "HEAD") != 0)
+		    strcmp(x->method, "HEAD") != 0) {
+			char u[512];
+
+			url_for_msg(start, u, sizeof(u));
 			return bk_err_set(err, EPROTO, "%s %s: refused redirect (HTTP %ld)",
-					  x->method, start, x->status);
+					  x->method, u, x->status);
+		}
 		if (x->status >= 300 && x->status < 400 && x->status != 304) {
 			curl_easy_getinfo(x->c, CURLINFO_REDIRECT_URL, &next);
 			if (next == NULL)
@@ -1275,6 +1292,13 @@ resolve_location(const struct endpoint *ep, const char *loc, char **out, struct 
 				  "registry %s: upload location '%.200s' is not http(s)", ep->host,
 				  loc);
 	}
+	/* As redirects: a registry spoken to over https never gets a layer in clear text. */
+	if (!strncasecmp(ep->base, "https:", 6) && strncasecmp(full, "https:", 6)) {
+		curl_free(full);
+		return bk_err_set(err, EPROTO,
+				  "registry %s: refused upload location from https to '%.100s'",
+				  ep->host, loc);
+	}
 	*out = xstrdup(full);
 	curl_free(full);
 	return 0;
@@ -1295,7 +1319,7 @@ upload_once(struct registry *r, const struct registry_upload *up, bool *transien
 			    .up_type = "application/octet-stream",
 			    .up_progress = up->progress,
 			    .up_arg = up->arg };
-	cleanup_free char *path = NULL, *loc = NULL, *url = NULL;
+	cleanup_free char *path = NULL, *loc = NULL, *url = NULL, *location = NULL;
 	char *esc;
 	int ret;
 
@@ -1312,16 +1336,17 @@ upload_once(struct registry *r, const struct registry_upload *up, bool *transien
 		path = xasprintf("/v2/%s/blobs/uploads/", r->ref.path);
 	}
 	ret = request_retry(r, ep, path, NULL, &post, err);
+	location = take_ptr(post.location);
 	if (ret < 0)
 		return ret;
 	if (post.status == 201 && up->mount_from)
 		return 1;
-	if (post.status != 202 || post.location[0] == '\0')
+	if (post.status != 202 || location == NULL || location[0] == '\0')
 		return bk_err_set(
 		    err, EPROTO,
 		    "POST %s/v2/%s/blobs/uploads/: HTTP %ld without an upload location", ep->base,
 		    r->ref.path, post.status);
-	if ((ret = resolve_location(ep, post.location, &loc, err)) < 0)
+	if ((ret = resolve_location(ep, location, &loc, err)) < 0)
 		return ret;
 	esc = curl_easy_escape(r->easy, up->digest, 0);
 	url = xasprintf("%s%sdigest=%s", loc, strchr(loc, '?') ? "&" : "?", esc ? esc : "");

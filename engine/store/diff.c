@@ -54,6 +54,19 @@ struct diff_ctx {
 	int write_err; /* errno of the output, for the message */
 	struct linkmap links;
 	struct layer_diff_stats *stats;
+	/*
+	 * Unchanged directories being walked, outermost first, not written yet:
+	 * written (once) before the first entry under them, so that a pull
+	 * restores their times and xattrs after changing what is inside (as
+	 * Docker's changes.go adds a changed file's parent).
+	 */
+	struct pending_dir {
+		size_t path_len; /* ctx->path[0..path_len) is its path */
+		struct stat st;
+		int fd;
+		bool written;
+	} pending[DIFF_MAX_DEPTH + 2];
+	int npending;
 	char path[PATH_MAX];
 	size_t path_len;
 	char *buf;   /* DIFF_BUF_SIZE: file data (libarchive may hand it back to on_write) */
@@ -140,7 +153,7 @@ archive_fail(struct diff_ctx *ctx, struct bk_err *err)
 	if (ctx->write_err)
 		return bk_err_set(err, ctx->write_err, "layer diff: write: %s",
 				  strerror(ctx->write_err));
-	return bk_err_set(err, EIO, "layer diff '%s': %s", ctx->path,
+	return bk_err_set(err, EIO, "layer diff '%.300s': %s", ctx->path,
 			  archive_error_string(ctx->a) ? archive_error_string(ctx->a) : "tar");
 }
 
@@ -159,7 +172,7 @@ add_xattrs(struct diff_ctx *ctx, struct archive_entry *e, int fd, bool opath, st
 	if (len < 0 && (errno == ENOTSUP || errno == EPERM))
 		return 0; /* symlinks in user.* and filesystems without them */
 	if (len < 0)
-		return bk_err_sys(err, "layer diff '%s': listxattr", ctx->path);
+		return bk_err_sys(err, "layer diff '%.300s': listxattr", ctx->path);
 	for (p = names; p < names + len; p += strlen(p) + 1) {
 		ssize_t vlen = opath ? getxattr(proc, p, value, XATTR_SIZE_MAX)
 				     : fgetxattr(fd, p, value, XATTR_SIZE_MAX);
@@ -167,7 +180,7 @@ add_xattrs(struct diff_ctx *ctx, struct archive_entry *e, int fd, bool opath, st
 		if (vlen < 0 && errno == ENODATA)
 			continue;
 		if (vlen < 0)
-			return bk_err_sys(err, "layer diff '%s': getxattr '%s'", ctx->path, p);
+			return bk_err_sys(err, "layer diff '%.300s': getxattr '%s'", ctx->path, p);
 		archive_entry_xattr_add_entry(e, p, value, (size_t)vlen);
 	}
 	return 0;
@@ -188,8 +201,46 @@ entry_for(const char *path, const struct stat *st)
 	return e;
 }
 
+static int add_xattrs(struct diff_ctx *ctx, struct archive_entry *e, int fd, bool opath,
+		      struct bk_err *err);
+static struct archive_entry *entry_for(const char *path, const struct stat *st);
+static int write_one(struct diff_ctx *ctx, struct archive_entry *e, struct bk_err *err);
+
+/* The pending directories above the entry about to be written, outermost first. */
+static int
+flush_pending(struct diff_ctx *ctx, struct bk_err *err)
+{
+	for (int i = 0; i < ctx->npending; i++) {
+		struct pending_dir *d = &ctx->pending[i];
+		char path[PATH_MAX];
+		struct archive_entry *e;
+		int ret;
+
+		if (d->written)
+			continue;
+		d->written = true;
+		snprintf(path, sizeof(path), "%.*s", (int)d->path_len, ctx->path);
+		e = entry_for(path, &d->st);
+		ret = add_xattrs(ctx, e, d->fd, false, err);
+		if (ret == 0)
+			ret = write_one(ctx, e, err);
+		archive_entry_free(e);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 static int
 write_header(struct diff_ctx *ctx, struct archive_entry *e, struct bk_err *err)
+{
+	int ret = flush_pending(ctx, err);
+
+	return ret < 0 ? ret : write_one(ctx, e, err);
+}
+
+static int
+write_one(struct diff_ctx *ctx, struct archive_entry *e, struct bk_err *err)
 {
 	if (ctx->stats && ++ctx->stats->entries > LAYER_ENTRIES_MAX)
 		return bk_err_set(err, EFBIG, "layer diff: more than %u entries",
@@ -210,7 +261,8 @@ add_marker(struct diff_ctx *ctx, const char *marker_name, const struct stat *dir
 	int ret;
 
 	if (old < 0)
-		return bk_err_set(err, ENAMETOOLONG, "layer diff '%s': path too long", ctx->path);
+		return bk_err_set(err, ENAMETOOLONG, "layer diff: path too long at '%.200s'",
+				  ctx->path);
 	st.st_uid = dir_st->st_uid;
 	st.st_gid = dir_st->st_gid;
 	e = entry_for(ctx->path, &st);
@@ -229,26 +281,98 @@ add_whiteout(struct diff_ctx *ctx, const char *name, const struct stat *dir_st, 
 	snprintf(marker, sizeof(marker), WHITEOUT "%s", name);
 	if (strlen(marker) > NAME_MAX)
 		return bk_err_set(err, ENAMETOOLONG,
-				  "layer diff '%s/%s': name too long for a whiteout", ctx->path,
-				  name);
+				  "layer diff: name too long for a whiteout at '%.200s/%.40s'",
+				  ctx->path, name);
 	return add_marker(ctx, marker, dir_st, err);
 }
 
+/*
+ * A file with holes is stored as a sparse entry (pax GNU.sparse 1.0, which
+ * the extraction and other tools read): its data segments are the map.
+ * Returns the number of segments (0: no hole, a plain entry), or -errno.
+ */
 static int
-add_data(struct diff_ctx *ctx, int fd, uint64_t size, struct bk_err *err)
+sparse_map(struct diff_ctx *ctx, int fd, off_t size, struct archive_entry *e, struct bk_err *err)
 {
-	uint64_t done = 0;
+	off_t off = 0, data, hole;
+	int n = 0;
+
+	if (size == 0)
+		return 0;
+	hole = lseek(fd, 0, SEEK_HOLE);
+	/* The probe moved the offset: back to the start, where add_data reads. */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return bk_err_sys(err, "layer diff '%.300s': seek", ctx->path);
+	if (hole < 0 || hole >= size)
+		return 0; /* no hole, or a filesystem that cannot say */
+	while (off < size) {
+		data = lseek(fd, off, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the end */
+		if (data < 0)
+			return bk_err_sys(err, "layer diff '%.300s': seek data", ctx->path);
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > size)
+			hole = size;
+		archive_entry_sparse_add_entry(e, data, hole - data);
+		n++;
+		off = hole;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return bk_err_sys(err, "layer diff '%.300s': seek", ctx->path);
+	return n == 0 ? 1 : n; /* all hole: still sparse, with no data */
+}
+
+/*
+ * The file's bytes.  libarchive takes a sparse entry's bytes as the whole
+ * logical file and drops what falls in its holes: those are given as zeros
+ * from memory, never read, so a terabyte of holes costs nothing.
+ */
+static int
+add_data(struct diff_ctx *ctx, int fd, uint64_t size, bool sparse, struct bk_err *err)
+{
+	static const char zeros[DIFF_BUF_SIZE];
+	uint64_t done = 0, data_end = sparse ? 0 : size;
 
 	while (done < size) {
 		size_t want = size - done < DIFF_BUF_SIZE ? (size_t)(size - done) : DIFF_BUF_SIZE;
-		ssize_t n = read(fd, ctx->buf, want);
+		ssize_t n;
+
+		if (sparse && done >= data_end) {
+			/* Where the next data is, and how far it goes. */
+			off_t d = lseek(fd, (off_t)done, SEEK_DATA), h;
+
+			if (d < 0 && errno != ENXIO)
+				return bk_err_sys(err, "layer diff '%.300s': seek data", ctx->path);
+			if (d < 0 || (uint64_t)d >= size)
+				d = (off_t)size;
+			if ((uint64_t)d > done) {
+				/* A hole: zeros up to the data (or the end). */
+				uint64_t gap = (uint64_t)d - done;
+
+				n = (ssize_t)(gap < want ? gap : want);
+				if (archive_write_data(ctx->a, zeros, (size_t)n) != n)
+					return archive_fail(ctx, err);
+				done += (uint64_t)n;
+				if (cancelled(ctx))
+					return bk_err_set(err, EINTR, "layer diff: interrupted");
+				continue;
+			}
+			h = lseek(fd, d, SEEK_HOLE);
+			data_end = h < 0 || (uint64_t)h > size ? size : (uint64_t)h;
+			if (lseek(fd, (off_t)done, SEEK_SET) < 0)
+				return bk_err_sys(err, "layer diff '%.300s': seek", ctx->path);
+		}
+		if (want > data_end - done)
+			want = (size_t)(data_end - done);
+		n = read(fd, ctx->buf, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return bk_err_sys(err, "layer diff '%s': read", ctx->path);
+			return bk_err_sys(err, "layer diff '%.300s': read", ctx->path);
 		if (n == 0)
-			return bk_err_set(err, EIO, "layer diff '%s': shorter than its size",
+			return bk_err_set(err, EIO, "layer diff '%.300s': shorter than its size",
 					  ctx->path);
 		if (cancelled(ctx))
 			return bk_err_set(err, EINTR, "layer diff: interrupted");
@@ -269,7 +393,7 @@ add_leaf(struct diff_ctx *ctx, int dfd, const char *name, const struct stat *st,
 	struct archive_entry *e = entry_for(ctx->path, st);
 	const char *first = NULL;
 	char target[PATH_MAX];
-	bool opath = true;
+	bool opath = true, sparse = false;
 	int ret;
 
 	if (S_ISREG(st->st_mode)) {
@@ -285,6 +409,14 @@ add_leaf(struct diff_ctx *ctx, int dfd, const char *name, const struct stat *st,
 		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		opath = false;
 		archive_entry_set_size(e, st->st_size);
+		if (fd >= 0) {
+			ret = sparse_map(ctx, fd, st->st_size, e, err);
+			if (ret < 0) {
+				archive_entry_free(e);
+				return ret;
+			}
+			sparse = ret > 0;
+		}
 	} else {
 		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		archive_entry_set_size(e, 0);
@@ -293,7 +425,7 @@ add_leaf(struct diff_ctx *ctx, int dfd, const char *name, const struct stat *st,
 
 			if (n < 0) {
 				archive_entry_free(e);
-				return bk_err_sys(err, "layer diff '%s': readlink", ctx->path);
+				return bk_err_sys(err, "layer diff '%.300s': readlink", ctx->path);
 			}
 			target[n] = '\0';
 			archive_entry_set_symlink(e, target);
@@ -304,14 +436,14 @@ add_leaf(struct diff_ctx *ctx, int dfd, const char *name, const struct stat *st,
 	}
 	if (fd < 0) {
 		archive_entry_free(e);
-		return bk_err_sys(err, "layer diff '%s': open", ctx->path);
+		return bk_err_sys(err, "layer diff '%.300s': open", ctx->path);
 	}
 	ret = add_xattrs(ctx, e, fd, opath, err);
 	if (ret == 0)
 		ret = write_header(ctx, e, err);
 	archive_entry_free(e);
 	if (ret == 0 && S_ISREG(st->st_mode)) {
-		ret = add_data(ctx, fd, (uint64_t)st->st_size, err);
+		ret = add_data(ctx, fd, (uint64_t)st->st_size, sparse, err);
 		if (ret == 0 && st->st_nlink > 1)
 			linkmap_add(&ctx->links, st->st_dev, st->st_ino, ctx->path);
 	}
@@ -346,7 +478,7 @@ list_dir(struct diff_ctx *ctx, int dfd, char ***out, size_t *n, struct bk_err *e
 	if (d == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return bk_err_sys(err, "layer diff '%s': opendir", ctx->path);
+		return bk_err_sys(err, "layer diff '%.300s': opendir", ctx->path);
 	}
 	rewinddir(d);
 	while ((errno = 0, de = readdir(d)) != NULL) {
@@ -366,7 +498,7 @@ list_dir(struct diff_ctx *ctx, int dfd, char ***out, size_t *n, struct bk_err *e
 			free(v[i]);
 		free(v);
 		errno = e;
-		return bk_err_sys(err, "layer diff '%s': readdir", ctx->path);
+		return bk_err_sys(err, "layer diff '%.300s': readdir", ctx->path);
 	}
 	closedir(d);
 	if (cnt)
@@ -408,7 +540,7 @@ diff_entry(struct diff_ctx *ctx, int pfd, int cfd, const struct dent *d, int dep
 {
 	const char *name = d->name;
 	const struct stat cst = d->cst, pst = d->pst;
-	bool in_parent = d->in_parent;
+	bool in_parent = d->in_parent, pending = false;
 	cleanup_close int csub = -1, psub = -1;
 	int ret;
 
@@ -426,7 +558,7 @@ diff_entry(struct diff_ctx *ctx, int pfd, int cfd, const struct dent *d, int dep
 		csub = openat(cfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (csub < 0) {
 			archive_entry_free(e);
-			return bk_err_sys(err, "layer diff '%s': open", ctx->path);
+			return bk_err_sys(err, "layer diff '%.300s': open", ctx->path);
 		}
 		ret = add_xattrs(ctx, e, csub, false, err);
 		if (ret == 0)
@@ -437,19 +569,26 @@ diff_entry(struct diff_ctx *ctx, int pfd, int cfd, const struct dent *d, int dep
 	} else {
 		csub = openat(cfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (csub < 0)
-			return bk_err_sys(err, "layer diff '%s': open", ctx->path);
+			return bk_err_sys(err, "layer diff '%.300s': open", ctx->path);
+		pending = true;
 	}
 	if (in_parent && S_ISDIR(pst.st_mode) && pst.st_ino == cst.st_ino) {
 		psub = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (psub < 0)
-			return bk_err_sys(err, "layer diff '%s': open the parent's", ctx->path);
+			return bk_err_sys(err, "layer diff '%.300s': open the parent's", ctx->path);
 	} else if (in_parent && S_ISDIR(pst.st_mode)) {
 		/* Made anew over the parent's: nothing of the parent's shows through. */
 		ret = add_marker(ctx, OPAQUE, &cst, err);
 		if (ret < 0)
 			return ret;
 	}
-	return diff_dir(ctx, psub, csub, &cst, depth + 1, err);
+	if (pending)
+		ctx->pending[ctx->npending++] =
+		    (struct pending_dir){ .path_len = ctx->path_len, .st = cst, .fd = csub };
+	ret = diff_dir(ctx, psub, csub, &cst, depth + 1, err);
+	if (pending)
+		ctx->npending--;
+	return ret;
 }
 
 /* The child's directory cfd against the parent's pfd (-1: the parent has none). */
@@ -463,8 +602,8 @@ diff_dir(struct diff_ctx *ctx, int pfd, int cfd, const struct stat *dir_st, int 
 	int ret;
 
 	if (depth > DIFF_MAX_DEPTH)
-		return bk_err_set(err, ELOOP, "layer diff '%s': more than %d levels", ctx->path,
-				  DIFF_MAX_DEPTH);
+		return bk_err_set(err, ELOOP, "layer diff: more than %d levels at '%.200s'",
+				  DIFF_MAX_DEPTH, ctx->path);
 	if (cancelled(ctx))
 		return bk_err_set(err, EINTR, "layer diff: interrupted");
 	if ((ret = list_dir(ctx, cfd, &cnames, &nc, err)) < 0)
@@ -475,15 +614,27 @@ diff_dir(struct diff_ctx *ctx, int pfd, int cfd, const struct stat *dir_st, int 
 	for (i = 0; i < nc; i++) {
 		ents[i].name = cnames[i];
 		if (strncmp(cnames[i], WHITEOUT, strlen(WHITEOUT)) == 0) {
-			ret = bk_err_set(err, EINVAL,
-					 "layer diff '%s%s%s': a name beginning '.wh.' cannot be "
-					 "stored in a layer (it would read as a whiteout)",
-					 ctx->path, ctx->path_len ? "/" : "", cnames[i]);
+			ret =
+			    bk_err_set(err, EINVAL,
+				       "layer diff: a name beginning '.wh.' cannot be stored in a "
+				       "layer (it would read as a whiteout): '%.200s%s%.60s'",
+				       ctx->path, ctx->path_len ? "/" : "", cnames[i]);
 			goto out;
 		}
 		if (fstatat(cfd, cnames[i], &ents[i].cst, AT_SYMLINK_NOFOLLOW) < 0) {
-			ret = bk_err_sys(err, "layer diff '%s/%s': stat", ctx->path, cnames[i]);
+			ret = bk_err_sys(err, "layer diff '%.300s/%.40s': stat", ctx->path,
+					 cnames[i]);
 			goto out;
+		}
+		/*
+		 * A socket is not stored (extraction skips them too): for the layer
+		 * the name is gone, so what the parent had there is whited out.
+		 */
+		if (S_ISSOCK(ents[i].cst.st_mode)) {
+			if (pfd >= 0 && listed(pnames, np, cnames[i]) &&
+			    (ret = add_whiteout(ctx, cnames[i], dir_st, err)) < 0)
+				goto out;
+			continue;
 		}
 		ents[i].in_parent = pfd >= 0 && listed(pnames, np, cnames[i]) &&
 				    fstatat(pfd, cnames[i], &ents[i].pst, AT_SYMLINK_NOFOLLOW) == 0;
@@ -504,8 +655,9 @@ diff_dir(struct diff_ctx *ctx, int pfd, int cfd, const struct stat *dir_st, int 
 		ssize_t old = path_push(ctx, cnames[i]);
 
 		if (old < 0) {
-			ret = bk_err_set(err, ENAMETOOLONG, "layer diff '%s/%s': path too long",
-					 ctx->path, cnames[i]);
+			ret = bk_err_set(err, ENAMETOOLONG,
+					 "layer diff: path too long at '%.200s/%.40s'", ctx->path,
+					 cnames[i]);
 			goto out;
 		}
 		ret = diff_entry(ctx, pfd, cfd, &ents[i], depth, err);
@@ -544,7 +696,13 @@ layer_diff(int parent_dfd, int child_dfd, int out_fd, struct bk_cancel *cancel,
 	ctx.a = archive_write_new();
 	if (ctx.a == NULL)
 		abort();
+	/*
+	 * Names are bytes: the daemon runs in the C locale, where libarchive
+	 * could not convert a non-ASCII name to UTF-8 (a warning on every such
+	 * file); BINARY stores them as they are, as Docker's layers do.
+	 */
 	if (archive_write_set_format_pax(ctx.a) != ARCHIVE_OK ||
+	    archive_write_set_options(ctx.a, "hdrcharset=BINARY") != ARCHIVE_OK ||
 	    archive_write_open2(ctx.a, &ctx, NULL, on_write, NULL, NULL) != ARCHIVE_OK) {
 		ret = archive_fail(&ctx, err);
 		goto out;

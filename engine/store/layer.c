@@ -492,23 +492,82 @@ apply_whiteout(struct xtract *x, const char *parent, const char *base, const cha
 
 /* ---- metadata ---------------------------------------------------------- */
 
+static int set_xattrs_on(int fd, bool opath, struct archive_entry *ae, const char *path,
+			 struct bk_err *err);
+
 static int
 set_xattrs(int fd, struct archive_entry *ae, const char *path, struct bk_err *err)
+{
+	return set_xattrs_on(fd, false, ae, path, err);
+}
+
+/* The xattrs a layer may carry: ACLs ride in system.*, not part of the OCI layer format. */
+static bool
+layer_xattr(const char *name)
+{
+	return !strncmp(name, "user.", 5) || !strncmp(name, "security.", 9) ||
+	       !strncmp(name, "trusted.", 8);
+}
+
+/*
+ * An existing directory the layer names again: the xattrs it no longer has
+ * go (user.*, trusted.*, security.capability: a label the host's policy put
+ * there stays).
+ */
+static int
+drop_stale_xattrs(int fd, struct archive_entry *ae, const char *path, struct bk_err *err)
+{
+	char names[XATTR_LIST_MAX], *p;
+	ssize_t len = flistxattr(fd, names, sizeof(names));
+
+	if (len < 0)
+		return errno == ENOTSUP ? 0 : bk_err_sys(err, "'%.200s': list xattrs", path);
+	for (p = names; p < names + len; p += strlen(p) + 1) {
+		const char *name;
+		const void *value;
+		size_t size;
+		bool kept = false;
+
+		if (strncmp(p, "user.", 5) && strncmp(p, "trusted.", 8) &&
+		    strcmp(p, "security.capability"))
+			continue;
+		archive_entry_xattr_reset(ae);
+		while (!kept && archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK)
+			kept = strcmp(name, p) == 0;
+		if (!kept && fremovexattr(fd, p) < 0 && errno != ENODATA)
+			return bk_err_sys(err, "'%.200s': remove xattr %s", path, p);
+	}
+	return 0;
+}
+
+/*
+ * The entry's xattrs on what fd is (opath: an O_PATH fd, of a symlink or a
+ * device node just made, set through /proc/self/fd: the magic link is the
+ * inode itself, never what a symlink names).
+ */
+static int
+set_xattrs_on(int fd, bool opath, struct archive_entry *ae, const char *path, struct bk_err *err)
 {
 	const char *name;
 	const void *value;
 	size_t size;
+	char proc[64];
 
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	archive_entry_xattr_reset(ae);
 	while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
-		/* ACLs ride in system.*; they are not part of the OCI layer format. */
-		if (strncmp(name, "user.", 5) && strncmp(name, "security.", 9) &&
-		    strncmp(name, "trusted.", 8))
+		int r;
+
+		if (!layer_xattr(name))
 			continue;
 		if (size > XATTR_MAX)
 			return bk_err_set(err, EBADMSG, "'%.200s': xattr %s too large", path, name);
-		if (fsetxattr(fd, name, value, size, 0) < 0) {
-			if (errno == ENOTSUP || (errno == EPERM && strncmp(name, "user.", 5))) {
+		r = opath ? setxattr(proc, name, value, size, 0)
+			  : fsetxattr(fd, name, value, size, 0);
+		if (r < 0) {
+			/* user.* on a symlink or a device: the kernel allows none (EPERM). */
+			if (errno == ENOTSUP ||
+			    (errno == EPERM && (opath || strncmp(name, "user.", 5)))) {
 				bk_log(BK_LOG_DEBUG, "layer: '%s': xattr %s not kept: %s", path,
 				       name, strerror(errno));
 				continue;
@@ -660,12 +719,18 @@ make_dir(struct xtract *x, int dfd, const char *base, struct archive_entry *ae, 
 	 struct bk_err *err)
 {
 	cleanup_close int fd = -1;
+	bool existed = base == NULL;
 
-	if (base && mkdirat(dfd, base, 0700) < 0 && errno != EEXIST)
-		return bk_err_sys(err, "mkdir '%.200s'", path);
+	if (base && mkdirat(dfd, base, 0700) < 0) {
+		if (errno != EEXIST)
+			return bk_err_sys(err, "mkdir '%.200s'", path);
+		existed = true;
+	}
 	fd = openat(dfd, base ? base : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return bk_err_sys(err, "open '%.200s'", path);
+	if (existed && drop_stale_xattrs(fd, ae, path, err) < 0)
+		return -err->code;
 	if (set_meta_fd(x, fd, ae, path, err) < 0)
 		return -err->code;
 	return 0;
@@ -685,6 +750,14 @@ make_symlink(struct xtract *x, int pfd, const char *base, struct archive_entry *
 	if (x->as_root && fchownat(pfd, base, (uid_t)archive_entry_uid(ae),
 				   (gid_t)archive_entry_gid(ae), AT_SYMLINK_NOFOLLOW) < 0)
 		return bk_err_sys(err, "'%.200s': chown", path);
+	if (archive_entry_xattr_count(ae) > 0) {
+		cleanup_close int fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0)
+			return bk_err_sys(err, "open '%.200s'", path);
+		if (set_xattrs_on(fd, true, ae, path, err) < 0)
+			return -err->code;
+	}
 	entry_times(ae, ts);
 	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return bk_err_sys(err, "'%.200s': set times", path);
@@ -712,6 +785,8 @@ make_node(struct xtract *x, int pfd, const char *base, struct archive_entry *ae,
 	if (x->as_root && fchownat(fd, "", (uid_t)archive_entry_uid(ae),
 				   (gid_t)archive_entry_gid(ae), AT_EMPTY_PATH) < 0)
 		return bk_err_sys(err, "'%.200s': chown", path);
+	if (set_xattrs_on(fd, true, ae, path, err) < 0)
+		return -err->code;
 	/* Just made by mknodat, so not a symlink: following is harmless here. */
 	if (fchmodat(pfd, base, archive_entry_perm(ae) & 07777, 0) < 0)
 		return bk_err_sys(err, "'%.200s': chmod", path);

@@ -13,6 +13,7 @@
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
 load '../lib/registry'
+load '../lib/images'
 
 : "${BATS_TEST_TIMEOUT:=600}"
 
@@ -34,12 +35,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "$PODMAN_DIR" ]; then
-		podman_private rm -a -f >/dev/null 2>&1
-		podman_private rmi -a -f >/dev/null 2>&1
-		umount -R "$PODMAN_DIR" 2>/dev/null
-		rm -rf --one-file-system "$PODMAN_DIR"
-	fi
+	podman_cleanup
 	ct_cleanup_all
 	bk_teardown
 	# Only if a defence failed: the random names this test made up, nothing else.
@@ -93,15 +89,6 @@ member() {
 	tar -xOf "$1" "$2"
 }
 
-same_tree() {
-	local out
-	out=$("$BK_PY" "$BK_LIB/bkio.py" treecmp "$1" "$2") || bk_fail "trees differ: $out"
-}
-
-keep_tree() {
-	mkdir -p "$2" && cp -a --preserve=all "$BK_MNT/images/$1/root/." "$2/"
-}
-
 # bk_nothing_partial once the daemon is done with tmp/ (spare snapshots pass there).
 nothing_partial() {
 	bk_wait_until "$BK_DEADLINE" bk_tmp_is_empty || true
@@ -153,56 +140,12 @@ mkarchive() {
 		"$BATS_FILE_TMPDIR/mkarchive.py" "$@"
 }
 
-# A podman with a storage of its own (vfs), never the host's; runc (crun 1.8
-# refuses this hybrid cgroup layout), ulimits within this machine's limits.
-podman_private() {
-	CONTAINERS_CONF=$PODMAN_DIR/containers.conf podman --root "$PODMAN_DIR/root" \
-		--runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp" --storage-driver vfs \
-		--runtime runc "$@"
-}
-
-podman_init() {
-	PODMAN_DIR=$(mktemp -d /var/tmp/bkpodman-XXXXXX)
-	cat >"$PODMAN_DIR/containers.conf" <<-EOF
-	[containers]
-	default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
-	[engine]
-	cgroup_manager = "cgroupfs"
-	events_logger = "file"
-	EOF
-}
-
-# commit_fixture: a container of test/busybox whose filesystem changed in every
-# way a layer records, committed as "mine/committed:1"; prints the image id.
-commit_fixture() {
-	local id c img root
-	id=$(bk_pull "$BK_REG/test/busybox") || return
-	c=$(bk_command "$BK_MNT/containers/run" '^ps_' "$id sh -c '$(tr '\n' ' ' <<-'EOF'
-		echo new >/new; ln /new /new.link; rm -f /bin/ls /bin/cat;
-		mkdir -p /d/sub; echo x >/d/sub/f; echo keep >/d/keep;
-		rm -rf /var; mkdir /var; echo fresh >/var/fresh;
-		cp /bin/busybox /suid; chmod 4755 /suid;
-		ln -s /var/fresh /lnk; ln -s ../../nowhere /dangling;
-		mkfifo /fifo; mknod /null2 c 1 3; chown 1234:5678 /new;
-		touch -d @1000000000 /d/keep; echo done >/done
-		EOF
-	)'") || return
-	bk_wait_until 10 test -e "$BK_MNT/containers/$c/root/done" || return
-	bk_assert_content "$BK_MNT/containers/$c/wait" $'exit 0\n' || return
-	root=$BK_MNT/containers/$c/root
-	"$BK_PY" -c 'import os, sys
-os.setxattr(sys.argv[1] + "/new", "user.bk", b"value")
-os.setxattr(sys.argv[1] + "/d", "user.dir", b"on a directory")' "$root" || return
-	img=$(bk_command "$BK_MNT/containers/$c/ctl" '^img_' "commit mine/committed:1") || return
-	echo "$img"
-}
-
 @test "a pulled multi-layer image and a committed one: saved, loaded into a fresh store, the same files, digests and names" {
 	start
 	multi=$(bk_pull "$BK_REG/test/multi")
-	committed=$(commit_fixture)
-	keep_tree "$multi" "$BATS_TEST_TMPDIR/multi"
-	keep_tree "$committed" "$BATS_TEST_TMPDIR/committed"
+	committed=$(bk_commit_fixture mine/committed:1 | cut -d" " -f2)
+	bk_keep_tree "$multi" "$BATS_TEST_TMPDIR/multi"
+	bk_keep_tree "$committed" "$BATS_TEST_TMPDIR/committed"
 	f=$BATS_TEST_TMPDIR/two.tar
 	out=$(save "$f" "$multi" mine/committed:1)
 	[ "$(wc -l <<<"$out")" = 2 ] || bk_fail "reply: $out"
@@ -236,8 +179,8 @@ os.setxattr(sys.argv[1] + "/d", "user.dir", b"on a directory")' "$root" || retur
 	l1=$(sed -n 1p <<<"$ids")
 	l2=$(sed -n 2p <<<"$ids")
 	[[ $l1 =~ $BK_IMG_ID_RE ]] && [[ $l2 =~ $BK_IMG_ID_RE ]]
-	same_tree "$BATS_TEST_TMPDIR/multi" "$BK_MNT/images/$l1/root"
-	same_tree "$BATS_TEST_TMPDIR/committed" "$BK_MNT/images/$l2/root"
+	bk_same_tree "$BATS_TEST_TMPDIR/multi" "$BK_MNT/images/$l1/root"
+	bk_same_tree "$BATS_TEST_TMPDIR/committed" "$BK_MNT/images/$l2/root"
 	[ "$(cat "$BK_MNT/images/$l1/digest")" = "$d1" ]
 	[ "$(cat "$BK_MNT/images/$l2/digest")" = "$d2" ]
 	bk_assert_content "$BK_MNT/images/$l1/ref" "$BK_REG/test/multi:latest"$'\n'
@@ -305,7 +248,7 @@ os.setxattr(sys.argv[1] + "/d", "user.dir", b"on a directory")' "$root" || retur
 @test "skopeo reads our archive as oci-archive and docker-archive; archives skopeo made load here" {
 	start
 	multi=$(bk_pull "$BK_REG/test/multi")
-	keep_tree "$multi" "$BATS_TEST_TMPDIR/multi"
+	bk_keep_tree "$multi" "$BATS_TEST_TMPDIR/multi"
 	f=$BATS_TEST_TMPDIR/ours.tar
 	read -r _ d <<<"$(save "$f" "$multi")"
 	# oci-archive: into an OCI directory, the same manifest; and back into an archive.
@@ -327,7 +270,7 @@ os.setxattr(sys.argv[1] + "/d", "user.dir", b"on a directory")' "$root" || retur
 		[[ $id =~ $BK_IMG_ID_RE ]] || bk_fail "${a%%:*}: $id"
 		# Two archives of the same manifest (both docker-archives) are one image.
 		grep -qx "${a#*:}" "$BK_MNT/images/$id/ref" || bk_fail "${a%%:*}: $(cat "$BK_MNT/images/$id/ref")"
-		same_tree "$BATS_TEST_TMPDIR/multi" "$BK_MNT/images/$id/root"
+		bk_same_tree "$BATS_TEST_TMPDIR/multi" "$BK_MNT/images/$id/root"
 		[ "$(wc -l <"$BK_MNT/images/$id/layers")" = 4 ]
 	done
 	# The OCI ones keep the registry's manifest; the docker ones get one made here.
@@ -367,7 +310,7 @@ bk_image_of() {
 	podman_private save -q -o "$BATS_TEST_TMPDIR/pd-docker.tar" "$BK_REG/test/multi:latest"
 	podman_private save -q --format oci-archive -o "$BATS_TEST_TMPDIR/pd-oci.tar" "$BK_REG/test/multi:latest"
 	multi=$(bk_pull "$BK_REG/test/multi")
-	keep_tree "$multi" "$BATS_TEST_TMPDIR/multi"
+	bk_keep_tree "$multi" "$BATS_TEST_TMPDIR/multi"
 	bk_stop
 	start
 	# Our archive of the two, zstd layer and all, loads here too.
@@ -375,7 +318,7 @@ bk_image_of() {
 	[ -s "$BK_MNT/images/$(bk_image_of "$BK_REG/test/zstd:latest")/root/zstd-marker" ]
 	for a in pd-docker pd-oci; do
 		id=$(load_ok "$BATS_TEST_TMPDIR/$a.tar") || bk_fail "load $a"
-		same_tree "$BATS_TEST_TMPDIR/multi" "$BK_MNT/images/$id/root"
+		bk_same_tree "$BATS_TEST_TMPDIR/multi" "$BK_MNT/images/$id/root"
 		grep -qx "$BK_REG/test/multi:latest" "$BK_MNT/images/$id/ref" ||
 			bk_fail "$a: named $(cat "$BK_MNT/images/$id/ref")"
 		c=$(bk_command "$BK_MNT/containers/run" '^ps_' "$id cat /opt/file")

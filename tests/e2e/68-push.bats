@@ -14,6 +14,7 @@ bats_require_minimum_version 1.5.0
 load '../lib/fixture'
 load '../lib/registry'
 load '../lib/faulty'
+load '../lib/images'
 
 : "${BATS_TEST_TIMEOUT:=300}"
 
@@ -32,11 +33,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "$PODMAN_DIR" ]; then
-		podman_private rmi -a -f >/dev/null 2>&1
-		umount -R "$PODMAN_DIR" 2>/dev/null
-		rm -rf "$PODMAN_DIR"
-	fi
+	podman_cleanup
 	bk_teardown
 }
 
@@ -67,62 +64,6 @@ manifest_of() {
 repo_of() {
 	local r=${1#*/}
 	echo "${r%:*}"
-}
-
-# A podman with a storage of its own (vfs), never the host's; runc, as
-# bench/run.sh explains (crun 1.8 refuses this hybrid cgroup layout), and
-# ulimits within this machine's hard limits.
-podman_private() {
-	CONTAINERS_CONF=$PODMAN_DIR/containers.conf podman --root "$PODMAN_DIR/root" \
-		--runroot "$PODMAN_DIR/run" --storage-driver vfs --runtime runc "$@"
-}
-
-podman_init() {
-	PODMAN_DIR=$(mktemp -d /var/tmp/bkpodman-XXXXXX)
-	cat >"$PODMAN_DIR/containers.conf" <<-EOF
-	[containers]
-	default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
-	[engine]
-	cgroup_manager = "cgroupfs"
-	events_logger = "file"
-	EOF
-}
-
-# commit_fixture: a container of test/busybox whose filesystem changed in every
-# way a layer records; prints "CTR IMG" (the committed image).
-commit_fixture() {
-	local id c img root
-	id=$(bk_pull "$BK_REG/test/busybox") || return
-	c=$(bk_command "$BK_MNT/containers/run" '^ps_' "$id sh -c '$(tr '\n' ' ' <<-'EOF'
-		echo new >/new; ln /new /new.link; rm -f /bin/ls /bin/cat;
-		mkdir -p /d/sub; echo x >/d/sub/f; echo keep >/d/keep;
-		rm -rf /var; mkdir /var; echo fresh >/var/fresh;
-		cp /bin/busybox /suid; chmod 4755 /suid;
-		ln -s /var/fresh /lnk; ln -s ../../nowhere /dangling;
-		mkfifo /fifo; mknod /null2 c 1 3; chown 1234:5678 /new;
-		touch -d @1000000000 /d/keep; echo done >/done
-		EOF
-	)'") || return
-	bk_wait_until 10 test -e "$BK_MNT/containers/$c/root/done" || return
-	root=$BK_MNT/containers/$c/root
-	# Extended attributes, set by root on the host as a container's tools would.
-	"$BK_PY" -c 'import os, sys
-os.setxattr(sys.argv[1] + "/new", "user.bk", b"value")
-os.setxattr(sys.argv[1] + "/d", "user.dir", b"on a directory")
-os.setxattr(sys.argv[1] + "/suid", "trusted.bk", b"t")' "$root" || return
-	img=$(bk_command "$BK_MNT/containers/$c/ctl" '^img_' "commit") || return
-	echo "$c $img"
-}
-
-# keep_tree ID DIR: a copy of image ID's files, to compare after the store is gone.
-keep_tree() {
-	mkdir -p "$2" && cp -a --preserve=all "$BK_MNT/images/$1/root/." "$2/"
-}
-
-# same_tree A B: the two trees hold the same files (bkio.py treecmp).
-same_tree() {
-	local out
-	out=$("$BK_PY" "$BK_LIB/bkio.py" treecmp "$1" "$2") || bk_fail "trees differ: $out"
 }
 
 @test "a pulled image goes out as it came: same blobs, same manifest digest, mounted not uploaded" {
@@ -161,9 +102,9 @@ same_tree() {
 
 @test "a committed image: whiteouts, an opaque directory, hardlinks, setuid, symlinks, xattrs, devices survive a round trip" {
 	start
-	read -r c img < <(commit_fixture)
+	read -r c img < <(bk_commit_fixture)
 	[ -n "$img" ]
-	keep_tree "$img" "$BATS_TEST_TMPDIR/src"
+	bk_keep_tree "$img" "$BATS_TEST_TMPDIR/src"
 	d=$(push "$img" "$BK_REG/mine/committed:1")
 	m=$(manifest_of "$BK_REG/mine/committed:1")
 	[ "$(jq '.layers | length' <<<"$m")" = 2 ] || bk_fail "manifest: $m"
@@ -182,7 +123,7 @@ same_tree() {
 	start
 	back=$(bk_pull "$BK_REG/mine/committed:1")
 	[ "$(cat "$BK_MNT/images/$back/digest")" = "$d" ]
-	same_tree "$BATS_TEST_TMPDIR/src" "$BK_MNT/images/$back/root"
+	bk_same_tree "$BATS_TEST_TMPDIR/src" "$BK_MNT/images/$back/root"
 }
 
 @test "a built and an imported image are pushed, pulled back the same, and run" {
@@ -201,8 +142,8 @@ same_tree() {
 	rootfs=$BATS_TEST_TMPDIR/rootfs
 	bk_busybox_rootfs "$rootfs"
 	i=$(bk_import "$rootfs" myimport)
-	keep_tree "$b" "$BATS_TEST_TMPDIR/b"
-	keep_tree "$i" "$BATS_TEST_TMPDIR/i"
+	bk_keep_tree "$b" "$BATS_TEST_TMPDIR/b"
+	bk_keep_tree "$i" "$BATS_TEST_TMPDIR/i"
 	push "$b" "$BK_REG/mine/built:1" >/dev/null
 	push "$i" "$BK_REG/mine/imported:1" >/dev/null
 	[ "$(manifest_of "$BK_REG/mine/imported:1" | jq '.layers | length')" = 1 ]
@@ -211,8 +152,8 @@ same_tree() {
 	start
 	b2=$(bk_pull "$BK_REG/mine/built:1")
 	i2=$(bk_pull "$BK_REG/mine/imported:1")
-	same_tree "$BATS_TEST_TMPDIR/b" "$BK_MNT/images/$b2/root"
-	same_tree "$BATS_TEST_TMPDIR/i" "$BK_MNT/images/$i2/root"
+	bk_same_tree "$BATS_TEST_TMPDIR/b" "$BK_MNT/images/$b2/root"
+	bk_same_tree "$BATS_TEST_TMPDIR/i" "$BK_MNT/images/$i2/root"
 	c=$(bk_command "$BK_MNT/containers/run" '^ps_' "$b2")
 	[ "$(cat "$BK_MNT/containers/$c/wait")" = "exit 0" ]
 	[ "$(cat "$BK_MNT/containers/$c/log")" = built ]
@@ -220,7 +161,7 @@ same_tree() {
 
 @test "skopeo and podman pull and run what bockerfs pushed" {
 	start
-	read -r c img < <(commit_fixture)
+	read -r c img < <(bk_commit_fixture)
 	push "$img" "$BK_REG/mine/forpodman:1" >/dev/null
 	skopeo copy -q --src-tls-verify=false "docker://$BK_REG/mine/forpodman:1" \
 		"oci:$BATS_TEST_TMPDIR/oci:x"
@@ -303,7 +244,7 @@ same_tree() {
 
 @test "kill -9 during a push: the image and its layers are whole after the restart, and the push then works" {
 	start
-	read -r c img < <(commit_fixture)
+	read -r c img < <(bk_commit_fixture)
 	state=$(jq -S . "$BK_MNT/images/$img/config")
 	bk_daemon_term TERM
 	umount -l "$BK_MNT" 2>/dev/null || true
@@ -338,7 +279,7 @@ same_tree() {
 	empty=$(du -sb "$BK_STORE" | cut -f1)
 	a=$(bk_pull "$BK_REG/test/busybox")
 	m=$(bk_pull "$BK_REG/test/multi")
-	read -r c img < <(commit_fixture)
+	read -r c img < <(bk_commit_fixture)
 	push "$img" "$BK_REG/mine/gc:1" >/dev/null
 	[ -n "$(ls "$BK_STORE/layers")" ]
 	# test/multi shares busybox's base: removing busybox keeps it for multi.
@@ -388,7 +329,7 @@ after_kill() {
 
 @test "kill -9 at each step of making a layer and of collecting: the store stays whole and the work can be done again" {
 	start
-	read -r c img < <(commit_fixture)
+	read -r c img < <(bk_commit_fixture)
 	for fp in layer.snapshot layer.blob-written; do
 		restart_with "$fp=kill"
 		run bk_write_errno "$BK_MNT/images/$img/ctl" "push $BK_REG/mine/fp:1"$'\n'
