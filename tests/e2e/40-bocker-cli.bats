@@ -11,7 +11,8 @@
 # --network), status 125 for a refused one; -i with a pipe, -t, logs -f, and
 # run -it and exec -it on a real terminal (a tmux pane: keys typed, the
 # screen read, the window resized, Ctrl-C, the exit code, the terminal
-# restored); volume, start, stop, kill, restart; and examples/events.sh.
+# restored); volume, start, stop, kill, restart; save, load, system df and
+# prune, push's refusal; and examples/events.sh.
 # Each test starts its own daemon with a busybox image and removes every
 # container it made (rm force, then any init left, by PID and start time),
 # and the tmux sessions it made (by name, on a server of its own).
@@ -823,4 +824,30 @@ raw() {
 		[ "${lines[i]}" = "$x $i" ] || bk_fail "line $i: ${lines[i]:990}"
 	done
 	[ "${lines[200]}" = END ]
+}
+
+@test "save, load, system df and prune: docker's commands over images/save, images/load, df and prune" {
+	run "$BOCKER" save "$BATS_TEST_TMPDIR/bb.tar" busybox
+	[ "$status" -eq 0 ] && [ "$output" = "Saved: $BATS_TEST_TMPDIR/bb.tar" ] || bk_fail "$output"
+	tar -tf "$BATS_TEST_TMPDIR/bb.tar" | grep -qx manifest.json
+	run "$BOCKER" rm "$BB_ID"
+	[ "$status" -eq 0 ]
+	run "$BOCKER" load "$BATS_TEST_TMPDIR/bb.tar"
+	[ "$status" -eq 0 ] && [[ $output =~ ^Loaded:\ img_[0-9a-f]{12}$ ]] || bk_fail "$output"
+	id=${output#Loaded: }
+	grep -qx busybox:latest "$BK_MNT/images/$id/ref"
+	run "$BOCKER" system df
+	[ "${lines[0]}" = "TYPE TOTAL ACTIVE SIZE RECLAIMABLE" ] || bk_fail "$output"
+	grep -q "^image $id " <<<"$output"
+	run "$BOCKER" run busybox true
+	ctr=$(last_ctr)
+	run "$BOCKER" system prune
+	[ "$status" -eq 0 ] || bk_fail "$output"
+	grep -qx "container $ctr" <<<"$output"
+	[[ ${lines[-1]} =~ ^reclaimed\ [0-9]+$ ]] || bk_fail "$output"
+	[ -d "$BK_MNT/images/$id" ] # named: not dangling
+	run --separate-stderr "$BOCKER" load "$BATS_TEST_TMPDIR/missing.tar"
+	[ "$status" -eq 1 ] && [[ $stderr == "error: "* ]] || bk_fail "$stderr"
+	run --separate-stderr "$BOCKER" push nosuchimage
+	[ "$status" -eq 1 ] && [ "$output" = "No image named 'nosuchimage' exists" ] || bk_fail "$output"
 }
