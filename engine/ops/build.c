@@ -41,11 +41,11 @@ struct build {
 	char id[BK_ID_SIZE];      /* the build's image: building, then the result */
 	char cur[BK_ID_SIZE];     /* the image the next step starts from; "" = empty (scratch) */
 	bool cur_owned;           /* cur is one of this build's intermediate images */
-	char base_key[LAYER_KEY_SIZE]; /* FROM's layer: the result's changes sit on it */
-	bool cur_stale;                /* cur's config is not config yet */
-	json_t *config;                /* the result's image config, as far as the build got */
-	bool cmd_set;                  /* this Dockerfile set CMD (a later ENTRYPOINT keeps it) */
-	char ctr[BK_ID_SIZE];          /* the step container, "" when there is none */
+	char from[BK_ID_SIZE]; /* FROM's image ("" for scratch): the result's changes sit on it */
+	bool cur_stale;        /* cur's config is not config yet */
+	json_t *config;        /* the result's image config, as far as the build got */
+	bool cmd_set;          /* this Dockerfile set CMD (a later ENTRYPOINT keeps it) */
+	char ctr[BK_ID_SIZE];  /* the step container, "" when there is none */
 	size_t step, nsteps;
 	char tail[TAIL_SIZE]; /* the last bytes of the running RUN's output */
 	size_t tail_len;
@@ -283,12 +283,7 @@ from_image(struct build *b, const char *name, struct bk_err *err)
 	ret = image_config_for(&b->e->model, id, b->cur, &b->config, err);
 	if (ret < 0)
 		return bk_err_wrap(err, "FROM %s", name);
-	{
-		cleanup_close int layers_fd = layers_open_dir(b->e, err);
-
-		if (layers_fd < 0 || image_layer(b->e, layers_fd, b->cur, b->base_key, err) < 0)
-			return bk_err_wrap(err, "FROM %s: its layer", name);
-	}
+	snprintf(b->from, sizeof(b->from), "%s", b->cur);
 	blog(b, " ---> %s\n", b->cur);
 	return 0;
 }
@@ -654,7 +649,7 @@ step_run(struct build *b, const struct df_step *st, struct bk_err *err)
 			return bk_err_set(err, EIO, "RUN was killed by signal %d: %s", sig, tail);
 		return bk_err_set(err, EIO, "RUN exited with code %d: %s", code, tail);
 	}
-	ret = bk_container_commit(b->e, b->ctr, NULL, new_id, err);
+	ret = container_commit_step(b->e, b->ctr, new_id, err);
 	if (ret < 0)
 		return bk_err_wrap(err, "RUN: commit");
 	/* The commit gave it the step's cmd and env; the build's config replaces them. */
@@ -743,7 +738,7 @@ finish(struct build *b, const char *name, struct bk_err *err)
 	cleanup_free char *root = NULL;
 	cleanup_close int root_fd = -1;
 	uint64_t size = 0;
-	char now[32];
+	char now[32], base[LAYER_KEY_SIZE];
 
 	if (b->cur[0]) {
 		root = xasprintf("%s/rootfs", b->cur);
@@ -756,8 +751,28 @@ finish(struct build *b, const char *name, struct bk_err *err)
 	blog(b, "Successfully built %s\n", b->id);
 	if (name)
 		blog(b, "Successfully tagged %s\n", name);
+	/*
+	 * The result's changes sit on FROM's layer, made now (not at FROM: a
+	 * build that fails leaves nothing, not even that); a FROM removed during
+	 * the build leaves none, and a push sends the result as one layer.
+	 */
+	base[0] = '\0';
+	if (b->from[0]) {
+		cleanup_close int layers_fd = layers_open_dir(b->e, err);
+
+		if (layers_fd < 0)
+			return -err->code;
+		int ret = image_layer(b->e, layers_fd, b->from, base, err);
+
+		if (ret == -ENOENT) {
+			*err = (struct bk_err)BK_ERR_INIT;
+			base[0] = '\0';
+		} else if (ret < 0) {
+			return bk_err_wrap(err, "the layer of %s", b->from);
+		}
+	}
 	if (image_build_finish(&b->e->model, b->id, b->cur[0] ? b->cur : NULL,
-			       b->base_key[0] ? b->base_key : NULL, b->config, name, size, err) < 0)
+			       base[0] ? base : NULL, b->config, name, size, err) < 0)
 		return -err->code;
 	spare_refill(b->e, b->id);
 	return 0;

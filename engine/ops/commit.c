@@ -108,10 +108,32 @@ commit_lost(const char *id, struct bk_err *err)
 	return bk_err_set(err, ENOENT, "no container '%s': it was removed during the commit", id);
 }
 
+/* img's base: image_id's layer, made if it has none ("" if image_id is gone). */
+static int
+commit_base(struct bk_engine *e, const char *image_id, struct image *img, struct bk_err *err)
+{
+	char key[LAYER_KEY_SIZE];
+	cleanup_close int layers_fd = layers_open_dir(e, err);
+	int ret;
+
+	if (layers_fd < 0)
+		return layers_fd;
+	ret = image_layer(e, layers_fd, image_id, key, err);
+	if (ret == -ENOENT) {
+		*err = (struct bk_err)BK_ERR_INIT;
+		return 0;
+	}
+	if (ret < 0)
+		return bk_err_wrap(err, "commit: the layer of image %s", image_id);
+	if (key[0])
+		img->base_key = xstrdup(key);
+	return 0;
+}
+
 /* tmp/<work>/{rootfs,image.json} from the container's filesystem; caller removes on failure. */
 static int
 commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char *work,
-	     struct image *img, struct bk_err *err)
+	     struct image *img, bool with_base, struct bk_err *err)
 {
 	cleanup_free char *src = xasprintf("%s/rootfs", ci->id);
 	cleanup_free char *isrc = xasprintf("%s/rootfs", ci->image_id);
@@ -151,33 +173,21 @@ commit_build(struct bk_engine *e, const struct bk_container_info *ci, const char
 		base = NULL;
 	img->config = commit_config(base, ci, img->created);
 	json_decref(base);
+	/*
+	 * Its changes sit on its image's layer, made now (once the snapshot is
+	 * taken: a commit that fails before leaves nothing), before a
+	 * replacement in place changes that image.  An image removed since the
+	 * container started leaves none: a push sends the whole filesystem as
+	 * one layer.
+	 */
+	if (with_base && commit_base(e, ci->image_id, img, err) < 0)
+		return -err->code;
 	return image_record_save(work_fd, img, err);
 }
 
 static int
-commit_base(struct bk_engine *e, const char *image_id, struct image *img, struct bk_err *err)
-{
-	char key[LAYER_KEY_SIZE];
-	cleanup_close int layers_fd = layers_open_dir(e, err);
-	int ret;
-
-	if (layers_fd < 0)
-		return layers_fd;
-	ret = image_layer(e, layers_fd, image_id, key, err);
-	if (ret == -ENOENT) {
-		*err = (struct bk_err)BK_ERR_INIT;
-		return 0;
-	}
-	if (ret < 0)
-		return bk_err_wrap(err, "commit: the layer of image %s", image_id);
-	if (key[0])
-		img->base_key = xstrdup(key);
-	return 0;
-}
-
-static int
-commit_held(struct bk_engine *e, const char *ctr_id, const char *target, char id_out[BK_ID_SIZE],
-	    struct bk_err *err)
+commit_held(struct bk_engine *e, const char *ctr_id, const char *target, bool with_base,
+	    char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	struct bk_container_info ci;
 	struct image *img;
@@ -239,15 +249,7 @@ commit_held(struct bk_engine *e, const char *ctr_id, const char *target, char id
 		}
 	}
 	snprintf(work, sizeof(work), "%s%s", img->id, replace ? ".new" : "");
-	/*
-	 * Its changes sit on its image's layer (made now if that image has
-	 * none, before a replacement in place changes it): a push sends them
-	 * as one layer over the image's.  An image removed since the container
-	 * started leaves none: the push sends the whole filesystem as one.
-	 */
-	ret = commit_base(e, ci.image_id, img, err);
-	if (ret == 0)
-		ret = commit_build(e, &ci, work, img, err);
+	ret = commit_build(e, &ci, work, img, with_base, err);
 	if (ret == 0 && replace) {
 		ret = image_exchange(&e->model, work, img, err);
 		/* Snapshots of the old filesystem must not serve a later run. */
@@ -286,7 +288,15 @@ bk_container_commit(struct bk_engine *e, const char *ctr_id, const char *target,
 
 	/* The base layer it makes is named by no image until the new one is published. */
 	layers_hold(e);
-	ret = commit_held(e, ctr_id, target, id_out, err);
+	ret = commit_held(e, ctr_id, target, true, id_out, err);
 	layers_release(e);
 	return ret;
+}
+
+int
+container_commit_step(struct bk_engine *e, const char *ctr_id, char id_out[BK_ID_SIZE],
+		      struct bk_err *err)
+{
+	/* A build's intermediate: removed once the next step exists, it needs no base. */
+	return commit_held(e, ctr_id, NULL, false, id_out, err);
 }

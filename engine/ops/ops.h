@@ -479,6 +479,12 @@ must_check int pull_build(struct bk_engine *e, const char *spec, int work_dfd,
 			  struct bk_cancel *cancel, const struct bk_pull_progress *progress,
 			  struct pull_result *out, struct bk_err *err);
 
+/* ---- commit.c ------------------------------------------------------------------------------- */
+
+/* A build step's commit: bk_container_commit without the base layer a push would need. */
+must_check int container_commit_step(struct bk_engine *e, const char *ctr_id,
+				     char id_out[BK_ID_SIZE], struct bk_err *err);
+
 /* ---- layerbuild.c: a layer and an image directory from a stream (pull, load) --------------- */
 
 /* One layer to make: layers/<chain hex>, over parent's. */
