@@ -10,44 +10,14 @@
 # of host directories (BK_BENCH_DIRS).  Figures, not assertions.
 # Usage: bench/pull.sh [ROUNDS]    (default 3; needs a daemon with images/pull)
 set -eu
-here=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
-BOCKERFS_BIN=${BOCKERFS_BIN:-$here/build/bockerfs}
-BK_STORAGE_SIZE=${BK_STORAGE_SIZE:-4G}
-dirs=${BK_BENCH_DIRS:-/usr/lib/python3 /usr/lib/python3.11 /usr/share/doc}
-# shellcheck source=../tests/lib/fixture.bash
-. "$here/tests/lib/fixture.bash"
-# shellcheck source=../tests/lib/registry.bash
-. "$here/tests/lib/registry.bash"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /var/tmp/bkbench-XXXXXX)
-cleanup() {
-	set +e
-	bk_stop
-	bk_registry_teardown
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc; }
 
 bk_registry_setup
-cache=$here/build/bench/cache
-if [ "${BK_BENCH_DEBOOTSTRAP:-}" = 1 ] && [ -s "$cache/debian-minbase.tar.gz" ]; then
-	# Made by an earlier run (here or bench/push.sh): debootstrap takes a minute.
-	cp "$cache/debian-minbase.tar.gz" "$work/layer.tar.gz"
-	label="debian minbase"
-elif [ "${BK_BENCH_DEBOOTSTRAP:-}" = 1 ] && command -v debootstrap >/dev/null; then
-	debootstrap --variant=minbase bookworm "$work/rootfs" >"$work/debootstrap.log" 2>&1
-	tar -C "$work/rootfs" -czf "$work/layer.tar.gz" .
-	mkdir -p "$cache" && cp "$work/layer.tar.gz" "$cache/debian-minbase.tar.gz"
-	label="debian minbase"
-else
-	# shellcheck disable=SC2086
-	tar -czf "$work/layer.tar.gz" $dirs 2>/dev/null
-	label="host dirs"
-fi
+bench_large_layer 0
 big=$("$BK_REG_PY" "$BK_REG_LIB/push.py" image "$BK_REG" bench/big latest "$work/layer.tar.gz")
 small=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
 	"http://$BK_REG/v2/test/busybox/manifests/latest" | jq -r '.layers[0].digest')

@@ -15,27 +15,10 @@
 # in build/bench/cache/ for later runs), else a tarball of host directories.
 # Figures, not assertions.  Usage: bench/push.sh [ROUNDS]    (default 3)
 set -eu
-here=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
-BOCKERFS_BIN=${BOCKERFS_BIN:-$here/build/bockerfs}
-BK_STORAGE_SIZE=${BK_STORAGE_SIZE:-4G}
-dirs=${BK_BENCH_DIRS:-/usr/lib/python3 /usr/lib/python3.11 /usr/share/doc}
-cache=$here/build/bench/cache
-# shellcheck source=../tests/lib/fixture.bash
-. "$here/tests/lib/fixture.bash"
-# shellcheck source=../tests/lib/registry.bash
-. "$here/tests/lib/registry.bash"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /var/tmp/bkbench-XXXXXX)
-cleanup() {
-	set +e
-	bk_stop
-	bk_registry_teardown
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-now() { date +%s.%N; }
 ms_since() { echo "($(now) - $1) * 1000" | bc; }
 record() { [ -z "${BENCH_FIGURES:-}" ] || printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$BENCH_FIGURES"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -75,20 +58,7 @@ push() {
 }
 
 bk_registry_setup
-mkdir -p "$cache"
-if [ -s "$cache/debian-minbase.tar.gz" ]; then
-	cp "$cache/debian-minbase.tar.gz" "$work/layer.tar.gz"
-	label="debian minbase"
-elif [ "${BK_BENCH_DEBOOTSTRAP:-1}" = 1 ] && command -v debootstrap >/dev/null; then
-	debootstrap --variant=minbase bookworm "$work/rootfs" >"$work/debootstrap.log" 2>&1
-	tar -C "$work/rootfs" -czf "$work/layer.tar.gz" .
-	cp "$work/layer.tar.gz" "$cache/debian-minbase.tar.gz"
-	label="debian minbase"
-else
-	# shellcheck disable=SC2086
-	tar -czf "$work/layer.tar.gz" $dirs 2>/dev/null
-	label="host dirs"
-fi
+bench_large_layer 1
 "$BK_REG_PY" "$BK_REG_LIB/push.py" image "$BK_REG" bench/big latest "$work/layer.tar.gz" >/dev/null
 echo "large image ($label): $(stat -c %s "$work/layer.tar.gz") bytes compressed"
 
