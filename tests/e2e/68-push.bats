@@ -41,11 +41,6 @@ start() {
 	bk_start --auth-config "$BK_REG_DIR/auth.json" "$@"
 }
 
-# push ID REF: push through the image's ctl; prints the digest read back.
-push() {
-	bk_command "$BK_MNT/images/$1/ctl" '^sha256:[0-9a-f]{64}$' "push $2"
-}
-
 # Requests of MODE's registry log matching the extended regex RE.
 reg_count() {
 	grep -cE "$2" "$BK_REG_DIR/$1.log" || true
@@ -55,25 +50,14 @@ blob_uploads() {
 	reg_count "$1" '"PUT /v2/[^"]*/blobs/uploads/[^"]*digest='
 }
 
-# The manifest of REF (host/path:tag), as the registry serves it.
-manifest_of() {
-	curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
-		"http://${1%%/*}/v2/$(repo_of "$1")/manifests/${1##*:}"
-}
-
-repo_of() {
-	local r=${1#*/}
-	echo "${r%:*}"
-}
-
 @test "a pulled image goes out as it came: same blobs, same manifest digest, mounted not uploaded" {
 	start
 	id=$(bk_pull "$BK_REG/test/multi")
 	want=$(cat "$BK_MNT/images/$id/digest")
 	before=$(blob_uploads plain)
-	d=$(push "$id" "$BK_REG/other/multi:v1")
+	d=$(bk_push "$id" "$BK_REG/other/multi:v1")
 	[ "$d" = "$want" ] || bk_fail "pushed $d, the image is $want"
-	[ "$(manifest_of "$BK_REG/other/multi:v1")" = "$(cat "$BK_MNT/images/$id/manifest")" ]
+	[ "$(bk_manifest_of "$BK_REG/other/multi:v1")" = "$(cat "$BK_MNT/images/$id/manifest")" ]
 	[ "$(blob_uploads plain)" = "$before" ] || bk_fail "blobs were uploaded, not mounted"
 	[ "$(reg_count plain '"POST /v2/other/multi/blobs/uploads/\?mount=sha256%3A[0-9a-f]+&from=test%2Fmulti[^"]*" 201')" -ge 4 ]
 	skopeo inspect --tls-verify=false "docker://$BK_REG/other/multi:v1" >/dev/null
@@ -82,7 +66,7 @@ repo_of() {
 @test "to another registry with token auth the blobs are uploaded byte for byte; a second push uploads nothing" {
 	start
 	id=$(bk_pull "$BK_REG/test/multi")
-	d=$(push "$id" "$BK_REG_TOKEN/copies/multi:1")
+	d=$(bk_push "$id" "$BK_REG_TOKEN/copies/multi:1")
 	[ "$d" = "$(cat "$BK_MNT/images/$id/digest")" ]
 	[ "$(blob_uploads token)" -ge 1 ]
 	# The token service was asked for pull,push on the repository.
@@ -95,7 +79,7 @@ repo_of() {
 		cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
 	done
 	uploads=$(blob_uploads token)
-	d2=$(push "$id" "$BK_REG_TOKEN/copies/multi:1")
+	d2=$(bk_push "$id" "$BK_REG_TOKEN/copies/multi:1")
 	[ "$d2" = "$d" ]
 	[ "$(blob_uploads token)" = "$uploads" ] || bk_fail "the second push uploaded"
 }
@@ -105,8 +89,8 @@ repo_of() {
 	read -r c img < <(bk_commit_fixture)
 	[ -n "$img" ]
 	bk_keep_tree "$img" "$BATS_TEST_TMPDIR/src"
-	d=$(push "$img" "$BK_REG/mine/committed:1")
-	m=$(manifest_of "$BK_REG/mine/committed:1")
+	d=$(bk_push "$img" "$BK_REG/mine/committed:1")
+	m=$(bk_manifest_of "$BK_REG/mine/committed:1")
 	[ "$(jq '.layers | length' <<<"$m")" = 2 ] || bk_fail "manifest: $m"
 	[ "$(jq -r .config.mediaType <<<"$m")" = application/vnd.oci.image.config.v1+json ]
 	# The new layer holds whiteouts for what was removed and an opaque /etc.
@@ -144,10 +128,10 @@ repo_of() {
 	i=$(bk_import "$rootfs" myimport)
 	bk_keep_tree "$b" "$BATS_TEST_TMPDIR/b"
 	bk_keep_tree "$i" "$BATS_TEST_TMPDIR/i"
-	push "$b" "$BK_REG/mine/built:1" >/dev/null
-	push "$i" "$BK_REG/mine/imported:1" >/dev/null
-	[ "$(manifest_of "$BK_REG/mine/imported:1" | jq '.layers | length')" = 1 ]
-	[ "$(manifest_of "$BK_REG/mine/built:1" | jq '.layers | length')" = 2 ]
+	bk_push "$b" "$BK_REG/mine/built:1" >/dev/null
+	bk_push "$i" "$BK_REG/mine/imported:1" >/dev/null
+	[ "$(bk_manifest_of "$BK_REG/mine/imported:1" | jq '.layers | length')" = 1 ]
+	[ "$(bk_manifest_of "$BK_REG/mine/built:1" | jq '.layers | length')" = 2 ]
 	bk_stop
 	start
 	b2=$(bk_pull "$BK_REG/mine/built:1")
@@ -162,7 +146,7 @@ repo_of() {
 @test "skopeo and podman pull and run what bockerfs pushed" {
 	start
 	read -r c img < <(bk_commit_fixture)
-	push "$img" "$BK_REG/mine/forpodman:1" >/dev/null
+	bk_push "$img" "$BK_REG/mine/forpodman:1" >/dev/null
 	skopeo copy -q --src-tls-verify=false "docker://$BK_REG/mine/forpodman:1" \
 		"oci:$BATS_TEST_TMPDIR/oci:x"
 	[ -f "$BATS_TEST_TMPDIR/oci/index.json" ]
@@ -204,7 +188,7 @@ repo_of() {
 	bk_busybox_rootfs "$rootfs"
 	i=$(bk_import "$rootfs" faulted)
 	bk_faulty_rules '^PUT.*/blobs/uploads/ status 500 times=1' '^POST.*/blobs/uploads/ reset times=1'
-	push "$i" "$BK_FAULTY/faults/a:1" >/dev/null
+	bk_push "$i" "$BK_FAULTY/faults/a:1" >/dev/null
 	grep -q 'status:500' "$BK_FAULTY_LOG"
 	grep -q 'POST.*reset' "$BK_FAULTY_LOG"
 	bk_faulty_rules '^PUT.*/manifests/ status 503'
@@ -212,7 +196,7 @@ repo_of() {
 	[[ $output == EIO* ]] && [[ $output == *"after 4 attempts"* ]] || bk_fail "$output"
 	[ "$(cat "$BK_MNT/images/$i/state")" = ready ]
 	bk_faulty_rules
-	push "$i" "$BK_FAULTY/faults/b:1" >/dev/null
+	bk_push "$i" "$BK_FAULTY/faults/b:1" >/dev/null
 	skopeo inspect --tls-verify=false "docker://$BK_REG/faults/b:1" >/dev/null
 }
 
@@ -226,14 +210,14 @@ repo_of() {
 	bk_stop
 	bk_start --auth-config "$BATS_TEST_TMPDIR/auth.json"
 	i=$(bk_import "$rootfs" basicpush)
-	push "$i" "$BK_REG_BASIC/basic/bb:1" >/dev/null
+	bk_push "$i" "$BK_REG_BASIC/basic/bb:1" >/dev/null
 	skopeo inspect --tls-verify=false --creds bk:bkpw "docker://$BK_REG_BASIC/basic/bb:1" >/dev/null
 	bk_faulty_rules '^POST.*/blobs/uploads/ location relative'
-	push "$i" "$BK_FAULTY/rel/bb:1" >/dev/null
+	bk_push "$i" "$BK_FAULTY/rel/bb:1" >/dev/null
 	grep -q 'location:relative' "$BK_FAULTY_LOG"
 	bk_faulty_rules '/v2/ auth basic bk:bkpw' \
 		'^POST.*/blobs/uploads/ location other'
-	push "$i" "$BK_FAULTY/oth/bb:1" >/dev/null
+	bk_push "$i" "$BK_FAULTY/oth/bb:1" >/dev/null
 	# The uploads went to the other host, without the registry's credentials.
 	[ "$(awk '$2 == "other" && $3 == "PUT"' "$BK_FAULTY_LOG" | wc -l)" -ge 1 ]
 	awk '$2 == "other" && $6 != "-" { bad = 1 } END { exit bad }' "$BK_FAULTY_LOG" ||
@@ -246,25 +230,19 @@ repo_of() {
 	start
 	read -r c img < <(bk_commit_fixture)
 	state=$(jq -S . "$BK_MNT/images/$img/config")
-	bk_daemon_term TERM
-	umount -l "$BK_MNT" 2>/dev/null || true
-	BOCKERFS_FAILPOINTS="push.blob=kill@2" bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+	bk_restart_with "push.blob=kill@2"
 	run bk_write_errno "$BK_MNT/images/$img/ctl" "push $BK_REG/mine/killed:1"$'\n'
-	bk_wait_gone "$BK_PID"
-	umount -l "$BK_MNT" 2>/dev/null || true
-	bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+	bk_after_kill
 	bk_nothing_partial
 	[ "$(jq -S . "$BK_MNT/images/$img/config")" = "$state" ]
-	d=$(push "$img" "$BK_REG/mine/killed:1")
-	[ "$(manifest_of "$BK_REG/mine/killed:1" | sha256sum | cut -d' ' -f1)" = "${d#sha256:}" ]
+	d=$(bk_push "$img" "$BK_REG/mine/killed:1")
+	[ "$(bk_manifest_of "$BK_REG/mine/killed:1" | sha256sum | cut -d' ' -f1)" = "${d#sha256:}" ]
 }
 
 @test "progress shows the blobs while a push runs" {
 	start
 	id=$(bk_pull "$BK_REG/test/big")
-	bk_daemon_term TERM
-	umount -l "$BK_MNT" 2>/dev/null || true
-	BOCKERFS_FAILPOINTS="push.manifest=sleep:3000" bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+	bk_restart_with "push.manifest=sleep:3000"
 	bk_bg "$BK_TMP/push.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/$id/ctl" \
 		"push $BK_REG_TOKEN/big/copy:1"$'\n'
 	progress_full() { [ "$(grep -c ' \([0-9]*\) \1$' "$BK_MNT/images/$id/progress")" -ge 3 ]; }
@@ -280,7 +258,7 @@ repo_of() {
 	a=$(bk_pull "$BK_REG/test/busybox")
 	m=$(bk_pull "$BK_REG/test/multi")
 	read -r c img < <(bk_commit_fixture)
-	push "$img" "$BK_REG/mine/gc:1" >/dev/null
+	bk_push "$img" "$BK_REG/mine/gc:1" >/dev/null
 	[ -n "$(ls "$BK_STORE/layers")" ]
 	# test/multi shares busybox's base: removing busybox keeps it for multi.
 	rmdir "$BK_MNT/containers/$c"
@@ -299,10 +277,8 @@ repo_of() {
 @test "a layer left unnamed by a crash is removed at the next start; one an image names stays" {
 	start
 	id=$(bk_pull "$BK_REG/test/busybox")
-	bk_daemon_term TERM
-	umount -l "$BK_MNT" 2>/dev/null || true
 	# kill -9 between the last layer's commit and the image's record.
-	BOCKERFS_FAILPOINTS="pull.record=kill" bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+	bk_restart_with "pull.record=kill"
 	run bk_pull "$BK_REG/test/multi"
 	bk_wait_gone "$BK_PID"
 	umount -l "$BK_MNT" 2>/dev/null || true
@@ -313,37 +289,23 @@ repo_of() {
 	[ "$(cat "$BK_MNT/containers/$c/wait")" = "exit 0" ]
 }
 
-# restart_with FAILPOINTS: the daemon again, with BOCKERFS_FAILPOINTS set ("" for none).
-restart_with() {
-	bk_daemon_term TERM
-	umount -l "$BK_MNT" 2>/dev/null || true
-	BOCKERFS_FAILPOINTS="$1" bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
-}
-
-# after_kill: the daemon killed by a failpoint is gone; start it again without any.
-after_kill() {
-	bk_wait_gone "$BK_PID"
-	umount -l "$BK_MNT" 2>/dev/null || true
-	bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
-}
-
 @test "kill -9 at each step of making a layer and of collecting: the store stays whole and the work can be done again" {
 	start
 	read -r c img < <(bk_commit_fixture)
 	for fp in layer.snapshot layer.blob-written; do
-		restart_with "$fp=kill"
+		bk_restart_with "$fp=kill"
 		run bk_write_errno "$BK_MNT/images/$img/ctl" "push $BK_REG/mine/fp:1"$'\n'
-		after_kill
+		bk_after_kill
 		bk_nothing_partial
 		grep -q "failpoint.*$fp" "$BK_LOG" || bk_fail "$fp was not reached"
 	done
-	push "$img" "$BK_REG/mine/fp:1" >/dev/null
+	bk_push "$img" "$BK_REG/mine/fp:1" >/dev/null
 	skopeo inspect --tls-verify=false "docker://$BK_REG/mine/fp:1" >/dev/null
 	rmdir "$BK_MNT/containers/$c"
 	# Killed while removing the committed image's layers: the next start finishes.
-	restart_with "layer.gc=kill"
+	bk_restart_with "layer.gc=kill"
 	rmdir "$BK_MNT/images/$img" || true
-	after_kill
+	bk_after_kill
 	bk_nothing_partial
 	id=$(ls "$BK_MNT/images" | grep '^img_')
 	rmdir "$BK_MNT/images/$id"

@@ -18,6 +18,7 @@ bats_require_minimum_version 1.5.0
 load '../lib/fixture'
 load '../lib/registry'
 load '../lib/faulty'
+load '../lib/images'
 
 : "${BATS_TEST_TIMEOUT:=300}"
 
@@ -42,26 +43,10 @@ start() {
 	bk_start --auth-config "$BK_REG_DIR/auth.json" "$@"
 }
 
-# push ID REF: push through the image's ctl; prints the digest read back.
-push() {
-	bk_command "$BK_MNT/images/$1/ctl" '^sha256:[0-9a-f]{64}$' "push $2"
-}
-
 # push_fails ID REF: the push's write fails; sets output (errno, then the reply).
 push_fails() {
 	run bk_write_errno "$BK_MNT/images/$1/ctl" "push $2"$'\n'
 	[ "${lines[0]}" != OK ] || bk_fail "push $2 succeeded: $output"
-}
-
-# The manifest of REF (host/path:tag), as the registry serves it.
-manifest_of() {
-	curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
-		"http://${1%%/*}/v2/$(repo_of "$1")/manifests/${1##*:}"
-}
-
-repo_of() {
-	local r=${1#*/}
-	echo "${r%:*}"
 }
 
 # ctr_run IMG SCRIPT: a container of IMG running "sh -c SCRIPT" (no single
@@ -84,51 +69,22 @@ commit() {
 	bk_command "$BK_MNT/containers/$1/ctl" '^img_' "commit${2:+ $2}"
 }
 
-# keep_tree ID DIR: a copy of image ID's files, to compare after the store is gone.
-keep_tree() {
-	mkdir -p "$2" && cp -a --preserve=all "$BK_MNT/images/$1/root/." "$2/"
-}
-
-# same_tree A B: the two trees hold the same files (bkio.py treecmp).  The
-# directories named in DIR_MTIME_KNOWN may differ in their mtime alone: a
-# file replaced in a directory the layer does not name changes that
-# directory's mtime at the pull (the test "a file replaced in an unchanged
-# directory keeps the directory's mtime" shows it); tests about something
-# else name them so as not to fail for that.
-same_tree() {
-	local out d
-	out=$("$BK_PY" "$BK_LIB/bkio.py" treecmp "$1" "$2") && return
-	for d in ${DIR_MTIME_KNOWN:-}; do
-		out=$(grep -v "^$d: mtime_ns: " <<<"$out" || true)
-	done
-	[ -z "$out" ] || bk_fail "trees differ: $out"
-}
+# DIR_MTIME_KNOWN (bk_same_tree): a file replaced in a directory the layer
+# does not name changes that directory's mtime at the pull (the test "a file
+# replaced in an unchanged directory keeps the directory's mtime" shows it);
+# tests about something else name such directories so as not to fail for that.
 
 # round_trip IMG REF: IMG pushed as REF, then pulled back into a fresh store
 # and compared with what was committed; leaves the fresh daemon running and
 # sets BACK (the image pulled back).
 round_trip() {
 	local keep=$BATS_TEST_TMPDIR/src.$RANDOM
-	keep_tree "$1" "$keep" || return
-	push "$1" "$2" >/dev/null || return
+	bk_keep_tree "$1" "$keep" || return
+	bk_push "$1" "$2" >/dev/null || return
 	bk_stop
 	start || return
 	BACK=$(bk_pull "$2") || return
-	same_tree "$keep" "$BK_MNT/images/$BACK/root"
-}
-
-# restart_with FAILPOINTS: the daemon again, with BOCKERFS_FAILPOINTS set ("" for none).
-restart_with() {
-	bk_daemon_term TERM
-	umount -l "$BK_MNT" 2>/dev/null || true
-	BOCKERFS_FAILPOINTS="$1" bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
-}
-
-# after_kill: the daemon killed by a failpoint is gone; start it again without any.
-after_kill() {
-	bk_wait_gone "$BK_PID"
-	umount -l "$BK_MNT" 2>/dev/null || true
-	bk_daemon_start --auth-config "$BK_REG_DIR/auth.json"
+	bk_same_tree "$keep" "$BK_MNT/images/$BACK/root"
 }
 
 # local_layers: the store's local layers (made from images' snapshots).
@@ -161,7 +117,7 @@ layer_jsons_parse() {
 		rmdir "$BK_MNT/containers/$c"
 	done
 	# Nothing reached the registry, and nothing is left half made.
-	! manifest_of "$BK_REG/abuse/wh:1" >/dev/null || bk_fail "a manifest was stored"
+	! bk_manifest_of "$BK_REG/abuse/wh:1" >/dev/null || bk_fail "a manifest was stored"
 	bk_nothing_partial
 	ls "$BK_STORE/tmp" | grep -q blob- && bk_fail "a blob left in tmp/" || true
 }
@@ -324,7 +280,7 @@ os.removexattr(sys.argv[1] + "/f", "user.gone")' "$root/xd"
 	os.mknod(d + "/blk", stat.S_IFBLK | 0o600, os.makedev(7, 200))
 	EOF
 	img=$(commit "$c2")
-	keep_tree "$img" "$BATS_TEST_TMPDIR/src"
+	bk_keep_tree "$img" "$BATS_TEST_TMPDIR/src"
 	run timeout 60 "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/$img/ctl" \
 		"push $BK_REG/abuse/special:1"$'\n'
 	[ "${lines[0]}" = OK ] || bk_fail "push: $output"
@@ -339,7 +295,7 @@ os.removexattr(sys.argv[1] + "/f", "user.gone")' "$root/xd"
 	# The file the socket replaced must not come back from the base layer.
 	[ ! -e "$BK_MNT/images/$back/root/s/sock" ] ||
 		bk_fail "the base's /s/sock shows through: $(cat "$BK_MNT/images/$back/root/s/sock")"
-	same_tree "$BATS_TEST_TMPDIR/src" "$BK_MNT/images/$back/root"
+	bk_same_tree "$BATS_TEST_TMPDIR/src" "$BK_MNT/images/$back/root"
 }
 
 @test "a file rewritten to the same size and given back its mtime (touch -d) is in the layer" {
@@ -426,7 +382,7 @@ with open(sys.argv[1], "wb") as f:
     f.seek(600 << 20)
     f.write(b"middle")' "$root/sparse"
 	img=$(commit "$c")
-	push "$img" "$BK_REG/abuse/sparse:1" >/dev/null
+	bk_push "$img" "$BK_REG/abuse/sparse:1" >/dev/null
 	back=$(bk_pull "$BK_REG/abuse/sparse:1")
 	f=$BK_MNT/images/$back/root/sparse
 	[ "$(stat -c %s "$f")" = $((1200 << 20)) ]
@@ -447,8 +403,8 @@ with open(sys.argv[1], "wb") as f:
 	RUN rm /bin/ls && echo built >/etc/built
 	EOF
 	b=$(bk_build "$ctx" abuse/built)
-	push "$b" "$BK_REG/abuse/built:1" >/dev/null
-	m=$(manifest_of "$BK_REG/abuse/built:1")
+	bk_push "$b" "$BK_REG/abuse/built:1" >/dev/null
+	m=$(bk_manifest_of "$BK_REG/abuse/built:1")
 	top=$(jq -r '.layers[-1].digest' <<<"$m")
 	curl -sf "http://$BK_REG/v2/abuse/built/blobs/$top" | tar tz >"$BATS_TEST_TMPDIR/list"
 	grep -qx 'opt/file' "$BATS_TEST_TMPDIR/list"
@@ -578,7 +534,7 @@ imported() {
 		stub_stop
 	done
 	bk_nothing_partial
-	push "$i" "$BK_REG/abuse/afterstub:1" >/dev/null
+	bk_push "$i" "$BK_REG/abuse/afterstub:1" >/dev/null
 }
 
 @test "a registry that stops reading a blob PUT: ETIMEDOUT after the retries, in bounded time, readable" {
@@ -655,8 +611,8 @@ imported() {
 	[ "$(cat "$BK_MNT/images/$i/state")" = ready ]
 	# The registry stopped lying: both pushes work, and what they stored is whole.
 	bk_faulty_rules
-	push "$i" "$BK_FAULTY/abuse/liar:1" >/dev/null
-	push "$i" "$BK_FAULTY/abuse/liar2:1" >/dev/null
+	bk_push "$i" "$BK_FAULTY/abuse/liar:1" >/dev/null
+	bk_push "$i" "$BK_FAULTY/abuse/liar2:1" >/dev/null
 	skopeo copy -q --src-tls-verify=false "docker://$BK_REG/abuse/liar:1" "oci:$BATS_TEST_TMPDIR/oci:x"
 	skopeo copy -q --src-tls-verify=false "docker://$BK_REG/abuse/liar2:1" "oci:$BATS_TEST_TMPDIR/oci2:x"
 }
@@ -672,7 +628,7 @@ imported() {
 	base=$(jq -r '.layers[0].digest' "$BK_MNT/images/$bb/manifest")
 	c=$(ctr_run "$bb" "echo x >/x")
 	img=$(commit "$c")
-	push "$img" "$BK_REG/abuse/mountbase:1" >/dev/null
+	bk_push "$img" "$BK_REG/abuse/mountbase:1" >/dev/null
 	! grep -qE "\"PUT /v2/abuse/mountbase/blobs/uploads/[^\"]*digest=${base/:/%3A}" "$BK_REG_DIR/plain.log" ||
 		bk_fail "busybox's layer $base was uploaded again rather than mounted from test/busybox"
 }
@@ -684,7 +640,7 @@ imported() {
 	start
 	m=$(bk_pull "$BK_REG_TOKEN/test/multi")
 	before=$(grep -cE '"PUT /v2/[^"]*/blobs/uploads/' "$BK_REG_DIR/token.log" || true)
-	d=$(push "$m" "$BK_REG_TOKEN/copies/mounted:1")
+	d=$(bk_push "$m" "$BK_REG_TOKEN/copies/mounted:1")
 	[ "$d" = "$(cat "$BK_MNT/images/$m/digest")" ]
 	after=$(grep -cE '"PUT /v2/[^"]*/blobs/uploads/' "$BK_REG_DIR/token.log" || true)
 	[ "$after" = "$before" ] || bk_fail "$((after - before)) blob(s) uploaded, not mounted; tokens asked: $(tail -n 5 "$BK_REG_DIR/tokens.log")"
@@ -714,8 +670,8 @@ imported() {
 	# An unrelated removal runs a collection.
 	rmdir "$BK_MNT/images/$other"
 	[ -d "$BK_STORE/layers/$chain" ] || bk_fail "busybox's layer was collected; layers: $(ls "$BK_STORE/layers")"
-	push "$bb" "$BK_REG/abuse/inplace-pulled:1" >/dev/null
-	m=$(manifest_of "$BK_REG/abuse/inplace-pulled:1")
+	bk_push "$bb" "$BK_REG/abuse/inplace-pulled:1" >/dev/null
+	m=$(bk_manifest_of "$BK_REG/abuse/inplace-pulled:1")
 	[ "$(jq '.layers | length' <<<"$m")" = 2 ] || bk_fail "manifest: $m"
 }
 
@@ -763,7 +719,7 @@ imported() {
 	n=$(ls "$BK_STORE/layers" | wc -l)
 	rmdir "$BK_MNT/images/$i"
 	[ "$(ls "$BK_STORE/layers" | wc -l)" = "$n" ] || bk_fail "layers: $(ls "$BK_STORE/layers")"
-	push "$m" "$BK_REG/abuse/after-rounds:1" >/dev/null
+	bk_push "$m" "$BK_REG/abuse/after-rounds:1" >/dev/null
 }
 
 @test "an image removed (rmdir, then rm force under a container) while its push runs: the push ends cleanly and its layers go after it" {
@@ -772,7 +728,7 @@ imported() {
 	c=$(ctr_run "$bb" "echo gone >/gone")
 	img=$(commit "$c")
 	rmdir "$BK_MNT/containers/$c"
-	restart_with "push.manifest=sleep:2000"
+	bk_restart_with "push.manifest=sleep:2000"
 	bk_bg "$BK_TMP/push.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/$img/ctl" \
 		"push $BK_REG/abuse/removed:1"$'\n'
 	has_local() { [ -n "$(local_layers)" ]; }
@@ -803,14 +759,14 @@ imported() {
 	c=$(ctr_run "$bb" "echo first >/state")
 	img=$(commit "$c" abuse/moving)
 	c2=$(ctr_run "$img" "echo second >/state")
-	restart_with "push.manifest=sleep:2000"
+	bk_restart_with "push.manifest=sleep:2000"
 	bk_bg "$BK_TMP/push.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/$img/ctl" \
 		"push $BK_REG/abuse/moving:1"$'\n'
 	sleep 0.5
 	[ "$(commit "$c2" "$img")" = "$img" ]
 	bk_wait_gone "$BK_BG_PID" 30
 	[ "$(head -n1 "$BK_TMP/push.out")" = OK ] || bk_fail "$(cat "$BK_TMP/push.out")"
-	push "$img" "$BK_REG/abuse/moving:2" >/dev/null
+	bk_push "$img" "$BK_REG/abuse/moving:2" >/dev/null
 	bk_stop
 	start
 	one=$(bk_pull "$BK_REG/abuse/moving:1")
@@ -825,7 +781,7 @@ imported() {
 	c=$(ctr_run "$bb" "dd if=/dev/urandom of=/r bs=1M count=30 2>/dev/null")
 	img=$(commit "$c")
 	i=$(imported abuse/victim)
-	keep_tree "$img" "$BATS_TEST_TMPDIR/src"
+	bk_keep_tree "$img" "$BATS_TEST_TMPDIR/src"
 	bk_bg "$BK_TMP/pull.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/pull" "$BK_REG/test/multi"$'\n'
 	pull_pid=$BK_BG_PID
 	bk_bg "$BK_TMP/push.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/$img/ctl" "push $BK_REG/abuse/withpull:1"$'\n'
@@ -838,17 +794,17 @@ imported() {
 	layer_jsons_parse
 	bk_nothing_partial
 	m=$(sed -n 2p "$BK_TMP/pull.out")
-	[ "$(push "$m" "$BK_REG/abuse/multi-again:1")" = "$(cat "$BK_MNT/images/$m/digest")" ]
+	[ "$(bk_push "$m" "$BK_REG/abuse/multi-again:1")" = "$(cat "$BK_MNT/images/$m/digest")" ]
 	bk_stop
 	start
 	back=$(bk_pull "$BK_REG/abuse/withpull:1")
-	same_tree "$BATS_TEST_TMPDIR/src" "$BK_MNT/images/$back/root"
+	bk_same_tree "$BATS_TEST_TMPDIR/src" "$BK_MNT/images/$back/root"
 }
 
 @test "a collection racing a pull never takes the pull's layers: removals during it, then the pulled image pushes as it came" {
 	start
 	i=$(imported abuse/victim)
-	restart_with "pull.record=sleep:2500"
+	bk_restart_with "pull.record=sleep:2500"
 	bk_bg "$BK_TMP/pull.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/pull" "$BK_REG/test/multi"$'\n'
 	have_layers() { [ "$(ls "$BK_STORE/layers" 2>/dev/null | wc -l)" -ge 4 ]; }
 	bk_wait_until 20 have_layers || bk_fail "layers: $(ls "$BK_STORE/layers")"
@@ -857,7 +813,7 @@ imported() {
 	[ "$(head -n1 "$BK_TMP/pull.out")" = OK ] || bk_fail "$(cat "$BK_TMP/pull.out")"
 	m=$(sed -n 2p "$BK_TMP/pull.out")
 	[ "$(ls "$BK_STORE/layers" | wc -l)" = 4 ] || bk_fail "layers: $(ls "$BK_STORE/layers")"
-	d=$(push "$m" "$BK_REG/abuse/raced:1")
+	d=$(bk_push "$m" "$BK_REG/abuse/raced:1")
 	[ "$d" = "$(cat "$BK_MNT/images/$m/digest")" ]
 }
 
@@ -893,9 +849,9 @@ imported() {
 	c=$(ctr_run "$bb" "echo k >/k")
 	img=$(commit "$c")
 	for fp in layer.blob-written=kill push.blob=kill push.manifest=kill; do
-		restart_with "$fp"
+		bk_restart_with "$fp"
 		run bk_write_errno "$BK_MNT/images/$img/ctl" "push $BK_REG/abuse/killed:1"$'\n'
-		after_kill
+		bk_after_kill
 		bk_nothing_partial
 		grep -q "failpoint.*${fp%%=*}" "$BK_LOG" || bk_fail "${fp%%=*} was not reached"
 		[ "$(cat "$BK_MNT/images/$img/state")" = ready ]
@@ -917,16 +873,16 @@ imported() {
 	for k in "$BK_STORE"/layers/local-*; do
 		[ ! -e "$k/blob" ] || bk_fail "a blob was kept: $(ls -l "$k")"
 	done
-	push "$img" "$BK_REG/abuse/intr:1" >/dev/null
+	bk_push "$img" "$BK_REG/abuse/intr:1" >/dev/null
 	# Ctrl-C just before the blob goes out (held there 2 s; the blob is kept
 	# from the push above): the upload sees the cancel flag and stops.
-	restart_with "push.blob=sleep:2000"
+	bk_restart_with "push.blob=sleep:2000"
 	run "$BK_PY" "$BK_LIB/bkio.py" intr-write "$BK_MNT/images/$img/ctl" "push $BK_REG_TOKEN/abuse/intr-up:1"$'\n' 1
 	[ "${lines[0]}" = EINTR ] || bk_fail "intr-write during the upload: $output"
 	bk_nothing_partial
 	[ "$(cat "$BK_MNT/images/$img/state")" = ready ]
-	restart_with ""
-	push "$img" "$BK_REG_TOKEN/abuse/intr-up:1" >/dev/null
+	bk_restart_with ""
+	bk_push "$img" "$BK_REG_TOKEN/abuse/intr-up:1" >/dev/null
 }
 
 # One blob is made at a time (layers.c blob_lock, held through the whole
@@ -938,7 +894,7 @@ imported() {
 	a=$(commit "$(ctr_run "$bb" "echo a >/a")")
 	b=$(commit "$(ctr_run "$bb" "echo b >/b")")
 	# A's blob is held 8 s inside its making.
-	restart_with "layer.blob-written=sleep:8000@1"
+	bk_restart_with "layer.blob-written=sleep:8000@1"
 	bk_bg "$BK_TMP/a.out" "$BK_PY" "$BK_LIB/bkio.py" write "$BK_MNT/images/$a/ctl" "push $BK_REG/abuse/lock-a:1"$'\n'
 	a_pid=$BK_BG_PID
 	a_blob() { ls "$BK_STORE/tmp" | grep -q '^blob-'; }
