@@ -13,6 +13,7 @@
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
 load '../lib/registry'
+load '../lib/layer_canary'
 load '../lib/images'
 
 : "${BATS_TEST_TIMEOUT:=600}"
@@ -30,26 +31,19 @@ teardown_file() {
 
 setup() {
 	PODMAN_DIR=""
-	GHOST=/bkcanary-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-	GHOST_ETC=/etc/${GHOST#/}
+	layer_ghost_pick
 }
 
 teardown() {
 	podman_cleanup
 	ct_cleanup_all
 	bk_teardown
-	# Only if a defence failed: the random names this test made up, nothing else.
-	if [[ $GHOST =~ ^/bkcanary-[0-9a-f]{12}$ ]]; then
-		rm -rf --one-file-system "$GHOST" "$GHOST_ETC"
-	fi
+	layer_ghost_remove
 }
 
 start() {
 	bk_start --auth-config "$BK_REG_DIR/auth.json" "$@"
-	CANARY=$BK_TMP/canary
-	mkdir -p "$CANARY"
-	printf 'canary\n' >"$CANARY/keep"
-	CANARY_STAT=$(stat -c '%i %s %h %a %u:%g %Y %Z' "$CANARY" "$CANARY/keep")
+	layer_canary_make
 }
 
 # Containers of the test's daemons, removed before the daemons go.
@@ -95,20 +89,6 @@ nothing_partial() {
 	bk_nothing_partial
 }
 
-canaries_intact() {
-	bk_assert_content "$CANARY/keep" $'canary\n' || return
-	[ "$(ls -A "$CANARY")" = keep ] || bk_fail "canary dir holds: $(ls -A "$CANARY")" || return
-	[ "$(stat -c '%i %s %h %a %u:%g %Y %Z' "$CANARY" "$CANARY/keep")" = "$CANARY_STAT" ] ||
-		bk_fail "the canary changed" || return
-	local g
-	for g in "$GHOST" "$GHOST_ETC"; do
-		if [ -e "$g" ] || [ -L "$g" ]; then
-			bk_fail "$g exists on the host"
-			return 1
-		fi
-	done
-}
-
 # refused CONTROL ERRNO LINE SUBSTR...: the write of LINE to images/CONTROL fails
 # with ERRNO, every SUBSTR in the three error places; no image appears or goes,
 # nothing partial stays, the canaries are intact.
@@ -124,7 +104,7 @@ refused() {
 	[ "$(bk_store_images)" = "$images" ] || bk_fail "store has $(bk_store_images)" || return
 	[ "$(bk_index_ids)" = "$index" ] || bk_fail "index changed" || return
 	nothing_partial || return
-	canaries_intact
+	layer_canaries_intact
 }
 
 # load_refused FILE ERRNO SUBSTR...
@@ -352,11 +332,11 @@ bk_image_of() {
 	r=$BK_STORE/images/$id/rootfs
 	bk_assert_content "$r/etc/${GHOST#/}" $'pwned\n'
 	bk_assert_content "$r${CANARY}/pwned" $'pwned\n'
-	canaries_intact
+	layer_canaries_intact
 	mkarchive "$BATS_TEST_TMPDIR/h.tar" docker hostile:symlink-up
 	id=$(load_ok "$BATS_TEST_TMPDIR/h.tar")
 	bk_assert_content "$BK_STORE/images/$id/rootfs${CANARY}/pwned" $'pwned\n'
-	canaries_intact
+	layer_canaries_intact
 	nothing_partial
 }
 

@@ -24,6 +24,7 @@
 bats_require_minimum_version 1.5.0
 load '../lib/fixture'
 load '../lib/registry'
+load '../lib/layer_canary'
 load '../lib/containers'
 
 : "${BATS_TEST_TIMEOUT:=600}"
@@ -40,48 +41,19 @@ teardown_file() {
 }
 
 setup() {
-	GHOST=/bkcanary-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-	GHOST_ETC=/etc/${GHOST#/}
+	layer_ghost_pick
 }
 
 teardown() {
 	ct_cleanup
 	bk_teardown
-	# Only if a defence failed: the random names this test made up, nothing else.
-	if [[ $GHOST =~ ^/bkcanary-[0-9a-f]{12}$ ]]; then
-		rm -rf --one-file-system "$GHOST" "$GHOST_ETC"
-	fi
+	layer_ghost_remove
 }
 
 # start: a daemon (BK_STORAGE_SIZE as the test sets it), and the canary directory.
 start() {
 	bk_start --auth-config "$BK_REG_DIR/auth.json"
-	CANARY=$BK_TMP/canary
-	mkdir -p "$CANARY"
-	printf 'canary\n' >"$CANARY/keep"
-	chmod 0640 "$CANARY/keep"
-	chmod 0755 "$CANARY"
-	CANARY_STAT=$(canary_stat)
-}
-
-canary_stat() {
-	stat -c '%i %s %h %a %u:%g %Y %Z' "$CANARY" "$CANARY/keep"
-}
-
-# The canary unchanged (content, inode, links, mode, owner, times), nothing
-# next to it, and the ghosts absent (not even as dangling symlinks).
-canaries_intact() {
-	bk_assert_content "$CANARY/keep" $'canary\n' || return
-	[ "$(ls -A "$CANARY")" = keep ] || bk_fail "canary dir holds: $(ls -A "$CANARY")" || return
-	[ "$(canary_stat)" = "$CANARY_STAT" ] ||
-		bk_fail "canary changed: $(canary_stat), was $CANARY_STAT" || return
-	local g
-	for g in "$GHOST" "$GHOST_ETC"; do
-		if [ -e "$g" ] || [ -L "$g" ]; then
-			bk_fail "$g exists on the host"
-			return 1
-		fi
-	done
+	layer_canary_make
 }
 
 # push CASE [ARG]: push hostile.py's CASE as test/h-CASE:latest.
@@ -114,7 +86,7 @@ refused() {
 	[ "$(bk_store_images)" = "$images" ] || bk_fail "$case: store has $(bk_store_images)" || return
 	[ "$(bk_index_ids)" = "$index" ] || bk_fail "$case: index changed" || return
 	nothing_partial || return
-	canaries_intact
+	layer_canaries_intact
 }
 
 # contained CASE: the pull succeeds; prints the image id.
@@ -124,7 +96,7 @@ contained() {
 	id=$(bk_pull "$BK_REG/test/h-$1") || return
 	[ "$(cat "$BK_MNT/images/$id/state")" = ready ] || bk_fail "$1: not ready" || return
 	nothing_partial || return
-	canaries_intact || return
+	layer_canaries_intact || return
 	echo "$id"
 }
 
