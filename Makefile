@@ -28,6 +28,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
 ENGINE_SRC := $(filter-out engine/init/%,$(ENGINE_SRC))
 FSD_SRC    := $(sort $(filter-out fsd/main.c,$(wildcard fsd/*.c)))
+RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 INIT_SRC   := $(sort $(wildcard engine/init/*.c)) engine/base/inroot.c
 INIT_OBJ   := $(INIT_SRC:%.c=$(BUILD)/%.o)
@@ -38,7 +39,7 @@ HELPERS    := $(BUILD)/bockerfs
 
 .PHONY: all deps test-deps check test test-v2 bench-v2 e2e py net-selftest san format format-check \
 	check-layers bench start stop clean install
-all: deps $(BUILD)/bockerfs $(BUILD)/bockerfs-init
+all: deps $(BUILD)/bockerfs $(BUILD)/bockerfs-init $(BUILD)/bockerfs-runtime
 
 # What building needs; `make check` needs no more.
 deps:
@@ -76,6 +77,11 @@ $(BUILD)/libfsd.a: $(FSD_OBJ)
 	@ar rcs $@ $^
 
 $(BUILD)/bockerfs: $(BUILD)/fsd/main.o $(BUILD)/libfsd.a $(BUILD)/libbocker.a
+	@echo "  LD $@"
+	@$(CC) $(LDSAN) -pthread -o $@ $^ $(PKG_LIBS)
+
+# The OCI runtime (runc's command line) over the same engine library.
+$(BUILD)/bockerfs-runtime: $(RUNTIME_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libbocker.a
 	@echo "  LD $@"
 	@$(CC) $(LDSAN) -pthread -o $@ $^ $(PKG_LIBS)
 

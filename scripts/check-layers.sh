@@ -21,10 +21,12 @@ allowed() {
 	engine/model) echo "common engine/bocker.h engine/base engine/parse engine/store engine/net" ;;
 	engine/ops) echo "common engine/bocker.h engine/base engine/parse engine/registry engine/store
 		engine/net engine/proc engine/model" ;;
+	engine/oci) echo "common engine/bocker.h engine/runtime.h engine/base engine/parse engine/proc" ;;
 	engine) echo "common engine/base engine/parse engine/registry engine/store engine/net
 		engine/proc engine/model engine/ops" ;;
 	engine/init) echo "common engine/base/inroot.h" ;;
 	fsd) echo "common engine/bocker.h" ;;
+	runtime) echo "common engine/runtime.h engine/bocker.h" ;;
 	*) echo "UNKNOWN" ;;
 	esac
 }
@@ -44,7 +46,7 @@ resolve() {
 }
 
 status=0
-for f in $(find common engine fsd -name '*.[ch]' | sort); do
+for f in $(find common engine fsd runtime -name '*.[ch]' | sort); do
 	dir=$(dirname "$f")
 	ok=$(allowed "$dir")
 	if [ "$ok" = UNKNOWN ]; then

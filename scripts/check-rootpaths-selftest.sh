@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 status=0
 fresh() {
 	rm -rf "$tmp/t" && mkdir -p "$tmp/t" &&
-		(cd "$here/.." && cp -r engine fsd common scripts "$tmp/t/")
+		(cd "$here/.." && cp -r engine fsd common runtime scripts "$tmp/t/")
 }
 # expect pass|fail WHAT TEXT: append TEXT to engine/ops/commit.c of a fresh copy.
 expect() {

@@ -27,7 +27,7 @@ fi
 cd "${1:-$here/..}"
 allow=${ROOTPATHS_ALLOW:-scripts/rootpaths.allow}
 status=0
-files=$(find engine fsd common -name '*.[ch]' ! -path engine/base/inroot.c ! -path engine/base/inroot.h \
+files=$(find engine fsd common runtime -name '*.[ch]' ! -path engine/base/inroot.c ! -path engine/base/inroot.h \
 	! -path common/syscalls.h | sort)
 
 # Each file's code without comments and with empty string and character

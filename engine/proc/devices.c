@@ -8,6 +8,8 @@
  * would only load it.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -16,12 +18,14 @@
 
 #include "proc/proc.h"
 #include "base/base.h"
+#include "parse/oci_spec.h"
 
 struct dev_rule {
-	char type;          /* 'c' or 'b' */
+	char type;          /* 'c', 'b' or 'a' (any) */
 	int major;          /* -1: any */
 	int minor;          /* -1: any */
 	const char *access; /* some of "rwm" */
+	bool deny;          /* an OCI rule may deny; Docker's only allow */
 };
 
 /* Docker's defaults: mknod of anything; use of the standard character nodes. */
@@ -71,16 +75,19 @@ access_bits(const char *access)
 
 /*
  * The program, given struct bpf_cgroup_dev_ctx in r1: r2 = type, r3 =
- * access, r4 = major, r5 = minor; each rule that matches all of them returns
- * 1 (allowed); none does: 0.  Every jump goes to the next rule's first
- * instruction, so each rule's block is patched once its length is known.
+ * access, r4 = major, r5 = minor; the first of rules[] (walked from the
+ * last: a later rule overrides an earlier one, as in v1's files) that
+ * matches all of them returns 1 (allowed) or 0 (denied); none does: 0.
+ * Every jump goes to the next rule's first instruction, so each rule's
+ * block is patched once its length is known.
  */
+#define INSNS_PER_RULE 8
 static size_t
-build(struct bpf_insn *p, size_t max)
+build(struct bpf_insn *p, size_t max, const struct dev_rule *rl, size_t nrules)
 {
 	size_t n = 0, i, j;
 
-	if (max < 8 + ARRAY_SIZE(rules) * 8)
+	if (max < 8 + nrules * INSNS_PER_RULE)
 		return 0;
 	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, 0, 0); /* access_type */
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_2, 0, 0);
@@ -88,22 +95,23 @@ build(struct bpf_insn *p, size_t max)
 	p[n++] = INSN(BPF_ALU64 | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);      /* access */
 	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 4, 0); /* major */
 	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_5, BPF_REG_1, 8, 0); /* minor */
-	for (i = 0; i < ARRAY_SIZE(rules); i++) {
-		const struct dev_rule *r = &rules[i];
+	for (i = nrules; i-- > 0;) {
+		const struct dev_rule *r = &rl[i];
 		size_t start = n;
 
-		p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0,
-			      r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK);
+		if (r->type != 'a')
+			p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0,
+				      r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK);
 		if (r->major >= 0)
 			p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, r->major);
 		if (r->minor >= 0)
 			p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, 0, r->minor);
-		/* Allowed only if no access asked is outside the rule's. */
+		/* A rule applies only if no access asked is outside the rule's. */
 		p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_0, BPF_REG_3, 0, 0);
 		p[n++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_0, 0, 0,
 			      (int32_t)~access_bits(r->access));
 		p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, 0);
-		p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+		p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, r->deny ? 0 : 1);
 		p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 		for (j = start; j < n; j++)
 			if (BPF_CLASS(p[j].code) == BPF_JMP && BPF_OP(p[j].code) == BPF_JNE)
@@ -114,10 +122,11 @@ build(struct bpf_insn *p, size_t max)
 	return n;
 }
 
-int
-devices_v2_load(struct bk_err *err)
+static int
+load(const struct dev_rule *rl, size_t nrules, struct bk_err *err)
 {
-	struct bpf_insn prog[8 + ARRAY_SIZE(rules) * 8];
+	size_t max = 8 + nrules * INSNS_PER_RULE;
+	cleanup_free struct bpf_insn *prog = xmalloc(max * sizeof(*prog));
 	char log[8192] = "";
 	union bpf_attr attr;
 	int fd, saved;
@@ -125,7 +134,7 @@ devices_v2_load(struct bk_err *err)
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	attr.insns = (uint64_t)(uintptr_t)prog;
-	attr.insn_cnt = (uint32_t)build(prog, ARRAY_SIZE(prog));
+	attr.insn_cnt = (uint32_t)build(prog, max, rl, nrules);
 	attr.license = (uint64_t)(uintptr_t) "GPL";
 	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
 	if (fd >= 0)
@@ -145,6 +154,33 @@ devices_v2_load(struct bk_err *err)
 			  "only through one): %s%s%s",
 			  strerror(saved), *log ? ": " : "",
 			  strrchr(log, '\n') ? strrchr(log, '\n') + 1 : log);
+}
+
+int
+devices_v2_load(struct bk_err *err)
+{
+	return load(rules, ARRAY_SIZE(rules), err);
+}
+
+int
+devices_v2_load_oci(const struct oci_device_rule *r, size_t n, struct bk_err *err)
+{
+	cleanup_free struct dev_rule *rl = NULL;
+	size_t i;
+
+	if (n > 4096)
+		return bk_err_set(err, E2BIG, "more than 4096 device rules");
+	rl = xmalloc((n ? n : 1) * sizeof(*rl));
+	for (i = 0; i < n; i++) {
+		if (r[i].major > INT32_MAX || r[i].minor > INT32_MAX)
+			return bk_err_set(err, EINVAL, "rule %zu: device number too large", i);
+		rl[i] = (struct dev_rule){ .type = r[i].type,
+					   .major = (int)r[i].major,
+					   .minor = (int)r[i].minor,
+					   .access = r[i].access,
+					   .deny = !r[i].allow };
+	}
+	return load(rl, n, err);
 }
 
 int

@@ -26,6 +26,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 #include <linux/filter.h>
+#include <seccomp.h>
 
 #include "bocker.h"
 #include "init/plan_keys.h"
@@ -191,6 +192,9 @@ char **process_env(json_t *config, char *const *env, size_t nenv, const char *ho
 size_t devices_v1_rules(char lines[][32], size_t max);
 /* v2: load the program that applies the same rules: its fd, or -errno. */
 must_check int devices_v2_load(struct bk_err *err);
+/* The program for an OCI config's linux.resources.devices (in order: the last match wins). */
+struct oci_device_rule;
+must_check int devices_v2_load_oci(const struct oci_device_rule *r, size_t n, struct bk_err *err);
 /* v2: attach it to a group (an O_DIRECTORY fd): 0 or -errno. */
 must_check int devices_v2_attach(int prog_fd, int cgroup_fd);
 
@@ -225,6 +229,13 @@ void cgroup_teardown(struct cgroups *g);
  * machine's architectures, as lowercase hex of the struct sock_filter array
  * (*ninsns instructions; caller frees *hex).
  */
+/* Any filter as the raw program, the ENOSYS stub first (bytes: caller frees). */
+must_check int seccomp_program(scmp_filter_ctx ctx, char **bytes, size_t *ninsns,
+			       struct bk_err *err);
+/* An OCI config's linux.seccomp as such a program (oci_seccomp.c). */
+struct oci_seccomp;
+must_check int oci_seccomp_build(const struct oci_seccomp *s, char **bytes, size_t *ninsns,
+				 struct bk_err *err);
 must_check int seccomp_profile_hex(uint64_t caps, char **hex, size_t *ninsns, struct bk_err *err);
 /*
  * The instructions put before libseccomp's program: for arches[i] (audit

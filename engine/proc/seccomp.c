@@ -461,18 +461,15 @@ hex_append(char *p, const void *bytes, size_t n)
 }
 
 int
-seccomp_profile_hex(uint64_t caps, char **hex, size_t *ninsns, struct bk_err *err)
+seccomp_program(scmp_filter_ctx ctx, char **bytes, size_t *ninsns, struct bk_err *err)
 {
-	cleanup(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	cleanup_free char *prog = NULL;
 	struct sock_filter stub[STUB_MAX];
 	uint32_t arches[3];
 	int highest[3];
 	size_t len = 0, n, nstub, i;
-	int ret = make_filter(caps, &ctx, err);
+	int ret = export_bpf(ctx, &prog, &len, err);
 
-	if (ret == 0)
-		ret = export_bpf(ctx, &prog, &len, err);
 	if (ret < 0)
 		return ret;
 	n = arch_list(seccomp_arch_native(), arches);
@@ -483,8 +480,25 @@ seccomp_profile_hex(uint64_t caps, char **hex, size_t *ninsns, struct bk_err *er
 	if (nstub + len / sizeof(struct sock_filter) > BPF_MAXINSNS)
 		return bk_err_set(err, E2BIG, "seccomp: the filter has more than %d instructions",
 				  BPF_MAXINSNS);
-	*hex = xmalloc(2 * (nstub * sizeof(*stub) + len) + 1);
-	*hex_append(hex_append(*hex, stub, nstub * sizeof(*stub)), prog, len) = '\0';
+	*bytes = xmalloc(nstub * sizeof(*stub) + len);
+	memcpy(*bytes, stub, nstub * sizeof(*stub));
+	memcpy(*bytes + nstub * sizeof(*stub), prog, len);
 	*ninsns = nstub + len / sizeof(struct sock_filter);
+	return 0;
+}
+
+int
+seccomp_profile_hex(uint64_t caps, char **hex, size_t *ninsns, struct bk_err *err)
+{
+	cleanup(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	cleanup_free char *prog = NULL;
+	int ret = make_filter(caps, &ctx, err);
+
+	if (ret == 0)
+		ret = seccomp_program(ctx, &prog, ninsns, err);
+	if (ret < 0)
+		return ret;
+	*hex = xmalloc(2 * *ninsns * sizeof(struct sock_filter) + 1);
+	*hex_append(*hex, prog, *ninsns * sizeof(struct sock_filter)) = '\0';
 	return 0;
 }

@@ -1,0 +1,224 @@
+/*
+ * bockerfs-runtime: an OCI runtime with runc's command line, over the
+ * engine (engine/runtime.h).  No process of ours outlives a verb; no daemon
+ * is needed.
+ *
+ *   bockerfs-runtime [--root DIR] [--log FILE] [--log-format text|json]
+ *                    [--systemd-cgroup] [--debug] VERB [OPTIONS] ID ...
+ *
+ * Options are taken with one dash or two, "--opt VALUE" or "--opt=VALUE",
+ * as runc's Go flag parser takes them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/timefmt.h"
+
+#define VERSION "0.2.0"
+
+static const struct {
+	const char *name;
+	verb_fn fn;
+} verbs[] = {
+	{ "create", verb_create },     { "start", verb_start },   { "run", verb_run },
+	{ "state", verb_state },       { "kill", verb_kill },     { "delete", verb_delete },
+	{ "exec", verb_exec },         { "ps", verb_ps },         { "list", verb_list },
+	{ "pause", verb_pause },       { "resume", verb_resume }, { "update", verb_update },
+	{ "features", verb_features },
+};
+
+/* A JSON string's body: the message escaped (quotes, backslashes, controls). */
+static void
+json_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static void
+log_line(struct cli *cli, const char *level, const char *msg)
+{
+	char now[64];
+	FILE *f;
+	int fd;
+
+	fprintf(stderr, "bockerfs-runtime: %s\n", msg);
+	if (cli->log == NULL)
+		return;
+	fd = open(cli->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "a")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	time_rfc3339_ns(now, sizeof(now));
+	if (cli->log_json) {
+		fprintf(f, "{\"level\":\"%s\",\"msg\":\"", level);
+		json_escape(f, msg);
+		fprintf(f, "\",\"time\":\"%s\"}\n", now);
+	} else {
+		fprintf(f, "time=\"%s\" level=%s msg=\"%s\"\n", now, level, msg);
+	}
+	fclose(f);
+}
+
+int
+cli_fail(struct cli *cli, const struct bk_err *err)
+{
+	log_line(cli, "error", err->msg[0] ? err->msg : strerror(err->code));
+	return 1;
+}
+
+int
+cli_usage(struct cli *cli, const char *verb, const char *fmt, ...)
+{
+	char msg[512];
+	size_t n;
+	va_list ap;
+
+	n = (size_t)snprintf(msg, sizeof(msg), "%s: ", verb);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	log_line(cli, "error", msg);
+	return 1;
+}
+
+const char *
+cli_one_id(struct cli *cli, const char *verb, int argc, char **argv)
+{
+	if (optind < 1)
+		optind = 1; /* the verb took no options: getopt never ran */
+	if (optind != argc - 1) {
+		cli_usage(cli, verb, "expects exactly one container id");
+		return NULL;
+	}
+	return argv[optind];
+}
+
+int
+cli_int(struct cli *cli, const char *verb, const char *opt, const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end || v < 0 || v > 1 << 20)
+		return cli_usage(cli, verb, "--%s: '%s' is not a count", opt, s) ? -1 : -1;
+	*out = (int)v;
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: bockerfs-runtime [--root DIR] [--log FILE] [--log-format text|json] "
+		   "[--systemd-cgroup] VERB [OPTIONS] ID\nverbs:");
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, " %s", verbs[i].name);
+	fputc('\n', f);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum {
+		OPT_ROOT = 256,
+		OPT_LOG,
+		OPT_LOG_FORMAT,
+		OPT_SYSTEMD,
+		OPT_DEBUG,
+		OPT_CRIU,
+		OPT_ROOTLESS
+	};
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "criu", required_argument, NULL, OPT_CRIU },
+		{ "rootless", required_argument, NULL, OPT_ROOTLESS },
+		{ "version", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = { .rt = { .root = BK_RUNTIME_ROOT } };
+	const char *env_root = getenv("BOCKERFS_RUNTIME_ROOT");
+	int c;
+	size_t i;
+
+	if (env_root && *env_root)
+		cli.rt.root = env_root;
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ROOT:
+			cli.rt.root = optarg;
+			break;
+		case OPT_LOG:
+			cli.log = optarg;
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return cli_usage(&cli, "--log-format", "'%s': json or text",
+						 optarg);
+			cli.log_json = strcmp(optarg, "json") == 0;
+			break;
+		case OPT_SYSTEMD:
+			cli.rt.systemd_cgroup = true;
+			break;
+		case OPT_DEBUG:
+			cli.debug = true;
+			break;
+		case OPT_CRIU:
+			break; /* checkpoints are not supported; the option only names a binary */
+		case OPT_ROOTLESS:
+			if (strcmp(optarg, "false") && strcmp(optarg, "auto"))
+				return cli_usage(&cli, "--rootless", "'%s': not supported", optarg);
+			break;
+		case 'v':
+			printf("bockerfs-runtime version %s\nspec: 1.0.2\n", VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return cli_usage(&cli, "bockerfs-runtime", "unknown option '%s'",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[optind], verbs[i].name) == 0) {
+			char **vargv = argv + optind;
+			int vargc = argc - optind;
+
+			optind = 0; /* reset getopt for the verb's options (0: full re-init) */
+			return verbs[i].fn(&cli, vargc, vargv);
+		}
+	return cli_usage(&cli, argv[optind],
+			 "unknown verb (checkpoint and restore are not "
+			 "supported)");
+}
