@@ -241,11 +241,11 @@ MANDIR         ?= $(PREFIX)/share/man
 DOCDIR         ?= $(PREFIX)/share/doc/bockerfs
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 INST_DOCS      := $(sort $(wildcard docs/*.md))
-INST_EXAMPLES  := $(sort $(wildcard examples/*))
+INST_EXAMPLES  := $(sort $(filter-out examples/__pycache__,$(wildcard examples/*)))
 INST_VERSION   := $(shell sed -n 's/^\#define BK_VERSION *"\(.*\)"/\1/p' engine/bocker.h)
 INST_SUBST     := sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 		  -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@VERSION@|$(INST_VERSION)|g'
-INST_FILES     := $(SBINDIR)/bockerfs $(SBINDIR)/bockerfs-init $(BINDIR)/bocker \
+INST_FILES     := $(SBINDIR)/bockerfs $(SBINDIR)/bockerfs-init $(SBINDIR)/bockerfs-runtime $(BINDIR)/bocker \
 		  $(SYSTEMDUNITDIR)/bockerfs.service $(MANDIR)/man8/bockerfs.8 \
 		  $(MANDIR)/man5/bockerfs-tree.5 $(INST_DOCS:docs/%=$(DOCDIR)/%) \
 		  $(INST_EXAMPLES:examples/%=$(DOCDIR)/examples/%)
@@ -254,6 +254,7 @@ INST_FILES     := $(SBINDIR)/bockerfs $(SBINDIR)/bockerfs-init $(BINDIR)/bocker 
 install: all
 	install -D -m 0755 $(BUILD)/bockerfs $(DESTDIR)$(SBINDIR)/bockerfs
 	install -D -m 0755 $(BUILD)/bockerfs-init $(DESTDIR)$(SBINDIR)/bockerfs-init
+	install -D -m 0755 $(BUILD)/bockerfs-runtime $(DESTDIR)$(SBINDIR)/bockerfs-runtime
 	install -D -m 0755 examples/bocker $(DESTDIR)$(BINDIR)/bocker
 	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	$(INST_SUBST) dist/bockerfs.service >$(DESTDIR)$(SYSTEMDUNITDIR)/bockerfs.service

@@ -39,6 +39,7 @@ expected_files() {
 	{
 		echo "755 $p/sbin/bockerfs"
 		echo "755 $p/sbin/bockerfs-init"
+		echo "755 $p/sbin/bockerfs-runtime"
 		echo "755 $p/bin/bocker"
 		echo "644 $p/lib/systemd/system/bockerfs.service"
 		echo "644 $p/share/man/man8/bockerfs.8"
@@ -81,6 +82,9 @@ real_state() {
 	build=$(dirname "$BOCKERFS_BIN")
 	cmp "$build/bockerfs" "$d/usr/sbin/bockerfs"
 	cmp "$build/bockerfs-init" "$d/usr/sbin/bockerfs-init"
+	cmp "$build/bockerfs-runtime" "$d/usr/sbin/bockerfs-runtime"
+	run -0 "$d/usr/sbin/bockerfs-runtime" --version
+	[[ $output =~ ^bockerfs-runtime\ version\ [0-9.]+ ]]
 	cmp "$REPO/examples/bocker" "$d/usr/bin/bocker"
 	cmp "$REPO/docs/tree.md" "$d/usr/share/doc/bockerfs/tree.md"
 	run -0 "$d/usr/sbin/bockerfs" --version
