@@ -114,6 +114,11 @@ bk_rt_delete(const struct bk_runtime *rt, const char *id, bool force, struct bk_
 	int ret;
 
 	ret = ctr_open(rt, id, &c, err);
+	/* As runc: forcing the removal of what is not there is no error. */
+	if (ret == -ENOENT && force) {
+		*err = (struct bk_err)BK_ERR_INIT;
+		return 0;
+	}
 	if (ret < 0)
 		return ret;
 	st = ctr_status(&c);
