@@ -26,13 +26,33 @@
 
 #define STATE_MAX (1u << 20)
 
+/* mkdir -p of the state root, as runc makes it (callers name one per namespace). */
+static int
+make_root(const char *root, struct bk_err *err)
+{
+	cleanup_free char *path = xstrdup(root);
+	char *p;
+
+	if (path[0] != '/')
+		return bk_err_set(err, EINVAL, "--root %s: not absolute", root);
+	for (p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
+		if (p)
+			*p = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return bk_err_sys(err, "state root %s", path);
+		if (p == NULL)
+			return 0;
+		*p = '/';
+	}
+}
+
 static int
 open_root(const struct bk_runtime *rt, bool make, struct bk_err *err)
 {
 	int fd;
 
-	if (make && mkdir(rt->root, 0700) < 0 && errno != EEXIST)
-		return bk_err_sys(err, "state root %s", rt->root);
+	if (make && make_root(rt->root, err) < 0)
+		return -err->code;
 	fd = open(rt->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return bk_err_sys(err, "state root %s", rt->root);
