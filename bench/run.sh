@@ -440,4 +440,10 @@ if [ "${BENCH_PUSH:-1}" = 1 ]; then
 	[ -n "$daemon" ] && { kill -TERM "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; daemon=""; }
 	"$here/push.sh" "${PUSH_ROUNDS:-3}" || echo "(push bench failed)"
 fi
+if [ "${BENCH_RUNTIME:-1}" = 1 ]; then
+	echo "== the OCI runtime: bockerfs-runtime, runc, crun (bench/runtime.sh)"
+	[ -n "$daemon" ] && { kill -TERM "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; daemon=""; }
+	"$here/runtime.sh" || echo "(runtime bench failed)"
+	echo
+fi
 write_json
