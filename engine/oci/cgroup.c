@@ -322,6 +322,11 @@ v1_memory(const char *dir, const struct oci_resources *r, struct bk_err *err)
 	}
 	if (r->memory_disable_oom_killer && set_file(dir, "memory.oom_control", "1", err) < 0)
 		return -err->code;
+	if (r->memory_swappiness >= 0) {
+		num(lim, sizeof(lim), r->memory_swappiness);
+		if (set_file(dir, "memory.swappiness", lim, err) < 0)
+			return -err->code;
+	}
 	return 0;
 }
 

@@ -163,6 +163,7 @@ oci_child(const struct oci_launch *l)
 	const struct oci_process *p = &s->process;
 	struct bk_err err = BK_ERR_INIT;
 	cleanup_free char *exe = NULL;
+	char **envp = NULL;
 	int root_fd = -1;
 
 	sync_fd_for_fail = l->sync_fd;
@@ -188,7 +189,7 @@ oci_child(const struct oci_launch *l)
 	if (rootfs_finish(l, root_fd, &err) < 0)
 		fail(&err);
 	close(root_fd);
-	if (process_prepare(p, &exe, &err) < 0)
+	if (process_prepare(p, &exe, &envp, &err) < 0)
 		fail(&err);
 	if (p->terminal && process_terminal(l->console_fd, p, &err) < 0)
 		fail(&err);
@@ -210,7 +211,7 @@ oci_child(const struct oci_launch *l)
 	if (process_seccomp_late(p, l->filter, &err) < 0)
 		fail(&err);
 	process_close_fds(l->preserve_fds, -1);
-	execve(exe, p->args, p->env);
+	execve(exe, p->args, envp);
 	bk_err_sys(&err, "exec %s", exe);
 	oci_child_fail(-1, &err);
 }

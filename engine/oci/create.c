@@ -182,6 +182,9 @@ bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct b
 	if (ret < 0)
 		goto out;
 	add_device_rules(&spec);
+	if (spec.resources.memory_kernel_ignored)
+		bk_log(BK_LOG_WARN, "linux.resources.memory.kernel, kernelTCP: ignored (the kernel "
+				    "no longer limits kernel memory apart)");
 	root_path = spec.root_path[0] == '/' ? xstrdup(spec.root_path)
 					     : xasprintf("%s/%s", bundle, spec.root_path);
 	rootfs = realpath(root_path, NULL);

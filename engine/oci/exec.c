@@ -98,6 +98,7 @@ static void __attribute__((noreturn)) child(const struct exec_child *x)
 {
 	struct bk_err err = BK_ERR_INIT;
 	cleanup_free char *exe = NULL;
+	char **envp = NULL;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(joins); i++)
@@ -105,13 +106,13 @@ static void __attribute__((noreturn)) child(const struct exec_child *x)
 			bk_err_sys(&err, "exec: join the container's %s namespace", joins[i].name);
 			oci_child_fail(x->sync_fd, &err);
 		}
-	if (process_prepare(x->p, &exe, &err) < 0 ||
+	if (process_prepare(x->p, &exe, &envp, &err) < 0 ||
 	    (x->p->terminal && process_terminal(x->console_fd, x->p, &err) < 0) ||
 	    process_credentials(x->p, x->filter, &err) < 0 ||
 	    process_seccomp_late(x->p, x->filter, &err) < 0)
 		oci_child_fail(x->sync_fd, &err);
 	process_close_fds(x->preserve_fds, x->sync_fd);
-	execve(exe, x->p->args, x->p->env);
+	execve(exe, x->p->args, envp);
 	bk_err_sys(&err, "exec %s", exe);
 	oci_child_fail(x->sync_fd, &err);
 }

@@ -144,8 +144,12 @@ must_check int rootfs_finish(const struct oci_launch *l, int root_fd, struct bk_
 
 /* ---- process.c ------------------------------------------------------------------------------- */
 
-/* Everything but exec, in order; exe gets args[0] found in PATH (caller frees). */
-must_check int process_prepare(const struct oci_process *p, char **exe, struct bk_err *err);
+/*
+ * rlimits, cwd, args[0] found in PATH (*exe), and the environment to exec
+ * with (*envp: HOME added when missing).  The caller execs; nothing to free.
+ */
+must_check int process_prepare(const struct oci_process *p, char **exe, char ***envp,
+			       struct bk_err *err);
 must_check int process_credentials(const struct oci_process *p, const struct sock_fprog *filter,
 				   struct bk_err *err);
 must_check int process_seccomp_late(const struct oci_process *p, const struct sock_fprog *filter,

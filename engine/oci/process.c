@@ -30,8 +30,9 @@
 #include "oci/oci.h"
 #include "base/base.h"
 #include "base/inroot.h"
+#include "proc/proc.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 
 static const char *
 env_get(char *const *env, const char *name)
@@ -64,7 +65,7 @@ find_exe(const struct oci_process *p, char **exe, struct bk_err *err)
 		return 0;
 	}
 	path = env_get(p->env, "PATH");
-	for (start = path ? path : DEFAULT_PATH;;) {
+	for (start = path ? path : PLAN_DEFAULT_PATH;;) {
 		const char *end = strchrnul(start, ':');
 		char *cand =
 		    xasprintf("%.*s%s%s", (int)(end - start), start, end > start ? "/" : "", name);
@@ -81,8 +82,43 @@ find_exe(const struct oci_process *p, char **exe, struct bk_err *err)
 	return bk_err_set(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
+/*
+ * The environment the workload gets: the config's, with HOME from the
+ * container's /etc/passwd when the config has none (as runc: "/" for a uid
+ * it does not list).  Read by userdb.c, under the root (we are in it).
+ */
+static char **
+with_home(const struct oci_process *p)
+{
+	struct bk_err err = BK_ERR_INIT;
+	gid_t gid, groups[PLAN_GROUPS_MAX];
+	size_t n = 0, ngroups = PLAN_GROUPS_MAX;
+	char user[16], home[PATH_MAX] = "/";
+	char **env;
+	uid_t uid;
+	int root;
+
+	while (p->env && p->env[n])
+		n++;
+	env = xmalloc((n + 2) * sizeof(*env));
+	memcpy(env, p->env, n * sizeof(*env));
+	env[n] = NULL;
+	if (env_get(p->env, "HOME"))
+		return env;
+	snprintf(user, sizeof(user), "%u", (unsigned)p->uid);
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root >= 0 &&
+	    userdb_resolve(root, user, &uid, &gid, groups, &ngroups, home, sizeof(home), &err) < 0)
+		snprintf(home, sizeof(home), "/");
+	if (root >= 0)
+		close(root);
+	env[n] = xasprintf("HOME=%s", home);
+	env[n + 1] = NULL;
+	return env;
+}
+
 int
-process_prepare(const struct oci_process *p, char **exe, struct bk_err *err)
+process_prepare(const struct oci_process *p, char **exe, char ***envp, struct bk_err *err)
 {
 	size_t i;
 
@@ -109,7 +145,10 @@ process_prepare(const struct oci_process *p, char **exe, struct bk_err *err)
 			close(fd);
 		}
 	}
-	return find_exe(p, exe, err);
+	if (find_exe(p, exe, err) < 0)
+		return -err->code;
+	*envp = with_home(p);
+	return 0;
 }
 
 static int

@@ -200,15 +200,22 @@ member(const json_t *o, const char *key)
 	return json_is_null(v) ? NULL : v;
 }
 
-/* Empty: null, [], {}, or an object whose members are all empty (an unset Go struct). */
+/*
+ * Empty: null, [], {}, 0, false, "", or an object whose members are all empty:
+ * an unset Go struct, as Docker sends it ("blockIO": {"weight": 0}).
+ */
 static bool
 is_empty(json_t *v)
 {
 	const char *k;
 	json_t *m;
 
-	if (v == NULL || json_is_null(v))
+	if (v == NULL || json_is_null(v) || json_is_false(v))
 		return true;
+	if (json_is_integer(v))
+		return json_integer_value(v) == 0;
+	if (json_is_string(v))
+		return json_string_length(v) == 0;
 	if (json_is_array(v))
 		return json_array_size(v) == 0;
 	if (!json_is_object(v))
@@ -1185,18 +1192,21 @@ parse_memory(const json_t *r, const char *at, struct oci_resources *out, struct 
 		ret = get_int(m, at_m, "swap", -1, INT64_MAX, &out->memory_swap, err);
 	if (ret >= 0)
 		ret = get_bool(m, at_m, "disableOOMKiller", &out->memory_disable_oom_killer, err);
-	/* kernel memory: runc 1.1 only warns that it is ignored */
-	if (ret >= 0)
-		ret = refuse_nonzero(m, at_m, "kernel", err);
-	if (ret >= 0)
-		ret = refuse_nonzero(m, at_m, "kernelTCP", err);
+	/*
+	 * Kernel memory: kernels since 5.16 no longer limit it apart (runc 1.1
+	 * warns and goes on); flagged so that create says it is ignored.
+	 */
+	out->memory_kernel_ignored =
+	    !is_empty(member(m, "kernel")) || !is_empty(member(m, "kernelTCP"));
 	if (ret >= 0)
 		ret = get_u64(m, at_m, "swappiness", &swappiness, err);
 	if (ret < 0)
 		return ret;
 	/* Docker writes uint64(-1) for "unset", and runc reads it so */
-	if (swappiness != UINT64_MAX)
-		return bad(err, at_m, "swappiness", "not supported");
+	if (swappiness != UINT64_MAX && swappiness > 100)
+		return bad(err, at_m, "swappiness", "%llu is not 0..100",
+			   (unsigned long long)swappiness);
+	out->memory_swappiness = swappiness == UINT64_MAX ? -1 : (int64_t)swappiness;
 	return 0;
 }
 
@@ -1349,6 +1359,7 @@ parse_resources(const json_t *l, struct oci_spec *s, struct bk_err *err)
 	int ret;
 
 	r->memory_limit = r->memory_swap = r->memory_reservation = -1;
+	r->memory_swappiness = -1;
 	r->cpu_shares = 0;
 	r->cpu_quota = r->cpu_period = -1;
 	r->pids_limit = -1;

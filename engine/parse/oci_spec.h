@@ -110,6 +110,8 @@ struct oci_resources {
 	/* -1 (or 0 for shares) when absent */
 	int64_t memory_limit, memory_swap, memory_reservation;
 	bool memory_disable_oom_killer;
+	int64_t memory_swappiness;  /* 0..100, -1 when absent (v1 only) */
+	bool memory_kernel_ignored; /* kernel or kernelTCP was set: not limited apart any more */
 	int64_t cpu_shares, cpu_quota, cpu_period;
 	char *cpuset_cpus, *cpuset_mems; /* NULL if absent */
 	int64_t pids_limit;

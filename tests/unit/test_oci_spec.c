@@ -450,6 +450,19 @@ empty_is_absent(void)
 	CHECK(s.has_resources);
 	CHECK(!s.has_seccomp);
 	CHECK_INT(s.resources.memory_limit, -1);
+	CHECK_INT(s.resources.memory_swappiness, -1);
+	CHECK(!s.resources.memory_kernel_ignored);
+	oci_spec_free(&s);
+	/* Docker's every config: a zero weight is no weight (an unset Go field). */
+	CHECK_INT(parse(LINUX("'resources':{'blockIO':{'weight':0},'memory':{'swappiness':60}}"),
+			&s, &err),
+		  0);
+	CHECK_INT(s.resources.memory_swappiness, 60);
+	oci_spec_free(&s);
+	/* Kernel memory is not limited apart any more: accepted, flagged for a warning. */
+	CHECK_INT(parse(LINUX("'resources':{'memory':{'kernel':1048576,'kernelTCP':1}}"), &s, &err),
+		  0);
+	CHECK(s.resources.memory_kernel_ignored);
 	oci_spec_free(&s);
 	/* runc: a seccomp object with no default action and no rules is no filter */
 	CHECK_INT(parse(LINUX("'seccomp':{'defaultAction':'','architectures':['SCMP_ARCH_X86']}"),
@@ -710,12 +723,8 @@ static const struct bad_case {
 	  "linux.resources.rdma: not supported" },
 	{ LINUX("'resources':{'unified':{'memory.high':'1G'}}"), EINVAL,
 	  "linux.resources.unified: not supported" },
-	{ LINUX("'resources':{'memory':{'kernel':1048576}}"), EINVAL,
-	  "linux.resources.memory.kernel: not supported" },
-	{ LINUX("'resources':{'memory':{'kernelTCP':1}}"), EINVAL,
-	  "linux.resources.memory.kernelTCP: not supported" },
-	{ LINUX("'resources':{'memory':{'swappiness':60}}"), EINVAL,
-	  "linux.resources.memory.swappiness: not supported" },
+	{ LINUX("'resources':{'memory':{'swappiness':101}}"), EINVAL,
+	  "linux.resources.memory.swappiness: 101 is not 0..100" },
 	{ LINUX("'resources':{'memory':{'limit':-2}}"), EINVAL,
 	  "linux.resources.memory.limit: -2 is out of range" },
 	{ LINUX("'resources':{'cpu':{'realtimeRuntime':950000}}"), EINVAL,
