@@ -18,7 +18,8 @@ libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev
 busybox-static lowdown"
 test="$build docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq
 apache2-utils util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd
-openssl clang-format man-db systemd shellcheck tmux podman runc"
+openssl clang-format man-db systemd shellcheck tmux podman runc containerd containernetworking-plugins
+iptables docker.io python3-grpcio python3-grpc-tools"
 bench="$test crun hyperfine bc debootstrap"
 # The guest's kernel itself is downloaded by tests/vm/run-v2, never installed.
 vm="$test qemu-system-x86 busybox-static kmod e2fsprogs"
@@ -57,6 +58,13 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 echo "deps: installing$missing"
+# containerd and docker.io start their daemons when installed; the tests run
+# private ones of their own, so nothing is started at install (policy-rc.d).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086

@@ -32,8 +32,6 @@
 #include "base/inroot.h"
 #include "proc/proc.h"
 
-
-
 static const char *
 env_get(char *const *env, const char *name)
 {
