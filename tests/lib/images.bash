@@ -5,15 +5,18 @@
 # and compared file by file.  Load after fixture.bash and registry.bash.
 
 # A podman with a storage of its own (vfs), never the host's; runc (podman's
-# crun 1.8 refuses this hybrid cgroup layout, bench/run.sh), ulimits within
-# this machine's hard limits.  podman_init makes it, podman_cleanup (from
-# teardown) removes it with what it stored.
+# crun 1.8 refuses this hybrid cgroup layout, bench/run.sh) unless
+# PODMAN_RUNTIME names another runtime, ulimits within this machine's hard
+# limits.  podman_init makes it, podman_cleanup (from teardown) removes it
+# with what it stored.
 podman_private() {
 	CONTAINERS_CONF=$PODMAN_DIR/containers.conf podman --root "$PODMAN_DIR/root" \
 		--runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp" --storage-driver vfs \
-		--runtime runc "$@"
+		--runtime "${PODMAN_RUNTIME:-runc}" "$@"
 }
 
+# podman_init [TOML]: TOML (e.g. more [engine] keys, then [engine.runtimes])
+# ends its containers.conf.
 podman_init() {
 	PODMAN_DIR=$(mktemp -d /var/tmp/bkpodman-XXXXXX)
 	cat >"$PODMAN_DIR/containers.conf" <<-EOT
@@ -22,6 +25,7 @@ podman_init() {
 	[engine]
 	cgroup_manager = "cgroupfs"
 	events_logger = "file"
+	${1:-}
 	EOT
 }
 
