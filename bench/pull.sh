@@ -8,6 +8,9 @@
 # Images: test/busybox, and a large one-layer image: a debootstrap minbase
 # when BK_BENCH_DEBOOTSTRAP=1 and debootstrap is installed, else a tarball
 # of host directories (BK_BENCH_DIRS).  Figures, not assertions.
+# For the large image it also prints the CPU seconds each side kept busy (from
+# /proc/stat) and the daemon's own; BK_BENCH_PERF=FILE records a perf profile
+# of the daemon during the first large pull.
 # Usage: bench/pull.sh [ROUNDS]    (default 3; needs a daemon with images/pull)
 set -eu
 rounds=${1:-3}
@@ -24,6 +27,15 @@ small=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
 echo "large image ($label): $(stat -c %s "$work/layer.tar.gz") bytes compressed," \
 	"$(gzip -dc "$work/layer.tar.gz" | wc -c) bytes of tar"
 
+# Seconds all CPUs were busy since boot (/proc/stat: all but idle and iowait).
+cpu_busy() {
+	awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat
+}
+# A process's user and system CPU seconds ("U S").
+proc_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f %.3f", $14 / hz, $15 / hz }' "/proc/$1/stat"
+}
+
 declare -A total
 for ((r = 1; r <= rounds; r++)); do
 	for img in busybox big; do
@@ -37,13 +49,31 @@ for ((r = 1; r <= rounds; r++)); do
 		f=$(elapsed "$t")
 		rm -rf "$BK_STORE/floor"
 		sync
+		cpu0=$(cpu_busy) d0=$(proc_cpu "$BK_PID")
+		if [ "$img" = big ] && [ "$r" = 1 ] && [ -n "${BK_BENCH_PERF:-}" ]; then
+			perf record -q -g -p "$BK_PID" -o "$BK_BENCH_PERF" 2>/dev/null &
+			perf_pid=$!
+			sleep 0.5
+		fi
 		t=$(now)
 		echo "$BK_REG/$repo" >"$BK_MNT/images/pull"
 		b=$(elapsed "$t")
+		cpu1=$(cpu_busy) d1=$(proc_cpu "$BK_PID")
+		[ -z "${perf_pid:-}" ] || { kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null; perf_pid=""; }
 		sync
+		cpu2=$(cpu_busy)
 		t=$(now)
 		skopeo copy -q --src-tls-verify=false "docker://$BK_REG/$repo" "oci:$BK_STORE/oci:x"
 		s=$(elapsed "$t")
+		cpu3=$(cpu_busy)
+		if [ "$img" = big ]; then
+			# What bounds the pull on this machine: the CPUs' busy seconds against
+			# the wall time's CPU seconds (nproc x wall), the daemon's own share.
+			printf '%-8s round %d: CPU busy: bockerfs %.2f s of %.2f (daemon user %.2f s, sys %.2f s), skopeo %.2f s of %.2f\n' \
+				"$img" "$r" "$(echo "$cpu1 - $cpu0" | bc)" "$(echo "$b * $(nproc)" | bc)" \
+				"$(echo "${d1% *} - ${d0% *}" | bc)" "$(echo "${d1#* } - ${d0#* }" | bc)" \
+				"$(echo "$cpu3 - $cpu2" | bc)" "$(echo "$s * $(nproc)" | bc)"
+		fi
 		p=-
 		if command -v podman >/dev/null; then
 			podman rmi -f "$BK_REG/$repo" >/dev/null 2>&1 || true

@@ -24,7 +24,6 @@
 
 #include "oci/oci.h"
 #include "base/base.h"
-#include "common/syscalls.h"
 #include "proc/proc.h"
 
 static const struct {
@@ -162,6 +161,7 @@ run(const struct bk_rt_exec *o, struct oci_ctr *c, const struct oci_spec *spec,
 {
 	cleanup_free char *filter_bytes = NULL;
 	int ns_fds[ARRAY_SIZE(joins)], sv[2] = { -1, -1 }, pidfd = -1, console = -1, ret, status;
+	cleanup_close int pidns = -1;
 	struct clone_args ca = { 0 };
 	struct sock_fprog filter, *fp = NULL;
 	char msg[sizeof(err->msg) + 32];
@@ -184,12 +184,11 @@ run(const struct bk_rt_exec *o, struct oci_ctr *c, const struct oci_spec *spec,
 		goto out;
 	{
 		char path[64];
-		cleanup_close int pidns = -1;
 
 		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)c->pid);
 		pidns = open(path, O_RDONLY | O_CLOEXEC);
-		if (pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
-			ret = bk_err_sys(err, "exec: join the container's pid namespace");
+		if (pidns < 0) {
+			ret = bk_err_sys(err, "exec: the container's pid namespace");
 			goto out;
 		}
 	}
@@ -211,9 +210,9 @@ run(const struct bk_rt_exec *o, struct oci_ctr *c, const struct oci_spec *spec,
 	ca.flags = CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
-	pid = (pid_t)sys_clone3(&ca, sizeof(ca));
+	pid = oci_clone_in(pidns, &ca, err);
 	if (pid < 0) {
-		ret = bk_err_sys(err, "exec: clone");
+		ret = bk_err_wrap(err, "exec");
 		goto out;
 	}
 	if (pid == 0) {

@@ -124,6 +124,13 @@ struct oci_launch {
  */
 must_check int oci_spawn(struct oci_launch *l, int *pidfd, struct bk_err *err);
 
+/*
+ * clone3 with the child in the pid namespace pidns_fd (-1: ours), the
+ * runtime's own namespace kept for its later children.
+ */
+struct clone_args;
+pid_t oci_clone_in(int pidns_fd, struct clone_args *ca, struct bk_err *err);
+
 /* In the child: set up and wait on the fifo, then exec.  Never returns. */
 __attribute__((noreturn)) void oci_child(const struct oci_launch *l);
 

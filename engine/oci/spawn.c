@@ -149,6 +149,31 @@ converse(const struct oci_launch *l, int fd, pid_t pid, struct bk_err *err)
 	}
 }
 
+pid_t
+oci_clone_in(int pidns_fd, struct clone_args *ca, struct bk_err *err)
+{
+	cleanup_close int own = -1;
+	pid_t pid;
+
+	if (pidns_fd >= 0) {
+		own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (own < 0)
+			return bk_err_sys(err, "our pid namespace");
+		if (setns(pidns_fd, CLONE_NEWPID) < 0)
+			return bk_err_sys(err, "join the container's pid namespace");
+	}
+	pid = (pid_t)sys_clone3(ca, sizeof(*ca));
+	if (pid < 0)
+		bk_err_sys(err, "clone");
+	/*
+	 * Back in ours for later children: hooks run in the runtime's namespaces,
+	 * and a sanitizer's helper threads must see us.
+	 */
+	if (pid != 0 && own >= 0 && setns(own, CLONE_NEWPID) < 0)
+		bk_log(BK_LOG_WARN, "return to our pid namespace: %s", strerror(errno));
+	return pid < 0 ? -err->code : pid;
+}
+
 int
 oci_spawn(struct oci_launch *l, int *pidfd_out, struct bk_err *err)
 {
@@ -162,21 +187,18 @@ oci_spawn(struct oci_launch *l, int *pidfd_out, struct bk_err *err)
 		if (s->ns[i].present && s->ns[i].path == NULL && i != OCI_NS_CGROUP)
 			flags |= (uint64_t)ns_flag[i];
 	/*
-	 * A pid namespace is joined before the clone (setns for pid applies to
-	 * children); a new cgroup namespace is made by the init once it is in
-	 * its group, so that the group is the namespace's root.
+	 * A pid namespace given by path is joined for the clone (oci_clone_in); a
+	 * new cgroup namespace is made by the init once it is in its group, so
+	 * that the group is the namespace's root.
 	 */
-	if (l->ns_fd[OCI_NS_PID] >= 0 && setns(l->ns_fd[OCI_NS_PID], CLONE_NEWPID) < 0)
-		return bk_err_sys(err, "linux.namespaces: join the pid namespace %s",
-				  s->ns[OCI_NS_PID].path);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "socketpair");
 	ca.flags = flags | CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
-	pid = (pid_t)sys_clone3(&ca, sizeof(ca));
+	pid = oci_clone_in(l->ns_fd[OCI_NS_PID], &ca, err);
 	if (pid < 0) {
-		bk_err_sys(err, "clone the container's init");
+		bk_err_wrap(err, "the container's init");
 		close(sv[0]);
 		close(sv[1]);
 		return -err->code;
