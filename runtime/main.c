@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -26,12 +29,21 @@
 static const struct {
 	const char *name;
 	verb_fn fn;
+	bool clones; /* it clones a process into a container: run from a sealed copy */
 } verbs[] = {
-	{ "create", verb_create },     { "start", verb_start },   { "run", verb_run },
-	{ "state", verb_state },       { "kill", verb_kill },     { "delete", verb_delete },
-	{ "exec", verb_exec },         { "ps", verb_ps },         { "list", verb_list },
-	{ "pause", verb_pause },       { "resume", verb_resume }, { "update", verb_update },
-	{ "features", verb_features },
+	{ "create", verb_create, true },
+	{ "start", verb_start, false },
+	{ "run", verb_run, true },
+	{ "state", verb_state, false },
+	{ "kill", verb_kill, false },
+	{ "delete", verb_delete, false },
+	{ "exec", verb_exec, true },
+	{ "ps", verb_ps, false },
+	{ "list", verb_list, false },
+	{ "pause", verb_pause, false },
+	{ "resume", verb_resume, false },
+	{ "update", verb_update, false },
+	{ "features", verb_features, false },
 };
 
 /* A JSON string's body: the message escaped (quotes, backslashes, controls). */
@@ -125,6 +137,55 @@ cli_int(struct cli *cli, const char *verb, const char *opt, const char *s, int *
 	return 0;
 }
 
+/*
+ * The verbs that clone a process into a container (create, run, exec) run
+ * from a sealed copy of this binary in memory, as runc does since
+ * CVE-2019-5736: the container's init and an exec'd process are clones of
+ * the runtime until they exec, and a process in the container that reaches
+ * their /proc/PID/exe (or runs /proc/self/exe through a symlink) must find
+ * a sealed memfd, not the host's file to overwrite.  Returns only on error.
+ */
+static int
+reexec_sealed(struct cli *cli, char **argv)
+{
+	struct bk_err err = BK_ERR_INIT;
+	int src, mfd, seals;
+	struct stat st;
+	off_t off = 0;
+
+	src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (src < 0) {
+		bk_err_sys(&err, "open /proc/self/exe");
+		return cli_fail(cli, &err);
+	}
+	seals = fcntl(src, F_GET_SEALS);
+	if (seals >= 0 && (seals & F_SEAL_WRITE)) {
+		close(src);
+		return 0; /* this is the sealed copy */
+	}
+	mfd = memfd_create("bockerfs-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0 || fstat(src, &st) < 0) {
+		bk_err_sys(&err, "a sealed copy of the runtime");
+		return cli_fail(cli, &err);
+	}
+	while (off < st.st_size) {
+		ssize_t n = sendfile(mfd, src, &off, (size_t)(st.st_size - off));
+
+		if (n <= 0) {
+			bk_err_sys(&err, "copy the runtime into memory");
+			return cli_fail(cli, &err);
+		}
+	}
+	close(src);
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		bk_err_sys(&err, "seal the runtime's copy");
+		return cli_fail(cli, &err);
+	}
+	fexecve(mfd, argv, environ);
+	bk_err_sys(&err, "exec the runtime's sealed copy");
+	return cli_fail(cli, &err);
+}
+
 static void
 usage(FILE *f)
 {
@@ -214,6 +275,9 @@ main(int argc, char **argv)
 		if (strcmp(argv[optind], verbs[i].name) == 0) {
 			char **vargv = argv + optind;
 			int vargc = argc - optind;
+
+			if (verbs[i].clones && reexec_sealed(&cli, argv) != 0)
+				return 1;
 
 			optind = 0; /* reset getopt for the verb's options (0: full re-init) */
 			return verbs[i].fn(&cli, vargc, vargv);

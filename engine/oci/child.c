@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -167,8 +168,27 @@ oci_child(const struct oci_launch *l)
 	int root_fd = -1;
 
 	sync_fd_for_fail = l->sync_fd;
-	/* The record's flock is shared with the runtime's fd: ours must not hold it for start. */
-	close(l->ctr->dir_fd);
+	/*
+	 * Not to be looked into while it sets up: other processes (an exec into
+	 * the container among them) cannot open our /proc entries.
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/*
+	 * Nothing of the caller's but stdio and the fds it preserves: the bundle,
+	 * the record (its flock would block start), whatever the caller had open
+	 * (CVE-2024-21626: an fd to a host directory is a way out).
+	 */
+	{
+		int keep[4 + OCI_NS_COUNT];
+		size_t n = 0, i;
+
+		keep[n++] = l->sync_fd;
+		keep[n++] = l->fifo_fd;
+		keep[n++] = l->console_fd;
+		for (i = 0; i < OCI_NS_COUNT; i++)
+			keep[n++] = l->ns_fd[i];
+		process_close_except(l->preserve_fds, keep, n);
+	}
 	expect(l->sync_fd, OCI_SYNC_GO);
 	join_namespaces(l);
 	if (s->ns[OCI_NS_UTS].present && s->ns[OCI_NS_UTS].path == NULL)

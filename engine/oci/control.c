@@ -147,8 +147,25 @@ bk_rt_delete(const struct bk_runtime *rt, const char *id, bool force, struct bk_
 			return ret;
 		}
 	}
-	if (c.cgroup && *c.cgroup)
+	/*
+	 * Whatever the init left in its group (without a pid namespace of its own
+	 * its children outlive it) goes with it, as runc kills them.
+	 */
+	if (c.cgroup && *c.cgroup) {
+		cleanup_free pid_t *left = NULL;
+		size_t n = 0;
+		int tries;
+
+		for (tries = 0; tries < 200; tries++) {
+			free(left);
+			left = NULL;
+			if (ocg_pids(c.cgroup, &left, &n, &herr) < 0 || n == 0)
+				break;
+			(void)signal_all(&c, SIGKILL, &herr);
+			poll(NULL, 0, 10);
+		}
 		ocg_remove(c.cgroup);
+	}
 	if (ctr_load_spec(&c, &spec, &herr) == 0 && spec.n_hooks[OCI_HOOK_POSTSTOP]) {
 		state = ctr_state_json(&c, OCI_STOPPED);
 		/* Failures are warnings: the container is gone either way (runtime-spec). */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -100,11 +101,18 @@ static void __attribute__((noreturn)) child(const struct exec_child *x)
 	char **envp = NULL;
 	size_t i;
 
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (i = 0; i < ARRAY_SIZE(joins); i++)
 		if (x->ns_fds[i] >= 0 && setns(x->ns_fds[i], joins[i].flag) < 0) {
 			bk_err_sys(&err, "exec: join the container's %s namespace", joins[i].name);
 			oci_child_fail(x->sync_fd, &err);
 		}
+	/* In the container now: nothing of the caller's but stdio and what it preserves. */
+	{
+		int keep[2] = { x->sync_fd, x->console_fd };
+
+		process_close_except(x->preserve_fds, keep, 2);
+	}
 	if (process_prepare(x->p, &exe, &envp, &err) < 0 ||
 	    (x->p->terminal && process_terminal(x->console_fd, x->p, &err) < 0) ||
 	    process_credentials(x->p, x->filter, &err) < 0 ||

@@ -143,6 +143,18 @@ process_prepare(const struct oci_process *p, char **exe, char ***envp, struct bk
 			close(fd);
 		}
 	}
+	/*
+	 * The cwd must be in the container: a path through an fd that reaches the
+	 * host (CVE-2024-21626: "/proc/self/fd/N") leaves it outside our root,
+	 * which getcwd reports as unreachable.
+	 */
+	{
+		char buf[PATH_MAX];
+
+		if (getcwd(buf, sizeof(buf)) == NULL || buf[0] != '/')
+			return bk_err_set(err, EPERM, "process.cwd %s: outside the container",
+					  p->cwd);
+	}
 	if (find_exe(p, exe, err) < 0)
 		return -err->code;
 	*envp = with_home(p);
@@ -224,6 +236,30 @@ process_seccomp_late(const struct oci_process *p, const struct sock_fprog *filte
 	if (filter && p->no_new_privileges)
 		return install_filter(filter, err);
 	return 0;
+}
+
+void
+process_close_except(int preserve, const int *keep, size_t n)
+{
+	unsigned first = 3 + (unsigned)(preserve > 0 ? preserve : 0);
+	int sorted[16];
+	size_t i, j, m = 0;
+
+	/* The fds to keep, ascending, above the preserved ones (at most 16: ours). */
+	for (i = 0; i < n && m < ARRAY_SIZE(sorted); i++) {
+		if (keep[i] < (int)first)
+			continue;
+		for (j = m; j > 0 && sorted[j - 1] > keep[i]; j--)
+			sorted[j] = sorted[j - 1];
+		sorted[j] = keep[i];
+		m++;
+	}
+	for (i = 0; i < m; i++) {
+		if ((unsigned)sorted[i] > first)
+			syscall(SYS_close_range, first, (unsigned)sorted[i] - 1, 0);
+		first = (unsigned)sorted[i] + 1;
+	}
+	syscall(SYS_close_range, first, ~0U, 0);
 }
 
 void

@@ -112,7 +112,7 @@ ctr_open(const struct bk_runtime *rt, const char *id, struct oci_ctr *c, struct 
 	memset(c, 0, sizeof(*c));
 	c->dir_fd = -1;
 	if (!oci_id_valid(id))
-		return bk_err_set(err, ENOENT, "container %.64s does not exist", id);
+		return bk_err_set(err, EINVAL, "invalid container id '%.64s'", id);
 	state_dir = open_root(rt, false, err);
 	if (state_dir < 0)
 		return err->code == ENOENT
