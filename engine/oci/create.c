@@ -105,52 +105,6 @@ open_namespaces(const struct oci_spec *s, int fds[OCI_NS_COUNT], struct bk_err *
 	return 0;
 }
 
-static int
-connect_console(const char *path, struct bk_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return bk_err_set(err, ENAMETOOLONG, "--console-socket %.64s...: too long", path);
-	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return bk_err_sys(err, "--console-socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		bk_err_sys(err, "--console-socket %s", path);
-		close(fd);
-		return -err->code;
-	}
-	return fd;
-}
-
-/* The pid file, written whole and renamed in: a caller never reads half a pid. */
-static int
-write_pid_file(const char *path, pid_t pid, struct bk_err *err)
-{
-	cleanup_free char *dir = xstrdup(path), *base = xstrdup(path);
-	cleanup_close int dfd = -1;
-	char text[16], *slash;
-
-	slash = strrchr(dir, '/');
-	if (slash == NULL) {
-		free(dir);
-		dir = xstrdup(".");
-	} else {
-		slash[slash == dir ? 1 : 0] = '\0';
-		free(base);
-		base = xstrdup(strrchr(path, '/') + 1);
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return bk_err_sys(err, "--pid-file %s", path);
-	snprintf(text, sizeof(text), "%d", (int)pid);
-	if (write_file_replace(dfd, base, text, strlen(text), err) < 0)
-		return bk_err_wrap(err, "--pid-file");
-	return 0;
-}
-
 int
 bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct bk_err *err)
 {
@@ -232,7 +186,7 @@ bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct b
 	if (ret < 0)
 		goto out;
 	if (o->console_socket) {
-		l.console_fd = connect_console(o->console_socket, err);
+		l.console_fd = oci_connect_console(o->console_socket, err);
 		if (l.console_fd < 0) {
 			ret = l.console_fd;
 			goto out;
@@ -254,7 +208,7 @@ bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct b
 	c.start_time = live_start_time(pid);
 	ret = ctr_save(&c, err);
 	if (ret == 0 && o->pid_file)
-		ret = write_pid_file(o->pid_file, pid, err);
+		ret = oci_write_pid_file(o->pid_file, pid, err);
 	if (ret < 0) {
 		kill(pid, SIGKILL);
 		ocg_remove(c.cgroup);

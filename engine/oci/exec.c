@@ -125,45 +125,6 @@ static void __attribute__((noreturn)) child(const struct exec_child *x)
 }
 
 static int
-connect_console(const char *path, struct bk_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return bk_err_set(err, ENAMETOOLONG, "--console-socket: too long");
-	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		bk_err_sys(err, "--console-socket %s", path);
-		if (fd >= 0)
-			close(fd);
-		return -err->code;
-	}
-	return fd;
-}
-
-static int
-write_pid(const char *path, pid_t pid, struct bk_err *err)
-{
-	cleanup_free char *tmp = xasprintf("%s.tmp", path);
-	char text[16];
-	int fd, n = snprintf(text, sizeof(text), "%d", (int)pid);
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, text, (size_t)n) != n) {
-		bk_err_sys(err, "--pid-file %s", path);
-		if (fd >= 0)
-			close(fd);
-		return -err->code;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0)
-		return bk_err_sys(err, "--pid-file %s", path);
-	return 0;
-}
-
-static int
 run(const struct bk_rt_exec *o, struct oci_ctr *c, const struct oci_spec *spec,
     const struct oci_process *p, struct bk_err *err)
 {
@@ -205,7 +166,7 @@ run(const struct bk_rt_exec *o, struct oci_ctr *c, const struct oci_spec *spec,
 			ret = bk_err_set(err, EINVAL, "exec: a terminal needs --console-socket");
 			goto out;
 		}
-		console = connect_console(o->console_socket, err);
+		console = oci_connect_console(o->console_socket, err);
 		if (console < 0) {
 			ret = console;
 			goto out;
@@ -253,7 +214,7 @@ run(const struct bk_rt_exec *o, struct oci_ctr *c, const struct oci_spec *spec,
 		waitpid(pid, NULL, 0);
 		goto out;
 	}
-	if (o->pid_file && (ret = write_pid(o->pid_file, pid, err)) < 0) {
+	if (o->pid_file && (ret = oci_write_pid_file(o->pid_file, pid, err)) < 0) {
 		kill(pid, SIGKILL);
 		goto out;
 	}

@@ -12,6 +12,7 @@
  *   process.c  a process as config.json says: rlimits, user, groups,
  *              capabilities, no_new_privs, seccomp, umask, cwd, exec
  *   hooks.c    hooks, with the state on stdin and their timeout
+ *   caller.c   the caller's console socket and pid file
  *   create.c, start.c, state.c, kill.c, delete.c, exec.c, ps.c: the verbs
  *
  * Uses base/, parse/ (oci_spec.h), proc/ (seccomp, devices) and runtime.h.
@@ -169,6 +170,13 @@ void process_close_fds(int preserve, int keep);
 must_check int process_terminal(int console_fd, const struct oci_process *p, struct bk_err *err);
 
 /* ---- seccomp (proc/oci_seccomp.c, through proc.h) -------------------------------------------- */
+
+/* ---- caller.c ------------------------------------------------------------------------------- */
+
+/* A stream socket connected to the caller's --console-socket (an fd, or -errno). */
+must_check int oci_connect_console(const char *path, struct bk_err *err);
+/* The pid file, written whole and renamed in: a caller never reads half a pid. */
+must_check int oci_write_pid_file(const char *path, pid_t pid, struct bk_err *err);
 
 /* ---- hooks.c --------------------------------------------------------------------------------- */
 
