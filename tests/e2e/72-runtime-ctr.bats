@@ -35,9 +35,7 @@ load '../lib/tty'
 
 setup_file() {
 	bk_registry_setup || return
-	OCI_WRAP_DIR=$(mktemp -d "/var/tmp/bkoci$$-XXXXXX") || return
-	oci_wrap "$OCI_WRAP_DIR" || return
-	export OCI_WRAP_DIR OCI_RT OCI_LOG OCI_LOG_DIR
+	oci_suite_setup || return
 	if ! ctd_start "$OCI_RT" || ! ctd_pull "$BK_REG/test/busybox:latest"; then
 		ctd_dump >&3
 		ctd_stop
@@ -47,38 +45,23 @@ setup_file() {
 
 teardown_file() {
 	ctd_stop
-	oci_log_save ctr
-	[ -n "${OCI_WRAP_DIR:-}" ] && rm -rf "$OCI_WRAP_DIR"
+	oci_suite_teardown ctr
 	bk_registry_teardown
 }
 
 setup() {
 	IMG=$BK_REG/test/busybox:latest
-	OCI_LOG_START=$(wc -l <"$OCI_LOG")
+	oci_log_mark
 	oci_runtime_check
 }
 
 teardown() {
 	tty_stop
 	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
-		echo "---- OCI runtime calls of this test ($OCI_LOG) ----"
-		tail -n +"$((OCI_LOG_START + 1))" "$OCI_LOG" | head -n 300
+		oci_log_test
 		ctd_dump
 	fi
 	ctd_clean_containers
-}
-
-# cgroup_of PID CTRL: PID's group directory for controller CTRL (v1), or its v2 group.
-cgroup_of() {
-	local p
-	if [ "$CG_VERSION" = 2 ]; then
-		p=$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")
-		echo "$CG_ROOT$p"
-	else
-		p=$(awk -F: -v c="$2" '{ n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) print $3 }' \
-			"/proc/$1/cgroup")
-		echo "$(cg_v1_mount "$2")$p"
-	fi
 }
 
 # gone ID: no task, no container, no cgroup, nothing in the runtime's list for ID.
@@ -92,13 +75,6 @@ gone() {
 		bk_fail "cgroups of $id left: $(find /sys/fs/cgroup -type d -path "*/$CTD_NS/$id")" || return
 	run -0 "$BK_OCI_RUNTIME" --root "$CTD_DIR/runc/$CTD_NS" list -q
 	[[ $output != *"$id"* ]] || bk_fail "the runtime still lists $id: $output"
-}
-
-# piped INPUT CMD...: CMD (a function too) with INPUT on its standard input.
-piped() {
-	local in=$1
-	shift
-	printf '%s' "$in" | "$@"
 }
 
 # stopped ID: ID's task has exited.
@@ -157,11 +133,7 @@ stopped() {
 
 @test "ctr run -t, task exec -t: a terminal, typed commands, its size and a resize, the exit status" {
 	tty_start ctd_run -t --rm "$IMG" tty1 sh
-	tty_wait '^/ #'
-	tty_type 'echo "x$((6 * 7))y"; tty; stty size'
-	tty_wait '^x42y$'
-	tty_wait '^/dev/pts/[0-9]+$'
-	tty_wait '^30 120$'
+	oci_tty_shell
 	tmux -S "$TTY_SOCK" resize-window -t bk -x 100 -y 25
 	tty_type 'clear; stty size'
 	tty_wait '^25 100$'

@@ -31,14 +31,14 @@ load '../lib/fixture'
 load '../lib/registry'
 load '../lib/images'
 load '../lib/ociruntime'
+load '../lib/daemons'
 load '../lib/tty'
 
 : "${BATS_TEST_TIMEOUT:=120}"
 
 setup_file() {
 	bk_registry_setup || return
-	OCI_WRAP_DIR=$(mktemp -d "/var/tmp/bkoci$$-XXXXXX") || return
-	oci_wrap "$OCI_WRAP_DIR" || return
+	oci_suite_setup || return
 	PODMAN_RUNTIME=bkrt
 	podman_init 'runtime_supports_json = ["bkrt"]' || return
 	cat >>"$PODMAN_DIR/containers.conf" <<-EOT
@@ -60,7 +60,7 @@ setup_file() {
 	POD_NS=bkt$$-pod
 	POD_CG=/bkpod$$
 	ip netns add "$POD_NS" && ip -n "$POD_NS" link set lo up || return
-	export OCI_WRAP_DIR OCI_RT OCI_LOG OCI_LOG_DIR PODMAN_DIR PODMAN_RUNTIME POD_NS POD_CG
+	export PODMAN_DIR PODMAN_RUNTIME POD_NS POD_CG
 	# The registry listens on the host's loopback: the one command run outside POD_NS.
 	podman_private pull -q --tls-verify=false "$BK_REG/test/busybox:latest" >/dev/null
 }
@@ -74,23 +74,21 @@ teardown_file() {
 		kill -KILL "$pid"
 	done
 	[ -n "${POD_NS:-}" ] && ip netns del "$POD_NS" 2>/dev/null
-	pod_cgroups_remove
-	oci_log_save podman
-	[ -n "${OCI_WRAP_DIR:-}" ] && rm -rf "$OCI_WRAP_DIR"
+	daemon_cgroups_remove "${POD_CG#/}" 3
+	oci_suite_teardown podman
 	bk_registry_teardown
 }
 
 setup() {
 	IMG=$BK_REG/test/busybox:latest
-	OCI_LOG_START=$(wc -l <"$OCI_LOG")
+	oci_log_mark
 	oci_runtime_check
 }
 
 teardown() {
 	tty_stop
 	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
-		echo "---- OCI runtime calls of this test ($OCI_LOG) ----"
-		tail -n +"$((OCI_LOG_START + 1))" "$OCI_LOG" | head -n 300
+		oci_log_test
 	fi
 	pm_clean
 }
@@ -114,11 +112,7 @@ pm_clean() {
 	set +e
 	[ -n "${PODMAN_DIR:-}" ] && [ -d "$PODMAN_DIR" ] || return 0
 	PM_T=30 pm rm -a -f -t 0 >/dev/null 2>&1
-	for p in /proc/[0-9]*; do
-		{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "^/usr/bin/conmon .*$PODMAN_DIR/" &&
-			pids="$pids ${p#/proc/}"
-	done
-	pids="$pids $(pod_cgroups | while read -r d; do cat "$d/cgroup.procs" 2>/dev/null; done)"
+	pids="$(daemon_cmdline_pids "^/usr/bin/conmon .*$PODMAN_DIR/") $(daemon_cgroup_procs "${POD_CG#/}" 3)"
 	for p in $pids; do
 		echo "teardown: killing $p ($(cat "/proc/$p/comm" 2>/dev/null)), left by podman" >&2
 		kill -KILL "$p" 2>/dev/null
@@ -128,29 +122,7 @@ pm_clean() {
 
 # pod_cgroups: the cgroup directories under POD_CG, in every hierarchy, deepest first.
 pod_cgroups() {
-	[ -n "${POD_CG:-}" ] || return 0
-	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "${POD_CG#/}" -prune -print 2>/dev/null |
-		while read -r d; do find "$d" -depth -type d; done
-}
-
-pod_cgroups_remove() {
-	pod_cgroups | while read -r d; do bk_rmdir_cgroup "$d" 40; done
-}
-
-# memcg PID: PID's memory cgroup directory (v1), or its v2 group.
-memcg() {
-	if [ "$CG_VERSION" = 2 ]; then
-		echo "$CG_ROOT$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"
-	else
-		echo "$(cg_v1_mount memory)$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' "/proc/$1/cgroup")"
-	fi
-}
-
-# piped INPUT CMD...: CMD (a function too) with INPUT on its standard input.
-piped() {
-	local in=$1
-	shift
-	printf '%s' "$in" | "$@"
+	daemon_cgroups "${POD_CG#/}" 3
 }
 
 # in_dir DIR CMD...: CMD run in DIR (from `run`, a subshell: the test's directory stays).
@@ -211,7 +183,8 @@ gone() {
 	run -0 pm inspect --format '{{.State.Status}} {{.State.Pid}}' d1
 	[[ $output =~ ^running\ ([0-9]+)$ ]] || bk_fail "inspect: $output"
 	pid=${BASH_REMATCH[1]}
-	[ "$(memcg "$pid")" != "$(memcg $$)" ] || bk_fail "d1 runs in the test's own memory cgroup"
+	[ "$(cgroup_of "$pid" memory)" != "$(cgroup_of $$ memory)" ] ||
+		bk_fail "d1 runs in the test's own memory cgroup"
 
 	run -4 pm exec d1 sh -c 'echo "in exec, pid $$"; exit 4'
 	[[ $output =~ ^"in exec, pid "[0-9]+$ ]] || bk_fail "exec output: $output"
@@ -232,11 +205,7 @@ gone() {
 
 @test "podman run -it, exec -it: a terminal, typed commands, its size, the exit status" {
 	tty_start prun -it --rm --network none --name tty1 "$IMG" sh
-	tty_wait '^/ #'
-	tty_type 'echo "x$((6 * 7))y"; tty; stty size'
-	tty_wait '^x42y$'
-	tty_wait '^/dev/pts/[0-9]+$'
-	tty_wait '^30 120$'
+	oci_tty_shell
 	tty_type 'exit 5'
 	run tty_status
 	[ "$output" = 5 ] || bk_fail "podman run -it exited $output, not 5"
@@ -278,7 +247,7 @@ gone() {
 	run -0 prun -d --name mem1 --network none --memory 32m "$IMG" sleep 1000
 	run -0 pm inspect --format '{{.State.Pid}}' mem1
 	pid=$output
-	dir=$(memcg "$pid")
+	dir=$(cgroup_of "$pid" memory)
 	[[ $dir == *"$POD_CG/libpod-"* ]] || bk_fail "memory cgroup of $pid is $dir, not in $POD_CG"
 	if [ "$CG_VERSION" = 2 ]; then
 		run -0 cat "$dir/memory.max"

@@ -33,9 +33,7 @@ BK_DOCKER_RUNTIME=${BK_DOCKER_RUNTIME:-bk}
 
 setup_file() {
 	bk_registry_setup || return
-	OCI_WRAP_DIR=$(mktemp -d "/var/tmp/bkoci$$-XXXXXX") || return
-	oci_wrap "$OCI_WRAP_DIR" || return
-	export OCI_WRAP_DIR OCI_RT OCI_LOG OCI_LOG_DIR
+	oci_suite_setup || return
 	if ! dkd_start "$OCI_RT" || ! dkd_pull "$BK_REG/test/busybox:latest"; then
 		dkd_dump >&3
 		dkd_stop
@@ -45,16 +43,15 @@ setup_file() {
 
 teardown_file() {
 	dkd_stop
-	oci_log_save docker
 	[ -n "${BK_OCI_LOG_KEEP:-}" ] && dkd_samples "$BK_OCI_LOG_KEEP/docker"
-	[ -n "${OCI_WRAP_DIR:-}" ] && rm -rf "$OCI_WRAP_DIR"
+	oci_suite_teardown docker
 	bk_registry_teardown
 }
 
 setup() {
 	IMG=$BK_REG/test/busybox:latest
 	RT=$BK_DOCKER_RUNTIME
-	OCI_LOG_START=$(wc -l <"$OCI_LOG")
+	oci_log_mark
 	[ "$RT" = runc ] || oci_runtime_check
 }
 
@@ -70,8 +67,7 @@ teardown() {
 		echo "---- the last command's output ----"
 		printf '%s\n' "${output:-}" ${stderr:+"$stderr"}
 		[ -s "$BATS_TEST_TMPDIR/docker.err" ] && cat "$BATS_TEST_TMPDIR/docker.err"
-		echo "---- OCI runtime calls of this test ($OCI_LOG) ----"
-		tail -n +"$((OCI_LOG_START + 1))" "$OCI_LOG" | head -n 300
+		oci_log_test
 		dkd_dump
 	fi
 	dkd_clean_containers
@@ -98,19 +94,6 @@ gone() {
 		bk_fail "cgroups of $id left: $(find /sys/fs/cgroup -type d -path "*/$DKD_CGROUP/$id")"
 }
 
-# cgroup_of PID CTRL: PID's group directory for controller CTRL (v1), or its v2 group.
-cgroup_of() {
-	local p
-	if [ "$CG_VERSION" = 2 ]; then
-		p=$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")
-		echo "$CG_ROOT$p"
-	else
-		p=$(awk -F: -v c="$2" '{ n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) print $3 }' \
-			"/proc/$1/cgroup")
-		echo "$(cg_v1_mount "$2")$p"
-	fi
-}
-
 # state NAME: Docker's status of NAME (running, exited, paused...).
 state() {
 	dkd inspect -f '{{.State.Status}}' "$1"
@@ -118,13 +101,6 @@ state() {
 
 exited() {
 	[ "$(state "$1")" = exited ]
-}
-
-# piped INPUT CMD...: CMD (a function too) with INPUT on its standard input.
-piped() {
-	local in=$1
-	shift
-	printf '%s' "$in" | "$@"
 }
 
 # logs_have NAME TEXT: docker logs NAME has the line TEXT.
@@ -294,7 +270,10 @@ ip_of() {
 		cat /sys/fs/cgroup/memory.max'
 	[ "$output" = 33554432 ] || bk_fail "limit seen inside: $output"
 
-	run -137 dkd_run --name oom1 --memory 32m "$IMG" dd if=/dev/zero of=/dev/null bs=100M count=1
+	# A moment before the allocation: the shim watches for OOM events only once
+	# the task has started, and one before that would go unseen (runc's too).
+	run -137 dkd_run --name oom1 --memory 32m "$IMG" sh -c 'sleep 2; exec dd if=/dev/zero of=/dev/null bs=100M count=1'
+
 	run -0 dkd inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' oom1
 	[ "$output" = "true 137" ] || bk_fail "OOMKilled, ExitCode: $output"
 	id=$(full_id oom1)
@@ -304,11 +283,7 @@ ip_of() {
 
 @test "docker run -it in a terminal: a shell, typed commands, the exit status" {
 	tty_start tty_docker "$BATS_TEST_TMPDIR/docker.err" run --runtime "$RT" -it --rm --name tty1 "$IMG" sh
-	tty_wait '^/ #'
-	tty_type 'echo "x$((6 * 7))y"; tty; stty size'
-	tty_wait '^x42y$'
-	tty_wait '^/dev/pts/[0-9]+$'
-	tty_wait '^30 120$'
+	oci_tty_shell
 	tty_type 'exit 5'
 	run tty_status 20
 	[ "$output" = 5 ] || bk_fail "docker run -it exited $output, not 5"
@@ -319,11 +294,7 @@ ip_of() {
 @test "docker exec -it in a terminal: typed commands, a resize, the exit status" {
 	run -0 dkd_run -d --name tty2 "$IMG" sleep 1000
 	tty_start tty_docker "$BATS_TEST_TMPDIR/docker.err" exec -it tty2 sh
-	tty_wait '^/ #'
-	tty_type 'echo "x$((6 * 7))y"; tty; stty size'
-	tty_wait '^x42y$'
-	tty_wait '^/dev/pts/[0-9]+$'
-	tty_wait '^30 120$'
+	oci_tty_shell
 	tmux -S "$TTY_SOCK" resize-window -t bk -x 100 -y 25
 	tty_type 'clear; stty size'
 	tty_wait '^25 100$'

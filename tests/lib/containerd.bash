@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # A private containerd 1.6 (Debian's package) for the suites that run an OCI
-# runtime under it (tests/e2e/72-runtime-ctr.bats).  Load after fixture.bash.
+# runtime under it (tests/e2e/72-runtime-ctr.bats).  Load after fixture.bash
+# (this file sources tests/lib/daemons.bash, the teardown pieces it shares
+# with tests/lib/dockerd.bash).
 #
 #   ctd_start RUNTIME [cri]   start containerd on a directory of its own,
 #                             CTD_DIR=/var/tmp/bkctd<pid>-XXXXXX:
@@ -42,6 +44,9 @@
 # itself is removed when it was not there before, is empty again and no other
 # containerd or shim runs on the machine.
 
+# shellcheck source=tests/lib/daemons.bash
+source "$BK_LIB/daemons.bash"
+
 # Kept when set: bats loads this file again in each test, after setup_file exported them.
 CTD_DIR=${CTD_DIR:-}
 CTD_PID=${CTD_PID:-}
@@ -67,33 +72,8 @@ ctd_snapshotter() {
 
 # ctd_config CRI: containerd's config.toml for CTD_DIR (CRI: 1 or 0).
 ctd_config() {
-	local disabled='"io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"'
-	[ "$1" = 1 ] || disabled="$disabled, \"io.containerd.grpc.v1.cri\""
+	daemon_ctd_config "$CTD_DIR" "$CTD_SOCK" "$1"
 	cat <<-EOT
-	version = 2
-	root = "$CTD_DIR/root"
-	state = "$CTD_DIR/state"
-	temp = "$CTD_DIR/tmp"
-	oom_score = 0
-	disabled_plugins = [$disabled]
-
-	[grpc]
-	  address = "$CTD_SOCK"
-	[ttrpc]
-	  address = "$CTD_SOCK.ttrpc"
-	[debug]
-	  address = ""
-	  level = "debug"
-	[metrics]
-	  address = ""
-	[cgroup]
-	  path = ""
-
-	[plugins]
-	  [plugins."io.containerd.internal.v1.opt"]
-	    path = "$CTD_DIR/opt"
 	  [plugins."io.containerd.grpc.v1.cri"]
 	    disable_tcp_service = true
 	    stream_server_address = "127.0.0.1"
@@ -199,21 +179,9 @@ ctd_clean_containers() {
 	return 0
 }
 
-# ctd_cgroups: the cgroup directories of CTD_NS (every hierarchy), deepest first.
-ctd_cgroups() {
-	[ -n "$CTD_NS" ] || return 0
-	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "$CTD_NS" -prune -print 2>/dev/null |
-		while read -r d; do find "$d" -depth -type d; done
-}
-
 # ctd_shims: the pids of the shims serving this containerd.
 ctd_shims() {
-	local p
-	[ -n "$CTD_SOCK" ] || return 0
-	for p in /proc/[0-9]*; do
-		{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "-address $CTD_SOCK " && echo "${p#/proc/}"
-	done
-	return 0
+	daemon_shims "$CTD_SOCK"
 }
 
 # ctd_any_running: some containerd or containerd shim runs on this machine (anyone's).
@@ -228,24 +196,6 @@ ctd_any_running() {
 	return 1
 }
 
-# ctd_descendants PID...: the descendants of the PIDs (by ppid), one a line.
-ctd_descendants() {
-	local ps_out p
-	ps_out=$(ps -e -o pid=,ppid=)
-	for p; do
-		awk -v root="$p" '{ parent[$1] = $2 } END {
-			for (c in parent) { q = parent[c]; while (q > 1) { if (q == root) { print c; break } q = parent[q] } } }' \
-			<<<"$ps_out"
-	done
-}
-
-# ctd_kill_pids PID...: SIGKILL each and wait (5 s) for it to be gone.
-ctd_kill_pids() {
-	local p
-	for p; do kill -KILL "$p" 2>/dev/null; done
-	for p; do bk_wait_gone "$p" 5 || echo "ctd: process $p survives SIGKILL" >&2; done
-}
-
 ctd_dump() {
 	[ -n "$CTD_DIR" ] && [ -f "$CTD_DIR/containerd.log" ] || return 0
 	echo "---- containerd log ($CTD_DIR/containerd.log, last 60 lines) ----"
@@ -255,38 +205,33 @@ ctd_dump() {
 
 # ctd_stop: see the top.  Safe to call twice, and after a failed ctd_start.
 ctd_stop() {
-	local - pid start shims procs m d sock
+	local - pid start shims procs sock socks
 	set +e
 	[ -n "$CTD_DIR" ] && [ -d "$CTD_DIR" ] || return 0
 	ctd_clean_containers
 	# The shims' sockets, while their tasks' bundles still say where they are.
-	local socks
-	socks=$(awk 'sub("^unix://", "") && /^\/run\/containerd\/s\/[0-9a-f]+$/' \
-		"$CTD_DIR"/state/io.containerd.runtime.v2.task/*/*/address 2>/dev/null)
+	socks=$(daemon_shim_sockets "$CTD_DIR/state")
 	if read -r pid start <"$CTD_DIR/pids" && [ "$(bk_proc_start "$pid")" = "$start" ]; then
-		kill -TERM "$pid"
-		bk_wait_gone "$pid" 10 || { echo "ctd: containerd $pid ignored SIGTERM" >&2; kill -KILL "$pid"; }
-		bk_wait_gone "$pid" 5
-		wait "$pid" 2>/dev/null
+		daemon_term ctd containerd "$pid" 10
 	fi
 	# What is left in the containers (by their cgroups, and under the shims), then the shims.
 	shims=$(ctd_shims)
-	# shellcheck disable=SC2046,SC2086 # one pid a word
+	# shellcheck disable=SC2086 # one pid a word
 	procs=$({
-		ctd_cgroups | while read -r d; do cat "$d/cgroup.procs" 2>/dev/null; done
-		[ -n "$shims" ] && ctd_descendants $shims
+		daemon_cgroup_procs "$CTD_NS" 3
+		[ -n "$shims" ] && daemon_descendants $shims
 	} | sort -u)
 	if [ -n "$procs" ]; then
 		# shellcheck disable=SC2086 # one pid a word
 		echo "ctd: killing container processes left:" $procs >&2
 		# shellcheck disable=SC2086
-		ctd_kill_pids $procs
+		daemon_kill ctd $procs
 	fi
 	if [ -n "$shims" ]; then
 		# shellcheck disable=SC2086 # one pid a word
 		echo "ctd: killing shims left:" $shims >&2
 		# shellcheck disable=SC2086
-		ctd_kill_pids $shims
+		daemon_kill ctd $shims
 	fi
 	for sock in $socks; do
 		[ -S "$sock" ] && rm -f "$sock"
@@ -296,19 +241,8 @@ ctd_stop() {
 	if [ -f "$CTD_DIR/run-containerd-made" ] && ! ctd_any_running; then
 		rmdir /run/containerd/s /run/containerd 2>/dev/null
 	fi
-	while read -r m; do
-		[ -n "$m" ] || continue
-		umount -l "$m" || echo "ctd: cannot unmount $m" >&2
-	done < <(bk_mounts_under "$CTD_DIR")
-	ctd_cgroups | while read -r d; do
-		bk_rmdir_cgroup "$d" 40
-	done
-	if [ -n "$(bk_mounts_under "$CTD_DIR")" ]; then
-		echo "ctd: still mounted, keeping $CTD_DIR" >&2
-	elif [ "${BK_TEST_KEEP:-}" = 1 ]; then
-		echo "ctd: BK_TEST_KEEP=1, kept $CTD_DIR" >&2
-	else
-		rm -rf --one-file-system "$CTD_DIR"
-	fi
+	daemon_unmount ctd "$CTD_DIR"
+	daemon_cgroups_remove "$CTD_NS" 3
+	daemon_dir_remove ctd "$CTD_DIR"
 	CTD_DIR="" CTD_PID="" CTD_SOCK="" CTD_NS=""
 }

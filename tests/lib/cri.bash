@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Kubernetes' way to an OCI runtime: containerd 1.6's CRI plugin, driven as
 # kubelet drives it, through tests/py/cri/cri_client.py (tests/e2e/74-runtime-cri.bats).
-# Load after fixture.bash, registry.bash and containerd.bash.
+# Load after fixture.bash, registry.bash, ociruntime.bash and containerd.bash.
 #
 #   cri_setup            after bk_registry_setup and `ctd_start RUNTIME cri`: CRI_DIR
 #                        (/var/tmp/bkcri<pid>-XXXXXX), the client's generated modules
@@ -20,7 +20,8 @@
 #   cri_wait_state ID STATE [SECONDS]
 #   cri_pid ID           the container's init pid (ContainerStatus verbose info)
 #   cri_pod_ip POD_ID    the pod's IP (PodSandboxStatus)
-#   cri_cgroup PID CTRL  PID's cgroup directory for CTRL (v1), or its v2 group
+#   cri_cgroup PID CTRL  PID's cgroup directory for CTRL (v1), or its v2 group:
+#                        cgroup_of of tests/lib/ociruntime.bash
 #   cri_clean_pods       StopPodSandbox + RemovePodSandbox of every pod (a test's teardown)
 #   cri_teardown         cri_clean_pods, ctd_stop, then what is ours on the host:
 #                        the bridge, CNI's result cache files of our pods, CRI_DIR
@@ -286,17 +287,9 @@ cri_pod_ip() {
 	cri inspectp "$1" | jq -er .status.network.ip
 }
 
-# cri_cgroup PID CTRL: PID's group directory for controller CTRL (v1), or its v2 group.
+# cri_cgroup PID CTRL: see the top.
 cri_cgroup() {
-	local p
-	if [ "$CG_VERSION" = 2 ]; then
-		p=$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")
-		echo "$CG_ROOT$p"
-	else
-		p=$(awk -F: -v c="$2" '{ n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) print $3 }' \
-			"/proc/$1/cgroup")
-		echo "$(cg_v1_mount "$2")$p"
-	fi
+	cgroup_of "$@"
 }
 
 # ---- teardown ----

@@ -2,7 +2,8 @@
 # A private Docker daemon (Debian's docker.io 20.10: dockerd, /usr/bin/docker)
 # on a private containerd (Debian's containerd 1.6), for the suites that run
 # an OCI runtime under Docker (tests/e2e/76-runtime-docker.bats).  Load after
-# fixture.bash.
+# fixture.bash (this file sources tests/lib/daemons.bash, the teardown pieces
+# it shares with tests/lib/containerd.bash).
 #
 #   dkd_start RUNTIME      start containerd, then dockerd, with RUNTIME (a
 #                          path) registered as the runtime "bk"
@@ -69,6 +70,9 @@
 # the namespace (with everything in it), the files outside DKD_DIR listed
 # above, DKD_DIR (kept when BK_TEST_KEEP=1).
 
+# shellcheck source=tests/lib/daemons.bash
+source "$BK_LIB/daemons.bash"
+
 DKD_DIR=${DKD_DIR:-}
 DKD_SOCK=${DKD_SOCK:-}
 DKD_NS=${DKD_NS:-bkdkd$$}
@@ -131,33 +135,7 @@ dkd_netns() {
 # dkd_ctd_config: containerd's config.toml (no CRI, nothing outside DKD_DIR/ctd
 # but the shims' sockets, which containerd 1.6 always puts in /run/containerd/s).
 dkd_ctd_config() {
-	local d=$DKD_DIR/ctd
-	cat <<-EOT
-	version = 2
-	root = "$d/root"
-	state = "$d/state"
-	temp = "$d/tmp"
-	oom_score = 0
-	disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-	  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.zfs",
-	  "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp",
-	  "io.containerd.internal.v1.tracing"]
-
-	[grpc]
-	  address = "$d/containerd.sock"
-	[ttrpc]
-	  address = "$d/containerd.sock.ttrpc"
-	[debug]
-	  address = ""
-	  level = "debug"
-	[metrics]
-	  address = ""
-	[cgroup]
-	  path = ""
-	[plugins]
-	  [plugins."io.containerd.internal.v1.opt"]
-	    path = "$d/opt"
-	EOT
+	daemon_ctd_config "$DKD_DIR/ctd" "$DKD_DIR/ctd/containerd.sock" 0
 }
 
 # dkd_wait_answer PID WHAT LOG CMD...: until CMD succeeds, while PID lives.
@@ -280,44 +258,16 @@ dkd_clean_containers() {
 	return 0
 }
 
-# dkd_cgroups: our cgroup directories (every hierarchy), deepest first.
-dkd_cgroups() {
-	[ -n "$DKD_CGROUP" ] || return 0
-	find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "$DKD_CGROUP" -prune -print 2>/dev/null |
-		while read -r d; do find "$d" -depth -type d; done
-}
-
-# dkd_shims: the pids of the shims serving our containerd.
-dkd_shims() {
-	local p sock=$DKD_DIR/ctd/containerd.sock
-	[ -n "$DKD_DIR" ] || return 0
-	for p in /proc/[0-9]*; do
-		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "-address $sock " && echo "${p#/proc/}"
-	done
-	return 0
-}
-
-# dkd_descendants PID...: the descendants of the PIDs (by ppid), one a line.
-dkd_descendants() {
-	local ps_out p
-	ps_out=$(ps -e -o pid=,ppid=)
-	for p; do
-		awk -v root="$p" '{ parent[$1] = $2 } END {
-			for (c in parent) { q = parent[c]; while (q > 1) { if (q == root) { print c; break } q = parent[q] } } }' \
-			<<<"$ps_out"
-	done
-}
-
 # dkd_leftovers: what still runs of ours: in DKD_NS, the shims, in our cgroups, under the shims.
 dkd_leftovers() {
 	local shims
-	shims=$(dkd_shims)
+	[ -n "$DKD_DIR" ] && shims=$(daemon_shims "$DKD_DIR/ctd/containerd.sock")
 	{
 		[ -e "/run/netns/$DKD_NS" ] && ip netns pids "$DKD_NS" 2>/dev/null
 		echo "$shims"
-		dkd_cgroups | while read -r d; do cat "$d/cgroup.procs" 2>/dev/null; done
+		daemon_cgroup_procs "$DKD_CGROUP" 2
 		# shellcheck disable=SC2086 # one pid a word
-		[ -n "$shims" ] && dkd_descendants $shims
+		[ -n "$shims" ] && daemon_descendants $shims
 	} | grep -E '^[0-9]+$' | sort -u
 }
 
@@ -325,14 +275,7 @@ dkd_leftovers() {
 dkd_term() {
 	local pid
 	pid=$(dkd_pid "$1") || return 0
-	kill -TERM "$pid" 2>/dev/null
-	bk_wait_gone "$pid" "$2" || {
-		echo "dkd: $1 $pid ignored SIGTERM for $2 s; SIGKILL" >&2
-		kill -KILL "$pid" 2>/dev/null
-		bk_wait_gone "$pid" 5
-	}
-	wait "$pid" 2>/dev/null
-	return 0
+	daemon_term dkd "$1" "$pid" "$2"
 }
 
 dkd_dump() {
@@ -346,36 +289,26 @@ dkd_dump() {
 
 # dkd_stop: see the top.  Safe to call twice, and after a failed dkd_start.
 dkd_stop() {
-	local - socks procs p m d
+	local - socks procs p
 	set +e
 	[ -n "$DKD_DIR" ] && [ -d "$DKD_DIR" ] || return 0
 	dkd_clean_containers
 	# The shims' sockets, while the tasks' state still says where they are.
-	socks=$(awk 'sub("^unix://", "") && /^\/run\/containerd\/s\/[0-9a-f]+$/' \
-		"$DKD_DIR"/ctd/state/io.containerd.runtime.v2.task/*/*/address 2>/dev/null)
+	socks=$(daemon_shim_sockets "$DKD_DIR/ctd/state")
 	dkd_term dockerd 20
 	dkd_term containerd 10
 	dkd_term registry 5
 	procs=$(dkd_leftovers)
-	if [ -n "$procs" ]; then
-		for p in $procs; do
-			echo "dkd: killing $p ($(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | head -c 200)) left" >&2
-			kill -KILL "$p" 2>/dev/null
-		done
-		for p in $procs; do
-			bk_wait_gone "$p" 5 || echo "dkd: process $p survives SIGKILL" >&2
-		done
-	fi
+	for p in $procs; do
+		echo "dkd: killing $p ($(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | head -c 200)) left" >&2
+	done
+	# shellcheck disable=SC2086 # one pid a word
+	[ -n "$procs" ] && daemon_kill dkd $procs
 	for p in $socks; do
 		[ -S "$p" ] && rm -f "$p"
 	done
-	while read -r m; do
-		[ -n "$m" ] || continue
-		umount -l "$m" || echo "dkd: cannot unmount $m" >&2
-	done < <(bk_mounts_under "$DKD_DIR")
-	dkd_cgroups | while read -r d; do
-		bk_rmdir_cgroup "$d" 40
-	done
+	daemon_unmount dkd "$DKD_DIR"
+	daemon_cgroups_remove "$DKD_CGROUP" 2
 	if [ -f "$DKD_DIR/netns-made" ] && [ -e "/run/netns/$DKD_NS" ]; then
 		ip -n "$DKD_NS" link del "$DKD_BR" 2>/dev/null
 		ip netns del "$DKD_NS" || echo "dkd: cannot delete netns $DKD_NS" >&2
@@ -383,13 +316,7 @@ dkd_stop() {
 	[ -f "$DKD_DIR/made-run-containerd" ] && rmdir /run/containerd/s /run/containerd 2>/dev/null
 	[ -f "$DKD_DIR/made-key-json" ] && rm -f /etc/docker/key.json
 	[ -f "$DKD_DIR/made-etc-docker" ] && rmdir /etc/docker 2>/dev/null
-	if [ -n "$(bk_mounts_under "$DKD_DIR")" ]; then
-		echo "dkd: still mounted, keeping $DKD_DIR" >&2
-	elif [ "${BK_TEST_KEEP:-}" = 1 ]; then
-		echo "dkd: BK_TEST_KEEP=1, kept $DKD_DIR" >&2
-	else
-		rm -rf --one-file-system "$DKD_DIR"
-	fi
+	daemon_dir_remove dkd "$DKD_DIR"
 	DKD_DIR="" DKD_SOCK=""
 }
 

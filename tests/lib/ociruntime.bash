@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # The OCI runtime under test for the suites that drive one through real
 # clients (tests/e2e/72-runtime-ctr.bats: containerd 1.6 and ctr,
-# tests/e2e/73-runtime-podman.bats: podman 4.3), and a wrapper around it that
-# logs how each client calls it.  Load after fixture.bash.
+# tests/e2e/73-runtime-podman.bats: podman 4.3, 74-runtime-cri.bats: CRI,
+# 76-runtime-docker.bats: Docker), a wrapper around it that logs how each
+# client calls it, and what those suites' tests share.  Load after fixture.bash.
 #
 #   BK_OCI_RUNTIME   the runtime: by default bockerfs-runtime next to the
 #                    daemon ($(dirname "$BOCKERFS_BIN")/bockerfs-runtime).
@@ -30,6 +31,20 @@
 #   TIME call N rc R SECONDS s
 #     stdout: what state/list/ps/features/--version printed (other
 #     subcommands' stdout is the container's, left alone)
+#
+# For the suites' setup and teardown:
+#   oci_suite_setup        (setup_file) the wrapper in a directory of the file's
+#                          own, OCI_WRAP_DIR (/var/tmp/bkoci<pid>-XXXXXX);
+#                          OCI_WRAP_DIR, OCI_RT, OCI_LOG, OCI_LOG_DIR exported
+#   oci_suite_teardown NAME  (teardown_file) oci_log_save NAME, OCI_WRAP_DIR removed
+#   oci_log_mark           (setup) this test's calls begin here (OCI_LOG_START)
+#   oci_log_test           (teardown of a failed test) the calls since oci_log_mark
+# For the tests:
+#   cgroup_of PID CTRL     PID's group directory for controller CTRL (v1), or its v2 group
+#   piped INPUT CMD...     CMD (a function too) with INPUT on its standard input
+#   oci_tty_shell          in the terminal of tests/lib/tty.bash, at a shell's prompt:
+#                          the shell runs a command, its terminal is a pty and has
+#                          tty_start's size (30 rows, 120 columns)
 
 BK_OCI_RUNTIME=${BK_OCI_RUNTIME:-$(dirname "$BOCKERFS_BIN")/bockerfs-runtime}
 BK_OCI_WRAP=${BK_OCI_WRAP:-1}
@@ -160,4 +175,74 @@ oci_log_save() {
 # oci_calls SUBCOMMAND: the argv lines of the logged calls of SUBCOMMAND.
 oci_calls() {
 	grep '^  argv: ' "$OCI_LOG" | grep -E " $1( |\$)"
+}
+
+# ---- the suites' setup and teardown ----
+
+# oci_suite_setup: see the top.
+oci_suite_setup() {
+	OCI_WRAP_DIR=$(mktemp -d "/var/tmp/bkoci$$-XXXXXX") || return
+	oci_wrap "$OCI_WRAP_DIR" || return
+	export OCI_WRAP_DIR OCI_RT OCI_LOG OCI_LOG_DIR
+}
+
+# oci_suite_teardown NAME: see the top.
+oci_suite_teardown() {
+	oci_log_save "$1"
+	[ -n "${OCI_WRAP_DIR:-}" ] && rm -rf "$OCI_WRAP_DIR"
+	return 0
+}
+
+# oci_log_mark: see the top.
+oci_log_mark() {
+	OCI_LOG_START=$(wc -l <"$OCI_LOG")
+}
+
+# oci_log_test: see the top.
+oci_log_test() {
+	echo "---- OCI runtime calls of this test ($OCI_LOG) ----"
+	tail -n +"$((OCI_LOG_START + 1))" "$OCI_LOG" | head -n 300
+}
+
+# ---- for the tests ----
+
+# cgroup_of PID CTRL: PID's group directory for controller CTRL (v1), or its v2 group.
+cgroup_of() {
+	local p
+	if [ "$CG_VERSION" = 2 ]; then
+		p=$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")
+		echo "$CG_ROOT$p"
+	else
+		p=$(awk -F: -v c="$2" '{ n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) print $3 }' \
+			"/proc/$1/cgroup")
+		echo "$(cg_v1_mount "$2")$p"
+	fi
+}
+
+# piped INPUT CMD...: CMD (a function too) with INPUT on its standard input.
+piped() {
+	local in=$1
+	shift
+	printf '%s' "$in" | "$@"
+}
+
+# oci_tty_shell: see the top.
+oci_tty_shell() {
+	local end=$((SECONDS + 15))
+	# shellcheck disable=SC2016 # expanded by the shell in the container
+	tty_wait '^/ #' &&
+		tty_type 'echo "x$((6 * 7))y"; tty' &&
+		tty_wait '^x42y$' &&
+		tty_wait '^/dev/pts/[0-9]+$' || return
+	# The client sets the terminal's size when it sees the process run, which
+	# may be after the shell's first prompt: ask until it has.
+	until tty_screen | grep -qE '^30 120$'; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			bk_fail "the terminal's size never became 30x120; screen:
+$(tty_screen)"
+			return 1
+		fi
+		tty_type 'stty size'
+		sleep 0.5
+	done
 }
