@@ -81,7 +81,9 @@ HTTPD_CMD='mkdir -p /www && echo "hello from $HOSTNAME" >/www/index.html && exec
 	# stop: the veth goes with the netns, the lease stays; a new start gets it again.
 	run ct_ctl "$id" 'stop 1'
 	[ "${lines[0]}" = OK ] || bk_fail "stop: $output"
-	[ -z "$(net_bk_links)" ] || bk_fail "veth left after stop: $(net_bk_links)"
+	# The kernel removes a dead namespace's veth from a work queue: soon, not at once.
+	bk_wait_until "$BK_DEADLINE" eval 'test -z "$(net_bk_links)"' ||
+		bk_fail "veth left after stop: $(net_bk_links)"
 	[ "$(net_leases_of "$id")" = "$id $ip $mac" ] || bk_fail "lease after stop: $(cat "$BK_MNT/net/leases")"
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^END$'
@@ -91,7 +93,8 @@ HTTPD_CMD='mkdir -p /www && echo "hello from $HOSTNAME" >/www/index.html && exec
 	# rm: no veth, no lease.
 	run ct_ctl "$id" 'rm force'
 	[ "${lines[0]}" = OK ] || bk_fail "rm force: $output"
-	[ -z "$(net_bk_links)" ] || bk_fail "veth left after rm: $(net_bk_links)"
+	bk_wait_until "$BK_DEADLINE" eval 'test -z "$(net_bk_links)"' ||
+		bk_fail "veth left after rm: $(net_bk_links)"
 	[ -z "$(net_veths)" ] || bk_fail "bridge ports left after rm: $(net_veths)"
 	! net_leases_of "$id" || bk_fail "lease left after rm: $(cat "$BK_MNT/net/leases")"
 }
