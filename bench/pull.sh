@@ -59,7 +59,7 @@ for ((r = 1; r <= rounds; r++)); do
 		echo "$BK_REG/$repo" >"$BK_MNT/images/pull"
 		b=$(elapsed "$t")
 		cpu1=$(cpu_busy) d1=$(proc_cpu "$BK_PID")
-		[ -z "${perf_pid:-}" ] || { kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null; perf_pid=""; }
+		[ -z "${perf_pid:-}" ] || { kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
 		sync
 		cpu2=$(cpu_busy)
 		t=$(now)
