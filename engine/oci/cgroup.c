@@ -254,6 +254,19 @@ has_controller(const char *names, const char *want)
 	return false;
 }
 
+/* want is a whole word of the space-separated list ("cpu" is not in "cpuset io"). */
+static bool
+has_word(const char *list, const char *want)
+{
+	size_t n = strlen(want);
+	const char *p;
+
+	for (p = strstr(list, want); p; p = strstr(p + 1, want))
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
 static void
 num(char *buf, size_t size, int64_t v)
 {
@@ -375,6 +388,14 @@ v1_apply(const char *dir, const char *names, const struct oci_resources *r, stru
 	return 0;
 }
 
+/*
+ * Enable the controllers limits need (cpu, cpuset, io, memory, pids) in
+ * the subtree of every ancestor of the group, from the root down to its
+ * parent, as far as each level has them: a group's cpu.weight or
+ * memory.max exists only if its parent delegates that controller.  The
+ * directories exist already (make_dirs); the intermediate ones hold no
+ * process, so the kernel accepts them.
+ */
 static int
 v2_enable(const char *path, struct bk_err *err)
 {
@@ -387,22 +408,19 @@ v2_enable(const char *path, struct bk_err *err)
 	for (;;) {
 		const char *slash;
 
-		if (read_at(dir, "cgroup.controllers", avail, sizeof(avail)) < 0)
-			avail[0] = '\0';
 		while (*p == '/')
 			p++;
-		slash = strchrnul(p, '/');
-		if (*slash == '\0')
-			break; /* the leaf: nothing to enable below it */
+		if (*p == '\0')
+			break; /* dir is the group itself: nothing to enable below it */
+		if (read_at(dir, "cgroup.controllers", avail, sizeof(avail)) < 0)
+			avail[0] = '\0';
 		for (i = 0; i < ARRAY_SIZE(want); i++) {
-			char *w = strstr(avail, want[i]);
-			size_t n = strlen(want[i]);
-
-			if (w == NULL || (w > avail && w[-1] != ' ') || (w[n] && w[n] != ' '))
+			if (!has_word(avail, want[i]))
 				continue;
 			snprintf(req, sizeof(req), "+%s", want[i]);
 			(void)write_at(dir, "cgroup.subtree_control", req);
 		}
+		slash = strchrnul(p, '/');
 		at += (size_t)snprintf(dir + at, at < sizeof(dir) ? sizeof(dir) - at : 0, "/%.*s",
 				       (int)(slash - p), p);
 		if (at >= sizeof(dir))
@@ -513,7 +531,7 @@ each_hierarchy(const char *path, pid_t pid, const struct oci_resources *r, bool 
 	snprintf(v, sizeof(v), "%d", (int)pid);
 	if (v2) {
 		snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, path);
-		if (make && (v2_enable(path, err) < 0 || make_dirs(CG_ROOT, path, false, err) < 0))
+		if (make && (make_dirs(CG_ROOT, path, false, err) < 0 || v2_enable(path, err) < 0))
 			return -err->code;
 		if (r && (v2_apply(dir, r, err) < 0 || (make && v2_devices(dir, r, err) < 0)))
 			return -err->code;

@@ -196,7 +196,8 @@ stopped() {
 	[ "$output" = 33554432 ] || bk_fail "limit: $output"
 	# Every process of the container is in it, the exec'd ones too.
 	run -0 ctd_exec --exec-id m1 mem1 cat /proc/self/cgroup
-	grep -qE "(memory|^0::).*:/$CTD_NS/mem1\$" <<<"$output" || bk_fail "exec's cgroups: $output"
+	# v1: "N:memory:/NS/mem1"; v2: "0::/NS/mem1".
+	grep -qE "^[0-9]+:(memory)?:/$CTD_NS/mem1\$" <<<"$output" || bk_fail "exec's cgroups: $output"
 	run -0 ctd task kill -s SIGKILL mem1
 	bk_wait_until 10 stopped mem1
 	run -0 ctd task delete mem1
