@@ -623,10 +623,22 @@ ocg_pids(const char *path, pid_t **pids, size_t *n, struct bk_err *err)
 	return 0;
 }
 
+/* The freezer's state file in dir (mode: procs_dir's 1 for v1, 2 for v2) says frozen. */
+static bool
+frozen_at(const char *dir, int mode)
+{
+	char buf[512];
+
+	if (mode == 2)
+		return read_at(dir, "cgroup.events", buf, sizeof(buf)) > 0 &&
+		       strstr(buf, "frozen 1") != NULL;
+	return read_at(dir, "freezer.state", buf, sizeof(buf)) > 0 && strcmp(buf, "FROZEN") == 0;
+}
+
 int
 ocg_freeze(const char *path, bool freeze, struct bk_err *err)
 {
-	char dir[PATH_MAX], state[64];
+	char dir[PATH_MAX];
 	int mode, tries;
 
 	mode = procs_dir(path, "freezer", dir, sizeof(dir), err);
@@ -637,10 +649,8 @@ ocg_freeze(const char *path, bool freeze, struct bk_err *err)
 		return -err->code;
 	/* Freezing is asynchronous: wait (at most a second) until the kernel says it is done. */
 	for (tries = 0; freeze && tries < 1000; tries++) {
-		if (ocg_frozen(path))
+		if (frozen_at(dir, mode))
 			return 0;
-		(void)read_at(dir, mode == 2 ? "cgroup.events" : "freezer.state", state,
-			      sizeof(state));
 		poll(NULL, 0, 1);
 	}
 	if (freeze) {
@@ -655,16 +665,10 @@ bool
 ocg_frozen(const char *path)
 {
 	struct bk_err err = BK_ERR_INIT;
-	char dir[PATH_MAX], buf[512];
+	char dir[PATH_MAX];
 	int mode = procs_dir(path, "freezer", dir, sizeof(dir), &err);
 
-	if (mode == 2)
-		return read_at(dir, "cgroup.events", buf, sizeof(buf)) > 0 &&
-		       strstr(buf, "frozen 1") != NULL;
-	if (mode == 1)
-		return read_at(dir, "freezer.state", buf, sizeof(buf)) > 0 &&
-		       strcmp(buf, "FROZEN") == 0;
-	return false;
+	return mode > 0 && frozen_at(dir, mode);
 }
 
 void

@@ -230,7 +230,7 @@ oci_child(const struct oci_launch *l)
 	}
 	if (process_seccomp_late(p, l->filter, &err) < 0)
 		fail(&err);
-	process_close_fds(l->preserve_fds, -1);
+	process_close_except(l->preserve_fds, NULL, 0);
 	execve(exe, p->args, envp);
 	bk_err_sys(&err, "exec %s", exe);
 	oci_child_fail(-1, &err);

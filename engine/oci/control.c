@@ -60,10 +60,8 @@ bk_rt_kill(const struct bk_runtime *rt, const char *id, int sig, bool all, struc
 	if (ret < 0)
 		return ret;
 	st = ctr_status(&c);
-	if (st == OCI_STOPPED || st == OCI_CREATING) {
-		ret = all ? 0 : bk_err_set(err, ESRCH, "container not running");
-		if (all)
-			ret = signal_all(&c, sig, err);
+	if (!all && (st == OCI_STOPPED || st == OCI_CREATING)) {
+		ret = bk_err_set(err, ESRCH, "container not running");
 		goto out;
 	}
 	if (all) {

@@ -118,7 +118,7 @@ static void __attribute__((noreturn)) child(const struct exec_child *x)
 	    process_credentials(x->p, x->filter, &err) < 0 ||
 	    process_seccomp_late(x->p, x->filter, &err) < 0)
 		oci_child_fail(x->sync_fd, &err);
-	process_close_fds(x->preserve_fds, x->sync_fd);
+	process_close_except(x->preserve_fds, &x->sync_fd, 1);
 	execve(exe, x->p->args, envp);
 	bk_err_sys(&err, "exec %s", exe);
 	oci_child_fail(x->sync_fd, &err);

@@ -164,8 +164,6 @@ must_check int process_seccomp_late(const struct oci_process *p, const struct so
 				    struct bk_err *err);
 /* Close every fd but 0-2, 3..3+preserve-1 and the n in keep (close_range). */
 void process_close_except(int preserve, const int *keep, size_t n);
-/* Close every fd but 0-2 and 3..3+preserve-1 (and keep, if >= 0): close_range. */
-void process_close_fds(int preserve, int keep);
 /* A new pty: the master sent over console_fd, the slave made stdio and controlling tty. */
 must_check int process_terminal(int console_fd, const struct oci_process *p, struct bk_err *err);
 

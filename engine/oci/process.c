@@ -262,19 +262,6 @@ process_close_except(int preserve, const int *keep, size_t n)
 	syscall(SYS_close_range, first, ~0U, 0);
 }
 
-void
-process_close_fds(int preserve, int keep)
-{
-	unsigned first = 3 + (unsigned)(preserve > 0 ? preserve : 0);
-
-	if (keep >= (int)first) {
-		syscall(SYS_close_range, first, (unsigned)keep - 1, 0);
-		syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0);
-	} else {
-		syscall(SYS_close_range, first, ~0U, 0);
-	}
-}
-
 /* Send the master to the caller's console socket with SCM_RIGHTS, as runc sends it. */
 static int
 send_master(int sock, int master, const char *name, struct bk_err *err)
