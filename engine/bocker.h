@@ -57,8 +57,11 @@ struct bk_cancel {
 
 struct bk_engine;
 
+/* The state directory a daemon uses, and where bockerfs-runtime enlists its containers. */
+#define BK_STATE_DEFAULT "/var/lib/bockerfs"
+
 struct bk_engine_opts {
-	const char *root;      /* state directory, default /var/lib/bockerfs */
+	const char *root;      /* state directory, default BK_STATE_DEFAULT */
 	uint64_t storage_size; /* size of the embedded btrfs image file */
 	/* Registries (pull): mirrors tried first for Docker Hub, plain-http hosts, credentials. */
 	const char *const *registry_mirrors;    /* NULL-terminated, may be NULL */

@@ -25,6 +25,12 @@
 struct bk_runtime {
 	const char *root;    /* state root (--root) */
 	bool systemd_cgroup; /* cgroupsPath is "slice:prefix:name" (--systemd-cgroup) */
+	/*
+	 * The bockerfs store whose daemon shows the containers in its tree
+	 * (--store, $BOCKERFS_STORE; NULL: BK_STATE_DEFAULT).  Not needed: no
+	 * store there, nothing shown.
+	 */
+	const char *store;
 };
 
 struct bk_rt_create {

@@ -22,7 +22,6 @@
 #include "common/xalloc.h"
 #include "fsd.h"
 
-#define DEFAULT_ROOT         "/var/lib/bockerfs"
 #define DEFAULT_MOUNTPOINT   "/run/bockerfs"
 #define DEFAULT_STORAGE_SIZE (20ULL << 30)
 #define MAX_THREADS          64
@@ -96,7 +95,7 @@ usage(FILE *out)
 		"  --no-cgroups          run containers without resource limits when\n"
 		"                        cgroups are unusable (else the daemon refuses to start)\n"
 		"  MOUNTPOINT            where the control tree appears (default %s)\n",
-		DEFAULT_ROOT, DEFAULT_MOUNTPOINT);
+		BK_STATE_DEFAULT, DEFAULT_MOUNTPOINT);
 }
 
 static must_check int
@@ -120,7 +119,7 @@ parse_args(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	o->root = DEFAULT_ROOT;
+	o->root = BK_STATE_DEFAULT;
 	o->mountpoint = DEFAULT_MOUNTPOINT;
 	o->storage_size = DEFAULT_STORAGE_SIZE;
 	while ((c = getopt_long(argc, argv, "fhV", longopts, NULL)) != -1) {

@@ -3,8 +3,9 @@
  * engine (engine/runtime.h).  No process of ours outlives a verb; no daemon
  * is needed.
  *
- *   bockerfs-runtime [--root DIR] [--log FILE] [--log-format text|json]
- *                    [--systemd-cgroup] [--debug] VERB [OPTIONS] ID ...
+ *   bockerfs-runtime [--root DIR] [--store DIR] [--log FILE]
+ *                    [--log-format text|json] [--systemd-cgroup] [--debug]
+ *                    VERB [OPTIONS] ID ...
  *
  * Options are taken with one dash or two, "--opt VALUE" or "--opt=VALUE",
  * as runc's Go flag parser takes them.
@@ -191,8 +192,8 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: bockerfs-runtime [--root DIR] [--log FILE] [--log-format text|json] "
-		   "[--systemd-cgroup] VERB [OPTIONS] ID\nverbs:");
+	fprintf(f, "usage: bockerfs-runtime [--root DIR] [--store DIR] [--log FILE] "
+		   "[--log-format text|json] [--systemd-cgroup] VERB [OPTIONS] ID\nverbs:");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, " %s", verbs[i].name);
 	fputc('\n', f);
@@ -203,6 +204,7 @@ main(int argc, char **argv)
 {
 	enum {
 		OPT_ROOT = 256,
+		OPT_STORE,
 		OPT_LOG,
 		OPT_LOG_FORMAT,
 		OPT_SYSTEMD,
@@ -212,6 +214,7 @@ main(int argc, char **argv)
 	};
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "store", required_argument, NULL, OPT_STORE },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD },
@@ -224,16 +227,23 @@ main(int argc, char **argv)
 	};
 	struct cli cli = { .rt = { .root = BK_RUNTIME_ROOT } };
 	const char *env_root = getenv("BOCKERFS_RUNTIME_ROOT");
+	const char *env_store = getenv("BOCKERFS_STORE");
 	int c;
 	size_t i;
 
 	if (env_root && *env_root)
 		cli.rt.root = env_root;
+	/* The callers' configurations name the binary only: the store comes from the environment. */
+	if (env_store && *env_store)
+		cli.rt.store = env_store;
 	opterr = 0;
 	while ((c = getopt_long_only(argc, argv, "+vh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ROOT:
 			cli.rt.root = optarg;
+			break;
+		case OPT_STORE:
+			cli.rt.store = optarg;
 			break;
 		case OPT_LOG:
 			cli.log = optarg;

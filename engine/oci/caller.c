@@ -1,7 +1,7 @@
 /*
  * What a caller hands the runtime besides the bundle: the console socket a
  * terminal's master goes to, and the pid file it reads the process's pid
- * from (create's and exec's alike).
+ * from (create's and exec's alike); and who the caller is, for the tree.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,4 +59,20 @@ oci_write_pid_file(const char *path, pid_t pid, struct bk_err *err)
 	if (write_file_replace(dfd, base, text, strlen(text), err) < 0)
 		return bk_err_wrap(err, "--pid-file");
 	return 0;
+}
+
+/* "containerd-shim[812]": the parent's name and pid. */
+char *
+caller_name(void)
+{
+	char path[64];
+	cleanup_free char *comm = NULL;
+	pid_t ppid = getppid();
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)ppid);
+	if (read_file_at(AT_FDCWD, path, 64, &comm, &len, NULL) < 0 || len == 0)
+		return xasprintf("pid %d", (int)ppid);
+	comm[strcspn(comm, "\n")] = '\0';
+	return xasprintf("%s[%d]", comm, (int)ppid);
 }

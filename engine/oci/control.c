@@ -231,8 +231,8 @@ bk_rt_pause(const struct bk_runtime *rt, const char *id, bool pause, struct bk_e
 		ret = bk_err_set(err, EINVAL, "container %s is not running", id);
 	else if (!pause && st != OCI_PAUSED)
 		ret = bk_err_set(err, EINVAL, "container %s is not paused", id);
-	else
-		ret = ocg_freeze(c.cgroup, pause, err);
+	else if ((ret = ocg_freeze(c.cgroup, pause, err)) == 0)
+		enlist_put(rt, id, pause ? "paused" : "running");
 	ctr_close(&c);
 	return ret;
 }

@@ -154,6 +154,7 @@ bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct b
 	c.rootfs = xstrdup(rootfs);
 	time_rfc3339_ns(created, sizeof(created));
 	c.created = xstrdup(created);
+	c.caller = caller_name();
 	c.annotations = xstrdup(spec.annotations_json ? spec.annotations_json : "{}");
 	ret = ocg_path(spec.cgroups_path, rt->systemd_cgroup, o->id, &c.cgroup, err);
 	if (ret < 0)
@@ -214,6 +215,7 @@ bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct b
 		ocg_remove(c.cgroup);
 		goto out;
 	}
+	enlist_put(rt, o->id, "created");
 	ret = 0;
 out:
 	if (pidfd >= 0)

@@ -12,7 +12,8 @@
  *   process.c  a process as config.json says: rlimits, user, groups,
  *              capabilities, no_new_privs, seccomp, umask, cwd, exec
  *   hooks.c    hooks, with the state on stdin and their timeout
- *   caller.c   the caller's console socket and pid file
+ *   caller.c   the caller's console socket and pid file, its name
+ *   enlist.c   the container's entry in a bockerfs store, for the daemon's tree
  *   create.c, start.c, state.c, kill.c, delete.c, exec.c, ps.c: the verbs
  *
  * Uses base/, parse/ (oci_spec.h), proc/ (seccomp, devices) and runtime.h.
@@ -49,6 +50,7 @@ struct oci_ctr {
 	char *created; /* RFC 3339 with nanoseconds */
 	char *annotations;
 	char *cgroup; /* the group's path from the hierarchy's root, "" if none */
+	char *caller; /* who ran create, "conmon[812]", for the daemon's tree */
 };
 
 /* Make <root>/<id> (EEXIST: the id is taken), locked. */
@@ -175,6 +177,19 @@ must_check int process_terminal(int console_fd, const struct oci_process *p, str
 must_check int oci_connect_console(const char *path, struct bk_err *err);
 /* The pid file, written whole and renamed in: a caller never reads half a pid. */
 must_check int oci_write_pid_file(const char *path, pid_t pid, struct bk_err *err);
+/* Who called us, "containerd-shim[812]" (the parent), for the tree's status (caller frees). */
+char *caller_name(void);
+
+/* ---- enlist.c -------------------------------------------------------------------------------- */
+
+/*
+ * The container's entry in the bockerfs store (rt->store, or the daemon's
+ * default): written, or written again, with the status the daemon will see
+ * (its cue to look); dropped at delete.  Never fails: without a store there
+ * is nothing to show, and a write that fails is a warning.
+ */
+void enlist_put(const struct bk_runtime *rt, const char *id, const char *status);
+void enlist_drop(const struct bk_runtime *rt, const char *id);
 
 /* ---- hooks.c --------------------------------------------------------------------------------- */
 

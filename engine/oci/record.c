@@ -92,21 +92,12 @@ ctr_make(const struct bk_runtime *rt, const char *id, struct oci_ctr *c, struct 
 	return lock_dir(c->dir_fd, id, err);
 }
 
-static const char *
-str_of(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
 int
 ctr_open(const struct bk_runtime *rt, const char *id, struct oci_ctr *c, struct bk_err *err)
 {
 	cleanup_close int state_dir = -1;
 	cleanup_free char *text = NULL;
-	cleanup(json_decrefp) json_t *j = NULL;
-	json_error_t jerr;
+	struct oci_state_rec rec;
 	size_t len;
 
 	memset(c, 0, sizeof(*c));
@@ -135,19 +126,17 @@ ctr_open(const struct bk_runtime *rt, const char *id, struct oci_ctr *c, struct 
 		}
 		return bk_err_wrap(err, "container %s", id);
 	}
-	j = json_loadb(text, len, 0, &jerr);
-	if (!json_is_object(j))
-		return bk_err_set(err, EIO, "container %s: state.json: %s", id, jerr.text);
-	c->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-	c->start_time = (unsigned long long)json_integer_value(json_object_get(j, "pid_start"));
-	c->bundle = xstrdup(str_of(j, "bundle"));
-	c->rootfs = xstrdup(str_of(j, "rootfs"));
-	c->created = xstrdup(str_of(j, "created"));
-	c->cgroup = xstrdup(str_of(j, "cgroup"));
-	c->annotations = json_dumps(json_object_get(j, "annotations") ?: json_object(),
-				    JSON_COMPACT | JSON_SORT_KEYS);
-	if (c->annotations == NULL)
-		c->annotations = xstrdup("{}");
+	if (oci_state_parse(text, len, &rec, err) < 0)
+		return bk_err_wrap(err, "container %s", id);
+	c->pid = rec.pid;
+	c->start_time = rec.pid_start;
+	c->bundle = take_ptr(rec.bundle);
+	c->rootfs = take_ptr(rec.rootfs);
+	c->created = take_ptr(rec.created);
+	c->cgroup = take_ptr(rec.cgroup);
+	c->caller = take_ptr(rec.caller);
+	c->annotations = take_ptr(rec.annotations);
+	oci_state_rec_free(&rec);
 	return 0;
 }
 
@@ -156,11 +145,12 @@ ctr_save(const struct oci_ctr *c, struct bk_err *err)
 {
 	cleanup(json_decrefp) json_t *ann =
 	    json_loads(c->annotations ? c->annotations : "{}", 0, NULL);
-	cleanup(json_decrefp) json_t *j = json_pack(
-	    "{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:O}", "id", c->id, "pid", (json_int_t)c->pid,
-	    "pid_start", (json_int_t)c->start_time, "bundle", c->bundle ? c->bundle : "", "rootfs",
-	    c->rootfs ? c->rootfs : "", "created", c->created ? c->created : "", "cgroup",
-	    c->cgroup ? c->cgroup : "", "annotations", ann ? ann : json_object());
+	cleanup(json_decrefp) json_t *j =
+	    json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:O}", "id", c->id, "pid",
+		      (json_int_t)c->pid, "pid_start", (json_int_t)c->start_time, "bundle",
+		      c->bundle ? c->bundle : "", "rootfs", c->rootfs ? c->rootfs : "", "created",
+		      c->created ? c->created : "", "cgroup", c->cgroup ? c->cgroup : "", "caller",
+		      c->caller ? c->caller : "", "annotations", ann ? ann : json_object());
 	cleanup_free char *text = NULL;
 
 	if (j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL)
@@ -179,6 +169,7 @@ ctr_close(struct oci_ctr *c)
 	free(c->created);
 	free(c->annotations);
 	free(c->cgroup);
+	free(c->caller);
 	memset(c, 0, sizeof(*c));
 	c->dir_fd = -1;
 }
@@ -198,6 +189,7 @@ ctr_remove(const struct bk_runtime *rt, struct oci_ctr *c)
 	if (state_dir >= 0 && unlinkat(state_dir, c->id, AT_REMOVEDIR) < 0)
 		bk_log(BK_LOG_WARN, "container %s: remove its directory: %s", c->id,
 		       strerror(errno));
+	enlist_drop(rt, c->id);
 	ctr_close(c);
 }
 

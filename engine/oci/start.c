@@ -69,6 +69,7 @@ bk_rt_start(const struct bk_runtime *rt, const char *id, struct bk_err *err)
 	}
 	if (unlinkat(c.dir_fd, OCI_FIFO, 0) < 0)
 		bk_log(BK_LOG_WARN, "container %s: remove exec.fifo: %s", id, strerror(errno));
+	enlist_put(rt, id, "running");
 	/* poststart failures are reported but do not undo the start (runtime-spec). */
 	if (ctr_load_spec(&c, &spec, err) == 0 && spec.n_hooks[OCI_HOOK_POSTSTART]) {
 		state = ctr_state_json(&c, OCI_RUNNING);

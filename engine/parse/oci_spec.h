@@ -254,6 +254,22 @@ void oci_process_free(struct oci_process *p);
 /* A container id as runc accepts it: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most OCI_ID_MAX bytes. */
 bool oci_id_valid(const char *id);
 
+/*
+ * A runtime container's record (<state root>/<id>/state.json), as
+ * engine/oci/record.c writes it: EBADMSG if it is not one.  Strings are ""
+ * when absent; free with oci_state_rec_free.
+ */
+struct oci_state_rec {
+	pid_t pid;          /* its init's, 0 while it is being created */
+	uint64_t pid_start; /* /proc/PID/stat field 22: tells a reused pid */
+	char *bundle, *rootfs, *created;
+	char *cgroup;      /* the group's path from the hierarchy's root */
+	char *caller;      /* who ran create: "containerd-shim[812]" */
+	char *annotations; /* a compact JSON object */
+};
+int oci_state_parse(const char *text, size_t len, struct oci_state_rec *out, struct bk_err *err);
+void oci_state_rec_free(struct oci_state_rec *r);
+
 /* "SIGKILL", "KILL", "9" (1..64, SIGRTMIN+n too): the number, or -EINVAL. */
 int oci_signal_parse(const char *s);
 

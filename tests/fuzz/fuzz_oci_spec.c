@@ -1,7 +1,8 @@
 /*
  * Fuzz engine/parse/oci_spec.c: oci_spec_parse on each input, oci_process_parse
- * on it and on its "process" member, and oci_signal_parse, oci_cap_parse and
- * oci_id_valid on it as a string.  Checks: a failure is EINVAL (E2BIG for
+ * on it and on its "process" member, oci_state_parse (a runtime record, which
+ * the daemon reads too), and oci_signal_parse, oci_cap_parse and oci_id_valid
+ * on it as a string.  Checks: a failure is EINVAL (E2BIG for
  * size) with a message and leaves the output zeroed; what is accepted keeps
  * the header's promises (args non-empty, every mount destination, hook path
  * and listed path absolute, env entries NAME=VALUE, vectors NULL-terminated,
@@ -246,6 +247,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bk_err err = BK_ERR_INIT;
 	struct oci_spec s;
 	struct oci_process p;
+	struct oci_state_rec rec;
 	/* A copy of exactly size bytes: ASan sees any read past the body. */
 	char *body = malloc(size ? size : 1);
 	int ret;
@@ -273,6 +275,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		check_process(&p);
 		oci_process_free(&p);
+	}
+	err = (struct bk_err)BK_ERR_INIT;
+	ret = oci_state_parse(body, size, &rec, &err);
+	fuzz_check_err(ret, &err, "oci_state_parse");
+	if (ret < 0) {
+		FUZZ_ASSERT(ret == -EBADMSG);
+		FUZZ_ASSERT(zeroed(&rec, sizeof(rec)));
+	} else {
+		FUZZ_ASSERT(rec.pid >= 0 && rec.bundle && rec.rootfs && rec.created && rec.cgroup &&
+			    rec.caller && rec.annotations && rec.annotations[0] == '{');
+		oci_state_rec_free(&rec);
 	}
 	free(body);
 	check_strings(data, size);

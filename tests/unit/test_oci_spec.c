@@ -1041,6 +1041,46 @@ capabilities(void)
 	return 0;
 }
 
+/* The runtime's record, which the daemon reads too (its tree shows the container). */
+static int
+state_records(void)
+{
+	static const char good[] =
+	    "{\"id\":\"web\",\"pid\":4242,\"pid_start\":99,\"bundle\":\"/b\",\"rootfs\":"
+	    "\"/b/rootfs\",\"created\":\"2026-12-07T10:00:00.1Z\",\"cgroup\":\"/ns/web\","
+	    "\"caller\":\"containerd-shim[7]\",\"annotations\":{\"b\":\"2\",\"a\":\"1\"}}";
+	static const char *const bad[] = { "",
+					   "[]",
+					   "{\"pid\": -1}",
+					   "{\"pid\": 4294967296}",
+					   "{\"pid\": 1, \"pid_start\": -5}",
+					   "{",
+					   "null" };
+	struct bk_err err = BK_ERR_INIT;
+	struct oci_state_rec r;
+	size_t i;
+
+	CHECK_INT(oci_state_parse(good, strlen(good), &r, &err), 0);
+	CHECK_INT(r.pid, 4242);
+	CHECK_INT(r.pid_start, 99);
+	CHECK_STR(r.bundle, "/b");
+	CHECK_STR(r.cgroup, "/ns/web");
+	CHECK_STR(r.caller, "containerd-shim[7]");
+	CHECK_STR(r.annotations, "{\"a\":\"1\",\"b\":\"2\"}");
+	oci_state_rec_free(&r);
+	/* An older record, without caller nor annotations: empty, not NULL. */
+	CHECK_INT(oci_state_parse("{\"pid\": 5}", 10, &r, &err), 0);
+	CHECK_STR(r.caller, "");
+	CHECK_STR(r.annotations, "{}");
+	oci_state_rec_free(&r);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = (struct bk_err)BK_ERR_INIT;
+		CHECK_INT(oci_state_parse(bad[i], strlen(bad[i]), &r, &err), -EBADMSG);
+		CHECK(strncmp(err.msg, "state.json: ", 12) == 0);
+	}
+	return 0;
+}
+
 int
 main(void)
 {
@@ -1059,5 +1099,6 @@ main(void)
 	RUN(ids);
 	RUN(signals);
 	RUN(capabilities);
+	RUN(state_records);
 	return TAP_DONE();
 }
