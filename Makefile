@@ -144,7 +144,7 @@ test: test-deps
 # as long as here: V2_TESTS is what fits CI; `make test-v2 V2_TESTS=tests/e2e` runs all.
 # The systemd boot runs only what is meant for it: there every command runs in a
 # delegated unit, where a daemon started by hand refuses to share its group.
-V2_TESTS ?= tests/e2e/60-limits.bats tests/e2e/62-cgroup-v2.bats
+V2_TESTS ?= tests/e2e/60-limits.bats tests/e2e/62-cgroup-v2.bats tests/e2e/77-runtime-tree.bats
 V2_ENV = BK_DEADLINE=60 BATS_TEST_TIMEOUT=900 PATH=$(PACKAGED_PATH) BOCKERFS_BIN=$(CURDIR)/$(BUILD)/bockerfs \
 	BK_HELPERS=$(CURDIR)/$(BUILD)/tests/helpers
 test-v2: all test-deps $(TEST_HELPERS)

@@ -344,6 +344,12 @@ struct bk_container_info {
 	bool oomkilled;
 	char *broken;    /* BK_CTR_BROKEN: why, else "" */
 	int broken_code; /* BK_CTR_BROKEN: its errno (EBADMSG, ENOENT...) */
+	/*
+	 * A container bockerfs-runtime made for another program: "key value"
+	 * lines for its status (runtime, oci_id, oci_root, oci_status, bundle,
+	 * caller); "" for the daemon's own.
+	 */
+	char *origin;
 };
 void bk_container_info_free(struct bk_container_info *info);
 

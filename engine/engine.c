@@ -44,6 +44,7 @@ bk_engine_open(const struct bk_engine_opts *opts, struct bk_engine **out, struct
 				   .spare_fd = -1,
 				   .volumes_fd = -1 };
 	e->procs.init_fd = e->monitor.epfd = e->monitor.wakefd = e->monitor.inotify_fd = -1;
+	e->foreign.entries_fd = e->foreign.inotify_fd = -1;
 	e->procs.cg.dev_prog_fd = -1;
 	e->procs.hide_mount = opts->hide_mount ? xstrdup(opts->hide_mount) : NULL;
 	e->model.next_serial = 1;
@@ -133,6 +134,7 @@ bk_engine_close(struct bk_engine *e)
 		return;
 	restarts_stop(e);
 	monitor_stop(e);
+	foreign_close(e);
 	exec_free_all(e);
 	spare_init_stop(&e->procs);
 	spare_stop(e);
@@ -221,6 +223,10 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 	for (i = 0; i < e->model.nimages; i++)
 		spare_refill(e, e->model.images[i]->id);
 	pthread_mutex_unlock(&e->model.lock);
+	/* bockerfs-runtime's containers, before the monitor that watches their inits. */
+	ret = foreign_open(e, err);
+	if (ret < 0)
+		return ret;
 	ret = monitor_start(e, err);
 	if (ret < 0)
 		return ret;

@@ -186,6 +186,8 @@ render_container_file(struct fsd *fs, enum node_kind kind, uint64_t serial, stru
 		    info.finished[0] ? info.finished : "-", info.image[0] ? info.image : "-",
 		    info.image_id[0] ? info.image_id : "-", info.ip[0] ? info.ip : "-",
 		    info.oomkilled ? 1 : 0, info.created, info.cgroup, info.restart, info.restarts);
+		/* A runtime's container: where it came from. */
+		sbuf_printf(b, "%s", info.origin);
 		break;
 	case N_CTR_ERR:
 		render_err(b, "containers", info.id);

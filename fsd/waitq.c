@@ -24,7 +24,10 @@ produce(struct ofile *of, const struct bk_container_info *info)
 	pthread_mutex_lock(&of->lock);
 	if (!of->produced) {
 		free(of->data);
-		if (info->exit_signal > 0)
+		/* A runtime's container reaped by its caller on a kernel that does not tell. */
+		if (!info->exited)
+			of->data = xasprintf("exit -\n");
+		else if (info->exit_signal > 0)
 			of->data = xasprintf("signal %d\n", info->exit_signal);
 		else
 			of->data = xasprintf("exit %d\n", info->exit_code);

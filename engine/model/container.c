@@ -70,7 +70,22 @@ container_free(struct container *c)
 	free(c->ports);
 	mounts_free(c->mounts, c->nmounts);
 	free(c->broken);
+	foreign_free(c->foreign);
 	free(c);
+}
+
+void
+foreign_free(struct foreign *f)
+{
+	if (f == NULL)
+		return;
+	free(f->root);
+	free(f->oci_id);
+	free(f->bundle);
+	free(f->rootfs);
+	free(f->caller);
+	free(f->cgroup);
+	free(f);
 }
 
 void
@@ -505,6 +520,40 @@ container_broken_err(const struct container *c, struct bk_err *err)
 }
 
 int
+container_changeable(const struct container *c, const char *op, struct bk_err *err)
+{
+	if (c->broken)
+		return container_broken_err(c, err);
+	if (c->foreign)
+		return bk_err_set(err, EPERM,
+				  "%s: container %s belongs to %s, which made it with "
+				  "bockerfs-runtime: only kill and stop work here",
+				  op, c->id, c->foreign->caller);
+	return 0;
+}
+
+struct container *
+container_new_foreign_locked(struct model *m, const char *name, struct foreign *f,
+			     const char *created)
+{
+	struct container *c = xcalloc(1, sizeof(*c));
+
+	c->pidfd = -1;
+	c->input_fd = -1;
+	c->input_fdno = -1;
+	c->log_wd = -1;
+	c->env = xcalloc(1, sizeof(char *));
+	c->state = BK_CTR_CREATED;
+	c->net_mode = NET_MODE_NONE; /* its network is its caller's */
+	limits_init(&c->limits);
+	copy_str(c->id, sizeof(c->id), name);
+	copy_str(c->created, sizeof(c->created), created);
+	c->foreign = f;
+	table_add_locked(m, c);
+	return c;
+}
+
+int
 container_create(struct model *m, const char *name, const struct limits *limits,
 		 char id_out[BK_ID_SIZE], struct bk_err *err)
 {
@@ -909,13 +958,23 @@ container_info(struct model *m, const char *id, uint64_t serial, struct bk_conta
 	out->mounts = mounts_format(c->mounts, c->nmounts);
 	if (c->ip && c->net_mode == NET_MODE_BRIDGE)
 		ip_format(c->ip, out->ip);
-	out->root_path = c->rootfs_made
-			     ? xasprintf("%s/containers/%s/rootfs", m->store->path, c->id)
-			     : xstrdup("");
+	if (c->foreign)
+		out->root_path = xstrdup(c->foreign->rootfs);
+	else
+		out->root_path = c->rootfs_made
+				     ? xasprintf("%s/containers/%s/rootfs", m->store->path, c->id)
+				     : xstrdup("");
+	out->origin = c->foreign
+			  ? xasprintf("runtime bockerfs-runtime\noci_id %s\noci_root %s\n"
+				      "oci_status %s\nbundle %s\ncaller %s\n",
+				      c->foreign->oci_id, c->foreign->root, c->foreign->status,
+				      c->foreign->bundle, c->foreign->caller)
+			  : xstrdup("");
 	memcpy(out->created, c->created, sizeof(out->created));
 	memcpy(out->started, c->started, sizeof(out->started));
 	memcpy(out->finished, c->finished, sizeof(out->finished));
-	out->pid = c->state == BK_CTR_RUNNING ? c->pid : 0;
+	out->pid =
+	    c->state == BK_CTR_RUNNING || (c->foreign && c->state == BK_CTR_CREATED) ? c->pid : 0;
 	out->exited = c->exited;
 	out->exit_code = c->exit_code;
 	out->exit_signal = c->exit_signal;
@@ -940,6 +999,7 @@ bk_container_info_free(struct bk_container_info *info)
 	free(info->root_path);
 	free(info->cgroup);
 	free(info->broken);
+	free(info->origin);
 	memset(info, 0, sizeof(*info));
 }
 

@@ -64,6 +64,23 @@ struct layer_progress {
 	uint64_t done, total;
 };
 
+/*
+ * A container bockerfs-runtime made for another program (containerd's
+ * shim, conmon, Docker), shown from its entry in the store (ops/foreign.c):
+ * seen, killed and stopped here, everything else its caller's.
+ */
+struct foreign {
+	char key[40];   /* its entry: <state dir>/runtime/<key>.json */
+	char *root;     /* the runtime's state root (--root) */
+	char *oci_id;   /* its id there */
+	char *bundle;   /* the bundle it was created from */
+	char *rootfs;   /* its root filesystem, as the config named it */
+	char *caller;   /* who ran create: "containerd-shim[812]" */
+	char *cgroup;   /* its group, from the hierarchy's root */
+	char status[9]; /* the runtime's: created, running, paused, stopped */
+	bool reaped;    /* its exit is known: reaped by its caller */
+};
+
 struct container {
 	char id[BK_ID_SIZE];
 	uint64_t serial;
@@ -111,6 +128,7 @@ struct container {
 	 */
 	char *broken;
 	int broken_code;
+	struct foreign *foreign; /* NULL: the daemon's own */
 };
 
 /* volumes/<name>: volume.c. */
@@ -263,10 +281,16 @@ void container_table_del_locked(struct model *m, struct container *c);
 must_check int container_save(struct model *m, const struct container *c, struct bk_err *err);
 /* The error for any operation but kill, stop and remove on a broken container. */
 must_check int container_broken_err(const struct container *c, struct bk_err *err);
+/* Is c the daemon's to change (not broken, not a runtime's)?  Else the error, for op. */
+must_check int container_changeable(const struct container *c, const char *op, struct bk_err *err);
+void foreign_free(struct foreign *f);
 /* Its init ended (wait_code, wait_status from waitid; 0: not ours to reap): exit recorded. */
 void container_set_exited_locked(struct model *m, struct container *c, int wait_code,
 				 int wait_status);
 
+/* A runtime's container (f: taken) into the table as name, created; no record of ours. */
+struct container *container_new_foreign_locked(struct model *m, const char *name, struct foreign *f,
+					       const char *created);
 /* A new container (created): name NULL gives ps_<12 hex>; EEXIST, EINVAL. */
 must_check int container_create(struct model *m, const char *name, const struct limits *limits,
 				char id_out[BK_ID_SIZE], struct bk_err *err);

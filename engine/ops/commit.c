@@ -203,6 +203,13 @@ commit_held(struct bk_engine *e, const char *ctr_id, const char *target, bool wi
 		bk_container_info_free(&ci);
 		return ret;
 	}
+	if (ci.origin[0]) {
+		bk_container_info_free(&ci);
+		return bk_err_set(err, EPERM,
+				  "commit: container %s was made by bockerfs-runtime: its files "
+				  "are its bundle's, not the store's",
+				  ctr_id);
+	}
 	if (ci.image_id[0] == '\0') {
 		bk_container_info_free(&ci);
 		return bk_err_set(err, EINVAL, "container %s has no image", ctr_id);

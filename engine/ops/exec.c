@@ -115,8 +115,8 @@ bk_exec_new(struct bk_engine *e, const char *ctr_id, int *n, struct bk_err *err)
 	pthread_mutex_lock(&e->model.lock);
 	expire_locked(e);
 	c = container_find_locked(&e->model, ctr_id, 0);
-	if (c == NULL || c->broken) {
-		int ret = c ? container_broken_err(c, err)
+	if (c == NULL || c->broken || c->foreign) {
+		int ret = c ? container_changeable(c, "exec", err)
 			    : bk_err_set(err, ENOENT, "no container '%s'", ctr_id);
 
 		pthread_mutex_unlock(&e->model.lock);

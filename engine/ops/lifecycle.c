@@ -182,8 +182,8 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		c = container_find_locked(&e->model, id, 0);
 		if (c == NULL)
 			ret = bk_err_set(err, ENOENT, "no container '%s'", id);
-		else if (c->broken)
-			ret = container_broken_err(c, err);
+		else if (c->broken || c->foreign)
+			ret = container_changeable(c, "mounts", err);
 		else if (c->state != BK_CTR_CREATED || c->busy)
 			ret = bk_err_set(err, EBUSY,
 					 "container %s has been started: mounts cannot change", id);
@@ -198,8 +198,8 @@ bk_container_set(struct bk_engine *e, const char *id, enum bk_ctr_field field, c
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
 		goto out;
 	}
-	if (c->broken) {
-		ret = container_broken_err(c, err);
+	if (c->broken || c->foreign) {
+		ret = container_changeable(c, "change", err);
 		goto out;
 	}
 	if (field == BK_CTR_LIMITS) {
@@ -326,8 +326,8 @@ bk_container_restart(struct bk_engine *e, const char *id, int timeout_s, struct 
 	c = container_find_locked(&e->model, id, 0);
 	if (c == NULL)
 		ret = bk_err_set(err, ENOENT, "no container '%s'", id);
-	else if (c->broken)
-		ret = container_broken_err(c, err);
+	else if (c->broken || c->foreign)
+		ret = container_changeable(c, "restart", err);
 	pthread_mutex_unlock(&e->model.lock);
 	if (ret < 0)
 		return ret;
@@ -364,6 +364,8 @@ bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_
 		c->busy = true;
 		ret = stop_locked(e, c, timeout_s, cancel, err);
 		c->busy = false;
+		/* A runtime's container whose entry went meanwhile waits for this (foreign.c). */
+		pthread_cond_broadcast(&e->model.ctr_changed);
 	}
 	pthread_mutex_unlock(&e->model.lock);
 	return ret;
@@ -385,6 +387,11 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	if (c->busy) {
 		pthread_mutex_unlock(&e->model.lock);
 		return bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
+	}
+	if (c->foreign) {
+		ret = container_changeable(c, "remove", err);
+		pthread_mutex_unlock(&e->model.lock);
+		return ret;
 	}
 	if (c->state == BK_CTR_RUNNING && !force) {
 		pthread_mutex_unlock(&e->model.lock);
@@ -443,6 +450,7 @@ int
 bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out, struct bk_err *err)
 {
 	char id[BK_ID_SIZE];
+	cleanup_free char *group = NULL;
 	struct container *c;
 
 	pthread_mutex_lock(&e->model.lock);
@@ -453,8 +461,16 @@ bk_container_stats(struct bk_engine *e, uint64_t serial, struct bk_stats *out, s
 		return bk_err_set(err, c ? ESRCH : ENOENT, "container is not running");
 	}
 	snprintf(id, sizeof(id), "%s", c->id);
+	/* A runtime's container: its group is where its cgroupsPath put it. */
+	if (c->foreign)
+		group = xstrdup(c->foreign->cgroup);
 	pthread_mutex_unlock(&e->model.lock);
-	return cgroup_stats(&e->procs.cg, id, out, err);
+	if (group && *group == '\0') {
+		memset(out, 0, sizeof(*out));
+		return bk_err_set(err, ENOENT, "container %s has no group", id);
+	}
+	return group ? cgroup_stats_of(&e->procs.cg, group, out, err)
+		     : cgroup_stats(&e->procs.cg, id, out, err);
 }
 
 int

@@ -16,6 +16,7 @@
 
 #define WAKE_TAG    UINT64_MAX
 #define INOTIFY_TAG (UINT64_MAX - 1)
+#define FOREIGN_TAG (UINT64_MAX - 2) /* bockerfs-runtime's entries (foreign.c) */
 
 int
 monitor_add(struct bk_engine *e, struct container *c)
@@ -28,7 +29,7 @@ monitor_add(struct bk_engine *e, struct container *c)
 }
 
 static void
-handle_exit(struct bk_engine *e, uint64_t serial)
+handle_exit(struct bk_engine *e, uint64_t serial, uint32_t events)
 {
 	struct container *c;
 	siginfo_t si;
@@ -36,6 +37,11 @@ handle_exit(struct bk_engine *e, uint64_t serial)
 
 	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(&e->model, NULL, serial);
+	if (c && c->foreign) {
+		pthread_mutex_unlock(&e->model.lock);
+		foreign_init_event(e, serial, events);
+		return;
+	}
 	if (c == NULL || c->pidfd < 0 || c->state != BK_CTR_RUNNING) {
 		pthread_mutex_unlock(&e->model.lock);
 		return;
@@ -75,10 +81,14 @@ monitor_main(void *arg)
 				io_log_events(e);
 				continue;
 			}
+			if (evs[i].data.u64 == FOREIGN_TAG) {
+				foreign_entries_changed(e);
+				continue;
+			}
 			if (evs[i].data.u64 & EXEC_TAG_MASK)
 				exec_event(e, evs[i].data.u64);
 			else
-				handle_exit(e, evs[i].data.u64);
+				handle_exit(e, evs[i].data.u64, evs[i].events);
 		}
 	}
 }
@@ -103,9 +113,16 @@ monitor_start(struct bk_engine *e, struct bk_err *err)
 	if (e->monitor.inotify_fd < 0 ||
 	    epoll_ctl(e->monitor.epfd, EPOLL_CTL_ADD, e->monitor.inotify_fd, &ev) < 0)
 		return bk_err_sys(err, "monitor: inotify");
+	ev.data.u64 = FOREIGN_TAG;
+	if (e->foreign.inotify_fd >= 0 &&
+	    epoll_ctl(e->monitor.epfd, EPOLL_CTL_ADD, e->foreign.inotify_fd, &ev) < 0)
+		return bk_err_sys(err, "monitor: inotify");
 	pthread_mutex_lock(&e->model.lock);
+	/* A runtime's created container has an init too (waiting for its start). */
 	for (i = 0; i < e->model.nctrs; i++)
-		if (e->model.ctrs[i]->state == BK_CTR_RUNNING && e->model.ctrs[i]->pidfd >= 0 &&
+		if (e->model.ctrs[i]->pidfd >= 0 &&
+		    (e->model.ctrs[i]->state == BK_CTR_RUNNING ||
+		     (e->model.ctrs[i]->foreign && e->model.ctrs[i]->state == BK_CTR_CREATED)) &&
 		    (ret = monitor_add(e, e->model.ctrs[i])) < 0) {
 			pthread_mutex_unlock(&e->model.lock);
 			return bk_err_set(err, -ret, "monitor: watch container %s: %s",

@@ -12,6 +12,7 @@
  *   network.c    containers' networks: the glue between their lifecycle and net/
  *   exec.c       exec sessions
  *   monitor.c    the thread that sees inits and exec sessions end
+ *   foreign.c    the containers bockerfs-runtime made for other programs, shown
  *   spare.c      snapshots of images made ahead of starts
  *   import.c     a host directory copied into a new image
  *   pull.c       a pull's layers from the registry into the store
@@ -108,6 +109,12 @@ struct layers {
 	pthread_mutex_t blob_lock;   /* one blob made at a time */
 };
 
+/* bockerfs-runtime's containers (foreign.c). */
+struct foreigners {
+	int entries_fd; /* <state dir>/runtime: the runtime's entries */
+	int inotify_fd; /* watching it, in the monitor's epoll */
+};
+
 struct bk_engine {
 	struct store store;
 	struct layers layers;
@@ -119,6 +126,7 @@ struct bk_engine {
 	struct spares spares;
 	struct execs execs;
 	struct restarts restarts;
+	struct foreigners foreign;
 };
 
 /* ---- layers.c -------------------------------------------------------------------------------- */
@@ -424,6 +432,18 @@ ssize_t input_write(int fd, const char *buf, size_t len);
 void io_adopt_locked(struct bk_engine *e, struct container *c);
 /* Monitor thread: followed logs that grew. */
 void io_log_events(struct bk_engine *e);
+
+/* ---- foreign.c: the containers bockerfs-runtime made, shown in the tree ------------------- */
+
+/* Open and watch <state dir>/runtime, and show the containers of its entries (at start). */
+must_check int foreign_open(struct bk_engine *e, struct bk_err *err);
+void foreign_close(struct bk_engine *e);
+/* Monitor thread: entries were written or removed. */
+void foreign_entries_changed(struct bk_engine *e);
+/* Monitor thread: the pidfd of a runtime container's init reported events (it exited). */
+void foreign_init_event(struct bk_engine *e, uint64_t serial, uint32_t events);
+/* bk_container_get of a runtime container: its group, its limits as the kernel holds them. */
+void foreign_describe(struct bk_engine *e, const char *id, struct bk_container_info *out);
 
 /* ---- monitor.c ----------------------------------------------------------------------------- */
 must_check int monitor_start(struct bk_engine *e, struct bk_err *err);

@@ -72,6 +72,8 @@ bk_container_get(struct bk_engine *e, const char *id, uint64_t serial,
 	out->net = network_describe(e, mode, ip);
 	out->cgroup =
 	    e->procs.cg.ready ? xasprintf("/%s/%s", e->procs.cg.parent, out->id) : xstrdup("-");
+	if (out->origin[0])
+		foreign_describe(e, out->id, out);
 	return 0;
 }
 

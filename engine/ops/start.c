@@ -291,8 +291,8 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 
 	if (c == NULL)
 		return bk_err_set(err, ENOENT, "no container '%s'", id);
-	if (c->broken)
-		return container_broken_err(c, err);
+	if (c->broken || c->foreign)
+		return container_changeable(c, "start", err);
 	if (c->state == BK_CTR_RUNNING)
 		return bk_err_set(err, EBUSY, "container %s is already running", id);
 	if (c->busy || c->state == BK_CTR_REMOVING)

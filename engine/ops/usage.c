@@ -75,7 +75,9 @@ bool
 usage_container_prunable_locked(struct bk_engine *e, const struct container *c)
 {
 	(void)e;
-	if (c->broken || c->busy || (c->state != BK_CTR_CREATED && c->state != BK_CTR_EXITED))
+	/* A runtime's container is its caller's to delete. */
+	if (c->broken || c->foreign || c->busy ||
+	    (c->state != BK_CTR_CREATED && c->state != BK_CTR_EXITED))
 		return false;
 	/* Docker's "restarting": its policy starts it again, it is not stopped. */
 	return !(c->state == BK_CTR_EXITED &&
@@ -142,7 +144,8 @@ collect_containers_locked(struct bk_engine *e, struct usage_scan *s)
 		struct container *c = e->model.ctrs[i];
 		struct usage_obj *o;
 
-		if (c->state == BK_CTR_REMOVING)
+		/* A runtime's container: its filesystem is its bundle's, outside the store. */
+		if (c->state == BK_CTR_REMOVING || c->foreign)
 			continue;
 		o = obj_add(s, USAGE_CONTAINER, c->id);
 		o->state = c->broken ? BK_CTR_BROKEN : c->state;

@@ -236,6 +236,19 @@ limits_shares_to_weight(uint64_t shares)
 	return 100 + ((shares - 1024) * 9900 + 130560) / 261120;
 }
 
+/* The shares a weight stands for: the inverse of limits_shares_to_weight. */
+uint64_t
+limits_weight_to_shares(uint64_t weight)
+{
+	if (weight == 0 || weight == 100)
+		return 1024;
+	if (weight > 10000)
+		weight = 10000;
+	if (weight < 100)
+		return 2 + ((weight - 1) * 1022 + 49) / 99;
+	return 1024 + ((weight - 100) * 261120 + 4950) / 9900;
+}
+
 /* Memory plus swap in bytes, or LIMIT_MAX: docker's default is twice memory. */
 static int64_t
 memory_plus_swap(const struct limits *l)

@@ -322,6 +322,7 @@ int limits_parse_line(const char *line, struct limits *l, long ncpu, struct bk_e
 int limits_parse(const char *text, struct limits *l, long ncpu, struct bk_err *err);
 int limits_format(const struct limits *l, char *buf, size_t size);
 uint64_t limits_shares_to_weight(uint64_t shares);
+uint64_t limits_weight_to_shares(uint64_t weight);
 /* swap: the kernel accounts swap (v1 memory.memsw.*, v2 memory.swap.max exist). */
 int limits_to_files(const struct limits *l, enum cgroup_mode mode, bool swap,
 		    struct cgroup_setting *out, size_t max);

@@ -60,21 +60,33 @@ controllers(const struct cgroups *g, size_t *n)
 	return v1_controllers;
 }
 
-/* Absolute path of a container's group for controller (v1) or in the v2 tree. */
+/* Absolute path of the group rel ("/a/b", from the hierarchy's root) for controller (v1). */
 static int
-group_path(const struct cgroups *g, const char *controller, const char *id, char *buf, size_t size)
+abs_path(const struct cgroups *g, const char *controller, const char *rel, char *buf, size_t size)
 {
 	cleanup_free char *mnt = NULL;
 	int n;
 
 	if (g->mode == CGROUP_V2) {
-		n = snprintf(buf, size, "%s/%s/%s", V2_ROOT, PARENT_DIR, id);
+		n = snprintf(buf, size, "%s%s", V2_ROOT, rel);
 	} else {
 		if (cgroup_get_subsys_mount_point(controller, &mnt) != 0 || mnt == NULL)
 			return -ENOENT;
-		n = snprintf(buf, size, "%s/%s/%s", mnt, PARENT_DIR, id);
+		n = snprintf(buf, size, "%s%s", mnt, rel);
 	}
 	return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+/* Absolute path of a container's group for controller (v1) or in the v2 tree. */
+static int
+group_path(const struct cgroups *g, const char *controller, const char *id, char *buf, size_t size)
+{
+	char rel[PATH_MAX];
+	int n = snprintf(rel, sizeof(rel), "/%s/%s", PARENT_DIR, id);
+
+	if (n < 0 || (size_t)n >= sizeof(rel))
+		return -ENAMETOOLONG;
+	return abs_path(g, controller, rel, buf, size);
 }
 
 static int
@@ -645,8 +657,9 @@ read_num(const char *dir, const char *file, const char *key)
 	return -1;
 }
 
-int
-cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_err *err)
+/* The statistics of the group rel (from the hierarchy's root). */
+static int
+stats_at(struct cgroups *g, const char *rel, struct bk_stats *st, struct bk_err *err)
 {
 	char dir[PATH_MAX];
 	int64_t v;
@@ -655,8 +668,8 @@ cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_e
 	if (!g->ready)
 		return bk_err_set(err, ENOENT, "no cgroups");
 	if (g->mode == CGROUP_V2) {
-		if (group_path(g, NULL, id, dir, sizeof(dir)) < 0)
-			return bk_err_set(err, ENOENT, "cgroup %s", id);
+		if (abs_path(g, NULL, rel, dir, sizeof(dir)) < 0)
+			return bk_err_set(err, ENOENT, "cgroup %s", rel);
 		v = read_num(dir, "cpu.stat", "usage_usec");
 		st->cpu_usec = v > 0 ? (uint64_t)v : 0;
 		v = read_num(dir, "memory.current", NULL);
@@ -669,10 +682,10 @@ cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_e
 		st->oom_kills = v > 0 ? (uint64_t)v : 0;
 		return 0;
 	}
-	if (group_path(g, "cpuacct", id, dir, sizeof(dir)) == 0 &&
+	if (abs_path(g, "cpuacct", rel, dir, sizeof(dir)) == 0 &&
 	    (v = read_num(dir, "cpuacct.usage", NULL)) > 0)
 		st->cpu_usec = (uint64_t)v / 1000;
-	if (group_path(g, "memory", id, dir, sizeof(dir)) == 0) {
+	if (abs_path(g, "memory", rel, dir, sizeof(dir)) == 0) {
 		v = read_num(dir, "memory.usage_in_bytes", NULL);
 		st->memory = v > 0 ? (uint64_t)v : 0;
 		v = read_num(dir, "memory.max_usage_in_bytes", NULL);
@@ -680,10 +693,115 @@ cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_e
 		v = read_num(dir, "memory.oom_control", "oom_kill");
 		st->oom_kills = v > 0 ? (uint64_t)v : 0;
 	}
-	if (group_path(g, "pids", id, dir, sizeof(dir)) == 0 &&
+	if (abs_path(g, "pids", rel, dir, sizeof(dir)) == 0 &&
 	    (v = read_num(dir, "pids.current", NULL)) > 0)
 		st->pids = (uint64_t)v;
 	return 0;
+}
+
+int
+cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st, struct bk_err *err)
+{
+	char rel[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), "/%s/%s", PARENT_DIR, id);
+	return stats_at(g, rel, st, err);
+}
+
+int
+cgroup_stats_of(struct cgroups *g, const char *path, struct bk_stats *st, struct bk_err *err)
+{
+	return stats_at(g, path, st, err);
+}
+
+/* A limit file's value into *out (LIMIT_MAX for "max", v1's huge "unlimited"): false if unread. */
+static bool
+read_limit(const char *dir, const char *file, int64_t *out)
+{
+	char path[PATH_MAX];
+	cleanup_free char *text = NULL;
+	long long v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_file_at(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
+		return false;
+	if (strncmp(text, "max", 3) == 0) {
+		*out = LIMIT_MAX;
+		return true;
+	}
+	if (sscanf(text, "%lld", &v) != 1 || v < 0)
+		return false;
+	*out = v >= (1LL << 62) ? LIMIT_MAX : v;
+	return true;
+}
+
+void
+cgroup_limits_of(struct cgroups *g, const char *path, struct limits *l)
+{
+	char dir[PATH_MAX];
+	int64_t v, period;
+
+	limits_init(l);
+	if (!g->ready)
+		return;
+	if (g->mode == CGROUP_V2) {
+		cleanup_free char *cpu = NULL;
+		char file[PATH_MAX + 16];
+		long long quota, per;
+
+		if (abs_path(g, NULL, path, dir, sizeof(dir)) < 0)
+			return;
+		if (read_limit(dir, "memory.max", &v))
+			l->memory = v;
+		if (g->swap && read_limit(dir, "memory.swap.max", &v))
+			l->memory_swap =
+			    v == LIMIT_MAX || l->memory == LIMIT_MAX ? LIMIT_MAX : l->memory + v;
+		if ((v = read_num(dir, "cpu.weight", NULL)) > 0 && v != 100)
+			l->cpu_shares = (int64_t)limits_weight_to_shares((uint64_t)v);
+		snprintf(file, sizeof(file), "%s/cpu.max", dir);
+		if (read_file_at(AT_FDCWD, file, 4096, &cpu, NULL, NULL) == 0 &&
+		    sscanf(cpu, "%lld %lld", &quota, &per) == 2 && quota > 0 && per > 0)
+			l->cpus_milli = quota * 1000 / per;
+		if (read_limit(dir, "pids.max", &v))
+			l->pids = v;
+		return;
+	}
+	if (abs_path(g, "memory", path, dir, sizeof(dir)) == 0) {
+		if (read_limit(dir, "memory.limit_in_bytes", &v))
+			l->memory = v;
+		if (g->swap && read_limit(dir, "memory.memsw.limit_in_bytes", &v))
+			l->memory_swap = v;
+	}
+	if (abs_path(g, "cpu", path, dir, sizeof(dir)) == 0) {
+		if ((v = read_num(dir, "cpu.shares", NULL)) > 0 && v != 1024)
+			l->cpu_shares = v;
+		period = read_num(dir, "cpu.cfs_period_us", NULL);
+		if ((v = read_num(dir, "cpu.cfs_quota_us", NULL)) > 0 && period > 0)
+			l->cpus_milli = v * 1000 / period;
+	}
+	if (abs_path(g, "pids", path, dir, sizeof(dir)) == 0 && read_limit(dir, "pids.max", &v))
+		l->pids = v;
+}
+
+bool
+cgroup_frozen_of(struct cgroups *g, const char *path)
+{
+	char dir[PATH_MAX];
+	cleanup_free char *text = NULL;
+	char file[PATH_MAX + 16];
+
+	if (!g->ready)
+		return false;
+	if (g->mode == CGROUP_V2) {
+		if (abs_path(g, NULL, path, dir, sizeof(dir)) < 0)
+			return false;
+		return read_num(dir, "cgroup.events", "frozen") == 1;
+	}
+	if (abs_path(g, "freezer", path, dir, sizeof(dir)) < 0)
+		return false;
+	snprintf(file, sizeof(file), "%s/freezer.state", dir);
+	return read_file_at(AT_FDCWD, file, 64, &text, NULL, NULL) == 0 &&
+	       strncmp(text, "FROZEN", 6) == 0;
 }
 
 /*

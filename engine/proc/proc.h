@@ -215,6 +215,15 @@ must_check int cgroup_update(struct cgroups *g, const char *id, const struct lim
 			     struct bk_err *err);
 must_check int cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *st,
 			    struct bk_err *err);
+/*
+ * A group another program made (bockerfs-runtime's containers), by its
+ * path from the hierarchy's root ("/a/b"): its statistics, its limits as
+ * the kernel holds them, whether it is frozen.
+ */
+must_check int cgroup_stats_of(struct cgroups *g, const char *path, struct bk_stats *st,
+			       struct bk_err *err);
+void cgroup_limits_of(struct cgroups *g, const char *path, struct limits *l);
+bool cgroup_frozen_of(struct cgroups *g, const char *path);
 /* Remove id's group (it must hold no process any more). */
 void cgroup_remove(struct cgroups *g, const char *id);
 /* Remove the groups keep() does not want, and every spare's. */

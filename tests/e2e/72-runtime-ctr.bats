@@ -62,6 +62,10 @@ teardown() {
 		ctd_dump
 	fi
 	ctd_clean_containers
+	rm -f "$OCI_WRAP_DIR/env"
+	if [ -n "${BK_TMP:-}" ]; then
+		bk_teardown
+	fi
 }
 
 # gone ID: no task, no container, no cgroup, nothing in the runtime's list for ID.
@@ -310,6 +314,42 @@ cri_probe() {
 	ctd_pull "$IMG" && ctd_run --rm "$IMG" cri1 echo via-cri-containerd 2>&1
 	echo "dir $CTD_DIR"
 	ctd_stop
+}
+
+task_stopped() {
+	[ "$(ctd_status "$1")" = STOPPED ]
+}
+
+@test "the tree shows the task: its state and caller, kill through its ctl, ctr sees the exit" {
+	"$BK_OCI_RUNTIME" --version | grep -q '^bockerfs-runtime' ||
+		skip "the tree shows bockerfs-runtime's containers only"
+	[ "$BK_OCI_WRAP" != 0 ] || skip "the store is told to the runtime through the wrapper"
+	bk_start
+	echo "export BOCKERFS_STORE=$BK_ROOT" >"$OCI_WRAP_DIR/env"
+	C=$BK_MNT/containers
+	ctd_run -d "$IMG" treek sleep 1000
+	bk_wait_until 10 test -d "$C/treek" || bk_fail "not in the tree: $(ls "$C")"
+	bk_wait_until 10 grep -qx running "$C/treek/state"
+	[ "$(cat "$C/treek/pid")" = "$(ctd_pid treek)" ]
+	# Its caller: the shim, or the test's logging wrapper whose parent the shim is.
+	caller=$(awk '$1 == "caller" { print $2 }' "$C/treek/status")
+	cpid=${caller##*[}
+	cpid=${cpid%]}
+	[[ "$caller" == containerd-shim* ]] ||
+		grep -E "call [^ ]+ pid $cpid parent [0-9]+ \(containerd-shim" "$OCI_LOG" ||
+		bk_fail "caller $caller: $(cat "$C/treek/status")"
+	grep -qx "oci_root $CTD_DIR/runc/$CTD_NS" "$C/treek/status"
+	grep -qx "cgroup /$CTD_NS/treek" "$C/treek/status"
+	echo kill >"$C/treek/ctl"
+	bk_wait_until 10 task_stopped treek || bk_fail "task: $(ctd task ls)"
+	bk_wait_until 10 grep -qx exited "$C/treek/state"
+	# Its caller reaped it: the kernel tells its status to others from Linux 6.15.
+	if bk_kernel_at_least 6.15; then
+		bk_assert_content "$C/treek/wait" $'signal 9\n'
+	fi
+	ctd task delete treek
+	ctd containers delete treek
+	bk_wait_until 10 test ! -e "$C/treek" || bk_fail "still in the tree: $(ls "$C")"
 }
 
 @test "containerd with its CRI plugin: the runtime is the default handler, ctr still runs it" {

@@ -435,6 +435,14 @@ bk_errno() {
 	"$BK_PY" "$BK_LIB/bkio.py" errno "$@"
 }
 
+# bk_kernel_at_least X.Y: the running kernel is X.Y or later.
+bk_kernel_at_least() {
+	local v
+	v=$(uname -r)
+	v=${v%%-*}
+	[ "$(printf '%s\n%s\n' "$1" "$v" | sort -V | head -n1)" = "$1" ]
+}
+
 # bk_busybox_rootfs DIR: a minimal busybox root file system in DIR (scripts/busybox-rootfs.sh).
 bk_busybox_rootfs() {
 	"$BK_LIB/../../scripts/busybox-rootfs.sh" "$1"

@@ -141,6 +141,8 @@ ob_setup() {
 	OB_LOG=$OB_TMP/rt.log
 	OB_CG=/bkob-${OB_TMP##*-}
 	OB_CANARY=$OB_TMP/canary
+	# No bockerfs store: a daemon on this machine's default one must not show them.
+	export BOCKERFS_STORE=$OB_TMP/no-store
 	: >"$OB_TMP/pids"
 	: >"$OB_TMP/ids"
 	mkdir -p "$OB_CANARY/sub" && echo host >"$OB_CANARY/HOSTMARK" &&

@@ -235,6 +235,26 @@ shares_to_weight(void)
 	return 0;
 }
 
+/* What the daemon shows of a group it did not make (a runtime container's cpu.weight). */
+static int
+weight_to_shares(void)
+{
+	uint64_t shares;
+
+	CHECK_INT(limits_weight_to_shares(100), 1024);
+	CHECK_INT(limits_weight_to_shares(0), 1024);
+	CHECK_INT(limits_weight_to_shares(1), 2);
+	CHECK_INT(limits_weight_to_shares(10000), 262144);
+	CHECK_INT(limits_weight_to_shares(50000), 262144);
+	/* The inverse of shares_to_weight: a weight it makes maps back to itself. */
+	for (shares = 2; shares <= 262144; shares += 97) {
+		uint64_t w = limits_shares_to_weight(shares);
+
+		CHECK_INT(limits_shares_to_weight(limits_weight_to_shares(w)), w);
+	}
+	return 0;
+}
+
 int
 main(void)
 {
@@ -245,5 +265,6 @@ main(void)
 	RUN(v1_files);
 	RUN(v2_files);
 	RUN(shares_to_weight);
+	RUN(weight_to_shares);
 	return TAP_DONE();
 }
