@@ -176,7 +176,7 @@ bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct b
 	if (ret < 0)
 		goto out;
 	if (spec.has_seccomp) {
-		ret = oci_seccomp_build(&spec.seccomp, &filter_bytes, &ninsns, err);
+		ret = oci_seccomp_program(rt, &spec, raw, len, &filter_bytes, &ninsns, err);
 		if (ret < 0)
 			goto out;
 		filter.len = (unsigned short)ninsns;

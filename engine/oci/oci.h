@@ -14,6 +14,7 @@
  *   hooks.c    hooks, with the state on stdin and their timeout
  *   caller.c   the caller's console socket and pid file, its name
  *   enlist.c   the container's entry in a bockerfs store, for the daemon's tree
+ *   seccomp_cache.c  compiled seccomp programs kept by the profile's digest
  *   create.c, start.c, state.c, kill.c, delete.c, exec.c, ps.c: the verbs
  *
  * Uses base/, parse/ (oci_spec.h), proc/ (seccomp, devices) and runtime.h.
@@ -170,6 +171,17 @@ void process_close_except(int preserve, const int *keep, size_t n);
 must_check int process_terminal(int console_fd, const struct oci_process *p, struct bk_err *err);
 
 /* ---- seccomp (proc/oci_seccomp.c, through proc.h) -------------------------------------------- */
+
+/* ---- seccomp_cache.c ------------------------------------------------------------------------- */
+
+/*
+ * The program for the config's linux.seccomp (raw: config.json as read):
+ * kept under <root>/.seccomp by its digest, compiled (oci_seccomp_build)
+ * only the first time.  *bytes: caller frees.
+ */
+must_check int oci_seccomp_program(const struct bk_runtime *rt, const struct oci_spec *spec,
+				   const char *raw, size_t len, char **bytes, size_t *ninsns,
+				   struct bk_err *err);
 
 /* ---- caller.c ------------------------------------------------------------------------------- */
 

@@ -834,6 +834,37 @@ unshare-U=failed
 mount=failed" ] || bk_fail "$OB_OUT"
 }
 
+@test "seccomp: the compiled profile is kept under --root and used again; a kept file not root's 0600 is not" {
+	ob_only_ours
+	iso_run sec1 'abuse unshare:user fork'
+	[ "$OB_OUT" = "unshare:user EPERM
+fork OK" ] || bk_fail "$OB_OUT"
+	kept=$(find "$OB_ROOT/.seccomp" -name '*.bpf')
+	[ "$(echo "$kept" | wc -l)" = 1 ] || bk_fail "kept: $kept"
+	[ "$(stat -c '%a %U' "$kept")" = "600 root" ]
+	# The next container with the same profile gets the same filter, from the file.
+	touch -d @1 "$kept"
+	iso_run sec2 'abuse unshare:user fork'
+	[ "$OB_OUT" = "unshare:user EPERM
+fork OK" ] || bk_fail "$OB_OUT"
+	[ "$(stat -c %Y "$kept")" = 1 ] || bk_fail "compiled again"
+	# A kept file that anyone may have written is compiled again (and replaced).
+	printf 'garbage!' >"$kept"
+	chmod 644 "$kept"
+	iso_run sec3 'abuse unshare:user fork'
+	[ "$OB_OUT" = "unshare:user EPERM
+fork OK" ] || bk_fail "$OB_OUT"
+	[ "$(stat -c %a "$kept")" = 600 ]
+	[ "$(stat -c %s "$kept")" -gt 8 ]
+	# A symlink in its place is not followed.
+	rm "$kept"
+	ln -s /etc/passwd "$kept"
+	iso_run sec4 'abuse unshare:user fork'
+	[ "$OB_OUT" = "unshare:user EPERM
+fork OK" ] || bk_fail "$OB_OUT"
+	[ -f /etc/passwd ] && [ ! -L "$kept" ]
+}
+
 @test "isolation: no_new_privs, the hostname, user 1000:1000 with additionalGids" {
 	iso_run user 'grep -E "^(NoNewPrivs|Uid|Gid|Groups):" /proc/self/status; hostname; id' '
 c["hostname"] = "ob-abuse"
