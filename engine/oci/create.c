@@ -159,7 +159,7 @@ bk_rt_create(const struct bk_runtime *rt, const struct bk_rt_create *o, struct b
 	ret = ocg_path(spec.cgroups_path, rt->systemd_cgroup, o->id, &c.cgroup, err);
 	if (ret < 0)
 		goto out;
-	ret = write_file_atomic(c.dir_fd, OCI_CONFIG_FILE, raw, len, err);
+	ret = write_file_replace(c.dir_fd, OCI_CONFIG_FILE, raw, len, err);
 	if (ret < 0)
 		goto out;
 	/* Writable by all: the init opens it as the workload's user, after the switch. */

@@ -72,7 +72,7 @@ enlist_put(const struct bk_runtime *rt, const char *id, const char *status)
 	j = json_pack("{s:s, s:s, s:s}", "root", rt->root, "id", id, "status", status);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	entry_name(rt, id, name, sizeof(name));
-	if (text == NULL || write_file_atomic(dfd, name, text, strlen(text), &err) < 0)
+	if (text == NULL || write_file_replace(dfd, name, text, strlen(text), &err) < 0)
 		bk_log(BK_LOG_WARN, "container %s: not shown in bockerfs's tree: %s", id,
 		       text ? err.msg : "out of memory");
 }

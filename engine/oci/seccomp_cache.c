@@ -100,7 +100,7 @@ cache_put(const struct bk_runtime *rt, const char *name, const char *bytes, size
 	cleanup_close int dfd = open_cache(rt, true);
 
 	if (dfd < 0 ||
-	    write_file_atomic(dfd, name, bytes, ninsns * sizeof(struct sock_filter), &err) < 0)
+	    write_file_replace(dfd, name, bytes, ninsns * sizeof(struct sock_filter), &err) < 0)
 		bk_log(BK_LOG_DEBUG, "seccomp: not kept: %s", dfd < 0 ? strerror(-dfd) : err.msg);
 }
 
