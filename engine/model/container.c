@@ -74,6 +74,21 @@ container_free(struct container *c)
 	free(c);
 }
 
+/* An empty container, created, holding nothing (no fd, no environment). */
+static struct container *
+container_alloc(void)
+{
+	struct container *c = xcalloc(1, sizeof(*c));
+
+	c->pidfd = -1;
+	c->input_fd = -1;
+	c->input_fdno = -1;
+	c->log_wd = -1;
+	c->env = xcalloc(1, sizeof(char *));
+	c->state = BK_CTR_CREATED;
+	return c;
+}
+
 void
 foreign_free(struct foreign *f)
 {
@@ -278,11 +293,7 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 				  jerr.text);
 	if (strcmp(rid, id) != 0 || !json_is_array(env))
 		return bk_err_set(err, EBADMSG, "container %s: malformed container.json", id);
-	c = xcalloc(1, sizeof(*c));
-	c->pidfd = -1;
-	c->input_fd = -1;
-	c->input_fdno = -1;
-	c->log_wd = -1;
+	c = container_alloc();
 	copy_str(c->id, sizeof(c->id), id);
 	if (state_parse(state, &c->state) < 0) {
 		container_free(c);
@@ -292,6 +303,7 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 	c->image = json_is_string(image) ? xstrdup(json_string_value(image)) : NULL;
 	copy_str(c->image_id, sizeof(c->image_id), image_id);
 	c->cmd = json_is_string(cmd) ? xstrdup(json_string_value(cmd)) : NULL;
+	free(c->env);
 	c->env = xcalloc(json_array_size(env) + 1, sizeof(char *));
 	json_array_foreach (env, i, v)
 		if (json_is_string(v))
@@ -461,17 +473,12 @@ container_set_exited_locked(struct model *m, struct container *c, int wait_code,
 static struct container *
 load_broken(struct model *m, const char *name, const struct bk_err *why)
 {
-	struct container *c = xcalloc(1, sizeof(*c));
+	struct container *c = container_alloc();
 	cleanup_close int dfd =
 	    openat(m->store->containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 
-	c->pidfd = -1;
-	c->input_fd = -1;
-	c->input_fdno = -1;
-	c->log_wd = -1;
 	copy_str(c->id, sizeof(c->id), name);
-	c->env = xcalloc(1, sizeof(char *));
 	c->broken = xstrdup(why->msg);
 	c->broken_code = why->code ? why->code : EIO;
 	c->state = BK_CTR_EXITED; /* not running, until ops/ finds its init (containers_adopt) */
@@ -536,14 +543,8 @@ struct container *
 container_new_foreign_locked(struct model *m, const char *name, struct foreign *f,
 			     const char *created)
 {
-	struct container *c = xcalloc(1, sizeof(*c));
+	struct container *c = container_alloc();
 
-	c->pidfd = -1;
-	c->input_fd = -1;
-	c->input_fdno = -1;
-	c->log_wd = -1;
-	c->env = xcalloc(1, sizeof(char *));
-	c->state = BK_CTR_CREATED;
 	c->net_mode = NET_MODE_NONE; /* its network is its caller's */
 	limits_init(&c->limits);
 	copy_str(c->id, sizeof(c->id), name);
@@ -563,13 +564,7 @@ container_create(struct model *m, const char *name, const struct limits *limits,
 	if (name && !name_valid(name))
 		return bk_err_set(err, EINVAL,
 				  "bad name '%s': use [A-Za-z0-9][A-Za-z0-9_.-], at most 64", name);
-	c = xcalloc(1, sizeof(*c));
-	c->pidfd = -1;
-	c->input_fd = -1;
-	c->input_fdno = -1;
-	c->log_wd = -1;
-	c->env = xcalloc(1, sizeof(char *));
-	c->state = BK_CTR_CREATED;
+	c = container_alloc();
 	c->limits = *limits;
 	time_rfc3339(c->created, sizeof(c->created));
 	if (name)
