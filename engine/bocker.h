@@ -350,6 +350,8 @@ struct bk_container_info {
 	 * caller); "" for the daemon's own.
 	 */
 	char *origin;
+	/* Exited, its status not known yet (a runtime's, until its caller reaps it): wait on. */
+	bool exit_pending;
 };
 void bk_container_info_free(struct bk_container_info *info);
 

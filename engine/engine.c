@@ -224,9 +224,7 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 		spare_refill(e, e->model.images[i]->id);
 	pthread_mutex_unlock(&e->model.lock);
 	/* bockerfs-runtime's containers, before the monitor that watches their inits. */
-	ret = foreign_open(e, err);
-	if (ret < 0)
-		return ret;
+	foreign_open(e);
 	ret = monitor_start(e, err);
 	if (ret < 0)
 		return ret;

@@ -19,7 +19,7 @@ produce(struct ofile *of, const struct bk_container_info *info)
 {
 	/* A broken container's init may run on (pid set): it is waited for too. */
 	if (info->state == BK_CTR_CREATED || info->state == BK_CTR_RUNNING ||
-	    (info->state == BK_CTR_BROKEN && info->pid > 0))
+	    (info->state == BK_CTR_BROKEN && info->pid > 0) || info->exit_pending)
 		return false;
 	pthread_mutex_lock(&of->lock);
 	if (!of->produced) {

@@ -974,6 +974,7 @@ container_info(struct model *m, const char *id, uint64_t serial, struct bk_conta
 	out->exit_code = c->exit_code;
 	out->exit_signal = c->exit_signal;
 	out->oomkilled = c->oomkilled;
+	out->exit_pending = c->foreign && c->foreign->reap_wait != 0;
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }

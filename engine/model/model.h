@@ -70,15 +70,17 @@ struct layer_progress {
  * seen, killed and stopped here, everything else its caller's.
  */
 struct foreign {
-	char key[40];   /* its entry: <state dir>/runtime/<key>.json */
-	char *root;     /* the runtime's state root (--root) */
-	char *oci_id;   /* its id there */
-	char *bundle;   /* the bundle it was created from */
-	char *rootfs;   /* its root filesystem, as the config named it */
-	char *caller;   /* who ran create: "containerd-shim[812]" */
-	char *cgroup;   /* its group, from the hierarchy's root */
-	char status[9]; /* the runtime's: created, running, paused, stopped */
-	bool reaped;    /* its exit is known: reaped by its caller */
+	char key[40];         /* its entry: <state dir>/runtime/<key>.json */
+	char *root;           /* the runtime's state root (--root) */
+	char *oci_id;         /* its id there */
+	char *bundle;         /* the bundle it was created from */
+	char *rootfs;         /* its root filesystem, as the config named it */
+	char *caller;         /* who ran create: "containerd-shim[812]" */
+	char *cgroup;         /* its group, from the hierarchy's root */
+	char status[9];       /* the runtime's: created, running, paused, stopped */
+	pid_t init_pid;       /* its init, as the record names it (c->pid is 0 once it exited) */
+	uint64_t reap_wait;   /* exited, its caller's reap awaited until this (ms, monotonic); 0 */
+	bool created_at_exit; /* it exited before its start was seen */
 };
 
 struct container {

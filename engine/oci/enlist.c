@@ -2,7 +2,7 @@
  * A runtime container's entry in a bockerfs store, so that the daemon on
  * that store shows it in its tree (its ops/foreign.c reads it), and the next
  * daemon to start there finds it.  The entry is a pointer, not a record:
- * <store>/runtime/<key>.json holds the state root and the id, and the daemon
+ * <store>/runtime/<key>.json holds the state root, the id and the boot, and the daemon
  * reads the container's state.json there.  Each verb that changes what the
  * daemon shows (create, start, pause, resume) writes the entry again, whole
  * and renamed in, which is the daemon's cue; delete removes it.
@@ -59,7 +59,7 @@ enlist_put(const struct bk_runtime *rt, const char *id, const char *status)
 	struct bk_err err = BK_ERR_INIT;
 	cleanup_close int dfd = open_entries(rt, true);
 	cleanup(json_decrefp) json_t *j = NULL;
-	cleanup_free char *text = NULL;
+	cleanup_free char *text = NULL, *boot = NULL;
 	char name[48];
 
 	if (dfd == -ENOENT)
@@ -69,7 +69,11 @@ enlist_put(const struct bk_runtime *rt, const char *id, const char *status)
 		       rt->store ? rt->store : BK_STATE_DEFAULT, ENTRY_DIR, strerror(-dfd));
 		return;
 	}
-	j = json_pack("{s:s, s:s, s:s}", "root", rt->root, "id", id, "status", status);
+	/* The boot it was made in: an entry of an earlier one is stale, whatever /run holds. */
+	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &boot, NULL, NULL) == 0)
+		boot[strcspn(boot, "\n")] = '\0';
+	j = json_pack("{s:s, s:s, s:s, s:s}", "root", rt->root, "id", id, "status", status, "boot",
+		      boot ? boot : "");
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	entry_name(rt, id, name, sizeof(name));
 	if (text == NULL || write_file_replace(dfd, name, text, strlen(text), &err) < 0)

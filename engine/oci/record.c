@@ -186,6 +186,8 @@ ctr_remove(const struct bk_runtime *rt, struct oci_ctr *c)
 	cleanup_close int state_dir = open(rt->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	size_t i;
 
+	/* First: a create of the same id once the directory is gone must keep its new entry. */
+	enlist_drop(rt, c->id);
 	for (i = 0; i < ARRAY_SIZE(files); i++)
 		if (unlinkat(c->dir_fd, files[i], 0) < 0 && errno != ENOENT)
 			bk_log(BK_LOG_WARN, "container %s: remove %s: %s", c->id, files[i],
@@ -193,7 +195,6 @@ ctr_remove(const struct bk_runtime *rt, struct oci_ctr *c)
 	if (state_dir >= 0 && unlinkat(state_dir, c->id, AT_REMOVEDIR) < 0)
 		bk_log(BK_LOG_WARN, "container %s: remove its directory: %s", c->id,
 		       strerror(errno));
-	enlist_drop(rt, c->id);
 	ctr_close(c);
 }
 

@@ -33,6 +33,7 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 
@@ -45,6 +46,12 @@
 #define ENTRY_MAX   (64u << 10)
 #define RECORD_MAX  (1u << 20)
 #define ENTRY_WATCH (IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM)
+/*
+ * How long an exited init may wait for its caller's reap before its exit is
+ * told without its status: shims and conmon reap at once, an init (PID 1)
+ * may poll for orphans (this machine's: 1.5 s).
+ */
+#define REAP_WAIT_MS 5000
 
 /* PIDFD_GET_INFO (Linux 6.13) and its exit status (6.15), not in Debian 12's headers. */
 struct pidfd_info_v0 {
@@ -65,6 +72,17 @@ entry_name_ok(const char *name)
 		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
 			return false;
 	return strcmp(name + 32, ".json") == 0;
+}
+
+/* Is name the key the runtime gives root and id (engine/oci/enlist.c)? */
+static bool
+entry_key_matches(const char *name, const char *root, const char *id)
+{
+	char digest[DIGEST_STR_SIZE];
+	cleanup_free char *both = xasprintf("%s\n%s", root, id);
+
+	digest_buf(both, strlen(both), digest);
+	return strncmp(name, digest_hex(digest), 32) == 0;
 }
 
 /* A small regular file of root's, opened without blocking or following a last symlink. */
@@ -93,11 +111,25 @@ cgroup_path_ok(const char *p)
 	return p[0] == '/' && strstr(p, "/..") == NULL && strlen(p) < 1024;
 }
 
-/* What an entry and the record it points to say. */
+/* A copy for a "key value" line: control characters (a newline in a path) made '?'. */
+static char *
+line_safe(const char *s)
+{
+	char *out = xstrdup(*s ? s : "-");
+
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return out;
+}
+
+/* What an entry and the record it points to say, read with no lock held. */
 struct sighting {
 	char *root, *oci_id;
 	struct oci_state_rec rec;
-	int state_dfd; /* <root>/<id> */
+	int pidfd;          /* its init, if it is the one the record names and a container's */
+	const char *status; /* the runtime's: created, running, paused, stopped */
+	bool started;       /* its exec.fifo is gone: the runtime started it */
 };
 
 static void
@@ -106,78 +138,151 @@ sighting_free(struct sighting *s)
 	free(s->root);
 	free(s->oci_id);
 	oci_state_rec_free(&s->rec);
-	if (s->state_dfd >= 0)
-		close(s->state_dfd);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+}
+
+/* Is it created still (the runtime's exec.fifo there)?  Read with no lock held. */
+static bool
+fifo_there(int state_dfd)
+{
+	struct stat st;
+
+	return fstatat(state_dfd, "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Is path ("/a/b") one of the groups /proc/PID/cgroup names (from our cgroup namespace)? */
+static bool
+in_group(pid_t pid, const char *path)
+{
+	char file[64];
+	cleanup_free char *text = NULL;
+	size_t n = strlen(path);
+
+	snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)pid);
+	/* Gone meanwhile (held by the pidfd, it is no other process): nothing to reach. */
+	if (read_file_at(AT_FDCWD, file, 1 << 16, &text, NULL, NULL) < 0)
+		return true;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char *g = strchr(line, ':');
+
+		g = g ? strchr(g + 1, ':') : NULL;
+		if (g == NULL)
+			continue;
+		g++;
+		/* A daemon in a cgroup namespace sees the end of the path. */
+		if (strlen(g) >= n && strcmp(g + strlen(g) - n, path) == 0 &&
+		    (strlen(g) == n || g[strlen(g) - n - 1] == '/' || path[0] == '/'))
+			return true;
+	}
+	return false;
 }
 
 /*
- * Read entry name and the runtime's record it points to.  -ENOENT when
- * either is gone (the container was deleted, or the host rebooted and /run
- * with it): the entry is stale.  Other errors: the entry is not one.
+ * Is pid (held by a pidfd, so not reused) a runtime container's init?  Its
+ * mount namespace is not ours (the runtime always makes one), and it is in
+ * the group its record names.  A host process named by a planted record is
+ * neither.  One that has exited passes: it can no longer be signalled.
+ */
+static bool
+container_init(pid_t pid, const char *cgroup)
+{
+	char file[64];
+	struct stat ours, its;
+
+	snprintf(file, sizeof(file), "/proc/%d/ns/mnt", (int)pid);
+	if (stat("/proc/self/ns/mnt", &ours) < 0)
+		return false;
+	/* An init that has exited (a zombie has no namespaces) reaches nothing any more. */
+	if (stat(file, &its) < 0)
+		return errno == ENOENT;
+	if (ours.st_ino == its.st_ino && ours.st_dev == its.st_dev)
+		return false;
+	return *cgroup == '\0' || in_group(pid, cgroup);
+}
+
+/*
+ * Read entry name and the runtime's record it points to, with no lock held
+ * (the root may be any path, even one through our own tree).  -ENOENT when
+ * the record is gone while its root is there (deleted, or the host
+ * rebooted): the entry is stale.  -ESTALE when the root itself is missing
+ * (this daemon may see another /run than the runtime did): kept, not shown.
+ * Other errors: the entry is not one.
  */
 static int
-sight(int entries_fd, const char *name, struct sighting *s, struct bk_err *err)
+sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s, struct bk_err *err)
 {
 	cleanup_free char *text = NULL, *record = NULL;
 	cleanup(json_decrefp) json_t *j = NULL;
-	cleanup_close int rtdir_fd = -1;
-	const char *root, *id;
+	cleanup_close int rtdir_fd = -1, state_dfd = -1;
+	const char *root, *id, *boot;
 	size_t len;
 
 	memset(s, 0, sizeof(*s));
-	s->state_dfd = -1;
+	s->pidfd = -1;
 	if (read_regular(entries_fd, name, ENTRY_MAX, &text, &len, err) < 0)
 		return -err->code;
 	j = json_loadb(text, len, 0, NULL);
 	root = json_string_value(json_object_get(j, "root"));
 	id = json_string_value(json_object_get(j, "id"));
+	boot = json_string_value(json_object_get(j, "boot"));
 	if (root == NULL || root[0] != '/' || strlen(root) >= 4096 || id == NULL ||
-	    !oci_id_valid(id))
+	    !oci_id_valid(id) || !entry_key_matches(name, root, id))
 		return bk_err_set(err, EBADMSG, "%s: not an entry of bockerfs-runtime's", name);
+	/* Written in another boot: nothing of it runs. */
+	if (boot && strcmp(boot, e->model.boot_id) != 0)
+		return bk_err_set(err, ENOENT, "%s: container %s: of an earlier boot", name, id);
 	s->root = xstrdup(root);
 	s->oci_id = xstrdup(id);
 	/* The runtime's root may be reached through symlinks (/var/run): followed. */
 	rtdir_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rtdir_fd < 0)
-		return bk_err_sys(err, "%s: its runtime root %s", name, root);
-	s->state_dfd = openat(rtdir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (s->state_dfd < 0)
+		return bk_err_set(err, errno == ENOENT ? ESTALE : errno,
+				  "%s: its runtime root %s: %s", name, root, strerror(errno));
+	state_dfd = openat(rtdir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (state_dfd < 0)
 		return bk_err_sys(err, "%s: container %s", name, id);
-	if (read_regular(s->state_dfd, "state.json", RECORD_MAX, &record, &len, err) < 0)
+	if (read_regular(state_dfd, "state.json", RECORD_MAX, &record, &len, err) < 0)
 		return bk_err_wrap(err, "%s: container %s", name, id);
 	if (oci_state_parse(record, len, &s->rec, err) < 0)
 		return bk_err_wrap(err, "%s: container %s", name, id);
 	if (s->rec.pid <= 1 || s->rec.pid == getpid() || !cgroup_path_ok(s->rec.cgroup))
 		return bk_err_set(err, EBADMSG, "%s: container %s: its record names pid %d", name,
 				  id, (int)s->rec.pid);
+	s->started = !fifo_there(state_dfd);
+	s->pidfd = pidfd_open(s->rec.pid, 0);
+	/* Checked once the pidfd is held: from here on the pid cannot be reused. */
+	if (s->pidfd >= 0 && proc_start_time(s->rec.pid) != s->rec.pid_start) {
+		close(s->pidfd);
+		s->pidfd = -1;
+	}
+	if (s->pidfd >= 0 && !container_init(s->rec.pid, s->rec.cgroup))
+		return bk_err_set(err, EBADMSG,
+				  "%s: container %s: pid %d is not a container's init (the "
+				  "daemon's mount namespace, or not in %s)",
+				  name, id, (int)s->rec.pid, s->rec.cgroup);
+	if (s->pidfd < 0)
+		s->status = "stopped";
+	else if (!s->started)
+		s->status = "created";
+	else if (*s->rec.cgroup && cgroup_frozen_of(&e->procs.cg, s->rec.cgroup))
+		s->status = "paused";
+	else
+		s->status = "running";
 	return 0;
 }
 
-/* The init's pidfd if it is still the process the record names, else -1. */
+/* The init's exit status if the kernel tells it (its caller reaped it): 0, else -1. */
 static int
-open_init(const struct oci_state_rec *rec)
+exit_status(int pidfd, int *status)
 {
-	int fd = pidfd_open(rec->pid, 0);
+	struct pidfd_info_v0 info = { .mask = PIDFD_INFO_EXIT_ };
 
-	/* Checked once the pidfd is held: from here on the pid cannot be reused. */
-	if (fd >= 0 && proc_start_time(rec->pid) != rec->pid_start) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-/* The runtime's status of a container whose init lives: created, paused or running. */
-static const char *
-live_status(struct bk_engine *e, int state_dfd, const char *cgroup)
-{
-	struct stat st;
-
-	if (fstatat(state_dfd, "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return "created";
-	if (*cgroup && cgroup_frozen_of(&e->procs.cg, cgroup))
-		return "paused";
-	return "running";
+	if (pidfd < 0 || ioctl(pidfd, PIDFD_GET_INFO_V0, &info) < 0 ||
+	    !(info.mask & PIDFD_INFO_EXIT_))
+		return -1;
+	*status = info.exit_code;
+	return 0;
 }
 
 static struct container *
@@ -191,11 +296,38 @@ find_by_key_locked(struct bk_engine *e, const char *key)
 	return NULL;
 }
 
+/* Is pid the init of one of the daemon's own containers? */
+static bool
+ours_locked(struct bk_engine *e, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < e->model.nctrs; i++)
+		if (!e->model.ctrs[i]->foreign && e->model.ctrs[i]->pid == pid &&
+		    e->model.ctrs[i]->pidfd >= 0)
+			return true;
+	return false;
+}
+
+/* The files beside the containers in containers/ (docs/tree.md): never a container's name. */
+static bool
+tree_file_name(const char *name)
+{
+	static const char *const files[] = { "index", "clone", "run", "err" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++)
+		if (strcmp(name, files[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Its name in the tree: its id when that is a free container name, else oci-<key>. */
 static bool
 pick_name_locked(struct bk_engine *e, const char *oci_id, const char *key, char *out, size_t size)
 {
-	if (name_ok(oci_id, 64) && container_find_locked(&e->model, oci_id, 0) == NULL) {
+	if (name_ok(oci_id, 64) && !tree_file_name(oci_id) &&
+	    container_find_locked(&e->model, oci_id, 0) == NULL) {
 		snprintf(out, size, "%s", oci_id);
 		return true;
 	}
@@ -203,7 +335,7 @@ pick_name_locked(struct bk_engine *e, const char *oci_id, const char *key, char 
 	return container_find_locked(&e->model, out, 0) == NULL;
 }
 
-/* Exited: how, if known (wait status), and what it leaves (lock held). */
+/* Exited: how, if known (a wait status), and what it leaves (lock held). */
 static void
 set_exited_locked(struct bk_engine *e, struct container *c, bool known, int status)
 {
@@ -226,6 +358,10 @@ set_exited_locked(struct bk_engine *e, struct container *c, bool known, int stat
 	c->pid = 0;
 	snprintf(c->foreign->status, sizeof(c->foreign->status), "stopped");
 	time_rfc3339(c->finished, sizeof(c->finished));
+	if (c->foreign->reap_wait) {
+		c->foreign->reap_wait = 0;
+		e->foreign.reap_waits--;
+	}
 	if (c->pidfd >= 0) {
 		epoll_ctl(e->monitor.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
 		close(c->pidfd);
@@ -255,9 +391,23 @@ queue_exit_locked(struct bk_engine *e, struct container *c)
 				    c->exit_code);
 }
 
-/* A new entry: its container into the table (lock held); announce: events for it. */
+/* Its init ended (lock held): started told first if it never was, then the exit. */
 static void
-add_locked(struct bk_engine *e, const char *key, struct sighting *s, int pidfd, bool announce)
+finish_locked(struct bk_engine *e, struct container *c, bool started)
+{
+	int status = 0;
+	bool known = exit_status(c->pidfd, &status) == 0;
+
+	if ((c->state == BK_CTR_CREATED || c->foreign->created_at_exit) && started)
+		queue_start_locked(e, c);
+	set_exited_locked(e, c, known, status);
+	queue_exit_locked(e, c);
+	pthread_cond_broadcast(&e->model.ctr_changed);
+}
+
+/* A new entry: its container into the table (lock held); announce: events for it. */
+static struct container *
+add_locked(struct bk_engine *e, const char *key, struct sighting *s, bool announce)
 {
 	struct container *c;
 	struct foreign *f;
@@ -265,29 +415,34 @@ add_locked(struct bk_engine *e, const char *key, struct sighting *s, int pidfd, 
 
 	if (!pick_name_locked(e, s->oci_id, key, name, sizeof(name))) {
 		bk_log(BK_LOG_WARN, "runtime container %s: no free name in the tree", s->oci_id);
-		if (pidfd >= 0)
-			close(pidfd);
-		return;
+		return NULL;
 	}
 	f = xcalloc(1, sizeof(*f));
 	snprintf(f->key, sizeof(f->key), "%s", key);
-	f->root = take_ptr(s->root);
+	f->root = line_safe(s->root);
 	f->oci_id = take_ptr(s->oci_id);
-	f->bundle = take_ptr(s->rec.bundle);
-	f->rootfs = take_ptr(s->rec.rootfs);
-	f->caller = *s->rec.caller ? take_ptr(s->rec.caller) : xstrdup("-");
+	f->bundle = line_safe(s->rec.bundle);
+	f->rootfs = xstrdup(s->rec.rootfs);
+	f->caller = line_safe(s->rec.caller);
 	f->cgroup = take_ptr(s->rec.cgroup);
 	c = container_new_foreign_locked(&e->model, name, f, s->rec.created);
 	c->pid = s->rec.pid;
-	c->pidfd = pidfd;
+	f->init_pid = s->rec.pid;
+	c->pid_start = s->rec.pid_start;
+	c->pidfd = take_fd(s->pidfd);
 	if (announce)
 		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "create",
 				    "runtime=bockerfs-runtime");
-	if (pidfd < 0) {
+	if (c->pidfd < 0) {
+		/* Gone before we looked: what it did is told, as far as it is known. */
+		if (announce && s->started)
+			queue_start_locked(e, c);
 		set_exited_locked(e, c, false, 0);
-		return;
+		if (announce)
+			queue_exit_locked(e, c);
+		return c;
 	}
-	snprintf(f->status, sizeof(f->status), "%s", live_status(e, s->state_dfd, f->cgroup));
+	snprintf(f->status, sizeof(f->status), "%s", s->status);
 	if (strcmp(f->status, "created") == 0)
 		c->state = BK_CTR_CREATED;
 	else if (announce)
@@ -299,38 +454,34 @@ add_locked(struct bk_engine *e, const char *key, struct sighting *s, int pidfd, 
 		bk_log(BK_LOG_WARN, "runtime container %s: cannot watch its init", c->id);
 	bk_log(BK_LOG_INFO, "runtime container %s (%s, pid %d, %s): shown as %s", f->oci_id,
 	       f->caller, (int)c->pid, f->status, c->id);
+	return c;
 }
 
 /* An entry written again: what changed (lock held). */
 static void
-update_locked(struct bk_engine *e, struct container *c, struct sighting *s)
+update_locked(struct bk_engine *e, struct container *c, const struct sighting *s)
 {
 	struct foreign *f = c->foreign;
-	const char *now;
 
-	if (c->state == BK_CTR_EXITED)
-		return;
-	now = live_status(e, s->state_dfd, f->cgroup);
-	if (strcmp(now, f->status) == 0)
+	/* An exit is the monitor's to tell, from the pidfd. */
+	if (c->state == BK_CTR_EXITED || c->pidfd < 0 || strcmp(s->status, "stopped") == 0 ||
+	    strcmp(s->status, f->status) == 0)
 		return;
 	if (strcmp(f->status, "created") == 0)
 		queue_start_locked(e, c);
-	else if (strcmp(now, "paused") == 0)
+	else if (strcmp(s->status, "paused") == 0)
 		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "pause", "%s", "");
-	else if (strcmp(now, "running") == 0)
+	else if (strcmp(s->status, "running") == 0)
 		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "unpause", "%s", "");
-	snprintf(f->status, sizeof(f->status), "%s", now);
+	snprintf(f->status, sizeof(f->status), "%s", s->status);
 }
 
-/* Its entry is gone: out of the table (lock held; dropped, the caller frees it). */
+/* Its entry is gone: out of the table (lock held; the caller frees it, unlocked). */
 static struct container *
 drop_locked(struct bk_engine *e, struct container *c)
 {
-	if (c->state != BK_CTR_EXITED) {
-		set_exited_locked(e, c, false, 0);
-		queue_exit_locked(e, c);
-		pthread_cond_broadcast(&e->model.ctr_changed);
-	}
+	if (c->pidfd >= 0 || c->state != BK_CTR_EXITED)
+		finish_locked(e, c, false);
 	/* A stop that waited for its exit still holds it: let it finish first. */
 	while (c->busy)
 		pthread_cond_wait(&e->model.ctr_changed, &e->model.lock);
@@ -355,49 +506,54 @@ entry_changed(struct bk_engine *e, const char *name, bool announce_it)
 	struct bk_err err = BK_ERR_INIT;
 	struct sighting s;
 	struct container *c, *gone = NULL;
-	char key[40], id[BK_ID_SIZE] = "";
-	enum bk_change change = BK_CHANGE_STATE;
-	int ret, pidfd = -1;
+	char key[40], old_id[BK_ID_SIZE] = "", new_id[BK_ID_SIZE] = "";
+	bool added = false;
+	int ret;
 
 	if (!entry_name_ok(name))
 		return;
 	snprintf(key, sizeof(key), "%.32s", name);
-	ret = sight(e->foreign.entries_fd, name, &s, &err);
-	if (ret == 0)
-		pidfd = open_init(&s.rec);
+	/* Everything read first, unlocked: a read may go through our own tree. */
+	ret = sight(e, e->foreign.entries_fd, name, &s, &err);
 	pthread_mutex_lock(&e->model.lock);
+	if (ret == 0 && s.pidfd >= 0 && ours_locked(e, s.rec.pid))
+		ret = bk_err_set(&err, EBADMSG, "%s: its record names pid %d, a container of ours",
+				 name, (int)s.rec.pid);
 	c = find_by_key_locked(e, key);
 	if (ret == -ENOENT && c == NULL &&
 	    faccessat(e->foreign.entries_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* The entry outlived its container (a reboot emptied /run): not one any more. */
-		bk_log(BK_LOG_INFO, "runtime entry %s: %s: removed", name, err.msg);
+		bk_log(BK_LOG_INFO, "runtime entry %s: removed", err.msg);
 		unlinkat(e->foreign.entries_fd, name, 0);
-	} else if (ret < 0 && ret != -ENOENT) {
+	} else if (ret < 0 && ret != -ENOENT && ret != -ESTALE) {
 		bk_log(BK_LOG_WARN, "runtime entry: %s", err.msg);
+	}
+	/* Deleted and made again under the same id before we looked: another container. */
+	if (ret == 0 && c &&
+	    (c->foreign->init_pid != s.rec.pid || c->pid_start != s.rec.pid_start)) {
+		snprintf(old_id, sizeof(old_id), "%s", c->id);
+		gone = drop_locked(e, c);
+		c = NULL;
 	}
 	if (ret < 0) {
 		if (c) {
-			snprintf(id, sizeof(id), "%s", c->id);
+			snprintf(old_id, sizeof(old_id), "%s", c->id);
 			gone = drop_locked(e, c);
-			change = BK_CHANGE_REMOVED;
 		}
 	} else if (c == NULL) {
-		add_locked(e, key, &s, pidfd, announce_it);
-		pidfd = -1;
-		c = find_by_key_locked(e, key);
+		c = add_locked(e, key, &s, announce_it);
 		if (c)
-			snprintf(id, sizeof(id), "%s", c->id);
-		change = BK_CHANGE_CREATED;
+			snprintf(new_id, sizeof(new_id), "%s", c->id);
+		added = c != NULL;
 	} else {
 		update_locked(e, c, &s);
-		snprintf(id, sizeof(id), "%s", c->id);
+		snprintf(new_id, sizeof(new_id), "%s", c->id);
 	}
 	pthread_mutex_unlock(&e->model.lock);
-	if (pidfd >= 0)
-		close(pidfd);
 	sighting_free(&s);
-	if (id[0] && announce_it)
-		announce(e, id, change);
+	if (old_id[0] && announce_it)
+		announce(e, old_id, BK_CHANGE_REMOVED);
+	if (new_id[0] && announce_it)
+		announce(e, new_id, added ? BK_CHANGE_CREATED : BK_CHANGE_STATE);
 	container_free(gone);
 }
 
@@ -432,10 +588,12 @@ scan(struct bk_engine *e, bool announce_it)
 	free(keys);
 }
 
-int
-foreign_open(struct bk_engine *e, struct bk_err *err)
+/* Open and watch the entries' directory: 0, or -errno with err saying why. */
+static int
+open_entries(struct bk_engine *e, struct bk_err *err)
 {
 	cleanup_close int state_fd = open(e->store.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[64];
 
 	if (state_fd < 0)
 		return bk_err_sys(err, "state directory %s", e->store.root);
@@ -449,15 +607,24 @@ foreign_open(struct bk_engine *e, struct bk_err *err)
 	e->foreign.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (e->foreign.inotify_fd < 0)
 		return bk_err_sys(err, "inotify");
-	{
-		char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->foreign.entries_fd);
+	if (inotify_add_watch(e->foreign.inotify_fd, path, ENTRY_WATCH | IN_ONLYDIR) < 0)
+		return bk_err_sys(err, "inotify: %s/%s", e->store.root, ENTRY_DIR);
+	return 0;
+}
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", e->foreign.entries_fd);
-		if (inotify_add_watch(e->foreign.inotify_fd, path, ENTRY_WATCH | IN_ONLYDIR) < 0)
-			return bk_err_sys(err, "inotify: %s/%s", e->store.root, ENTRY_DIR);
+void
+foreign_open(struct bk_engine *e)
+{
+	struct bk_err err = BK_ERR_INIT;
+
+	/* The daemon's own containers do not depend on it: a warning, not a refusal. */
+	if (open_entries(e, &err) < 0) {
+		bk_log(BK_LOG_WARN, "%s: bockerfs-runtime's containers are not shown", err.msg);
+		foreign_close(e);
+		return;
 	}
 	scan(e, false);
-	return 0;
 }
 
 void
@@ -492,15 +659,52 @@ foreign_entries_changed(struct bk_engine *e)
 		scan(e, true);
 }
 
+/*
+ * The init of serial ended (monitor thread, which alone frees a runtime's
+ * container: c stays valid while the lock is dropped): was it started?
+ * Read unlocked, since the runtime's root may be any path.
+ */
+static void
+finish(struct bk_engine *e, uint64_t serial)
+{
+	struct container *c;
+	cleanup_free char *root = NULL, *oci_id = NULL;
+	cleanup_close int rtdir_fd = -1, dfd = -1;
+	char id[BK_ID_SIZE];
+	bool started = true;
+
+	pthread_mutex_lock(&e->model.lock);
+	c = container_find_locked(&e->model, NULL, serial);
+	if (c && c->foreign && (c->state == BK_CTR_CREATED || c->foreign->created_at_exit)) {
+		root = xstrdup(c->foreign->root);
+		oci_id = xstrdup(c->foreign->oci_id);
+	}
+	pthread_mutex_unlock(&e->model.lock);
+	if (root) {
+		rtdir_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		dfd = rtdir_fd < 0 ? -1
+				   : openat(rtdir_fd, oci_id,
+					    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		started = dfd >= 0 && !fifo_there(dfd);
+	}
+	pthread_mutex_lock(&e->model.lock);
+	c = container_find_locked(&e->model, NULL, serial);
+	if (c == NULL || c->foreign == NULL || c->pidfd < 0) {
+		pthread_mutex_unlock(&e->model.lock);
+		return;
+	}
+	finish_locked(e, c, started);
+	snprintf(id, sizeof(id), "%s", c->id);
+	pthread_mutex_unlock(&e->model.lock);
+	bk_log(BK_LOG_INFO, "runtime container %s exited", id);
+	announce(e, id, BK_CHANGE_STATE);
+}
+
 void
 foreign_init_event(struct bk_engine *e, uint64_t serial, uint32_t events)
 {
-	struct pidfd_info_v0 info = { .mask = PIDFD_INFO_EXIT_ };
 	struct container *c;
-	struct stat st;
-	char id[BK_ID_SIZE];
-	bool known = false;
-	int ret;
+	int status;
 
 	pthread_mutex_lock(&e->model.lock);
 	c = container_find_locked(&e->model, NULL, serial);
@@ -508,39 +712,66 @@ foreign_init_event(struct bk_engine *e, uint64_t serial, uint32_t events)
 		pthread_mutex_unlock(&e->model.lock);
 		return;
 	}
-	ret = ioctl(c->pidfd, PIDFD_GET_INFO_V0, &info);
-	if (ret == 0 && (info.mask & PIDFD_INFO_EXIT_)) {
-		known = true;
-	} else if (ret == 0 && !(events & EPOLLHUP)) {
-		/*
-		 * Exited, not yet reaped by its caller, and only then is its status
-		 * told: wait for the reap (EPOLLHUP, which needs no asking).
-		 */
-		struct epoll_event ev = { .events = 0, .data.u64 = serial };
+	/*
+	 * Exited, not yet reaped by its caller, and only then does the kernel
+	 * tell its status (Linux 6.15 and later; older ones answer ENOTTY):
+	 * wait for the reap (EPOLLHUP, which needs no asking), a moment at most.
+	 */
+	if (exit_status(c->pidfd, &status) < 0 && !(events & EPOLLHUP) && !c->foreign->reap_wait) {
+		struct pidfd_info_v0 info = { .mask = 0 };
 
-		epoll_ctl(e->monitor.epfd, EPOLL_CTL_MOD, c->pidfd, &ev);
-		pthread_mutex_unlock(&e->model.lock);
-		return;
-	}
-	/* Started, then gone before its start was seen: its start is told first. */
-	if (c->state == BK_CTR_CREATED) {
-		cleanup_close int rtdir_fd =
-		    open(c->foreign->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		cleanup_close int dfd =
-		    rtdir_fd < 0 ? -1
-				 : openat(rtdir_fd, c->foreign->oci_id,
-					  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ioctl(c->pidfd, PIDFD_GET_INFO_V0, &info) == 0) {
+			struct epoll_event ev = { .events = 0, .data.u64 = serial };
+			char id[BK_ID_SIZE];
 
-		if (dfd >= 0 && fstatat(dfd, "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) < 0)
-			queue_start_locked(e, c);
+			epoll_ctl(e->monitor.epfd, EPOLL_CTL_MOD, c->pidfd, &ev);
+			c->foreign->reap_wait = now_ms() + REAP_WAIT_MS;
+			e->foreign.reap_waits++;
+			/* Stopped now, as the runtime says; its exit is told once known. */
+			c->foreign->created_at_exit = c->state == BK_CTR_CREATED;
+			c->state = BK_CTR_EXITED;
+			c->pid = 0;
+			snprintf(c->foreign->status, sizeof(c->foreign->status), "stopped");
+			time_rfc3339(c->finished, sizeof(c->finished));
+			pthread_cond_broadcast(&e->model.ctr_changed);
+			snprintf(id, sizeof(id), "%s", c->id);
+			pthread_mutex_unlock(&e->model.lock);
+			announce(e, id, BK_CHANGE_STATE);
+			return;
+		}
 	}
-	set_exited_locked(e, c, known, info.exit_code);
-	queue_exit_locked(e, c);
-	snprintf(id, sizeof(id), "%s", c->id);
-	pthread_cond_broadcast(&e->model.ctr_changed);
 	pthread_mutex_unlock(&e->model.lock);
-	bk_log(BK_LOG_INFO, "runtime container %s exited", id);
-	announce(e, id, BK_CHANGE_STATE);
+	finish(e, serial);
+}
+
+void
+foreign_tick(struct bk_engine *e)
+{
+	uint64_t due[32], now = now_ms();
+	size_t n = 0, i;
+
+	pthread_mutex_lock(&e->model.lock);
+	for (i = 0; i < e->model.nctrs && n < ARRAY_SIZE(due); i++) {
+		struct container *c = e->model.ctrs[i];
+
+		/* A caller slow to reap: the exit is told without its status. */
+		if (c->foreign && c->foreign->reap_wait && c->foreign->reap_wait <= now)
+			due[n++] = c->serial;
+	}
+	pthread_mutex_unlock(&e->model.lock);
+	for (i = 0; i < n; i++)
+		finish(e, due[i]);
+}
+
+bool
+foreign_waiting(struct bk_engine *e)
+{
+	bool waiting;
+
+	pthread_mutex_lock(&e->model.lock);
+	waiting = e->foreign.reap_waits > 0;
+	pthread_mutex_unlock(&e->model.lock);
+	return waiting;
 }
 
 void

@@ -356,6 +356,12 @@ bk_container_stop(struct bk_engine *e, const char *id, int timeout_s, struct bk_
 		ret = c->broken ? 0 : container_save(&e->model, c, err);
 	} else if (c->state != BK_CTR_RUNNING) {
 		ret = bk_err_set(err, ESRCH, "container %s is not running", id);
+	} else if (c->foreign && strcmp(c->foreign->status, "paused") == 0) {
+		/* Its signals would wait in the frozen group: the group is its caller's to thaw. */
+		ret = bk_err_set(err, EBUSY,
+				 "container %s is paused by %s: resume it first "
+				 "(bockerfs-runtime resume)",
+				 id, c->foreign->caller);
 	} else if (c->busy) {
 		ret = bk_err_set(err, EBUSY, "container %s: another operation is under way", id);
 	} else {

@@ -65,8 +65,13 @@ monitor_main(void *arg)
 	struct epoll_event evs[32];
 
 	for (;;) {
-		int n = epoll_wait(e->monitor.epfd, evs, ARRAY_SIZE(evs), -1);
+		/* Exits awaiting their caller's reap are told by a deadline too. */
+		bool waiting = foreign_waiting(e);
+		int n = epoll_wait(e->monitor.epfd, evs, ARRAY_SIZE(evs), waiting ? 50 : -1);
 		int i;
+
+		if (waiting)
+			foreign_tick(e);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -113,6 +113,7 @@ struct layers {
 struct foreigners {
 	int entries_fd; /* <state dir>/runtime: the runtime's entries */
 	int inotify_fd; /* watching it, in the monitor's epoll */
+	int reap_waits; /* exited inits whose caller's reap is awaited (model lock) */
 };
 
 struct bk_engine {
@@ -435,13 +436,19 @@ void io_log_events(struct bk_engine *e);
 
 /* ---- foreign.c: the containers bockerfs-runtime made, shown in the tree ------------------- */
 
-/* Open and watch <state dir>/runtime, and show the containers of its entries (at start). */
-must_check int foreign_open(struct bk_engine *e, struct bk_err *err);
+/*
+ * Open and watch <state dir>/runtime, and show the containers of its entries
+ * (at start).  If it cannot, the daemon runs on without them (a warning).
+ */
+void foreign_open(struct bk_engine *e);
 void foreign_close(struct bk_engine *e);
 /* Monitor thread: entries were written or removed. */
 void foreign_entries_changed(struct bk_engine *e);
 /* Monitor thread: the pidfd of a runtime container's init reported events (it exited). */
 void foreign_init_event(struct bk_engine *e, uint64_t serial, uint32_t events);
+/* Monitor thread: are exits waiting for their caller's reap?  Then tick now and then. */
+bool foreign_waiting(struct bk_engine *e);
+void foreign_tick(struct bk_engine *e);
 /* bk_container_get of a runtime container: its group, its limits as the kernel holds them. */
 void foreign_describe(struct bk_engine *e, const char *id, struct bk_container_info *out);
 

@@ -21,6 +21,7 @@ bats_require_minimum_version 1.5.0
 load '../lib/fixture'
 load '../lib/containers'
 load '../lib/ocibundle'
+load '../lib/rttree'
 
 : "${BATS_TEST_TIMEOUT:=120}"
 
@@ -33,36 +34,16 @@ teardown_file() {
 }
 
 setup() {
-	ob_is_ours || skip "the tree shows bockerfs-runtime's containers only"
-	ob_setup
-	bk_start || return
-	C=$BK_MNT/containers
-	export BOCKERFS_STORE=$BK_ROOT
+	rt_setup
 }
 
 teardown() {
-	ob_teardown
-	ct_teardown
-}
-
-# rt_sleeper ID: a bundle running `sleep 1000`, created (not started).
-rt_sleeper() {
-	local b
-	b=$(ob_bundle "$1") && ob_args "$b" sleep 1000 && ob_create "$1" "$b"
-}
-
-# tree_has ID: containers/ID is listed.
-tree_has() {
-	[ -d "$C/$1" ] && grep -q "^$1"$'\t' "$C/index"
+	rt_teardown
 }
 
 # exit_told: the kernel tells a reaped process's exit to a pidfd (PIDFD_INFO_EXIT).
 exit_told() {
 	bk_kernel_at_least 6.15
-}
-
-tree_status() {
-	awk -v k="$2" '$1 == k { print $2 }' "$C/$1/status"
 }
 
 @test "create shows the container (created, its pid, bundle and caller); start makes it running" {
