@@ -68,6 +68,9 @@ DIR *opendir_at(int dfd);
 
 /* Random lower-case hex id of n hex digits into out (n+1 bytes). */
 int random_hex(char *out, size_t n);
+/* Is word a whole item of list, whose items are separated by any of seps ("cpu" is not in
+ * "cpuset,cpu" twice: only once)? */
+bool word_in(const char *list, const char *word, const char *seps);
 /* A new object id: prefix ("img_", "ps_") and 12 random hex digits; 0 or -errno. */
 must_check int new_id(const char *prefix, char out[BK_ID_SIZE]);
 

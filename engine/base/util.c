@@ -122,6 +122,20 @@ read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len, str
 	return 0;
 }
 
+bool
+word_in(const char *list, const char *word, const char *seps)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	if (n == 0)
+		return false;
+	for (p = strstr(list, word); p; p = strstr(p + 1, word))
+		if ((p == list || strchr(seps, p[-1])) && (p[n] == '\0' || strchr(seps, p[n])))
+			return true;
+	return false;
+}
+
 int
 random_hex(char *out, size_t n)
 {

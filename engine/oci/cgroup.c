@@ -240,33 +240,6 @@ make_dirs(const char *mount, const char *path, bool cpuset, struct bk_err *err)
 	return 0;
 }
 
-static bool
-has_controller(const char *names, const char *want)
-{
-	size_t n = strlen(want);
-	const char *p = names;
-
-	while ((p = strstr(p, want)) != NULL) {
-		if ((p == names || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
-			return true;
-		p += n;
-	}
-	return false;
-}
-
-/* want is a whole word of the space-separated list ("cpu" is not in "cpuset io"). */
-static bool
-has_word(const char *list, const char *want)
-{
-	size_t n = strlen(want);
-	const char *p;
-
-	for (p = strstr(list, want); p; p = strstr(p + 1, want))
-		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
-			return true;
-	return false;
-}
-
 static void
 num(char *buf, size_t size, int64_t v)
 {
@@ -348,9 +321,9 @@ v1_apply(const char *dir, const char *names, const struct oci_resources *r, stru
 {
 	char v[32];
 
-	if (has_controller(names, "memory") && v1_memory(dir, r, err) < 0)
+	if (word_in(names, "memory", ",") && v1_memory(dir, r, err) < 0)
 		return -err->code;
-	if (has_controller(names, "cpu")) {
+	if (word_in(names, "cpu", ",")) {
 		if (r->cpu_shares > 0) {
 			num(v, sizeof(v), r->cpu_shares);
 			if (set_file(dir, "cpu.shares", v, err) < 0)
@@ -367,7 +340,7 @@ v1_apply(const char *dir, const char *names, const struct oci_resources *r, stru
 				return -err->code;
 		}
 	}
-	if (has_controller(names, "cpuset")) {
+	if (word_in(names, "cpuset", ",")) {
 		if (r->cpuset_cpus && *r->cpuset_cpus &&
 		    set_file(dir, "cpuset.cpus", r->cpuset_cpus, err) < 0)
 			return -err->code;
@@ -375,7 +348,7 @@ v1_apply(const char *dir, const char *names, const struct oci_resources *r, stru
 		    set_file(dir, "cpuset.mems", r->cpuset_mems, err) < 0)
 			return -err->code;
 	}
-	if (has_controller(names, "pids") && r->pids_limit != -1) {
+	if (word_in(names, "pids", ",") && r->pids_limit != -1) {
 		if (r->pids_limit <= 0)
 			snprintf(v, sizeof(v), "max");
 		else
@@ -383,7 +356,7 @@ v1_apply(const char *dir, const char *names, const struct oci_resources *r, stru
 		if (set_file(dir, "pids.max", v, err) < 0)
 			return -err->code;
 	}
-	if (has_controller(names, "devices") && v1_device_rules(dir, r, err) < 0)
+	if (word_in(names, "devices", ",") && v1_device_rules(dir, r, err) < 0)
 		return -err->code;
 	return 0;
 }
@@ -415,7 +388,7 @@ v2_enable(const char *path, struct bk_err *err)
 		if (read_at(dir, "cgroup.controllers", avail, sizeof(avail)) < 0)
 			avail[0] = '\0';
 		for (i = 0; i < ARRAY_SIZE(want); i++) {
-			if (!has_word(avail, want[i]))
+			if (!word_in(avail, want[i], " \n"))
 				continue;
 			snprintf(req, sizeof(req), "+%s", want[i]);
 			(void)write_at(dir, "cgroup.subtree_control", req);
@@ -541,8 +514,7 @@ each_hierarchy(const char *path, pid_t pid, const struct oci_resources *r, bool 
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(dir, sizeof(dir), "%s%s", h[i].mount, path);
-		if (make &&
-		    make_dirs(h[i].mount, path, has_controller(h[i].name, "cpuset"), err) < 0)
+		if (make && make_dirs(h[i].mount, path, word_in(h[i].name, "cpuset", ","), err) < 0)
 			return -err->code;
 		if (r && v1_apply(dir, h[i].name, r, err) < 0)
 			return -err->code;
@@ -589,7 +561,7 @@ procs_dir(const char *path, const char *controller, char *dir, size_t size, stru
 		return 2;
 	}
 	for (i = 0; i < n; i++)
-		if (has_controller(h[i].name, controller)) {
+		if (word_in(h[i].name, controller, ",")) {
 			snprintf(dir, size, "%s%s", h[i].mount, path);
 			return 1;
 		}

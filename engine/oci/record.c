@@ -27,6 +27,7 @@
 
 #include "oci/oci.h"
 #include "base/base.h"
+#include "proc/proc.h"
 
 #define STATE_MAX (1u << 20)
 
@@ -201,33 +202,11 @@ ctr_remove(const struct bk_runtime *rt, struct oci_ctr *c)
 unsigned long long
 live_start_time(pid_t pid)
 {
-	char path[64], buf[1024];
-	unsigned long long start = 0;
-	const char *p;
-	ssize_t n;
-	int fd, field;
+	bool zombie;
+	uint64_t start = proc_start_time_of(pid, &zombie);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* After the command's closing parenthesis: field 3 (state) onwards. */
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		return 0;
-	if (p[1] == ' ' && p[2] == 'Z')
-		return 0; /* a zombie has ended: stopped, whatever reaps it */
-	for (field = 2; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (field == 22)
-		start = strtoull(p, NULL, 10);
-	return start;
+	/* A zombie has ended: stopped, whatever reaps it. */
+	return zombie ? 0 : start;
 }
 
 int

@@ -102,18 +102,6 @@ write_str(const char *dir, const char *file, const char *value)
 	return 0;
 }
 
-/* Is word one of the space-separated words of list? */
-static bool
-has_word(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
 /* "+cpu +pids" (sign '+') or "-cpu -pids" for the v2_controllers whose bits are in mask. */
 static void
 subtree_request(char sign, unsigned mask, char *req, size_t size)
@@ -149,9 +137,9 @@ v2_enable(const char *dir, unsigned *added, struct bk_err *err)
 	if (read_file_at(AT_FDCWD, path, 4096, &have, NULL, NULL) < 0)
 		return bk_err_sys(err, "cgroups: read %s", path);
 	for (i = 0; i < ARRAY_SIZE(v2_controllers); i++) {
-		if (has_word(have, v2_controllers[i]))
+		if (word_in(have, v2_controllers[i], " \n"))
 			continue;
-		if (!has_word(avail, v2_controllers[i]))
+		if (!word_in(avail, v2_controllers[i], " \n"))
 			return bk_err_set(err, ENOTSUP,
 					  "cgroups: the %s controller is not available in %s "
 					  "(its cgroup.controllers: %.*s)",

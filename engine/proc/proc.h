@@ -100,6 +100,8 @@ void spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded);
 pid_t spawn_find_running(int state_dfd);
 /* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), 0 if gone. */
 uint64_t proc_start_time(pid_t pid);
+/* The same, and whether it has exited and waits to be reaped (a zombie). */
+uint64_t proc_start_time_of(pid_t pid, bool *zombie);
 
 /*
  * Clone the daemon into new namespaces (ns: CLONE_NEW* flags, 0: none) and

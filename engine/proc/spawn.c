@@ -65,7 +65,7 @@ procs_find_init(struct procs *p, struct bk_err *err)
 
 /* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), 0 if gone. */
 uint64_t
-proc_start_time(pid_t pid)
+proc_start_time_of(pid_t pid, bool *zombie)
 {
 	char path[64];
 	cleanup_free char *text = NULL;
@@ -73,6 +73,7 @@ proc_start_time(pid_t pid)
 	char *p;
 	int i;
 
+	*zombie = false;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (read_file_at(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
 		return 0;
@@ -80,11 +81,20 @@ proc_start_time(pid_t pid)
 	p = strrchr(text, ')');
 	if (p == NULL)
 		return 0;
+	*zombie = p[1] == ' ' && p[2] == 'Z';
 	for (i = 2; i < 22 && p; i++)
 		p = strchr(p + 1, ' ');
 	if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
 		return 0;
 	return start;
+}
+
+uint64_t
+proc_start_time(pid_t pid)
+{
+	bool zombie;
+
+	return proc_start_time_of(pid, &zombie);
 }
 
 /* True if pid is PID 1 of a pid namespace below ours ("NSpid:\t4242\t1" in its status). */

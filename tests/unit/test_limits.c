@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "parse/parse.h"
 #include "tap.h"
 
@@ -255,6 +256,22 @@ weight_to_shares(void)
 	return 0;
 }
 
+/* Controller lists: v1's "cpu,cpuacct" names, v2's "cpuset cpu io\n" files. */
+static int
+controller_words(void)
+{
+	CHECK(word_in("cpu,cpuacct", "cpu", ","));
+	CHECK(word_in("cpu,cpuacct", "cpuacct", ","));
+	CHECK(!word_in("cpuacct", "cpu", ","));
+	CHECK(!word_in("cpuset", "cpu", ","));
+	CHECK(word_in("cpuset cpu io\n", "cpu", " \n"));
+	CHECK(!word_in("cpuset io\n", "cpu", " \n"));
+	CHECK(word_in("cpuset io\n", "io", " \n"));
+	CHECK(!word_in("memory pids", "", " "));
+	CHECK(!word_in("", "cpu", ","));
+	return 0;
+}
+
 int
 main(void)
 {
@@ -266,5 +283,6 @@ main(void)
 	RUN(v2_files);
 	RUN(shares_to_weight);
 	RUN(weight_to_shares);
+	RUN(controller_words);
 	return TAP_DONE();
 }
