@@ -26,17 +26,6 @@
 
 #define ENTRY_DIR "runtime"
 
-/* "<32 hex>.json" for this root and id. */
-static void
-entry_name(const struct bk_runtime *rt, const char *id, char *out, size_t size)
-{
-	char digest[DIGEST_STR_SIZE];
-	cleanup_free char *both = xasprintf("%s\n%s", rt->root, id);
-
-	digest_buf(both, strlen(both), digest);
-	snprintf(out, size, "%.32s.json", digest_hex(digest));
-}
-
 /* The store's entry directory, made if missing; -ENOENT when there is no store. */
 static int
 open_entries(const struct bk_runtime *rt, bool make)
@@ -60,7 +49,7 @@ enlist_put(const struct bk_runtime *rt, const char *id, const char *status)
 	cleanup_close int dfd = open_entries(rt, true);
 	cleanup(json_decrefp) json_t *j = NULL;
 	cleanup_free char *text = NULL, *boot = NULL;
-	char name[48];
+	char name[OCI_ENTRY_NAME_SIZE];
 
 	if (dfd == -ENOENT)
 		return;
@@ -75,7 +64,7 @@ enlist_put(const struct bk_runtime *rt, const char *id, const char *status)
 	j = json_pack("{s:s, s:s, s:s, s:s}", "root", rt->root, "id", id, "status", status, "boot",
 		      boot ? boot : "");
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	entry_name(rt, id, name, sizeof(name));
+	oci_entry_name(rt->root, id, name);
 	if (text == NULL || write_file_replace(dfd, name, text, strlen(text), &err) < 0)
 		bk_log(BK_LOG_WARN, "container %s: not shown in bockerfs's tree: %s", id,
 		       text ? err.msg : "out of memory");
@@ -85,11 +74,11 @@ void
 enlist_drop(const struct bk_runtime *rt, const char *id)
 {
 	cleanup_close int dfd = open_entries(rt, false);
-	char name[48];
+	char name[OCI_ENTRY_NAME_SIZE];
 
 	if (dfd < 0)
 		return;
-	entry_name(rt, id, name, sizeof(name));
+	oci_entry_name(rt->root, id, name);
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		bk_log(BK_LOG_WARN, "container %s: its entry in bockerfs's store: %s", id,
 		       strerror(errno));

@@ -74,17 +74,6 @@ entry_name_ok(const char *name)
 	return strcmp(name + 32, ".json") == 0;
 }
 
-/* Is name the key the runtime gives root and id (engine/oci/enlist.c)? */
-static bool
-entry_key_matches(const char *name, const char *root, const char *id)
-{
-	char digest[DIGEST_STR_SIZE];
-	cleanup_free char *both = xasprintf("%s\n%s", root, id);
-
-	digest_buf(both, strlen(both), digest);
-	return strncmp(name, digest_hex(digest), 32) == 0;
-}
-
 /* A small regular file of root's, opened without blocking or following a last symlink. */
 static int
 read_regular(int dfd, const char *name, size_t max, char **text, size_t *len, struct bk_err *err)
@@ -216,6 +205,7 @@ sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s,
 	cleanup(json_decrefp) json_t *j = NULL;
 	cleanup_close int rtdir_fd = -1, state_dfd = -1;
 	const char *root, *id, *boot;
+	char want[OCI_ENTRY_NAME_SIZE] = "";
 	size_t len;
 
 	memset(s, 0, sizeof(*s));
@@ -226,8 +216,10 @@ sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s,
 	root = json_string_value(json_object_get(j, "root"));
 	id = json_string_value(json_object_get(j, "id"));
 	boot = json_string_value(json_object_get(j, "boot"));
-	if (root == NULL || root[0] != '/' || strlen(root) >= 4096 || id == NULL ||
-	    !oci_id_valid(id) || !entry_key_matches(name, root, id))
+	if (root && root[0] == '/' && strlen(root) < 4096 && id && oci_id_valid(id))
+		oci_entry_name(root, id, want);
+	/* Its name is the digest of what it points to: a copy under another is none. */
+	if (strcmp(name, want) != 0)
 		return bk_err_set(err, EBADMSG, "%s: not an entry of bockerfs-runtime's", name);
 	/* Written in another boot: nothing of it runs. */
 	if (boot && strcmp(boot, e->model.boot_id) != 0)

@@ -268,6 +268,13 @@ struct oci_state_rec {
 	char *annotations; /* a compact JSON object */
 };
 int oci_state_parse(const char *text, size_t len, struct oci_state_rec *out, struct bk_err *err);
+/*
+ * The name of a runtime container's entry in a bockerfs store: "<32 hex>.json",
+ * the digest of its state root and id (the runtime writes it, the daemon checks
+ * it).  out has room for OCI_ENTRY_NAME_SIZE.
+ */
+#define OCI_ENTRY_NAME_SIZE 40
+void oci_entry_name(const char *root, const char *id, char out[OCI_ENTRY_NAME_SIZE]);
 void oci_state_rec_free(struct oci_state_rec *r);
 
 /* "SIGKILL", "KILL", "9" (1..64, SIGRTMIN+n too): the number, or -EINVAL. */

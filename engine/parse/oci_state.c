@@ -5,6 +5,7 @@
  * shows the runtime's containers in its tree (ops/foreign.c).  Pure: no I/O.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <jansson.h>
 
@@ -61,4 +62,14 @@ oci_state_rec_free(struct oci_state_rec *r)
 	free(r->caller);
 	free(r->annotations);
 	memset(r, 0, sizeof(*r));
+}
+
+void
+oci_entry_name(const char *root, const char *id, char out[OCI_ENTRY_NAME_SIZE])
+{
+	char digest[DIGEST_STR_SIZE];
+	cleanup_free char *both = xasprintf("%s\n%s", root, id);
+
+	digest_buf(both, strlen(both), digest);
+	snprintf(out, OCI_ENTRY_NAME_SIZE, "%.32s.json", digest_hex(digest));
 }

@@ -1073,6 +1073,18 @@ state_records(void)
 	CHECK_STR(r.caller, "");
 	CHECK_STR(r.annotations, "{}");
 	oci_state_rec_free(&r);
+	/* Entry names: 32 hex digits of the root's and id's digest; other roots, other names. */
+	{
+		char a[OCI_ENTRY_NAME_SIZE], b[OCI_ENTRY_NAME_SIZE];
+
+		oci_entry_name("/run/containerd/runc/default", "web", a);
+		oci_entry_name("/run/containerd/runc/k8s.io", "web", b);
+		CHECK_INT(strlen(a), 37);
+		CHECK(strspn(a, "0123456789abcdef") == 32 && strcmp(a + 32, ".json") == 0);
+		CHECK(strcmp(a, b) != 0);
+		oci_entry_name("/run/containerd/runc/default", "web", b);
+		CHECK_STR(a, b);
+	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = (struct bk_err)BK_ERR_INIT;
 		CHECK_INT(oci_state_parse(bad[i], strlen(bad[i]), &r, &err), -EBADMSG);
