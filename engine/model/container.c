@@ -526,6 +526,18 @@ container_broken_err(const struct container *c, struct bk_err *err)
 	return bk_err_set(err, c->broken_code, "container %s is broken: %s", c->id, c->broken);
 }
 
+void
+container_exit_attrs(const struct container *c, char *buf, size_t size)
+{
+	if (!c->exited)
+		snprintf(buf, size, "code=unknown");
+	else if (c->exit_signal)
+		snprintf(buf, size, "signal=%d%s", c->exit_signal,
+			 c->oomkilled ? " oomkilled=1" : "");
+	else
+		snprintf(buf, size, "code=%d", c->exit_code);
+}
+
 int
 container_changeable(const struct container *c, const char *op, struct bk_err *err)
 {

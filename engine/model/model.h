@@ -283,6 +283,8 @@ void container_table_del_locked(struct model *m, struct container *c);
 must_check int container_save(struct model *m, const struct container *c, struct bk_err *err);
 /* The error for any operation but kill, stop and remove on a broken container. */
 must_check int container_broken_err(const struct container *c, struct bk_err *err);
+/* Its `exit` event's attributes: "code=N", "signal=N [oomkilled=1]", or "code=unknown". */
+void container_exit_attrs(const struct container *c, char *buf, size_t size);
 /* Is c the daemon's to change (not broken, not a runtime's)?  Else the error, for op. */
 must_check int container_changeable(const struct container *c, const char *op, struct bk_err *err);
 void foreign_free(struct foreign *f);

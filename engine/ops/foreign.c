@@ -372,15 +372,10 @@ queue_start_locked(struct bk_engine *e, struct container *c)
 static void
 queue_exit_locked(struct bk_engine *e, struct container *c)
 {
-	if (!c->exited)
-		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "exit", "%s",
-				    "code=unknown");
-	else if (c->exit_signal)
-		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "exit", "signal=%d%s",
-				    c->exit_signal, c->oomkilled ? " oomkilled=1" : "");
-	else
-		events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "exit", "code=%d",
-				    c->exit_code);
+	char attrs[64];
+
+	container_exit_attrs(c, attrs, sizeof(attrs));
+	events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, c->id, "exit", "%s", attrs);
 }
 
 /* Its init ended (lock held): started told first if it never was, then the exit. */

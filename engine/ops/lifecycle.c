@@ -36,11 +36,7 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 	if (!c->broken && container_save(&e->model, c, &err) < 0)
 		bk_log(BK_LOG_WARN, "%s", err.msg);
 	snprintf(id, sizeof(id), "%s", c->id);
-	if (c->exit_signal)
-		snprintf(attrs, sizeof(attrs), "signal=%d%s", c->exit_signal,
-			 c->oomkilled ? " oomkilled=1" : "");
-	else
-		snprintf(attrs, sizeof(attrs), "code=%d", c->exit_code);
+	container_exit_attrs(c, attrs, sizeof(attrs));
 	events_queue_locked(&e->model.ev, BK_OBJ_CONTAINER, id, "exit", "%s", attrs);
 	restart_after_exit_locked(e, c, c->exit_code != 0 || c->exit_signal != 0);
 	pthread_cond_broadcast(&e->model.ctr_changed);
