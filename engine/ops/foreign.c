@@ -264,15 +264,22 @@ sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s,
 	return 0;
 }
 
-/* The init's exit status if the kernel tells it (its caller reaped it): 0, else -1. */
+/*
+ * The init's exit status, as the kernel tells it once its caller has reaped
+ * it: 0; -EAGAIN while it has not; another -errno when the kernel cannot tell
+ * (ENOTTY before Linux 6.13).
+ */
 static int
 exit_status(int pidfd, int *status)
 {
 	struct pidfd_info_v0 info = { .mask = PIDFD_INFO_EXIT_ };
 
-	if (pidfd < 0 || ioctl(pidfd, PIDFD_GET_INFO_V0, &info) < 0 ||
-	    !(info.mask & PIDFD_INFO_EXIT_))
-		return -1;
+	if (pidfd < 0)
+		return -EBADF;
+	if (ioctl(pidfd, PIDFD_GET_INFO_V0, &info) < 0)
+		return -errno;
+	if (!(info.mask & PIDFD_INFO_EXIT_))
+		return -EAGAIN;
 	*status = info.exit_code;
 	return 0;
 }
@@ -327,6 +334,16 @@ pick_name_locked(struct bk_engine *e, const char *oci_id, const char *key, char 
 	return container_find_locked(&e->model, out, 0) == NULL;
 }
 
+/* Its init has exited (lock held): so the tree says, whether or not its status is known. */
+static void
+mark_stopped_locked(struct container *c)
+{
+	c->state = BK_CTR_EXITED;
+	c->pid = 0;
+	snprintf(c->foreign->status, sizeof(c->foreign->status), "stopped");
+	time_rfc3339(c->finished, sizeof(c->finished));
+}
+
 /* Exited: how, if known (a wait status), and what it leaves (lock held). */
 static void
 set_exited_locked(struct bk_engine *e, struct container *c, bool known, int status)
@@ -346,10 +363,7 @@ set_exited_locked(struct bk_engine *e, struct container *c, bool known, int stat
 	c->oomkilled = *c->foreign->cgroup &&
 		       cgroup_stats_of(&e->procs.cg, c->foreign->cgroup, &st, &ignored) == 0 &&
 		       st.oom_kills > 0;
-	c->state = BK_CTR_EXITED;
-	c->pid = 0;
-	snprintf(c->foreign->status, sizeof(c->foreign->status), "stopped");
-	time_rfc3339(c->finished, sizeof(c->finished));
+	mark_stopped_locked(c);
 	if (c->foreign->reap_wait) {
 		c->foreign->reap_wait = 0;
 		e->foreign.reap_waits--;
@@ -704,28 +718,22 @@ foreign_init_event(struct bk_engine *e, uint64_t serial, uint32_t events)
 	 * tell its status (Linux 6.15 and later; older ones answer ENOTTY):
 	 * wait for the reap (EPOLLHUP, which needs no asking), a moment at most.
 	 */
-	if (exit_status(c->pidfd, &status) < 0 && !(events & EPOLLHUP) && !c->foreign->reap_wait) {
-		struct pidfd_info_v0 info = { .mask = 0 };
+	if (!(events & EPOLLHUP) && !c->foreign->reap_wait &&
+	    exit_status(c->pidfd, &status) == -EAGAIN) {
+		struct epoll_event ev = { .events = 0, .data.u64 = serial };
+		char id[BK_ID_SIZE];
 
-		if (ioctl(c->pidfd, PIDFD_GET_INFO_V0, &info) == 0) {
-			struct epoll_event ev = { .events = 0, .data.u64 = serial };
-			char id[BK_ID_SIZE];
-
-			epoll_ctl(e->monitor.epfd, EPOLL_CTL_MOD, c->pidfd, &ev);
-			c->foreign->reap_wait = now_ms() + REAP_WAIT_MS;
-			e->foreign.reap_waits++;
-			/* Stopped now, as the runtime says; its exit is told once known. */
-			c->foreign->created_at_exit = c->state == BK_CTR_CREATED;
-			c->state = BK_CTR_EXITED;
-			c->pid = 0;
-			snprintf(c->foreign->status, sizeof(c->foreign->status), "stopped");
-			time_rfc3339(c->finished, sizeof(c->finished));
-			pthread_cond_broadcast(&e->model.ctr_changed);
-			snprintf(id, sizeof(id), "%s", c->id);
-			pthread_mutex_unlock(&e->model.lock);
-			announce(e, id, BK_CHANGE_STATE);
-			return;
-		}
+		epoll_ctl(e->monitor.epfd, EPOLL_CTL_MOD, c->pidfd, &ev);
+		c->foreign->reap_wait = now_ms() + REAP_WAIT_MS;
+		e->foreign.reap_waits++;
+		/* Stopped now, as the runtime says; its exit is told once known. */
+		c->foreign->created_at_exit = c->state == BK_CTR_CREATED;
+		mark_stopped_locked(c);
+		pthread_cond_broadcast(&e->model.ctr_changed);
+		snprintf(id, sizeof(id), "%s", c->id);
+		pthread_mutex_unlock(&e->model.lock);
+		announce(e, id, BK_CHANGE_STATE);
+		return;
 	}
 	pthread_mutex_unlock(&e->model.lock);
 	finish(e, serial);
