@@ -59,6 +59,13 @@ must_check int read_fd_all(int fd, size_t max, char **out, size_t *len, struct b
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. Caller frees. */
 must_check int read_file_at(int dfd, const char *name, size_t max, char **out, size_t *len,
 			    struct bk_err *err);
+/*
+ * The same for a file another root program wrote, trusted as far as root is:
+ * opened without blocking or following a last symlink, and refused (EPERM)
+ * unless it is a regular file of root's with none of the mode bits forbid.
+ */
+must_check int read_file_root(int dfd, const char *name, mode_t forbid, size_t max, char **out,
+			      size_t *len, struct bk_err *err);
 
 /* Free a NULL-terminated vector of strings, and its strings (NULL: nothing). */
 void strv_free(char **v);

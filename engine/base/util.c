@@ -137,6 +137,21 @@ word_in(const char *list, const char *word, const char *seps)
 }
 
 int
+read_file_root(int dfd, const char *name, mode_t forbid, size_t max, char **out, size_t *len,
+	       struct bk_err *err)
+{
+	cleanup_close int fd =
+	    openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return bk_err_sys(err, "%s", name);
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & forbid))
+		return bk_err_set(err, EPERM, "%s: not a regular file of root's", name);
+	return read_fd_all(fd, max, out, len, err);
+}
+
+int
 random_hex(char *out, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

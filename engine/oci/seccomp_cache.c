@@ -71,18 +71,11 @@ static int
 cache_get(const struct bk_runtime *rt, const char *name, char **bytes, size_t *ninsns)
 {
 	cleanup_close int dfd = open_cache(rt, false);
-	cleanup_close int fd = -1;
-	struct stat st;
 	size_t len;
 
-	if (dfd < 0)
-		return -ENOENT;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & 077))
-		return -ENOENT;
-	if (read_fd_all(fd, (size_t)BPF_MAXINSNS * sizeof(struct sock_filter), bytes, &len, NULL) <
-	    0)
+	if (dfd < 0 ||
+	    read_file_root(dfd, name, 077, (size_t)BPF_MAXINSNS * sizeof(struct sock_filter), bytes,
+			   &len, NULL) < 0)
 		return -ENOENT;
 	if (len == 0 || len % sizeof(struct sock_filter) != 0) {
 		free(*bytes);

@@ -74,23 +74,6 @@ entry_name_ok(const char *name)
 	return strcmp(name + 32, ".json") == 0;
 }
 
-/* A small regular file of root's, opened without blocking or following a last symlink. */
-static int
-read_regular(int dfd, const char *name, size_t max, char **text, size_t *len, struct bk_err *err)
-{
-	cleanup_close int fd =
-	    openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0)
-		return bk_err_sys(err, "%s", name);
-	if (fstat(fd, &st) < 0)
-		return bk_err_sys(err, "%s", name);
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
-		return bk_err_set(err, EPERM, "%s: not a regular file of root's", name);
-	return read_fd_all(fd, max, text, len, err);
-}
-
 /* A cgroup path as the runtime records it: absolute, no "..", or "" for none. */
 static bool
 cgroup_path_ok(const char *p)
@@ -210,7 +193,7 @@ sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s,
 
 	memset(s, 0, sizeof(*s));
 	s->pidfd = -1;
-	if (read_regular(entries_fd, name, ENTRY_MAX, &text, &len, err) < 0)
+	if (read_file_root(entries_fd, name, 022, ENTRY_MAX, &text, &len, err) < 0)
 		return -err->code;
 	j = json_loadb(text, len, 0, NULL);
 	root = json_string_value(json_object_get(j, "root"));
@@ -234,7 +217,7 @@ sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s,
 	state_dfd = openat(rtdir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (state_dfd < 0)
 		return bk_err_sys(err, "%s: container %s", name, id);
-	if (read_regular(state_dfd, "state.json", RECORD_MAX, &record, &len, err) < 0)
+	if (read_file_root(state_dfd, "state.json", 022, RECORD_MAX, &record, &len, err) < 0)
 		return bk_err_wrap(err, "%s: container %s", name, id);
 	if (oci_state_parse(record, len, &s->rec, err) < 0)
 		return bk_err_wrap(err, "%s: container %s", name, id);
