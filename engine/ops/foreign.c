@@ -114,6 +114,23 @@ sighting_free(struct sighting *s)
 		close(s->pidfd);
 }
 
+/*
+ * The runtime's directory of container id under root: an fd, -ESTALE when
+ * root itself is missing, or -errno.  Root may be reached through symlinks
+ * (/var/run), the container's directory not.  Opened with no lock held.
+ */
+static int
+open_record_dir(const char *root, const char *id)
+{
+	cleanup_close int rtdir_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	if (rtdir_fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	fd = openat(rtdir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 /* Is it created still (the runtime's exec.fifo there)?  Read with no lock held. */
 static bool
 fifo_there(int state_dfd)
@@ -186,7 +203,7 @@ sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s,
 {
 	cleanup_free char *text = NULL, *record = NULL;
 	cleanup(json_decrefp) json_t *j = NULL;
-	cleanup_close int rtdir_fd = -1, state_dfd = -1;
+	cleanup_close int state_dfd = -1;
 	const char *root, *id, *boot;
 	char want[OCI_ENTRY_NAME_SIZE] = "";
 	size_t len;
@@ -209,14 +226,12 @@ sight(struct bk_engine *e, int entries_fd, const char *name, struct sighting *s,
 		return bk_err_set(err, ENOENT, "%s: container %s: of an earlier boot", name, id);
 	s->root = xstrdup(root);
 	s->oci_id = xstrdup(id);
-	/* The runtime's root may be reached through symlinks (/var/run): followed. */
-	rtdir_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rtdir_fd < 0)
-		return bk_err_set(err, errno == ENOENT ? ESTALE : errno,
-				  "%s: its runtime root %s: %s", name, root, strerror(errno));
-	state_dfd = openat(rtdir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	state_dfd = open_record_dir(root, id);
+	if (state_dfd == -ESTALE)
+		return bk_err_set(err, ESTALE, "%s: its runtime root %s is not there", name, root);
 	if (state_dfd < 0)
-		return bk_err_sys(err, "%s: container %s", name, id);
+		return bk_err_set(err, -state_dfd, "%s: container %s: %s", name, id,
+				  strerror(-state_dfd));
 	if (read_file_root(state_dfd, "state.json", 022, RECORD_MAX, &record, &len, err) < 0)
 		return bk_err_wrap(err, "%s: container %s", name, id);
 	if (oci_state_parse(record, len, &s->rec, err) < 0)
@@ -653,7 +668,7 @@ finish(struct bk_engine *e, uint64_t serial)
 {
 	struct container *c;
 	cleanup_free char *root = NULL, *oci_id = NULL;
-	cleanup_close int rtdir_fd = -1, dfd = -1;
+	cleanup_close int dfd = -1;
 	char id[BK_ID_SIZE];
 	bool started = true;
 
@@ -665,10 +680,7 @@ finish(struct bk_engine *e, uint64_t serial)
 	}
 	pthread_mutex_unlock(&e->model.lock);
 	if (root) {
-		rtdir_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		dfd = rtdir_fd < 0 ? -1
-				   : openat(rtdir_fd, oci_id,
-					    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		dfd = open_record_dir(root, oci_id);
 		started = dfd >= 0 && !fifo_there(dfd);
 	}
 	pthread_mutex_lock(&e->model.lock);
