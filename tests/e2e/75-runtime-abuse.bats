@@ -935,7 +935,9 @@ echo x >/dev/null && echo null=ok"
 }
 
 @test "isolation: the container sees only its own processes" {
-	iso_run ps 'sleep 100 & ps -o pid,comm >/tmp/ps; echo $(tail -n +2 /tmp/ps)'
+	# ps once the sleep has been exec'd: until then its fork is still named sh.
+	iso_run ps 'sleep 100 & while [ "$(cat /proc/$!/comm)" = sh ]; do :; done
+ps -o pid,comm >/tmp/ps; echo $(tail -n +2 /tmp/ps)'
 	# PID 1 the shell, its sleep and ps: nothing of the host's.
 	# (busybox runs a background applet through /proc/self/exe: "exe" until it is named.)
 	[[ "$OB_OUT" =~ ^1\ sh\ [0-9]\ (sleep|exe)\ [0-9]\ ps$ ]] || bk_fail "ps in the container: $OB_OUT"
