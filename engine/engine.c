@@ -218,6 +218,7 @@ bk_engine_start(struct bk_engine *e, struct bk_err *err)
 	ret = spare_init_start(&e->procs, err);
 	if (ret < 0)
 		return ret;
+	network_start(e);
 	/* Have a snapshot ready for each image before its first run. */
 	pthread_mutex_lock(&e->model.lock);
 	for (i = 0; i < e->model.nimages; i++)

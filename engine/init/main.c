@@ -16,8 +16,8 @@
  *
  * or, as a spare (engine/proc/spare_init.c), "bockerfs-init --spare SYNCFD"
  * (the daemon dropped the control tree from its mount table before the
- * exec): it waits for "plan" with PLANFD and DIRFD attached, and exits at
- * EOF.
+ * exec; no net namespace yet): it waits for "plan" with PLANFD, DIRFD and
+ * the network namespace to enter attached, and exits at EOF.
  * Either way it sets up the container's filesystem before it waits for "go".
  *
  * After "ok" init is the container's monitor, so the container does not
@@ -153,14 +153,15 @@ own_fds(int *fds, int n)
 
 /*
  * A spare init (the daemon's spare_init.c) waits here for its container:
- * "plan" with the plan's memfd and the container's directory.  false at
- * EOF (the pool was stopped, or the daemon died): the spare just exits.
+ * "plan" with the plan's memfd, the container's directory and its network
+ * namespace.  false at EOF (the pool was stopped, or the daemon died), or
+ * for anything else: the spare just exits.
  */
 static bool
-receive_plan(int syncfd, int *planfd, int *dirfd)
+receive_plan(int syncfd, int *planfd, int *dirfd, int *netfd)
 {
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	char word[8];
@@ -171,7 +172,7 @@ receive_plan(int syncfd, int *planfd, int *dirfd)
 			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *cm;
 	ssize_t n;
-	int fds[2];
+	int fds[3] = { -1, -1, -1 };
 
 	do
 		n = recvmsg(syncfd, &mh, MSG_CMSG_CLOEXEC);
@@ -183,6 +184,7 @@ receive_plan(int syncfd, int *planfd, int *dirfd)
 	memcpy(fds, CMSG_DATA(cm), sizeof(fds));
 	*planfd = fds[0];
 	*dirfd = fds[1];
+	*netfd = fds[2];
 	return true;
 }
 
@@ -621,7 +623,7 @@ main(int argc, char **argv)
 	struct init_err err = { "", 0, "" };
 	struct monitor m = { .child = -1, .sfd = -1, .logr = -1, .logfd = -1, .input = -1 };
 	struct plan_arena *a;
-	int fds[3], ret;
+	int fds[3], netfd = -1, ret;
 
 	if (argc == 5 && strcmp(argv[1], "--exec") == 0)
 		return exec_main(argc, argv);
@@ -633,7 +635,7 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--spare") == 0) {
 		if (!parse_fd(argv[2], &fds[1]) || own_fds(&fds[1], 1) < 0)
 			return 1;
-		if (!receive_plan(fds[1], &fds[0], &fds[2]))
+		if (!receive_plan(fds[1], &fds[0], &fds[2], &netfd))
 			return 0;
 	} else if (argc != 4 || !parse_fd(argv[1], &fds[0]) || !parse_fd(argv[2], &fds[1]) ||
 		   !parse_fd(argv[3], &fds[2]) || own_fds(fds, 3) < 0) {
@@ -646,6 +648,15 @@ main(int argc, char **argv)
 	else
 		ret = read_plan(fds[0], a, &err);
 	close(fds[0]);
+	/*
+	 * A spare is in the daemon's network namespace until now: it enters the
+	 * container's, made ahead, before /sys is mounted (which shows its links).
+	 */
+	if (netfd >= 0) {
+		if (ret == 0 && setns(netfd, CLONE_NEWNET) < 0)
+			ret = init_fail_sys(&err, "netns", "enter the network namespace");
+		close(netfd);
+	}
 	/* The filesystem first: the daemon joins us to our cgroup and network meanwhile. */
 	if (ret == 0)
 		ret = setup_container(&a->plan, m.dirfd, &err);

@@ -126,6 +126,13 @@ char *ports_format(const struct port_map *maps, size_t n);
 
 /* ---- the host side (netlink.c, nat.c) ---------------------------------- */
 
+struct mnl_socket;
+/* An rtnetlink socket: it stays in the netns it was opened in, whatever the thread does later. */
+struct nl_sock {
+	struct mnl_socket *sock;
+	unsigned int portid, seq;
+};
+
 struct net_host;
 
 /*
@@ -160,6 +167,57 @@ must_check int net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uin
 			  const uint8_t mac[6], struct bk_err *err);
 /* Delete ctr_id's veth pair if it exists (it also goes when the netns dies). */
 void net_detach(struct net_host *h, const char *ctr_id);
+/*
+ * A container's network made ahead (netpool.c): a new network namespace
+ * with lo up and, for bridge mode, a veth pair: eth0 inside (down, no
+ * address), the host end "bkq" and 12 random hex digits, down, on no bridge
+ * (the name stays the container's host end: see link_claim).  Each holds its namespace by nsfd and
+ * a netlink socket opened inside it; the pair goes with the namespace when its last holder closes
+ * it.
+ */
+struct net_spare {
+	int nsfd; /* -1: none */
+	char host_name[IFNAMSIZ];
+	int host_index, eth_index;
+	struct nl_sock nl; /* inside the namespace */
+};
+#define NET_SPARE_INIT     \
+	{                  \
+		.nsfd = -1 \
+	}
+/*
+ * Make one; h NULL: without a veth (`net mode none`).  host: a netlink socket
+ * of the host's namespace (not h's own: no lock).
+ */
+must_check int net_spare_make(struct net_host *h, struct nl_sock *host, struct net_spare *out,
+			      struct bk_err *err);
+/*
+ * As net_attach, for the container ctr_id whose init is (or is about to be)
+ * in s's namespace: the host end (keeping its name) marked with the alias
+ * "bockerfs CTR_ID", on the bridge and up; eth0 with ip/prefix and mac, up,
+ * with the default route.  On failure s is dropped (net_spare_drop).
+ */
+must_check int net_spare_attach(struct net_host *h, struct net_spare *s, const char *ctr_id,
+				uint32_t ip, const uint8_t mac[6], struct bk_err *err);
+/* Close what s holds (its namespace, and the pair, go with their last holder). */
+void net_spare_free(struct net_spare *s);
+/* Delete s's pair at once (a start failed after net_spare_attach), then free s. */
+void net_spare_drop(struct net_host *h, struct net_spare *s);
+
+/*
+ * The pool of them (netpool.c), for the spare inits, which have no network
+ * namespace of their own: a few of each kind (with a veth for bridge mode,
+ * without for none; h NULL: without only), refilled by a thread of its own
+ * when one is left.  take: one ready, or one made now (the caller's thread
+ * must be in the host's network namespace), or -errno (the start clones a
+ * new init, which makes its own); put: one taken and not used.
+ */
+struct netpool;
+must_check int netpool_open(struct net_host *h, struct netpool **out, struct bk_err *err);
+void netpool_close(struct netpool *p);
+must_check int netpool_take(struct netpool *p, bool veth, struct net_spare *out);
+void netpool_put(struct netpool *p, bool veth, struct net_spare *s);
+
 /* Network mode none: bring up lo in pid's network namespace, nothing else. */
 must_check int net_lo_up(pid_t pid, struct bk_err *err);
 
@@ -175,17 +233,14 @@ must_check int ports_publish(struct net_host *h, const char *ctr_id, uint32_t ip
 /* Remove what ctr_id published (idempotent). */
 void ports_unpublish(struct net_host *h, const char *ctr_id);
 
-/* ---- internal: shared by netlink.c and nat.c only ---------------------- */
+/* ---- internal: shared by netlink.c, netpool.c and nat.c only ------------ */
 
-struct mnl_socket;
 struct nft_ctx;
 struct nat_pub;
 
-/* An rtnetlink socket: it stays in the netns it was opened in, whatever the thread does later. */
-struct nl_sock {
-	struct mnl_socket *sock;
-	unsigned int portid, seq;
-};
+/* netlink.c: an rtnetlink socket in the calling thread's network namespace. */
+must_check int nl_open(struct nl_sock *s, struct bk_err *err);
+void nl_close(struct nl_sock *s);
 
 struct net_host {
 	struct net_config cfg;

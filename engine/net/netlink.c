@@ -18,9 +18,11 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
@@ -37,7 +39,7 @@
 
 /* ---- one request, one acknowledgement ----------------------------------- */
 
-static int
+int
 nl_open(struct nl_sock *s, struct bk_err *err)
 {
 	int one = 1;
@@ -59,7 +61,7 @@ nl_open(struct nl_sock *s, struct bk_err *err)
 	return 0;
 }
 
-static void
+void
 nl_close(struct nl_sock *s)
 {
 	if (s->sock)
@@ -296,21 +298,24 @@ bridge_create(struct nl_sock *s, const char *name, const uint8_t mac[6], char *e
 }
 
 /*
- * One message for the whole pair: host end on the bridge and up, peer named
- * eth0 created directly in the container's netns with its MAC.
+ * One message for the whole pair: host end on the bridge and up (for a
+ * container), or on none and down (made ahead, net_spare_make); the peer
+ * named eth0 created directly in the container's netns, with its MAC if one
+ * is given.
  */
 static int
-veth_create(struct nl_sock *s, const char *host_name, int bridge_index, int nsfd,
-	    const uint8_t mac[6], char *ext, size_t ext_size)
+veth_create(struct nl_sock *s, const char *host_name, int bridge_index, unsigned int up, int nsfd,
+	    const uint8_t *mac, char *ext, size_t ext_size)
 {
 	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	struct nlattr *info, *data, *peer;
 	struct ifinfomsg *pifi;
 
-	put_ifinfo(nlh, 0, IFF_UP);
+	put_ifinfo(nlh, 0, up);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, host_name);
-	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)bridge_index);
+	if (bridge_index > 0)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)bridge_index);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -325,7 +330,8 @@ veth_create(struct nl_sock *s, const char *host_name, int bridge_index, int nsfd
 	pifi->ifi_family = AF_UNSPEC;
 	nlh->nlmsg_len += MNL_ALIGN(sizeof(*pifi));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, CTR_IFNAME);
-	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	if (mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
 	mnl_attr_nest_end(nlh, peer);
 	mnl_attr_nest_end(nlh, data);
@@ -352,16 +358,14 @@ veth_alias(const char *ctr_id, char *buf, size_t size)
  * can give it one.)
  */
 static int
-port_setup(struct nl_sock *s, const char *name, const char *ctr_id, char *ext, size_t ext_size)
+port_setup(struct nl_sock *s, const char *name, const char *alias, char *ext, size_t ext_size)
 {
 	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, 0);
 	struct nlattr *info, *data;
-	char alias[sizeof(VETH_ALIAS) + BK_ID_SIZE];
 
 	put_ifinfo(nlh, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	veth_alias(ctr_id, alias, sizeof(alias));
 	mnl_attr_put(nlh, IFLA_IFALIAS, strlen(alias), alias);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
@@ -684,15 +688,18 @@ static int
 veth_setup(struct net_host *h, const char *ctr_id, const char *ifname, int nsfd,
 	   const uint8_t mac[6], struct bk_err *err)
 {
+	char alias[sizeof(VETH_ALIAS) + BK_ID_SIZE];
 	bool bridge_redone = false;
 	char ext[160] = "";
 	struct link_info li;
 	int ret, tries;
 
 	for (tries = 1;; tries++) {
-		ret = veth_create(&h->nl, ifname, h->bridge_index, nsfd, mac, ext, sizeof(ext));
+		ret = veth_create(&h->nl, ifname, h->bridge_index, IFF_UP, nsfd, mac, ext,
+				  sizeof(ext));
 		if (ret == 0) {
-			ret = port_setup(&h->nl, ifname, ctr_id, ext, sizeof(ext));
+			veth_alias(ctr_id, alias, sizeof(alias));
+			ret = port_setup(&h->nl, ifname, alias, ext, sizeof(ext));
 			if (ret == 0)
 				return 0;
 			link_del(&h->nl, ifname, NULL, 0);
@@ -734,6 +741,20 @@ veth_setup(struct net_host *h, const char *ctr_id, const char *ifname, int nsfd,
 	return nl_err(err, ret, ext, "create veth '%s'", ifname);
 }
 
+/* EINVAL unless ip is a container's address in cfg's subnet. */
+static int
+ip_check(const struct net_config *cfg, const char *ctr_id, uint32_t ip, struct bk_err *err)
+{
+	uint32_t mask = ~0u << (32 - cfg->prefix);
+	char ipbuf[INET_ADDRSTRLEN];
+
+	if ((ip & mask) != cfg->subnet || ip == cfg->subnet || ip == cfg->gateway ||
+	    ip == (cfg->subnet | ~mask))
+		return bk_err_set(err, EINVAL, "network for %s: address %s is not for a container",
+				  ctr_id, ip_format(ip, ipbuf));
+	return 0;
+}
+
 int
 net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const uint8_t mac[6],
 	   struct bk_err *err)
@@ -742,15 +763,12 @@ net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uint32_t ip, const
 	struct ctr_conf conf = {
 		.eth = true, .ip = ip, .gateway = cfg->gateway, .prefix = cfg->prefix
 	};
-	uint32_t mask = ~0u << (32 - cfg->prefix);
 	cleanup_close int nsfd = -1;
-	char ifname[IFNAMSIZ], ipbuf[INET_ADDRSTRLEN];
+	char ifname[IFNAMSIZ];
 	int ret;
 
-	if ((ip & mask) != cfg->subnet || ip == cfg->subnet || ip == cfg->gateway ||
-	    ip == (cfg->subnet | ~mask))
-		return bk_err_set(err, EINVAL, "network for %s: address %s is not for a container",
-				  ctr_id, ip_format(ip, ipbuf));
+	if (ip_check(cfg, ctr_id, ip, err) < 0)
+		return -err->code;
 	net_ifname(ctr_id, ifname);
 	nsfd = netns_open(pid, h->ns_dev, h->ns_ino, err);
 	if (nsfd < 0)
@@ -835,4 +853,209 @@ net_lo_up(pid_t pid, struct bk_err *err)
 	if (in_netns(nsfd, ctr_configure, &conf, err) < 0)
 		return bk_err_wrap(err, "loopback");
 	return 0;
+}
+
+/* ---- network namespaces made ahead (netpool.c keeps them) ----------------- */
+
+/*
+ * Mark the host end index as a container's, put it on the bridge and bring
+ * it up.  Not renamed: a rename waits for an expedited RCU grace period
+ * (~0.8 ms here, most of what the pair's creation costs).
+ */
+static int
+link_claim(struct nl_sock *s, int index, const char *alias, int master, char *ext, size_t ext_size)
+{
+	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, 0);
+
+	put_ifinfo(nlh, index, IFF_UP);
+	mnl_attr_put(nlh, IFLA_IFALIAS, strlen(alias), alias);
+	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+	return nl_talk(s, nlh, NULL, NULL, ext, ext_size);
+}
+
+/* Give link index its MAC and bring it up. */
+static int
+link_mac_up(struct nl_sock *s, int index, const uint8_t mac[6], char *ext, size_t ext_size)
+{
+	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, 0);
+
+	put_ifinfo(nlh, index, IFF_UP);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	return nl_talk(s, nlh, NULL, NULL, ext, ext_size);
+}
+
+void
+net_spare_free(struct net_spare *s)
+{
+	nl_close(&s->nl);
+	if (s->nsfd >= 0)
+		close(s->nsfd);
+	s->nsfd = -1;
+}
+
+/*
+ * A new network namespace, entered by this thread only for as long as it
+ * takes to open it, bring lo up and open the socket that configures eth0
+ * later (a netlink socket stays in the netns it was opened in).
+ */
+static int
+spare_netns(struct net_spare *s, struct bk_err *err)
+{
+	cleanup_close int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	char ext[160] = "";
+	int ret;
+
+	if (self < 0)
+		return bk_err_sys(err, "open /proc/thread-self/ns/net");
+	if (unshare(CLONE_NEWNET) < 0)
+		return bk_err_sys(err, "new network namespace");
+	s->nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	ret =
+	    s->nsfd < 0 ? bk_err_sys(err, "open the new network namespace") : nl_open(&s->nl, err);
+	if (ret == 0) {
+		ret = link_up(&s->nl, 0, "lo", ext, sizeof(ext));
+		if (ret < 0)
+			nl_err(err, ret, ext, "bring up %s", "lo");
+	}
+	if (setns(self, CLONE_NEWNET) < 0) {
+		/* As in in_netns: a daemon thread must never stay in another netns. */
+		bk_log(BK_LOG_ERROR, "cannot return to the daemon's network namespace: %s",
+		       strerror(errno));
+		abort();
+	}
+	return ret;
+}
+
+int
+net_spare_make(struct net_host *h, struct nl_sock *host, struct net_spare *out, struct bk_err *err)
+{
+	struct net_spare s = { .nsfd = -1 };
+	struct link_info li;
+	char ext[160] = "";
+	uint64_t rnd = 0;
+	int ret;
+
+	if (spare_netns(&s, err) < 0)
+		goto fail;
+	if (h == NULL) {
+		*out = s;
+		return 0;
+	}
+	/* Random, not a counter: daemons on other stores share the host's link names. */
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		bk_err_sys(err, "getrandom");
+		goto fail;
+	}
+	snprintf(s.host_name, sizeof(s.host_name), "bkq%012" PRIx64,
+		 (uint64_t)(rnd & 0xffffffffffffULL));
+	ret = veth_create(host, s.host_name, 0, 0, s.nsfd, NULL, ext, sizeof(ext));
+	if (ret < 0) {
+		nl_err(err, ret, ext, "create veth '%s'", s.host_name);
+		goto fail;
+	}
+	/* From here on the pair goes with the namespace, whatever fails. */
+	ret = link_get(host, s.host_name, &li, ext, sizeof(ext));
+	if (ret == 0) {
+		s.host_index = li.index;
+		ret = link_get(&s.nl, CTR_IFNAME, &li, ext, sizeof(ext));
+		s.eth_index = li.index;
+	}
+	if (ret < 0) {
+		nl_err(err, ret, ext, "set up veth '%s'", s.host_name);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	net_spare_free(&s);
+	return bk_err_wrap(err, "network made ahead");
+}
+
+/*
+ * The host end becomes ctr_id's (its mark, the bridge as it is now, up),
+ * h->nl_lock held.  A bridge deleted or recreated behind our back is set up
+ * again once, as in veth_setup.
+ */
+static int
+spare_claim(struct net_host *h, const struct net_spare *s, const char *ctr_id, struct bk_err *err)
+{
+	char alias[sizeof(VETH_ALIAS) + BK_ID_SIZE], ext[160] = "";
+	struct link_info li;
+	int ret;
+
+	veth_alias(ctr_id, alias, sizeof(alias));
+	ret = link_claim(&h->nl, s->host_index, alias, h->bridge_index, ext, sizeof(ext));
+	if (ret < 0 &&
+	    !(link_get(&h->nl, h->cfg.bridge, &li, NULL, 0) == 0 && li.index == h->bridge_index)) {
+		bk_log(BK_LOG_WARN, "bridge '%s' went away: setting it up again", h->cfg.bridge);
+		if (bridge_setup(h, err) < 0)
+			return -err->code;
+		ret = link_claim(&h->nl, s->host_index, alias, h->bridge_index, ext, sizeof(ext));
+	}
+	/* A port's settings can only be given once it is one. */
+	if (ret == 0)
+		ret = port_setup(&h->nl, s->host_name, alias, ext, sizeof(ext));
+	if (ret < 0)
+		return nl_err(err, ret, ext, "attach veth '%s'", s->host_name);
+	return 0;
+}
+
+/* Delete s's pair now (its host end, by index), rather than with its namespace. */
+void
+net_spare_drop(struct net_host *h, struct net_spare *s)
+{
+	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = msg_start(buf, RTM_DELLINK, 0);
+	char ext[160] = "";
+	int ret;
+
+	if (s->nsfd >= 0 && h && s->host_index > 0) {
+		put_ifinfo(nlh, s->host_index, 0);
+		pthread_mutex_lock(&h->nl_lock);
+		ret = nl_talk(&h->nl, nlh, NULL, NULL, ext, sizeof(ext));
+		pthread_mutex_unlock(&h->nl_lock);
+		if (ret < 0 && ret != -ENODEV)
+			bk_log(BK_LOG_WARN, "delete veth '%s': %s%s%s", s->host_name,
+			       strerror(-ret), *ext ? ": " : "", ext);
+	}
+	net_spare_free(s);
+}
+
+int
+net_spare_attach(struct net_host *h, struct net_spare *s, const char *ctr_id, uint32_t ip,
+		 const uint8_t mac[6], struct bk_err *err)
+{
+	const struct net_config *cfg = &h->cfg;
+	char ext[160] = "", ipbuf[INET_ADDRSTRLEN];
+	int ret;
+
+	if (ip_check(cfg, ctr_id, ip, err) < 0)
+		return -err->code;
+	pthread_mutex_lock(&h->nl_lock);
+	ret = spare_claim(h, s, ctr_id, err);
+	pthread_mutex_unlock(&h->nl_lock);
+	if (ret < 0)
+		return bk_err_wrap(err, "network for %s", ctr_id);
+	/* Inside, through the socket opened there: no setns on this thread. */
+	ret = addr_add(&s->nl, s->eth_index, ip, cfg->prefix, false, ext, sizeof(ext));
+	if (ret < 0) {
+		nl_err(err, ret, ext, "add address %s", ip_format(ip, ipbuf));
+		goto fail;
+	}
+	ret = link_mac_up(&s->nl, s->eth_index, mac, ext, sizeof(ext));
+	if (ret < 0) {
+		nl_err(err, ret, ext, "bring up %s", CTR_IFNAME);
+		goto fail;
+	}
+	ret = route_add_default(&s->nl, s->eth_index, cfg->gateway, ext, sizeof(ext));
+	if (ret < 0) {
+		nl_err(err, ret, ext, "add default route via %s", ip_format(cfg->gateway, ipbuf));
+		goto fail;
+	}
+	return 0;
+fail:
+	net_spare_drop(h, s);
+	return bk_err_wrap(err, "network for %s", ctr_id);
 }

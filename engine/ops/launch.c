@@ -23,14 +23,26 @@ launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spar
 {
 	cleanup_close int plan_fd = plan_memfd(&req->plan, err);
 	struct init_proc ip = { .pidfd = -1, .sync_fd = -1, .input = { .fd = -1, .fdno = -1 } };
-	bool spare_died = false;
+	struct net_spare made = NET_SPARE_INIT;
+	bool bridge = req->net_mode == NET_MODE_BRIDGE, spare_died = false;
 	int ret;
 
 	if (plan_fd < 0)
 		return plan_fd;
-	if (init_launch(&e->procs, plan_fd, req->state_dfd, req->plan.netns, with_spare, &ip, err) <
-	    0)
+	/*
+	 * A spare init enters a network namespace made ahead; a new clone makes
+	 * its own (so none is made for it when the spares ran out in a burst).
+	 */
+	if (with_spare && req->plan.netns && spare_init_ready(&e->procs) &&
+	    netpool_take(e->net.pool, bridge, &made) < 0)
+		made.nsfd = -1;
+	if (init_launch(&e->procs, plan_fd, req->state_dfd, req->plan.netns, made.nsfd, with_spare,
+			&ip, err) < 0) {
+		net_spare_free(&made);
 		return -err->code;
+	}
+	if (made.nsfd >= 0 && !ip.spare)
+		netpool_put(e->net.pool, bridge, &made);
 	/*
 	 * Until the start is recorded, "starting" names the init: a daemon that
 	 * dies before then finds it at the next start and kills it (a start
@@ -48,8 +60,8 @@ launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spar
 		bk_err_wrap(err, "start");
 		goto fail;
 	}
-	if (network_attach(e, req->id, ip.pid, req->net_mode, req->ip, req->ports, req->nports,
-			   err) < 0 ||
+	if (network_attach(e, req->id, ip.pid, req->net_mode, req->ip, ip.spare ? &made : NULL,
+			   req->ports, req->nports, err) < 0 ||
 	    failpoint("run.veth", err) < 0) {
 		spare_died = ip.spare && init_exited(&ip);
 		bk_err_wrap(err, "network");
@@ -67,6 +79,8 @@ launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spar
 	if (failpoint("run.exec", err) < 0)
 		goto fail;
 	close(ip.sync_fd);
+	/* The init holds the namespace now: it goes with the container. */
+	net_spare_free(&made);
 	*pid_out = ip.pid;
 	*pidfd_out = ip.pidfd;
 	*input = ip.input;
@@ -86,6 +100,8 @@ fail:
 	}
 	if (req->net_mode == NET_MODE_BRIDGE)
 		network_abort(e, req->id);
+	/* Its pair goes now, not when the kernel cleans the namespace up. */
+	net_spare_drop(e->net.host, &made);
 	return spare_died ? -ECHILD : -err->code;
 }
 

@@ -49,9 +49,26 @@ network_open(struct bk_engine *e, const struct bk_engine_opts *opts, struct bk_e
 	return 0;
 }
 
+/*
+ * The networks made ahead, once the daemon runs (a thread: after it has
+ * detached).  Without them no spare init serves a start: each clones its own.
+ */
+void
+network_start(struct bk_engine *e)
+{
+	struct bk_err err = BK_ERR_INIT;
+
+	if (netpool_open(e->net.host, &e->net.pool, &err) < 0) {
+		bk_log(BK_LOG_WARN, "networking: %s", err.msg);
+		e->net.pool = NULL;
+	}
+}
+
 void
 network_close(struct bk_engine *e)
 {
+	netpool_close(e->net.pool);
+	e->net.pool = NULL;
 	if (e->net.host)
 		net_host_close(e->net.host, true);
 	if (e->net.ipam)
@@ -173,17 +190,22 @@ network_prepare(struct bk_engine *e, const char *id, enum net_mode mode, uint32_
 	return ipam_alloc(e->net.ipam, id, ip, err);
 }
 
-/* Between the init's clone and its go: the veth into its netns, then the ports. */
+/*
+ * Between the init's clone and its go: the veth into its netns (made, the
+ * network made ahead that the init enters), then the ports.
+ */
 int
 network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode, uint32_t ip,
-	       const struct port_map *ports, size_t nports, struct bk_err *err)
+	       struct net_spare *made, const struct port_map *ports, size_t nports,
+	       struct bk_err *err)
 {
 	uint8_t mac[6];
 
 	if (mode != NET_MODE_BRIDGE)
 		return 0;
 	mac_for_ip(ip, mac);
-	if (net_attach(e->net.host, id, pid, ip, mac, err) < 0)
+	if ((made ? net_spare_attach(e->net.host, made, id, ip, mac, err)
+		  : net_attach(e->net.host, id, pid, ip, mac, err)) < 0)
 		return -err->code;
 	if (nports > 0 && ports_publish(e->net.host, id, ip, ports, nports, err) < 0) {
 		net_detach(e->net.host, id);

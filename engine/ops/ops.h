@@ -80,6 +80,7 @@ struct execs {
 struct network {
 	struct net_host *host; /* NULL: no bridge networking on this host */
 	struct ipam *ipam;
+	struct netpool *pool; /* networks made ahead; NULL: none */
 	/* The ids whose network a removal is releasing (network_release). */
 	pthread_mutex_t release_lock;
 	pthread_cond_t release_done;
@@ -402,13 +403,14 @@ must_check int count_spares(struct bk_engine *e, const char *image_id);
 /* ---- network.c ----------------------------------------------------------------------------- */
 must_check int network_open(struct bk_engine *e, const struct bk_engine_opts *opts,
 			    struct bk_err *err);
+void network_start(struct bk_engine *e);
 void network_close(struct bk_engine *e);
 void network_republish(struct bk_engine *e);
 must_check int network_prepare(struct bk_engine *e, const char *id, enum net_mode mode,
 			       uint32_t *ip, struct bk_err *err);
 must_check int network_attach(struct bk_engine *e, const char *id, pid_t pid, enum net_mode mode,
-			      uint32_t ip, const struct port_map *ports, size_t nports,
-			      struct bk_err *err);
+			      uint32_t ip, struct net_spare *made, const struct port_map *ports,
+			      size_t nports, struct bk_err *err);
 void network_detach(struct bk_engine *e, const char *id);
 void network_abort(struct bk_engine *e, const char *id);
 void network_release(struct bk_engine *e, const char *id);

@@ -76,12 +76,14 @@ struct init_proc {
 };
 /*
  * An init for the plan in plan_fd and the container directory state_dfd:
- * a spare when with_spare and one is ready (netns: spares have their own
- * network namespace), else a new clone.  The init sets the container's
- * filesystem up meanwhile and waits for init_go.
+ * a spare when with_spare, netns (the container has a network namespace of
+ * its own), netns_fd (a network namespace made ahead, which the spare
+ * enters) and a spare is ready, else a new clone in a new network
+ * namespace if netns.  The init sets the container's filesystem up
+ * meanwhile and waits for init_go.
  */
-must_check int init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, bool with_spare,
-			   struct init_proc *out, struct bk_err *err);
+must_check int init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, int netns_fd,
+			   bool with_spare, struct init_proc *out, struct bk_err *err);
 /* Tell it to go; its answer: 0 once the command runs, or its error (ENOENT: no such program). */
 must_check int init_go(struct init_proc *ip, struct bk_err *err);
 /* Has it exited (killed by anyone)? */
@@ -133,6 +135,8 @@ must_check int spare_init_start(struct procs *p, struct bk_err *err);
 void spare_init_stop(struct procs *p);
 /* A live spare: 0, or -ENOENT when none is ready. */
 must_check int spare_init_take(struct procs *p, struct spare_init *out);
+/* Is one ready (for a moment: a take may still find none)? */
+bool spare_init_ready(struct procs *p);
 /* End a spare that could not be used, and remove its group. */
 void spare_init_discard(struct procs *p, struct spare_init *s);
 

@@ -3,16 +3,18 @@
  * not wait for what a container's first process costs before it can be
  * told what to run.
  *
- * On this kernel the dear part of a start is not the clone (a new network
- * namespace, ~3 ms) but joining the cgroups: the first write to a cgroup's
- * tasks file waits out an RCU grace period for the global threadgroup lock
- * (6-15 ms measured here, held with cgroup_mutex, see docs/design.md).  A
- * spare is cloned into fresh mount, pid, uts, ipc and net namespaces, joins
- * a group of its own (cgroup v1: bockerfs/<tag>/spare-N), and waits on its
- * socket for a plan.  A start takes one, renames its group to the
- * container's (a rename costs ~20 us and no grace period), sets the limits
- * and sends the plan; the init sets up the container's filesystem while the
- * daemon attaches its network.
+ * On this kernel the dear part of a start is joining the cgroups: the first
+ * write to a cgroup's tasks file waits out an RCU grace period for the
+ * global threadgroup lock (6-15 ms measured here, held with cgroup_mutex,
+ * see docs/design.md); then the new network namespace (~2-3 ms).  A spare
+ * is cloned into fresh mount, pid, uts and ipc namespaces, joins a group of
+ * its own (cgroup v1: bockerfs/<tag>/spare-N), and waits on its socket for
+ * a plan.  A start takes one, renames its group to the container's (a
+ * rename costs ~20 us and no grace period), sets the limits and sends the
+ * plan with a network namespace made ahead (net/netpool.c), which the init
+ * enters first; the init sets up the container's filesystem while the
+ * daemon attaches its network.  Until then a spare is in the daemon's
+ * network namespace, where it only waits: it refuses a plan without one.
  *
  * A spare holds nothing of any container, and drops the control tree from
  * its copy of the mount table (bk_engine_opts.hide_mount): else an unmount
@@ -79,9 +81,9 @@ make_one(struct procs *pr, struct spare_init *s, struct bk_err *err)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "spare init: socketpair");
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
-	pid = clone_init_proc(
-	    pr, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET, argv, -1,
-	    -1, &sv[1], 1, true, &pidfd, err);
+	/* No network namespace: the start hands it one made ahead (net/netpool.c). */
+	pid = clone_init_proc(pr, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC, argv,
+			      -1, -1, &sv[1], 1, true, &pidfd, err);
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
@@ -164,6 +166,20 @@ spare_init_take(struct procs *pr, struct spare_init *out)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
+}
+
+bool
+spare_init_ready(struct procs *pr)
+{
+	struct spare_pool *p = pr->spare_inits;
+	bool ready;
+
+	if (p == NULL)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	ready = p->n > 0;
+	pthread_mutex_unlock(&p->lock);
+	return ready;
 }
 
 /* A spare that could not be used: end it and remove its group. */

@@ -208,12 +208,12 @@ spawn_kill_unrecorded(int state_dfd, const char *id, pid_t recorded)
 	unlinkat(state_dfd, "starting", 0);
 }
 
-/* Hand a spare init its plan and the container's directory (SCM_RIGHTS). */
+/* Hand a spare init its plan, the container's directory and network namespace (SCM_RIGHTS). */
 static int
-send_plan(int sync_fd, int plan_fd, int state_dfd)
+send_plan(int sync_fd, int plan_fd, int state_dfd, int netns_fd)
 {
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = (void *)"plan", .iov_len = 4 };
@@ -222,7 +222,7 @@ send_plan(int sync_fd, int plan_fd, int state_dfd)
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	int fds[2] = { plan_fd, state_dfd };
+	int fds[3] = { plan_fd, state_dfd, netns_fd };
 
 	memset(u.buf, 0, sizeof(u.buf));
 	cm->cmsg_level = SOL_SOCKET;
@@ -264,13 +264,14 @@ clone_init(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_
 
 /* A spare init with the plan sent to it; -ENOENT: none (ready, or that would take it). */
 static int
-use_spare(struct procs *p, int plan_fd, int state_dfd, struct init_proc *out)
+use_spare(struct procs *p, int plan_fd, int state_dfd, int netns_fd, struct init_proc *out)
 {
 	struct spare_init s;
 
-	if (spare_init_take(p, &s) < 0)
+	/* A spare has no network namespace of its own: it enters netns_fd's. */
+	if (netns_fd < 0 || spare_init_take(p, &s) < 0)
 		return -ENOENT;
-	if (send_plan(s.sync_fd, plan_fd, state_dfd) < 0) {
+	if (send_plan(s.sync_fd, plan_fd, state_dfd, netns_fd) < 0) {
 		spare_init_discard(p, &s);
 		return -ENOENT;
 	}
@@ -282,11 +283,11 @@ use_spare(struct procs *p, int plan_fd, int state_dfd, struct init_proc *out)
 }
 
 int
-init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, bool with_spare,
+init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, int netns_fd, bool with_spare,
 	    struct init_proc *out, struct bk_err *err)
 {
-	/* Spares have their own network namespace: not for `net mode host`. */
-	if (with_spare && netns && use_spare(p, plan_fd, state_dfd, out) == 0)
+	/* Spares enter a network namespace made ahead: not for `net mode host`. */
+	if (with_spare && netns && use_spare(p, plan_fd, state_dfd, netns_fd, out) == 0)
 		return 0;
 	return clone_init(p, plan_fd, state_dfd, netns, out, err);
 }

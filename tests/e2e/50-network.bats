@@ -73,8 +73,9 @@ HTTPD_CMD='mkdir -p /www && echo "hello from $HOSTNAME" >/www/index.html && exec
 	grep -qxE "${ip}[[:space:]]+$id" "$C/$id/log" || bk_fail "/etc/hosts does not name $id: $log"
 	grep -qx 'eth0 lo ' "$C/$id/log" || bk_fail "/sys/class/net: $log"
 
-	# The host end: named from the id, on our bridge, up; the only one.
-	veth=$(net_ifname "$id")
+	# The host end: marked with the id, on our bridge, up; the only one.
+	veth=$(net_veth_of "$id")
+	[ -n "$veth" ] || bk_fail "no link marked 'bockerfs $id': $(nh ip -d link show)"
 	[ "$(net_veths)" = "$veth" ] || bk_fail "bridge ports: '$(net_veths)', want $veth"
 	nh ip -br link show dev "$veth" | grep -q 'UP' || bk_fail "$(nh ip -br link show dev "$veth")"
 
@@ -88,7 +89,7 @@ HTTPD_CMD='mkdir -p /www && echo "hello from $HOSTNAME" >/www/index.html && exec
 	net_start_ctr "$id"
 	ct_wait_log "$id" '^END$'
 	[ "$(net_ip "$id")" = "$ip" ] || bk_fail "address after restart: $(net_ip "$id"), was $ip"
-	[ "$(net_veths)" = "$veth" ] || bk_fail "bridge ports after restart: '$(net_veths)'"
+	[ "$(net_veths)" = "$(net_veth_of "$id")" ] || bk_fail "bridge ports after restart: '$(net_veths)'"
 
 	# rm: no veth, no lease.
 	run ct_ctl "$id" 'rm force'
@@ -166,6 +167,53 @@ HTTPD_CMD='mkdir -p /www && echo "hello from $HOSTNAME" >/www/index.html && exec
 	[ "$(ct_status "$id" ip)" = - ] || bk_fail "status ip: $(ct_status "$id" ip)"
 	! net_leases_of "$id" || bk_fail "a lease for a mode none container: $(cat "$BK_MNT/net/leases")"
 	[ -z "$(net_bk_links)" ] || bk_fail "veths: $(net_bk_links)"
+}
+
+# bkq_links: the links of networks made ahead in NET_NS (bkq + 12 hex digits), sorted.
+bkq_links() {
+	nh ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -E '^bkq[0-9a-f]{12}$' | sort
+}
+
+@test "networks made ahead: kept down and off the bridge until a start marks one; bridge and none starts use them; they go with the daemon" {
+	net_start
+	# Four with a veth are kept (engine/net/netpool.c): none is anyone's yet.
+	bk_wait_until "$BK_DEADLINE" eval '[ "$(bkq_links | wc -l)" -ge 4 ]' ||
+		bk_fail "links made ahead: $(bkq_links | tr '\n' ' ')"
+	for l in $(bkq_links); do
+		nh ip -d link show dev "$l" | grep -q 'state DOWN' || bk_fail "$l is up: $(nh ip -d link show dev "$l")"
+		! nh ip -d link show dev "$l" | grep -q 'alias' || bk_fail "$l is marked: $(nh ip -d link show dev "$l")"
+	done
+	[ -z "$(net_veths)" ] || bk_fail "on the bridge before any start: $(net_veths)"
+	before=$(bkq_links)
+
+	# A bridge start takes one: its host end keeps its name, is marked, on the bridge, up.
+	net_create a 'ip -o link; echo END; sleep 1000'
+	net_start_ctr "$a"
+	ct_wait_log "$a" '^END$'
+	veth=$(net_veth_of "$a")
+	grep -qx "$veth" <<<"$before" || bk_fail "$a's veth $veth was not made ahead: $before"
+	[ "$(net_veths)" = "$veth" ] || bk_fail "bridge ports: $(net_veths)"
+	nh ip -br link show dev "$veth" | grep -q 'UP' || bk_fail "$(nh ip -br link show dev "$veth")"
+	# Inside: lo and eth0 only, whatever the init saw before its plan came.
+	[ "$(grep -c ': ' "$C/$a/log")" = 2 ] || bk_fail "links inside: $(cat "$C/$a/log")"
+	grep -q ': eth0@' "$C/$a/log" || bk_fail "no eth0: $(cat "$C/$a/log")"
+
+	# none: a namespace with lo alone; two at once, neither sees the other's or the host's.
+	net_create b 'ls /sys/class/net; echo END; sleep 1000' net='mode none'
+	net_create c 'ls /sys/class/net; echo END; sleep 1000' net='mode none'
+	net_start_ctr "$b"
+	net_start_ctr "$c"
+	ct_wait_log "$b" '^END$'
+	ct_wait_log "$c" '^END$'
+	bk_assert_content "$C/$b/log" $'lo\nEND\n'
+	bk_assert_content "$C/$c/log" $'lo\nEND\n'
+	[ "$(readlink "/proc/$(ct_status "$b" pid)/ns/net")" != "$(readlink "/proc/$(ct_status "$c" pid)/ns/net")" ] ||
+		bk_fail "b and c share a network namespace"
+
+	# SIGKILL: the namespaces only the daemon held go, and their links with them.
+	bk_daemon_kill9
+	bk_wait_until "$BK_DEADLINE" eval '[ "$(bkq_links)" = "$veth" ]' ||
+		bk_fail "links made ahead left by a killed daemon: $(bkq_links | tr '\n' ' ')"
 }
 
 @test "mode host: the host's interfaces (our bridge) inside, no eth0, no lease, no veth" {
@@ -369,7 +417,7 @@ c.close()' "$NET_UP_PEER"
 	ips=$(for id in "${ids[@]}"; do net_ip "$id"; done)
 	[ "$(sort -u <<<"$ips" | wc -l)" = 20 ] || bk_fail "addresses not distinct: $ips"
 	! grep -qxE "10\.201\.0\.[01]|10\.201\.255\.255" <<<"$ips" || bk_fail "reserved address in: $ips"
-	want_veths=$(for id in "${ids[@]}"; do net_ifname "$id"; done | sort)
+	want_veths=$(for id in "${ids[@]}"; do net_veth_of "$id"; done | sort)
 	[ "$(net_veths)" = "$want_veths" ] || bk_fail "bridge ports: $(net_veths | tr '\n' ' ')"
 	for i in "${!ids[@]}"; do
 		id=${ids[$i]}
@@ -412,7 +460,7 @@ c.close()' "$NET_UP_PEER"
 	bk_assert_content "$C/$id/ports" "tcp $port 80"$'\n'
 	[ "$(ct_status "$id" ip)" = "$ip" ] || bk_fail "status ip after restart: $(ct_status "$id" ip)"
 	[ "$(net_leases_of "$id")" = "$id $ip $(mac_of "$ip")" ] || bk_fail "leases: $(cat "$BK_MNT/net/leases")"
-	[ "$(net_veths)" = "$(net_ifname "$id")" ] || bk_fail "bridge ports: $(net_veths)"
+	[ "$(net_veths)" = "$(net_veth_of "$id")" ] || bk_fail "bridge ports: $(net_veths)"
 
 	# A clean exit removes the table (the bridge stays, the container runs on) ...
 	bk_daemon_term

@@ -12,6 +12,9 @@
 #   rm.moved         after a removal took the container out of the table,
 #                    before it releases its network (engine/ops/lifecycle.c)
 #   net.release      when that release has begun (engine/ops/network.c)
+#   netpool.take     a start finds no network made ahead (engine/net/netpool.c):
+#                    its veth is made then, named from the id, as in the tests
+#                    of quick restarts (a veth made ahead keeps its own name)
 #
 # Like 50-network.bats, each test runs its daemon in a network namespace of
 # its own (tests/lib/net.bash) and removes everything it made.
@@ -63,17 +66,17 @@ restarts() {
 # check_net ID PORT: ID runs with its address, its lease, its veth on our
 # bridge (with the alias "bockerfs ID") and its one published port.
 check_net() {
-	local ip
+	local ip veth
 	bk_assert_content "$C/$1/state" $'running\n'
 	ip=$(net_ip "$1") || bk_fail "$1 has no address: $(cat "$C/$1/net")" || return
 	[ "$(net_elements "$1")" = "tcp . $2 : $ip . 80" ] ||
 		bk_fail "$1's elements: '$(net_elements "$1")'; all: $(net_elements)" || return
 	net_leases_of "$1" >/dev/null || bk_fail "no lease for $1: $(cat "$BK_MNT/net/leases")" || return
-	net_veths | grep -qx "$(net_ifname "$1")" ||
-		bk_fail "no veth $(net_ifname "$1") for $1 on the bridge: $(net_veths | tr '\n' ' ')" || return
 	# Marked as its own, so that a later start can tell it from a stranger.
-	nh ip -d link show dev "$(net_ifname "$1")" | grep -q "alias bockerfs $1\$" ||
-		bk_fail "veth without the alias 'bockerfs $1': $(nh ip -d link show dev "$(net_ifname "$1")")"
+	veth=$(net_veth_of "$1")
+	[ -n "$veth" ] || bk_fail "no veth marked 'bockerfs $1': $(nh ip -d link show)" || return
+	net_veths | grep -qx "$veth" ||
+		bk_fail "veth $veth of $1 is not on the bridge: $(net_veths | tr '\n' ' ')" || return
 }
 
 # new_web PORT: make a container named web (busybox sleep) with PORT
@@ -97,7 +100,7 @@ new_web() {
 # name may stay dead (fsd: the removal's rmdir by the toucher comes after the
 # new container's mkdir, and the kernel marks the new directory deleted).
 check_net_store() {
-	local ip state
+	local ip state veth
 	state=$("$BK_PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["state"])' \
 		"$BK_STORE/containers/$1/container.json") || return
 	[ "$state" = running ] || bk_fail "$1 is $state" || return
@@ -105,10 +108,10 @@ check_net_store() {
 		bk_fail "no lease for $1: $(cat "$BK_MNT/net/leases")" || return
 	[ "$(net_elements "$1")" = "tcp . $2 : $ip . 80" ] ||
 		bk_fail "$1's elements: '$(net_elements "$1")'; all: $(net_elements)" || return
-	nh ip -d link show dev "$(net_ifname "$1")" | grep -q "alias bockerfs $1\$" ||
-		bk_fail "no veth $(net_ifname "$1") marked for $1: $(nh ip -d link show)" || return
-	net_veths | grep -qx "$(net_ifname "$1")" ||
-		bk_fail "$(net_ifname "$1") is not on the bridge: $(net_veths | tr '\n' ' ')" || return
+	veth=$(net_veth_of "$1")
+	[ -n "$veth" ] || bk_fail "no veth marked for $1: $(nh ip -d link show)" || return
+	net_veths | grep -qx "$veth" ||
+		bk_fail "$veth is not on the bridge: $(net_veths | tr '\n' ' ')" || return
 	nh busybox ping -c1 -W2 "$ip" >/dev/null || bk_fail "cannot ping $1 at $ip"
 }
 
@@ -137,7 +140,8 @@ ctl_fd_cmd() {
 	# Each start that finds its name taken looks at the link only 200 ms
 	# later, when the previous run's netns has been cleaned up: the link it
 	# was told exists is gone.
-	BOCKERFS_FAILPOINTS='net.veth-exists=sleep:200' net_start
+	# Starts without a network made ahead, whose veths are named from the id.
+	BOCKERFS_FAILPOINTS='net.veth-exists=sleep:200;netpool.take=error' net_start
 	net_create id 'sleep 1000' ports='tcp 18201 80'
 	net_start_ctr "$id"
 	run restarts "$id" 15
@@ -149,7 +153,8 @@ ctl_fd_cmd() {
 }
 
 @test "a veth name taken by a link that is not the container's: start fails EEXIST, that link is left alone" {
-	net_start
+	# A start without a network made ahead names its veth from the id.
+	BOCKERFS_FAILPOINTS='netpool.take=error' net_start
 	net_create id 'sleep 1000'
 	veth=$(net_ifname "$id")
 	# Another veth of that name, on no bridge and with no alias of ours.

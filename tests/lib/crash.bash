@@ -112,7 +112,7 @@ crash_invariants() {
 	out=$(grep -F " $BK_STORE/" /proc/self/mountinfo)
 	[ -z "$out" ] || bk_fail "mounts under the store: $out" || bad=1
 	if [ -n "${CRASH_NET:-}" ]; then
-		want=$(for id in $running; do net_ifname "$id"; done | sort)
+		want=$(for id in $running; do net_veth_of "$id"; done | sort)
 		# A veth goes with its netns, which the kernel cleans up asynchronously.
 		bk_wait_until 5 crash_links_are "$want" ||
 			bk_fail "veths '$(net_bk_links)', running '$want'" || bad=1

@@ -40,10 +40,13 @@
 #                                                 limits) written before start
 #                    net_start_ctr ID             ctl start; its init tracked
 #                    net_ip ID                    its address (from `net`)
-#                    net_ifname ID                host end of its veth ("bk" + 11
-#                                                 hex of the id's FNV-1a hash)
+#                    net_ifname ID                the name a start without a network
+#                                                 made ahead gives its veth's host end
+#                                                 ("bk" + 11 hex of the id's FNV-1a hash)
+#                    net_veth_of ID               the host end marked "bockerfs ID"
 #                    net_veths                    the links enslaved to NET_BR
-#                    net_bk_links                 every veth host end in NET_NS
+#                    net_bk_links                 every container's veth host end in
+#                                                 NET_NS (not those made ahead)
 #                    net_elements [ID]            the map "published" of NET_NS's
 #                                                 table: "tcp . 18080 : A . 80" for
 #                                                 each element commented ID, or
@@ -232,8 +235,9 @@ net_ip() {
 	awk '$1 == "ip" { print $2; f = 1 } END { exit !f }' "$BK_MNT/containers/$1/net"
 }
 
-# net_ifname ID: the host end of ID's veth, "bk" and 11 hex digits of the
-# FNV-1a hash of the id (engine/net/netlink.c).
+# net_ifname ID: the host end's name of a veth made at ID's start (when no
+# network made ahead was ready, or under the failpoint netpool.take), "bk"
+# and 11 hex digits of the FNV-1a hash of the id (engine/net/netlink.c).
 net_ifname() {
 	"$BK_PY" -c '
 import sys
@@ -248,9 +252,33 @@ net_veths() {
 	nh ip -o link show master "$NET_BR" | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
 }
 
-# net_bk_links: the veth host ends in NET_NS (links named bk + 11 hex digits), sorted.
+# net_links_marked [ID]: names of the links in NET_NS whose alias is
+# "bockerfs ID" (any ID without one), and of those named bk + 11 hex digits
+# (without ID), sorted.  A network made ahead (a "bkq" link with no alias)
+# is no container's until a start marks it.
+net_links_marked() {
+	nh ip -j -d link show | "$BK_PY" -c '
+import json, re, sys
+want = sys.argv[1] if len(sys.argv) > 1 else None
+names = []
+for link in json.load(sys.stdin):
+    name, alias = link.get("ifname", ""), link.get("ifalias", "")
+    if want is not None:
+        if alias == "bockerfs " + want:
+            names.append(name)
+    elif alias.startswith("bockerfs ") or re.fullmatch("bk[0-9a-f]{11}", name):
+        names.append(name)
+print("\n".join(sorted(names)))' "$@" | sed '/^$/d'
+}
+
+# net_veth_of ID: the host end of ID's veth (marked with its alias).
+net_veth_of() {
+	net_links_marked "$1"
+}
+
+# net_bk_links: the host ends of containers' veths in NET_NS, sorted.
 net_bk_links() {
-	nh ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -E '^bk[0-9a-f]{11}$' | sort
+	net_links_marked
 }
 
 # net_elements [ID]: elements of map "published" in NET_NS's table, as
