@@ -366,6 +366,12 @@ void bk_container_list_free(struct bk_container_entry *list, size_t n);
 int bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 			struct bk_err *err);
 /*
+ * The same with its image (resolved now: ENOENT if unknown, as docker create)
+ * and cmd (NULL: the image's) in its first record, as if written to them.
+ */
+int bk_container_create_from(struct bk_engine *e, const char *name, const char *image,
+			     const char *cmd, char id_out[BK_ID_SIZE], struct bk_err *err);
+/*
  * Set image, cmd or env (env: KEY=VALUE lines; append adds to it): EBUSY once
  * started.  Or limits ("KEY VALUE" lines, merged into the current set): at
  * any time, applied at once to a running container (the kernel's refusal is

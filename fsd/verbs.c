@@ -231,22 +231,14 @@ run_load(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 static must_check int
 run_run(const struct run_ctx *c, const struct line *l, struct bk_err *err)
 {
-	char image_id[BK_ID_SIZE], id[BK_ID_SIZE];
-	const char *cmd = arg(l, 1);
+	char id[BK_ID_SIZE];
 	int ret;
 
 	/* An unknown image fails before any container exists, as `docker run` does. */
-	ret = bk_image_resolve(c->engine, l->args[0], image_id, err);
+	ret = bk_container_create_from(c->engine, NULL, l->args[0], arg(l, 1), id, err);
 	if (ret < 0)
 		return ret;
-	ret = bk_container_create(c->engine, NULL, id, err);
-	if (ret < 0)
-		return ret;
-	ret = bk_container_set(c->engine, id, BK_CTR_IMAGE, l->args[0], false, err);
-	if (ret == 0 && cmd)
-		ret = bk_container_set(c->engine, id, BK_CTR_CMD, cmd, false, err);
-	if (ret == 0)
-		ret = bk_container_start(c->engine, id, err);
+	ret = bk_container_start(c->engine, id, err);
 	/* Like docker, a container that failed to start stays (created) for inspection. */
 	reply_add(c->reply, id);
 	return ret;

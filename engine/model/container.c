@@ -568,7 +568,7 @@ container_new_foreign_locked(struct model *m, const char *name, struct foreign *
 
 int
 container_create(struct model *m, const char *name, const struct limits *limits,
-		 char id_out[BK_ID_SIZE], struct bk_err *err)
+		 const struct ctr_init *init, char id_out[BK_ID_SIZE], struct bk_err *err)
 {
 	struct container *c;
 	int ret;
@@ -578,6 +578,12 @@ container_create(struct model *m, const char *name, const struct limits *limits,
 				  "bad name '%s': use [A-Za-z0-9][A-Za-z0-9_.-], at most 64", name);
 	c = container_alloc();
 	c->limits = *limits;
+	if (init && init->image) {
+		c->image = xstrdup(init->image);
+		copy_str(c->image_id, sizeof(c->image_id), init->image_id);
+	}
+	if (init && init->cmd && init->cmd[0])
+		c->cmd = xstrdup(init->cmd);
 	time_rfc3339(c->created, sizeof(c->created));
 	if (name)
 		copy_str(c->id, sizeof(c->id), name);
@@ -592,6 +598,11 @@ container_create(struct model *m, const char *name, const struct limits *limits,
 		ret = bk_err_set(err, EEXIST, "container '%s' exists", c->id);
 		container_free(c);
 		return ret;
+	}
+	/* Resolved before the lock: an rmdir of the image may have come in between. */
+	if (c->image && !image_exists_locked(m, c->image_id)) {
+		ret = bk_err_set(err, ENOENT, "no image named '%s' (removed meanwhile)", c->image);
+		goto fail;
 	}
 	/* Built in tmp/ and renamed: a crash never leaves a directory without a record. */
 	if (mkdirat(m->store->tmp_fd, c->id, 0700) < 0) {

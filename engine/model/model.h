@@ -296,8 +296,13 @@ void container_set_exited_locked(struct model *m, struct container *c, int wait_
 struct container *container_new_foreign_locked(struct model *m, const char *name, struct foreign *f,
 					       const char *created);
 /* A new container (created): name NULL gives ps_<12 hex>; EEXIST, EINVAL. */
+/* What a new container has besides the defaults, each NULL for nothing: image (and its id), cmd. */
+struct ctr_init {
+	const char *image, *image_id, *cmd;
+};
 must_check int container_create(struct model *m, const char *name, const struct limits *limits,
-				char id_out[BK_ID_SIZE], struct bk_err *err);
+				const struct ctr_init *init, char id_out[BK_ID_SIZE],
+				struct bk_err *err);
 /* Set image (image_id: resolved), cmd, env, net or ports, and save; EBUSY once started. */
 must_check int container_set_locked(struct model *m, struct container *c, enum bk_ctr_field field,
 				    const char *value, const char *image_id, bool append,

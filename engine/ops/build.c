@@ -627,11 +627,7 @@ step_run(struct build *b, const struct df_step *st, struct bk_err *err)
 
 	ret = sync_config(b, err);
 	if (ret == 0)
-		ret = bk_container_create(b->e, NULL, b->ctr, err);
-	if (ret == 0)
-		ret = bk_container_set(b->e, b->ctr, BK_CTR_IMAGE, b->cur, false, err);
-	if (ret == 0)
-		ret = bk_container_set(b->e, b->ctr, BK_CTR_CMD, cmd, false, err);
+		ret = bk_container_create_from(b->e, NULL, b->cur, cmd, b->ctr, err);
 	if (ret == 0 && env[0])
 		ret = bk_container_set(b->e, b->ctr, BK_CTR_ENV, env, false, err);
 	if (ret < 0)

@@ -48,7 +48,20 @@ int
 bk_container_create(struct bk_engine *e, const char *name, char id_out[BK_ID_SIZE],
 		    struct bk_err *err)
 {
-	return container_create(&e->model, name, &e->procs.default_limits, id_out, err);
+	return container_create(&e->model, name, &e->procs.default_limits, NULL, id_out, err);
+}
+
+int
+bk_container_create_from(struct bk_engine *e, const char *name, const char *image, const char *cmd,
+			 char id_out[BK_ID_SIZE], struct bk_err *err)
+{
+	char image_id[BK_ID_SIZE];
+	struct ctr_init init = { .image = image, .image_id = image_id, .cmd = cmd };
+	int ret = bk_image_resolve(e, image, image_id, err);
+
+	if (ret < 0)
+		return ret;
+	return container_create(&e->model, name, &e->procs.default_limits, &init, id_out, err);
 }
 
 int
