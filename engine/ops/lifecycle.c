@@ -23,9 +23,7 @@ container_exited(struct bk_engine *e, struct container *c, int wait_code, int wa
 	char id[BK_ID_SIZE];
 	char attrs[64];
 
-	struct bk_stats st;
-	struct bk_err serr = BK_ERR_INIT;
-	bool oom = cgroup_stats(&e->procs.cg, c->id, &st, &serr) == 0 && st.oom_kills > 0;
+	bool oom = cgroup_oom_kills(&e->procs.cg, c->id) > 0;
 
 	/* The group is empty now: its init, the last process, has gone. */
 	cgroup_remove(&e->procs.cg, c->id);

@@ -702,6 +702,22 @@ cgroup_stats_of(struct cgroups *g, const char *path, struct bk_stats *st, struct
 	return stats_at(g, path, st, err);
 }
 
+uint64_t
+cgroup_oom_kills(struct cgroups *g, const char *id)
+{
+	char rel[PATH_MAX], dir[PATH_MAX];
+	int64_t v = -1;
+
+	if (!g->ready)
+		return 0;
+	snprintf(rel, sizeof(rel), "/%s/%s", PARENT_DIR, id);
+	if (g->mode == CGROUP_V2 && abs_path(g, NULL, rel, dir, sizeof(dir)) == 0)
+		v = read_num(dir, "memory.events", "oom_kill");
+	else if (g->mode != CGROUP_V2 && abs_path(g, "memory", rel, dir, sizeof(dir)) == 0)
+		v = read_num(dir, "memory.oom_control", "oom_kill");
+	return v > 0 ? (uint64_t)v : 0;
+}
+
 /* A limit file's value into *out (LIMIT_MAX for "max", v1's huge "unlimited"): false if unread. */
 static bool
 read_limit(const char *dir, const char *file, int64_t *out)

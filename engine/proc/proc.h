@@ -228,6 +228,8 @@ must_check int cgroup_stats(struct cgroups *g, const char *id, struct bk_stats *
  */
 must_check int cgroup_stats_of(struct cgroups *g, const char *path, struct bk_stats *st,
 			       struct bk_err *err);
+/* The OOM kills in container id's group (0 if unknown): an exit's one question. */
+uint64_t cgroup_oom_kills(struct cgroups *g, const char *id);
 void cgroup_limits_of(struct cgroups *g, const char *path, struct limits *l);
 bool cgroup_frozen_of(struct cgroups *g, const char *path);
 /* Remove id's group (it must hold no process any more). */
