@@ -189,8 +189,8 @@ notify_event(void *arg, enum bk_obj_kind kind, const char *id, const char *actio
 		    id, action, attrs);
 }
 
-/* One item; the VFS work is done by the toucher process (toucher.c). */
-static void
+/* One item; the VFS work is done by the toucher process (toucher.c).  True if it asked it. */
+static bool
 run_item(bool touch, struct item *it)
 {
 	char op = it->op == I_MKDIR ? 'M' : it->op == I_RMDIR ? 'R' : 'T';
@@ -198,12 +198,13 @@ run_item(bool touch, struct item *it)
 
 	if (it->op == I_CALL) {
 		it->fn(it->arg);
-		return;
+		return false;
 	}
 	if (touch && (e = toucher_do(op, it->path)) != 0)
 		bk_log(BK_LOG_DEBUG, "notify %c %s: %s", op, it->path, strerror(e));
 	if (it->op == I_MKDIR)
 		unannounced_drop(it->path);
+	return touch;
 }
 
 static void *
@@ -213,7 +214,7 @@ notifier_main(void *unused)
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		struct item *batch;
-		bool touch = false;
+		bool touch = false, touched = false;
 
 		while (head == NULL && !stopping)
 			pthread_cond_wait(&cond, &lock);
@@ -226,21 +227,22 @@ notifier_main(void *unused)
 		pthread_mutex_unlock(&lock);
 
 		/*
-		 * Opened per batch, never kept: an open fd on the mount would make
-		 * `fusermount3 -u` fail with EBUSY.  Once quiesced, the loop no
-		 * longer serves requests, so only callbacks run.
+		 * The toucher opens the mount root at the batch's first operation
+		 * and closes it at its end ('E'): never kept, since an open fd on
+		 * the mount would make `fusermount3 -u` fail with EBUSY.  Once
+		 * quiesced, the loop no longer serves requests, so only callbacks
+		 * run.
 		 */
-		if (!atomic_load(&quiesced))
-			touch = toucher_do('B', NULL) == 0;
+		touch = !atomic_load(&quiesced);
 		while (batch) {
 			struct item *it = batch;
 
 			batch = it->next;
-			run_item(touch && !atomic_load(&quiesced), it);
+			touched |= run_item(touch && !atomic_load(&quiesced), it);
 			free(it->path);
 			free(it);
 		}
-		if (touch && toucher_do('E', NULL) != 0)
+		if (touched && toucher_do('E', NULL) != 0)
 			bk_log(BK_LOG_DEBUG, "notify: end of batch: the toucher is gone");
 		pthread_mutex_lock(&lock);
 		busy = false;

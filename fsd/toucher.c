@@ -16,9 +16,10 @@
  * It is forked from a multi-threaded process, so the child only makes
  * async-signal-safe system calls: no malloc, no stdio, no locks.
  *
- * Protocol (SOCK_SEQPACKET): one message "OP PATH\0", OP one of 'B' (begin a
- * batch: open the mount root), 'E' (end: close it), 'M' mkdir, 'R' rmdir,
- * 'T' touch; the answer is an int, 0 or an errno.
+ * Protocol (SOCK_SEQPACKET): one message "OP PATH\0", OP one of 'M' mkdir,
+ * 'R' rmdir, 'T' touch, each answered by an int, 0 or an errno; the first of
+ * a batch opens the mount root, and 'E' (end of the batch: close it) is not
+ * answered, so that a batch costs one round trip per operation and no more.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,19 +102,20 @@ static void __attribute__((noreturn)) child_main(int fd, const char *mountpoint,
 			_exit(0); /* the daemon closed the socket or died */
 		}
 		msg[n] = '\0';
-		answer = 0;
-		if (msg[0] == 'B') {
-			if (mnt_fd >= 0)
-				close(mnt_fd);
-			mnt_fd = child_open_root(mountpoint, under_dev);
-			answer = mnt_fd < 0 ? -mnt_fd : 0;
-		} else if (msg[0] == 'E') {
+		if (msg[0] == 'E') {
+			/* Never kept: an open fd on the mount makes `fusermount3 -u` fail (EBUSY).
+			 */
 			if (mnt_fd >= 0)
 				close(mnt_fd);
 			mnt_fd = -1;
-		} else {
-			answer = child_op(mnt_fd, msg[0], msg + 1);
+			continue;
 		}
+		if (mnt_fd < 0)
+			mnt_fd = child_open_root(mountpoint, under_dev);
+		answer = child_op(mnt_fd, msg[0], msg + 1);
+		/* Not our mount (yet, or any more): opened again for the next operation. */
+		if (mnt_fd < 0)
+			mnt_fd = -1;
 		if (send(fd, &answer, sizeof(answer), MSG_NOSIGNAL) < 0)
 			_exit(0);
 	}
@@ -183,6 +185,8 @@ toucher_do(char op, const char *path)
 		memcpy(msg + 1, path, len);
 	if (send(sock, msg, len + 1, MSG_NOSIGNAL) < 0)
 		return errno;
+	if (op == 'E')
+		return 0; /* not answered */
 	do
 		n = recv(sock, &answer, sizeof(answer), 0);
 	while (n < 0 && errno == EINTR);
