@@ -642,21 +642,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 	m.dirfd = fds[2];
-	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED)
-		ret = init_fail_sys(&err, "plan", "map the plan");
-	else
-		ret = read_plan(fds[0], a, &err);
-	close(fds[0]);
 	/*
 	 * A spare is in the daemon's network namespace until now: it enters the
-	 * container's, made ahead, before /sys is mounted (which shows its links).
+	 * container's, made ahead, first (before it reads the plan, and before
+	 * /sys is mounted, which shows its links).
 	 */
+	ret = 0;
 	if (netfd >= 0) {
-		if (ret == 0 && setns(netfd, CLONE_NEWNET) < 0)
+		if (setns(netfd, CLONE_NEWNET) < 0)
 			ret = init_fail_sys(&err, "netns", "enter the network namespace");
 		close(netfd);
 	}
+	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		ret = init_fail_sys(&err, "plan", "map the plan");
+	else if (ret == 0)
+		ret = read_plan(fds[0], a, &err);
+	close(fds[0]);
 	/* The filesystem first: the daemon joins us to our cgroup and network meanwhile. */
 	if (ret == 0)
 		ret = setup_container(&a->plan, m.dirfd, &err);

@@ -194,6 +194,7 @@ record_json(const struct container *c)
 
 		json_object_set_new(j, "net_mode", json_string(net_mode_name(c->net_mode)));
 		json_object_set_new(j, "ip", json_string(c->ip ? ip_format(c->ip, ipb) : ""));
+		json_object_set_new(j, "veth", json_string(c->veth));
 		json_object_set_new(j, "ports", json_string(ports ? ports : ""));
 		{
 			char policy[32];
@@ -337,6 +338,7 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 	{
 		const char *mode = json_string_value(json_object_get(j, "net_mode"));
 		const char *ip = json_string_value(json_object_get(j, "ip"));
+		const char *veth = json_string_value(json_object_get(j, "veth"));
 		const char *ports = json_string_value(json_object_get(j, "ports"));
 		struct port_map maps[PORTS_MAX];
 		size_t n = 0;
@@ -345,6 +347,9 @@ record_load(struct model *m, const char *id, struct container **out, struct bk_e
 			c->net_mode = NET_MODE_BRIDGE;
 		if (ip == NULL || ip_parse(ip, &c->ip) < 0)
 			c->ip = 0;
+		/* Only a name a veth made ahead can have (it is deleted by that name). */
+		if (veth && net_spare_name_valid(veth))
+			copy_str(c->veth, sizeof(c->veth), veth);
 		if (ports && *ports && ports_parse(ports, maps, PORTS_MAX, &n, NULL) == 0 && n) {
 			c->ports = xcalloc(n, sizeof(*c->ports));
 			memcpy(c->ports, maps, n * sizeof(*maps));

@@ -108,6 +108,8 @@ struct container {
 	struct limits limits;
 	enum net_mode net_mode;
 	uint32_t ip; /* leased address in bridge mode, 0 before the first start */
+	/* The host end of its last run's veth if it was made ahead ("bkq..."), else "". */
+	char veth[IFNAMSIZ];
 	struct port_map *ports;
 	size_t nports;
 	struct mount_spec *mounts; /* binds, volumes, tmpfs: sources checked when written */

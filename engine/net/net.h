@@ -167,6 +167,12 @@ must_check int net_attach(struct net_host *h, const char *ctr_id, pid_t pid, uin
 			  const uint8_t mac[6], struct bk_err *err);
 /* Delete ctr_id's veth pair if it exists (it also goes when the netns dies). */
 void net_detach(struct net_host *h, const char *ctr_id);
+/* The same for the host end ifname (a veth made ahead: net_spare_name_valid). */
+void net_detach_name(struct net_host *h, const char *ifname, const char *ctr_id);
+/* The same on a thread of its own (a deletion waits for RCU); net_host_close waits for it. */
+void net_detach_later(struct net_host *h, const char *ifname, const char *ctr_id);
+/* Is name one a veth made ahead has ("bkq" and 12 lower-case hex digits)? */
+bool net_spare_name_valid(const char *name);
 /*
  * A container's network made ahead (netpool.c): a new network namespace
  * with lo up and, for bridge mode, a veth pair: eth0 inside (down, no
@@ -250,6 +256,10 @@ struct net_host {
 	pthread_mutex_t nl_lock; /* protects nl, bridge_index */
 	struct nl_sock nl;       /* opened in the host netns by net_host_open */
 	int bridge_index;
+
+	pthread_mutex_t later_lock; /* protects later */
+	pthread_cond_t later_done;
+	unsigned later; /* net_detach_later's deletions under way */
 
 	pthread_mutex_t nat_lock; /* protects nft, pubs, npubs */
 	struct nft_ctx *nft;      /* its netfilter socket also belongs to the host netns */

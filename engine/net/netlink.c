@@ -555,6 +555,19 @@ net_ifname(const char *ctr_id, char name[IFNAMSIZ])
 	snprintf(name, IFNAMSIZ, "bk%011" PRIx64, (uint64_t)(h & 0xfffffffffffULL));
 }
 
+bool
+net_spare_name_valid(const char *name)
+{
+	size_t i;
+
+	if (strncmp(name, "bkq", 3) != 0 || strlen(name) != 15)
+		return false;
+	for (i = 3; i < 15; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return true;
+}
+
 /* route_localnet: see nat.c, for published ports on 127.0.0.1. */
 static int
 bridge_sysctls(const char *bridge, struct bk_err *err)
@@ -614,6 +627,8 @@ net_host_open(const struct net_config *cfg, struct net_host **out, struct bk_err
 
 	h->cfg = *cfg;
 	pthread_mutex_init(&h->nl_lock, NULL);
+	pthread_mutex_init(&h->later_lock, NULL);
+	pthread_cond_init(&h->later_done, NULL);
 	pthread_mutex_init(&h->nat_lock, NULL);
 	ret = netns_self(&h->ns_dev, &h->ns_ino, err);
 	if (ret == 0)
@@ -637,6 +652,13 @@ net_host_close(struct net_host *h, bool remove_rules)
 {
 	if (h == NULL)
 		return;
+	/* Deletions still under way use h. */
+	pthread_mutex_lock(&h->later_lock);
+	while (h->later > 0)
+		pthread_cond_wait(&h->later_done, &h->later_lock);
+	pthread_mutex_unlock(&h->later_lock);
+	pthread_cond_destroy(&h->later_done);
+	pthread_mutex_destroy(&h->later_lock);
 	nat_close(h, remove_rules);
 	nl_close(&h->nl);
 	pthread_mutex_destroy(&h->nl_lock);
@@ -813,18 +835,25 @@ del_if_ours(struct net_host *h, struct nl_sock *sock, const char *ifname, const 
 	return link_del(sock, ifname, ext, ext_size);
 }
 
-void
-net_detach(struct net_host *h, const char *ctr_id)
+/* A socket of the host's own for a deletion (false: the shared one, under nl_lock). */
+static bool
+own_socket(struct net_host *h, struct nl_sock *own)
 {
-	char ifname[IFNAMSIZ], ext[160] = "";
-	struct nl_sock own = { 0 };
 	dev_t dev = 0;
 	ino_t ino = 0;
+
+	return netns_self(&dev, &ino, NULL) == 0 && dev == h->ns_dev && ino == h->ns_ino &&
+	       nl_open(own, NULL) == 0;
+}
+
+void
+net_detach_name(struct net_host *h, const char *ifname, const char *ctr_id)
+{
+	char ext[160] = "";
+	struct nl_sock own = { 0 };
 	int ret;
 
-	net_ifname(ctr_id, ifname);
-	if (netns_self(&dev, &ino, NULL) == 0 && dev == h->ns_dev && ino == h->ns_ino &&
-	    nl_open(&own, NULL) == 0) {
+	if (own_socket(h, &own)) {
 		ret = del_if_ours(h, &own, ifname, ctr_id, ext, sizeof(ext));
 		nl_close(&own);
 	} else {
@@ -835,6 +864,56 @@ net_detach(struct net_host *h, const char *ctr_id)
 	if (ret < 0 && ret != -ENODEV)
 		bk_log(BK_LOG_WARN, "network for %s: delete veth '%s': %s%s%s", ctr_id, ifname,
 		       strerror(-ret), *ext ? ": " : "", ext);
+}
+
+void
+net_detach(struct net_host *h, const char *ctr_id)
+{
+	char ifname[IFNAMSIZ];
+
+	net_ifname(ctr_id, ifname);
+	net_detach_name(h, ifname, ctr_id);
+}
+
+struct later {
+	struct net_host *h;
+	char ifname[IFNAMSIZ];
+	char ctr_id[BK_ID_SIZE];
+};
+
+static void *
+later_main(void *arg)
+{
+	struct later *l = arg;
+	struct net_host *h = l->h;
+
+	net_detach_name(h, l->ifname, l->ctr_id);
+	free(l);
+	pthread_mutex_lock(&h->later_lock);
+	if (--h->later == 0)
+		pthread_cond_broadcast(&h->later_done);
+	pthread_mutex_unlock(&h->later_lock);
+	return NULL;
+}
+
+void
+net_detach_later(struct net_host *h, const char *ifname, const char *ctr_id)
+{
+	struct later *l = xcalloc(1, sizeof(*l));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	l->h = h;
+	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
+	snprintf(l->ctr_id, sizeof(l->ctr_id), "%s", ctr_id);
+	pthread_mutex_lock(&h->later_lock);
+	h->later++;
+	pthread_mutex_unlock(&h->later_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, later_main, l) != 0)
+		later_main(l); /* now, then */
+	pthread_attr_destroy(&attr);
 }
 
 int
@@ -1012,10 +1091,18 @@ net_spare_drop(struct net_host *h, struct net_spare *s)
 	int ret;
 
 	if (s->nsfd >= 0 && h && s->host_index > 0) {
+		struct nl_sock own = { 0 };
+
+		/* Its own socket, as net_detach_name: the deletion waits for RCU. */
 		put_ifinfo(nlh, s->host_index, 0);
-		pthread_mutex_lock(&h->nl_lock);
-		ret = nl_talk(&h->nl, nlh, NULL, NULL, ext, sizeof(ext));
-		pthread_mutex_unlock(&h->nl_lock);
+		if (own_socket(h, &own)) {
+			ret = nl_talk(&own, nlh, NULL, NULL, ext, sizeof(ext));
+			nl_close(&own);
+		} else {
+			pthread_mutex_lock(&h->nl_lock);
+			ret = nl_talk(&h->nl, nlh, NULL, NULL, ext, sizeof(ext));
+			pthread_mutex_unlock(&h->nl_lock);
+		}
 		if (ret < 0 && ret != -ENODEV)
 			bk_log(BK_LOG_WARN, "delete veth '%s': %s%s%s", s->host_name,
 			       strerror(-ret), *ext ? ": " : "", ext);

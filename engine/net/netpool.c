@@ -1,13 +1,14 @@
 /*
  * Containers' network namespaces made ahead, for the spare inits (which are
  * cloned without one of their own, proc/spare_init.c): a few with lo up and
- * a veth pair already on the bridge, for starts in bridge mode, and a few
- * with lo only, for `net mode none`.  A new network namespace is the dear
- * part of a container's start after the cgroup join (~2-3 ms of kernel time
- * here), and its veth pair the next (two devices registered, one moved:
- * ~0.8 ms); a start that takes one only renames the host end and gives eth0
- * its address (net_spare_attach), and its init enters the namespace before
- * it mounts /sys.
+ * a veth pair (its host end down and on no bridge yet), for starts in
+ * bridge mode, and a few with lo only, for `net mode none`.  A new network
+ * namespace is the dear part of a container's start after the cgroup join
+ * (~2-3 ms of kernel time here), and its veth pair the next (two devices
+ * registered, one moved: ~0.8 ms); a start that takes one only marks the
+ * host end, puts it on the bridge, raises it and gives eth0 its address
+ * (net_spare_attach), and its init enters the namespace before it reads its
+ * plan and mounts /sys.
  *
  * The pool's thread refills a kind when one of it is left, on its own
  * netlink socket, so that it never holds the lock the starts' host messages
@@ -146,7 +147,7 @@ netpool_take(struct netpool *p, bool veth, struct net_spare *out)
 	struct kind *k;
 	int ret = -ENOENT;
 
-	/* For the tests and bench/start.sh: starts without the head start. */
+	/* For the tests: starts whose veth is made then, named from the id (52-network-races). */
 	if (p == NULL || (veth && p->h == NULL) || failpoint("netpool.take", NULL) < 0)
 		return -ENOENT;
 	k = &p->kinds[veth];

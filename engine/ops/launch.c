@@ -19,30 +19,34 @@
  */
 static int
 launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spare, pid_t *pid_out,
-	       int *pidfd_out, struct init_input *input, struct bk_err *err)
+	       int *pidfd_out, struct init_input *input, char veth[IFNAMSIZ], struct bk_err *err)
 {
 	cleanup_close int plan_fd = plan_memfd(&req->plan, err);
 	struct init_proc ip = { .pidfd = -1, .sync_fd = -1, .input = { .fd = -1, .fdno = -1 } };
 	struct net_spare made = NET_SPARE_INIT;
 	bool bridge = req->net_mode == NET_MODE_BRIDGE, spare_died = false;
-	int ret;
+	struct spare_init spare;
+	int ret = -ENOENT;
 
 	if (plan_fd < 0)
 		return plan_fd;
 	/*
-	 * A spare init enters a network namespace made ahead; a new clone makes
-	 * its own (so none is made for it when the spares ran out in a burst).
+	 * A spare init (not for `net mode host`), which enters a network
+	 * namespace made ahead, taken (or made, when the pool ran dry) only once
+	 * the spare is; else a new clone, which makes its own.
 	 */
-	if (with_spare && req->plan.netns && spare_init_ready(&e->procs) &&
-	    netpool_take(e->net.pool, bridge, &made) < 0)
-		made.nsfd = -1;
-	if (init_launch(&e->procs, plan_fd, req->state_dfd, req->plan.netns, made.nsfd, with_spare,
-			&ip, err) < 0) {
-		net_spare_free(&made);
-		return -err->code;
+	if (with_spare && req->plan.netns && spare_init_take(&e->procs, &spare) == 0) {
+		if (netpool_take(e->net.pool, bridge, &made) == 0)
+			ret = init_launch_spare(&e->procs, &spare, plan_fd, req->state_dfd,
+						made.nsfd, &ip);
+		else
+			spare_init_discard(&e->procs, &spare);
+		if (ret < 0)
+			net_spare_free(&made);
 	}
-	if (made.nsfd >= 0 && !ip.spare)
-		netpool_put(e->net.pool, bridge, &made);
+	if (ret < 0 &&
+	    init_launch(&e->procs, plan_fd, req->state_dfd, req->plan.netns, &ip, err) < 0)
+		return -err->code;
 	/*
 	 * Until the start is recorded, "starting" names the init: a daemon that
 	 * dies before then finds it at the next start and kills it (a start
@@ -79,6 +83,7 @@ launch_attempt(struct bk_engine *e, const struct launch_req *req, bool with_spar
 	if (failpoint("run.exec", err) < 0)
 		goto fail;
 	close(ip.sync_fd);
+	snprintf(veth, IFNAMSIZ, "%s", bridge && made.nsfd >= 0 ? made.host_name : "");
 	/* The init holds the namespace now: it goes with the container. */
 	net_spare_free(&made);
 	*pid_out = ip.pid;
@@ -99,7 +104,7 @@ fail:
 			cgroup_remove(&e->procs.cg, ip.cgroup);
 	}
 	if (req->net_mode == NET_MODE_BRIDGE)
-		network_abort(e, req->id);
+		network_abort(e, req->id, NULL);
 	/* Its pair goes now, not when the kernel cleans the namespace up. */
 	net_spare_drop(e->net.host, &made);
 	return spare_died ? -ECHILD : -err->code;
@@ -107,15 +112,15 @@ fail:
 
 int
 launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid_out, int *pidfd_out,
-       struct init_input *input, struct bk_err *err)
+       struct init_input *input, char veth[IFNAMSIZ], struct bk_err *err)
 {
-	int ret = launch_attempt(e, req, true, pid_out, pidfd_out, input, err);
+	int ret = launch_attempt(e, req, true, pid_out, pidfd_out, input, veth, err);
 
 	if (ret == -ECHILD) {
 		bk_log(BK_LOG_WARN, "start %s: a spare init was killed (%s): starting a new one",
 		       req->id, err->msg);
 		*err = (struct bk_err)BK_ERR_INIT;
-		ret = launch_attempt(e, req, false, pid_out, pidfd_out, input, err);
+		ret = launch_attempt(e, req, false, pid_out, pidfd_out, input, veth, err);
 	} else if (ret == -EXDEV && req->plan.nmounts > 0) {
 		/*
 		 * A spare init's copy of the mount table is as old as the spare: a
@@ -124,7 +129,7 @@ launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid_out, int *p
 		 */
 		bk_log(BK_LOG_INFO, "start %s: %s: again with a new init", req->id, err->msg);
 		*err = (struct bk_err)BK_ERR_INIT;
-		ret = launch_attempt(e, req, false, pid_out, pidfd_out, input, err);
+		ret = launch_attempt(e, req, false, pid_out, pidfd_out, input, veth, err);
 	}
 	return ret;
 }

@@ -435,7 +435,7 @@ bk_container_remove(struct bk_engine *e, const char *id, bool force, struct bk_e
 	pthread_mutex_unlock(&e->model.lock);
 
 	failpoint("rm.moved", NULL);
-	network_release(e, c->id);
+	network_release(e, c->id, c->veth);
 	failpoint("rm.released", NULL);
 	store_discard(e->store.tmp_fd, trash);
 	volumes_of_removed(e, c->id);

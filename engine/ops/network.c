@@ -12,9 +12,10 @@
  * start and its table removed at a clean exit; running containers'
  * published ports are published again when a daemon starts.
  *
- * Everything a container holds here (its lease, its published ports, its
- * veth) is named by its id alone, and a removed container's name may be
- * taken again at once: see network_release.
+ * Everything a container holds here (its lease, its published ports, a
+ * veth made at its start) is named by its id, and a removed container's name
+ * may be taken again at once: see network_release.  A veth made ahead keeps
+ * its own name ("bkq..."), which the container's record keeps (veth).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -229,16 +230,32 @@ network_detach(struct bk_engine *e, const char *id)
 
 /*
  * A start failed after its network was set up: unpublish its ports and
- * delete its veth now (the rare path may wait for RCU), so that nothing of
- * it is left when the start's error comes back.
+ * delete its veth now (the one named from the id, and veth if not NULL: the
+ * one made ahead), on the rare path that may wait for RCU, so that nothing
+ * of it is left when the start's error comes back.
  */
 void
-network_abort(struct bk_engine *e, const char *id)
+network_abort(struct bk_engine *e, const char *id, const char *veth)
 {
 	if (e->net.host == NULL)
 		return;
 	ports_unpublish(e->net.host, id);
 	net_detach(e->net.host, id);
+	if (veth && veth[0])
+		net_detach_name(e->net.host, veth, id);
+}
+
+/*
+ * A start: the veth made ahead for the container's last run, if still
+ * there, goes first (its namespace outlived its init: someone holds it).  It
+ * has the same address and MAC as the new one.  Normally gone already, with
+ * that namespace: one lookup.
+ */
+void
+network_forget_veth(struct bk_engine *e, const char *id, const char *veth)
+{
+	if (e->net.host && veth && veth[0])
+		net_detach_name(e->net.host, veth, id);
 }
 
 /*
@@ -254,7 +271,7 @@ network_abort(struct bk_engine *e, const char *id)
  * veth with its netns), and one made after waits in network_prepare.
  */
 void
-network_release(struct bk_engine *e, const char *id)
+network_release(struct bk_engine *e, const char *id, const char *veth)
 {
 	bool taken;
 
@@ -272,6 +289,14 @@ network_release(struct bk_engine *e, const char *id)
 	/* A host end left behind (an init killed before its namespace was set up). */
 	if (e->net.host)
 		net_detach(e->net.host, id);
+	/*
+	 * A veth made ahead goes with its namespace, unless someone holds that:
+	 * deleted all the same, on a thread of its own (a deletion waits for RCU,
+	 * ~25 ms, which the removal does not wait out; until then its eth0, if
+	 * its namespace lives on, still has the address that is released now).
+	 */
+	if (e->net.host && veth && veth[0])
+		net_detach_later(e->net.host, veth, id);
 	if (e->net.ipam)
 		ipam_release(e->net.ipam, id);
 	release_end(&e->net, id);

@@ -335,9 +335,12 @@ struct launch_req {
 	const struct port_map *ports;
 	size_t nports;
 };
-/* Launch it: the init's pid and pidfd once the command runs, or -errno. */
+/*
+ * Launch it: the init's pid and pidfd once the command runs, and in veth the
+ * host end of its veth if it was made ahead ("" if not), or -errno.
+ */
 must_check int launch(struct bk_engine *e, const struct launch_req *req, pid_t *pid, int *pidfd,
-		      struct init_input *input, struct bk_err *err);
+		      struct init_input *input, char veth[IFNAMSIZ], struct bk_err *err);
 
 /* ---- start.c, restart.c -------------------------------------------------------------------- */
 
@@ -412,8 +415,9 @@ must_check int network_attach(struct bk_engine *e, const char *id, pid_t pid, en
 			      uint32_t ip, struct net_spare *made, const struct port_map *ports,
 			      size_t nports, struct bk_err *err);
 void network_detach(struct bk_engine *e, const char *id);
-void network_abort(struct bk_engine *e, const char *id);
-void network_release(struct bk_engine *e, const char *id);
+void network_abort(struct bk_engine *e, const char *id, const char *veth);
+void network_release(struct bk_engine *e, const char *id, const char *veth);
+void network_forget_veth(struct bk_engine *e, const char *id, const char *veth);
 char *network_describe(struct bk_engine *e, enum net_mode mode, uint32_t ip);
 
 /* ---- exec.c: the monitor's epoll tags an exec session's fds with these bits ------------------ */

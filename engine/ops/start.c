@@ -30,6 +30,8 @@ struct start_ctx {
 	struct limits limits;
 	enum net_mode net_mode;
 	uint32_t ip;
+	char old_veth[IFNAMSIZ]; /* its last run's veth made ahead, "" if none */
+	char veth[IFNAMSIZ];     /* this run's */
 	bool tty, stdin_open;
 	struct port_map ports[PORTS_MAX];
 	size_t nports;
@@ -279,7 +281,7 @@ undo_launch(struct bk_engine *e, struct start_ctx *x, int pidfd)
 		c->pidfd = -1;
 	unlinkat(x->dfd, "starting", 0);
 	cgroup_remove(&e->procs.cg, x->id);
-	network_abort(e, x->id);
+	network_abort(e, x->id, x->veth);
 }
 
 /* Copy what a start needs and mark c busy; EBUSY/EINVAL when it cannot start. */
@@ -313,6 +315,7 @@ claim(struct bk_engine *e, const char *id, struct start_ctx *x, struct bk_err *e
 	x->rootfs_made = c->rootfs_made;
 	x->limits = c->limits;
 	x->net_mode = c->net_mode;
+	snprintf(x->old_veth, sizeof(x->old_veth), "%s", c->veth);
 	x->tty = c->tty;
 	x->stdin_open = c->stdin_open;
 	x->nports = c->nports;
@@ -360,7 +363,8 @@ container_start_by(struct bk_engine *e, const char *id, bool by_policy, struct b
 	if (ret == 0) {
 		rootfs = xasprintf("%s/containers/%s/rootfs", e->store.path, x.id);
 		req.plan.rootfs_path = rootfs;
-		ret = launch(e, &req, &pid, &pidfd, &input, err);
+		network_forget_veth(e, x.id, x.old_veth);
+		ret = launch(e, &req, &pid, &pidfd, &input, x.veth, err);
 		if (ret < 0)
 			bk_err_wrap(err, "start %s", x.id);
 	}
@@ -383,6 +387,7 @@ container_start_by(struct bk_engine *e, const char *id, bool by_policy, struct b
 		c->oomkilled = false;
 		c->kill_sent = 0;
 		c->ip = x.ip;
+		snprintf(c->veth, sizeof(c->veth), "%s", x.veth);
 		c->started_ms = now_ms();
 		c->input_fd = input.fd;
 		c->input_fdno = x.tty ? input.fdno : -1;

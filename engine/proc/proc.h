@@ -76,14 +76,19 @@ struct init_proc {
 };
 /*
  * An init for the plan in plan_fd and the container directory state_dfd:
- * a spare when with_spare, netns (the container has a network namespace of
- * its own), netns_fd (a network namespace made ahead, which the spare
- * enters) and a spare is ready, else a new clone in a new network
- * namespace if netns.  The init sets the container's filesystem up
- * meanwhile and waits for init_go.
+ * a new clone, in a new network namespace if netns.  The init sets the
+ * container's filesystem up meanwhile and waits for init_go.
  */
-must_check int init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, int netns_fd,
-			   bool with_spare, struct init_proc *out, struct bk_err *err);
+must_check int init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns,
+			   struct init_proc *out, struct bk_err *err);
+struct spare_init;
+/*
+ * The same with the spare s (spare_init_take), which enters the network
+ * namespace netns_fd (a spare has none of its own); -ENOENT if it cannot be
+ * told (it is discarded: the caller clones a new init).
+ */
+must_check int init_launch_spare(struct procs *p, struct spare_init *s, int plan_fd, int state_dfd,
+				 int netns_fd, struct init_proc *out);
 /* Tell it to go; its answer: 0 once the command runs, or its error (ENOENT: no such program). */
 must_check int init_go(struct init_proc *ip, struct bk_err *err);
 /* Has it exited (killed by anyone)? */
@@ -135,8 +140,6 @@ must_check int spare_init_start(struct procs *p, struct bk_err *err);
 void spare_init_stop(struct procs *p);
 /* A live spare: 0, or -ENOENT when none is ready. */
 must_check int spare_init_take(struct procs *p, struct spare_init *out);
-/* Is one ready (for a moment: a take may still find none)? */
-bool spare_init_ready(struct procs *p);
 /* End a spare that could not be used, and remove its group. */
 void spare_init_discard(struct procs *p, struct spare_init *s);
 

@@ -168,20 +168,6 @@ spare_init_take(struct procs *pr, struct spare_init *out)
 	return ret;
 }
 
-bool
-spare_init_ready(struct procs *pr)
-{
-	struct spare_pool *p = pr->spare_inits;
-	bool ready;
-
-	if (p == NULL)
-		return false;
-	pthread_mutex_lock(&p->lock);
-	ready = p->n > 0;
-	pthread_mutex_unlock(&p->lock);
-	return ready;
-}
-
 /* A spare that could not be used: end it and remove its group. */
 void
 spare_init_discard(struct procs *pr, struct spare_init *s)

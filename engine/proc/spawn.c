@@ -262,33 +262,26 @@ clone_init(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_
 	return 0;
 }
 
-/* A spare init with the plan sent to it; -ENOENT: none (ready, or that would take it). */
-static int
-use_spare(struct procs *p, int plan_fd, int state_dfd, int netns_fd, struct init_proc *out)
+int
+init_launch_spare(struct procs *p, struct spare_init *s, int plan_fd, int state_dfd, int netns_fd,
+		  struct init_proc *out)
 {
-	struct spare_init s;
-
-	/* A spare has no network namespace of its own: it enters netns_fd's. */
-	if (netns_fd < 0 || spare_init_take(p, &s) < 0)
-		return -ENOENT;
-	if (send_plan(s.sync_fd, plan_fd, state_dfd, netns_fd) < 0) {
-		spare_init_discard(p, &s);
+	/* It has no network namespace of its own: without one it must not serve. */
+	if (netns_fd < 0 || send_plan(s->sync_fd, plan_fd, state_dfd, netns_fd) < 0) {
+		spare_init_discard(p, s);
 		return -ENOENT;
 	}
 	*out = (struct init_proc){
-		.pid = s.pid, .pidfd = s.pidfd, .sync_fd = s.sync_fd, .spare = true
+		.pid = s->pid, .pidfd = s->pidfd, .sync_fd = s->sync_fd, .spare = true
 	};
-	memcpy(out->cgroup, s.cgroup, sizeof(out->cgroup));
+	memcpy(out->cgroup, s->cgroup, sizeof(out->cgroup));
 	return 0;
 }
 
 int
-init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, int netns_fd, bool with_spare,
-	    struct init_proc *out, struct bk_err *err)
+init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_proc *out,
+	    struct bk_err *err)
 {
-	/* Spares enter a network namespace made ahead: not for `net mode host`. */
-	if (with_spare && netns && use_spare(p, plan_fd, state_dfd, netns_fd, out) == 0)
-		return 0;
 	return clone_init(p, plan_fd, state_dfd, netns, out, err);
 }
 
