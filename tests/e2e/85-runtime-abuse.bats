@@ -240,11 +240,14 @@ ab_probes() {
 
 # links [PREFIX...]: the links of PREFIX's namespace (nh: the daemon's; env: the
 # test's), each with "up" or "down" as set by an administrator (not the
-# carrier, which follows the containers' veths).
+# carrier, which follows the containers' veths); not the host ends of veths
+# made ahead (bkq + 12 hex digits), which come and go with the daemon's pool
+# and the containers.
 links() {
 	"$@" ip -o link show | awk -F': ' '{
 		sub(/@.*/, "", $2)
-		print $2, ($3 ~ /^<([^>]*,)?UP[,>]/ ? "up" : "down")
+		if ($2 !~ /^bkq[0-9a-f]+$/)
+			print $2, ($3 ~ /^<([^>]*,)?UP[,>]/ ? "up" : "down")
 	}' | sort
 }
 
