@@ -216,13 +216,12 @@ void net_spare_drop(struct net_host *h, struct net_spare *s);
  * without for none; h NULL: without only), refilled by a thread of its own
  * when one is left.  take: one ready, or one made now (the caller's thread
  * must be in the host's network namespace), or -errno (the start clones a
- * new init, which makes its own); put: one taken and not used.
+ * new init, which makes its own).
  */
 struct netpool;
 must_check int netpool_open(struct net_host *h, struct netpool **out, struct bk_err *err);
 void netpool_close(struct netpool *p);
 must_check int netpool_take(struct netpool *p, bool veth, struct net_spare *out);
-void netpool_put(struct netpool *p, bool veth, struct net_spare *s);
 
 /* Network mode none: bring up lo in pid's network namespace, nothing else. */
 must_check int net_lo_up(pid_t pid, struct bk_err *err);

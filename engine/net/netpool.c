@@ -60,11 +60,6 @@ fill(struct netpool *p, int v)
 			bk_log(BK_LOG_DEBUG, "%s", err.msg);
 			return false;
 		}
-		/* Full meanwhile: netpool_put gave back one a start did not use. */
-		if (k->n == POOL) {
-			net_spare_free(&s);
-			break;
-		}
 		k->spares[k->n++] = s;
 	}
 	return true;
@@ -176,18 +171,4 @@ netpool_take(struct netpool *p, bool veth, struct net_spare *out)
 	if (ret < 0)
 		bk_log(BK_LOG_DEBUG, "%s", err.msg);
 	return ret;
-}
-
-void
-netpool_put(struct netpool *p, bool veth, struct net_spare *s)
-{
-	struct kind *k = &p->kinds[veth];
-
-	pthread_mutex_lock(&p->lock);
-	if (k->n < POOL && !p->stop) {
-		k->spares[k->n++] = *s;
-		*s = (struct net_spare)NET_SPARE_INIT;
-	}
-	pthread_mutex_unlock(&p->lock);
-	net_spare_free(s);
 }
