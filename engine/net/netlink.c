@@ -692,6 +692,23 @@ veth_is_stale(const struct net_host *h, const struct link_info *li, const char *
 	return h->bridge_index != 0 && li->master == (unsigned int)h->bridge_index;
 }
 
+/*
+ * A link message about a port failed: if our bridge is gone or was made
+ * again behind our back, set it up again (h->nl_lock held).  1: redone (the
+ * message may be tried again), 0: the bridge is fine (a real failure), or
+ * -errno.
+ */
+static int
+bridge_redo(struct net_host *h, struct bk_err *err)
+{
+	struct link_info li;
+
+	if (link_get(&h->nl, h->cfg.bridge, &li, NULL, 0) == 0 && li.index == h->bridge_index)
+		return 0;
+	bk_log(BK_LOG_WARN, "bridge '%s' went away: setting it up again", h->cfg.bridge);
+	return bridge_setup(h, err) < 0 ? -err->code : 1;
+}
+
 #define VETH_TRIES 5 /* creations per start, when the name is taken */
 
 /*
@@ -748,13 +765,12 @@ veth_setup(struct net_host *h, const char *ctr_id, const char *ifname, int nsfd,
 			if (gret < 0 && gret != -ENODEV)
 				break;
 		} else if (ret != -EEXIST && !bridge_redone) {
-			if (link_get(&h->nl, h->cfg.bridge, &li, NULL, 0) == 0 &&
-			    li.index == h->bridge_index)
+			int redo = bridge_redo(h, err);
+
+			if (redo < 0)
+				return redo;
+			if (redo == 0)
 				break; /* the bridge is fine: a real failure */
-			bk_log(BK_LOG_WARN, "bridge '%s' went away: setting it up again",
-			       h->cfg.bridge);
-			if (bridge_setup(h, err) < 0)
-				return -err->code;
 			bridge_redone = true;
 		} else {
 			break;
@@ -835,32 +851,54 @@ del_if_ours(struct net_host *h, struct nl_sock *sock, const char *ifname, const 
 	return link_del(sock, ifname, ext, ext_size);
 }
 
-/* A socket of the host's own for a deletion (false: the shared one, under nl_lock). */
-static bool
-own_socket(struct net_host *h, struct nl_sock *own)
+struct deletion {
+	const char *ifname, *ctr_id; /* by name, if ours (del_if_ours) */
+	int index;                   /* else by index */
+};
+
+/* One deletion on the host's socket sock. */
+static int
+delete_on(struct net_host *h, struct nl_sock *sock, const struct deletion *d, char *ext,
+	  size_t ext_size)
 {
+	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh;
+
+	if (d->ifname)
+		return del_if_ours(h, sock, d->ifname, d->ctr_id, ext, ext_size);
+	nlh = msg_start(buf, RTM_DELLINK, 0);
+	put_ifinfo(nlh, d->index, 0);
+	return nl_talk(sock, nlh, NULL, NULL, ext, ext_size);
+}
+
+/* d, through a socket of its own when this thread is in the host's netns (see above). */
+static int
+host_delete(struct net_host *h, const struct deletion *d, char *ext, size_t ext_size)
+{
+	struct nl_sock own = { 0 };
 	dev_t dev = 0;
 	ino_t ino = 0;
+	int ret;
 
-	return netns_self(&dev, &ino, NULL) == 0 && dev == h->ns_dev && ino == h->ns_ino &&
-	       nl_open(own, NULL) == 0;
+	if (netns_self(&dev, &ino, NULL) == 0 && dev == h->ns_dev && ino == h->ns_ino &&
+	    nl_open(&own, NULL) == 0) {
+		ret = delete_on(h, &own, d, ext, ext_size);
+		nl_close(&own);
+		return ret;
+	}
+	pthread_mutex_lock(&h->nl_lock);
+	ret = delete_on(h, &h->nl, d, ext, ext_size);
+	pthread_mutex_unlock(&h->nl_lock);
+	return ret;
 }
 
 void
 net_detach_name(struct net_host *h, const char *ifname, const char *ctr_id)
 {
+	struct deletion d = { .ifname = ifname, .ctr_id = ctr_id };
 	char ext[160] = "";
-	struct nl_sock own = { 0 };
-	int ret;
+	int ret = host_delete(h, &d, ext, sizeof(ext));
 
-	if (own_socket(h, &own)) {
-		ret = del_if_ours(h, &own, ifname, ctr_id, ext, sizeof(ext));
-		nl_close(&own);
-	} else {
-		pthread_mutex_lock(&h->nl_lock);
-		ret = del_if_ours(h, &h->nl, ifname, ctr_id, ext, sizeof(ext));
-		pthread_mutex_unlock(&h->nl_lock);
-	}
 	if (ret < 0 && ret != -ENODEV)
 		bk_log(BK_LOG_WARN, "network for %s: delete veth '%s': %s%s%s", ctr_id, ifname,
 		       strerror(-ret), *ext ? ": " : "", ext);
@@ -1061,16 +1099,13 @@ static int
 spare_claim(struct net_host *h, const struct net_spare *s, const char *ctr_id, struct bk_err *err)
 {
 	char alias[sizeof(VETH_ALIAS) + BK_ID_SIZE], ext[160] = "";
-	struct link_info li;
-	int ret;
+	int ret, redo;
 
 	veth_alias(ctr_id, alias, sizeof(alias));
 	ret = link_claim(&h->nl, s->host_index, alias, h->bridge_index, ext, sizeof(ext));
-	if (ret < 0 &&
-	    !(link_get(&h->nl, h->cfg.bridge, &li, NULL, 0) == 0 && li.index == h->bridge_index)) {
-		bk_log(BK_LOG_WARN, "bridge '%s' went away: setting it up again", h->cfg.bridge);
-		if (bridge_setup(h, err) < 0)
-			return -err->code;
+	if (ret < 0 && (redo = bridge_redo(h, err)) != 0) {
+		if (redo < 0)
+			return redo;
 		ret = link_claim(&h->nl, s->host_index, alias, h->bridge_index, ext, sizeof(ext));
 	}
 	/* A port's settings can only be given once it is one. */
@@ -1085,24 +1120,11 @@ spare_claim(struct net_host *h, const struct net_spare *s, const char *ctr_id, s
 void
 net_spare_drop(struct net_host *h, struct net_spare *s)
 {
-	char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
-	struct nlmsghdr *nlh = msg_start(buf, RTM_DELLINK, 0);
-	char ext[160] = "";
-	int ret;
-
 	if (s->nsfd >= 0 && h && s->host_index > 0) {
-		struct nl_sock own = { 0 };
+		struct deletion d = { .index = s->host_index };
+		char ext[160] = "";
+		int ret = host_delete(h, &d, ext, sizeof(ext));
 
-		/* Its own socket, as net_detach_name: the deletion waits for RCU. */
-		put_ifinfo(nlh, s->host_index, 0);
-		if (own_socket(h, &own)) {
-			ret = nl_talk(&own, nlh, NULL, NULL, ext, sizeof(ext));
-			nl_close(&own);
-		} else {
-			pthread_mutex_lock(&h->nl_lock);
-			ret = nl_talk(&h->nl, nlh, NULL, NULL, ext, sizeof(ext));
-			pthread_mutex_unlock(&h->nl_lock);
-		}
 		if (ret < 0 && ret != -ENODEV)
 			bk_log(BK_LOG_WARN, "delete veth '%s': %s%s%s", s->host_name,
 			       strerror(-ret), *ext ? ": " : "", ext);

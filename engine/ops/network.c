@@ -229,6 +229,20 @@ network_detach(struct bk_engine *e, const char *id)
 }
 
 /*
+ * Delete the veth made ahead named veth ("" or NULL: none) if it is still
+ * there and id's.  At a start, the last run's goes first (its namespace
+ * outlived its init: someone holds it; it has the same address and MAC as
+ * the new one; normally gone already, with that namespace: one lookup); at
+ * a failed start, this run's (network_abort).
+ */
+void
+network_forget_veth(struct bk_engine *e, const char *id, const char *veth)
+{
+	if (e->net.host && veth && veth[0])
+		net_detach_name(e->net.host, veth, id);
+}
+
+/*
  * A start failed after its network was set up: unpublish its ports and
  * delete its veth now (the one named from the id, and veth if not NULL: the
  * one made ahead), on the rare path that may wait for RCU, so that nothing
@@ -241,21 +255,7 @@ network_abort(struct bk_engine *e, const char *id, const char *veth)
 		return;
 	ports_unpublish(e->net.host, id);
 	net_detach(e->net.host, id);
-	if (veth && veth[0])
-		net_detach_name(e->net.host, veth, id);
-}
-
-/*
- * A start: the veth made ahead for the container's last run, if still
- * there, goes first (its namespace outlived its init: someone holds it).  It
- * has the same address and MAC as the new one.  Normally gone already, with
- * that namespace: one lookup.
- */
-void
-network_forget_veth(struct bk_engine *e, const char *id, const char *veth)
-{
-	if (e->net.host && veth && veth[0])
-		net_detach_name(e->net.host, veth, id);
+	network_forget_veth(e, id, veth);
 }
 
 /*
