@@ -645,6 +645,20 @@ read_num(const char *dir, const char *file, const char *key)
 	return -1;
 }
 
+/* The OOM kills in the group rel (from the hierarchy's root), 0 if unknown. */
+static uint64_t
+oom_kills_at(struct cgroups *g, const char *rel)
+{
+	char dir[PATH_MAX];
+	int64_t v = -1;
+
+	if (g->mode == CGROUP_V2 && abs_path(g, NULL, rel, dir, sizeof(dir)) == 0)
+		v = read_num(dir, "memory.events", "oom_kill");
+	else if (g->mode != CGROUP_V2 && abs_path(g, "memory", rel, dir, sizeof(dir)) == 0)
+		v = read_num(dir, "memory.oom_control", "oom_kill");
+	return v > 0 ? (uint64_t)v : 0;
+}
+
 /* The statistics of the group rel (from the hierarchy's root). */
 static int
 stats_at(struct cgroups *g, const char *rel, struct bk_stats *st, struct bk_err *err)
@@ -666,8 +680,7 @@ stats_at(struct cgroups *g, const char *rel, struct bk_stats *st, struct bk_err 
 		st->memory_max = v > 0 ? (uint64_t)v : 0;
 		v = read_num(dir, "pids.current", NULL);
 		st->pids = v > 0 ? (uint64_t)v : 0;
-		v = read_num(dir, "memory.events", "oom_kill");
-		st->oom_kills = v > 0 ? (uint64_t)v : 0;
+		st->oom_kills = oom_kills_at(g, rel);
 		return 0;
 	}
 	if (abs_path(g, "cpuacct", rel, dir, sizeof(dir)) == 0 &&
@@ -678,9 +691,8 @@ stats_at(struct cgroups *g, const char *rel, struct bk_stats *st, struct bk_err 
 		st->memory = v > 0 ? (uint64_t)v : 0;
 		v = read_num(dir, "memory.max_usage_in_bytes", NULL);
 		st->memory_max = v > 0 ? (uint64_t)v : 0;
-		v = read_num(dir, "memory.oom_control", "oom_kill");
-		st->oom_kills = v > 0 ? (uint64_t)v : 0;
 	}
+	st->oom_kills = oom_kills_at(g, rel);
 	if (abs_path(g, "pids", rel, dir, sizeof(dir)) == 0 &&
 	    (v = read_num(dir, "pids.current", NULL)) > 0)
 		st->pids = (uint64_t)v;
@@ -705,17 +717,12 @@ cgroup_stats_of(struct cgroups *g, const char *path, struct bk_stats *st, struct
 uint64_t
 cgroup_oom_kills(struct cgroups *g, const char *id)
 {
-	char rel[PATH_MAX], dir[PATH_MAX];
-	int64_t v = -1;
+	char rel[PATH_MAX];
 
 	if (!g->ready)
 		return 0;
 	snprintf(rel, sizeof(rel), "/%s/%s", PARENT_DIR, id);
-	if (g->mode == CGROUP_V2 && abs_path(g, NULL, rel, dir, sizeof(dir)) == 0)
-		v = read_num(dir, "memory.events", "oom_kill");
-	else if (g->mode != CGROUP_V2 && abs_path(g, "memory", rel, dir, sizeof(dir)) == 0)
-		v = read_num(dir, "memory.oom_control", "oom_kill");
-	return v > 0 ? (uint64_t)v : 0;
+	return oom_kills_at(g, rel);
 }
 
 /* A limit file's value into *out (LIMIT_MAX for "max", v1's huge "unlimited"): false if unread. */

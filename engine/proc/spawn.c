@@ -232,10 +232,9 @@ send_plan(int sync_fd, int plan_fd, int state_dfd, int netns_fd)
 	return sendmsg(sync_fd, &mh, MSG_NOSIGNAL) == 4 ? 0 : -errno;
 }
 
-/* Clone a new init for the plan (no spare was ready). */
-static int
-clone_init(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_proc *out,
-	   struct bk_err *err)
+int
+init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_proc *out,
+	    struct bk_err *err)
 {
 	char a1[16], a2[16], a3[16];
 	char *argv[] = { (char *)"bockerfs-init", a1, a2, a3, NULL };
@@ -276,13 +275,6 @@ init_launch_spare(struct procs *p, struct spare_init *s, int plan_fd, int state_
 	};
 	memcpy(out->cgroup, s->cgroup, sizeof(out->cgroup));
 	return 0;
-}
-
-int
-init_launch(struct procs *p, int plan_fd, int state_dfd, bool netns, struct init_proc *out,
-	    struct bk_err *err)
-{
-	return clone_init(p, plan_fd, state_dfd, netns, out, err);
 }
 
 int
