@@ -57,18 +57,30 @@ $(BUILD)/%.o: %.c
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -I. -Iengine -c $< -o $@
 
-# The container init is PID 1 of every container: static, small, no sanitizer
-# runtime (it must not map more than it needs), libc only.
+# The container init is PID 1 of every container and every exec's helper: static, small, no
+# sanitizer runtime (it must not map more than it needs), libc only.  Linked with musl
+# (Debian's musl-tools): glibc's static startup asks the CPU for its caches with dozens of
+# CPUID instructions, each a trap to the hypervisor on a virtual machine (8.9 us here), 0.75 ms
+# of every init started and a fifth of an exec; musl's asks nothing.  musl-gcc searches no
+# kernel headers: INIT_KHDR links Debian's in.  `make INIT_CC=gcc` builds it with glibc.
+INIT_CC     ?= musl-gcc
+INIT_KHDR   := $(BUILD)/init/kernel-headers
 INIT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g -Os $(WARN) -fno-common \
-	       -fstack-protector-strong -MMD -MP
-$(BUILD)/init/%.o: %.c
+	       -fstack-protector-strong -MMD -MP -isystem $(INIT_KHDR)
+$(INIT_KHDR):
+	@mkdir -p $@
+	@ln -sfn /usr/include/linux $@/linux
+	@ln -sfn /usr/include/asm-generic $@/asm-generic
+	@ln -sfn /usr/include/$(shell gcc -print-multiarch)/asm $@/asm
+
+$(BUILD)/init/%.o: %.c | $(INIT_KHDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (init)"
-	@$(CC) $(INIT_CFLAGS) -I. -Iengine/init -c $< -o $@
+	@$(INIT_CC) $(INIT_CFLAGS) -I. -Iengine/init -c $< -o $@
 
 $(BUILD)/bockerfs-init: $(INIT_SRC:%.c=$(BUILD)/init/%.o)
 	@echo "  LD $@"
-	@$(CC) -static -o $@ $^
+	@$(INIT_CC) -static -o $@ $^
 
 $(BUILD)/libbocker.a: $(ENGINE_OBJ)
 	@ar rcs $@ $^

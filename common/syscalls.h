@@ -4,7 +4,9 @@
  * the kernel returns: -1 with errno set on failure.  libc only: the
  * container init links nothing else.  What glibc 2.36 does wrap is called
  * through libc: pidfd_open, pidfd_send_signal and pidfd_getfd
- * (<sys/pidfd.h>), close_range (<unistd.h>).
+ * (<sys/pidfd.h>), close_range (<unistd.h>), the new mount API (<sys/mount.h>).
+ * bockerfs-init is linked with musl (Makefile), which wraps none of those:
+ * under musl they are defined here.
  */
 #ifndef BK_SYSCALLS_H
 #define BK_SYSCALLS_H
@@ -31,5 +33,33 @@ sys_clone3(struct clone_args *args, size_t size)
 {
 	return syscall(SYS_clone3, args, size);
 }
+
+#ifndef __GLIBC__
+#include <linux/mount.h>
+
+static inline int
+close_range(unsigned int first, unsigned int last, int flags)
+{
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+static inline int
+open_tree(int dfd, const char *path, unsigned int flags)
+{
+	return (int)syscall(SYS_open_tree, dfd, path, flags);
+}
+
+static inline int
+move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned int flags)
+{
+	return (int)syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags);
+}
+
+static inline int
+mount_setattr(int dfd, const char *path, unsigned int flags, struct mount_attr *attr, size_t size)
+{
+	return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, size);
+}
+#endif
 
 #endif

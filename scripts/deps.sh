@@ -15,7 +15,7 @@ set -eu
 # perl has prove, which runs the unit tests (make check); a minimal system has only perl-base.
 build="make perl gcc pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjansson-dev libarchive-dev zlib1g-dev libisal-dev
 libbtrfsutil-dev btrfs-progs libmnl-dev libssl-dev libcgroup-dev libnftables-dev libseccomp-dev
-busybox-static lowdown"
+busybox-static lowdown musl-tools"
 test="$build docker-registry skopeo umoci inotify-tools bats python3 python3-pytest curl jq
 apache2-utils util-linux iproute2 nftables procps psmisc python3-jwt python3-cryptography zstd
 openssl clang-format man-db systemd shellcheck tmux podman runc containerd containernetworking-plugins

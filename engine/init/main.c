@@ -45,6 +45,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/syscalls.h"
 #include "exec.h"
 #include "plan.h"
 #include "proc.h"

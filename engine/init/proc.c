@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
+#include "common/syscalls.h"
 #include "proc.h"
 
 /*

@@ -29,6 +29,7 @@
 #include <linux/magic.h>
 #include <linux/seccomp.h>
 
+#include "common/syscalls.h"
 #include "setup.h"
 #include "engine/base/inroot.h"
 
