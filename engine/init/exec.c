@@ -2,10 +2,10 @@
  * bockerfs-init --exec PLANFD SYNCFD PIDFD: an exec session's helper.
  *
  * The daemon starts it in the host's namespaces with the session's pipes as
- * stdin/stdout/stderr and joins it to the container's cgroup; after "go" it
+ * stdin/stdout/stderr and joins it to the container's cgroup; meanwhile it
  * enters all the container's namespaces through the init's pidfd (one
- * setns() call) and installs the container's seccomp filter, then starts
- * the command as a child (only children enter the new pid namespace) with
+ * setns() call) and installs the container's seccomp filter; after "go" it
+ * starts the command as a child (only children enter the new pid namespace) with
  * the plan's user, capabilities, environment and working directory,
  * reports "ok" or "err STEP ERRNO MESSAGE", waits for it and reports
  * "exit N" or "signal N".  Like init, it is not dumpable, so no
@@ -56,6 +56,12 @@ fd_arg(const char *s, int *fd)
 	return true;
 }
 
+static int
+int_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
 static void
 say(int syncfd, const char *msg)
 {
@@ -82,7 +88,7 @@ exec_main(int argc, char **argv)
 	static struct plan_arena arena;
 	struct init_err err = { "", 0, "" };
 	struct proc_io io = { .in = -1, .out = -1, .tty = true };
-	int planfd, syncfd, pidfd, status, master = -1;
+	int planfd, syncfd, pidfd, status, master = -1, keep[3], ret;
 	char buf[8], msg[32];
 	size_t len = 0;
 	ssize_t n;
@@ -95,39 +101,42 @@ exec_main(int argc, char **argv)
 		return 1;
 	prctl(PR_SET_NAME, "bockerfs-exec", 0, 0, 0);
 	/* Keep stdio (the session's pipes) and our three; nothing else of the daemon's. */
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != planfd && fd != syncfd && fd != pidfd)
-			close(fd);
+	keep[0] = planfd;
+	keep[1] = syncfd;
+	keep[2] = pidfd;
+	qsort(keep, 3, sizeof(keep[0]), int_cmp);
+	if (keep[0] == keep[1] || keep[1] == keep[2])
+		return 1;
+	close_all_but(keep, 3);
 	fcntl(planfd, F_SETFD, FD_CLOEXEC);
 	fcntl(syncfd, F_SETFD, FD_CLOEXEC);
 	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	while ((n = pread(planfd, arena.buf + len, sizeof(arena.buf) - len, (off_t)len)) > 0)
 		len += (size_t)n;
 	close(planfd);
+	/*
+	 * Into the container before the go, while the daemon joins us to its
+	 * cgroup: the namespaces, a terminal, and the filter (which refuses
+	 * setns), whose compilation takes the kernel half a millisecond.  A
+	 * failure is told after the go, which is when the daemon listens.
+	 */
+	ret = plan_parse(arena.buf, len, arena.vec, PLAN_VEC_SLOTS, &arena.plan, &err);
+	/* All of the container's namespaces at once (Linux 5.8: setns on a pidfd). */
+	if (ret == 0 && setns(pidfd, NS_ALL) < 0)
+		ret = init_fail_sys(&err, "setns", "enter the container's namespaces");
+	close(pidfd);
+	/* exec -t: a terminal in the container's devpts; its master goes to the daemon. */
+	if (ret == 0 && arena.plan.tty)
+		ret = tty_open(&master, &io.in, &err);
+	io.out = io.in;
+	if (ret == 0)
+		ret = setup_seccomp(&arena.plan, &err);
 	do
 		n = recv(syncfd, buf, sizeof(buf), 0);
 	while (n < 0 && errno == EINTR);
 	if (n != 2 || memcmp(buf, "go", 2) != 0)
 		return 1;
-	if (plan_parse(arena.buf, len, arena.vec, PLAN_VEC_SLOTS, &arena.plan, &err) < 0) {
-		say_err(syncfd, &err);
-		return 127;
-	}
-	/* All of the container's namespaces at once (Linux 5.8: setns on a pidfd). */
-	if (setns(pidfd, NS_ALL) < 0) {
-		init_fail_sys(&err, "setns", "enter the container's namespaces");
-		say_err(syncfd, &err);
-		return 127;
-	}
-	close(pidfd);
-	/* exec -t: a terminal in the container's devpts; its master goes to the daemon. */
-	if (arena.plan.tty && tty_open(&master, &io.in, &err) < 0) {
-		say_err(syncfd, &err);
-		return 127;
-	}
-	io.out = io.in;
-	/* After setns, which the filter refuses; the helper is in the container from here on. */
-	if (setup_seccomp(&arena.plan, &err) < 0) {
+	if (ret < 0) {
 		say_err(syncfd, &err);
 		return 127;
 	}

@@ -108,7 +108,6 @@ parse_fd(const char *s, int *fd)
 static int
 own_fds(int *fds, int n)
 {
-	unsigned int lo = 3;
 	int i, j, t, sorted[3], null;
 
 	if (n < 1 || n > 3)
@@ -135,11 +134,7 @@ own_fds(int *fds, int n)
 		if (sorted[i] == sorted[i + 1])
 			return -1;
 	}
-	for (i = 0; i < n; lo = (unsigned int)sorted[i++] + 1) {
-		if ((unsigned int)sorted[i] > lo)
-			close_range(lo, (unsigned int)sorted[i] - 1, 0);
-	}
-	close_range(lo, ~0U, 0);
+	close_all_but(sorted, n);
 	null = open("/dev/null", O_RDWR);
 	if (null < 0)
 		return -1;

@@ -43,13 +43,24 @@ child_stdio(const struct proc_io *io, struct init_err *err)
 	return 0;
 }
 
+void
+close_all_but(const int *keep, int n)
+{
+	unsigned int lo = 3;
+	int i;
+
+	for (i = 0; i < n; lo = (unsigned int)keep[i++] + 1) {
+		if ((unsigned int)keep[i] > lo)
+			close_range(lo, (unsigned int)keep[i] - 1, 0);
+	}
+	close_range(lo, ~0U, 0);
+}
+
 /* Everything but stdio and the status pipe: no fd of init or the host reaches the workload. */
 static void
 close_fds(int keep)
 {
-	if (keep > 3)
-		close_range(3, (unsigned int)keep - 1, 0);
-	close_range((unsigned int)keep + 1, ~0U, 0);
+	close_all_but(&keep, 1);
 }
 
 /*

@@ -26,4 +26,7 @@ struct proc_io {
  */
 pid_t proc_start(const struct init_plan *plan, const struct proc_io *io, struct init_err *err);
 
+/* Close every fd above 2 but the n in keep, which are above 2 and ascending. */
+void close_all_but(const int *keep, int n);
+
 #endif
