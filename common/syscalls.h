@@ -56,6 +56,24 @@ move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned 
 }
 
 static inline int
+fsopen(const char *fstype, unsigned int flags)
+{
+	return (int)syscall(SYS_fsopen, fstype, flags);
+}
+
+static inline int
+fsconfig(int fd, unsigned int cmd, const char *key, const void *value, int aux)
+{
+	return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
+}
+
+static inline int
+fsmount(int fd, unsigned int flags, unsigned int attr_flags)
+{
+	return (int)syscall(SYS_fsmount, fd, flags, attr_flags);
+}
+
+static inline int
 mount_setattr(int dfd, const char *path, unsigned int flags, struct mount_attr *attr, size_t size)
 {
 	return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, size);

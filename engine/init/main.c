@@ -619,7 +619,7 @@ main(int argc, char **argv)
 	struct init_err err = { "", 0, "" };
 	struct monitor m = { .child = -1, .sfd = -1, .logr = -1, .logfd = -1, .input = -1 };
 	struct plan_arena *a;
-	int fds[3], netfd = -1, ret;
+	int fds[3], netfd = -1, stagefd = -1, ret;
 
 	if (argc == 5 && strcmp(argv[1], "--exec") == 0)
 		return exec_main(argc, argv);
@@ -631,6 +631,9 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--spare") == 0) {
 		if (!parse_fd(argv[2], &fds[1]) || own_fds(&fds[1], 1) < 0)
 			return 1;
+		/* What needs no plan is done while waiting for one; else the start does it. */
+		stagefd = setup_stage(&err);
+		err = (struct init_err){ "", 0, "" };
 		if (!receive_plan(fds[1], &fds[0], &fds[2], &netfd))
 			return 0;
 	} else if (argc != 4 || !parse_fd(argv[1], &fds[0]) || !parse_fd(argv[2], &fds[1]) ||
@@ -657,7 +660,9 @@ main(int argc, char **argv)
 	close(fds[0]);
 	/* The filesystem first: the daemon joins us to our cgroup and network meanwhile. */
 	if (ret == 0)
-		ret = setup_container(&a->plan, m.dirfd, &err);
+		ret = setup_container(&a->plan, m.dirfd, stagefd, &err);
+	if (stagefd >= 0)
+		close(stagefd);
 	if (!wait_go(fds[1]))
 		return 1;
 	if (ret == 0)

@@ -424,32 +424,121 @@ readonly_path(int rootfd, const char *path, struct init_err *err)
 }
 
 /*
- * Docker's defaults (moby oci/defaults.go), done after the pivot so that
- * they land on the container's own /proc and /sys.  Paths this kernel does
- * not have are skipped.
+ * Docker's defaults (moby oci/defaults.go) under /proc: made on the
+ * container's own /proc where it is staged (stage_proc_dev), before any
+ * mount of the user's (which may not target /proc).  Paths this kernel
+ * does not have are skipped.
  */
 static int
-mask_paths(int rootfd, struct init_err *err)
+mask_proc(int basefd, struct init_err *err)
 {
 	static const char *const masked[] = {
-		"/proc/kcore",         "/proc/keys",
-		"/proc/latency_stats", "/proc/timer_list",
-		"/proc/timer_stats",   "/proc/sched_debug",
-		"/proc/acpi",          "/proc/scsi",
-		"/sys/firmware",       "/sys/devices/virtual/powercap",
+		"/proc/kcore",       "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+		"/proc/timer_stats", "/proc/sched_debug", "/proc/acpi",          "/proc/scsi",
 	};
 	static const char *const readonly[] = {
 		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 	};
+	cleanup_close int nullfd = open_dev_null(basefd, err);
+	size_t i;
+	int ret = nullfd < 0 ? nullfd : 0;
+
+	for (i = 0; ret == 0 && i < sizeof(masked) / sizeof(masked[0]); i++)
+		ret = mask_path(basefd, nullfd, masked[i], err);
+	for (i = 0; ret == 0 && i < sizeof(readonly) / sizeof(readonly[0]); i++)
+		ret = readonly_path(basefd, readonly[i], err);
+	return ret;
+}
+
+/* Docker's masks under /sys, done after the pivot so that they land on the container's /sys. */
+static int
+mask_sys(int rootfd, struct init_err *err)
+{
+	static const char *const masked[] = { "/sys/firmware", "/sys/devices/virtual/powercap" };
 	cleanup_close int nullfd = open_dev_null(rootfd, err);
 	size_t i;
 	int ret = nullfd < 0 ? nullfd : 0;
 
 	for (i = 0; ret == 0 && i < sizeof(masked) / sizeof(masked[0]); i++)
 		ret = mask_path(rootfd, nullfd, masked[i], err);
-	for (i = 0; ret == 0 && i < sizeof(readonly) / sizeof(readonly[0]); i++)
-		ret = readonly_path(rootfd, readonly[i], err);
 	return ret;
+}
+
+/*
+ * The container's /proc (with its masks) and /dev (with its nodes, pts, shm
+ * and mqueue) under basefd: the rootfs itself, or a spare's staging tmpfs,
+ * where they are made before the container is known.  Neither depends on
+ * the container: procfs shows the init's pid namespace, mqueue its ipc one,
+ * and the nodes are the host's.  Some 35 mount calls, each taking the
+ * mount namespace's lock: a spare moves them in with two (move_staged).
+ */
+static int
+stage_proc_dev(int basefd, struct init_err *err)
+{
+	static const struct fs_mount proc = { "mount-proc", "/proc", "proc",
+					      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL };
+	int ret = mount_fs(basefd, &proc, err);
+
+	if (ret == 0)
+		ret = mount_dev(basefd, err);
+	if (ret == 0)
+		ret = mask_proc(basefd, err);
+	return ret;
+}
+
+int
+setup_stage(struct init_err *err)
+{
+	cleanup_close int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fsfd = -1, stagefd = -1;
+	struct stat st, root;
+	char buf[256];
+	long n;
+
+	/* Only the daemon's hidden mount point: an empty directory, never an ancestor of any path.
+	 */
+	if (cwd < 0 || fstat(cwd, &st) < 0 || stat("/", &root) < 0)
+		return init_fail_sys(err, "stage", "the working directory");
+	if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
+		return init_fail(err, "stage", ENOTEMPTY, "the working directory is '/'");
+	n = syscall(SYS_getdents64, cwd, buf, sizeof(buf));
+	if (n < 0)
+		return init_fail_sys(err, "stage", "read the working directory");
+	/* "." and ".." take 24 bytes each as struct linux_dirent64. */
+	if (n > 48)
+		return init_fail(err, "stage", ENOTEMPTY, "the working directory is not empty");
+	/* Before anything is mounted: nothing made here may propagate to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return init_fail_sys(err, "mount-private", "make '/' private");
+	/* fsmount: the new mount's own fd, which a mount(2) on the directory would not give. */
+	fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "700", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "64k", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return init_fail_sys(err, "stage", "make the staging tmpfs");
+	stagefd = fsmount(fsfd, FSMOUNT_CLOEXEC,
+			  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (stagefd < 0)
+		return init_fail_sys(err, "stage", "mount the staging tmpfs");
+	/* Attached, since only a mount of this namespace can have others mounted on it. */
+	if (move_mount(stagefd, "", cwd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return init_fail_sys(err, "stage", "attach the staging tmpfs");
+	if (stage_proc_dev(stagefd, err) < 0)
+		return -err->code;
+	return take_fd(stagefd);
+}
+
+/* Move what stage_proc_dev made under stagefd to the same path in the container's root. */
+static int
+move_staged(int stagefd, int rootfd, const char *path, struct init_err *err)
+{
+	cleanup_close int to = make_dir(rootfd, path, RESOLVE_NO_SYMLINKS);
+
+	if (to < 0)
+		return init_fail_sys(err, "stage", "mount point '%s'", path);
+	if (move_mount(stagefd, path + 1, to, "", MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return init_fail_sys(err, "stage", "move the staged '%s' in", path);
+	return 0;
 }
 
 static int
@@ -469,19 +558,21 @@ lo_up(struct init_err *err)
 }
 
 static int
-build_root(const struct init_plan *plan, int rootfd, int dirfd, struct init_err *err)
+build_root(const struct init_plan *plan, int rootfd, int dirfd, int stagefd, struct init_err *err)
 {
-	static const struct fs_mount proc = { "mount-proc", "/proc", "proc",
-					      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL };
 	cleanup_close int statefd = -1;
 	size_t i;
 	int ret;
 
-	ret = mount_fs(rootfd, &proc, err);
+	if (stagefd >= 0) {
+		ret = move_staged(stagefd, rootfd, "/proc", err);
+		if (ret == 0)
+			ret = move_staged(stagefd, rootfd, "/dev", err);
+	} else {
+		ret = stage_proc_dev(rootfd, err);
+	}
 	if (ret == 0)
 		ret = mount_sys(rootfd, err);
-	if (ret == 0)
-		ret = mount_dev(rootfd, err);
 	if (ret == 0 && plan->nbinds > 0)
 		ret = statefd = reopen_state_dir(dirfd, err);
 	for (i = 0; ret >= 0 && i < plan->nbinds; i++)
@@ -499,12 +590,12 @@ build_root(const struct init_plan *plan, int rootfd, int dirfd, struct init_err 
 	if (ret == 0)
 		ret = pivot(rootfd, plan->rootfs, err);
 	if (ret == 0)
-		ret = mask_paths(rootfd, err);
+		ret = mask_sys(rootfd, err);
 	return ret;
 }
 
 int
-setup_container(const struct init_plan *plan, int dirfd, struct init_err *err)
+setup_container(const struct init_plan *plan, int dirfd, int stagefd, struct init_err *err)
 {
 	cleanup_close int rootfd = -1;
 	int ret;
@@ -527,7 +618,7 @@ setup_container(const struct init_plan *plan, int dirfd, struct init_err *err)
 			  &(struct mount_attr){ .attr_clr = MOUNT_ATTR_NOSUID },
 			  sizeof(struct mount_attr)) < 0)
 		return init_fail_sys(err, "mount-rootfs", "allow setuid in '%s'", plan->rootfs);
-	ret = build_root(plan, rootfd, dirfd, err);
+	ret = build_root(plan, rootfd, dirfd, stagefd, err);
 	if (ret < 0)
 		return ret;
 	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)

@@ -8,12 +8,22 @@
 #include "plan.h"
 
 /*
- * Build the container's root from plan->rootfs and pivot into it, taking
- * the bind= sources from dirfd (which stays open).  Then set the hostname
- * and, with plan->netns, bring lo up.  Returns 0 or -errno with err filled;
- * on failure the mount namespace is half built and init must exit.
+ * A spare's head start: in its working directory, the daemon's mount point
+ * of the control tree that the clone unmounted (an empty directory of this
+ * mount namespace, checked), a tmpfs with the container's /proc and /dev
+ * made.  The staging tmpfs's fd, or -errno with err filled (the start then
+ * makes them itself).
  */
-int setup_container(const struct init_plan *plan, int dirfd, struct init_err *err);
+int setup_stage(struct init_err *err);
+
+/*
+ * Build the container's root from plan->rootfs and pivot into it, taking
+ * the bind= sources from dirfd (which stays open) and /proc and /dev from
+ * stagefd (setup_stage) when it is not -1.  Then set the hostname and, with
+ * plan->netns, bring lo up.  Returns 0 or -errno with err filled; on
+ * failure the mount namespace is half built and init must exit.
+ */
+int setup_container(const struct init_plan *plan, int dirfd, int stagefd, struct init_err *err);
 
 /*
  * Install plan->seccomp (if any) on the calling process, for it and every

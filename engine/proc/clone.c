@@ -31,8 +31,10 @@
 static no_sanitize_child void
 child_hide(const char *path)
 {
-	if (path && syscall(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
-		syscall(SYS_umount2, path, MNT_DETACH);
+	/* There a spare init stages the container's /proc and /dev (init/setup.c, setup_stage). */
+	if (path && syscall(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+	    syscall(SYS_umount2, path, MNT_DETACH) == 0)
+		syscall(SYS_chdir, path);
 }
 
 /*

@@ -690,6 +690,42 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	fi
 }
 
+# A container's /proc and /dev as "MOUNTPOINT OPTIONS FSTYPE SUPEROPTIONS" lines, sorted.
+proc_dev_mounts() {
+	awk '$5 ~ /^\/(proc|dev)(\/|$)/ { for (i = 7; $i != "-"; i++) ; print $5, $6, $(i + 1), $(i + 3) }' "$1" |
+		sed -E 's/(size|nr_inodes)=[0-9]+k?/\1=N/g' | sort
+}
+
+@test "/proc and /dev made ahead by a spare init (before its container's root was known) are those a fresh init makes at its start" {
+	ct_start
+	sleep 1 # the spare inits are made
+	spare=$(ct_run busybox 'cat /proc/self/mountinfo')
+	bk_assert_content "$C/$spare/wait" $'exit 0\n'
+	# net mode host takes no spare init: that init makes them after the root.
+	mkdir "$C/fresh"
+	echo busybox >"$C/fresh/image"
+	echo 'cat /proc/self/mountinfo' >"$C/fresh/cmd"
+	echo 'mode host' >"$C/fresh/net"
+	echo start >"$C/fresh/ctl"
+	bk_assert_content "$C/fresh/wait" $'exit 0\n'
+	root_id() { awk '$5 == "/" { print $1 }' "$1"; }
+	proc_id() { awk '$5 == "/proc" { print $1 }' "$1"; }
+	[ "$(proc_id "$C/$spare/log")" -lt "$(root_id "$C/$spare/log")" ] ||
+		bk_fail "the spare's /proc was mounted after its root: $(cat "$C/$spare/log")"
+	[ "$(proc_id "$C/fresh/log")" -gt "$(root_id "$C/fresh/log")" ] ||
+		bk_fail "the fresh init's /proc came before its root: $(cat "$C/fresh/log")"
+	a=$(proc_dev_mounts "$C/$spare/log")
+	b=$(proc_dev_mounts "$C/fresh/log")
+	[ "$a" = "$b" ] || bk_fail "spare:"$'\n'"$a"$'\n'"fresh:"$'\n'"$b"
+	# The masks and nodes are there, and nothing of the staging is left.
+	grep -q '^/proc/sys ro,' <<<"$a" || bk_fail "$a"
+	grep -q '^/dev/null ' <<<"$a" || bk_fail "$a"
+	grep -q '^/dev/pts ' <<<"$a" || bk_fail "$a"
+	grep -q '^/dev/mqueue ' <<<"$a" || bk_fail "$a"
+	! grep -qF "$BK_MNT" "$C/$spare/log" || bk_fail "the tree's mount point shows: $(cat "$C/$spare/log")"
+	! grep -q 'size=64k' "$C/$spare/log" || bk_fail "a staging tmpfs shows: $(cat "$C/$spare/log")"
+}
+
 @test "the container's root allows setuid programs (as Docker) but stays nodev" {
 	ct_start
 	id=$(ct_run busybox "awk '\$5 == \"/\" { print \$6 }' /proc/self/mountinfo")
