@@ -340,33 +340,62 @@ open_stdio(struct monitor *m, const struct init_plan *plan, struct proc_io *io, 
 	return 0;
 }
 
-static int
-start(struct monitor *m, const struct init_plan *plan, struct init_err *err)
-{
-	cleanup_close int logw = -1, stdin_r = -1;
-	struct proc_io io = { .in = -1, .out = -1 };
-	int ret;
+/* What the start prepares for the workload, before or after the go. */
+struct start_state {
+	struct proc_io io;
+	int logw, stdin_r;
+	bool confined; /* in its cgroup namespace, under the filter */
+};
 
-	/* The daemon has moved init into the container's cgroup by the time it says go. */
+/*
+ * The cgroup namespace, whose root is the cgroup init is in, then the
+ * seccomp filter, last so that everything before may mount and unshare;
+ * init keeps the filter too, so every process of the container has it, as in
+ * Docker (where PID 1 is the workload, or tini under --init).
+ */
+static int
+confine(const struct init_plan *plan, struct start_state *st, struct init_err *err)
+{
 	if (plan->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		return init_fail_sys(err, "cgroupns", "unshare the cgroup namespace");
+	st->confined = true;
+	return setup_seccomp(plan, err);
+}
+
+/*
+ * Before the go, while the daemon joins init to its cgroup and network: the
+ * signals, the log and stdio; and, for a spare that was in its container's
+ * cgroup from its clone (in_cgroup: cgroup v1, where the start renames the
+ * spare's group), confine() too, whose filter takes the kernel half a
+ * millisecond to compile.
+ */
+static int
+start_prepare(struct monitor *m, const struct init_plan *plan, bool in_cgroup,
+	      struct start_state *st, struct init_err *err)
+{
+	int ret;
+
 	m->log_max = plan->log_max;
 	ret = open_signalfd(m, err);
 	if (ret == 0)
-		ret = open_stdio(m, plan, &io, &logw, &stdin_r, err);
-	/*
-	 * Last, so that everything above may mount and unshare; init keeps the
-	 * filter too, so every process of the container has it, as in Docker
-	 * (where PID 1 is the workload, or tini under --init).
-	 */
+		ret = open_stdio(m, plan, &st->io, &st->logw, &st->stdin_r, err);
+	if (ret == 0 && (in_cgroup || !plan->cgroupns))
+		ret = confine(plan, st, err);
+	return ret;
+}
+
+/* After the go: the daemon has moved init into the container's cgroup. */
+static int
+start(struct monitor *m, const struct init_plan *plan, struct start_state *st, struct init_err *err)
+{
+	int ret = st->confined ? 0 : confine(plan, st, err);
+
 	if (ret == 0)
-		ret = setup_seccomp(plan, err);
-	if (ret == 0)
-		ret = m->child = proc_start(plan, &io, err);
+		ret = m->child = proc_start(plan, &st->io, err);
 	/* The workload's ends are its own now: a tty's slave must close with it (EIO on the
 	 * master). */
-	if (io.tty)
-		close(io.in);
+	if (st->io.tty)
+		close(st->io.in);
 	return ret < 0 ? ret : 0;
 }
 
@@ -619,7 +648,9 @@ main(int argc, char **argv)
 	struct init_err err = { "", 0, "" };
 	struct monitor m = { .child = -1, .sfd = -1, .logr = -1, .logfd = -1, .input = -1 };
 	struct plan_arena *a;
+	struct start_state st = { .io = { .in = -1, .out = -1 }, .logw = -1, .stdin_r = -1 };
 	int fds[3], netfd = -1, stagefd = -1, ret;
+	bool in_cgroup = false;
 
 	if (argc == 5 && strcmp(argv[1], "--exec") == 0)
 		return exec_main(argc, argv);
@@ -628,7 +659,9 @@ main(int argc, char **argv)
 		return 1;
 	reset_signals();
 	prctl(PR_SET_NAME, "init", 0, 0, 0);
-	if (argc == 3 && strcmp(argv[1], "--spare") == 0) {
+	if ((argc == 3 || (argc == 4 && strcmp(argv[3], "in-cgroup") == 0)) &&
+	    strcmp(argv[1], "--spare") == 0) {
+		in_cgroup = argc == 4;
 		if (!parse_fd(argv[2], &fds[1]) || own_fds(&fds[1], 1) < 0)
 			return 1;
 		/* What needs no plan is done while waiting for one; else the start does it. */
@@ -663,10 +696,16 @@ main(int argc, char **argv)
 		ret = setup_container(&a->plan, m.dirfd, stagefd, &err);
 	if (stagefd >= 0)
 		close(stagefd);
+	if (ret == 0)
+		ret = start_prepare(&m, &a->plan, in_cgroup, &st, &err);
 	if (!wait_go(fds[1]))
 		return 1;
 	if (ret == 0)
-		ret = start(&m, &a->plan, &err);
+		ret = start(&m, &a->plan, &st, &err);
+	if (st.logw >= 0)
+		close(st.logw);
+	if (st.stdin_r >= 0)
+		close(st.stdin_r);
 	if (ret < 0) {
 		send_err(fds[1], &err);
 		return EXIT_SETUP;

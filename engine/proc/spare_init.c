@@ -75,12 +75,15 @@ make_one(struct procs *pr, struct spare_init *s, struct bk_err *err)
 {
 	char fdarg[16];
 	/* Nothing of the host in its command line: it is /proc/1/cmdline of a container. */
-	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, NULL };
+	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, NULL, NULL };
 	int sv[2], pidfd = -1, pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "spare init: socketpair");
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+	/* Placed in its container's cgroup below, before it can see a plan (init/main.c). */
+	if (pr->cg.ready && pr->cg.mode == CGROUP_V1)
+		argv[3] = (char *)"in-cgroup";
 	/* No network namespace: the start hands it one made ahead (net/netpool.c). */
 	pid = clone_init_proc(pr, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC, argv,
 			      -1, -1, &sv[1], 1, true, &pidfd, err);

@@ -726,6 +726,25 @@ proc_dev_mounts() {
 	! grep -q 'size=64k' "$C/$spare/log" || bk_fail "a staging tmpfs shows: $(cat "$C/$spare/log")"
 }
 
+@test "a spare init's container: init, command and exec under the seccomp filter, in a cgroup namespace rooted at the container's group" {
+	ct_start
+	sleep 1 # the spare inits are made
+	id=$(ct_run busybox 'grep ^Seccomp: /proc/1/status /proc/self/status; cat /proc/self/cgroup; sleep 100')
+	ct_wait_log "$id" '^0::'
+	log=$(cat "$C/$id/log")
+	[ "$(grep -c $'Seccomp:\t2' <<<"$log")" = 2 ] || bk_fail "$log"
+	! grep -v Seccomp <<<"$log" | grep -qv ':/$' || bk_fail "a cgroup outside the namespace's root: $log"
+	pid=$(cat "$C/$id/pid")
+	grep -q "/$id\$" "/proc/$pid/cgroup" || bk_fail "init $pid not in the container's group: $(cat "/proc/$pid/cgroup")"
+	n=$(cat "$C/$id/exec/clone")
+	echo 'exec grep ^Seccomp: /proc/self/status; cat /proc/self/cgroup' >"$C/$id/exec/$n/ctl"
+	out=$(cat "$C/$id/exec/$n/out")
+	bk_assert_content "$C/$id/exec/$n/wait" $'exit 0\n'
+	grep -qx $'Seccomp:\t2' <<<"$out" || bk_fail "exec: $out"
+	! grep -v Seccomp <<<"$out" | grep -qv ':/$' || bk_fail "exec: $out"
+	echo 'rm force' >"$C/$id/ctl"
+}
+
 @test "the container's root allows setuid programs (as Docker) but stays nodev" {
 	ct_start
 	id=$(ct_run busybox "awk '\$5 == \"/\" { print \$6 }' /proc/self/mountinfo")
