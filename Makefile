@@ -64,6 +64,8 @@ $(BUILD)/%.o: %.c
 # of every init started and a fifth of an exec; musl's asks nothing.  musl-gcc searches no
 # kernel headers: INIT_KHDR links Debian's in.  `make INIT_CC=gcc` builds it with glibc.
 INIT_CC     ?= musl-gcc
+# Objects of one C library never meet another's at the link: a directory per compiler.
+INIT_OBJDIR := $(BUILD)/init-$(notdir $(INIT_CC))
 INIT_KHDR   := $(BUILD)/init/kernel-headers
 INIT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g -Os $(WARN) -fno-common \
 	       -fstack-protector-strong -MMD -MP -isystem $(INIT_KHDR)
@@ -73,12 +75,12 @@ $(INIT_KHDR):
 	@ln -sfn /usr/include/asm-generic $@/asm-generic
 	@ln -sfn /usr/include/$(shell gcc -print-multiarch)/asm $@/asm
 
-$(BUILD)/init/%.o: %.c | $(INIT_KHDR)
+$(INIT_OBJDIR)/%.o: %.c | $(INIT_KHDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (init)"
 	@$(INIT_CC) $(INIT_CFLAGS) -I. -Iengine/init -c $< -o $@
 
-$(BUILD)/bockerfs-init: $(INIT_SRC:%.c=$(BUILD)/init/%.o)
+$(BUILD)/bockerfs-init: $(INIT_SRC:%.c=$(INIT_OBJDIR)/%.o)
 	@echo "  LD $@"
 	@$(INIT_CC) -static -o $@ $^
 
