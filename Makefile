@@ -80,9 +80,18 @@ $(INIT_OBJDIR)/%.o: %.c | $(INIT_KHDR)
 	@echo "  CC $< (init)"
 	@$(INIT_CC) $(INIT_CFLAGS) -I. -Iengine/init -c $< -o $@
 
-$(BUILD)/bockerfs-init: $(INIT_SRC:%.c=$(INIT_OBJDIR)/%.o)
+# The compiler the init was last linked by: rewritten (and the init relinked) when INIT_CC
+# changes, since the other's objects may all be older than the binary.
+$(BUILD)/init-cc: FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(INIT_CC)' ] || echo '$(INIT_CC)' >$@
+
+$(BUILD)/bockerfs-init: $(INIT_SRC:%.c=$(INIT_OBJDIR)/%.o) $(BUILD)/init-cc
 	@echo "  LD $@"
-	@$(INIT_CC) -static -o $@ $^
+	@$(INIT_CC) -static -o $@ $(filter %.o,$^)
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/libbocker.a: $(ENGINE_OBJ)
 	@ar rcs $@ $^
