@@ -323,6 +323,16 @@ mount_user(int rootfd, int hostfd, const struct init_mount *m, struct init_err *
 	if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
 		return init_fail(err, "mount", EINVAL, "target '%s' leads into /proc or /sys",
 				 m->target);
+	/* Or onto one of the masks already made there (a tmpfs on /proc/acpi): its parent's. */
+	if (S_ISDIR(st.st_mode)) {
+		cleanup_close int up = openat(dst, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (up < 0 || fstatfs(up, &sf) < 0)
+			return init_fail_sys(err, "mount", "target '%s'", m->target);
+		if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+			return init_fail(err, "mount", EINVAL,
+					 "target '%s' leads into /proc or /sys", m->target);
+	}
 	if (m->tmpfs) {
 		char data[64];
 
@@ -495,8 +505,7 @@ setup_stage(struct init_err *err)
 	char buf[256];
 	long n;
 
-	/* Only the daemon's hidden mount point: an empty directory, never an ancestor of any path.
-	 */
+	/* Only the daemon's hidden mount point: empty, so the ancestor of no path. */
 	if (cwd < 0 || fstat(cwd, &st) < 0 || stat("/", &root) < 0)
 		return init_fail_sys(err, "stage", "the working directory");
 	if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
