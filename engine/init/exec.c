@@ -125,10 +125,6 @@ exec_main(int argc, char **argv)
 	if (ret == 0 && setns(pidfd, NS_ALL) < 0)
 		ret = init_fail_sys(&err, "setns", "enter the container's namespaces");
 	close(pidfd);
-	/* exec -t: a terminal in the container's devpts; its master goes to the daemon. */
-	if (ret == 0 && arena.plan.tty)
-		ret = tty_open(&master, &io.in, &err);
-	io.out = io.in;
 	if (ret == 0)
 		ret = setup_seccomp(&arena.plan, &err);
 	do
@@ -136,6 +132,14 @@ exec_main(int argc, char **argv)
 	while (n < 0 && errno == EINTR);
 	if (n != 2 || memcmp(buf, "go", 2) != 0)
 		return 1;
+	/*
+	 * exec -t: a terminal in the container's devpts; its master goes to the daemon.  After
+	 * the go: the container shapes what the path names, and only its device cgroup, which
+	 * the daemon has joined us to by now, keeps an open of another node from reaching it.
+	 */
+	if (ret == 0 && arena.plan.tty)
+		ret = tty_open(&master, &io.in, &err);
+	io.out = io.in;
 	if (ret < 0) {
 		say_err(syncfd, &err);
 		return 127;

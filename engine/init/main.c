@@ -42,6 +42,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,18 +72,29 @@ struct monitor {
 
 static char iobuf[16384];
 
+/* The kernel's struct sigaction, for rt_sigaction as a raw call. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+
 static void
 reset_signals(void)
 {
-	struct sigaction sa;
+	static const struct kernel_sigaction dfl = { .handler = SIG_DFL };
 	sigset_t none;
 	int sig;
 
-	/* The daemon's threads block some signals and libfuse ignores SIGPIPE; exec keeps both. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
+	/*
+	 * The daemon's threads block some signals and libfuse ignores SIGPIPE; exec keeps both.
+	 * The raw call: libc's sigaction refuses libc's own real-time signals (musl: 32-34), and
+	 * one ignored by whoever started the daemon must not stay ignored in every container.
+	 */
 	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL); /* EINVAL for KILL, STOP, libc's own */
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL,
+			sizeof(dfl.mask)); /* EINVAL: KILL, STOP */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -246,7 +258,11 @@ send_err(int syncfd, const struct init_err *err)
 static void
 forwarded_signals(sigset_t *set)
 {
-	sigfillset(set);
+	/*
+	 * Not sigfillset, which leaves out libc's own real-time signals (musl: 32-34, glibc:
+	 * 32-33): init uses none, and the kernel drops a signal PID 1 neither blocks nor handles.
+	 */
+	memset(set, 0xff, sizeof(*set));
 	sigdelset(set, SIGSEGV);
 	sigdelset(set, SIGBUS);
 	sigdelset(set, SIGFPE);
@@ -345,6 +361,7 @@ struct start_state {
 	struct proc_io io;
 	int logw, stdin_r;
 	bool confined; /* in its cgroup namespace, under the filter */
+	bool stdio;    /* open_stdio done */
 };
 
 /*
@@ -377,8 +394,11 @@ start_prepare(struct monitor *m, const struct init_plan *plan, bool in_cgroup,
 
 	m->log_max = plan->log_max;
 	ret = open_signalfd(m, err);
-	if (ret == 0)
+	/* A terminal is opened in the container's /dev: only once in its device cgroup. */
+	if (ret == 0 && (in_cgroup || !plan->tty)) {
 		ret = open_stdio(m, plan, &st->io, &st->logw, &st->stdin_r, err);
+		st->stdio = true;
+	}
 	if (ret == 0 && (in_cgroup || !plan->cgroupns))
 		ret = confine(plan, st, err);
 	return ret;
@@ -388,8 +408,10 @@ start_prepare(struct monitor *m, const struct init_plan *plan, bool in_cgroup,
 static int
 start(struct monitor *m, const struct init_plan *plan, struct start_state *st, struct init_err *err)
 {
-	int ret = st->confined ? 0 : confine(plan, st, err);
+	int ret = st->stdio ? 0 : open_stdio(m, plan, &st->io, &st->logw, &st->stdin_r, err);
 
+	if (ret == 0 && !st->confined)
+		ret = confine(plan, st, err);
 	if (ret == 0)
 		ret = m->child = proc_start(plan, &st->io, err);
 	/* The workload's ends are its own now: a tty's slave must close with it (EIO on the

@@ -153,6 +153,25 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	grep -qx 'got USR1' "$C/$id/log"
 }
 
+@test "kill 34 and 35 (the first real-time signals, glibc's SIGRTMIN) reach the command; one the daemon's starter ignored is not ignored in the container" {
+	trap '' 34
+	ct_start
+	trap - 34
+	id=$(ct_run busybox 'trap "echo got34" 34; trap "echo got35" 35; grep ^SigIgn: /proc/1/status /proc/self/status; echo ready; while :; do sleep 0.1; done')
+	ct_wait_log "$id" '^ready$'
+	for sig in 34 35; do
+		run ct_ctl "$id" "kill $sig"
+		[ "${lines[0]}" = OK ] || bk_fail "kill $sig: $output"
+		ct_wait_log "$id" "^got$sig\$"
+	done
+	# Bit 33 of SigIgn is signal 34.
+	while read -r _ mask; do
+		[ $((16#$mask & (1 << 33))) -eq 0 ] || bk_fail "signal 34 ignored: $(cat "$C/$id/log")"
+	done < <(grep SigIgn: "$C/$id/log")
+	[ "$(grep -c SigIgn: "$C/$id/log")" = 2 ]
+	ct_ctl "$id" 'rm force' >/dev/null
+}
+
 @test "restart keeps the container's filesystem" {
 	ct_start
 	id=$(ct_run busybox 'if [ -f /keep ]; then echo "again: $(cat /keep)"; else echo first >/keep; echo "new"; fi; sleep 100')
