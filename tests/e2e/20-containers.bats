@@ -727,11 +727,12 @@ proc_dev_mounts() {
 	echo 'mode host' >"$C/fresh/net"
 	echo start >"$C/fresh/ctl"
 	bk_assert_content "$C/fresh/wait" $'exit 0\n'
-	root_id() { awk '$5 == "/" { print $1 }' "$1"; }
-	proc_id() { awk '$5 == "/proc" { print $1 }' "$1"; }
-	[ "$(proc_id "$C/$spare/log")" -lt "$(root_id "$C/$spare/log")" ] ||
+	# mountinfo lists mounts in the order they were made (mount ids are reused: not those).
+	root_line() { awk '$5 == "/" { print NR }' "$1"; }
+	proc_line() { awk '$5 == "/proc" { print NR }' "$1"; }
+	[ "$(proc_line "$C/$spare/log")" -lt "$(root_line "$C/$spare/log")" ] ||
 		bk_fail "the spare's /proc was mounted after its root: $(cat "$C/$spare/log")"
-	[ "$(proc_id "$C/fresh/log")" -gt "$(root_id "$C/fresh/log")" ] ||
+	[ "$(proc_line "$C/fresh/log")" -gt "$(root_line "$C/fresh/log")" ] ||
 		bk_fail "the fresh init's /proc came before its root: $(cat "$C/fresh/log")"
 	a=$(proc_dev_mounts "$C/$spare/log")
 	b=$(proc_dev_mounts "$C/fresh/log")
