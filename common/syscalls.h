@@ -25,6 +25,17 @@ sys_openat2(int dfd, const char *path, int flags, mode_t mode, uint64_t resolve)
 	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
 }
 
+/*
+ * The kernel's struct sigaction, not libc's, for rt_sigaction as a raw call: from a child
+ * sharing the daemon's memory, or for the real-time signals musl's sigaction refuses.
+ */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+
 /* struct clone_args is <linux/sched.h>'s, which the caller includes. */
 struct clone_args;
 

@@ -72,14 +72,6 @@ struct monitor {
 
 static char iobuf[16384];
 
-/* The kernel's struct sigaction, for rt_sigaction as a raw call. */
-struct kernel_sigaction {
-	void (*handler)(int);
-	unsigned long flags;
-	void (*restorer)(void);
-	unsigned long mask;
-};
-
 static void
 reset_signals(void)
 {

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/syscalls.h"
 #include "proc/proc.h"
 
 /*
@@ -54,14 +55,6 @@ struct child_args {
 	const int *keep;
 	int nkeep;
 	bool hide;
-};
-
-/* The kernel's struct sigaction (not glibc's): for rt_sigaction as a raw call. */
-struct kernel_sigaction {
-	void (*handler)(int);
-	unsigned long flags;
-	void (*restorer)(void);
-	unsigned long mask;
 };
 
 static no_sanitize_child void
