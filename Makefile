@@ -283,7 +283,7 @@ install: all
 	$(INST_SUBST) dist/bockerfs.service >$(DESTDIR)$(SYSTEMDUNITDIR)/bockerfs.service
 	$(INST_SUBST) docs/man/bockerfs.8 >$(DESTDIR)$(MANDIR)/man8/bockerfs.8
 	{ printf '# NAME\n\nbockerfs-tree - the control tree of bockerfs(8)\n\n'; cat docs/tree.md; } | \
-		lowdown -s -Tman --parse-no-intraemph -M title=bockerfs-tree -M section=5 \
+		lowdown -s -Tman --parse-no-intraemph --out-no-smarty -M title=bockerfs-tree -M section=5 \
 		-M "source=bockerfs $(INST_VERSION)" \
 		-o $(DESTDIR)$(MANDIR)/man5/bockerfs-tree.5
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/bockerfs.service $(DESTDIR)$(MANDIR)/man8/bockerfs.8 \

@@ -133,8 +133,12 @@ real_state() {
 	local d=$BK_TMP/dest page out opt text
 	run -0 inst_make install "$d"
 	for page in "$d/usr/share/man/man8/bockerfs.8" "$d/usr/share/man/man5/bockerfs-tree.5"; do
-		out=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
-		[ -z "$out" ] || bk_fail "man --warnings -l ${page##*/}: $out"
+		# Both ways a host may be set: a UTF-8 locale, and none at all (a minimal system,
+		# where groff's ascii device has no glyph for a typographic ellipsis or quote).
+		for loc in C.UTF-8 C; do
+			out=$(env -u LANG -u LANGUAGE LC_ALL=$loc MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
+			[ -z "$out" ] || bk_fail "LC_ALL=$loc man --warnings -l ${page##*/}: $out"
+		done
 		# whatis/apropos read the NAME section.
 		run -0 lexgrog "$page"
 		[[ $output == *'"bockerfs'*' - '* ]] || bk_fail "lexgrog ${page##*/}: $output"
