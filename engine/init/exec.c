@@ -56,12 +56,6 @@ fd_arg(const char *s, int *fd)
 	return true;
 }
 
-static int
-int_cmp(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
 static void
 say(int syncfd, const char *msg)
 {
@@ -88,7 +82,7 @@ exec_main(int argc, char **argv)
 	static struct plan_arena arena;
 	struct init_err err = { "", 0, "" };
 	struct proc_io io = { .in = -1, .out = -1, .tty = true };
-	int planfd, syncfd, pidfd, status, master = -1, keep[3], ret;
+	int planfd, syncfd, pidfd, status, master = -1, ret;
 	char buf[8], msg[32];
 	size_t len = 0;
 	ssize_t n;
@@ -101,13 +95,8 @@ exec_main(int argc, char **argv)
 		return 1;
 	prctl(PR_SET_NAME, "bockerfs-exec", 0, 0, 0);
 	/* Keep stdio (the session's pipes) and our three; nothing else of the daemon's. */
-	keep[0] = planfd;
-	keep[1] = syncfd;
-	keep[2] = pidfd;
-	qsort(keep, 3, sizeof(keep[0]), int_cmp);
-	if (keep[0] == keep[1] || keep[1] == keep[2])
+	if (close_all_but((const int[]){ planfd, syncfd, pidfd }, 3) < 0)
 		return 1;
-	close_all_but(keep, 3);
 	fcntl(planfd, F_SETFD, FD_CLOEXEC);
 	fcntl(syncfd, F_SETFD, FD_CLOEXEC);
 	fcntl(pidfd, F_SETFD, FD_CLOEXEC);

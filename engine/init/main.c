@@ -112,7 +112,7 @@ parse_fd(const char *s, int *fd)
 static int
 own_fds(int *fds, int n)
 {
-	int i, j, t, sorted[3], null;
+	int i, null;
 
 	if (n < 1 || n > 3)
 		return -1;
@@ -123,22 +123,9 @@ own_fds(int *fds, int n)
 			return -1;
 		if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0)
 			return -1;
-		sorted[i] = fds[i];
 	}
-	for (i = 0; i < n; i++) {
-		for (j = i + 1; j < n; j++) {
-			if (sorted[j] < sorted[i]) {
-				t = sorted[i];
-				sorted[i] = sorted[j];
-				sorted[j] = t;
-			}
-		}
-	}
-	for (i = 0; i + 1 < n; i++) {
-		if (sorted[i] == sorted[i + 1])
-			return -1;
-	}
-	close_all_but(sorted, n);
+	if (close_all_but(fds, n) < 0)
+		return -1;
 	null = open("/dev/null", O_RDWR);
 	if (null < 0)
 		return -1;

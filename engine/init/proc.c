@@ -43,24 +43,37 @@ child_stdio(const struct proc_io *io, struct init_err *err)
 	return 0;
 }
 
-void
+int
 close_all_but(const int *keep, int n)
 {
 	unsigned int lo = 3;
-	int i;
+	int i, j, t, sorted[3];
 
-	for (i = 0; i < n; lo = (unsigned int)keep[i++] + 1) {
-		if ((unsigned int)keep[i] > lo)
-			close_range(lo, (unsigned int)keep[i] - 1, 0);
+	if (n < 1 || n > 3)
+		return -1;
+	for (i = 0; i < n; i++) {
+		for (sorted[i] = keep[i], j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			t = sorted[j - 1];
+			sorted[j - 1] = sorted[j];
+			sorted[j] = t;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (sorted[i] < 3 || (i > 0 && sorted[i] == sorted[i - 1]))
+			return -1;
+	for (i = 0; i < n; lo = (unsigned int)sorted[i++] + 1) {
+		if ((unsigned int)sorted[i] > lo)
+			close_range(lo, (unsigned int)sorted[i] - 1, 0);
 	}
 	close_range(lo, ~0U, 0);
+	return 0;
 }
 
 /* Everything but stdio and the status pipe: no fd of init or the host reaches the workload. */
 static void
 close_fds(int keep)
 {
-	close_all_but(&keep, 1);
+	(void)close_all_but(&keep, 1); /* the status pipe: above 2 */
 }
 
 /*

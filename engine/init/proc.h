@@ -26,7 +26,10 @@ struct proc_io {
  */
 pid_t proc_start(const struct init_plan *plan, const struct proc_io *io, struct init_err *err);
 
-/* Close every fd above 2 but the n in keep, which are above 2 and ascending. */
-void close_all_but(const int *keep, int n);
+/*
+ * Close every fd above 2 but the n (1 to 3) in keep, in any order; -1 and
+ * nothing closed if one is below 3 or two are the same.
+ */
+int close_all_but(const int *keep, int n);
 
 #endif
