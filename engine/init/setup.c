@@ -433,6 +433,19 @@ readonly_path(int rootfd, const char *path, struct init_err *err)
 	return 0;
 }
 
+/* mask_path for each of paths, with the null device under rootfd. */
+static int
+mask_each(int rootfd, const char *const *paths, size_t n, struct init_err *err)
+{
+	cleanup_close int nullfd = open_dev_null(rootfd, err);
+	size_t i;
+	int ret = nullfd < 0 ? nullfd : 0;
+
+	for (i = 0; ret == 0 && i < n; i++)
+		ret = mask_path(rootfd, nullfd, paths[i], err);
+	return ret;
+}
+
 /*
  * Docker's defaults (moby oci/defaults.go) under /proc: made on the
  * container's own /proc where it is staged (stage_proc_dev), before any
@@ -449,12 +462,9 @@ mask_proc(int basefd, struct init_err *err)
 	static const char *const readonly[] = {
 		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 	};
-	cleanup_close int nullfd = open_dev_null(basefd, err);
 	size_t i;
-	int ret = nullfd < 0 ? nullfd : 0;
+	int ret = mask_each(basefd, masked, sizeof(masked) / sizeof(masked[0]), err);
 
-	for (i = 0; ret == 0 && i < sizeof(masked) / sizeof(masked[0]); i++)
-		ret = mask_path(basefd, nullfd, masked[i], err);
 	for (i = 0; ret == 0 && i < sizeof(readonly) / sizeof(readonly[0]); i++)
 		ret = readonly_path(basefd, readonly[i], err);
 	return ret;
@@ -465,13 +475,8 @@ static int
 mask_sys(int rootfd, struct init_err *err)
 {
 	static const char *const masked[] = { "/sys/firmware", "/sys/devices/virtual/powercap" };
-	cleanup_close int nullfd = open_dev_null(rootfd, err);
-	size_t i;
-	int ret = nullfd < 0 ? nullfd : 0;
 
-	for (i = 0; ret == 0 && i < sizeof(masked) / sizeof(masked[0]); i++)
-		ret = mask_path(rootfd, nullfd, masked[i], err);
-	return ret;
+	return mask_each(rootfd, masked, sizeof(masked) / sizeof(masked[0]), err);
 }
 
 /*
