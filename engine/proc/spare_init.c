@@ -76,13 +76,15 @@ make_one(struct procs *pr, struct spare_init *s, struct bk_err *err)
 	char fdarg[16];
 	/* Nothing of the host in its command line: it is /proc/1/cmdline of a container. */
 	char *argv[] = { (char *)"bockerfs-init", (char *)"--spare", fdarg, NULL, NULL };
+	/* cgroup v2 cannot rename a group: there the start joins the init to its own. */
+	bool in_group = pr->cg.ready && pr->cg.mode == CGROUP_V1;
 	int sv[2], pidfd = -1, pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return bk_err_sys(err, "spare init: socketpair");
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	/* Placed in its container's cgroup below, before it can see a plan (init/main.c). */
-	if (pr->cg.ready && pr->cg.mode == CGROUP_V1)
+	if (in_group)
 		argv[3] = (char *)"in-cgroup";
 	/* No network namespace: the start hands it one made ahead (net/netpool.c). */
 	pid = clone_init_proc(pr, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC, argv,
@@ -96,8 +98,7 @@ make_one(struct procs *pr, struct spare_init *s, struct bk_err *err)
 	s->pidfd = pidfd;
 	s->sync_fd = sv[0];
 	s->cgroup[0] = '\0';
-	/* cgroup v2 cannot rename a group: there the start joins the init to its own. */
-	if (pr->cg.ready && pr->cg.mode == CGROUP_V1) {
+	if (in_group) {
 		snprintf(s->cgroup, sizeof(s->cgroup), "spare-%llu",
 			 (unsigned long long)pr->spare_inits->serial++);
 		if (cgroup_enter(&pr->cg, s->cgroup, s->pid, &pr->default_limits, err) < 0) {
